@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { ConfigError } from '../errors.ts';
+import { DEFAULTS, defaultNodeId, type OmoiConfig } from './options.ts';
+import { SETTINGS } from './settings.ts';
+
+/**
+ * Resolves the node's configuration once: environment variables override the config file
+ * (`OMOI_CONFIG`, YAML or JSON, keys as in `OmoiConfig`), which overrides defaults.
+ * Throws `ConfigError` naming the first invalid setting.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<OmoiConfig> = {}): OmoiConfig {
+  const fromFile = env.OMOI_CONFIG ? readConfigFile(env.OMOI_CONFIG) : {};
+  const resolved: Record<string, unknown> = { ...DEFAULTS };
+  for (const setting of SETTINGS) {
+    const fileValue = fromFile[setting.key];
+    if (fileValue !== undefined && fileValue !== null) {
+      resolved[setting.key] = setting.parse(String(fileValue));
+    }
+    const envValue = env[setting.env];
+    if (envValue !== undefined && envValue !== '') {
+      resolved[setting.key] = setting.parse(envValue);
+    }
+  }
+  Object.assign(resolved, overrides);
+  const config = resolved as unknown as OmoiConfig;
+  config.dataDir = path.resolve(config.dataDir);
+  config.nodeId ??= defaultNodeId(config.httpPort);
+  if (config.restartBackoffMaxMs < config.restartBackoffMs) {
+    throw new ConfigError('OMOI_RESTART_BACKOFF_MAX_MS', 'must be at least OMOI_RESTART_BACKOFF_MS');
+  }
+  return config;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('OMOI_CONFIG', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError('OMOI_CONFIG', `${file} is not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError('OMOI_CONFIG', `${file} must hold a mapping of settings`);
+  }
+  const known = new Set(SETTINGS.map((s) => s.key as string));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) throw new ConfigError('OMOI_CONFIG', `${file}: unknown setting ${JSON.stringify(key)}`);
+  }
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,65 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Every setting of a node, fully defaulted. Resolved once at start-up by `loadConfig`
+ * (environment > config file > default); the rest of the system reads only this object.
+ */
+export interface OmoiConfig {
+  /** Stable identity of this node in the cluster (leases, logs). */
+  nodeId: string;
+  /** Directory for the embedded database, the embedded nats-server store, sandboxes, logs. */
+  dataDir: string;
+  /** PostgreSQL URL; undefined → embedded PostgreSQL under `dataDir/postgres`. */
+  databaseUrl: string | undefined;
+  /** NATS URL; undefined → a `nats-server -js` child process with its store under `dataDir/nats`. */
+  natsUrl: string | undefined;
+  httpHost: string;
+  /** HTTP port; 0 picks a free port (printed at start). */
+  httpPort: number;
+  /** Bearer token required by the HTTP API; undefined → generated into `dataDir/api-token`. */
+  apiToken: string | undefined;
+  /** Fixed number of partitions of the cluster. Must be the same on every node. */
+  partitions: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** JetStream redelivery bound per message before it is dead-lettered. */
+  maxDeliver: number;
+  /** ms the server waits for an ack before redelivering. */
+  ackWaitMs: number;
+  /** Messages pulled per partition fetch. */
+  fetchBatch: number;
+  /** Supervision: restarts allowed per actor within `restartWindowMs`, then escalation. */
+  restartMax: number;
+  restartWindowMs: number;
+  /** Supervision: first restart delay in ms; doubles per restart up to `restartBackoffMaxMs`. */
+  restartBackoffMs: number;
+  restartBackoffMaxMs: number;
+  /** ms an entity actor may stay idle before it is passivated (re-hydrated on next message). */
+  idlePassivateMs: number;
+  /** ms graceful shutdown waits for in-flight work before forcing. */
+  shutdownGraceMs: number;
+  /** ms between node heartbeats; a lease lives 3 heartbeats. */
+  heartbeatMs: number;
+}
+
+export const DEFAULTS = {
+  dataDir: path.resolve('.omoi'),
+  httpHost: '127.0.0.1',
+  httpPort: 7070,
+  partitions: 64,
+  logLevel: 'info',
+  maxDeliver: 5,
+  ackWaitMs: 30_000,
+  fetchBatch: 128,
+  restartMax: 5,
+  restartWindowMs: 60_000,
+  restartBackoffMs: 100,
+  restartBackoffMaxMs: 10_000,
+  idlePassivateMs: 300_000,
+  shutdownGraceMs: 10_000,
+  heartbeatMs: 2_000,
+} as const satisfies Partial<OmoiConfig>;
+
+export function defaultNodeId(httpPort: number): string {
+  return `${os.hostname()}-${httpPort}`;
+}

@@ -1,0 +1,76 @@
+import { ConfigError } from '../errors.ts';
+import type { OmoiConfig } from './options.ts';
+
+/** How one setting is named in the environment and the config file, and how it is parsed. */
+export interface Setting {
+  key: keyof OmoiConfig;
+  env: string;
+  description: string;
+  parse: (raw: string) => unknown;
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+function int(min: number, max: number) {
+  return (raw: string, name: string): number => {
+    const n = Number(raw);
+    if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ConfigError(name, `must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return n;
+  };
+}
+
+function text(raw: string, name: string): string {
+  if (raw.trim() === '') throw new ConfigError(name, 'must not be empty');
+  return raw.trim();
+}
+
+function url(protocols: string[]) {
+  return (raw: string, name: string): string => {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      throw new ConfigError(name, `is not a URL: ${JSON.stringify(raw)}`);
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${JSON.stringify(parsed.protocol)}`);
+    }
+    return raw;
+  };
+}
+
+function oneOf(values: string[]) {
+  return (raw: string, name: string): string => {
+    if (!values.includes(raw)) throw new ConfigError(name, `must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+    return raw;
+  };
+}
+
+function def(key: keyof OmoiConfig, env: string, description: string, parse: (raw: string, name: string) => unknown): Setting {
+  return { key, env, description, parse: (raw) => parse(raw, env) };
+}
+
+/** The settings table; README's configuration table lists the same rows. */
+export const SETTINGS: Setting[] = [
+  def('nodeId', 'OMOI_NODE_ID', 'Node identity in the cluster (default `<hostname>-<http port>`).', text),
+  def('dataDir', 'OMOI_DATA_DIR', 'Data directory: embedded PostgreSQL and NATS stores, sandboxes, logs (default `./.omoi`).', text),
+  def('databaseUrl', 'DATABASE_URL', 'PostgreSQL URL; unset → embedded PostgreSQL in the data directory.', url(['postgres:', 'postgresql:'])),
+  def('natsUrl', 'NATS_URL', 'NATS URL; unset → an embedded `nats-server -js` child process.', url(['nats:', 'tls:'])),
+  def('httpHost', 'OMOI_HTTP_HOST', 'Address the HTTP server binds (default `127.0.0.1`).', text),
+  def('httpPort', 'OMOI_HTTP_PORT', 'HTTP port; 0 picks a free one (default 7070).', int(0, 65535)),
+  def('apiToken', 'OMOI_API_TOKEN', 'Bearer token for the HTTP API; unset → generated into `<data dir>/api-token`.', text),
+  def('partitions', 'OMOI_PARTITIONS', 'Number of partitions, the same on every node (default 64).', int(1, 4096)),
+  def('logLevel', 'OMOI_LOG_LEVEL', 'trace | debug | info | warn | error | fatal | silent (default info).', oneOf(LOG_LEVELS)),
+  def('maxDeliver', 'OMOI_MAX_DELIVER', 'Deliveries of one message before it is dead-lettered (default 5).', int(1, 1000)),
+  def('ackWaitMs', 'OMOI_ACK_WAIT_MS', 'ms JetStream waits for an ack before redelivery (default 30000).', int(1000, 3_600_000)),
+  def('fetchBatch', 'OMOI_FETCH_BATCH', 'Messages pulled per partition fetch (default 128).', int(1, 10_000)),
+  def('restartMax', 'OMOI_RESTART_MAX', 'Actor restarts allowed within the window before escalation (default 5).', int(0, 1000)),
+  def('restartWindowMs', 'OMOI_RESTART_WINDOW_MS', 'Window for counting actor restarts, ms (default 60000).', int(1, 86_400_000)),
+  def('restartBackoffMs', 'OMOI_RESTART_BACKOFF_MS', 'First restart delay, ms; doubles per restart (default 100).', int(0, 600_000)),
+  def('restartBackoffMaxMs', 'OMOI_RESTART_BACKOFF_MAX_MS', 'Largest restart delay, ms (default 10000).', int(0, 3_600_000)),
+  def('idlePassivateMs', 'OMOI_IDLE_PASSIVATE_MS', 'Idle time before an entity actor is passivated, ms (default 300000).', int(10, 86_400_000)),
+  def('shutdownGraceMs', 'OMOI_SHUTDOWN_GRACE_MS', 'Graceful shutdown bound for in-flight work, ms (default 10000).', int(0, 600_000)),
+  def('heartbeatMs', 'OMOI_HEARTBEAT_MS', 'Node heartbeat interval, ms; leases last three (default 2000).', int(100, 600_000)),
+];
