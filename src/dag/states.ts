@@ -1,0 +1,131 @@
+import { ConflictError } from '../errors.ts';
+
+/**
+ * States of a ticket.
+ *
+ * | from      | to                                   | when                                        |
+ * |-----------|--------------------------------------|---------------------------------------------|
+ * | `open`    | `running`                            | its first task becomes ready                |
+ * | `open`    | `cancelled`                          | cancelled before anything ran               |
+ * | `running` | `completed`                          | every task completed; branch at final head  |
+ * | `running` | `failed`                             | a task failed for good and nothing can run  |
+ * | `running` | `cancelled`                          | cancelled by a person                       |
+ *
+ * `completed`, `failed` and `cancelled` are terminal: nothing leaves them.
+ */
+export const TicketState = {
+  open: 'open',
+  running: 'running',
+  completed: 'completed',
+  failed: 'failed',
+  cancelled: 'cancelled',
+} as const;
+export type TicketState = (typeof TicketState)[keyof typeof TicketState];
+
+/** Legal ticket transitions (see the table on `TicketState`). */
+export const TICKET_TRANSITIONS: Readonly<Record<TicketState, readonly TicketState[]>> = {
+  open: ['running', 'cancelled'],
+  running: ['completed', 'failed', 'cancelled'],
+  completed: [],
+  failed: [],
+  cancelled: [],
+};
+
+/**
+ * States of a task.
+ *
+ * | from                | to                  | when                                                        |
+ * |---------------------|---------------------|-------------------------------------------------------------|
+ * | `pending`           | `waiting_for_files` | dependencies done; some ownership claims refused            |
+ * | `pending`           | `ready`             | dependencies done; all claims granted at once               |
+ * | `pending`           | `blocked`           | a source failed for good, or its join's merge failed        |
+ * | `waiting_for_files` | `ready`             | the holder released; all claims granted                     |
+ * | `ready`             | `assigned`          | offered to and accepted by a matching agent                 |
+ * | `assigned`          | `running`           | the agent started it in its sandbox                         |
+ * | `assigned`          | `ready`             | the agent was lost before starting                          |
+ * | `running`           | `completed`         | it finished; its commit and result are recorded             |
+ * | `running`           | `failed`            | it failed and has no retries left                           |
+ * | `running`           | `ready`             | it failed (or its agent was lost) and will be retried       |
+ * | `running`           | `blocked`           | it cannot go on without a person (e.g. ownership violation) |
+ * | `blocked`           | `ready`             | resumed after a person supplied a resolution                |
+ * | any non-terminal    | `cancelled`         | the task or its ticket was cancelled                        |
+ *
+ * `completed`, `failed` and `cancelled` are terminal. `blocked` is not: it waits for a
+ * person (and is always accompanied by a machine-readable reason, stored by its owner).
+ * A transition to the same state is not a transition: callers treat repeats as duplicates.
+ */
+export const TaskState = {
+  pending: 'pending',
+  waiting_for_files: 'waiting_for_files',
+  ready: 'ready',
+  assigned: 'assigned',
+  running: 'running',
+  completed: 'completed',
+  failed: 'failed',
+  blocked: 'blocked',
+  cancelled: 'cancelled',
+} as const;
+export type TaskState = (typeof TaskState)[keyof typeof TaskState];
+
+/** Legal task transitions (see the table on `TaskState`). */
+export const TASK_TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>> = {
+  pending: ['waiting_for_files', 'ready', 'blocked', 'cancelled'],
+  waiting_for_files: ['ready', 'cancelled'],
+  ready: ['assigned', 'cancelled'],
+  assigned: ['running', 'ready', 'cancelled'],
+  running: ['completed', 'failed', 'ready', 'blocked', 'cancelled'],
+  blocked: ['ready', 'cancelled'],
+  completed: [],
+  failed: [],
+  cancelled: [],
+};
+
+const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+
+/** True for `completed`, `failed`, `cancelled` (the same for tickets and tasks). */
+export function isTerminal(state: TaskState | TicketState): boolean {
+  return TERMINAL.has(state);
+}
+
+export function isTaskState(value: unknown): value is TaskState {
+  return typeof value === 'string' && Object.hasOwn(TASK_TRANSITIONS, value);
+}
+
+export function isTicketState(value: unknown): value is TicketState {
+  return typeof value === 'string' && Object.hasOwn(TICKET_TRANSITIONS, value);
+}
+
+/** Whether a task may move from `from` to `to`. Unknown states are never legal. */
+export function canTransition(from: TaskState, to: TaskState): boolean {
+  return isTaskState(from) && isTaskState(to) && TASK_TRANSITIONS[from].includes(to);
+}
+
+/**
+ * @throws TerminalError (a `ConflictError`, HTTP 409) code `illegal_transition` naming the
+ * task and both states, with `{ task, from, to }` in `details`.
+ */
+export function assertTransition(from: TaskState, to: TaskState, taskId: string): void {
+  if (!canTransition(from, to)) {
+    throw new ConflictError('illegal_transition', `task ${JSON.stringify(taskId)} cannot go from ${from} to ${to}`, {
+      task: taskId,
+      from,
+      to,
+    });
+  }
+}
+
+/** Whether a ticket may move from `from` to `to`. Unknown states are never legal. */
+export function canTicketTransition(from: TicketState, to: TicketState): boolean {
+  return isTicketState(from) && isTicketState(to) && TICKET_TRANSITIONS[from].includes(to);
+}
+
+/** @throws TerminalError (`ConflictError`, 409) code `illegal_transition` naming the ticket and both states. */
+export function assertTicketTransition(from: TicketState, to: TicketState, ticketId: string): void {
+  if (!canTicketTransition(from, to)) {
+    throw new ConflictError(
+      'illegal_transition',
+      `ticket ${JSON.stringify(ticketId)} cannot go from ${from} to ${to}`,
+      { ticket: ticketId, from, to },
+    );
+  }
+}
