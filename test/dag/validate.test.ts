@@ -1,9 +1,9 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { findCycle, topologicalOrder, validateTasks } from '../../src/dag/index.ts';
 import { task, thrown } from './helpers.ts';
 
 /** Expects `fn` to throw a TerminalError with `code`; returns it for further checks. */
-function rejection(t: { equal: (a: unknown, b: unknown, m?: string) => unknown }, fn: () => unknown, code: string) {
+function rejection(t: Test, fn: () => unknown, code: string) {
   const err = thrown(fn);
   t.equal(err.code, code, `code is ${code}`);
   return err;
