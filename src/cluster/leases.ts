@@ -1,0 +1,127 @@
+import { errorMessage, FencedError } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { Database, EntityManager } from '../persistence/index.ts';
+
+/**
+ * Partition leases in PostgreSQL (`omoi_partition_lease`), with fencing.
+ *
+ * Invariants:
+ * 1. A lease changes holder only by compare-and-set on its epoch, and every change of holder
+ *    increments the epoch.
+ * 2. A lease is held while `expires_at` is in the future; the holder renews all its leases
+ *    every heartbeat (expiry = 3 heartbeats), so a dead node's partitions free up by themselves.
+ * 3. Every partition transaction locks its lease row and checks holder and epoch
+ *    (`assertHeld`): a node that lost a lease cannot commit a stale write.
+ * 4. Fair share: a node aims at ceil(partitions / live nodes) partitions, takes free or expired
+ *    ones, and gives back its surplus, so partitions spread as nodes come and go.
+ */
+export class LeaseManager {
+  private readonly held = new Map<number, number>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly deps: {
+      db: Database; log: Logger; nodeId: string; partitions: number; heartbeatMs: number; httpUrl?: string;
+      onAcquired: (partition: number, epoch: number) => Promise<void>;
+      onLost: (partition: number) => Promise<void>;
+    },
+  ) {}
+
+  epoch(partition: number): number | undefined {
+    return this.held.get(partition);
+  }
+
+  owned(): number[] {
+    return [...this.held.keys()].sort((a, b) => a - b);
+  }
+
+  async assertHeld(em: EntityManager, partition: number, epoch: number): Promise<void> {
+    const rows = await em.getConnection().execute(
+      'select 1 from omoi_partition_lease where partition = ? and node_id = ? and epoch = ? and expires_at > now() for share',
+      [partition, this.deps.nodeId, epoch],
+      'all',
+      em.getTransactionContext(),
+    );
+    if (!rows.length) {
+      this.held.delete(partition);
+      throw new FencedError(partition, epoch);
+    }
+  }
+
+  async start(): Promise<void> {
+    const conn = this.deps.db.em().getConnection();
+    await conn.execute(
+      `insert into omoi_partition_lease (partition, node_id, epoch, expires_at)
+       select g, null, 0, now() from generate_series(0, ?::int - 1) g on conflict do nothing`,
+      [this.deps.partitions],
+    );
+    await this.tick();
+    this.timer = setInterval(() => void this.tick().catch((err) => this.deps.log.error({ err: errorMessage(err) }, 'lease tick failed')), this.deps.heartbeatMs);
+    this.timer.unref();
+  }
+
+  /** One heartbeat: announce the node, renew, then take or give partitions toward fair share. */
+  async tick(): Promise<void> {
+    const { db, nodeId, partitions, heartbeatMs } = this.deps;
+    const conn = db.em().getConnection();
+    const ttl = `${heartbeatMs * 3} milliseconds`;
+    await conn.execute(
+      `insert into omoi_node (id, started_at, heartbeat_at, http_url, status) values (?, now(), now(), ?, 'up')
+       on conflict (id) do update set heartbeat_at = now(), status = 'up', http_url = excluded.http_url`,
+      [nodeId, this.deps.httpUrl ?? null],
+    );
+    const renewed: Array<{ partition: number }> = await conn.execute(
+      `update omoi_partition_lease set expires_at = now() + ?::interval where node_id = ? and expires_at > now() returning partition`,
+      [ttl, nodeId],
+    );
+    const still = new Set(renewed.map((r) => r.partition));
+    for (const p of [...this.held.keys()]) if (!still.has(p)) await this.lose(p);
+
+    const [{ live }] = await conn.execute(`select count(*)::int as live from omoi_node where status = 'up' and heartbeat_at > now() - ?::interval`, [ttl]);
+    const share = Math.ceil(partitions / Math.max(1, live));
+    if (this.held.size > share) {
+      for (const p of this.owned().slice(share)) {
+        await conn.execute('update omoi_partition_lease set node_id = null, expires_at = now() where partition = ? and node_id = ? and epoch = ?', [p, nodeId, this.held.get(p)]);
+        await this.lose(p);
+      }
+      return;
+    }
+    const want = share - this.held.size;
+    if (want <= 0) return;
+    const taken: Array<{ partition: number; epoch: number }> = await conn.execute(
+      `update omoi_partition_lease l set node_id = ?, epoch = l.epoch + 1, expires_at = now() + ?::interval
+       from (select partition, epoch from omoi_partition_lease where expires_at <= now() or node_id is null
+             order by partition limit ? for update skip locked) f
+       where l.partition = f.partition and l.epoch = f.epoch
+       returning l.partition, l.epoch`,
+      [nodeId, ttl, want],
+    );
+    for (const t of taken) {
+      this.held.set(t.partition, t.epoch);
+      try {
+        await this.deps.onAcquired(t.partition, t.epoch);
+      } catch (err) {
+        this.deps.log.error({ partition: t.partition, err: errorMessage(err) }, 'could not start partition');
+      }
+    }
+    if (taken.length) this.deps.log.info({ partitions: taken.map((t) => t.partition), epochs: taken.map((t) => t.epoch) }, 'partitions acquired');
+  }
+
+  private async lose(partition: number): Promise<void> {
+    this.held.delete(partition);
+    await this.deps.onLost(partition);
+  }
+
+  /** Stop renewing and release every lease so other nodes take over at once. */
+  async release(): Promise<void> {
+    clearInterval(this.timer);
+    const conn = this.deps.db.em().getConnection();
+    await conn.execute(`update omoi_partition_lease set node_id = null, expires_at = now() where node_id = ?`, [this.deps.nodeId]);
+    await conn.execute(`update omoi_node set status = 'down' where id = ?`, [this.deps.nodeId]);
+    this.held.clear();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

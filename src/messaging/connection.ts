@@ -1,0 +1,26 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../logging/logger.ts';
+
+export type { NatsConnection };
+
+/**
+ * Connects to NATS and keeps reconnecting forever (2 s between attempts, jittered), so a
+ * nats-server restart only pauses the node. Connection status changes are logged.
+ */
+export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: url,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 2_000,
+    waitOnFirstConnect: true,
+    pingInterval: 10_000,
+  });
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') log.warn({ status: s.type }, 'nats connection status');
+    }
+  })().catch(() => undefined);
+  log.info({ url: nc.getServer() }, 'nats connected');
+  return nc;
+}

@@ -1,0 +1,72 @@
+import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { decodeIngress, encode, lookup, partitionOf, Streams, Subjects, type CommandDef, type Envelope } from '../protocol/index.ts';
+import { describe, isTerminalInput, type Rejections } from './rejections.ts';
+import { ROUTER_CONSUMER } from './streams.ts';
+
+/**
+ * The edge for outside commands: pulls `omoi.in.>` (one durable shared by every node),
+ * validates each message with the protocol codec, and republishes it to its entity's
+ * partition with the same message id. Bad input is dead-lettered with an error event and
+ * terminated; it is never redelivered forever and never reaches an actor.
+ */
+export class IngressRouter {
+  private messages?: ConsumerMessages;
+  private done?: Promise<void>;
+
+  constructor(
+    private readonly deps: { js: JetStreamClient; log: Logger; metrics: Metrics; rejections: Rejections; partitions: number; maxDeliver: number; source: string },
+  ) {}
+
+  async start(): Promise<void> {
+    const consumer = await this.deps.js.consumers.get(Streams.ingress, ROUTER_CONSUMER);
+    this.messages = await consumer.consume({ max_messages: 256 });
+    this.done = (async () => {
+      for await (const m of this.messages!) await this.route(m);
+    })().catch((err) => this.deps.log.error({ err: errorMessage(err) }, 'ingress router ended'));
+  }
+
+  async drain(): Promise<void> {
+    await this.messages?.close().catch(() => undefined);
+    await this.done;
+  }
+
+  /** Validates and forwards one command to its partition; returns the envelope. */
+  async forward(env: Envelope): Promise<void> {
+    const def = lookup(env.type) as CommandDef;
+    const { entity, id } = def.route(env.payload as never);
+    const partition = partitionOf(entity, id, this.deps.partitions);
+    await this.deps.js.publish(Subjects.partition(partition, env.type), encode(env), { msgID: env.id });
+  }
+
+  private async route(m: JsMsg): Promise<void> {
+    const type = m.subject.split('.').slice(2).join('.');
+    let env: Envelope;
+    try {
+      env = decodeIngress(m.subject, m.data, m.headers?.get('Nats-Msg-Id') || undefined, this.deps.source);
+    } catch (err) {
+      await this.reject(m, type, err);
+      return;
+    }
+    try {
+      await this.forward(env);
+      this.deps.metrics.handled.inc({ type, outcome: 'routed' });
+      m.ack();
+    } catch (err) {
+      if (isTerminalInput(err) || m.info.deliveryCount >= this.deps.maxDeliver) await this.reject(m, type, err, env);
+      else m.nak(1_000);
+    }
+  }
+
+  private async reject(m: JsMsg, type: string, err: unknown, env?: Envelope): Promise<void> {
+    try {
+      await this.deps.rejections.reject({ subject: m.subject, data: m.data, messageId: env?.id ?? (m.headers?.get('Nats-Msg-Id') || undefined), type, deliveries: m.info.deliveryCount }, describe(err));
+      m.term(describe(err).code);
+    } catch (e) {
+      this.deps.log.error({ err: errorMessage(e) }, 'could not dead-letter ingress message; will redeliver');
+      m.nak(1_000);
+    }
+  }
+}

@@ -1,0 +1,202 @@
+import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { errorMessage, FencedError, RetryableError } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { ProcessedMessageEntity, type Database, type EntityManager } from '../persistence/index.ts';
+import { decodeEnvelope, Streams, type Envelope } from '../protocol/index.ts';
+import type { OutboxPublisher } from './outbox.ts';
+import { describe, isTerminalInput, type Rejections } from './rejections.ts';
+import { partitionConsumer } from './streams.ts';
+import { UnitOfWork, type MessageScope } from './unit-of-work.ts';
+
+/** Delivers one decoded command to its actor, inside the unit of work. */
+export type Dispatch = (env: Envelope, scope: MessageScope) => Promise<void>;
+
+/** Proof that this node holds a partition; checked and locked inside every transaction. */
+export interface LeaseCheck {
+  epoch(partition: number): number | undefined;
+  assertHeld(em: EntityManager, partition: number, epoch: number): Promise<void>;
+}
+
+interface Item { msg: JsMsg; env: Envelope; received: number }
+
+/**
+ * Pulls partition n's durable consumer and applies its messages, a batch per transaction.
+ *
+ * Invariants:
+ * 1. Durable before ack: a message is acked only after the transaction holding its effects
+ *    (and its id in `omoi_processed_message`) committed and its outbox was published.
+ * 2. A message id already processed is acked and ignored (redelivery after a crash).
+ * 3. A batch that fails is retried message by message, so one bad message cannot hold back
+ *    the others; bad input is dead-lettered and terminated, transient failures nak'ed with
+ *    backoff until `maxDeliver`, then dead-lettered. The consumer never stalls.
+ * 4. Every commit checks the lease epoch (fencing): a node that lost the partition cannot
+ *    commit; it stops pulling.
+ */
+export class PartitionWorker {
+  private messages?: ConsumerMessages;
+  private queue: JsMsg[] = [];
+  private running?: Promise<void>;
+  private stopped = false;
+  private readonly idle: Array<() => void> = [];
+
+  constructor(
+    readonly partition: number,
+    private readonly deps: {
+      js: JetStreamClient; db: Database; log: Logger; metrics: Metrics; leases: LeaseCheck;
+      dispatch: Dispatch; outbox: OutboxPublisher; rejections: Rejections;
+      partitions: number; nodeId: string; fetchBatch: number; maxDeliver: number;
+      onFenced: (partition: number) => void;
+    },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.deps.outbox.flushPending(this.partition);
+    const consumer = await this.deps.js.consumers.get(Streams.partitions, partitionConsumer(this.partition));
+    this.messages = await consumer.consume({ max_messages: this.deps.fetchBatch * 2 });
+    void (async () => {
+      for await (const m of this.messages!) {
+        if (this.stopped) { m.nak(); continue; }
+        this.queue.push(m);
+        this.kick();
+      }
+    })().catch((err) => this.deps.log.error({ partition: this.partition, err: errorMessage(err) }, 'partition consumer ended'));
+  }
+
+  /** Stop pulling, finish the batch in hand (bounded by the caller), hand back the rest. */
+  async drain(): Promise<void> {
+    this.stopped = true;
+    await this.messages?.close().catch(() => undefined);
+    await this.running;
+    for (const m of this.queue.splice(0)) m.nak();
+  }
+
+  /** Resolves when nothing is queued or being processed (tests, benchmarks). */
+  whenIdle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idle.push(r));
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = (async () => {
+      while (this.queue.length && !this.stopped) {
+        const batch = this.queue.splice(0, this.deps.fetchBatch);
+        await this.processBatch(batch).catch((err) => this.deps.log.error({ partition: this.partition, err: errorMessage(err) }, 'batch failed'));
+      }
+    })().finally(() => {
+      this.running = undefined;
+      if (this.queue.length && !this.stopped) this.kick();
+      else for (const r of this.idle.splice(0)) r();
+    });
+  }
+
+  private async processBatch(batch: JsMsg[]): Promise<void> {
+    const items: Item[] = [];
+    for (const msg of batch) {
+      const type = msg.subject.split('.').slice(3).join('.');
+      if (msg.info.deliveryCount > 1) this.deps.metrics.redeliveries.inc({ type });
+      try {
+        items.push({ msg, env: decodeEnvelope(msg.data), received: performance.now() });
+      } catch (err) {
+        await this.fail(msg, type, err);
+      }
+    }
+    if (!items.length) return;
+    try {
+      await this.commit(items);
+    } catch (err) {
+      if (err instanceof FencedError) return this.fenced(items, err);
+      if (items.length === 1) return this.fail(items[0].msg, items[0].env.type, err, items[0].env);
+      // Isolate the culprit: every message again in its own transaction.
+      for (const item of items) {
+        try {
+          await this.commit([item]);
+        } catch (e) {
+          if (e instanceof FencedError) return this.fenced(items, e);
+          await this.fail(item.msg, item.env.type, e, item.env);
+        }
+      }
+    }
+  }
+
+  private async commit(items: Item[]): Promise<void> {
+    const { db, leases, dispatch, outbox, partitions, nodeId, metrics } = this.deps;
+    const epoch = leases.epoch(this.partition);
+    if (epoch === undefined) throw new FencedError(this.partition, -1);
+    const uow = new UnitOfWork(db.em(), this.partition, partitions, nodeId);
+    const handled: Item[] = [];
+    try {
+      await db.em().transactional(async (em) => {
+        (uow as { em: EntityManager }).em = em as EntityManager;
+        await leases.assertHeld(uow.em, this.partition, epoch);
+        await outbox.deletePublished(uow.em, this.partition);
+        const ids = items.map((i) => i.env.id);
+        const seen = new Set((await uow.em.find(ProcessedMessageEntity, { message_id: { $in: ids } }, { fields: ['message_id'] })).map((r) => r.message_id));
+        for (const item of items) {
+          if (seen.has(item.env.id)) continue;
+          seen.add(item.env.id);
+          await dispatch(item.env, uow.scope(item.env));
+          uow.markProcessed(item.env.id);
+          handled.push(item);
+        }
+        await uow.finish();
+      });
+    } catch (err) {
+      uow.rollbackState();
+      throw err;
+    }
+    const rows = uow.outbox;
+    const published = await outbox.publish(this.partition, rows, []);
+    if (published && rows.length) {
+      // The rows were inserted with generated ids; delete them by message id next time.
+      await this.forgetPublished(rows.map((r) => r.message_id));
+    }
+    await uow.runEffects((err) => this.deps.log.error({ partition: this.partition, err: errorMessage(err) }, 'after-commit effect failed'));
+    const now = performance.now();
+    for (const item of items) {
+      item.msg.ack();
+      const outcome = handled.includes(item) ? 'ok' : 'duplicate';
+      metrics.handled.inc({ type: item.env.type, outcome });
+      metrics.latency.observe({ type: item.env.type }, (now - item.received) / 1000);
+    }
+  }
+
+  private pendingDeletes: string[] = [];
+  private async forgetPublished(messageIds: string[]): Promise<void> {
+    this.pendingDeletes.push(...messageIds);
+    if (this.pendingDeletes.length < 512) return;
+    const ids = this.pendingDeletes.splice(0);
+    await this.deps.db.em().getConnection().execute('delete from omoi_outbox where message_id = any(?)', [ids]).catch(() => {
+      this.pendingDeletes.push(...ids);
+    });
+  }
+
+  private async fail(msg: JsMsg, type: string, err: unknown, env?: Envelope): Promise<void> {
+    const { rejections, maxDeliver, metrics, log } = this.deps;
+    const deliveries = msg.info.deliveryCount;
+    const terminal = isTerminalInput(err);
+    if (!terminal && deliveries < maxDeliver) {
+      const delay = Math.min(250 * 2 ** (deliveries - 1), 30_000);
+      log.warn({ partition: this.partition, type, deliveries, delayMs: delay, err: errorMessage(err) }, 'handler failed; will redeliver');
+      metrics.handled.inc({ type, outcome: 'retry' });
+      msg.nak(delay);
+      return;
+    }
+    const problem = terminal ? describe(err) : { code: 'max_deliver_exceeded', reason: `failed ${deliveries} deliveries; last error: ${describe(err).reason}` };
+    try {
+      await rejections.reject({ subject: msg.subject, data: msg.data, messageId: env?.id, type: env?.type ?? type, deliveries }, problem);
+      metrics.handled.inc({ type, outcome: 'rejected' });
+      msg.term(problem.code);
+    } catch (e) {
+      log.error({ partition: this.partition, err: errorMessage(e) }, 'could not dead-letter; will redeliver');
+      msg.nak(1_000);
+    }
+  }
+
+  private fenced(items: Item[], err: RetryableError): void {
+    this.deps.log.warn({ partition: this.partition, err: err.message }, 'lease lost; stopping partition');
+    for (const item of items) item.msg.nak();
+    this.deps.onFenced(this.partition);
+  }
+}

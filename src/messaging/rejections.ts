@@ -1,0 +1,72 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { errorMessage, OmoiError, TerminalError } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { DeadLetterEntity, type Database } from '../persistence/index.ts';
+import { encode, makeEnvelope, ProtocolError, Subjects } from '../protocol/index.ts';
+
+/** What is known about a message that could not be handled. */
+export interface Rejected {
+  subject: string;
+  data: Uint8Array;
+  messageId?: string;
+  type?: string;
+  deliveries: number;
+}
+
+export interface Problem { code: string; reason: string; path?: string }
+
+/** Translate any error into a stable code and a reason naming the problem. */
+export function describe(err: unknown): Problem {
+  if (err instanceof ProtocolError) return { code: err.code, reason: err.reason, path: err.path };
+  if (err instanceof OmoiError) return { code: err.code, reason: err.message };
+  return { code: 'handler_error', reason: errorMessage(err) };
+}
+
+export function isTerminalInput(err: unknown): boolean {
+  return err instanceof ProtocolError || err instanceof TerminalError;
+}
+
+/**
+ * Dead-letters input: a row in `omoi_dead_letter` holding the original bytes, then an
+ * `error.rejected` event on `omoi.errors.<code>`. The caller terminates the NATS message
+ * only after this resolves, so nothing is lost if we crash in between (it is redelivered).
+ */
+export class Rejections {
+  constructor(
+    private readonly deps: { db: Database; js: JetStreamClient; log: Logger; metrics: Metrics; source: string },
+  ) {}
+
+  async reject(msg: Rejected, problem: Problem): Promise<number> {
+    const { db, js, log, metrics, source } = this.deps;
+    const em = db.em();
+    const row = em.create(DeadLetterEntity, {
+      message_id: msg.messageId ?? null,
+      subject: msg.subject,
+      type: msg.type ?? null,
+      code: problem.code,
+      reason: problem.reason,
+      body: Buffer.from(msg.data).toString('utf8'),
+      deliveries: msg.deliveries,
+      status: 'open',
+      created_at: new Date(),
+      resolved_at: null,
+    });
+    await em.persistAndFlush(row);
+    metrics.deadLetters.inc({ code: problem.code });
+    log.warn({ subject: msg.subject, code: problem.code, reason: problem.reason, deadLetter: row.id }, 'input rejected');
+    const env = makeEnvelope('error.rejected', {
+      code: problem.code, reason: problem.reason, subject: msg.subject,
+      ...(msg.messageId ? { message_id: msg.messageId } : {}),
+      ...(msg.type ? { type: msg.type } : {}),
+      ...(problem.path ? { path: problem.path } : {}),
+      dead_letter_id: row.id,
+    }, { source, id: `dead-letter-${row.id}` });
+    try {
+      await js.publish(Subjects.error(problem.code), encode(env), { msgID: env.id });
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'could not publish error event (dead letter row kept)');
+    }
+    return row.id!;
+  }
+}

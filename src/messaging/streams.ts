@@ -1,0 +1,71 @@
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { Streams, Subjects } from '../protocol/index.ts';
+
+export interface StreamSettings { partitions: number; maxDeliver: number; ackWaitMs: number }
+
+export const ROUTER_CONSUMER = 'router';
+export const partitionConsumer = (partition: number) => `part-${partition}`;
+
+/**
+ * Creates or updates the streams and durable consumers; safe to run on every start of every
+ * node (idempotent):
+ * - OMOI_IN   `omoi.in.>`   work queue of outside commands, one shared durable `router`
+ * - OMOI_PART `omoi.part.>` work queue, one durable pull consumer per partition
+ * - OMOI_EVT  `omoi.evt.>`, `omoi.errors.>`, `omoi.agent.>` history for observers (7 days)
+ */
+export async function ensureStreams(jsm: JetStreamManager, s: StreamSettings): Promise<void> {
+  const dedupe = nanos(10 * 60_000);
+  await upsertStream(jsm, {
+    name: Streams.ingress, subjects: [Subjects.ingressAll], retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File, duplicate_window: dedupe, max_msg_size: 2 * 1024 * 1024,
+  });
+  await upsertStream(jsm, {
+    name: Streams.partitions, subjects: [Subjects.partitionAll], retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File, duplicate_window: dedupe,
+  });
+  await upsertStream(jsm, {
+    name: Streams.events, subjects: [Subjects.eventsAll, Subjects.errorsAll, 'omoi.agent.>'], retention: RetentionPolicy.Limits,
+    storage: StorageType.File, duplicate_window: dedupe, max_age: nanos(7 * 24 * 3600_000), max_bytes: 1024 ** 3, discard: DiscardPolicy.Old,
+  });
+  const consumer = {
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(s.ackWaitMs),
+    // One more than our own bound: the worker dead-letters on the last delivery itself.
+    max_deliver: s.maxDeliver + 1,
+    max_ack_pending: 10_000,
+  };
+  await upsertConsumer(jsm, Streams.ingress, { ...consumer, durable_name: ROUTER_CONSUMER });
+  for (let p = 0; p < s.partitions; p++) {
+    await upsertConsumer(jsm, Streams.partitions, { ...consumer, durable_name: partitionConsumer(p), filter_subject: Subjects.partitionFilter(p) });
+  }
+}
+
+type StreamConfig = Parameters<JetStreamManager['streams']['add']>[0];
+type ConsumerConfig = Parameters<JetStreamManager['consumers']['add']>[1];
+
+async function upsertStream(jsm: JetStreamManager, cfg: StreamConfig & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(cfg.name);
+    await jsm.streams.update(cfg.name, cfg);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.streams.add(cfg);
+  }
+}
+
+async function upsertConsumer(jsm: JetStreamManager, stream: string, cfg: ConsumerConfig & { durable_name: string }): Promise<void> {
+  try {
+    await jsm.consumers.info(stream, cfg.durable_name);
+    await jsm.consumers.update(stream, cfg.durable_name, cfg);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(stream, cfg);
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: string; api_error?: { err_code?: number } };
+  return /not found/i.test(e.message ?? '') || e.api_error?.err_code === 10059 || e.api_error?.err_code === 10014;
+}

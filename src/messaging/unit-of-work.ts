@@ -1,0 +1,152 @@
+import type { EntitySchema } from '@mikro-orm/core';
+import type { EntityManager } from '../persistence/index.ts';
+import { EventLogEntity, OutboxEntity, ProcessedMessageEntity, type OutboxRow } from '../persistence/index.ts';
+import { lookup, makeEnvelope, partitionOf, Subjects, validatePayload, type CommandDef, type Envelope } from '../protocol/index.ts';
+
+/**
+ * One database transaction of a partition worker, shared by every message of a batch.
+ *
+ * Invariants:
+ * 1. Everything a handler produces (state rows, events, commands) is written in this
+ *    transaction; nothing reaches NATS before it commits (outbox).
+ * 2. Ids of produced messages are derived from the causing message's id, so re-processing
+ *    the same message after a failed commit produces the same ids (deduplicated downstream).
+ * 3. `afterCommit` effects run only once the transaction committed.
+ */
+export class UnitOfWork {
+  readonly outbox: OutboxRow[] = [];
+  private readonly processed: string[] = [];
+  private readonly effects: Array<() => void | Promise<void>> = [];
+  private readonly pending = new Map<EntitySchema<any>, { pk: string[]; rows: Map<string, object> }>();
+  private readonly touched = new Set<() => void>();
+
+  constructor(
+    readonly em: EntityManager,
+    readonly partition: number,
+    readonly partitions: number,
+    readonly source: string,
+    readonly now: Date = new Date(),
+  ) {}
+
+  /** A scope that produces messages caused by `cause`. */
+  scope(cause: Envelope): MessageScope {
+    return new MessageScope(this, cause);
+  }
+
+  markProcessed(messageId: string): void {
+    this.processed.push(messageId);
+  }
+
+  /** Write-behind upsert keyed by primary key; the last write of a row wins. */
+  upsert<T extends object>(entity: EntitySchema<T>, pk: Array<keyof T & string>, row: T): void {
+    let slot = this.pending.get(entity);
+    if (!slot) {
+      slot = { pk, rows: new Map() };
+      this.pending.set(entity, slot);
+    }
+    slot.rows.set(pk.map((k) => String(row[k])).join('\u0000'), { ...row });
+  }
+
+  afterCommit(effect: () => void | Promise<void>): void {
+    this.effects.push(effect);
+  }
+
+  /** Remember how to forget in-memory state written in this transaction, should it roll back. */
+  onRollback(invalidate: () => void): void {
+    this.touched.add(invalidate);
+  }
+
+  /** Writes pending upserts now, so reads in this transaction see them. */
+  async flush(): Promise<void> {
+    for (const [entity, slot] of this.pending) {
+      if (slot.rows.size === 0) continue;
+      const rows = [...slot.rows.values()];
+      slot.rows.clear();
+      await this.em.createQueryBuilder(entity).insert(rows).onConflict(slot.pk).merge().execute();
+    }
+  }
+
+  /** Final writes of the transaction: state rows, processed ids, outbox, event log. */
+  async finish(): Promise<void> {
+    await this.flush();
+    if (this.processed.length) {
+      await this.em
+        .createQueryBuilder(ProcessedMessageEntity)
+        .insert(this.processed.map((message_id) => ({ message_id, partition: this.partition, processed_at: this.now })))
+        .onConflict(['message_id']).ignore().execute();
+    }
+    if (this.outbox.length) {
+      await this.em.createQueryBuilder(OutboxEntity).insert(this.outbox.map(({ id: _id, ...row }) => row)).onConflict(['message_id']).ignore().execute();
+      const events = this.outbox.filter((o) => o.subject.startsWith('omoi.evt.') || o.subject.startsWith('omoi.errors.'));
+      if (events.length) {
+        await this.em.createQueryBuilder(EventLogEntity).insert(events.map((o) => {
+          const env = JSON.parse(o.body) as Envelope<Record<string, unknown>>;
+          const payload = env.payload ?? {};
+          return {
+            message_id: o.message_id, type: env.type, payload, time: new Date(env.time),
+            ticket_id: typeof payload.ticket_id === 'string' ? payload.ticket_id : null,
+            entity: String(payload.task_id ?? payload.join_id ?? payload.agent_id ?? payload.entity ?? '') || null,
+          };
+        })).onConflict(['message_id']).ignore().execute();
+      }
+    }
+  }
+
+  async runEffects(onError: (err: unknown) => void): Promise<void> {
+    for (const effect of this.effects) {
+      try {
+        await effect();
+      } catch (err) {
+        onError(err);
+      }
+    }
+  }
+
+  rollbackState(): void {
+    for (const invalidate of this.touched) invalidate();
+    this.touched.clear();
+  }
+}
+
+/** Produces events and commands caused by one message, inside a unit of work. */
+export class MessageScope {
+  private seq = 0;
+  constructor(
+    readonly uow: UnitOfWork,
+    readonly cause: Envelope,
+  ) {}
+
+  get em(): EntityManager {
+    return this.uow.em;
+  }
+
+  get now(): Date {
+    return this.uow.now;
+  }
+
+  /** Publishes a domain event on `omoi.evt.<type>` after commit. The payload is validated. */
+  emit(type: string, payload: Record<string, unknown>): void {
+    const def = lookup(type);
+    if (def?.kind !== 'event') throw new Error(`emit: ${type} is not an event of the protocol`);
+    this.push(Subjects.event(type), this.envelope(type, validatePayload(type, payload)));
+  }
+
+  /** Sends a command to its entity's partition after commit. The payload is validated. */
+  send(type: string, payload: Record<string, unknown>): void {
+    const def = lookup(type);
+    if (def?.kind !== 'command') throw new Error(`send: ${type} is not a command of the protocol`);
+    const valid = validatePayload(type, payload);
+    const { entity, id } = (def as CommandDef).route(valid as never);
+    const partition = partitionOf(entity, id, this.uow.partitions);
+    this.push(Subjects.partition(partition, type), this.envelope(type, valid));
+  }
+
+  private envelope(type: string, payload: unknown): Envelope {
+    return makeEnvelope(type, payload, { source: this.uow.source, id: `${this.cause.id}/${++this.seq}`, causation: this.cause, time: this.uow.now });
+  }
+
+  /** Outbox rows belong to the producing partition: its holder publishes them. */
+  private push(subject: string, env: Envelope): void {
+    this.uow.outbox.push({ message_id: env.id, subject, body: JSON.stringify(env), partition: this.uow.partition, created_at: this.uow.now });
+  }
+}

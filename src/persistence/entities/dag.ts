@@ -1,0 +1,158 @@
+import { EntitySchema } from '@mikro-orm/core';
+
+export interface TicketRow {
+  id: string; title: string; repository: string; base_branch: string; base_commit: string | null;
+  status: string; ownership: string; resolver_command: string | null; check_command: string | null;
+  head: string | null; reason: string | null; failed_reason: string | null;
+  created_at: Date; updated_at: Date; version: number;
+}
+export const TicketEntity = new EntitySchema<TicketRow>({
+  name: 'TicketRow',
+  tableName: 'omoi_ticket',
+  properties: {
+    id: { type: 'string', primary: true },
+    title: { type: 'text' },
+    repository: { type: 'text' },
+    base_branch: { type: 'string' },
+    base_commit: { type: 'string', nullable: true },
+    status: { type: 'string', index: true },
+    ownership: { type: 'string' },
+    resolver_command: { type: 'text', nullable: true },
+    check_command: { type: 'text', nullable: true },
+    head: { type: 'string', nullable: true },
+    reason: { type: 'text', nullable: true },
+    failed_reason: { type: 'text', nullable: true },
+    created_at: { type: 'Date' },
+    updated_at: { type: 'Date' },
+    version: { type: 'integer', default: 1 },
+  },
+});
+
+/** A task of a ticket: its spec (what to run, claims, dependencies) and where it stands. */
+export interface TaskRow {
+  ticket_id: string; id: string; spec: Record<string, unknown>; depends_on: string[]; owns: string[];
+  status: string; attempt: number; base_commit: string | null; commit: string | null; result: unknown;
+  reason: string | null; agent_id: string | null; context: unknown; ready_since: Date | null;
+  created_at: Date; updated_at: Date; version: number;
+}
+export const TaskEntity = new EntitySchema<TaskRow>({
+  name: 'TaskRow',
+  tableName: 'omoi_task',
+  properties: {
+    ticket_id: { type: 'string', primary: true },
+    id: { type: 'string', primary: true },
+    spec: { type: 'json' },
+    depends_on: { type: 'json' },
+    owns: { type: 'json' },
+    status: { type: 'string' },
+    attempt: { type: 'integer' },
+    base_commit: { type: 'string', nullable: true },
+    commit: { type: 'string', nullable: true },
+    result: { type: 'json', nullable: true },
+    reason: { type: 'text', nullable: true },
+    agent_id: { type: 'string', nullable: true },
+    context: { type: 'json', nullable: true },
+    ready_since: { type: 'Date', nullable: true },
+    created_at: { type: 'Date' },
+    updated_at: { type: 'Date' },
+    version: { type: 'integer', default: 1 },
+  },
+});
+
+/** A file claim of a task within its ticket (the OwnershipActor's scope). */
+export interface FileClaimRow { ticket_id: string; task_id: string; globs: string[]; status: 'held' | 'waiting'; seq: number }
+export const FileClaimEntity = new EntitySchema<FileClaimRow>({
+  name: 'FileClaimRow',
+  tableName: 'omoi_file_claim',
+  properties: {
+    ticket_id: { type: 'string', primary: true },
+    task_id: { type: 'string', primary: true },
+    globs: { type: 'json' },
+    status: { type: 'string' },
+    seq: { type: 'integer' },
+  },
+});
+
+export interface JoinRow {
+  ticket_id: string; id: string; continuation: string; sources: string[]; completed: Record<string, { commit: string; result: unknown }>;
+  status: string; strategy: string; synthesis: unknown; merge_commit: string | null; reason: string | null;
+  files: string[] | null; attempts: number; created_at: Date; updated_at: Date; version: number;
+}
+export const JoinEntity = new EntitySchema<JoinRow>({
+  name: 'JoinRow',
+  tableName: 'omoi_join',
+  properties: {
+    ticket_id: { type: 'string', primary: true },
+    id: { type: 'string', primary: true },
+    continuation: { type: 'string' },
+    sources: { type: 'json' },
+    completed: { type: 'json' },
+    status: { type: 'string' },
+    strategy: { type: 'string' },
+    synthesis: { type: 'json', nullable: true },
+    merge_commit: { type: 'string', nullable: true },
+    reason: { type: 'text', nullable: true },
+    files: { type: 'json', nullable: true },
+    attempts: { type: 'integer' },
+    created_at: { type: 'Date' },
+    updated_at: { type: 'Date' },
+    version: { type: 'integer', default: 1 },
+  },
+});
+
+/** One merge attempt of a join: what was tried, what conflicted, who resolved what. */
+export interface MergeAttemptRow {
+  id?: number; ticket_id: string; join_id: string; attempt: number; ok: boolean; commit: string | null;
+  merge_order: string[]; conflicts: Record<string, string[]>; resolutions: unknown; files: string[];
+  resolver_output: string; duration_ms: number; created_at: Date;
+}
+export const MergeAttemptEntity = new EntitySchema<MergeAttemptRow>({
+  name: 'MergeAttemptRow',
+  tableName: 'omoi_merge_attempt',
+  uniques: [{ properties: ['ticket_id', 'join_id', 'attempt'] }],
+  properties: {
+    id: { type: 'integer', primary: true, autoincrement: true },
+    ticket_id: { type: 'string' },
+    join_id: { type: 'string' },
+    attempt: { type: 'integer' },
+    ok: { type: 'boolean' },
+    commit: { type: 'string', nullable: true },
+    merge_order: { type: 'json' },
+    conflicts: { type: 'json' },
+    resolutions: { type: 'json' },
+    files: { type: 'json' },
+    resolver_output: { type: 'text' },
+    duration_ms: { type: 'integer' },
+    created_at: { type: 'Date' },
+  },
+});
+
+export interface AgentRow {
+  id: string; name: string; phase: string; capabilities: string[]; agent_version: string; kind: string;
+  public_key: string | null; status: string; capacity: number; running: string[];
+  registered_at: Date; last_heartbeat_at: Date | null; restarts: number; restart_window_start: Date | null;
+  reason: string | null; updated_at: Date; version: number;
+}
+export const AgentEntity = new EntitySchema<AgentRow>({
+  name: 'AgentRow',
+  tableName: 'omoi_agent',
+  properties: {
+    id: { type: 'string', primary: true },
+    name: { type: 'string' },
+    phase: { type: 'string', index: true },
+    capabilities: { type: 'json' },
+    agent_version: { type: 'string' },
+    kind: { type: 'string' },
+    public_key: { type: 'text', nullable: true },
+    status: { type: 'string', index: true },
+    capacity: { type: 'integer' },
+    running: { type: 'json' },
+    registered_at: { type: 'Date' },
+    last_heartbeat_at: { type: 'Date', nullable: true },
+    restarts: { type: 'integer' },
+    restart_window_start: { type: 'Date', nullable: true },
+    reason: { type: 'text', nullable: true },
+    updated_at: { type: 'Date' },
+    version: { type: 'integer', default: 1 },
+  },
+});

@@ -1,0 +1,102 @@
+import { EntitySchema } from '@mikro-orm/core';
+
+/** A node of the cluster; `heartbeat_at` tells the others it is alive. */
+export interface NodeRow { id: string; started_at: Date; heartbeat_at: Date; http_url: string | null; status: string }
+export const NodeEntity = new EntitySchema<NodeRow>({
+  name: 'NodeRow',
+  tableName: 'omoi_node',
+  properties: {
+    id: { type: 'string', primary: true },
+    started_at: { type: 'Date' },
+    heartbeat_at: { type: 'Date' },
+    http_url: { type: 'string', nullable: true },
+    status: { type: 'string' },
+  },
+});
+
+/**
+ * Who holds a partition. `epoch` increases on every change of holder; every batch commit
+ * checks (and locks) the row, so a node that lost its lease cannot commit stale writes.
+ */
+export interface PartitionLeaseRow { partition: number; node_id: string | null; epoch: number; expires_at: Date }
+export const PartitionLeaseEntity = new EntitySchema<PartitionLeaseRow>({
+  name: 'PartitionLeaseRow',
+  tableName: 'omoi_partition_lease',
+  properties: {
+    partition: { type: 'integer', primary: true, autoincrement: false },
+    node_id: { type: 'string', nullable: true },
+    epoch: { type: 'integer' },
+    expires_at: { type: 'Date' },
+  },
+});
+
+/** Ids of messages whose effects are committed: a redelivered id is acked and ignored. */
+export interface ProcessedMessageRow { message_id: string; partition: number; processed_at: Date }
+export const ProcessedMessageEntity = new EntitySchema<ProcessedMessageRow>({
+  name: 'ProcessedMessageRow',
+  tableName: 'omoi_processed_message',
+  properties: {
+    message_id: { type: 'string', primary: true },
+    partition: { type: 'integer' },
+    processed_at: { type: 'Date' },
+  },
+});
+
+/**
+ * Messages produced by a committed transaction and not yet confirmed published. Written in
+ * the same transaction as the state change; published (with `Nats-Msg-Id` = message_id) then
+ * deleted. A crash in between republishes them; JetStream and receivers deduplicate.
+ */
+export interface OutboxRow { id?: number; message_id: string; subject: string; body: string; partition: number; created_at: Date }
+export const OutboxEntity = new EntitySchema<OutboxRow>({
+  name: 'OutboxRow',
+  tableName: 'omoi_outbox',
+  properties: {
+    id: { type: 'bigint', primary: true, autoincrement: true },
+    message_id: { type: 'string', unique: true },
+    subject: { type: 'string' },
+    body: { type: 'text' },
+    partition: { type: 'integer', index: true },
+    created_at: { type: 'Date' },
+  },
+});
+
+/** Input that was rejected or exhausted its deliveries, kept whole for `omoi dlq`. */
+export interface DeadLetterRow {
+  id?: number; message_id: string | null; subject: string; type: string | null; code: string; reason: string;
+  body: string; deliveries: number; status: 'open' | 'retried' | 'discarded'; created_at: Date; resolved_at: Date | null;
+}
+export const DeadLetterEntity = new EntitySchema<DeadLetterRow>({
+  name: 'DeadLetterRow',
+  tableName: 'omoi_dead_letter',
+  properties: {
+    id: { type: 'integer', primary: true, autoincrement: true },
+    message_id: { type: 'string', nullable: true },
+    subject: { type: 'string' },
+    type: { type: 'string', nullable: true },
+    code: { type: 'string' },
+    reason: { type: 'text' },
+    body: { type: 'text' },
+    deliveries: { type: 'integer' },
+    status: { type: 'string', index: true },
+    created_at: { type: 'Date' },
+    resolved_at: { type: 'Date', nullable: true },
+  },
+});
+
+/** Every domain event, in order: the history the dashboard and `omoi status` show. */
+export interface EventLogRow { id?: number; message_id: string; type: string; ticket_id: string | null; entity: string | null; payload: unknown; time: Date }
+export const EventLogEntity = new EntitySchema<EventLogRow>({
+  name: 'EventLogRow',
+  tableName: 'omoi_event',
+  indexes: [{ properties: ['ticket_id', 'id'] }],
+  properties: {
+    id: { type: 'bigint', primary: true, autoincrement: true },
+    message_id: { type: 'string', unique: true },
+    type: { type: 'string' },
+    ticket_id: { type: 'string', nullable: true },
+    entity: { type: 'string', nullable: true },
+    payload: { type: 'json' },
+    time: { type: 'Date' },
+  },
+});

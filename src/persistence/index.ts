@@ -1,0 +1,2 @@
+export { openDatabase, type Database, type EntityManager } from './database.ts';
+export * from './entities/index.ts';

@@ -1,0 +1,6 @@
+export * from './define.ts';
+export * from './envelope.ts';
+export * from './subjects.ts';
+export * from './registry.ts';
+export * from './codec.ts';
+export * from './messages/common.ts';

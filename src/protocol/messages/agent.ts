@@ -1,0 +1,99 @@
+import { Type } from '@sinclair/typebox';
+import { ActorType, OBSERVERS, command, event } from '../define.ts';
+import { Id, Sha } from './common.ts';
+
+const route = (p: { agent_id: string }) => ({ entity: 'agent' as const, id: p.agent_id });
+const AgentRef = { agent_id: Id };
+const Capabilities = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 });
+
+export const AgentRegister = command({
+  type: 'agent.register',
+  description: 'Register an agent (phase, capabilities, version). Remote agents must send a first heartbeat within the registration timeout.',
+  handledBy: ActorType.AgentActor,
+  ingress: true,
+  route,
+  payload: Type.Object(
+    {
+      ...AgentRef,
+      name: Type.String({ minLength: 1, maxLength: 200 }),
+      phase: Type.String({ minLength: 1, maxLength: 50 }),
+      capabilities: Capabilities,
+      version: Type.String({ pattern: '^\\d+\\.\\d+\\.\\d+([-+].*)?$', description: 'semver of the agent' }),
+      kind: Type.Union([Type.Literal('local'), Type.Literal('remote')], { default: 'remote' }),
+      public_key: Type.Optional(Type.String({ maxLength: 2000 })),
+      capacity: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
+    },
+    { additionalProperties: false },
+  ),
+  example: { agent_id: 'agent-7', name: 'coder-7', phase: 'execute', capabilities: ['typescript', 'git'], version: '1.2.0', kind: 'remote', capacity: 1 },
+});
+
+export const AgentHeartbeat = command({
+  type: 'agent.heartbeat',
+  description: 'An agent is alive. Missed heartbeats make it degraded, then failed; its tasks go back to the queue.',
+  handledBy: ActorType.AgentActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...AgentRef }, { additionalProperties: false }),
+  example: { agent_id: 'agent-7' },
+});
+
+export const AgentDeregister = command({
+  type: 'agent.deregister',
+  description: 'Remove an agent; its running tasks return to the queue.',
+  handledBy: ActorType.AgentActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...AgentRef, reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
+  example: { agent_id: 'agent-7', reason: 'shutting down' },
+});
+
+export const AgentAssign = command({
+  type: 'agent.assign',
+  description: 'Internal: a ticket offers a task attempt to an agent (sent to the agent\'s partition). Local agents run it; remote agents receive it on `omoi.agent.<id>.assign`.',
+  handledBy: ActorType.AgentActor,
+  ingress: false,
+  route,
+  payload: Type.Object({
+    ...AgentRef,
+    ticket_id: Id,
+    task_id: Id,
+    attempt: Type.Integer({ minimum: 1 }),
+    base: Sha,
+    branch: Type.String(),
+    kind: Type.String(),
+    run: Type.String(),
+    owns: Type.Array(Type.String()),
+    timeout_ms: Type.Integer(),
+    context: Type.Unknown(),
+  }),
+  example: { agent_id: 'agent-7', ticket_id: 'T1', task_id: 'B', attempt: 1, base: '0123456789abcdef0123456789abcdef01234567', branch: 'omoi/T1/B', kind: 'command', run: 'make x', owns: ['src/x/**'], timeout_ms: 600000, context: {} },
+});
+
+export const AgentTaskEnded = command({
+  type: 'agent.task_ended',
+  description: 'Internal: the ticket tells the agent an assigned attempt ended (completed, failed, cancelled) so it frees capacity.',
+  handledBy: ActorType.AgentActor,
+  ingress: false,
+  route,
+  payload: Type.Object({ ...AgentRef, ticket_id: Id, task_id: Id, attempt: Type.Integer({ minimum: 1 }) }),
+  example: { agent_id: 'agent-7', ticket_id: 'T1', task_id: 'B', attempt: 1 },
+});
+
+export const AgentStatusChanged = event({
+  type: 'agent.status',
+  description: 'An agent changed state: registered, healthy, degraded, failed, restarting, removed (with reason).',
+  consumers: OBSERVERS,
+  payload: Type.Object({ ...AgentRef, status: Type.String(), reason: Type.Optional(Type.String()), restarts: Type.Optional(Type.Integer()) }),
+  example: { agent_id: 'agent-7', status: 'degraded', reason: 'no heartbeat for 30000 ms' },
+});
+
+export const AgentMismatch = event({
+  type: 'agent.mismatch',
+  description: 'No registered agent can take a task: what each candidate lacked (phase, capabilities).',
+  consumers: OBSERVERS,
+  payload: Type.Object({ ticket_id: Id, task_id: Id, phase: Type.String(), required: Capabilities, candidates: Type.Array(Type.Object({ agent_id: Type.String(), missing: Type.Array(Type.String()) })) }),
+  example: { ticket_id: 'T1', task_id: 'B', phase: 'execute', required: ['rust'], candidates: [{ agent_id: 'agent-7', missing: ['rust'] }] },
+});
+
+export { Sha };

@@ -1,0 +1,57 @@
+import { Type } from '@sinclair/typebox';
+import { ActorType, OBSERVERS, command, event } from '../define.ts';
+import { Id, Sha, TicketRef } from './common.ts';
+
+const route = (p: { ticket_id: string }) => ({ entity: 'ticket' as const, id: p.ticket_id });
+const JoinRef = { ...TicketRef, join_id: Id };
+
+export const MergeResolve = command({
+  type: 'merge.resolve',
+  description: 'A person supplies the resolved merge commit for a join blocked by `merge_conflict`; the continuation resumes on it.',
+  handledBy: ActorType.JoinActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...JoinRef, commit: Sha }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', join_id: 'join-D', commit: '0123456789abcdef0123456789abcdef01234567' },
+});
+
+export const JoinStatusChanged = event({
+  type: 'join.status',
+  description: 'A join changed state: registered, collecting (a source recorded), synthesized, merging, merged, blocked (with reason).',
+  consumers: OBSERVERS,
+  payload: Type.Object({
+    ...JoinRef,
+    status: Type.String(),
+    continuation: Type.String(),
+    sources: Type.Array(Type.String()),
+    completed: Type.Array(Type.String()),
+    reason: Type.Optional(Type.String()),
+    commit: Type.Optional(Type.String()),
+    files: Type.Optional(Type.Array(Type.String())),
+  }),
+  example: { ticket_id: 'T1', join_id: 'join-D', status: 'collecting', continuation: 'D', sources: ['B', 'C'], completed: ['B'] },
+});
+
+export const JoinSynthesized = event({
+  type: 'join.synthesized',
+  description: 'The results of every source were synthesized into the continuation\'s context (strategy, sources, key collisions).',
+  consumers: OBSERVERS,
+  payload: Type.Object({ ...JoinRef, strategy: Type.String(), sources: Type.Array(Type.String()), collisions: Type.Array(Type.Unknown()) }),
+  example: { ticket_id: 'T1', join_id: 'join-D', strategy: 'combine', sources: ['B', 'C'], collisions: [] },
+});
+
+export const MergeAttempted = event({
+  type: 'merge.attempted',
+  description: 'A MergeActor finished an attempt: the order, conflicts per source, resolutions, resolver output tail, and the commit or the unresolved files.',
+  consumers: OBSERVERS,
+  payload: Type.Object({
+    ...JoinRef,
+    ok: Type.Boolean(),
+    commit: Type.Optional(Type.String()),
+    order: Type.Array(Type.String()),
+    conflicts: Type.Record(Type.String(), Type.Array(Type.String())),
+    files: Type.Array(Type.String()),
+    duration_ms: Type.Number(),
+  }),
+  example: { ticket_id: 'T1', join_id: 'join-D', ok: true, commit: '0123456789abcdef0123456789abcdef01234567', order: ['C', 'B'], conflicts: { B: [], C: [] }, files: [], duration_ms: 42 },
+});

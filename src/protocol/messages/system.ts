@@ -1,0 +1,49 @@
+import { Type } from '@sinclair/typebox';
+import { OBSERVERS, event } from '../define.ts';
+
+export const InputRejected = event({
+  type: 'error.rejected',
+  description: 'Input that could not be accepted (malformed JSON, schema violation, unknown type or id, oversize, illegal transition), published on `omoi.errors.<code>`; a dead-letter row holds the original.',
+  consumers: [...OBSERVERS, '`omoi dlq list`'],
+  payload: Type.Object({
+    code: Type.String(),
+    reason: Type.String(),
+    subject: Type.String(),
+    message_id: Type.Optional(Type.String()),
+    type: Type.Optional(Type.String()),
+    path: Type.Optional(Type.String({ description: 'JSON pointer of the offending field' })),
+    dead_letter_id: Type.Optional(Type.Integer()),
+  }),
+  example: { code: 'schema_violation', reason: '/payload/attempt: Expected integer', subject: 'omoi.in.task.complete', type: 'task.complete', path: '/payload/attempt', dead_letter_id: 12 },
+});
+
+export const SupervisionEvent = event({
+  type: 'actor.supervision',
+  description: 'An actor crashed, was restarted (after backoff), or exhausted its restarts and escalated (its entity is marked failed).',
+  consumers: OBSERVERS,
+  payload: Type.Object({
+    actor: Type.String(),
+    entity: Type.String(),
+    action: Type.Union([Type.Literal('crashed'), Type.Literal('restarted'), Type.Literal('escalated')]),
+    error: Type.Optional(Type.String()),
+    restarts: Type.Integer(),
+    backoff_ms: Type.Optional(Type.Integer()),
+  }),
+  example: { actor: 'TicketActor', entity: 'T1', action: 'restarted', error: 'boom', restarts: 1, backoff_ms: 100 },
+});
+
+export const AlertRaised = event({
+  type: 'alert.raised',
+  description: 'Something needs a person: an escalated actor, a dead letter, a failed agent, a blocked continuation.',
+  consumers: [...OBSERVERS, 'alert routing (operators subscribe to `omoi.evt.alert.raised`)'],
+  payload: Type.Object({ severity: Type.Union([Type.Literal('warning'), Type.Literal('critical')]), code: Type.String(), message: Type.String(), entity: Type.Optional(Type.String()) }),
+  example: { severity: 'critical', code: 'dead_letter', message: 'message 42 exhausted 5 deliveries', entity: 'T1' },
+});
+
+export const NodeStatus = event({
+  type: 'node.status',
+  description: 'A node started, stopped, or gained/lost partitions.',
+  consumers: OBSERVERS,
+  payload: Type.Object({ node_id: Type.String(), status: Type.String(), partitions: Type.Array(Type.Integer()) }),
+  example: { node_id: 'host-7070', status: 'started', partitions: [0, 1, 2] },
+});

@@ -1,0 +1,102 @@
+import { Type } from '@sinclair/typebox';
+import { ActorType, OBSERVERS, command, event } from '../define.ts';
+import { Id, Sha, TaskSpec, TicketRef } from './common.ts';
+
+const route = (p: { ticket_id: string }) => ({ entity: 'ticket' as const, id: p.ticket_id });
+const TaskRef = { ...TicketRef, task_id: Id };
+const Attempt = Type.Integer({ minimum: 1, description: 'the attempt being reported; stale attempts are ignored' });
+
+export const TaskAdd = command({
+  type: 'task.add',
+  description: 'Add a task to a running ticket. A task with two or more dependencies gets a join automatically.',
+  handledBy: ActorType.TicketActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...TicketRef, task: TaskSpec }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', task: { id: 'E', depends_on: ['B', 'C'], owns: [], capabilities: [], phase: 'execute', priority: 0, kind: 'command', run: 'make e2e', max_retries: 2, timeout_ms: 600000 } },
+});
+
+export const TaskSplit = command({
+  type: 'task.split',
+  description: 'A running task splits into parallel tasks and a continuation that joins them (and inherits the tasks that depended on the splitting task).',
+  handledBy: ActorType.TicketActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...TaskRef, tasks: Type.Array(TaskSpec, { minItems: 1, maxItems: 1000 }), continuation: TaskSpec }, { additionalProperties: false }),
+  example: {
+    ticket_id: 'T1', task_id: 'A',
+    tasks: [
+      { id: 'A1', depends_on: [], owns: ['src/a/**'], capabilities: [], phase: 'execute', priority: 0, kind: 'command', run: 'make a', max_retries: 2, timeout_ms: 600000 },
+      { id: 'A2', depends_on: [], owns: ['src/b/**'], capabilities: [], phase: 'execute', priority: 0, kind: 'command', run: 'make b', max_retries: 2, timeout_ms: 600000 },
+    ],
+    continuation: { id: 'A3', depends_on: [], owns: [], capabilities: [], phase: 'execute', priority: 0, kind: 'command', run: 'make check', max_retries: 2, timeout_ms: 600000 },
+  },
+});
+
+export const TaskComplete = command({
+  type: 'task.complete',
+  description: 'An agent reports a task attempt done, with the commit on the task branch and a JSON result. Duplicates change nothing.',
+  handledBy: ActorType.TicketActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...TaskRef, attempt: Attempt, commit: Type.Optional(Sha), result: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, commit: '0123456789abcdef0123456789abcdef01234567', result: { summary: 'feature X' } },
+});
+
+export const TaskFail = command({
+  type: 'task.fail',
+  description: 'An agent reports a task attempt failed. Retried with backoff up to `max_retries`, then the task fails for good.',
+  handledBy: ActorType.TicketActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...TaskRef, attempt: Attempt, error: Type.String({ maxLength: 20_000 }), retryable: Type.Boolean({ default: true }) }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, error: 'tests failed', retryable: true },
+});
+
+export const TaskCancel = command({
+  type: 'task.cancel',
+  description: 'Cancel one task; tasks depending on it are blocked with reason `source_cancelled:<id>`.',
+  handledBy: ActorType.TicketActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...TaskRef, reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', task_id: 'B', reason: 'not needed' },
+});
+
+export const TaskRetryDue = command({
+  type: 'task.retry_due',
+  description: 'Internal timer: a failed attempt\'s backoff has elapsed; the task becomes ready again.',
+  handledBy: ActorType.TicketActor,
+  ingress: false,
+  route,
+  payload: Type.Object({ ...TaskRef, attempt: Attempt }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 2 },
+});
+
+const TaskState = Type.Object({
+  ...TaskRef,
+  status: Type.String(),
+  attempt: Type.Optional(Type.Integer()),
+  reason: Type.Optional(Type.String()),
+  commit: Type.Optional(Type.String()),
+  base: Type.Optional(Type.String()),
+  agent_id: Type.Optional(Type.String()),
+  result: Type.Optional(Type.Unknown()),
+  files: Type.Optional(Type.Array(Type.String())),
+});
+
+export const TaskStatusChanged = event({
+  type: 'task.status',
+  description: 'A task changed state (waiting_for_files, ready, assigned, running, completed, failed, blocked, cancelled), with the reason, attempt and commit when known.',
+  consumers: OBSERVERS,
+  payload: TaskState,
+  example: { ticket_id: 'T1', task_id: 'B', status: 'completed', attempt: 1, commit: '0123456789abcdef0123456789abcdef01234567' },
+});
+
+export const TaskOwnershipViolation = event({
+  type: 'task.ownership_violation',
+  description: 'A task changed files outside its claims. Strict tickets fail the attempt; lenient ones only warn.',
+  consumers: OBSERVERS,
+  payload: Type.Object({ ...TaskRef, attempt: Attempt, files: Type.Array(Type.String()), mode: Type.String() }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, files: ['src/y/other.ts'], mode: 'strict' },
+});

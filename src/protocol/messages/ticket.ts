@@ -1,0 +1,81 @@
+import { Type } from '@sinclair/typebox';
+import { ActorType, OBSERVERS, command, event } from '../define.ts';
+import { Id, TaskSpec, TicketRef } from './common.ts';
+
+const route = (p: { ticket_id: string }) => ({ entity: 'ticket' as const, id: p.ticket_id });
+
+export const TicketCreate = command({
+  type: 'ticket.create',
+  description: 'Create a ticket: a repository, a base branch and a DAG of tasks. Cycles, unknown dependencies and duplicate ids are rejected.',
+  handledBy: ActorType.TicketActor,
+  ingress: true,
+  route,
+  payload: Type.Object(
+    {
+      ticket_id: Id,
+      title: Type.String({ minLength: 1, maxLength: 500 }),
+      repository: Type.String({ minLength: 1, maxLength: 2000, description: 'local path or clone URL' }),
+      base_branch: Type.String({ minLength: 1, maxLength: 250, default: 'main' }),
+      tasks: Type.Array(TaskSpec, { minItems: 1, maxItems: 5000 }),
+      ownership: Type.Union([Type.Literal('strict'), Type.Literal('lenient')], { default: 'strict' }),
+      resolver_command: Type.Optional(Type.String({ maxLength: 10_000 })),
+      check_command: Type.Optional(Type.String({ maxLength: 10_000 })),
+    },
+    { additionalProperties: false },
+  ),
+  example: {
+    ticket_id: 'T1',
+    title: 'Add feature X and Y',
+    repository: '/srv/repos/app',
+    base_branch: 'main',
+    ownership: 'strict',
+    tasks: [
+      { id: 'A', depends_on: [], owns: ['setup/**'], capabilities: [], phase: 'execute', priority: 0, kind: 'command', run: 'make setup', max_retries: 2, timeout_ms: 600000 },
+      { id: 'B', depends_on: ['A'], owns: ['src/x/**'], capabilities: [], phase: 'execute', priority: 0, kind: 'command', run: 'make x', max_retries: 2, timeout_ms: 600000 },
+    ],
+  },
+});
+
+export const TicketCancel = command({
+  type: 'ticket.cancel',
+  description: 'Cancel a ticket: running tasks are stopped, claims released, the ticket ends `cancelled`.',
+  handledBy: ActorType.TicketActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...TicketRef, reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', reason: 'superseded' },
+});
+
+const TicketEvent = Type.Object({ ...TicketRef, status: Type.String(), reason: Type.Optional(Type.String()), head: Type.Optional(Type.String()) });
+
+export const TicketCreated = event({
+  type: 'ticket.created',
+  description: 'A ticket was accepted and its DAG recorded.',
+  consumers: OBSERVERS,
+  payload: Type.Object({ ...TicketRef, title: Type.String(), tasks: Type.Array(Id), joins: Type.Array(Id) }),
+  example: { ticket_id: 'T1', title: 'Add feature X and Y', tasks: ['A', 'B'], joins: [] },
+});
+
+export const TicketCompleted = event({
+  type: 'ticket.completed',
+  description: 'Every task is done; the ticket branch `omoi/<ticket>` points at the final head.',
+  consumers: OBSERVERS,
+  payload: TicketEvent,
+  example: { ticket_id: 'T1', status: 'completed', head: '0123456789abcdef0123456789abcdef01234567' },
+});
+
+export const TicketEnded = event({
+  type: 'ticket.ended',
+  description: 'The ticket ended without completing: `cancelled` or `failed`, with the reason.',
+  consumers: OBSERVERS,
+  payload: TicketEvent,
+  example: { ticket_id: 'T1', status: 'cancelled', reason: 'superseded' },
+});
+
+export const TicketRejected = event({
+  type: 'ticket.rejected',
+  description: 'A ticket command was refused (validation, cycle, unknown ticket); the reason names the problem.',
+  consumers: OBSERVERS,
+  payload: Type.Object({ ...TicketRef, command: Type.String(), code: Type.String(), reason: Type.String(), details: Type.Optional(Type.Unknown()) }),
+  example: { ticket_id: 'T1', command: 'ticket.create', code: 'cycle', reason: 'tasks form a cycle: A → B → A', details: { cycle: ['A', 'B', 'A'] } },
+});
