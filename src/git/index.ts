@@ -1,0 +1,12 @@
+// The git work of Omoi: clones, refs, commits, worktrees and the merge of a join's sources.
+export type { Identity } from './identity.ts';
+export { ensureClone } from './clone.ts';
+export { resolveCommit, setBranch } from './repository.ts';
+export { commitAll } from './commit.ts';
+export { changedFilesBetween } from './diff.ts';
+export { scoreSources, type MergeSource, type SourceScore } from './score.ts';
+export { mergeSources, type MergeAttempt, type MergeOptions, type MergeOutcome } from './merge.ts';
+export { applyBuiltInRules, type RuleResolution } from './conflict-rules.ts';
+export type { ConflictSide, ConflictVersions } from './conflicts.ts';
+export { hasConflictMarkers } from './markers.ts';
+export { addWorktree, removeWorktreeDir } from './worktree.ts';

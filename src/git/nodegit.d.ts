@@ -1,0 +1,136 @@
+/**
+ * The slice of nodegit 0.27's API that `src/git/` uses. nodegit ships no TypeScript types and
+ * `@types/nodegit` is not a dependency, so the calls we make are declared here by hand
+ * (checked against the 0.27.0 bindings). Add to it when a new call is needed.
+ */
+declare module 'nodegit' {
+  namespace NodeGit {
+    class Oid {
+      static fromString(sha: string): Oid;
+      tostrS(): string;
+      equal(other: Oid): number;
+    }
+
+    class Signature {
+      /** `time` in seconds since the epoch; `offset` in minutes east of UTC. */
+      static create(name: string, email: string, time: number, offset: number): Signature;
+    }
+
+    class IndexEntry {
+      path: string;
+      id: Oid;
+      mode: number;
+      flags: number;
+      flagsExtended: number;
+      fileSize: number;
+    }
+
+    interface ConflictEntries {
+      ancestor_out?: IndexEntry | null;
+      our_out?: IndexEntry | null;
+      their_out?: IndexEntry | null;
+    }
+
+    class Index {
+      static entryStage(entry: IndexEntry): number;
+      static ADD_OPTION: { ADD_DEFAULT: number; ADD_FORCE: number; ADD_DISABLE_PATHSPEC_MATCH: number; ADD_CHECK_PATHSPEC: number };
+      entries(): IndexEntry[];
+      hasConflicts(): number;
+      conflictGet(path: string): Promise<ConflictEntries>;
+      conflictRemove(path: string): Promise<number>;
+      add(entry: IndexEntry): Promise<number>;
+      addAll(pathspec: string[], flags: number): Promise<number>;
+      updateAll(pathspec: string[]): Promise<number>;
+      read(force: number): Promise<number>;
+      write(): Promise<number>;
+      writeTree(): Promise<Oid>;
+      writeTreeTo(repo: Repository): Promise<Oid>;
+    }
+
+    class Tree {
+      id(): Oid;
+    }
+
+    class Commit {
+      id(): Oid;
+      sha(): string;
+      treeId(): Oid;
+      getTree(): Promise<Tree>;
+      parentcount(): number;
+    }
+
+    class Object {
+      id(): Oid;
+      type(): number;
+      peel(type: number): Promise<Object>;
+      static TYPE: { COMMIT: number; TREE: number; BLOB: number; TAG: number };
+    }
+
+    class Revparse {
+      static single(repo: Repository, spec: string): Promise<Object>;
+    }
+
+    class Reference {
+      static create(repo: Repository, name: string, id: Oid, force: number, logMessage: string): Promise<Reference>;
+      static isValidName(name: string): number;
+    }
+
+    interface DiffDelta {
+      oldFile(): { path(): string };
+      newFile(): { path(): string };
+    }
+
+    class Diff {
+      static treeToTree(repo: Repository, oldTree: Tree | null, newTree: Tree | null, opts?: unknown): Promise<Diff>;
+      numDeltas(): number;
+      getDelta(idx: number): DiffDelta;
+    }
+
+    interface CheckoutOptions {
+      checkoutStrategy?: number;
+      ourLabel?: string;
+      theirLabel?: string;
+      ancestorLabel?: string;
+    }
+
+    class Checkout {
+      static STRATEGY: {
+        FORCE: number;
+        ALLOW_CONFLICTS: number;
+        REMOVE_UNTRACKED: number;
+        REMOVE_IGNORED: number;
+        DONT_UPDATE_INDEX: number;
+        CONFLICT_STYLE_MERGE: number;
+      };
+      static tree(repo: Repository, treeish: Commit | Tree, opts?: CheckoutOptions): Promise<void>;
+      static index(repo: Repository, index: Index, opts?: CheckoutOptions): Promise<void>;
+    }
+
+    class Merge {
+      static commits(repo: Repository, ours: Commit, theirs: Commit, opts?: unknown): Promise<Index>;
+    }
+
+    class Repository {
+      static open(path: string): Promise<Repository>;
+      getCommit(id: Oid | string): Promise<Commit>;
+      getTree(id: Oid | string): Promise<Tree>;
+      refreshIndex(): Promise<Index>;
+      headUnborn(): number;
+      getHeadCommit(): Promise<Commit | null>;
+      setHeadDetached(id: Oid): number;
+      createCommit(
+        updateRef: string | null,
+        author: Signature,
+        committer: Signature,
+        message: string,
+        tree: Oid | Tree,
+        parents: Array<Oid | Commit | string>,
+      ): Promise<Oid>;
+      workdir(): string;
+      /** The git directory (for a worktree: its private directory under the main repo). */
+      path(): string;
+      cleanup(): void;
+    }
+  }
+  export default NodeGit;
+}

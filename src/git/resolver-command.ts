@@ -1,0 +1,102 @@
+import path from 'node:path';
+import NodeGit from 'nodegit';
+import { RetryableError } from '../errors.ts';
+import { runProcess } from '../sandbox/process.ts';
+import { fileHasConflictMarkers } from './markers.ts';
+import type { MergeSource } from './score.ts';
+
+/** What the merge needs to hand a conflict to the resolver command. */
+export interface ResolverRun {
+  /** The repository opened at the merge sandbox (a worktree). */
+  sandbox: NodeGit.Repository;
+  sandboxDir: string;
+  /** The current merge head and the source being merged into it. */
+  head: NodeGit.Commit;
+  source: MergeSource;
+  /** The in-memory merge of `source` into `head`, built-in rules applied; still conflicted. */
+  mergeIndex: NodeGit.Index;
+  /** The files still conflicted in `mergeIndex`. */
+  conflicted: string[];
+  resolverCommand: string;
+  checkCommand?: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  logFile: string;
+}
+
+/** The resolver's verdict: the merged tree, or the files it failed to resolve; plus its output. */
+export type ResolverVerdict =
+  | { ok: true; tree: NodeGit.Oid; output: string }
+  | { ok: false; files: string[]; output: string };
+
+/**
+ * Steps (b) and (c) of the resolver chain. Writes the merge into the sandbox (the merged files,
+ * and each conflicted file with standard `<<<<<<<`/`=======`/`>>>>>>>` markers), runs the
+ * resolver command there with `OMOI_CONFLICTED_FILES` (newline-separated paths), then
+ * validates: the command exited 0, no conflicted file still has markers, and the check command
+ * (if any) exits 0. The merged tree is taken from the sandbox as the resolver left it (its
+ * edits to other files included) before the check command runs, so the check's own
+ * by-products are never part of the merge.
+ * Throws `RetryableError('merge_aborted')` if `signal` aborts; every other failure is a verdict.
+ */
+export async function runResolverCommand(run: ResolverRun): Promise<ResolverVerdict> {
+  await writeMergeIntoSandbox(run);
+  const env = {
+    OMOI_CONFLICTED_FILES: run.conflicted.join('\n'),
+    OMOI_MERGE_SOURCE: run.source.id,
+    OMOI_MERGE_SOURCE_COMMIT: run.source.commit,
+    OMOI_MERGE_HEAD: run.head.sha(),
+  };
+  const common = { cwd: run.sandboxDir, env, timeoutMs: run.timeoutMs, signal: run.signal, logFile: run.logFile, appendLog: true };
+  const output: string[] = [];
+  const fail = (files: string[], why: string): ResolverVerdict => ({ ok: false, files, output: [...output, `omoi: ${why}`].join('\n') });
+
+  const resolver = await runProcess({ ...common, command: run.resolverCommand });
+  output.push(resolver.tail);
+  if (resolver.aborted) throw new RetryableError('merge_aborted', `merge of ${run.source.id} was aborted while the resolver ran`);
+  if (resolver.timedOut) return fail(run.conflicted, `resolver timed out after ${run.timeoutMs} ms`);
+  if (resolver.exitCode !== 0) return fail(run.conflicted, `resolver exited with ${resolver.exitCode ?? resolver.signal}`);
+
+  const stillMarked: string[] = [];
+  for (const file of run.conflicted) {
+    if (await fileHasConflictMarkers(path.join(run.sandboxDir, file))) stillMarked.push(file);
+  }
+  if (stillMarked.length > 0) return fail(stillMarked, `conflict markers left in ${stillMarked.join(', ')}`);
+
+  const tree = await captureSandboxTree(run.sandbox);
+
+  if (run.checkCommand) {
+    const check = await runProcess({ ...common, command: run.checkCommand });
+    output.push(check.tail);
+    if (check.aborted) throw new RetryableError('merge_aborted', `merge of ${run.source.id} was aborted while the check ran`);
+    if (check.timedOut) return fail(run.conflicted, `check command timed out after ${run.timeoutMs} ms`);
+    if (check.exitCode !== 0) return fail(run.conflicted, `check command exited with ${check.exitCode ?? check.signal}`);
+  }
+  return { ok: true, tree, output: output.join('\n') };
+}
+
+/**
+ * Makes the sandbox show `head` with the merge applied on top: first a clean checkout of
+ * `head` (untracked and ignored leftovers of an earlier source removed), then the merge index
+ * with conflicts written as markers. The sandbox's own index stays at `head`, so staging the
+ * files later yields exactly what is on disk.
+ */
+async function writeMergeIntoSandbox(run: ResolverRun): Promise<void> {
+  const S = NodeGit.Checkout.STRATEGY;
+  run.sandbox.setHeadDetached(run.head.id());
+  await NodeGit.Checkout.tree(run.sandbox, run.head, { checkoutStrategy: S.FORCE | S.REMOVE_UNTRACKED | S.REMOVE_IGNORED });
+  await NodeGit.Checkout.index(run.sandbox, run.mergeIndex, {
+    checkoutStrategy: S.FORCE | S.ALLOW_CONFLICTS | S.CONFLICT_STYLE_MERGE | S.DONT_UPDATE_INDEX,
+    ourLabel: 'merge-head',
+    theirLabel: run.source.id,
+  });
+}
+
+/** Stages everything in the sandbox (adds, edits, deletions; `.gitignore` respected) into a tree. */
+async function captureSandboxTree(sandbox: NodeGit.Repository): Promise<NodeGit.Oid> {
+  const index = await sandbox.refreshIndex();
+  await index.addAll(['*'], NodeGit.Index.ADD_OPTION.ADD_DEFAULT);
+  await index.updateAll(['*']);
+  await index.write();
+  return index.writeTree();
+}
