@@ -455,7 +455,12 @@ function stopper(dataDir: string, serverPid: number, opts: StartEmbeddedPostgres
           { signal: 'SIGINT', waitMs: 30_000 },
           { signal: 'SIGQUIT', waitMs: 5_000 },
         ]);
-        await killLeftovers(dataDir, opts.log);
+        // Backends outlive a postmaster killed with SIGKILL; but if a newer server already
+        // took over the data dir (it cleaned up those backends), its processes are not ours.
+        const current = await postmasterPidFromFile(dataDir);
+        if (current === undefined || current === serverPid || !(await isRunning(current))) {
+          await killLeftovers(dataDir, opts.log);
+        }
         watchdog?.dismiss();
         if (opts.ephemeral) await rm(dataDir, { recursive: true, force: true });
         else await removeServerRecord(path.join(dataDir, RECORD_FILE));

@@ -1,0 +1,38 @@
+import { pino } from 'pino';
+import { startNode, type OmoiNode } from '../../src/bootstrap.ts';
+import { loadConfig, type OmoiConfig } from '../../src/config/index.ts';
+import { connectNats, type NatsConnection } from '../../src/messaging/connection.ts';
+import type { EmbeddedNats } from '../../src/embedded/index.ts';
+import { tempDir } from './temp-dir.ts';
+import type { TestContext } from './test-context.ts';
+import { withNats } from './nats.ts';
+import { withPostgres } from './postgres.ts';
+
+export interface Cluster { nats: EmbeddedNats; databaseUrl: string }
+
+/** A nats-server and a database for one test file. */
+export async function withCluster(t: TestContext): Promise<Cluster> {
+  const [nats, pg] = await Promise.all([withNats(t), withPostgres(t)]);
+  return { nats, databaseUrl: pg.url };
+}
+
+/** Starts a real node against the cluster; stopped in teardown. */
+export async function withNode(t: TestContext, cluster: Cluster, overrides: Partial<OmoiConfig> = {}): Promise<OmoiNode> {
+  const dataDir = await tempDir(t, 'omoi-node-');
+  const config = loadConfig({}, {
+    dataDir, databaseUrl: cluster.databaseUrl, natsUrl: cluster.nats.url, httpPort: 0, partitions: 4,
+    logLevel: 'silent', heartbeatMs: 500, ackWaitMs: 5_000, nodeId: `node-${Math.random().toString(36).slice(2, 8)}`,
+    apiToken: 'test-token', ...overrides,
+  });
+  const log = pino({ level: process.env.OMOI_TEST_LOG ?? 'silent' });
+  const node = await startNode(config, { log });
+  t.teardown(() => node.stop());
+  return node;
+}
+
+/** A plain NATS client, as an outside user would have. */
+export async function withClient(t: TestContext, cluster: Cluster): Promise<NatsConnection> {
+  const nc = await connectNats(cluster.nats.url, 'test-client', pino({ level: 'silent' }));
+  t.teardown(() => nc.close());
+  return nc;
+}
