@@ -13,7 +13,7 @@ export function ormConfig(clientUrl: string) {
     clientUrl,
     entities: ENTITIES,
     extensions: [Migrator],
-    migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true, tableName: 'omoi_migrations' },
+    migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true, tableName: 'omoi_migrations', silent: true },
     discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
     pool: { min: 1, max: 10 },
     debug: false,

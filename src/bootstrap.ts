@@ -1,0 +1,198 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { ActorRuntime } from './actors/actor-runtime.ts';
+import type { SupervisionReport } from './actors/entity-host.ts';
+import { TicketBehavior } from './actors/ticket-actor.ts';
+import { LeaseManager } from './cluster/leases.ts';
+import type { OmoiConfig } from './config/index.ts';
+import { startEmbeddedNats, startEmbeddedPostgres, type EmbeddedNats, type EmbeddedPostgres } from './embedded/index.ts';
+import { errorMessage } from './errors.ts';
+import { startHttp, type Readiness } from './http/index.ts';
+import { createLogger, type Logger } from './logging/logger.ts';
+import { connectNats, type NatsConnection } from './messaging/connection.ts';
+import { DeadLetters } from './messaging/dead-letters.ts';
+import { IngressRouter } from './messaging/ingress-router.ts';
+import { OutboxPublisher } from './messaging/outbox.ts';
+import { PartitionWorker } from './messaging/partition-worker.ts';
+import { Rejections } from './messaging/rejections.ts';
+import { ensureStreams } from './messaging/streams.ts';
+import { Metrics } from './metrics.ts';
+import { openDatabase, type Database } from './persistence/index.ts';
+import { encode, lookup, makeEnvelope, partitionOf, Subjects, validatePayload, ProtocolError, type CommandDef } from './protocol/index.ts';
+
+/** A running node. `stop()` is graceful and idempotent. */
+export interface OmoiNode {
+  config: OmoiConfig;
+  log: Logger;
+  db: Database;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  metrics: Metrics;
+  runtime: ActorRuntime;
+  leases: LeaseManager;
+  httpUrl: string;
+  apiToken: string;
+  /** Validate and publish a command (as HTTP and the CLI do). */
+  submit(type: string, payload: unknown, opts?: { id?: string }): Promise<{ id: string }>;
+  readiness(): Promise<Readiness>;
+  /** Resolves when every partition worker of this node is idle (tests, benchmarks). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a node. Reads top to bottom as the wiring diagram of the system:
+ * logger → database (embedded if no DATABASE_URL; migrations) → NATS (embedded if no NATS_URL)
+ * → JetStream streams and consumers → actor system → partition leases and workers →
+ * ingress router → HTTP. Every step is logged; a failure stops what was started.
+ */
+export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {}): Promise<OmoiNode> {
+  const log = opts.log ?? createLogger(config.logLevel, config.nodeId);
+  const cleanup: Array<() => Promise<void> | void> = [];
+  const undo = async () => {
+    for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined);
+  };
+  try {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    log.info({ nodeId: config.nodeId, dataDir: config.dataDir }, 'starting node');
+
+    // 1. Database
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      log.info('DATABASE_URL unset: starting embedded PostgreSQL');
+      const pg: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir: path.join(config.dataDir, 'postgres'), log: (line) => log.debug({ pg: line }) });
+      cleanup.push(() => pg.stop());
+      databaseUrl = pg.url;
+    }
+    const db = await openDatabase(databaseUrl, log);
+    cleanup.push(() => db.close());
+
+    // 2. NATS and JetStream
+    let natsUrl = config.natsUrl;
+    if (!natsUrl) {
+      log.info('NATS_URL unset: starting embedded nats-server');
+      const nats: EmbeddedNats = await startEmbeddedNats({ storeDir: path.join(config.dataDir, 'nats'), log: (line) => log.debug({ nats: line }) });
+      cleanup.push(() => nats.stop());
+      natsUrl = nats.url;
+    }
+    const nc = await connectNats(natsUrl, `omoi-${config.nodeId}`, log);
+    cleanup.push(() => nc.drain().catch(() => nc.close()));
+    const jsm = await jetstreamManager(nc);
+    await ensureStreams(jsm, config);
+    const js = jetstream(nc);
+    log.info({ partitions: config.partitions }, 'jetstream streams and consumers ready');
+
+    // 3. Actors
+    const metrics = new Metrics();
+    const report = supervisionReporter(js, config.nodeId, log);
+    const runtime = new ActorRuntime({
+      db, log, metrics, report,
+      supervision: config,
+      idleMs: config.idlePassivateMs,
+      askTimeoutMs: Math.max(5_000, Math.floor(config.ackWaitMs / 2)),
+    });
+    runtime.register(new TicketBehavior());
+    cleanup.push(() => runtime.stop());
+    log.info({ actors: runtime.registeredTypes() }, 'actor system started');
+
+    // 4. Partitions: leases decide which workers run here
+    const rejections = new Rejections({ db, js, log, metrics, source: config.nodeId });
+    const outbox = new OutboxPublisher({ js, db, log });
+    const workers = new Map<number, PartitionWorker>();
+    const leases: LeaseManager = new LeaseManager({
+      db, log, nodeId: config.nodeId, partitions: config.partitions, heartbeatMs: config.heartbeatMs,
+      onAcquired: async (partition) => {
+        const worker = new PartitionWorker(partition, {
+          js, db, log, metrics, leases, dispatch: runtime.dispatch, outbox, rejections,
+          partitions: config.partitions, nodeId: config.nodeId, fetchBatch: config.fetchBatch, maxDeliver: config.maxDeliver,
+          onFenced: (p) => void workers.get(p)?.drain().finally(() => workers.delete(p)),
+        });
+        workers.set(partition, worker);
+        await worker.start();
+        metrics.partitions.set(workers.size);
+      },
+      onLost: async (partition) => {
+        const worker = workers.get(partition);
+        workers.delete(partition);
+        await worker?.drain();
+        metrics.partitions.set(workers.size);
+      },
+    });
+    await leases.start();
+    log.info({ partitions: leases.owned().length }, 'partition leases acquired');
+
+    // 5. Ingress: outside commands are validated and routed to partitions
+    const router = new IngressRouter({ js, log, metrics, rejections, partitions: config.partitions, maxDeliver: config.maxDeliver, source: config.nodeId });
+    await router.start();
+
+    const submit = async (type: string, payload: unknown, o: { id?: string } = {}) => {
+      const def = lookup(type);
+      if (def?.kind !== 'command' || !(def as CommandDef).ingress) throw new ProtocolError('unknown_type', `${JSON.stringify(type)} is not a command clients may send`, '/type', type);
+      const valid = validatePayload(type, payload);
+      const env = makeEnvelope(type, valid, { source: config.nodeId, id: o.id });
+      const { entity, id } = (def as CommandDef).route(valid as never);
+      await js.publish(Subjects.partition(partitionOf(entity, id, config.partitions), type), encode(env), { msgID: env.id });
+      return { id: env.id };
+    };
+    const readiness = async (): Promise<Readiness> => {
+      const checks: Readiness['checks'] = {};
+      checks.database = await db.orm.isConnected().then((ok) => ({ ok }), (e) => ({ ok: false, detail: errorMessage(e) }));
+      checks.nats = nc.isClosed() ? { ok: false, detail: 'closed' } : { ok: true, detail: nc.getServer() };
+      checks.partitions = { ok: workers.size > 0 || leases.owned().length === 0, detail: `${workers.size} held` };
+      return { ready: Object.values(checks).every((c) => c.ok), checks };
+    };
+
+    // 6. HTTP: API, dashboard, health, readiness, metrics
+    const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
+    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, deadLetters: new DeadLetters({ db, js }) });
+    log.info({ url: http.url }, 'http server listening');
+
+    let stopping: Promise<void> | undefined;
+    const node: OmoiNode = {
+      config, log, db, nc, js, metrics, runtime, leases, httpUrl: http.url, apiToken, submit, readiness,
+      idle: async () => {
+        await Promise.all([...workers.values()].map((w) => w.whenIdle()));
+      },
+      stop: () =>
+        (stopping ??= (async () => {
+          log.info('stopping node: draining partitions');
+          await http.close().catch(() => undefined);
+          await router.drain();
+          const drained = Promise.all([...workers.values()].map((w) => w.drain()));
+          await Promise.race([drained, sleep(config.shutdownGraceMs)]);
+          await leases.release().catch((e) => log.warn({ err: errorMessage(e) }, 'could not release leases'));
+          await undo();
+          log.info('node stopped');
+        })()),
+    };
+    return node;
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
+
+function supervisionReporter(js: JetStreamClient, source: string, log: Logger) {
+  return (r: SupervisionReport) => {
+    const publish = (type: string, payload: Record<string, unknown>) => {
+      const env = makeEnvelope(type, payload, { source });
+      js.publish(Subjects.event(type), encode(env), { msgID: env.id }).catch((e) => log.warn({ err: errorMessage(e) }, 'could not publish supervision event'));
+    };
+    publish('actor.supervision', { ...r });
+    if (r.action === 'escalated') publish('alert.raised', { severity: 'critical', code: 'actor_escalated', message: `${r.actor} ${r.entity} exhausted its restarts: ${r.error ?? ''}`, entity: r.entity });
+  };
+}
+
+function readOrCreateToken(dataDir: string): string {
+  const file = path.join(dataDir, 'api-token');
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const token = crypto.randomBytes(24).toString('base64url');
+  fs.writeFileSync(file, token + '\n', { mode: 0o600 });
+  return token;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
