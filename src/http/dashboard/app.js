@@ -1,0 +1,398 @@
+// Omoi supervisor dashboard: plain browser JavaScript, no build step.
+// Reads the node's HTTP API with the bearer token kept in localStorage; builds every
+// element with textContent (never innerHTML), so data from the API cannot inject markup.
+'use strict';
+
+const TOKEN_KEY = 'omoi.apiToken';
+const TICKET_KEY = 'omoi.selectedTicket';
+const EVENT_POLL_MS = 1000;
+const STATE_POLL_MS = 3000;
+const MAX_EVENTS = 300;
+
+const state = {
+  token: null,
+  selected: localStorage.getItem(TICKET_KEY),
+  lastEventId: null,
+  eventTimer: null,
+  stateTimer: null,
+  /** The last rendered ticket detail, so an unchanged ticket is not re-rendered (open <details> stay open). */
+  renderedDetail: '',
+};
+
+const $ = (id) => document.getElementById(id);
+
+/** Creates an element; `attrs` may hold `class`, `title`, `dataset`, event handlers (`onclick`); children are nodes or text. */
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function badge(status) {
+  return el('span', { class: `badge status-${String(status).replace(/[^a-z_]/gi, '')}` }, status);
+}
+
+function shortSha(sha) {
+  return typeof sha === 'string' && sha.length >= 12 ? sha.slice(0, 10) : sha || '';
+}
+
+function time(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString();
+}
+
+class Unauthorized extends Error {}
+
+async function api(path, options = {}) {
+  const res = await fetch(path, {
+    ...options,
+    headers: { authorization: `Bearer ${state.token}`, ...(options.body ? { 'content-type': 'application/json' } : {}) },
+  });
+  if (res.status === 401) throw new Unauthorized('the API refused the token');
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = body && body.error ? body.error : { message: res.statusText };
+    throw new Error(`${res.status} ${err.code || ''}: ${err.message}${err.field ? ` (field ${err.field})` : ''}`);
+  }
+  return body;
+}
+
+// ---- token ---------------------------------------------------------------------------------
+
+/** A `#token=...` in the URL wins (then leaves the address bar), else the stored token. */
+function initialToken() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const fromHash = hash.get('token');
+  if (fromHash) {
+    localStorage.setItem(TOKEN_KEY, fromHash);
+    hash.delete('token');
+    const rest = hash.toString();
+    history.replaceState(null, '', location.pathname + location.search + (rest ? `#${rest}` : ''));
+    if (hash.get('ticket')) state.selected = hash.get('ticket');
+    return fromHash;
+  }
+  if (hash.get('ticket')) state.selected = hash.get('ticket');
+  return localStorage.getItem(TOKEN_KEY);
+}
+
+function showLogin(message) {
+  stopPolling();
+  state.token = null;
+  $('board').hidden = true;
+  $('forget-token').hidden = true;
+  $('login').hidden = false;
+  $('login-error').textContent = message || '';
+  setConnection('not connected', 'bad');
+  $('token-input').focus();
+}
+
+function connect(token) {
+  state.token = token;
+  $('login').hidden = true;
+  $('board').hidden = false;
+  $('forget-token').hidden = false;
+  startPolling();
+}
+
+function setConnection(text, kind) {
+  const c = $('connection');
+  c.textContent = text;
+  c.className = `connection ${kind || ''}`;
+}
+
+// ---- polling -------------------------------------------------------------------------------
+
+function startPolling() {
+  stopPolling();
+  state.lastEventId = null;
+  $('events').replaceChildren();
+  const events = async () => {
+    await guarded(pollEvents);
+    if (state.token) state.eventTimer = setTimeout(events, EVENT_POLL_MS);
+  };
+  const everything = async () => {
+    await guarded(refreshAll);
+    if (state.token) state.stateTimer = setTimeout(everything, STATE_POLL_MS);
+  };
+  everything();
+  events();
+}
+
+function stopPolling() {
+  clearTimeout(state.eventTimer);
+  clearTimeout(state.stateTimer);
+}
+
+/** Runs one refresh; a refused token returns to the login form, other failures show in the header. */
+async function guarded(fn) {
+  try {
+    await fn();
+    setConnection('connected', 'ok');
+  } catch (err) {
+    if (err instanceof Unauthorized) {
+      localStorage.removeItem(TOKEN_KEY);
+      showLogin('The node refused this token. Enter the current one.');
+    } else {
+      setConnection(`error: ${err.message}`, 'bad');
+    }
+  }
+}
+
+async function refreshAll() {
+  await Promise.all([refreshTickets(), refreshAgents(), refreshDeadLetters(), refreshCluster()]);
+  await refreshDetail();
+}
+
+// ---- tickets -------------------------------------------------------------------------------
+
+async function refreshTickets() {
+  const status = $('ticket-status').value;
+  const { tickets } = await api(`/api/tickets?limit=200${status ? `&status=${encodeURIComponent(status)}` : ''}`);
+  $('tickets-empty').hidden = tickets.length > 0;
+  $('tickets').replaceChildren(...tickets.map((t) => {
+    const counts = Object.entries(t.tasks || {}).sort().map(([s, n]) => el('span', { class: `count status-${s}` }, `${n} ${s}`));
+    const row = el('tr', {
+      class: `ticket-row${t.id === state.selected ? ' selected' : ''}${t.tasks && t.tasks.blocked ? ' has-blocked' : ''}`,
+      dataset: { ticket: t.id },
+      tabindex: 0,
+      onclick: () => select(t.id),
+      onkeydown: (e) => { if (e.key === 'Enter') select(t.id); },
+    },
+    el('td', {}, el('div', { class: 'id' }, t.id), el('div', { class: 'title' }, t.title)),
+    el('td', {}, badge(t.status)),
+    el('td', { class: 'counts' }, counts));
+    return row;
+  }));
+  if (!state.selected && tickets.length > 0) select(tickets[0].id);
+}
+
+function select(ticketId) {
+  state.selected = ticketId;
+  localStorage.setItem(TICKET_KEY, ticketId);
+  for (const row of document.querySelectorAll('.ticket-row')) row.classList.toggle('selected', row.dataset.ticket === ticketId);
+  guarded(refreshDetail);
+  if ($('events-selected-only').checked) filterEvents();
+}
+
+/** Dependency depth of each task: 0 without dependencies, else one more than its deepest dependency. */
+function depths(tasks) {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const memo = new Map();
+  const depth = (id, seen) => {
+    if (memo.has(id)) return memo.get(id);
+    const task = byId.get(id);
+    if (!task || seen.has(id)) return 0; // unknown or cyclic: the server rejects those; never loop here
+    seen.add(id);
+    const deps = (task.depends_on || []).filter((d) => byId.has(d));
+    const d = deps.length === 0 ? 0 : 1 + Math.max(...deps.map((x) => depth(x, seen)));
+    seen.delete(id);
+    memo.set(id, d);
+    return d;
+  };
+  for (const t of tasks) depth(t.id, new Set());
+  return memo;
+}
+
+async function refreshDetail() {
+  if (!state.selected) {
+    $('detail-empty').hidden = false;
+    $('detail-body').hidden = true;
+    return;
+  }
+  let detail;
+  try {
+    detail = await api(`/api/tickets/${encodeURIComponent(state.selected)}`);
+  } catch (err) {
+    if (err instanceof Unauthorized) throw err;
+    $('detail-empty').textContent = `Ticket ${state.selected}: ${err.message}`;
+    $('detail-empty').hidden = false;
+    $('detail-body').hidden = true;
+    return;
+  }
+  const json = JSON.stringify(detail);
+  if (json === state.renderedDetail && !$('detail-body').hidden) return;
+  state.renderedDetail = json;
+  renderDetail(detail);
+}
+
+function renderDetail({ ticket, tasks, joins, merge_attempts: merges }) {
+  $('detail-empty').hidden = true;
+  $('detail-body').hidden = false;
+  $('detail-title').replaceChildren(el('span', { class: 'id' }, ticket.id), ' ', ticket.title, ' ', badge(ticket.status));
+  const meta = [
+    ['repository', ticket.repository], ['base', `${ticket.base_branch}${ticket.base_commit ? ` @ ${shortSha(ticket.base_commit)}` : ''}`],
+    ['ownership', ticket.ownership], ['head', shortSha(ticket.head)], ['reason', ticket.reason || ticket.failed_reason],
+  ].filter(([, v]) => v);
+  $('detail-meta').replaceChildren(...meta.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+
+  const blocked = tasks.filter((t) => t.status === 'blocked');
+  $('detail-blocked').hidden = blocked.length === 0;
+  $('detail-blocked').replaceChildren(
+    el('strong', {}, `${blocked.length} blocked task${blocked.length === 1 ? '' : 's'} need${blocked.length === 1 ? 's' : ''} a person: `),
+    ...blocked.map((t, i) => [i > 0 ? ', ' : '', el('span', { class: 'blocked-item' }, `${t.id} (${t.reason || 'no reason recorded'})`)]).flat(),
+  );
+
+  const depth = depths(tasks);
+  const levels = new Map();
+  for (const t of tasks) {
+    const d = depth.get(t.id) || 0;
+    if (!levels.has(d)) levels.set(d, []);
+    levels.get(d).push(t);
+  }
+  const joinByContinuation = new Map(joins.map((j) => [j.continuation, j]));
+  $('dag').replaceChildren(...[...levels.keys()].sort((a, b) => a - b).map((d) => el('div', { class: 'level' },
+    el('div', { class: 'level-label' }, `depth ${d}`),
+    el('div', { class: 'level-tasks' }, levels.get(d).map((t) => taskCard(t, joinByContinuation.get(t.id)))),
+  )));
+
+  $('joins-empty').hidden = joins.length > 0;
+  $('joins').replaceChildren(...joins.map((j) => {
+    const collected = Object.keys(j.completed || {});
+    const sources = (j.sources || []).map((s) => el('span', { class: `source ${collected.includes(s) ? 'collected' : 'waiting'}`, title: collected.includes(s) ? 'completed' : 'waiting' }, `${collected.includes(s) ? '✓' : '…'} ${s}`));
+    return el('tr', { class: j.status === 'blocked' ? 'blocked' : '', dataset: { join: j.id } },
+      el('td', { class: 'id' }, j.id),
+      el('td', {}, j.continuation),
+      el('td', {}, el('span', { class: 'collected-count' }, `${collected.length}/${(j.sources || []).length} collected`), ' ', sources),
+      el('td', {}, badge(j.status), j.merge_commit ? el('div', { class: 'sha' }, shortSha(j.merge_commit)) : null),
+      el('td', {}, j.reason ? el('span', { class: 'reason' }, j.reason) : '', j.files && j.files.length ? el('div', { class: 'files' }, j.files.join(', ')) : null),
+    );
+  }));
+
+  $('merges-empty').hidden = merges.length > 0;
+  $('merges').replaceChildren(...merges.map((m) => el('div', { class: `merge ${m.ok ? 'ok' : 'failed'}`, dataset: { join: m.join_id } },
+    el('div', { class: 'merge-head' },
+      el('strong', {}, `${m.join_id} · attempt ${m.attempt}`), ' ',
+      el('span', { class: `badge ${m.ok ? 'status-completed' : 'status-blocked'}` }, m.ok ? 'merged' : 'conflict'),
+      m.commit ? el('span', { class: 'sha' }, ` ${shortSha(m.commit)}`) : null,
+      el('span', { class: 'muted' }, ` ${m.duration_ms} ms`)),
+    el('div', {}, 'order: ', el('span', { class: 'order' }, (m.merge_order || []).join(' → '))),
+    el('ul', { class: 'conflicts' }, Object.entries(m.conflicts || {}).map(([source, files]) =>
+      el('li', { class: files.length ? 'conflicted' : '' }, `${source}: `, files.length ? files.join(', ') : 'no conflicts'))),
+    m.files && m.files.length ? el('div', {}, 'unresolved files: ', el('span', { class: 'files' }, m.files.join(', '))) : null,
+    m.resolver_output ? el('details', {}, el('summary', {}, 'resolver output'), el('pre', {}, m.resolver_output)) : null,
+  )));
+}
+
+function taskCard(t, join) {
+  const title = (t.spec && t.spec.title) || (t.spec && t.spec.run) || '';
+  return el('div', { class: `task status-${t.status}${t.status === 'blocked' ? ' blocked' : ''}`, dataset: { task: t.id, status: t.status } },
+    el('div', { class: 'task-head' }, el('span', { class: 'id' }, t.id), ' ', badge(t.status)),
+    title ? el('div', { class: 'title', title }, title) : null,
+    el('div', { class: 'task-meta' },
+      (t.depends_on || []).length ? `after ${t.depends_on.join(', ')}` : 'no dependencies',
+      t.attempt ? ` · attempt ${t.attempt}` : '',
+      t.agent_id ? ` · ${t.agent_id}` : '',
+      t.commit ? ` · ${shortSha(t.commit)}` : ''),
+    join ? el('div', { class: 'task-meta' }, `join ${join.id}: ${Object.keys(join.completed || {}).length}/${(join.sources || []).length} sources`) : null,
+    t.reason ? el('div', { class: t.status === 'blocked' ? 'reason blocked-reason' : 'reason' }, t.status === 'blocked' ? `⚠ blocked: ${t.reason}` : t.reason) : null,
+  );
+}
+
+// ---- agents, dead letters, cluster ---------------------------------------------------------
+
+async function refreshAgents() {
+  const { agents } = await api('/api/agents');
+  $('agents-empty').hidden = agents.length > 0;
+  $('agents').replaceChildren(...agents.map((a) => el('tr', { dataset: { agent: a.id } },
+    el('td', {}, el('div', { class: 'id' }, a.id), el('div', { class: 'title' }, `${a.name} · v${a.agent_version} · ${(a.capabilities || []).join(', ')}`)),
+    el('td', {}, a.phase),
+    el('td', {}, badge(a.status), a.reason ? el('div', { class: 'reason' }, a.reason) : null),
+    el('td', {}, `${(a.running || []).length}/${a.capacity}`),
+  )));
+}
+
+async function refreshDeadLetters() {
+  const { dead_letters: letters } = await api('/api/dlq?status=open&limit=50');
+  $('dead-letters-empty').hidden = letters.length > 0;
+  $('dead-letters').replaceChildren(...letters.map((d) => el('li', { dataset: { deadLetter: d.id } },
+    el('div', {}, el('strong', {}, `#${d.id} ${d.code}`), ' ', el('span', { class: 'muted' }, d.subject)),
+    el('div', { class: 'reason' }, d.reason),
+    el('div', { class: 'actions' },
+      el('button', { type: 'button', onclick: () => dlqAction(d.id, 'retry') }, 'retry'),
+      el('button', { type: 'button', onclick: () => dlqAction(d.id, 'discard') }, 'discard')),
+  )));
+}
+
+async function dlqAction(id, action) {
+  await guarded(async () => {
+    await api(`/api/dlq/${id}/${action}`, { method: 'POST', body: '{}' });
+    await refreshDeadLetters();
+  });
+}
+
+async function refreshCluster() {
+  const c = await api('/api/cluster');
+  const now = Date.now();
+  const held = new Map();
+  for (const l of c.leases) {
+    if (l.node_id && Date.parse(l.expires_at) > now) held.set(l.node_id, (held.get(l.node_id) || 0) + 1);
+  }
+  $('cluster').replaceChildren(
+    el('span', {}, `node ${c.node_id}`),
+    ...c.nodes.map((n) => el('span', { class: `node status-${n.status}` }, `${n.id}: ${n.status}, ${held.get(n.id) || 0}/${c.partitions} partitions`)),
+  );
+}
+
+// ---- events --------------------------------------------------------------------------------
+
+async function pollEvents() {
+  const query = state.lastEventId === null ? 'tail=1&limit=100' : `after=${state.lastEventId}&limit=500`;
+  const { events, next_after: next } = await api(`/api/events?${query}`);
+  state.lastEventId = next;
+  if (events.length === 0) return;
+  const list = $('events');
+  for (const e of events) list.prepend(eventItem(e));
+  while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
+  if ($('events-selected-only').checked) filterEvents();
+  // Something happened to the selected ticket: show it now rather than at the next refresh.
+  if (events.some((e) => e.ticket_id === state.selected)) guarded(refreshDetail);
+  if (events.some((e) => e.ticket_id && !document.querySelector(`.ticket-row[data-ticket="${CSS.escape(e.ticket_id)}"]`))) guarded(refreshTickets);
+}
+
+function eventItem(e) {
+  const p = e.payload || {};
+  const what = [p.task_id && `task ${p.task_id}`, p.join_id && `join ${p.join_id}`, p.agent_id && `agent ${p.agent_id}`, p.status, p.reason, p.code]
+    .filter(Boolean).join(' · ');
+  const bad = p.status === 'blocked' || p.status === 'failed' || p.ok === false || String(e.type).startsWith('error.') || e.type === 'alert.raised';
+  return el('li', { class: bad ? 'event bad' : 'event', dataset: { ticket: e.ticket_id || '' } },
+    el('span', { class: 'time' }, time(e.time)), ' ',
+    el('span', { class: 'type' }, e.type), ' ',
+    e.ticket_id ? el('span', { class: 'id' }, e.ticket_id) : null, ' ',
+    el('span', {}, what));
+}
+
+function filterEvents() {
+  const only = $('events-selected-only').checked;
+  for (const li of $('events').children) li.hidden = only && li.dataset.ticket !== state.selected;
+}
+
+// ---- start ---------------------------------------------------------------------------------
+
+$('login-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const token = $('token-input').value.trim();
+  if (!token) return;
+  localStorage.setItem(TOKEN_KEY, token);
+  $('token-input').value = '';
+  connect(token);
+});
+$('forget-token').addEventListener('click', () => {
+  localStorage.removeItem(TOKEN_KEY);
+  showLogin('');
+});
+$('ticket-status').addEventListener('change', () => guarded(refreshTickets));
+$('events-selected-only').addEventListener('change', filterEvents);
+
+const token = initialToken();
+if (token) connect(token);
+else showLogin('');

@@ -1,0 +1,22 @@
+import type { OmoiConfig } from '../config/index.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Database } from '../persistence/index.ts';
+
+/** What `/readyz` reports: ready only when every check is ok. */
+export interface Readiness { ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> }
+
+/**
+ * Everything the HTTP layer needs from the node, built by `src/bootstrap.ts`. The HTTP layer
+ * reads state from PostgreSQL and changes it only through `submit` (commands) and
+ * `deadLetters` (operator actions); it never writes entity rows itself.
+ */
+export interface HttpDeps {
+  config: OmoiConfig; log: Logger; metrics: Metrics; db: Database;
+  readiness(): Promise<Readiness>;
+  /** Validates (throws ProtocolError from src/protocol/codec.ts on bad input) and publishes a command durably; resolves when JetStream acked it. */
+  submit(type: string, payload: unknown, opts?: { id?: string }): Promise<{ id: string }>;
+  deadLetters: { list(status?: string, limit?: number): Promise<unknown[]>; show(id: number): Promise<unknown | undefined>; retry(id: number): Promise<void>; discard(id: number): Promise<void> };
+}
+
+export { startHttp } from './server.ts';

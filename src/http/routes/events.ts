@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import type { FilterQuery } from '@mikro-orm/core';
+import { EventLogEntity, type EventLogRow } from '../../persistence/index.ts';
+import type { HttpDeps } from '../deps.ts';
+import { plainRow } from '../plain-row.ts';
+import { queryFlag, queryInt, queryString } from '../request-input.ts';
+
+/**
+ * `GET /api/events?ticket_id=&after=&limit=&tail=`: the event log in ascending id order.
+ * Poll with `after` = the `next_after` of the previous answer to follow it. `tail=1` returns
+ * the newest `limit` events (still ascending), which is where a live feed starts.
+ */
+export async function eventRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  app.get('/events', async (req) => {
+    const ticketId = queryString(req.query, 'ticket_id', 128);
+    const after = queryInt(req.query, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER });
+    const limit = queryInt(req.query, 'limit', { min: 1, max: 1000, default: 100 });
+    const tail = queryFlag(req.query, 'tail');
+    const where: FilterQuery<EventLogRow> = {};
+    if (ticketId) where.ticket_id = ticketId;
+    if (after !== undefined) where.id = { $gt: after };
+    const rows = await deps.db.em().find(EventLogEntity, where, { orderBy: { id: tail ? 'desc' : 'asc' }, limit });
+    if (tail) rows.reverse();
+    const events = rows.map((row) => ({ ...plainRow(row), id: Number(row.id) }));
+    const last = events.at(-1)?.id ?? after ?? 0;
+    return { events, next_after: last };
+  });
+}

@@ -1,0 +1,94 @@
+import type { FastifyInstance } from 'fastify';
+import { NotFoundError } from '../../errors.ts';
+import { JoinEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from '../../persistence/index.ts';
+import type { HttpDeps } from '../deps.ts';
+import { newTicketId } from '../ids.ts';
+import { plainRow as plain } from '../plain-row.ts';
+import { bodyObject, paramString, queryInt, queryString } from '../request-input.ts';
+import { submitCommand } from '../submit-command.ts';
+
+/** Task commands reachable as `POST /api/tickets/:id/tasks/:task/<action>`. */
+const TASK_ACTIONS = { complete: 'task.complete', fail: 'task.fail', cancel: 'task.cancel', split: 'task.split' } as const;
+
+/**
+ * Tickets: reads come from PostgreSQL; every change is a command handed to `submit` and
+ * answered 202 (accepted: the ticket's actor applies it, or rejects it with a
+ * `ticket.rejected` event, e.g. for an unknown ticket or an illegal transition).
+ */
+export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  app.get('/tickets', async (req) => {
+    const status = queryString(req.query, 'status', 50);
+    const limit = queryInt(req.query, 'limit', { min: 1, max: 1000, default: 100 });
+    const em = deps.db.em();
+    const tickets = await em.find(TicketEntity, status ? { status } : {}, { orderBy: { created_at: 'desc', id: 'desc' }, limit });
+    const counts = await taskCounts(deps, tickets.map((t) => t.id));
+    return { tickets: tickets.map((t) => ({ ...plain(t), tasks: counts.get(t.id) ?? {} })) };
+  });
+
+  app.get('/tickets/:id', async (req) => {
+    const id = paramString(req.params, 'id');
+    const em = deps.db.em();
+    const ticket = await em.findOne(TicketEntity, { id });
+    if (!ticket) throw new NotFoundError('ticket', id);
+    const [tasks, joins, mergeAttempts] = await Promise.all([
+      em.find(TaskEntity, { ticket_id: id }, { orderBy: { created_at: 'asc', id: 'asc' } }),
+      em.find(JoinEntity, { ticket_id: id }, { orderBy: { created_at: 'asc', id: 'asc' } }),
+      em.find(MergeAttemptEntity, { ticket_id: id }, { orderBy: { join_id: 'asc', attempt: 'asc' } }),
+    ]);
+    return { ticket: plain(ticket), tasks: tasks.map(plain), joins: joins.map(plain), merge_attempts: mergeAttempts.map(plain) };
+  });
+
+  app.post('/tickets', async (req, reply) => {
+    const body = bodyObject(req.body);
+    const payload = { ...body, ticket_id: body.ticket_id === undefined ? newTicketId() : body.ticket_id };
+    const { id } = await submitCommand(deps, req, 'ticket.create', payload);
+    return reply.code(202).send({ ticket_id: payload.ticket_id, message_id: id });
+  });
+
+  app.post('/tickets/:id/cancel', async (req, reply) => {
+    const ticket_id = paramString(req.params, 'id');
+    const { id } = await submitCommand(deps, req, 'ticket.cancel', { ...bodyObject(req.body), ticket_id }, { params: { ticket_id: 'id' } });
+    return reply.code(202).send({ ticket_id, message_id: id });
+  });
+
+  app.post('/tickets/:id/tasks', async (req, reply) => {
+    const ticket_id = paramString(req.params, 'id');
+    const task = bodyObject(req.body);
+    const { id } = await submitCommand(deps, req, 'task.add', { ticket_id, task }, { params: { ticket_id: 'id' }, bodyAt: '/task' });
+    return reply.code(202).send({ ticket_id, task_id: task.id, message_id: id });
+  });
+
+  for (const [action, type] of Object.entries(TASK_ACTIONS)) {
+    app.post(`/tickets/:id/tasks/:task/${action}`, async (req, reply) => {
+      const ticket_id = paramString(req.params, 'id');
+      const task_id = paramString(req.params, 'task');
+      const payload = { ...bodyObject(req.body), ticket_id, task_id };
+      const { id } = await submitCommand(deps, req, type, payload, { params: { ticket_id: 'id', task_id: 'task' } });
+      return reply.code(202).send({ ticket_id, task_id, message_id: id });
+    });
+  }
+
+  app.post('/tickets/:id/joins/:join/resolve', async (req, reply) => {
+    const ticket_id = paramString(req.params, 'id');
+    const join_id = paramString(req.params, 'join');
+    const payload = { ...bodyObject(req.body), ticket_id, join_id };
+    const { id } = await submitCommand(deps, req, 'merge.resolve', payload, { params: { ticket_id: 'id', join_id: 'join' } });
+    return reply.code(202).send({ ticket_id, join_id, message_id: id });
+  });
+}
+
+/** Task counts by status for each ticket, for the list view. */
+async function taskCounts(deps: HttpDeps, ticketIds: string[]): Promise<Map<string, Record<string, number>>> {
+  const counts = new Map<string, Record<string, number>>();
+  if (ticketIds.length === 0) return counts;
+  const rows: { ticket_id: string; status: string; n: number }[] = await deps.db.em().getConnection().execute(
+    `select ticket_id, status, count(*)::int as n from omoi_task where ticket_id in (${ticketIds.map(() => '?').join(', ')}) group by ticket_id, status`,
+    ticketIds,
+  );
+  for (const row of rows) {
+    const byStatus = counts.get(row.ticket_id) ?? {};
+    byStatus[row.status] = row.n;
+    counts.set(row.ticket_id, byStatus);
+  }
+  return counts;
+}

@@ -1,0 +1,159 @@
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Counter } from 'prom-client';
+import { ConfigError } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import { MAX_MESSAGE_BYTES } from '../protocol/index.ts';
+import { requireBearer } from './auth.ts';
+import type { HttpDeps } from './deps.ts';
+import { badRequest, errorReply } from './error-reply.ts';
+import { agentRoutes } from './routes/agents.ts';
+import { clusterRoutes } from './routes/cluster.ts';
+import { deadLetterRoutes } from './routes/dead-letters.ts';
+import { eventRoutes } from './routes/events.ts';
+import { healthRoutes } from './routes/health.ts';
+import { ticketRoutes } from './routes/tickets.ts';
+
+const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url));
+
+/**
+ * Builds the node's HTTP server (not listening): probes, the authenticated `/api`, and the
+ * dashboard. Every failure is answered by one error handler as `{ error: { code, message,
+ * field } }`; nothing a client sends can throw past it. Throws `ConfigError` when the node
+ * has no API token (the API never runs open).
+ */
+export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const apiToken = deps.config.apiToken;
+  if (!apiToken) throw new ConfigError('OMOI_API_TOKEN', 'the HTTP API needs a token; none was configured or generated');
+  const log = deps.log.child({ component: 'http' });
+
+  const app = Fastify({
+    // pino's own types and fastify's copy of them differ only nominally.
+    loggerInstance: log as FastifyBaseLogger,
+    // The dashboard polls every second: per-request lines go to debug (see countRequests).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_MESSAGE_BYTES,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 300 },
+    // Bad percent-encoding and overlong path parameters are answered like every other error.
+    frameworkErrors: (err, req, reply) => sendError(err, req, reply, log),
+  });
+
+  app.setErrorHandler((err, req, reply) => sendError(err, req, reply, log));
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: { code: 'not_found', message: `no route for ${req.method} ${pathOf(req.url)}`, field: 'url' } });
+  });
+
+  acceptJsonOnly(app);
+
+  app.addHook('onRequest', async (req) => {
+    if (isApiRequest(req)) requireBearer(req.headers.authorization, apiToken);
+  });
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (isApiRequest(req)) reply.header('cache-control', 'no-store');
+    else reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+  });
+  countRequests(app, deps);
+
+  await app.register(async (probes) => healthRoutes(probes, deps));
+  await app.register(async (api) => {
+    await ticketRoutes(api, deps);
+    await eventRoutes(api, deps);
+    await agentRoutes(api, deps);
+    await deadLetterRoutes(api, deps);
+    await clusterRoutes(api, deps);
+  }, { prefix: '/api' });
+  await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/', wildcard: false, index: 'index.html' });
+
+  await app.ready();
+  return app;
+}
+
+/**
+ * Starts the HTTP server on `config.httpHost:config.httpPort` (port 0 picks a free one).
+ * `close()` stops accepting, finishes in-flight requests, and may be called more than once.
+ */
+export async function startHttp(deps: HttpDeps): Promise<{ url: string; port: number; close(): Promise<void> }> {
+  const app = await buildHttpServer(deps);
+  try {
+    await app.listen({ host: deps.config.httpHost, port: deps.config.httpPort });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  const { port } = app.server.address() as AddressInfo;
+  const url = `http://${displayHost(deps.config.httpHost)}:${port}`;
+  deps.log.info({ url }, 'HTTP API and dashboard listening');
+  let closing: Promise<void> | undefined;
+  return { url, port, close: () => (closing ??= app.close()) };
+}
+
+function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, log: Logger): void {
+  const answer = errorReply(err, req.id);
+  if (answer.unexpected) log.error({ err, method: req.method, url: req.url, reqId: req.id }, 'unexpected error answering an HTTP request');
+  if (answer.status === 401) reply.header('www-authenticate', 'Bearer');
+  if (answer.headers) reply.headers(answer.headers);
+  reply.code(answer.status).type('application/json; charset=utf-8').send(answer.body);
+}
+
+/**
+ * JSON is the only body the API takes. An empty body counts as none (`{}` for commands);
+ * a body that is not JSON, or that smuggles `__proto__`/`constructor.prototype`, is a 400
+ * naming the problem. Other content types are refused by fastify with 415.
+ */
+function acceptJsonOnly(app: FastifyInstance): void {
+  const strictJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    strictJson(req, text, (err: Error | null, value?: unknown) => {
+      if (err) done(jsonError(text), undefined);
+      else done(null, value);
+    });
+  });
+}
+
+function jsonError(text: string): Error {
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    return badRequest('malformed_json', `the body is not valid JSON: ${(err as Error).message}`, '/');
+  }
+  return badRequest('forbidden_key', 'the body contains a "__proto__" or "constructor.prototype" key', '/');
+}
+
+const HTTP_COUNTER = 'omoi_http_requests_total';
+
+/** Counts requests by method, route pattern and status (the counter is registered once per metrics registry) and logs each at debug. */
+function countRequests(app: FastifyInstance, deps: HttpDeps): void {
+  const registry = deps.metrics.registry;
+  const counter = (registry.getSingleMetric(HTTP_COUNTER) as Counter<'method' | 'route' | 'status'> | undefined)
+    ?? new Counter({ name: HTTP_COUNTER, help: 'HTTP requests answered, by method, route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    counter.inc({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+  });
+}
+
+function isApiRequest(req: FastifyRequest): boolean {
+  const route = req.routeOptions.url;
+  const path = pathOf(req.url);
+  return route?.startsWith('/api') === true || path === '/api' || path.startsWith('/api/');
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function displayHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
