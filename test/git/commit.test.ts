@@ -1,10 +1,10 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { addWorktree, commitAll, ensureClone, removeWorktreeDir } from '../../src/git/index.ts';
 import { git, SourceRepo, tempDir, WHO } from './fixture.ts';
 
-async function worktreeOf(t: Parameters<Parameters<typeof t.test>[1]>[0], name: string) {
+async function worktreeOf(t: Test, name: string) {
   const root = tempDir(t);
   const source = SourceRepo.create(root, { 'keep.txt': 'k\n', 'edit.txt': 'e\n', 'gone.txt': 'g\n', '.gitignore': '*.log\n' });
   const clone = path.join(root, 'clone');

@@ -13,7 +13,7 @@ const GIT_ENV = {
 
 /** Runs git in `cwd` and returns its trimmed stdout; throws on a non-zero exit. */
 export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return execFileSync('git', ['-c', 'commit.gpgsign=false', ...args], { cwd, env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
 /** A temp directory removed at the end of the test. */
