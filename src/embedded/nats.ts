@@ -5,8 +5,10 @@
  *
  * Lifetime and crash safety:
  * - The server runs in its own process group, so a Ctrl-C aimed at us does not kill it
- *   before we have drained; we stop it (`stop()`), or a normal exit of our process signals it.
- * - If our process dies without either (SIGKILL), the orphan watchdog (`watchdog.ts`) stops it.
+ *   before we have drained; we stop it (`stop()`).
+ * - Once our process is gone without stopping it (normal exit, crash, SIGKILL), the orphan
+ *   watchdog (`watchdog.ts`) stops it within a second. Without the watchdog, a normal exit
+ *   still signals it.
  * - A server recorded in the store dir by an owner that has since died is stopped at start;
  *   if its owner is still alive, start fails: two servers must never share a store.
  */
@@ -168,8 +170,9 @@ class NatsServer implements EmbeddedNats {
     const spawnFailed = new Promise<Error>((resolve) => child.once('error', resolve));
     if (child.pid) {
       await writeServerRecord(path.join(this.storeDir, RECORD_FILE), child.pid);
+      // With a watchdog, our exit (of any kind) is its cue; without one, a normal exit signals the server.
       if (this.opts.watchdog ?? true) this.watchdog = startWatchdog({ serverPid: child.pid, signal: 'TERM', graceSeconds: 10 });
-      process.on('exit', this.onExit);
+      else process.on('exit', this.onExit);
     }
     try {
       this.boundPort = await this.waitUntilReady(child, output, spawnFailed);

