@@ -57,11 +57,12 @@ const MAX_PAYLOAD = 8 * 1024 * 1024;
 const SEARCH_DIRS = ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/sbin', '/bin'];
 
 /**
- * Path of the `nats-server` binary (PATH, then /usr/sbin, /usr/bin, ...). Throws `OmoiError`
- * `nats_server_missing`, saying what to install, if there is none.
+ * Path of the `nats-server` binary in `dirs` (default: PATH, then /usr/sbin, /usr/bin, ...).
+ * Throws `OmoiError` `nats_server_missing`, saying what to install, if there is none.
  */
-export async function findNatsServer(): Promise<string> {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), ...SEARCH_DIRS];
+export async function findNatsServer(
+  dirs: string[] = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), ...SEARCH_DIRS],
+): Promise<string> {
   for (const dir of dirs) {
     const candidate = path.join(dir, 'nats-server');
     try {
@@ -73,7 +74,7 @@ export async function findNatsServer(): Promise<string> {
   }
   throw new OmoiError(
     'nats_server_missing',
-    `nats-server is not installed (looked in PATH and ${SEARCH_DIRS.join(', ')}): install it with ` +
+    `nats-server is not installed (looked in ${dirs.join(', ')}): install it with ` +
       '`apt-get install nats-server` (Debian/Ubuntu), or set NATS_URL to a NATS server with JetStream enabled',
   );
 }

@@ -1,7 +1,7 @@
 import { jetstreamManager, jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import t from 'tap';
-import { isRunning, startEmbeddedNats, type EmbeddedNats } from '../../src/embedded/index.ts';
+import { findNatsServer, isRunning, startEmbeddedNats, type EmbeddedNats } from '../../src/embedded/index.ts';
 import { tempDir, waitFor, type TestContext } from '../harness/index.ts';
 
 const log = () => undefined;
@@ -91,4 +91,14 @@ t.test('an explicit port that is taken fails with the server output', async (t) 
     code: 'nats_start_failed',
     message: /address already in use/i,
   });
+});
+
+t.test('a missing nats-server binary fails with what to install', async (t) => {
+  const empty = await tempDir(t, 'no-nats');
+  await t.rejects(findNatsServer([empty]), {
+    name: 'OmoiError',
+    code: 'nats_server_missing',
+    message: /apt-get install nats-server/,
+  });
+  t.match(await findNatsServer(), /\/nats-server$/, 'found on this machine by default');
 });
