@@ -65,6 +65,9 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       const pg: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir: path.join(config.dataDir, 'postgres'), log: (line) => log.debug({ pg: line }) });
       cleanup.push(() => pg.stop());
       databaseUrl = pg.url;
+      // `omoi dlq` and other tools find the embedded database here while the node runs.
+      fs.writeFileSync(path.join(config.dataDir, 'database-url'), pg.url + '\n', { mode: 0o600 });
+      cleanup.push(() => fs.rmSync(path.join(config.dataDir, 'database-url'), { force: true }));
     }
     const db = await openDatabase(databaseUrl, log);
     cleanup.push(() => db.close());

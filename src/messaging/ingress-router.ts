@@ -63,7 +63,7 @@ export class IngressRouter {
   private async reject(m: JsMsg, type: string, err: unknown, env?: Envelope): Promise<void> {
     try {
       await this.deps.rejections.reject({ subject: m.subject, data: m.data, messageId: env?.id ?? (m.headers?.get('Nats-Msg-Id') || undefined), type, deliveries: m.info.deliveryCount }, describe(err));
-      m.term(describe(err).code);
+      m.term(); // no reason: nats-server 2.9 ignores "+TERM <reason>"
     } catch (e) {
       this.deps.log.error({ err: errorMessage(e) }, 'could not dead-letter ingress message; will redeliver');
       m.nak(1_000);

@@ -1,5 +1,6 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { errorMessage, FencedError, RetryableError } from '../errors.ts';
+import { failpoint } from '../failpoints.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { ProcessedMessageEntity, type Database, type EntityManager } from '../persistence/index.ts';
@@ -146,6 +147,7 @@ export class PartitionWorker {
       uow.rollbackState();
       throw err;
     }
+    for (const item of handled) failpoint('after-commit', item.env.type);
     const rows = uow.outbox;
     const published = await outbox.publish(this.partition, rows, []);
     if (published && rows.length) {
@@ -187,7 +189,7 @@ export class PartitionWorker {
     try {
       await rejections.reject({ subject: msg.subject, data: msg.data, messageId: env?.id, type: env?.type ?? type, deliveries }, problem);
       metrics.handled.inc({ type, outcome: 'rejected' });
-      msg.term(problem.code);
+      msg.term(); // no reason: nats-server 2.9 ignores "+TERM <reason>"
     } catch (e) {
       log.error({ partition: this.partition, err: errorMessage(e) }, 'could not dead-letter; will redeliver');
       msg.nak(1_000);

@@ -45,8 +45,8 @@ export class Rejections {
       subject: msg.subject,
       type: msg.type ?? null,
       code: problem.code,
-      reason: problem.reason,
-      body: Buffer.from(msg.data).toString('utf8'),
+      reason: storable(problem.reason, 2_000),
+      body: storable(Buffer.from(msg.data).toString('utf8')),
       deliveries: msg.deliveries,
       status: 'open',
       created_at: new Date(),
@@ -56,7 +56,7 @@ export class Rejections {
     metrics.deadLetters.inc({ code: problem.code });
     log.warn({ subject: msg.subject, code: problem.code, reason: problem.reason, deadLetter: row.id }, 'input rejected');
     const env = makeEnvelope('error.rejected', {
-      code: problem.code, reason: problem.reason, subject: msg.subject,
+      code: problem.code, reason: storable(problem.reason, 2_000), subject: msg.subject,
       ...(msg.messageId ? { message_id: msg.messageId } : {}),
       ...(msg.type ? { type: msg.type } : {}),
       ...(problem.path ? { path: problem.path } : {}),
@@ -69,4 +69,10 @@ export class Rejections {
     }
     return row.id!;
   }
+}
+
+/** PostgreSQL text cannot hold NUL: escape it, so a poison message can always be dead-lettered. */
+function storable(text: string, max = Number.POSITIVE_INFINITY): string {
+  const clean = text.replaceAll('\u0000', '\\u0000');
+  return clean.length > max ? `${clean.slice(0, max)}… (${clean.length - max} more characters)` : clean;
 }
