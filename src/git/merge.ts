@@ -27,6 +27,9 @@ export interface MergeOptions {
   resolverCommand?: string;
   /** Shell command that must exit 0 after the resolver, run in the sandbox. */
   checkCommand?: string;
+  /** Variables for the resolver and check commands (e.g. an agent's API key). They see only
+   * PATH, HOME, LANG, TERM, these, and the OMOI_* merge variables — never the node's own env. */
+  resolverEnv?: Record<string, string>;
   /** Limit for each resolver/check run (default 10 minutes). */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -134,7 +137,7 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
         // (b) + (c) The resolver command in the sandbox, then validation.
         const verdict = await runResolverCommand({
           sandbox, sandboxDir: opts.sandboxDir, head, source: next.source, mergeIndex: next.index, conflicted: unresolved,
-          resolverCommand: opts.resolverCommand, checkCommand: opts.checkCommand,
+          resolverCommand: opts.resolverCommand, checkCommand: opts.checkCommand, env: opts.resolverEnv,
           timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: opts.signal, logFile,
         });
         outputs.push(verdict.output);

@@ -19,6 +19,8 @@ export interface ResolverRun {
   conflicted: string[];
   resolverCommand: string;
   checkCommand?: string;
+  /** Extra variables for both commands (the OMOI_* ones below win on a clash). */
+  env?: Record<string, string>;
   timeoutMs: number;
   signal?: AbortSignal;
   logFile: string;
@@ -32,7 +34,8 @@ export type ResolverVerdict =
 /**
  * Steps (b) and (c) of the resolver chain. Writes the merge into the sandbox (the merged files,
  * and each conflicted file with standard `<<<<<<<`/`=======`/`>>>>>>>` markers), runs the
- * resolver command there with `OMOI_CONFLICTED_FILES` (newline-separated paths), then
+ * resolver command there with `OMOI_CONFLICTED_FILES` (newline-separated paths),
+ * `OMOI_MERGE_SOURCE` (source id), `OMOI_MERGE_SOURCE_COMMIT` and `OMOI_MERGE_HEAD`, then
  * validates: the command exited 0, no conflicted file still has markers, and the check command
  * (if any) exits 0. The merged tree is taken from the sandbox as the resolver left it (its
  * edits to other files included) before the check command runs, so the check's own
@@ -42,6 +45,7 @@ export type ResolverVerdict =
 export async function runResolverCommand(run: ResolverRun): Promise<ResolverVerdict> {
   await writeMergeIntoSandbox(run);
   const env = {
+    ...run.env,
     OMOI_CONFLICTED_FILES: run.conflicted.join('\n'),
     OMOI_MERGE_SOURCE: run.source.id,
     OMOI_MERGE_SOURCE_COMMIT: run.source.commit,

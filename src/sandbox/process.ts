@@ -68,6 +68,7 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessOutcom
 
   let timedOut = false;
   let aborted = false;
+  let exited = false; // after this, a timeout or abort no longer describes how the command ended
   let killTimer: NodeJS.Timeout | undefined;
   const signalGroup = (sig: NodeJS.Signals) => {
     if (child.pid === undefined) return;
@@ -86,8 +87,8 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessOutcom
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
 
-  const timeout = setTimeout(() => { timedOut = true; stopGroup(); }, opts.timeoutMs);
-  const onAbort = () => { aborted = true; stopGroup(); };
+  const timeout = setTimeout(() => { timedOut = !exited; stopGroup(); }, opts.timeoutMs);
+  const onAbort = () => { aborted = !exited; stopGroup(); };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   try {
@@ -97,6 +98,7 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessOutcom
       child.once('error', reject); // the shell could not be started
       child.once('exit', (code, signal) => {
         exit = { code, signal };
+        exited = true;
         // The command is done: whatever it left running in its group is stopped too. Then
         // wait for the pipes to drain; a process that escaped the group (setsid) and keeps
         // them open must not hold us forever.

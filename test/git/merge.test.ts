@@ -137,16 +137,16 @@ t.test('config.py edited on the same line by two sources', async (t) => {
     const logFile = path.join(s.root, 'resolver.log');
     const resolver = [
       'echo "cwd=$(pwd)"',
-      'echo "files=$OMOI_CONFLICTED_FILES"',
+      'echo "files=$OMOI_CONFLICTED_FILES key=$AGENT_KEY"',
       'echo "markers=$(grep -c -e "^<<<<<<< " -e "^=======$" -e "^>>>>>>> " config.py)"',
       `cp ${resolutionFile} config.py`,
     ].join('; ');
-    const outcome = await s.merge(t, { sources, resolverCommand: resolver, checkCommand: 'grep -q "TIMEOUT = 30" config.py && echo check-passed', logFile });
+    const outcome = await s.merge(t, { sources, resolverCommand: resolver, checkCommand: 'grep -q "TIMEOUT = 30" config.py && echo check-passed', logFile, resolverEnv: { AGENT_KEY: 'k-123' } });
     t.ok(outcome.ok);
     if (!outcome.ok) return;
     const out = outcome.attempt.resolverOutput;
     t.match(out, `cwd=${path.join(s.root, 'merge-sandbox')}`, 'the resolver ran in the merge sandbox');
-    t.match(out, 'files=config.py');
+    t.match(out, 'files=config.py key=k-123', 'conflicted files and the given env reach the resolver');
     t.match(out, 'markers=3', 'the conflicted file had standard conflict markers');
     t.match(out, 'check-passed', 'the check ran');
     t.same(outcome.attempt.resolutions, [{ file: 'config.py', source: 'b', by: 'resolver' }]);
