@@ -15,8 +15,8 @@ t.test('bad input is answered with an error event and a dead letter; the node ke
   const client = await withClient(t, cluster);
   const errors: Array<{ subject: string; env: Envelope<any> }> = [];
   const events: Envelope<any>[] = [];
-  const s1 = client.subscribe('omoi.errors.>', { callback: (_e, m) => errors.push({ subject: m.subject, env: m.json() }) });
-  const s2 = client.subscribe('omoi.evt.ticket.created', { callback: (_e, m) => events.push(m.json()) });
+  const s1 = client.subscribe('omoi.errors.>', { callback: (_e, m) => { errors.push({ subject: m.subject, env: m.json() }); } });
+  const s2 = client.subscribe('omoi.evt.ticket.created', { callback: (_e, m) => { events.push(m.json()); } });
   t.teardown(() => { s1.unsubscribe(); s2.unsubscribe(); });
   await client.flush();
   const conn = node.db.em().getConnection();

@@ -13,7 +13,7 @@ t.test('a command published on NATS reaches its actor, is committed, and comes o
   const node = await withNode(t, cluster);
   const client = await withClient(t, cluster);
   const seen: Envelope[] = [];
-  const sub = client.subscribe('omoi.evt.>', { callback: (_e, m) => seen.push(m.json()) });
+  const sub = client.subscribe('omoi.evt.>', { callback: (_e, m) => { seen.push(m.json()); } });
   t.teardown(() => sub.unsubscribe());
   await client.flush();
 
