@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { errorMessage } from '../../errors.ts';
+import { decodeIngress, ProtocolError, Subjects } from '../../protocol/index.ts';
+import { CliError } from '../cli-error.ts';
+import { connectCli, natsUrlFrom } from '../nats-client.ts';
+
+export interface PubOptions {
+  natsUrl?: string;
+  /** Sent as `Nats-Msg-Id`: JetStream and the node deduplicate on it. */
+  id?: string;
+  /** Check `omoi.in.<type>` input with the protocol codec before sending (default true). */
+  validate?: boolean;
+}
+
+const INGRESS_PREFIX = Subjects.ingress('');
+
+/**
+ * `omoi pub <subject> <json|@file>`: sends `input` (literal text, `@path` for a file's bytes,
+ * `@-` for stdin) unchanged. Input for `omoi.in.<type>` is first checked as the node will
+ * check it; a problem throws `CliError` naming the field and nothing is sent. Subjects
+ * stored by a JetStream stream are published with JetStream and the ack is awaited (so the
+ * message is durably stored when this returns); others are published plainly. Returns the
+ * line to print.
+ */
+export async function runPub(subject: string, input: string, opts: PubOptions): Promise<string> {
+  if (!subject || /\s/.test(subject) || /[*>]/.test(subject)) throw new CliError(`${JSON.stringify(subject)} is not a subject one can publish to`);
+  const body = readInput(input);
+  if (opts.validate !== false && subject.startsWith(INGRESS_PREFIX)) checkIngress(subject, body, opts.id);
+
+  const url = natsUrlFrom(opts.natsUrl);
+  const nc = await connectCli(url);
+  try {
+    const stream = await streamOf(nc, subject);
+    if (stream) {
+      const ack = await jetstream(nc).publish(subject, body, { ...(opts.id ? { msgID: opts.id } : {}), timeout: 10_000 });
+      const dup = ack.duplicate ? ' (duplicate: a message with this Nats-Msg-Id is already stored; not stored again)' : '';
+      return `published to ${subject}: stream ${ack.stream} seq ${ack.seq}${dup}`;
+    }
+    const h = opts.id ? headers() : undefined;
+    if (h && opts.id) h.set('Nats-Msg-Id', opts.id);
+    nc.publish(subject, body, h ? { headers: h } : {});
+    await nc.flush();
+    const hint = subject.startsWith('omoi.') ? ' (no stream stores this subject: has a node ever started on this NATS server? only current subscribers see it)' : '';
+    return `published to ${subject}: plain NATS publish${hint}`;
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`could not publish to ${subject}: ${errorMessage(err)}`);
+  } finally {
+    await nc.drain().catch(() => nc.close());
+  }
+}
+
+function readInput(input: string): Uint8Array {
+  if (!input.startsWith('@')) return Buffer.from(input, 'utf8');
+  const file = input.slice(1);
+  try {
+    return fs.readFileSync(file === '-' ? 0 : file);
+  } catch (err) {
+    throw new CliError(`cannot read ${file === '-' ? 'stdin' : file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+  }
+}
+
+function checkIngress(subject: string, body: Uint8Array, id: string | undefined): void {
+  try {
+    decodeIngress(subject, body, id, 'omoi-cli');
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+    throw new CliError(`invalid message for ${subject}: ${err.reason} [${err.code}] (nothing sent; --no-validate sends it anyway)`);
+  }
+}
+
+/** The stream that stores `subject`, or undefined (no such stream, or no JetStream at all). */
+async function streamOf(nc: NatsConnection, subject: string): Promise<string | undefined> {
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 5_000 });
+    return await jsm.streams.find(subject);
+  } catch {
+    return undefined;
+  }
+}

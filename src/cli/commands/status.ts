@@ -1,0 +1,90 @@
+import { loadConfig } from '../../config/index.ts';
+import { errorMessage } from '../../errors.ts';
+import { CliError } from '../cli-error.ts';
+import { DEFAULT_NODE_URL } from '../defaults.ts';
+import { NodeFiles, readNodeFile } from '../node-files.ts';
+import { textTable } from '../text-table.ts';
+
+export interface StatusOptions {
+  url?: string;
+}
+
+interface Readiness { ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> }
+interface Cluster {
+  node_id: string;
+  partitions: number;
+  nodes: Array<{ id: string; status: string; heartbeat_at: string; http_url: string | null }>;
+  leases: Array<{ partition: number; node_id: string | null; expires_at: string }>;
+}
+interface Tickets { tickets: Array<{ status: string }> }
+
+/** Tickets counted by `omoi status` (the API's largest page: the newest ones). */
+const TICKET_PAGE = 1000;
+
+/**
+ * `omoi status`: asks a node over HTTP for its readiness (`/readyz`), the cluster
+ * (`/api/cluster`: nodes and partition leases) and the tickets by status (`/api/tickets`),
+ * and returns a small report plus whether the node is ready. The API token is
+ * `OMOI_API_TOKEN`, else `<data dir>/api-token`. Throws `CliError` when no node answers at
+ * the URL or the token is refused.
+ */
+export async function runStatus(opts: StatusOptions): Promise<{ report: string; ready: boolean }> {
+  const base = (opts.url || DEFAULT_NODE_URL).replace(/\/+$/, '');
+  if (!URL.canParse(base) || !/^https?:$/.test(new URL(base).protocol)) throw new CliError(`--url ${JSON.stringify(base)} is not an http(s) URL`);
+  const config = loadConfig(process.env);
+  // Readiness needs no token: ask first, so "no node there" is said before "no token".
+  const readiness = await get<Readiness>(base, '/readyz', undefined, [200, 503]);
+  const tokenFile = NodeFiles.apiToken(config.dataDir);
+  const token = config.apiToken ?? readNodeFile(tokenFile);
+  if (!token) throw new CliError(`no API token: set OMOI_API_TOKEN, or run where OMOI_DATA_DIR points at the node's data directory (${tokenFile} does not exist)`);
+  const cluster = await get<Cluster>(base, '/api/cluster', token);
+  const tickets = await get<Tickets>(base, `/api/tickets?limit=${TICKET_PAGE}`, token);
+
+  const now = Date.now();
+  const held = new Map<string, number>();
+  for (const lease of cluster.leases) {
+    if (lease.node_id && Date.parse(lease.expires_at) > now) held.set(lease.node_id, (held.get(lease.node_id) ?? 0) + 1);
+  }
+  const unheld = cluster.partitions - [...held.values()].reduce((a, b) => a + b, 0);
+  const byStatus = new Map<string, number>();
+  for (const t of tickets.tickets) byStatus.set(t.status, (byStatus.get(t.status) ?? 0) + 1);
+
+  const checks = Object.entries(readiness.checks).map(([name, c]) => `${name} ${c.ok ? 'ok' : 'FAILING'}${c.detail ? ` (${c.detail})` : ''}`);
+  const ticketLine = byStatus.size === 0
+    ? 'none'
+    : [...byStatus.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s} ${n}`).join(' · ')
+      + (tickets.tickets.length >= TICKET_PAGE ? ` (newest ${TICKET_PAGE})` : '');
+  const report = [
+    `node        ${cluster.node_id} at ${base}: ${readiness.ready ? 'ready' : 'NOT READY'}`,
+    `checks      ${checks.join(' · ')}`,
+    `partitions  ${cluster.partitions}${unheld > 0 ? ` (${unheld} not leased)` : ''}`,
+    `tickets     ${ticketLine}`,
+    '',
+    textTable(
+      ['NODE', 'STATUS', 'PARTITIONS', 'LAST HEARTBEAT', 'HTTP'],
+      cluster.nodes.map((n) => [n.id, n.status, String(held.get(n.id) ?? 0), n.heartbeat_at, n.http_url ?? '-']),
+    ),
+  ].join('\n');
+  return { report, ready: readiness.ready };
+}
+
+async function get<T>(base: string, path: string, token: string | undefined, accept: number[] = [200]): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(base + path, {
+      headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? errorMessage(err);
+    throw new CliError(`no node answering at ${base}: is \`omoi start\` running? (${cause})`);
+  }
+  if (res.status === 401) throw new CliError(`the node at ${base} refused the API token: set OMOI_API_TOKEN to the node's token`);
+  const text = await res.text();
+  if (!accept.includes(res.status)) throw new CliError(`GET ${base}${path} answered ${res.status}: ${text.slice(0, 300)}`);
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new CliError(`GET ${base}${path} did not answer JSON: is ${base} an Omoi node?`);
+  }
+}

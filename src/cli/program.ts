@@ -1,0 +1,198 @@
+import fs from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { describeFailure } from './cli-error.ts';
+import { DEFAULT_NATS_URL, DEFAULT_NODE_URL, DLQ_STATUSES, type DlqStatus } from './defaults.ts';
+
+// Commands are imported when they run: `--help` and usage errors stay fast.
+const start = () => import('./commands/start.ts');
+const pub = () => import('./commands/pub.ts');
+const sub = () => import('./commands/sub.ts');
+const dlqCommands = () => import('./commands/dlq.ts');
+const status = () => import('./commands/status.ts');
+const docs = () => import('./commands/docs.ts');
+
+const VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const NATS_URL_HELP = `NATS server (default: $NATS_URL or ${DEFAULT_NATS_URL})`;
+
+/** Output of a run; the process's own streams unless a caller (a test) gives others. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const processIo: CliIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+function positiveInt(name: string) {
+  return (raw: string): number => {
+    if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) throw new InvalidArgumentError(`${name} must be a positive integer.`);
+    return Number(raw);
+  };
+}
+
+/**
+ * The `omoi` command tree (commander). Actions print through `io` and may set
+ * `process.exitCode`; failures are thrown and turned into one line by `runCli`.
+ */
+export function buildProgram(io: CliIo = processIo): Command {
+  const program = new Command('omoi')
+    .description('Omoi: a distributed actor runtime for swarms of coding agents.\nStart a node, send and watch protocol messages, inspect dead letters.')
+    .version(VERSION, '-V, --version')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', examples(
+      'omoi start',
+      `omoi sub 'omoi.evt.>' --pretty`,
+      `omoi pub omoi.in.ticket.cancel '{"ticket_id":"T1"}'`,
+      'omoi status',
+    ) + '\nConfiguration is read from the environment (OMOI_*, DATABASE_URL, NATS_URL) and the file named by OMOI_CONFIG.\nThe message protocol is described in docs/protocol.md.\n');
+
+  program
+    .command('start')
+    .summary('start a node (runs until Ctrl-C)')
+    .description('Start a node: database (embedded unless DATABASE_URL), NATS (embedded unless NATS_URL), actors, partitions, HTTP.\nRuns until SIGINT/SIGTERM, then stops gracefully; a second signal forces the exit (130/143).\nInvalid configuration exits 2 with one line naming the setting.')
+    .option('--demo', 'also run the demo ticket (not available yet)')
+    .addHelpText('after', examples(
+      'omoi start',
+      'OMOI_HTTP_PORT=0 DATABASE_URL=postgres://localhost/omoi NATS_URL=nats://localhost:4222 omoi start',
+      'OMOI_CONFIG=omoi.yaml omoi start',
+    ))
+    .action(async (opts: { demo?: boolean }) => {
+      await (await start()).runStart(opts);
+    });
+
+  program
+    .command('pub')
+    .summary('publish a message (validated for omoi.in.<type>)')
+    .description('Publish a message. For omoi.in.<type> subjects the JSON is first checked as the node checks it (the error names the field; nothing is sent).\nSubjects stored in a JetStream stream are published with JetStream and the ack is awaited.')
+    .argument('<subject>', 'subject, e.g. omoi.in.task.complete')
+    .argument('<json|@file>', 'the body: JSON text, @path to read a file, @- for stdin')
+    .option('--nats-url <url>', NATS_URL_HELP)
+    .option('--id <id>', 'Nats-Msg-Id header: the same id is stored and handled once')
+    .option('--no-validate', 'send the body as is, even if invalid (to test rejection)')
+    .addHelpText('after', examples(
+      `omoi pub omoi.in.task.complete '{"ticket_id":"T1","task_id":"B","attempt":1}' --id complete-T1-B-1`,
+      'omoi pub omoi.in.ticket.create @ticket.json',
+      `omoi pub --no-validate omoi.in.task.complete '{not json'`,
+    ))
+    .action(async (subject: string, input: string, opts: { natsUrl?: string; id?: string; validate: boolean }) => {
+      io.out((await (await pub()).runPub(subject, input, opts)) + '\n');
+    });
+
+  program
+    .command('sub')
+    .summary('print messages on a subject pattern')
+    .description('Subscribe and print each message as one JSON line {"subject","data"}, or a readable line with --pretty.\nShows live messages only (no history).')
+    .argument('<pattern>', "subject or wildcard pattern, e.g. 'omoi.evt.>'")
+    .option('--nats-url <url>', NATS_URL_HELP)
+    .option('--pretty', 'print "time type key=value…" lines')
+    .option('--count <n>', 'exit after n messages', positiveInt('--count'))
+    .option('--timeout <ms>', 'exit after ms milliseconds (exit 1 if --count messages have not arrived)', positiveInt('--timeout'))
+    .addHelpText('after', examples(
+      `omoi sub 'omoi.evt.>' --pretty`,
+      `omoi sub 'omoi.errors.>'`,
+      `omoi sub omoi.evt.ticket.completed --count 1 --timeout 60000`,
+    ))
+    .action(async (pattern: string, opts: { natsUrl?: string; pretty?: boolean; count?: number; timeout?: number }) => {
+      await (await sub()).runSub(pattern, opts, (line) => io.out(line + '\n'));
+    });
+
+  const dlq = program
+    .command('dlq')
+    .summary('list, show, retry or discard dead letters')
+    .description('Dead letters: input that was rejected or exhausted its deliveries.\nUses DATABASE_URL; without it, the embedded database of a running node (its URL is in <data dir>/database-url).')
+    .addHelpText('after', examples('omoi dlq list', 'omoi dlq list --status all', 'omoi dlq show 12', 'omoi dlq retry 12', 'omoi dlq discard 12'));
+  const idArg = (raw: string) => positiveInt('the dead letter id')(raw);
+
+  dlq
+    .command('list')
+    .description('List dead letters, newest first.')
+    .addOption(new Option('--status <status>', 'which ones').choices(DLQ_STATUSES).default('open'))
+    .option('--limit <n>', 'at most n rows', positiveInt('--limit'), 100)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi dlq list', 'omoi dlq list --status all --limit 20', 'omoi dlq list --json'))
+    .action(async (opts: { status: DlqStatus; limit: number; json?: boolean }) => {
+      io.out((await (await dlqCommands()).dlqList(opts)) + '\n');
+    });
+
+  dlq
+    .command('show')
+    .description('Show one dead letter with its original body.')
+    .argument('<id>', 'dead letter id', idArg)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi dlq show 12'))
+    .action(async (id: number, opts: { json?: boolean }) => {
+      io.out((await (await dlqCommands()).dlqShow(id, opts)) + '\n');
+    });
+
+  dlq
+    .command('retry')
+    .description('Publish the original message again on its original subject (it is validated again) and mark the dead letter retried.')
+    .argument('<id>', 'dead letter id', idArg)
+    .option('--nats-url <url>', NATS_URL_HELP)
+    .addHelpText('after', examples('omoi dlq retry 12'))
+    .action(async (id: number, opts: { natsUrl?: string }) => {
+      io.out((await (await dlqCommands()).dlqRetry(id, opts)) + '\n');
+    });
+
+  dlq
+    .command('discard')
+    .description('Mark an open dead letter discarded (it is kept for the record).')
+    .argument('<id>', 'dead letter id', idArg)
+    .addHelpText('after', examples('omoi dlq discard 12'))
+    .action(async (id: number) => {
+      io.out((await (await dlqCommands()).dlqDiscard(id, {})) + '\n');
+    });
+
+  program
+    .command('status')
+    .summary('readiness, cluster and tickets of a running node')
+    .description('Ask a running node over HTTP for its readiness, the cluster (nodes, partitions) and ticket counts by status.\nThe API token is $OMOI_API_TOKEN or <data dir>/api-token. Exits 1 if no node answers or it is not ready.')
+    .option('--url <url>', 'the node\'s HTTP URL', DEFAULT_NODE_URL)
+    .addHelpText('after', examples('omoi status', 'omoi status --url http://10.0.0.5:7070'))
+    .action(async (opts: { url: string }) => {
+      const { report, ready } = await (await status()).runStatus(opts);
+      io.out(report + '\n');
+      if (!ready) process.exitCode = 1;
+    });
+
+  program
+    .command('docs')
+    .summary('regenerate docs/protocol.md')
+    .description('Regenerate docs/protocol.md from the protocol registry (every message type, its subject, JSON Schema and nats example).')
+    .option('--check', 'write nothing; exit 1 if the file is out of date')
+    .option('--out <file>', 'write elsewhere')
+    .addHelpText('after', examples('omoi docs', 'omoi docs --check'))
+    .action(async (opts: { check?: boolean; out?: string }) => {
+      io.out((await docs()).runDocs(opts) + '\n');
+    });
+
+  return program;
+}
+
+/**
+ * Runs the CLI on `argv` (as `process.argv`) and resolves with the exit code. Every failure
+ * is one line on `io.err` prefixed `omoi: ` (never a stack trace); usage errors (commander's
+ * own message already printed) exit 2, invalid configuration exits 2.
+ */
+export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  try {
+    await buildProgram(io).parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version end with exitCode 0; parse errors were already printed by commander.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const { line, exitCode } = describeFailure(err);
+    io.err(`omoi: ${line}\n`);
+    return exitCode;
+  }
+}

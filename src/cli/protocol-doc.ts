@@ -1,0 +1,259 @@
+import { fileURLToPath } from 'node:url';
+import {
+  commands,
+  Envelope,
+  events,
+  makeEnvelope,
+  MAX_MESSAGE_BYTES,
+  PROTOCOL_VERSION,
+  Streams,
+  Subjects,
+  type CommandDef,
+  type EventDef,
+  type MessageDef,
+} from '../protocol/index.ts';
+
+/** Where the generated document lives in the repository. */
+export const PROTOCOL_DOC_PATH = fileURLToPath(new URL('../../docs/protocol.md', import.meta.url));
+
+/**
+ * Codes of the `error.rejected` events the edge itself produces, with what they mean. The
+ * codec's codes are checked against the real codec by `test/cli/protocol-doc.test.ts`.
+ */
+export const INPUT_ERROR_CODES: ReadonlyArray<{ code: string; meaning: string }> = [
+  { code: 'payload_too_large', meaning: `the body is larger than ${MAX_MESSAGE_BYTES} bytes` },
+  { code: 'malformed_json', meaning: 'the body is not JSON' },
+  { code: 'invalid_envelope', meaning: 'the body looks like an envelope (has `type` and `payload`) but does not match the envelope schema' },
+  { code: 'unknown_type', meaning: 'the type is not in the registry, or is a command outside clients may not send' },
+  { code: 'schema_violation', meaning: 'the payload does not match the type\'s JSON Schema (the reason starts with the JSON pointer of the field)' },
+  { code: 'max_deliver_exceeded', meaning: 'a valid message failed on every one of its deliveries (`OMOI_MAX_DELIVER`)' },
+  { code: 'handler_error', meaning: 'a handler failed with an unexpected error' },
+];
+
+/**
+ * Subjects a type travels on besides the standard ones (see `subjectsOf`). These are the
+ * places where the code publishes on another subject than `Subjects.event(type)`.
+ */
+const EXTRA_SUBJECTS: Record<string, { subjects: string[]; replacesEvent?: boolean }> = {
+  // Rejections publish on `omoi.errors.<code>` (src/messaging/rejections.ts), not on omoi.evt.
+  'error.rejected': { subjects: [Subjects.error('<code>')], replacesEvent: true },
+  'agent.assign': { subjects: [Subjects.agentAssignments('<agent_id>')] },
+};
+
+/** A fixed time and id so the generated document is the same on every run. */
+const EXAMPLE_TIME = new Date('2026-01-01T12:00:00.000Z');
+
+/**
+ * Renders `docs/protocol.md` from the protocol registry (`src/protocol/`): the envelope, the
+ * subject scheme, the streams, how outside input is accepted and rejected, then every
+ * message type with its subjects, handler or consumers, JSON Schema and a `nats` example.
+ * Pure and deterministic: the same registry always yields the same text.
+ */
+export function generateProtocolDoc(): string {
+  const out: string[] = [];
+  const cmds = commands();
+  const evts = events();
+
+  out.push(
+    '# Omoi protocol',
+    '',
+    '<!-- Generated from the protocol registry (src/protocol/) by `omoi docs`. Do not edit by hand:',
+    '     test/cli/protocol-doc.test.ts fails when this file differs from a fresh generation. -->',
+    '',
+    'Every message of Omoi travels on NATS as JSON. This document lists every message type with',
+    'its subject, its JSON Schema and an example you can send with the',
+    '[`nats` CLI](https://github.com/nats-io/natscli) or `omoi pub`, or watch with `nats sub` / `omoi sub`.',
+    '',
+    '## Contents',
+    '',
+    '- [Envelope](#envelope)',
+    '- [Subjects](#subjects)',
+    '- [Streams](#streams)',
+    '- [Sending commands from outside](#sending-commands-from-outside)',
+    '- [Errors](#errors)',
+    '- [Commands](#commands)',
+    ...cmds.map((d) => `  - [\`${d.type}\`](#${anchor(d.type)})`),
+    '- [Events](#events)',
+    ...evts.map((d) => `  - [\`${d.type}\`](#${anchor(d.type)})`),
+    '',
+  );
+
+  const sample = makeEnvelope('ticket.cancel', { ticket_id: 'T1', reason: 'superseded' }, { source: 'node-a', id: '6f1c2d3e-0000-4000-8000-000000000001', time: EXAMPLE_TIME });
+  out.push(
+    '## Envelope',
+    '',
+    `Every message on a partition, event or error subject is an envelope (protocol version ${PROTOCOL_VERSION}).`,
+    '`id` is the idempotency key (also sent as the `Nats-Msg-Id` header); `causation_id` is the id of',
+    'the message that caused this one; `correlation_id` is the id of the first message of the flow',
+    '(typically the ticket\'s creation). `payload` is validated against the schema of `type`.',
+    `A message body may be at most ${MAX_MESSAGE_BYTES} bytes.`,
+    '',
+    json(Envelope),
+    '',
+    'Example:',
+    '',
+    json(sample),
+    '',
+  );
+
+  out.push(
+    '## Subjects',
+    '',
+    'All subjects start with `omoi.`; `<type>` is a message type such as `ticket.create`.',
+    '',
+    '| Subject | Carries |',
+    '| --- | --- |',
+    `| \`${Subjects.ingress('<type>')}\` | commands from outside clients (\`nats pub\`, remote agents, HTTP, \`omoi pub\`) |`,
+    `| \`${Subjects.partition(0, '<type>').replace('.0.', '.<n>.')}\` | the durable log of partition \`<n>\`: commands routed to the entities of that partition |`,
+    `| \`${Subjects.event('<type>')}\` | domain events, for observers |`,
+    `| \`${Subjects.error('<code>')}\` | rejected input and dead letters (\`error.rejected\`) |`,
+    `| \`${Subjects.agentAssignments('<agent_id>')}\` | task assignments for a remote agent |`,
+    '',
+    'An entity (a ticket with its tasks, joins and merges; an agent) lives in one partition:',
+    '`FNV-1a("<entity>:<id>") mod <partitions>`, so every node agrees where it is.',
+    '',
+    'Watch everything that happens: `nats sub \'omoi.evt.>\'` and `nats sub \'omoi.errors.>\'`',
+    '(or `omoi sub \'omoi.evt.>\' --pretty`).',
+    '',
+  );
+
+  out.push(
+    '## Streams',
+    '',
+    'JetStream streams (file storage), created or updated by every node at start:',
+    '',
+    '| Stream | Subjects | Retention |',
+    '| --- | --- | --- |',
+    `| \`${Streams.ingress}\` | \`${Subjects.ingressAll}\` | work queue: one durable consumer shared by every node validates and routes each command, then acks it |`,
+    `| \`${Streams.partitions}\` | \`${Subjects.partitionAll}\` | work queue: one durable pull consumer per partition, pulled by the node holding that partition's lease; acked after commit |`,
+    `| \`${Streams.events}\` | \`${Subjects.eventsAll}\`, \`${Subjects.errorsAll}\`, \`omoi.agent.>\` | history for observers (limits: 7 days, 1 GiB, oldest discarded first) |`,
+    '',
+    'Every stream has a duplicate window: a message published again with the same `Nats-Msg-Id`',
+    'inside it is stored once.',
+    '',
+  );
+
+  const create = cmds.find((d) => d.type === 'ticket.create');
+  out.push(
+    '## Sending commands from outside',
+    '',
+    'Publish a command on `omoi.in.<type>` (only commands marked *ingress* below are accepted there).',
+    'The body may be either:',
+    '',
+    '- a **bare payload**: the subject gives the type, the `Nats-Msg-Id` header (or a fresh UUID) gives the',
+    '  envelope id, and the node fills in the rest of the envelope; this is the friendly form for `nats pub`;',
+    '- a **full envelope** whose `type` equals the subject\'s type.',
+    '',
+    'Missing optional fields get the defaults of the schema. The command is then routed to the',
+    'partition of its entity and handled by exactly one actor.',
+    '',
+    '**Deduplication.** Give each logical command an id and send it as `Nats-Msg-Id`',
+    '(`nats pub -H Nats-Msg-Id:<id> …`, `omoi pub --id <id> …`). JetStream drops a republished id',
+    'inside the duplicate window, and the node records every handled id: a command delivered twice',
+    'takes effect once.',
+    '',
+    ...(create ? ['Example:', '', '```sh', natsPub(create, 'Nats-Msg-Id:create-T1'), '```', ''] : []),
+  );
+
+  out.push(
+    '## Errors',
+    '',
+    'Input that cannot be accepted is never redelivered forever and never reaches an actor. It is',
+    'kept whole as a dead letter (`omoi dlq list`, `GET /api/dlq`) and announced by an',
+    `[\`error.rejected\`](#${anchor('error.rejected')}) event on \`omoi.errors.<code>\`, whose \`reason\` names the problem and`,
+    '`path` the offending field (a JSON pointer). Codes:',
+    '',
+    '| Code | Meaning |',
+    '| --- | --- |',
+    ...INPUT_ERROR_CODES.map((c) => `| \`${c.code}\` | ${c.meaning} |`),
+    '',
+    'A handler that refuses a valid command for a domain reason (an unknown ticket, a cycle in the',
+    'DAG, an illegal transition) uses its own stable code, such as `cycle`, `duplicate_ticket` or',
+    `\`illegal_transition\`; ticket commands are also answered with a [\`ticket.rejected\`](#${anchor('ticket.rejected')}) event.`,
+    '',
+    'Watch errors: `nats sub \'omoi.errors.>\'`. Retry or discard a dead letter with `omoi dlq retry <id>` /',
+    '`omoi dlq discard <id>`.',
+    '',
+  );
+
+  out.push('## Commands', '', 'Instructions to one entity. Each is handled by exactly one actor type.', '');
+  for (const def of cmds) out.push(...commandSection(def));
+  out.push('## Events', '', 'Facts, for observers. Events are plain envelopes; subscribing never affects the system.', '');
+  for (const def of evts) out.push(...eventSection(def));
+
+  return out.join('\n').replace(/\n+$/, '\n');
+}
+
+function commandSection(def: CommandDef): string[] {
+  const route = def.route(def.example as never);
+  const partitionSubject = Subjects.partition(0, def.type).replace('.0.', '.<n>.');
+  const subjects = [
+    ...(def.ingress ? [Subjects.ingress(def.type)] : []),
+    partitionSubject,
+    ...(EXTRA_SUBJECTS[def.type]?.subjects ?? []),
+  ];
+  const lines = [
+    `### \`${def.type}\``,
+    '',
+    def.description,
+    '',
+    `- **Kind:** command${def.ingress ? ' (ingress: outside clients may send it)' : ' (internal: sent by the nodes, not accepted on `omoi.in.>`)'}`,
+    `- **Subjects:** ${subjects.map((s) => `\`${s}\``).join(', ')}`,
+    `- **Handled by:** \`${def.handledBy}\`, routed to the partition of the \`${route.entity}\` it names`,
+    '',
+    '**Payload schema:**',
+    '',
+    json(def.payload),
+    '',
+  ];
+  if (def.ingress) {
+    lines.push('**Send it:**', '', '```sh', natsPub(def), '```', '');
+  } else {
+    lines.push('**Watch it:**', '', '```sh', `nats sub '${Subjects.partition(0, def.type).replace('.0.', '.*.')}'`, '```', '', '**Example payload:**', '', json(def.example), '');
+  }
+  return lines;
+}
+
+function eventSection(def: EventDef): string[] {
+  const extra = EXTRA_SUBJECTS[def.type];
+  const subjects = [...(extra?.replacesEvent ? [] : [Subjects.event(def.type)]), ...(extra?.subjects ?? [])];
+  const watch = extra?.replacesEvent ? subjects[0]!.replace(/<[^>]+>/g, '*') : Subjects.event(def.type);
+  return [
+    `### \`${def.type}\``,
+    '',
+    def.description,
+    '',
+    '- **Kind:** event',
+    `- **Subjects:** ${subjects.map((s) => `\`${s}\``).join(', ')}`,
+    `- **Consumers:** ${def.consumers.join('; ')}`,
+    '',
+    '**Payload schema:**',
+    '',
+    json(def.payload),
+    '',
+    '**Watch it:**',
+    '',
+    '```sh',
+    `nats sub '${watch}'`,
+    '```',
+    '',
+    '**Example payload:**',
+    '',
+    json(def.example),
+    '',
+  ];
+}
+
+function natsPub(def: MessageDef, header?: string): string {
+  const body = JSON.stringify(def.example).replace(/'/g, `'\\''`);
+  return `nats pub ${header ? `-H ${header} ` : ''}${Subjects.ingress(def.type)} '${body}'`;
+}
+
+function json(value: unknown): string {
+  return ['```json', JSON.stringify(value, null, 2), '```'].join('\n');
+}
+
+/** GitHub's heading anchor for a heading that is just `` `type` ``. */
+function anchor(type: string): string {
+  return type.toLowerCase().replace(/[^a-z0-9_ -]/g, '').replace(/ /g, '-');
+}

@@ -1,0 +1,30 @@
+import t from 'tap';
+import { runOmoi } from './run-omoi.ts';
+
+const COMMANDS = ['start', 'pub', 'sub', 'dlq', 'dlq list', 'dlq show', 'dlq retry', 'dlq discard', 'status', 'docs'];
+
+t.test('omoi --help lists every command', async (t) => {
+  const r = await runOmoi(['--help']);
+  t.equal(r.code, 0);
+  for (const c of ['start', 'pub', 'sub', 'dlq', 'status', 'docs']) t.match(r.stdout, new RegExp(`^  ${c}\\b`, 'm'), `lists ${c}`);
+  t.match(r.stdout, /Examples:/);
+});
+
+for (const command of COMMANDS) {
+  t.test(`omoi ${command} --help describes it with examples`, async (t) => {
+    const r = await runOmoi([...command.split(' '), '--help']);
+    t.equal(r.code, 0, 'exit 0');
+    t.match(r.stdout, new RegExp(`^Usage: omoi ${command} `, 'm'), 'usage line');
+    t.match(r.stdout, /Examples:\n {2}\$ omoi /, 'has examples');
+    t.equal(r.stderr, '', 'nothing on stderr');
+  });
+}
+
+t.test('a usage error names the problem and exits 2', async (t) => {
+  const r = await runOmoi(['sub', 'omoi.evt.>', '--count', 'many']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--count must be a positive integer/);
+  const unknown = await runOmoi(['start', '--bogus']);
+  t.equal(unknown.code, 2);
+  t.match(unknown.stderr, /unknown option '--bogus'/);
+});
