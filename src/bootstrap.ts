@@ -5,6 +5,11 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import { ActorRuntime } from './actors/actor-runtime.ts';
 import type { SupervisionReport } from './actors/entity-host.ts';
 import { TicketBehavior } from './actors/ticket-actor.ts';
+import { OwnershipBehavior } from './actors/ownership-actor.ts';
+import { JoinBehavior } from './actors/join-actor.ts';
+import { MergeActor } from './actors/merge-actor.ts';
+import { AgentBehavior, agentPolicyFromEnv } from './actors/agent-actor.ts';
+import { commandPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
 import { LeaseManager } from './cluster/leases.ts';
 import type { OmoiConfig } from './config/index.ts';
 import { startEmbeddedNats, startEmbeddedPostgres, type EmbeddedNats, type EmbeddedPostgres } from './embedded/index.ts';
@@ -96,8 +101,32 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       idleMs: config.idlePassivateMs,
       askTimeoutMs: Math.max(5_000, Math.floor(config.ackWaitMs / 2)),
     });
-    runtime.register(new TicketBehavior());
     cleanup.push(() => runtime.stop());
+    const publish = commandPublisher(js, config.partitions, config.nodeId);
+    const merges = new MergeActor({ dataDir: config.dataDir, publish, log });
+    const agentPolicy = agentPolicyFromEnv();
+    const localCapabilities = (process.env.OMOI_LOCAL_AGENT_CAPABILITIES ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+    const executor = new LocalExecutor({ dataDir: config.dataDir, publish, log, capacity: 2 });
+    const ownership = runtime.register(new OwnershipBehavior());
+    const joins = runtime.register(new JoinBehavior({ dataDir: config.dataDir, merges }));
+    runtime.register(new TicketBehavior({ dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish }));
+    runtime.register(new AgentBehavior({
+      policy: agentPolicy,
+      runLocal: (a) => executor.run(a),
+      offerRemote: (a) => nc.publish(Subjects.agentAssignments(a.agent_id), JSON.stringify(a)),
+    }));
+    // Recovery on partition takeover, agent heartbeat supervision, stuck-ready sweep.
+    const supervisor = new NodeSupervisor({
+      db, log, publish, partitions: config.partitions, intervalMs: Math.max(200, config.heartbeatMs), policy: agentPolicy,
+      held: () => leases, liveAttempts: () => executor.liveKeys(),
+    });
+    supervisor.start();
+    cleanup.push(() => supervisor.stop());
+    // This node's local agent (runs tasks in sandboxes here); it starts healthy.
+    await publish('agent.register', {
+      agent_id: `local-${config.nodeId}`, name: `local agent of ${config.nodeId}`, phase: 'execute', capabilities: localCapabilities,
+      version: '1.0.0', kind: 'local', capacity: 2,
+    }, `register-local:${config.nodeId}:${Date.now()}`);
     log.info({ actors: runtime.registeredTypes() }, 'actor system started');
 
     // 4. Partitions: leases decide which workers run here

@@ -66,6 +66,7 @@ export const AgentAssign = command({
     owns: Type.Array(Type.String()),
     timeout_ms: Type.Integer(),
     context: Type.Unknown(),
+    ownership: Type.Optional(Type.Union([Type.Literal('strict'), Type.Literal('lenient')])),
   }),
   example: { agent_id: 'agent-7', ticket_id: 'T1', task_id: 'B', attempt: 1, base: '0123456789abcdef0123456789abcdef01234567', branch: 'omoi/T1/B', kind: 'command', run: 'make x', owns: ['src/x/**'], timeout_ms: 600000, context: {} },
 });
@@ -78,6 +79,26 @@ export const AgentTaskEnded = command({
   route,
   payload: Type.Object({ ...AgentRef, ticket_id: Id, task_id: Id, attempt: Type.Integer({ minimum: 1 }) }),
   example: { agent_id: 'agent-7', ticket_id: 'T1', task_id: 'B', attempt: 1 },
+});
+
+export const AgentCheck = command({
+  type: 'agent.check',
+  description: 'Internal (heartbeat supervision timer of the node holding the agent\'s partition): compare the last heartbeat with the timeouts; registered without heartbeat → removed, missed heartbeats → degraded → failed (its tasks go back to the queue).',
+  handledBy: ActorType.AgentActor,
+  ingress: false,
+  route,
+  payload: Type.Object({ ...AgentRef }, { additionalProperties: false }),
+  example: { agent_id: 'agent-7' },
+});
+
+export const AgentWake = command({
+  type: 'agent.wake',
+  description: 'Internal (recovery): a node acquired the agent\'s partition; attempts a local agent was running in a process that is gone are failed (`agent_lost`) so their tickets retry them.',
+  handledBy: ActorType.AgentActor,
+  ingress: false,
+  route,
+  payload: Type.Object({ ...AgentRef, live: Type.Array(Type.String(), { description: 'attempts (`<ticket>/<task>/<attempt>`) still executing on the waking node' }) }, { additionalProperties: false }),
+  example: { agent_id: 'local-node-1', live: [] },
 });
 
 export const AgentStatusChanged = event({

@@ -7,8 +7,8 @@ const JoinRef = { ...TicketRef, join_id: Id };
 
 export const MergeResolve = command({
   type: 'merge.resolve',
-  description: 'A person supplies the resolved merge commit for a join blocked by `merge_conflict`; the continuation resumes on it.',
-  handledBy: ActorType.JoinActor,
+  description: 'A person supplies the resolved merge commit for a join blocked by `merge_conflict`; the continuation resumes on it. Routed through the TicketActor, which asks the JoinActor and resumes the continuation in one transaction.',
+  handledBy: ActorType.TicketActor,
   ingress: true,
   route,
   payload: Type.Object({ ...JoinRef, commit: Sha }, { additionalProperties: false }),
@@ -54,4 +54,26 @@ export const MergeAttempted = event({
     duration_ms: Type.Number(),
   }),
   example: { ticket_id: 'T1', join_id: 'join-D', ok: true, commit: '0123456789abcdef0123456789abcdef01234567', order: ['C', 'B'], conflicts: { B: [], C: [] }, files: [], duration_ms: 42 },
+});
+
+export const MergeFinished = command({
+  type: 'merge.finished',
+  description: 'Internal: a MergeActor reports the outcome of one merge attempt of a join (published with Nats-Msg-Id `merge-finished:<ticket>:<join>:<attempt>`). The TicketActor records the MergeAttempt row, asks the JoinActor to record the merge commit once, and resumes or blocks the continuation.',
+  handledBy: ActorType.TicketActor,
+  ingress: false,
+  route,
+  payload: Type.Object({
+    ...JoinRef,
+    attempt: Type.Integer({ minimum: 1 }),
+    ok: Type.Boolean(),
+    commit: Type.Optional(Sha),
+    reason: Type.Optional(Type.String({ maxLength: 20_000 })),
+    order: Type.Array(Type.String()),
+    conflicts: Type.Record(Type.String(), Type.Array(Type.String())),
+    resolutions: Type.Array(Type.Unknown()),
+    files: Type.Array(Type.String()),
+    resolver_output: Type.String(),
+    duration_ms: Type.Number(),
+  }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', join_id: 'join-D', attempt: 1, ok: true, commit: '0123456789abcdef0123456789abcdef01234567', order: ['C', 'B'], conflicts: { B: [], C: [] }, resolutions: [], files: [], resolver_output: '', duration_ms: 42 },
 });

@@ -63,6 +63,16 @@ export const TaskCancel = command({
   example: { ticket_id: 'T1', task_id: 'B', reason: 'not needed' },
 });
 
+export const TaskStarted = command({
+  type: 'task.started',
+  description: 'An agent started an assigned attempt in its sandbox (assigned → running). Stale attempts are ignored.',
+  handledBy: ActorType.TicketActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...TaskRef, attempt: Attempt }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1 },
+});
+
 export const TaskRetryDue = command({
   type: 'task.retry_due',
   description: 'Internal timer: a failed attempt\'s backoff has elapsed; the task becomes ready again.',

@@ -79,3 +79,23 @@ export const TicketRejected = event({
   payload: Type.Object({ ...TicketRef, command: Type.String(), code: Type.String(), reason: Type.String(), details: Type.Optional(Type.Unknown()) }),
   example: { ticket_id: 'T1', command: 'ticket.create', code: 'cycle', reason: 'tasks form a cycle: A → B → A', details: { cycle: ['A', 'B', 'A'] } },
 });
+
+export const TicketWake = command({
+  type: 'ticket.wake',
+  description: 'Internal (recovery, stuck-task sweep): re-run scheduling of the ticket and restart the merges of its joins in `merging`. Published with id `wake:<ticket>:<epoch>` when a node acquires the partition.',
+  handledBy: ActorType.TicketActor,
+  ingress: false,
+  route,
+  payload: Type.Object({ ...TicketRef }, { additionalProperties: false }),
+  example: { ticket_id: 'T1' },
+});
+
+export const TicketFinalize = command({
+  type: 'ticket.finalize',
+  description: 'Internal: the merge of a ticket\'s several sink tasks finished; `head` is the final commit (or `error` names why the sinks could not be merged).',
+  handledBy: ActorType.TicketActor,
+  ingress: false,
+  route,
+  payload: Type.Object({ ...TicketRef, head: Type.Optional(Type.String({ pattern: '^[0-9a-f]{40}$' })), error: Type.Optional(Type.String({ maxLength: 20_000 })) }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', head: '0123456789abcdef0123456789abcdef01234567' },
+});

@@ -1,0 +1,205 @@
+import { NotFoundError, TerminalError } from '../errors.ts';
+import { AgentEntity, type AgentRow, type EntityManager } from '../persistence/index.ts';
+import { ActorType, type Envelope } from '../protocol/index.ts';
+import type { CommandMail } from './actor-runtime.ts';
+import type { ActorContext, EntityBehavior } from './entity-host.ts';
+
+/** Heartbeat supervision limits (ms) and the restart policy of agents that come back. */
+export interface AgentPolicy {
+  /** A remote agent without a first heartbeat this long after registering is removed (default 60 s). */
+  registrationTimeoutMs: number;
+  /** No heartbeat this long → `degraded` (default 30 s). */
+  degradedAfterMs: number;
+  /** No heartbeat this long → `failed`; its tasks go back to the queue (default 90 s). */
+  failedAfterMs: number;
+  /** A failed agent may come back (heartbeat) only this long after it failed (default 10 s). */
+  restartCooldownMs: number;
+  /** ...and at most this many times (default 3); then it stays `failed`. */
+  restartMax: number;
+}
+
+export const DEFAULT_AGENT_POLICY: AgentPolicy = {
+  registrationTimeoutMs: 60_000, degradedAfterMs: 30_000, failedAfterMs: 90_000, restartCooldownMs: 10_000, restartMax: 3,
+};
+
+/** What an `agent.assign` carries (see the protocol). */
+export interface Assignment {
+  agent_id: string; ticket_id: string; task_id: string; attempt: number; base: string; branch: string;
+  kind: string; run: string; owns: string[]; timeout_ms: number; context: unknown; ownership?: 'strict' | 'lenient';
+}
+
+export interface AgentDeps {
+  policy: AgentPolicy;
+  /** Runs an assignment of a local agent on this node (after the commit). */
+  runLocal: (a: Assignment) => void;
+  /** Hands an assignment to a remote agent on `omoi.agent.<id>.assign` (after the commit). */
+  offerRemote: (a: Assignment) => void;
+}
+
+const LIVE = new Set(['registered', 'healthy', 'degraded']);
+const keyOf = (p: { ticket_id: string; task_id: string; attempt: number }) => `${p.ticket_id}/${p.task_id}/${p.attempt}`;
+
+/**
+ * AgentActor: one per agent (`omoi_agent` row). Registration, heartbeats and the supervision
+ * verdicts (`agent.check` from the node's timer), the attempts it runs (`running`:
+ * `<ticket>/<task>/<attempt>`), and what happens to them when the agent is lost: each gets a
+ * retryable `task.fail` (`agent_lost`), so its ticket queues it again for another agent.
+ * Local agents (`local-<nodeId>`) start `healthy`, run assignments through the node's executor
+ * and are exempt from heartbeat checks (their node is their heartbeat); on recovery
+ * (`agent.wake`) the attempts no process runs any more are failed, once each.
+ */
+export class AgentBehavior implements EntityBehavior<AgentRow | undefined, CommandMail> {
+  readonly type = ActorType.AgentActor;
+
+  constructor(private readonly deps: AgentDeps) {}
+
+  async hydrate(em: EntityManager, id: string): Promise<AgentRow | undefined> {
+    return (await em.findOne(AgentEntity, { id }, { disableIdentityMap: true })) ?? undefined;
+  }
+
+  async handle(agent: AgentRow | undefined, mail: CommandMail, ctx: ActorContext): Promise<{ state: AgentRow | undefined }> {
+    const env = mail.env as Envelope<any>;
+    const p = env.payload;
+    const now = ctx.scope.now;
+    if (env.type === 'agent.register') return { state: this.register(agent, p, ctx) };
+    if (env.type === 'agent.assign' && (!agent || !LIVE.has(agent.status))) {
+      // The agent went away between the ticket's choice and now: the attempt goes back to the queue.
+      ctx.scope.send('task.fail', { ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt, error: `agent_unavailable: ${p.agent_id} is ${agent?.status ?? 'unknown'}`, retryable: true });
+      return { state: agent };
+    }
+    if (!agent) throw new NotFoundError('agent', p.agent_id);
+    let next: AgentRow = agent;
+    switch (env.type) {
+      case 'agent.heartbeat':
+        next = this.heartbeat(agent, ctx);
+        break;
+      case 'agent.deregister':
+        next = this.lose(agent, 'removed', p.reason ?? 'deregistered', ctx);
+        break;
+      case 'agent.assign': {
+        const a = p as Assignment;
+        if (!agent.running.includes(keyOf(a))) next = { ...agent, running: [...agent.running, keyOf(a)] };
+        ctx.scope.uow.afterCommit(() => (agent.kind === 'local' ? this.deps.runLocal(a) : this.deps.offerRemote(a)));
+        break;
+      }
+      case 'agent.task_ended':
+        next = { ...agent, running: agent.running.filter((k) => k !== keyOf(p)) };
+        break;
+      case 'agent.check':
+        next = this.check(agent, now, ctx);
+        break;
+      case 'agent.wake': {
+        if (agent.kind !== 'local') break;
+        const live = new Set<string>(p.live);
+        const lost = agent.running.filter((k) => !live.has(k));
+        for (const k of lost) this.failAttempt(k, 'agent_lost: the process running it is gone', ctx);
+        next = { ...agent, running: agent.running.filter((k) => live.has(k)) };
+        break;
+      }
+      default:
+        throw new TerminalError('unsupported_command', `AgentActor cannot handle ${env.type}`);
+    }
+    if (next !== agent) this.save(ctx, { ...next, updated_at: now, version: agent.version + 1 });
+    return { state: next === agent ? agent : { ...next, updated_at: now, version: agent.version + 1 } };
+  }
+
+  async markFailed(em: EntityManager, id: string, reason: string): Promise<void> {
+    await em.nativeUpdate(AgentEntity, { id }, { status: 'failed', reason, updated_at: new Date() });
+  }
+
+  private register(agent: AgentRow | undefined, p: any, ctx: ActorContext): AgentRow {
+    const caps: string[] = p.capabilities;
+    const dup = caps.find((c, i) => caps.indexOf(c) !== i);
+    if (dup) throw new TerminalError('duplicate_capability', `capability ${JSON.stringify(dup)} is listed twice`, { capability: dup });
+    const now = ctx.scope.now;
+    const local = p.kind === 'local';
+    const status = local ? 'healthy' : 'registered';
+    const row: AgentRow = {
+      id: p.agent_id, name: p.name, phase: p.phase, capabilities: caps, agent_version: p.version, kind: p.kind, public_key: p.public_key ?? agent?.public_key ?? null,
+      status, capacity: p.capacity, running: agent && agent.status !== 'removed' ? agent.running : [], registered_at: now,
+      last_heartbeat_at: local ? now : null, restarts: agent?.restarts ?? 0, restart_window_start: agent?.restart_window_start ?? null,
+      reason: null, updated_at: now, version: (agent?.version ?? 0) + 1,
+    };
+    this.save(ctx, row);
+    ctx.scope.emit('agent.status', { agent_id: row.id, status: row.status });
+    return row;
+  }
+
+  private heartbeat(agent: AgentRow, ctx: ActorContext): AgentRow {
+    const now = ctx.scope.now;
+    const { policy } = this.deps;
+    if (agent.status === 'removed') throw new TerminalError('agent_removed', `agent ${agent.id} was removed (${agent.reason ?? 'no reason'}); register again`);
+    if (agent.status === 'failed') {
+      // A failed agent that heartbeats again is a restart: bounded by a cooldown and a maximum count.
+      if (agent.restarts >= policy.restartMax) {
+        throw new TerminalError('restart_limit', `agent ${agent.id} failed and already restarted ${agent.restarts} times (maximum ${policy.restartMax})`, { restarts: agent.restarts });
+      }
+      const since = now.getTime() - agent.updated_at.getTime();
+      if (since < policy.restartCooldownMs) {
+        throw new TerminalError('restart_cooldown', `agent ${agent.id} failed ${since} ms ago; it may restart after ${policy.restartCooldownMs} ms`, { since_ms: since });
+      }
+      const restarts = agent.restarts + 1;
+      ctx.scope.emit('agent.status', { agent_id: agent.id, status: 'restarting', restarts });
+      ctx.scope.emit('agent.status', { agent_id: agent.id, status: 'healthy', restarts });
+      return { ...agent, status: 'healthy', restarts, restart_window_start: agent.restart_window_start ?? now, last_heartbeat_at: now, reason: null };
+    }
+    if (agent.status !== 'healthy') ctx.scope.emit('agent.status', { agent_id: agent.id, status: 'healthy' });
+    return { ...agent, status: 'healthy', last_heartbeat_at: now, reason: null };
+  }
+
+  private check(agent: AgentRow, now: Date, ctx: ActorContext): AgentRow {
+    if (agent.kind === 'local' || !LIVE.has(agent.status)) return agent;
+    const { policy } = this.deps;
+    if (agent.status === 'registered') {
+      const waited = now.getTime() - agent.registered_at.getTime();
+      return waited > policy.registrationTimeoutMs ? this.lose(agent, 'removed', `no first heartbeat within ${policy.registrationTimeoutMs} ms`, ctx) : agent;
+    }
+    const silent = now.getTime() - (agent.last_heartbeat_at ?? agent.registered_at).getTime();
+    if (silent > policy.failedAfterMs) return this.lose(agent, 'failed', `no heartbeat for ${silent} ms`, ctx);
+    if (silent > policy.degradedAfterMs && agent.status === 'healthy') {
+      const reason = `no heartbeat for ${silent} ms`;
+      ctx.scope.emit('agent.status', { agent_id: agent.id, status: 'degraded', reason });
+      return { ...agent, status: 'degraded', reason };
+    }
+    return agent;
+  }
+
+  /** The agent is gone (removed or failed): every attempt it ran goes back to its ticket's queue. */
+  private lose(agent: AgentRow, status: 'removed' | 'failed', reason: string, ctx: ActorContext): AgentRow {
+    for (const k of agent.running) this.failAttempt(k, `agent_lost: ${agent.id} ${status} (${reason})`, ctx);
+    ctx.scope.emit('agent.status', { agent_id: agent.id, status, reason, restarts: agent.restarts });
+    return { ...agent, status, reason, running: [] };
+  }
+
+  private failAttempt(key: string, error: string, ctx: ActorContext): void {
+    const [ticket_id, task_id, attempt] = key.split('/');
+    ctx.scope.send('task.fail', { ticket_id, task_id, attempt: Number(attempt), error, retryable: true });
+  }
+
+  private save(ctx: ActorContext, row: AgentRow): void {
+    ctx.scope.uow.upsert(AgentEntity, ['id'], row);
+  }
+}
+
+/**
+ * The agent policy with overrides from the environment (until the config module gets these
+ * settings): `OMOI_AGENT_REGISTRATION_TIMEOUT_MS`, `OMOI_AGENT_DEGRADED_AFTER_MS`,
+ * `OMOI_AGENT_FAILED_AFTER_MS`, `OMOI_AGENT_RESTART_COOLDOWN_MS`, `OMOI_AGENT_RESTART_MAX`.
+ * Throws `TerminalError` naming the variable when one is not a non-negative integer.
+ */
+export function agentPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): AgentPolicy {
+  const read = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw.trim())) throw new TerminalError('invalid_setting', `${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    return Number(raw);
+  };
+  const d = DEFAULT_AGENT_POLICY;
+  return {
+    registrationTimeoutMs: read('OMOI_AGENT_REGISTRATION_TIMEOUT_MS', d.registrationTimeoutMs),
+    degradedAfterMs: read('OMOI_AGENT_DEGRADED_AFTER_MS', d.degradedAfterMs),
+    failedAfterMs: read('OMOI_AGENT_FAILED_AFTER_MS', d.failedAfterMs),
+    restartCooldownMs: read('OMOI_AGENT_RESTART_COOLDOWN_MS', d.restartCooldownMs),
+    restartMax: read('OMOI_AGENT_RESTART_MAX', d.restartMax),
+  };
+}

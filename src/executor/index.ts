@@ -1,0 +1,4 @@
+// The local agent that runs tasks on this node, and the node's timers over its partitions.
+export { commandPublisher, type PublishCommand } from './command-publisher.ts';
+export { LocalExecutor } from './local-executor.ts';
+export { NodeSupervisor, type HeldPartitions } from './node-supervisor.ts';

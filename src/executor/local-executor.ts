@@ -1,0 +1,91 @@
+import path from 'node:path';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import { setBranch } from '../git/index.ts';
+import { executeTask, SandboxManager, type Sandbox } from '../sandbox/index.ts';
+import type { Assignment } from '../actors/agent-actor.ts';
+import type { PublishCommand } from './command-publisher.ts';
+
+/**
+ * The executor of a node's local agent. `run` (called after the commit that recorded the
+ * assignment) queues the attempt behind at most `capacity` concurrent ones, then:
+ * `task.started` → a sandbox (worktree of `<dataDir>/repos/<ticket>` on the task branch at the
+ * assignment's base) → `executeTask` → ownership check (strict: violations fail the attempt,
+ * not retryable; lenient: allowed) → `setBranch` → `task.complete` or `task.fail`, published
+ * to the ticket's partition with id `task-result:<ticket>:<task>:<attempt>` (one result per
+ * attempt, deduplicated). The sandbox is removed on every path. Never throws.
+ *
+ * Lifetime: in memory; a crash loses the running attempts, which `agent.wake` fails on recovery
+ * (`liveKeys()` tells it which ones still run here).
+ */
+export class LocalExecutor {
+  private readonly live = new Set<string>();
+  private readonly queue: Array<() => void> = [];
+  private active = 0;
+  private readonly sandboxes: SandboxManager;
+
+  constructor(private readonly deps: { dataDir: string; publish: PublishCommand; log: Logger; capacity: number; agentTemplate?: string }) {
+    this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
+  }
+
+  /** Attempts (`<ticket>/<task>/<attempt>`) queued or executing on this node. */
+  liveKeys(): string[] {
+    return [...this.live];
+  }
+
+  run(a: Assignment): void {
+    const key = `${a.ticket_id}/${a.task_id}/${a.attempt}`;
+    if (this.live.has(key)) return;
+    this.live.add(key);
+    void this.slot()
+      .then(() => this.execute(a))
+      .catch((err) => this.deps.log.error({ ticket: a.ticket_id, task: a.task_id, err: errorMessage(err) }, 'could not report task result'))
+      .finally(() => {
+        this.live.delete(key);
+        this.active--;
+        this.queue.shift()?.();
+      });
+  }
+
+  private slot(): Promise<void> {
+    if (this.active < this.deps.capacity) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.queue.push(() => { this.active++; resolve(); }));
+  }
+
+  private async execute(a: Assignment): Promise<void> {
+    const { publish, log, dataDir } = this.deps;
+    const ref = { ticket_id: a.ticket_id, task_id: a.task_id, attempt: a.attempt };
+    const resultId = `task-result:${a.ticket_id}:${a.task_id}:${a.attempt}`;
+    await publish('task.started', ref, `task-started:${a.ticket_id}:${a.task_id}:${a.attempt}`);
+    const repoDir = path.join(dataDir, 'repos', a.ticket_id);
+    let sandbox: Sandbox | undefined;
+    let outcome: { type: 'task.complete' | 'task.fail'; payload: Record<string, unknown> };
+    try {
+      sandbox = await this.sandboxes.create(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
+      const result = await executeTask({
+        sandbox, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
+        context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms,
+        logDir: path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`),
+        who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
+      });
+      if (!result.ok) {
+        outcome = { type: 'task.fail', payload: { ...ref, error: `${result.error ?? 'failed'}\n${result.tail}`.slice(0, 20_000), retryable: true } };
+      } else if (result.violations.length && a.ownership !== 'lenient') {
+        outcome = { type: 'task.fail', payload: { ...ref, error: `ownership_violation: changed files outside its claims: ${result.violations.join(', ')}`, retryable: false } };
+      } else {
+        await setBranch(repoDir, a.branch, result.commit);
+        const extra = result.violations.length ? { ownership_warnings: result.violations } : {};
+        outcome = { type: 'task.complete', payload: { ...ref, commit: result.commit, result: result.result === null ? { ...extra } : result.result } };
+      }
+    } catch (err) {
+      log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt, err: errorMessage(err) }, 'task execution failed');
+      outcome = { type: 'task.fail', payload: { ...ref, error: `executor_error: ${errorMessage(err)}`.slice(0, 20_000), retryable: true } };
+    } finally {
+      if (sandbox) await this.sandboxes.remove(sandbox).catch(() => undefined);
+    }
+    await publish(outcome.type, outcome.payload, resultId);
+  }
+}

@@ -1,0 +1,101 @@
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { Database } from '../persistence/index.ts';
+import { partitionOf } from '../protocol/index.ts';
+import type { AgentPolicy } from '../actors/agent-actor.ts';
+import type { PublishCommand } from './command-publisher.ts';
+
+/** The partitions this node holds now, with their lease epochs. */
+export interface HeldPartitions { owned(): number[]; epoch(partition: number): number | undefined }
+
+/**
+ * A timer per node over the entities of the partitions it holds:
+ * - **Recovery**: when a partition is newly held (or held under a new epoch), every open or
+ *   running ticket of it gets `ticket.wake` (id `wake:<ticket>:<epoch>`) and every local agent
+ *   of it `agent.wake` with the attempts still executing here (id `agent-wake:<agent>:<epoch>`).
+ * - **Heartbeat supervision**: remote agents past a timeout get `agent.check` (the actor decides).
+ * - **Nothing waits forever**: tickets with a task `ready` for more than two ticks (no agent
+ *   was free, or a retry timer died with its node) get `ticket.wake`.
+ * Commands carry deterministic ids, so two ticks (or two nodes) produce each at most once per
+ * epoch/time bucket. Failures are logged and retried on the next tick.
+ */
+export class NodeSupervisor {
+  private readonly seen = new Map<number, number>();
+  private timer?: NodeJS.Timeout;
+  private ticking = false;
+
+  constructor(
+    private readonly deps: {
+      db: Database; log: Logger; publish: PublishCommand; partitions: number; intervalMs: number; policy: AgentPolicy;
+      held: () => HeldPartitions | undefined; liveAttempts: () => string[];
+    },
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.deps.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      let held: HeldPartitions | undefined;
+      try {
+        held = this.deps.held();
+      } catch {
+        return; // the lease manager is not constructed yet
+      }
+      if (!held) return;
+      const owned = new Map(held.owned().map((p) => [p, held!.epoch(p)!] as const));
+      for (const p of [...this.seen.keys()]) if (!owned.has(p)) this.seen.delete(p);
+      const fresh = [...owned].filter(([p, e]) => e !== undefined && this.seen.get(p) !== e);
+      if (fresh.length) await this.recover(new Map(fresh));
+      for (const [p, e] of fresh) this.seen.set(p, e);
+      await this.sweep(new Set(owned.keys()));
+    } catch (err) {
+      this.deps.log.warn({ err: errorMessage(err) }, 'node supervisor tick failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async recover(partitions: Map<number, number>): Promise<void> {
+    const { db, publish } = this.deps;
+    const conn = db.em().getConnection();
+    const tickets = await conn.execute(`select id from omoi_ticket where status in ('open', 'running')`) as Array<{ id: string }>;
+    for (const { id } of tickets) {
+      const epoch = partitions.get(partitionOf('ticket', id, this.deps.partitions));
+      if (epoch !== undefined) await publish('ticket.wake', { ticket_id: id }, `wake:${id}:${epoch}`);
+    }
+    const agents = await conn.execute(`select id from omoi_agent where kind = 'local' and status <> 'removed'`) as Array<{ id: string }>;
+    for (const { id } of agents) {
+      const epoch = partitions.get(partitionOf('agent', id, this.deps.partitions));
+      if (epoch !== undefined) await publish('agent.wake', { agent_id: id, live: this.deps.liveAttempts() }, `agent-wake:${id}:${epoch}`);
+    }
+  }
+
+  private async sweep(owned: Set<number>): Promise<void> {
+    const { db, publish, policy, intervalMs } = this.deps;
+    const conn = db.em().getConnection();
+    const now = Date.now();
+    const bucket = Math.floor(now / intervalMs);
+    const agents = await conn.execute(`select id, status, registered_at, last_heartbeat_at from omoi_agent where kind <> 'local' and status in ('registered', 'healthy', 'degraded')`) as Array<{ id: string; status: string; registered_at: Date; last_heartbeat_at: Date | null }>;
+    for (const a of agents) {
+      if (!owned.has(partitionOf('agent', a.id, this.deps.partitions))) continue;
+      const since = now - new Date(a.last_heartbeat_at ?? a.registered_at).getTime();
+      const limit = a.status === 'registered' ? policy.registrationTimeoutMs : a.status === 'healthy' ? policy.degradedAfterMs : policy.failedAfterMs;
+      if (since > limit) await publish('agent.check', { agent_id: a.id }, `agent-check:${a.id}:${a.status}:${bucket}`);
+    }
+    const stuck = await conn.execute(
+      `select distinct t.ticket_id from omoi_task t join omoi_ticket k on k.id = t.ticket_id
+        where k.status = 'running' and t.status = 'ready' and t.ready_since < ?`, [new Date(now - 2 * intervalMs)]) as Array<{ ticket_id: string }>;
+    for (const { ticket_id } of stuck) {
+      if (owned.has(partitionOf('ticket', ticket_id, this.deps.partitions))) await publish('ticket.wake', { ticket_id }, `wake-ready:${ticket_id}:${bucket}`);
+    }
+  }
+}
