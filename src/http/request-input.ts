@@ -1,4 +1,8 @@
+import { Id } from '../protocol/index.ts';
 import { badRequest } from './error-reply.ts';
+
+const ID_PATTERN = new RegExp(Id.pattern!);
+const ID_MAX = Id.maxLength!;
 
 /**
  * Readers of the parts of a request that are not the command payload (query string, path
@@ -26,6 +30,17 @@ export function queryString(query: Bag, name: string, maxLength = 200): string |
   if (value === undefined || value === '') return undefined;
   if (typeof value !== 'string') throw badRequest('invalid_query', `query parameter ${name} must be given once`, `query.${name}`);
   if (value.length > maxLength) throw badRequest('invalid_query', `query parameter ${name} is longer than ${maxLength} characters`, `query.${name}`);
+  // PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query.
+  if (value.includes('\u0000')) throw badRequest('invalid_query', `query parameter ${name} contains a NUL character`, `query.${name}`);
+  return value;
+}
+
+/** An entity id (ticket, task, agent) in the query string, checked against the protocol's id pattern. */
+export function queryId(query: Bag, name: string): string | undefined {
+  const value = queryString(query, name, ID_MAX);
+  if (value !== undefined && !ID_PATTERN.test(value)) {
+    throw badRequest('invalid_query', `query parameter ${name} is not a valid id (letters, digits, _ . : -)`, `query.${name}`);
+  }
   return value;
 }
 
@@ -57,9 +72,19 @@ export function paramInt(params: Bag, name: string): number {
   return integer(typeof value === 'string' ? value : '', 1, 2_147_483_647, `params.${name}`, `path parameter ${name}`);
 }
 
+/** A path parameter as given; command payloads validate it (and name it in their errors). */
 export function paramString(params: Bag, name: string): string {
   const value = raw(params, name);
   if (typeof value !== 'string' || value === '') throw badRequest('invalid_path', `path parameter ${name} is missing`, `params.${name}`);
+  return value;
+}
+
+/** An entity id in the path that is looked up directly, checked against the protocol's id pattern. */
+export function paramId(params: Bag, name: string): string {
+  const value = paramString(params, name);
+  if (value.length > ID_MAX || !ID_PATTERN.test(value)) {
+    throw badRequest('invalid_path', `path parameter ${name} is not a valid id (letters, digits, _ . : -, at most ${ID_MAX})`, `params.${name}`);
+  }
   return value;
 }
 

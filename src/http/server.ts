@@ -86,7 +86,7 @@ export async function startHttp(deps: HttpDeps): Promise<{ url: string; port: nu
   }
   const { port } = app.server.address() as AddressInfo;
   const url = `http://${displayHost(deps.config.httpHost)}:${port}`;
-  deps.log.info({ url }, 'HTTP API and dashboard listening');
+  deps.log.debug({ url }, 'HTTP API and dashboard listening');
   let closing: Promise<void> | undefined;
   return { url, port, close: () => (closing ??= app.close()) };
 }

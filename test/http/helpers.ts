@@ -28,9 +28,10 @@ export interface TestNode {
 /**
  * A real HTTP server on a free port over a fresh PostgreSQL database. `submit` is the seam:
  * it validates exactly as production does (protocol schemas, client commands only) and
- * records the command instead of publishing it to NATS. Everything is closed in teardown.
+ * records the command instead of publishing it to NATS; `beforeSubmit` may throw to play a
+ * failing dependency. Everything is closed in teardown.
  */
-export async function startTestNode(t: TestContext): Promise<TestNode> {
+export async function startTestNode(t: TestContext, opts: { beforeSubmit?: (type: string, payload: unknown) => void } = {}): Promise<TestNode> {
   const { url: dbUrl } = await withPostgres(t);
   const log = pino({ level: 'silent' });
   const db = await openDatabase(dbUrl, log);
@@ -42,11 +43,12 @@ export async function startTestNode(t: TestContext): Promise<TestNode> {
     config: loadConfig({}, { apiToken: TOKEN, httpHost: '127.0.0.1', httpPort: 0, nodeId: 'test-node' }),
     log, metrics, db,
     readiness: async () => node.readiness,
-    submit: async (type, payload, opts) => {
+    submit: async (type, payload, submitOpts) => {
+      opts.beforeSubmit?.(type, payload);
       const def = lookup(type);
       if (def?.kind !== 'command' || !def.ingress) throw new TerminalError('unknown_type', `${type} is not a client command`);
       const valid = validatePayload(type, payload) as Record<string, unknown>;
-      const id = opts?.id ?? randomUUID();
+      const id = submitOpts?.id ?? randomUUID();
       submitted.push({ type, payload: valid, id });
       return { id };
     },

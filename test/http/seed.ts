@@ -7,8 +7,8 @@ const SHA = (c: string) => c.repeat(40);
 
 /**
  * Rows of one ticket as the actors would leave them: a diamond A → (B, C) → D → E whose
- * merge conflicted on `config.py`, so D is blocked with reason `merge_conflict`, plus an
- * agent, a node with a lease, an open dead letter and a few events.
+ * merge conflicted on `config.py`, so D is blocked with reason `merge_conflict`, and a few
+ * of its events.
  */
 export async function seedBlockedDiamond(db: Database, ticketId = 'T-diamond'): Promise<void> {
   const em = db.em();
@@ -41,6 +41,19 @@ export async function seedBlockedDiamond(db: Database, ticketId = 'T-diamond'): 
     conflicts: { B: ['config.py'], C: [] }, resolutions: [], files: ['config.py'], resolver_output: 'no resolver configured',
     duration_ms: 12, created_at: at(5),
   });
+  const event = (n: number, type: string, payload: Record<string, unknown>) =>
+    em.create(EventLogEntity, { message_id: `evt-${ticketId}-${n}`, type, ticket_id: ticketId, entity: ticketId, payload, time: at(n) });
+  event(1, 'ticket.created', { ticket_id: ticketId, title: 'Diamond', tasks: ['A', 'B', 'C', 'D', 'E'], joins: ['join-D'] });
+  event(2, 'task.status', { ticket_id: ticketId, task_id: 'A', status: 'completed' });
+  event(3, 'merge.attempted', { ticket_id: ticketId, join_id: 'join-D', ok: false, order: ['C', 'B'], conflicts: { B: ['config.py'], C: [] }, files: ['config.py'], duration_ms: 12 });
+  event(4, 'task.status', { ticket_id: ticketId, task_id: 'D', status: 'blocked', reason: 'merge_conflict' });
+  await em.flush();
+}
+
+/** What is not a ticket's: an agent, a node holding partition 0, an open dead letter. */
+export async function seedCluster(db: Database): Promise<void> {
+  const em = db.em();
+  const at = (s: number) => new Date(Date.parse('2026-01-01T10:00:00Z') + s * 1000);
   em.create(AgentEntity, {
     id: 'agent-1', name: 'coder-1', phase: 'execute', capabilities: ['git', 'typescript'], agent_version: '1.0.0', kind: 'local',
     public_key: null, status: 'healthy', capacity: 2, running: [], registered_at: at(0), last_heartbeat_at: at(5), restarts: 0,
@@ -52,12 +65,6 @@ export async function seedBlockedDiamond(db: Database, ticketId = 'T-diamond'): 
     message_id: 'bad-1', subject: 'omoi.in.task.complete', type: 'task.complete', code: 'schema_violation',
     reason: '/payload/attempt: Expected integer', body: '{"attempt":"x"}', deliveries: 1, status: 'open', created_at: at(4), resolved_at: null,
   });
-  const event = (n: number, type: string, payload: Record<string, unknown>) =>
-    em.create(EventLogEntity, { message_id: `evt-${ticketId}-${n}`, type, ticket_id: ticketId, entity: ticketId, payload, time: at(n) });
-  event(1, 'ticket.created', { ticket_id: ticketId, title: 'Diamond', tasks: ['A', 'B', 'C', 'D', 'E'], joins: ['join-D'] });
-  event(2, 'task.status', { ticket_id: ticketId, task_id: 'A', status: 'completed' });
-  event(3, 'merge.attempted', { ticket_id: ticketId, join_id: 'join-D', ok: false, order: ['C', 'B'], conflicts: { B: ['config.py'], C: [] }, files: ['config.py'], duration_ms: 12 });
-  event(4, 'task.status', { ticket_id: ticketId, task_id: 'D', status: 'blocked', reason: 'merge_conflict' });
   await em.flush();
 }
 

@@ -1,6 +1,6 @@
 // Omoi supervisor dashboard: plain browser JavaScript, no build step.
 // Reads the node's HTTP API with the bearer token kept in localStorage; builds every
-// element with textContent (never innerHTML), so data from the API cannot inject markup.
+// element with DOM calls and text nodes (no HTML strings), so data from the API cannot inject markup.
 'use strict';
 
 const TOKEN_KEY = 'omoi.apiToken';

@@ -3,7 +3,7 @@ import type { FilterQuery } from '@mikro-orm/core';
 import { EventLogEntity, type EventLogRow } from '../../persistence/index.ts';
 import type { HttpDeps } from '../deps.ts';
 import { plainRow } from '../plain-row.ts';
-import { queryFlag, queryInt, queryString } from '../request-input.ts';
+import { queryFlag, queryId, queryInt } from '../request-input.ts';
 
 /**
  * `GET /api/events?ticket_id=&after=&limit=&tail=`: the event log in ascending id order.
@@ -12,7 +12,7 @@ import { queryFlag, queryInt, queryString } from '../request-input.ts';
  */
 export async function eventRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   app.get('/events', async (req) => {
-    const ticketId = queryString(req.query, 'ticket_id', 128);
+    const ticketId = queryId(req.query, 'ticket_id');
     const after = queryInt(req.query, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER });
     const limit = queryInt(req.query, 'limit', { min: 1, max: 1000, default: 100 });
     const tail = queryFlag(req.query, 'tail');

@@ -4,7 +4,7 @@ import { JoinEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from '../../
 import type { HttpDeps } from '../deps.ts';
 import { newTicketId } from '../ids.ts';
 import { plainRow as plain } from '../plain-row.ts';
-import { bodyObject, paramString, queryInt, queryString } from '../request-input.ts';
+import { bodyObject, paramId, paramString, queryInt, queryString } from '../request-input.ts';
 import { submitCommand } from '../submit-command.ts';
 
 /** Task commands reachable as `POST /api/tickets/:id/tasks/:task/<action>`. */
@@ -26,7 +26,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
   });
 
   app.get('/tickets/:id', async (req) => {
-    const id = paramString(req.params, 'id');
+    const id = paramId(req.params, 'id');
     const em = deps.db.em();
     const ticket = await em.findOne(TicketEntity, { id });
     if (!ticket) throw new NotFoundError('ticket', id);
