@@ -1,0 +1,94 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import t from 'tap';
+import { startTestNode, TOKEN } from './helpers.ts';
+import { seedBlockedDiamond, seedCluster, seedEvent } from './seed.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT = '/tmp/omoi-dashboard.png';
+
+async function launch(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: the dashboard test needs Debian's chromium (apt-get install chromium)`);
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+t.test('the dashboard shows tickets, the DAG with statuses and blocked reasons, agents, dead letters and live events', async (t) => {
+  const node = await startTestNode(t);
+  await seedBlockedDiamond(node.db, 'T-diamond');
+  await seedCluster(node.db);
+  const browser = await launch();
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+
+  await page.goto(`${node.url}/#token=${encodeURIComponent(TOKEN)}`);
+  t.notMatch(page.url(), /token=/, 'the token leaves the address bar');
+  t.equal(await page.evaluate('localStorage.getItem("omoi.apiToken")'), TOKEN, 'the token is kept in localStorage');
+
+  const ticketRow = page.locator('.ticket-row[data-ticket="T-diamond"]');
+  await ticketRow.waitFor();
+  t.match(await ticketRow.innerText(), /Diamond with a conflicting merge/);
+  t.match(await ticketRow.innerText(), /running/);
+
+  await ticketRow.click();
+  const taskD = page.locator('.task[data-task="D"]');
+  await taskD.waitFor();
+  const statuses = await page.locator('.task').evaluateAll((cards) => cards.map((c) => `${c.getAttribute('data-task')}:${c.getAttribute('data-status')}`));
+  t.same(statuses, ['A:completed', 'B:completed', 'C:completed', 'D:blocked', 'E:pending'], 'every task with its status, in depth order');
+  for (const [task, status] of [['A', 'completed'], ['D', 'blocked'], ['E', 'pending']]) {
+    t.ok(await page.locator(`.task[data-task="${task}"] .badge`, { hasText: status }).isVisible(), `task ${task} shows a visible ${status} badge`);
+  }
+  const levels = await page.locator('.level').evaluateAll((ls) => ls.map((l) => Array.from(l.querySelectorAll('.task') as Iterable<{ getAttribute(name: string): string | null }>).map((c) => c.getAttribute('data-task')).join(',')));
+  t.same(levels, ['A', 'B,C', 'D', 'E'], 'tasks grouped by dependency depth');
+
+  const blockedReason = page.locator('.task[data-task="D"] .blocked-reason');
+  t.ok(await blockedReason.isVisible(), 'the blocked reason is visible on the task');
+  t.match(await blockedReason.innerText(), /merge_conflict/);
+  t.match(await page.locator('#detail-blocked').innerText(), /D \(merge_conflict\)/, 'and summarised above the DAG');
+
+  const join = page.locator('#joins tr[data-join="join-D"]');
+  t.match(await join.innerText(), /2\/2 collected/, 'the join shows collected/total sources');
+  t.match(await join.innerText(), /merge_conflict/);
+  t.match(await join.innerText(), /config\.py/);
+  const merge = page.locator('.merge[data-join="join-D"]');
+  t.match(await merge.innerText(), /C → B/, 'the merge attempt shows its order');
+  t.match(await merge.innerText(), /B: config\.py/, 'and the conflicts per source');
+
+  t.match(await page.locator('#agents tr[data-agent="agent-1"]').innerText(), /healthy/, 'agents with status');
+  t.match(await page.locator('#dead-letters').innerText(), /schema_violation/, 'open dead letters');
+  await page.locator('#events li', { hasText: 'merge.attempted' }).waitFor();
+
+  // A new event appears without reloading: the feed polls /api/events?after=.
+  await seedEvent(node.db, 'live-1', 'T-diamond', 'ticket.completed');
+  await page.locator('#events li', { hasText: 'ticket.completed' }).waitFor();
+  t.pass('a new event appears in the live feed');
+
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  t.same(pageErrors, [], 'no JavaScript errors on the page');
+});
+
+t.test('without a token the dashboard asks for one, and a wrong one is refused', async (t) => {
+  const node = await startTestNode(t);
+  const browser = await launch();
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(node.url);
+  await page.locator('#login-form').waitFor();
+  t.notOk(await page.locator('#board').isVisible(), 'nothing is shown without a token');
+
+  await page.fill('#token-input', 'not-the-token');
+  await page.click('#login-form button[type=submit]');
+  await page.locator('#login-error', { hasText: 'refused' }).waitFor();
+  t.pass('a wrong token returns to the form with a message');
+
+  await page.fill('#token-input', TOKEN);
+  await page.click('#login-form button[type=submit]');
+  await page.locator('#tickets-empty').waitFor();
+  t.ok(await page.locator('#board').isVisible(), 'the right token opens the board');
+});
