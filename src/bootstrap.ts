@@ -154,6 +154,8 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     });
     await leases.start();
     log.info({ partitions: leases.owned().length }, 'partition leases acquired');
+    const announce = (status: string) => publishDirect(js, config.nodeId, log, 'node.status', { node_id: config.nodeId, status, partitions: leases.owned() });
+    announce('started');
 
     // 5. Ingress: outside commands are validated and routed to partitions
     const router = new IngressRouter({ js, log, metrics, rejections, partitions: config.partitions, maxDeliver: config.maxDeliver, source: config.nodeId });
@@ -194,6 +196,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
           await router.drain();
           const drained = Promise.all([...workers.values()].map((w) => w.drain()));
           await Promise.race([drained, sleep(config.shutdownGraceMs)]);
+          announce('stopping');
           await leases.release().catch((e) => log.warn({ err: errorMessage(e) }, 'could not release leases'));
           await undo();
           log.info('node stopped');
@@ -206,12 +209,15 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
   }
 }
 
+/** Best-effort event outside any partition transaction (node lifecycle, supervision). */
+function publishDirect(js: JetStreamClient, source: string, log: Logger, type: string, payload: Record<string, unknown>): void {
+  const env = makeEnvelope(type, validatePayload(type, payload), { source });
+  js.publish(Subjects.event(type), encode(env), { msgID: env.id }).catch((e) => log.warn({ err: errorMessage(e), type }, 'could not publish event'));
+}
+
 function supervisionReporter(js: JetStreamClient, source: string, log: Logger) {
   return (r: SupervisionReport) => {
-    const publish = (type: string, payload: Record<string, unknown>) => {
-      const env = makeEnvelope(type, payload, { source });
-      js.publish(Subjects.event(type), encode(env), { msgID: env.id }).catch((e) => log.warn({ err: errorMessage(e) }, 'could not publish supervision event'));
-    };
+    const publish = (type: string, payload: Record<string, unknown>) => publishDirect(js, source, log, type, payload);
     publish('actor.supervision', { ...r });
     if (r.action === 'escalated') publish('alert.raised', { severity: 'critical', code: 'actor_escalated', message: `${r.actor} ${r.entity} exhausted its restarts: ${r.error ?? ''}`, entity: r.entity });
   };
