@@ -1,29 +1,20 @@
 import { BoundedCache } from './bounded-cache.ts';
-import { automataIntersect, buildAutomaton, type GlobAutomaton } from './glob-automaton.ts';
-import { invalidGlob, parseGlob } from './glob-syntax.ts';
+import { automataIntersect, buildAutomaton, commonPath, type GlobAutomaton } from './glob-automaton.ts';
+import { parseGlob } from './glob-syntax.ts';
 
 /** Compiled globs kept per process; a ticket's claims reuse the same few globs. */
 const automata = new BoundedCache<string, GlobAutomaton>(2_048);
 /** Intersection results per unordered pair of globs. */
 const intersections = new BoundedCache<string, boolean>(16_384);
 
-/** Matches every relative path: the reference for "can this glob match anything?". */
-const ANY_PATH = buildAutomaton(parseGlob('**'));
-
 function compile(glob: string): GlobAutomaton {
-  return automata.getOrCompute(glob, () => {
-    const automaton = buildAutomaton(parseGlob(glob));
-    if (!automataIntersect(automaton, ANY_PATH)) {
-      throw invalidGlob(glob, 'matches_nothing', 'it cannot match any relative file path');
-    }
-    return automaton;
-  });
+  return automata.getOrCompute(glob, () => buildAutomaton(parseGlob(glob)));
 }
 
 /**
- * Checks that `glob` belongs to the claim dialect (see `glob-syntax.ts`) and can match at
- * least one relative file path. Throws `TerminalError` with code `invalid_glob` and details
- * `{ glob, problem }` otherwise.
+ * Checks that `glob` belongs to the claim dialect (see `glob-syntax.ts`). Throws
+ * `TerminalError` with code `invalid_glob` and details `{ glob, problem }` otherwise.
+ * Every glob that passes matches at least one relative file path.
  */
 export function validateGlob(glob: string): void {
   compile(glob);
@@ -40,6 +31,14 @@ export function globsIntersect(a: string, b: string): boolean {
   const right = compile(b);
   const key = a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
   return intersections.getOrCompute(key, () => automataIntersect(left, right));
+}
+
+/**
+ * A relative file path that both globs match, for explaining a conflict (`undefined` when
+ * they do not intersect). One of the shortest such paths; not memoized.
+ */
+export function exampleCommonPath(a: string, b: string): string | undefined {
+  return commonPath(compile(a), compile(b));
 }
 
 /** Whether two claims (lists of globs) could touch a common file. An empty claim conflicts with nothing. */

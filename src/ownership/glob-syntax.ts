@@ -19,21 +19,34 @@ export type GlobToken =
    * regex-special characters: `[ab]` also matches the text `[ab]` itself.
    */
   | { readonly kind: 'char'; readonly set: CharSet; readonly literal?: string }
-  /** Zero or more characters, never `/`. */
-  | { readonly kind: 'star' };
+  /**
+   * Zero or more characters, never `/`. `guarded`: picomatch's `.*` inside braces, where the
+   * rest of the segment from the star on can be neither empty nor `.` (`x{.*,b}` does not
+   * match `x.`). `afterSlash`: right after a `/`, where picomatch requires one more
+   * character of the path (see `emptyAfterMiddleGlobstar` in glob-automaton.ts).
+   */
+  | { readonly kind: 'star'; readonly guarded: boolean; readonly afterSlash: boolean };
 
-export type GlobSegment =
-  /** `**`: zero or more whole path segments. */
-  | { readonly kind: 'globstar' }
-  /** Exactly one path segment. */
-  | { readonly kind: 'segment'; readonly tokens: readonly GlobToken[] };
+/** What a glob is made of between top-level slashes. */
+export type GlobNode =
+  | GlobToken
+  /** A `/` inside braces, as in `{src/a,lib}`. */
+  | { readonly kind: 'slash' }
+  | { readonly kind: 'braces'; readonly options: readonly (readonly GlobNode[])[] };
 
-/** A glob after brace expansion: one of these must match the whole path. */
-export type GlobAlternative = readonly GlobSegment[];
+/** The glob split at its top-level slashes. */
+export type GlobPart =
+  /**
+   * `**`: `minSegments` (0, or 1 for picomatch's trailing `/**` after a `*`, see
+   * `trailingGlobstarNeedsSegment`) or more whole path segments.
+   */
+  | { readonly kind: 'globstar'; readonly minSegments: 0 | 1 }
+  /** One path segment, or several when its braces hold slashes. */
+  | { readonly kind: 'pattern'; readonly nodes: readonly GlobNode[] };
 
 export interface ParsedGlob {
   readonly glob: string;
-  readonly alternatives: readonly GlobAlternative[];
+  readonly parts: readonly GlobPart[];
 }
 
 export type GlobProblem =
@@ -50,12 +63,12 @@ export type GlobProblem =
   | 'bad_class'
   | 'unbalanced_brace'
   | 'bad_brace'
-  | 'too_many_alternatives'
-  | 'matches_nothing';
+  | 'too_many_alternatives';
 
 export const MAX_GLOB_LENGTH = 1024;
 export const MAX_ALTERNATIVES = 256;
 const MAX_BRACE_DEPTH = 8;
+const FASTPATH_NON_EMPTY_LAST_STAR = new Set(['*.*', '**/*.*']);
 /** picomatch's REGEX_SPECIAL_CHARS: a class containing none of them also matches itself literally. */
 const REGEX_SPECIAL = /[-*+?.^${}(|)[\]]/;
 
@@ -63,7 +76,11 @@ export function invalidGlob(glob: unknown, problem: GlobProblem, message: string
   return new TerminalError('invalid_glob', `invalid glob ${JSON.stringify(glob)}: ${message}`, { glob, problem });
 }
 
-/** Syntax only; whether the glob can match any path at all is checked by `validateGlob`. */
+/**
+ * Parses and checks a glob. A glob that passes matches at least one relative path: classes
+ * never contain `/` and are never empty, and a segment that could only be `.` or `..`
+ * (like `.`, `..`, `[.]`) is refused.
+ */
 export function parseGlob(glob: unknown): ParsedGlob {
   if (typeof glob !== 'string') throw invalidGlob(glob, 'not_a_string', 'a glob must be a string');
   if (glob.length === 0) throw invalidGlob(glob, 'empty', 'a glob cannot be empty');
@@ -74,15 +91,30 @@ export function parseGlob(glob: unknown): ParsedGlob {
     throw invalidGlob(glob, 'absolute', 'globs are relative to the repository root; remove the leading "/"');
   }
   const nodes = new Parser(glob).parseAll();
-  const alternatives = expand(glob, nodes).map((flat) => toSegments(glob, flat));
-  return { glob, alternatives };
+  for (const flat of expand(glob, nodes)) checkSegments(glob, flat);
+  return { glob, parts: splitParts(nodes) };
 }
 
 type Node =
   | GlobToken
   | { readonly kind: 'slash' }
-  | { readonly kind: 'globstar' }
+  | { readonly kind: 'globstar'; readonly minSegments: 0 | 1 }
   | { readonly kind: 'braces'; readonly options: readonly Node[][] };
+
+/** Splits at top-level slashes; a globstar is always a whole part (checked by the parser). */
+function splitParts(nodes: readonly Node[]): GlobPart[] {
+  const parts: GlobPart[] = [];
+  let current: GlobNode[] = [];
+  for (const node of [...nodes, { kind: 'slash' } as const]) {
+    if (node.kind === 'globstar') parts.push(node);
+    else if (node.kind !== 'slash') current.push(node as GlobNode);
+    else if (current.length > 0) {
+      parts.push({ kind: 'pattern', nodes: current });
+      current = [];
+    }
+  }
+  return parts;
+}
 
 type FlatNode = Exclude<Node, { kind: 'braces' }>;
 
@@ -98,6 +130,17 @@ class Parser {
       // Only a `,` or `}` outside braces can stop the top-level sequence early.
       throw invalidGlob(this.glob, 'unbalanced_brace', `"}" at position ${this.pos} has no opening "{"`);
     }
+    if (FASTPATH_NON_EMPTY_LAST_STAR.has(this.glob)) {
+      // picomatch's fast path for these exact globs puts `(?=.)` after the dot: `*.*` does not
+      // match `a.`; the last star reads at least one character.
+      nodes.splice(nodes.length - 1, 0, { kind: 'char', set: ANY_CHAR });
+    }
+    // picomatch reads consecutive `**` segments as one.
+    for (let i = 2; i < nodes.length; ) {
+      if (nodes[i]!.kind === 'globstar' && nodes[i - 2]!.kind === 'globstar') nodes.splice(i - 1, 2);
+      else i++;
+    }
+    if (trailingGlobstarNeedsSegment(this.glob)) nodes[nodes.length - 1] = { kind: 'globstar', minSegments: 1 };
     return nodes;
   }
 
@@ -149,6 +192,14 @@ class Parser {
           this.fail('unsupported_syntax', 'backslash escapes are not supported');
         case '"':
           this.fail('unsupported_syntax', 'quotes are not supported');
+        case '+':
+          // After a class or braces picomatch leaves `+` unescaped: a regex quantifier.
+          if (this.pos > 0 && ']}'.includes(glob[this.pos - 1]!)) {
+            this.fail('unsupported_syntax', `"+" right after "${glob[this.pos - 1]}" repeats it in picomatch; not supported`);
+          }
+          this.pos++;
+          nodes.push({ kind: 'char', set: singleChar(c) });
+          break;
         default:
           this.pos++;
           nodes.push({ kind: 'char', set: singleChar(c) });
@@ -162,9 +213,13 @@ class Parser {
     const start = this.pos;
     while (glob[this.pos] === '*') this.pos++;
     const run = this.pos - start;
-    if (run === 1) return { kind: 'star' };
+    // picomatch reads a `.` inside braces as a "dot" token, and a star right after one gets
+    // a look-ahead refusing an empty or "." rest of segment.
+    if (run === 1) {
+      return { kind: 'star', guarded: this.braceDepth > 0 && glob[start - 1] === '.', afterSlash: glob[start - 1] === '/' };
+    }
     const wholeSegment = (start === 0 || glob[start - 1] === '/') && (this.pos === glob.length || glob[this.pos] === '/');
-    if (run === 2 && wholeSegment && this.braceDepth === 0) return { kind: 'globstar' };
+    if (run === 2 && wholeSegment && this.braceDepth === 0) return { kind: 'globstar', minSegments: 0 };
     if (this.braceDepth > 0) this.fail('bad_globstar', '"**" inside braces is not supported');
     this.fail('bad_globstar', `"${'*'.repeat(run)}" at position ${start}: "**" must be a whole path segment (use "*" within a segment)`);
   }
@@ -238,7 +293,20 @@ class Parser {
   }
 }
 
-/** Brace expansion, innermost first; the product is bounded so a glob cannot explode. */
+/**
+ * picomatch makes a trailing `/**` optional (`a/**` matches `a`) unless the text before that
+ * slash ends with `*`: `*\/**` and `a*\/**` need at least one more segment. Consecutive
+ * trailing `/**` count as one, and a glob made only of `**` segments is plain `**`.
+ */
+function trailingGlobstarNeedsSegment(glob: string): boolean {
+  const match = /^(.*?)((?:\/\*\*)+)$/.exec(glob);
+  return match !== null && match[1] !== '**' && match[1]!.endsWith('*');
+}
+
+/**
+ * Brace expansion, innermost first, only to check every alternative's segments; the product
+ * is bounded so a glob cannot explode.
+ */
 function expand(glob: string, nodes: readonly Node[]): FlatNode[][] {
   let results: FlatNode[][] = [[]];
   for (const node of nodes) {
@@ -255,36 +323,32 @@ function expand(glob: string, nodes: readonly Node[]): FlatNode[][] {
   return results;
 }
 
-function toSegments(glob: string, flat: readonly FlatNode[]): GlobAlternative {
+function checkSegments(glob: string, flat: readonly FlatNode[]): void {
   if (flat.length === 0) throw invalidGlob(glob, 'empty', 'one of its brace alternatives makes it empty');
   if (flat[0]!.kind === 'slash') {
     throw invalidGlob(glob, 'absolute', 'one of its brace alternatives starts with "/"; globs are relative');
   }
-  const segments: GlobSegment[] = [];
-  let current: FlatNode[] = [];
+  let current: GlobToken[] = [];
+  let globstar = false;
   const close = (): void => {
-    if (current.length === 0) {
+    if (current.length === 0 && !globstar) {
       throw invalidGlob(glob, 'empty_segment', 'it has an empty path segment ("//" or a trailing "/"); use "dir/**" for a directory');
     }
-    if (current.length === 1 && current[0]!.kind === 'globstar') {
-      segments.push({ kind: 'globstar' });
-    } else {
-      const tokens = current as GlobToken[]; // a globstar is always a whole segment (checked by the parser)
-      if (isDotSegment(tokens)) throw invalidGlob(glob, 'dot_segment', '"." and ".." segments are not allowed');
-      segments.push({ kind: 'segment', tokens });
-    }
+    if (isDotSegment(current)) throw invalidGlob(glob, 'dot_segment', '"." and ".." segments are not allowed');
     current = [];
+    globstar = false;
   };
   for (const node of flat) {
     if (node.kind === 'slash') close();
+    else if (node.kind === 'globstar') globstar = true;
     else current.push(node);
   }
   close();
-  return segments;
 }
 
 function isDotSegment(tokens: readonly GlobToken[]): boolean {
   return (
+    tokens.length > 0 &&
     tokens.length <= 2 &&
     tokens.every((t) => t.kind === 'char' && t.literal === undefined && !t.set.negated && t.set.ranges.length === 1 && t.set.ranges[0]![0] === 0x2e && t.set.ranges[0]![1] === 0x2e)
   );
