@@ -248,6 +248,7 @@ t.test('agents, dead letters and cluster views', async (t) => {
   const retried = await send(node.url, 'POST', '/api/dlq/1/retry');
   t.same(retried.json, { id: 1, status: 'retried' });
   t.same((await send(node.url, 'GET', '/api/dlq?status=open')).json.dead_letters, [], 'retried letters are no longer open');
+  t.same((await send(node.url, 'GET', '/api/dlq?status=all')).json.dead_letters.map((d: { status: string }) => d.status), ['retried'], 'status=all lists them all');
   const missing = await send(node.url, 'GET', '/api/dlq/99');
   t.equal(missing.status, 404);
   t.equal(missing.json.error.code, 'not_found');

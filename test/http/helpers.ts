@@ -76,7 +76,7 @@ function deadLettersOver(db: Database): HttpDeps['deadLetters'] {
     await em.flush();
   };
   return {
-    list: (status, limit = 100) => db.em().find(DeadLetterEntity, status ? { status: status as 'open' } : {}, { orderBy: { id: 'asc' }, limit }),
+    list: (status = 'open', limit = 100) => db.em().find(DeadLetterEntity, status === 'all' ? {} : { status: status as 'open' }, { orderBy: { id: 'asc' }, limit }),
     show: async (id) => find(id).catch((err) => (err instanceof NotFoundError ? undefined : Promise.reject(err))),
     retry: (id) => resolve(id, 'retried'),
     discard: (id) => resolve(id, 'discarded'),

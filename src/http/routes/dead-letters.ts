@@ -3,7 +3,8 @@ import { NotFoundError } from '../../errors.ts';
 import type { HttpDeps } from '../deps.ts';
 import { paramInt, queryEnum, queryInt } from '../request-input.ts';
 
-const STATUSES = ['open', 'retried', 'discarded'] as const;
+/** `all` lists every status; without `status` the store's default applies (open letters). */
+const STATUSES = ['open', 'retried', 'discarded', 'all'] as const;
 
 /**
  * Dead letters: input that was rejected or exhausted its deliveries. An operator lists,
