@@ -15,7 +15,8 @@ export function ormConfig(clientUrl: string) {
     extensions: [Migrator],
     migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true, tableName: 'omoi_migrations', silent: true },
     discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
-    pool: { min: 1, max: 10 },
+    // Partition workers hold a connection per batch transaction; leases and HTTP need some too.
+    pool: { min: 1, max: 24 },
     debug: false,
     allowGlobalContext: false,
   });

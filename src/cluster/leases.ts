@@ -37,7 +37,7 @@ export class LeaseManager {
 
   async assertHeld(em: EntityManager, partition: number, epoch: number): Promise<void> {
     const rows = await em.getConnection().execute(
-      'select 1 from omoi_partition_lease where partition = ? and node_id = ? and epoch = ? and expires_at > now() for share',
+      'select 1 from omoi_partition_lease where partition = ? and node_id = ? and epoch = ? for share',
       [partition, this.deps.nodeId, epoch],
       'all',
       em.getTransactionContext(),
@@ -70,10 +70,17 @@ export class LeaseManager {
        on conflict (id) do update set heartbeat_at = now(), status = 'up', http_url = excluded.http_url`,
       [nodeId, this.deps.httpUrl ?? null],
     );
-    const renewed: Array<{ partition: number }> = await conn.execute(
-      `update omoi_partition_lease set expires_at = now() + ?::interval where node_id = ? and expires_at > now() returning partition`,
-      [ttl, nodeId],
-    );
+    // Renew by epoch, not by "not yet expired": a renewal delayed by load still succeeds unless
+    // another node has taken the partition meanwhile (its epoch would differ).
+    const held = this.owned();
+    const renewed: Array<{ partition: number }> = held.length
+      ? await conn.execute(
+          `update omoi_partition_lease l set expires_at = now() + ?::interval
+           from unnest(?::int[], ?::int[]) as h(partition, epoch)
+           where l.partition = h.partition and l.epoch = h.epoch and l.node_id = ? returning l.partition`,
+          [ttl, `{${held.join(',')}}`, `{${held.map((p) => this.held.get(p)).join(',')}}`, nodeId],
+        )
+      : [];
     const still = new Set(renewed.map((r) => r.partition));
     for (const p of [...this.held.keys()]) if (!still.has(p)) await this.lose(p);
 

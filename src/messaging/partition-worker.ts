@@ -169,7 +169,7 @@ export class PartitionWorker {
     this.pendingDeletes.push(...messageIds);
     if (this.pendingDeletes.length < 512) return;
     const ids = this.pendingDeletes.splice(0);
-    await this.deps.db.em().getConnection().execute('delete from omoi_outbox where message_id = any(?)', [ids]).catch(() => {
+    await this.deps.db.em().getConnection().execute('delete from omoi_outbox where message_id in (?)', [ids]).catch(() => {
       this.pendingDeletes.push(...ids);
     });
   }
