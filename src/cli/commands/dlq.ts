@@ -99,7 +99,7 @@ function databaseUrl(configured: string | undefined, dataDir: string): { url: st
   if (url) return { url, from: 'file' };
   throw new CliError(
     `DATABASE_URL is unset and ${file} does not exist: a node without DATABASE_URL runs an embedded PostgreSQL that is reachable only while it runs ` +
-    `(its URL is printed at start and written to that file). Start the node with the same OMOI_DATA_DIR, or set DATABASE_URL.`,
+    `(it writes the URL to that file while it runs). Start the node with the same OMOI_DATA_DIR, or set DATABASE_URL.`,
   );
 }
 

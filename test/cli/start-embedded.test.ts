@@ -1,0 +1,61 @@
+import { chmod } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { tempDir, waitFor } from '../harness/index.ts';
+import type { TestContext } from '../harness/index.ts';
+import { childPids, runOmoi, spawnOmoi, stillRunning } from './run-omoi.ts';
+
+/** A data directory the embedded PostgreSQL (run as user `postgres` when we are root) can enter. */
+async function dataDirFor(t: TestContext): Promise<string> {
+  const dir = await tempDir(t, 'cli-embedded');
+  await chmod(dir, 0o755);
+  return path.join(dir, 'data');
+}
+
+const nodeEnv = (dataDir: string) => ({
+  OMOI_DATA_DIR: dataDir, OMOI_HTTP_PORT: '0', OMOI_PARTITIONS: '4', OMOI_LOG_LEVEL: 'warn', OMOI_HEARTBEAT_MS: '500', OMOI_SHUTDOWN_GRACE_MS: '5000',
+});
+
+t.test('omoi start on the embedded defaults: SIGINT stops the node and every server it started', async (t) => {
+  const dataDir = await dataDirFor(t);
+  const node = spawnOmoi(t, ['start'], nodeEnv(dataDir));
+  const line = await node.line(/^omoi: node /, 'the start line');
+  const url = /· http (http:\/\/\S+) ·/.exec(line)?.[1];
+  const natsUrl = /--nats-url (nats:\/\/127\.0\.0\.1:\d+)$/.exec(line)?.[1];
+  t.ok(natsUrl, 'the start line says where the embedded NATS listens');
+  t.equal((await fetch(`${url}/readyz`)).status, 200, 'ready');
+
+  const children = await childPids(node.pid);
+  t.ok(children.length >= 2, `the node runs its servers as children (${children.join(', ')})`);
+
+  // The embedded database is reachable by `omoi dlq` through the file the node writes.
+  const dlq = await runOmoi(['dlq', 'list'], { OMOI_DATA_DIR: dataDir });
+  t.equal(dlq.code, 0, dlq.stderr);
+  t.equal(dlq.stdout.trim(), 'no open dead letters');
+
+  // The hinted URL works for watching.
+  const sub = spawnOmoi(t, ['sub', 'omoi.evt.>', '--nats-url', natsUrl!, '--timeout', '1'], {});
+  t.same(await sub.exited, { code: 0, signal: null }, 'omoi sub connects to the embedded NATS');
+
+  node.child.kill('SIGINT');
+  t.same(await node.exited, { code: 0, signal: null }, 'SIGINT: a graceful stop, exit 0');
+  t.same(await stillRunning(children), [], 'no child process left: database, NATS and their watchdogs are gone');
+  t.notOk(existsSync(path.join(dataDir, 'database-url')), 'the database URL file is removed with the database');
+});
+
+t.test('a second signal during the graceful stop exits at once with 143', async (t) => {
+  const dataDir = await dataDirFor(t);
+  const node = spawnOmoi(t, ['start'], nodeEnv(dataDir));
+  await node.line(/^omoi: node /, 'the start line');
+  const children = await childPids(node.pid);
+
+  node.child.kill('SIGTERM');
+  await node.line(/SIGTERM: stopping the node gracefully/, 'the graceful stop');
+  node.child.kill('SIGTERM');
+  t.same(await node.exited, { code: 143, signal: null }, 'forced exit: 128 + SIGTERM');
+  t.match(node.stderr(), /SIGTERM again: exiting without waiting/);
+  // Whatever the interrupted stop left, the orphan watchdogs stop it.
+  await waitFor('the embedded servers to be gone', async () => (await stillRunning(children)).length === 0, { timeoutMs: 60_000 });
+  t.pass('no child process left behind');
+});
