@@ -203,6 +203,8 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     const t = this.live(w, p);
     if (!t) return; // stale attempt or duplicate completion: nothing changes
     const commit = p.commit ?? t.base_commit;
+    const warnings = (p.result as { ownership_warnings?: string[] } | undefined)?.ownership_warnings;
+    if (warnings?.length) w.ctx.scope.emit('task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: warnings, mode: 'lenient' });
     this.setTask(w, t.id, { status: TaskState.completed, commit, result: p.result ?? null, reason: null });
     this.endedOnAgent(w, t);
     await this.release(w, t.id);
@@ -216,6 +218,8 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     const t = this.live(w, p);
     if (!t) return;
     const spec = t.spec as unknown as TaskSpec;
+    const violation = /^ownership_violation: changed files outside its claims: (.*)$/s.exec(String(p.error));
+    if (violation) w.ctx.scope.emit('task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: violation[1].split(', '), mode: 'strict' });
     this.endedOnAgent(w, t);
     if (p.retryable !== false && t.attempt <= spec.max_retries && w.s.ticket.status === TicketState.running) {
       const delay = Math.min((this.deps.retryBaseMs ?? 500) * 2 ** (t.attempt - 1), 60_000);

@@ -1,14 +1,16 @@
 import t from 'tap';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { withCluster, withClient, withNode } from '../harness/node.ts';
-import { waitFor } from '../harness/index.ts';
+import { makeRepo, waitFor } from '../harness/index.ts';
 import type { Envelope } from '../../src/protocol/index.ts';
 
+let repoDir = '';
 const ticket = (id: string, extra: Record<string, unknown> = {}) => ({
-  ticket_id: id, title: 'demo', repository: '/tmp/none', base_branch: 'main', tasks: [{ id: 'A', run: 'true' }], ...extra,
+  ticket_id: id, title: 'demo', repository: repoDir, base_branch: 'main', tasks: [{ id: 'A', run: 'true' }], ...extra,
 });
 
 t.test('bad input is answered with an error event and a dead letter; the node keeps going', async (t) => {
+  repoDir = (await makeRepo(t, { 'README.md': 'hello\n' })).dir;
   const cluster = await withCluster(t);
   const node = await withNode(t, cluster, { maxDeliver: 2 });
   const rejectedTwice = () => node.db.em().getConnection().execute('select message_id, count(*)::int as n from omoi_dead_letter where message_id is not null group by 1 having count(*) > 1');
