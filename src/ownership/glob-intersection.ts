@@ -29,7 +29,7 @@ export function validateGlob(glob: string): void {
 export function globsIntersect(a: string, b: string): boolean {
   const left = compile(a);
   const right = compile(b);
-  const key = a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
+  const key = JSON.stringify(a < b ? [a, b] : [b, a]);
   return intersections.getOrCompute(key, () => automataIntersect(left, right));
 }
 

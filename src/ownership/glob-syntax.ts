@@ -6,7 +6,9 @@ import { ANY_CHAR, SLASH, charSet, singleChar, type CharSet, type CodeRange } fr
  *
  * Accepted: literal characters, `?`, `*` (within one segment), `**` as a whole path segment,
  * classes `[abc]` `[a-z]` `[!a]` `[^a]`, and brace alternatives `{a,b}` (nested allowed).
- * Meaning: picomatch with `GLOB_OPTIONS` (see `glob-match.ts`) on relative paths.
+ * Meaning: exactly what picomatch matches with `GLOB_OPTIONS` (see `glob-match.ts`) among
+ * relative file paths, down to its parse-time quirks (each is noted where it is modelled), so
+ * that a claim covers exactly the files a picomatch check would let its task change.
  * Everything else (extglobs, escapes, quotes, negation, brace ranges, absolute paths, empty,
  * `.` or `..` segments, unbalanced brackets or braces) is refused with a `TerminalError`
  * whose code is `invalid_glob` and whose details name the glob and the problem.
@@ -125,11 +127,7 @@ class Parser {
   constructor(private readonly glob: string) {}
 
   parseAll(): Node[] {
-    const nodes = this.parseSequence();
-    if (this.pos < this.glob.length) {
-      // Only a `,` or `}` outside braces can stop the top-level sequence early.
-      throw invalidGlob(this.glob, 'unbalanced_brace', `"}" at position ${this.pos} has no opening "{"`);
-    }
+    const nodes = this.parseSequence(); // outside braces it reads to the end or throws
     if (FASTPATH_NON_EMPTY_LAST_STAR.has(this.glob)) {
       // picomatch's fast path for these exact globs puts `(?=.)` after the dot: `*.*` does not
       // match `a.`; the last star reads at least one character.
