@@ -91,6 +91,7 @@ export class MergeActor {
     const sandboxDir = path.join(this.deps.dataDir, 'sandboxes', `merge-${job.ticketId}-${job.joinId}-${job.attempt}`);
     const logDir = path.join(this.deps.dataDir, 'logs', job.ticketId);
     await mkdir(logDir, { recursive: true });
+    await rm(sandboxDir, { recursive: true, force: true }); // what a crashed run of this attempt left
     try {
       return await mergeSources({
         repoDir: job.repoDir, sandboxDir, base: job.base, sources: job.sources,

@@ -64,6 +64,12 @@ export class LocalExecutor {
     let sandbox: Sandbox | undefined;
     let outcome: { type: 'task.complete' | 'task.fail'; payload: Record<string, unknown> };
     try {
+      // Sandboxes of earlier attempts left by a crash still hold the task branch: remove them.
+      for (let n = 1; n < a.attempt; n++) {
+        if (this.live.has(`${a.ticket_id}/${a.task_id}/${n}`)) continue;
+        const id = `task-${a.ticket_id}-${a.task_id}-${n}`;
+        await this.sandboxes.remove({ id, dir: this.sandboxes.dirOf(id), branch: a.branch, base: a.base, repoDir }).catch(() => undefined);
+      }
       sandbox = await this.sandboxes.create(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const result = await executeTask({
         sandbox, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
