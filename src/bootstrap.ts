@@ -20,6 +20,7 @@ import { connectNats, type NatsConnection } from './messaging/connection.ts';
 import { DeadLetters } from './messaging/dead-letters.ts';
 import { IngressRouter } from './messaging/ingress-router.ts';
 import { OutboxPublisher } from './messaging/outbox.ts';
+import { GroupCommitter } from './messaging/group-commit.ts';
 import { PartitionWorker } from './messaging/partition-worker.ts';
 import { Rejections } from './messaging/rejections.ts';
 import { ensureStreams } from './messaging/streams.ts';
@@ -133,12 +134,13 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const rejections = new Rejections({ db, js, log, metrics, source: config.nodeId });
     const outbox = new OutboxPublisher({ js, db, log });
     const workers = new Map<number, PartitionWorker>();
+    // One transaction serves the batches of every partition this node holds (group commit).
+    const committer: GroupCommitter = new GroupCommitter({ db, log, leases: { epoch: (p) => leases.epoch(p), assertHeld: (em, e) => leases.assertHeld(em, e) }, dispatch: runtime.dispatch, outbox, partitions: config.partitions, nodeId: config.nodeId });
     const leases: LeaseManager = new LeaseManager({
       db, log, nodeId: config.nodeId, partitions: config.partitions, heartbeatMs: config.heartbeatMs,
       onAcquired: async (partition) => {
         const worker = new PartitionWorker(partition, {
-          js, db, log, metrics, leases, dispatch: runtime.dispatch, outbox, rejections,
-          partitions: config.partitions, nodeId: config.nodeId, fetchBatch: config.fetchBatch, maxDeliver: config.maxDeliver,
+          js, log, metrics, committer, outbox, rejections, fetchBatch: config.fetchBatch, maxDeliver: config.maxDeliver,
           onFenced: (p) => void workers.get(p)?.drain().finally(() => workers.delete(p)),
         });
         workers.set(partition, worker);

@@ -35,16 +35,22 @@ export class LeaseManager {
     return [...this.held.keys()].sort((a, b) => a - b);
   }
 
-  async assertHeld(em: EntityManager, partition: number, epoch: number): Promise<void> {
-    const rows = await em.getConnection().execute(
-      'select 1 from omoi_partition_lease where partition = ? and node_id = ? and epoch = ? for share',
-      [partition, this.deps.nodeId, epoch],
+  /** Locks the leases of `epochs` (partition → epoch) for this transaction; throws `FencedError` for the first not held. */
+  async assertHeld(em: EntityManager, epochs: Map<number, number>): Promise<void> {
+    const parts = [...epochs.keys()];
+    const rows: Array<{ partition: number; epoch: number; node_id: string | null }> = await em.getConnection().execute(
+      'select partition, epoch, node_id from omoi_partition_lease where partition in (?) for share',
+      [parts],
       'all',
       em.getTransactionContext(),
     );
-    if (!rows.length) {
-      this.held.delete(partition);
-      throw new FencedError(partition, epoch);
+    const current = new Map(rows.map((r) => [r.partition, r]));
+    for (const [partition, epoch] of epochs) {
+      const row = current.get(partition);
+      if (!row || row.node_id !== this.deps.nodeId || row.epoch !== epoch) {
+        this.held.delete(partition);
+        throw new FencedError(partition, epoch);
+      }
     }
   }
 

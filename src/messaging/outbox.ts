@@ -1,36 +1,25 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import { OutboxEntity, type Database, type EntityManager, type OutboxRow } from '../persistence/index.ts';
+import { OutboxEntity, type Database, type OutboxRow } from '../persistence/index.ts';
 
 /**
  * Publishes outbox rows after their transaction committed, with `Nats-Msg-Id` = message id
  * (JetStream drops a duplicate within its window; receivers also skip processed ids).
- * Published rows are deleted in the partition's next transaction, or by `flushPending`.
+ * Published rows are deleted in the next commit round (`GroupCommitter`), or by `flushPending`.
  */
 export class OutboxPublisher {
-  private readonly published = new Map<number, number[]>();
-
   constructor(private readonly deps: { js: JetStreamClient; db: Database; log: Logger }) {}
 
   /** Publishes rows concurrently; returns false if any failed (they stay for `flushPending`). */
-  async publish(partition: number, rows: OutboxRow[], ids: number[]): Promise<boolean> {
+  async publish(rows: OutboxRow[]): Promise<boolean> {
     const results = await Promise.allSettled(rows.map((r) => this.deps.js.publish(r.subject, r.body, { msgID: r.message_id })));
     const failed = results.filter((r) => r.status === 'rejected');
     if (failed.length) {
-      this.deps.log.warn({ partition, failed: failed.length, err: errorMessage((failed[0] as PromiseRejectedResult).reason) }, 'outbox publish failed; will retry');
+      this.deps.log.warn({ failed: failed.length, err: errorMessage((failed[0] as PromiseRejectedResult).reason) }, 'outbox publish failed; will retry');
       return false;
     }
-    if (ids.length) this.published.set(partition, [...(this.published.get(partition) ?? []), ...ids]);
     return true;
-  }
-
-  /** Deletes rows known published, inside the caller's transaction. */
-  async deletePublished(em: EntityManager, partition: number): Promise<void> {
-    const ids = this.published.get(partition);
-    if (!ids?.length) return;
-    this.published.delete(partition);
-    await em.nativeDelete(OutboxEntity, { id: { $in: ids } });
   }
 
   /** Republish whatever a partition left in its outbox (crash, NATS outage), oldest first. */
@@ -38,7 +27,7 @@ export class OutboxPublisher {
     const em = this.deps.db.em();
     const rows = await em.find(OutboxEntity, { partition, created_at: { $lte: new Date(Date.now() - olderThanMs) } }, { orderBy: { id: 'asc' }, limit: 1000 });
     if (!rows.length) return 0;
-    const ok = await this.publish(partition, rows, []);
+    const ok = await this.publish(rows);
     if (ok) await em.nativeDelete(OutboxEntity, { id: { $in: rows.map((r) => r.id!) } });
     return rows.length;
   }

@@ -1,28 +1,18 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { errorMessage, FencedError, RetryableError } from '../errors.ts';
-import { failpoint } from '../failpoints.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { ProcessedMessageEntity, type Database, type EntityManager } from '../persistence/index.ts';
 import { decodeEnvelope, Streams, type Envelope } from '../protocol/index.ts';
+import type { GroupCommitter, Item } from './group-commit.ts';
 import type { OutboxPublisher } from './outbox.ts';
 import { describe, isTerminalInput, type Rejections } from './rejections.ts';
 import { partitionConsumer } from './streams.ts';
-import { UnitOfWork, type MessageScope } from './unit-of-work.ts';
 
-/** Delivers one decoded command to its actor, inside the unit of work. */
-export type Dispatch = (env: Envelope, scope: MessageScope) => Promise<void>;
-
-/** Proof that this node holds a partition; checked and locked inside every transaction. */
-export interface LeaseCheck {
-  epoch(partition: number): number | undefined;
-  assertHeld(em: EntityManager, partition: number, epoch: number): Promise<void>;
-}
-
-interface Item { msg: JsMsg; env: Envelope; received: number }
+export type { Dispatch, LeaseCheck } from './group-commit.ts';
 
 /**
- * Pulls partition n's durable consumer and applies its messages, a batch per transaction.
+ * Pulls partition n's durable consumer and applies its messages a batch at a time, through
+ * the node's `GroupCommitter` (one transaction serves the batches of many partitions).
  *
  * Invariants:
  * 1. Durable before ack: a message is acked only after the transaction holding its effects
@@ -44,9 +34,8 @@ export class PartitionWorker {
   constructor(
     readonly partition: number,
     private readonly deps: {
-      js: JetStreamClient; db: Database; log: Logger; metrics: Metrics; leases: LeaseCheck;
-      dispatch: Dispatch; outbox: OutboxPublisher; rejections: Rejections;
-      partitions: number; nodeId: string; fetchBatch: number; maxDeliver: number;
+      js: JetStreamClient; log: Logger; metrics: Metrics; committer: GroupCommitter; outbox: OutboxPublisher;
+      rejections: Rejections; fetchBatch: number; maxDeliver: number;
       onFenced: (partition: number) => void;
     },
   ) {}
@@ -122,56 +111,13 @@ export class PartitionWorker {
   }
 
   private async commit(items: Item[]): Promise<void> {
-    const { db, leases, dispatch, outbox, partitions, nodeId, metrics } = this.deps;
-    const epoch = leases.epoch(this.partition);
-    if (epoch === undefined) throw new FencedError(this.partition, -1);
-    const uow = new UnitOfWork(db.em(), this.partition, partitions, nodeId);
-    const handled: Item[] = [];
-    try {
-      await db.em().transactional(async (em) => {
-        (uow as { em: EntityManager }).em = em as EntityManager;
-        await leases.assertHeld(uow.em, this.partition, epoch);
-        await outbox.deletePublished(uow.em, this.partition);
-        const ids = items.map((i) => i.env.id);
-        const seen = new Set((await uow.em.find(ProcessedMessageEntity, { message_id: { $in: ids } }, { fields: ['message_id'] })).map((r) => r.message_id));
-        for (const item of items) {
-          if (seen.has(item.env.id)) continue;
-          seen.add(item.env.id);
-          await dispatch(item.env, uow.scope(item.env));
-          uow.markProcessed(item.env.id);
-          handled.push(item);
-        }
-        await uow.finish();
-      });
-    } catch (err) {
-      uow.rollbackState();
-      throw err;
-    }
-    for (const item of handled) failpoint('after-commit', item.env.type);
-    const rows = uow.outbox;
-    const published = await outbox.publish(this.partition, rows, []);
-    if (published && rows.length) {
-      // The rows were inserted with generated ids; delete them by message id next time.
-      await this.forgetPublished(rows.map((r) => r.message_id));
-    }
-    await uow.runEffects((err) => this.deps.log.error({ partition: this.partition, err: errorMessage(err) }, 'after-commit effect failed'));
+    const { handled } = await this.deps.committer.commit({ partition: this.partition, items });
     const now = performance.now();
     for (const item of items) {
       item.msg.ack();
-      const outcome = handled.includes(item) ? 'ok' : 'duplicate';
-      metrics.handled.inc({ type: item.env.type, outcome });
-      metrics.latency.observe({ type: item.env.type }, (now - item.received) / 1000);
+      this.deps.metrics.handled.inc({ type: item.env.type, outcome: handled.has(item) ? 'ok' : 'duplicate' });
+      this.deps.metrics.latency.observe({ type: item.env.type }, (now - item.received) / 1000);
     }
-  }
-
-  private pendingDeletes: string[] = [];
-  private async forgetPublished(messageIds: string[]): Promise<void> {
-    this.pendingDeletes.push(...messageIds);
-    if (this.pendingDeletes.length < 512) return;
-    const ids = this.pendingDeletes.splice(0);
-    await this.deps.db.em().getConnection().execute('delete from omoi_outbox where message_id in (?)', [ids]).catch(() => {
-      this.pendingDeletes.push(...ids);
-    });
   }
 
   private async fail(msg: JsMsg, type: string, err: unknown, env?: Envelope): Promise<void> {

@@ -4,7 +4,8 @@ import { EventLogEntity, OutboxEntity, ProcessedMessageEntity, type OutboxRow } 
 import { lookup, makeEnvelope, partitionOf, Subjects, validatePayload, type CommandDef, type Envelope } from '../protocol/index.ts';
 
 /**
- * One database transaction of a partition worker, shared by every message of a batch.
+ * One database transaction, shared by every message of a commit round (the batches of one or
+ * more partitions held by this node: see `GroupCommitter`).
  *
  * Invariants:
  * 1. Everything a handler produces (state rows, events, commands) is written in this
@@ -15,26 +16,25 @@ import { lookup, makeEnvelope, partitionOf, Subjects, validatePayload, type Comm
  */
 export class UnitOfWork {
   readonly outbox: OutboxRow[] = [];
-  private readonly processed: string[] = [];
+  private readonly processed: Array<{ message_id: string; partition: number }> = [];
   private readonly effects: Array<() => void | Promise<void>> = [];
   private readonly pending = new Map<EntitySchema<any>, { pk: string[]; rows: Map<string, object> }>();
   private readonly touched = new Set<() => void>();
 
   constructor(
-    readonly em: EntityManager,
-    readonly partition: number,
+    public em: EntityManager,
     readonly partitions: number,
     readonly source: string,
     readonly now: Date = new Date(),
   ) {}
 
-  /** A scope that produces messages caused by `cause`. */
-  scope(cause: Envelope): MessageScope {
-    return new MessageScope(this, cause);
+  /** A scope that produces messages caused by `cause`, a message of `partition`. */
+  scope(cause: Envelope, partition: number): MessageScope {
+    return new MessageScope(this, cause, partition);
   }
 
-  markProcessed(messageId: string): void {
-    this.processed.push(messageId);
+  markProcessed(messageId: string, partition: number): void {
+    this.processed.push({ message_id: messageId, partition });
   }
 
   /** Write-behind upsert keyed by primary key; the last write of a row wins. */
@@ -72,7 +72,7 @@ export class UnitOfWork {
     if (this.processed.length) {
       await this.em
         .createQueryBuilder(ProcessedMessageEntity)
-        .insert(this.processed.map((message_id) => ({ message_id, partition: this.partition, processed_at: this.now })))
+        .insert(this.processed.map((p) => ({ ...p, processed_at: this.now })))
         .onConflict(['message_id']).ignore().execute();
     }
     if (this.outbox.length) {
@@ -114,6 +114,8 @@ export class MessageScope {
   constructor(
     readonly uow: UnitOfWork,
     readonly cause: Envelope,
+    /** The partition of the causing message; its holder publishes what this scope produces. */
+    readonly partition: number,
   ) {}
 
   get em(): EntityManager {
@@ -147,6 +149,6 @@ export class MessageScope {
 
   /** Outbox rows belong to the producing partition: its holder publishes them. */
   private push(subject: string, env: Envelope): void {
-    this.uow.outbox.push({ message_id: env.id, subject, body: JSON.stringify(env), partition: this.uow.partition, created_at: this.uow.now });
+    this.uow.outbox.push({ message_id: env.id, subject, body: JSON.stringify(env), partition: this.partition, created_at: this.uow.now });
   }
 }

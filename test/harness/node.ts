@@ -3,7 +3,9 @@ import { startNode, type OmoiNode } from '../../src/bootstrap.ts';
 import { loadConfig, type OmoiConfig } from '../../src/config/index.ts';
 import { connectNats, type NatsConnection } from '../../src/messaging/connection.ts';
 import type { EmbeddedNats } from '../../src/embedded/index.ts';
-import { tempDir } from './temp-dir.ts';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { TestContext } from './test-context.ts';
 import { withNats } from './nats.ts';
 import { withPostgres } from './postgres.ts';
@@ -18,7 +20,8 @@ export async function withCluster(t: TestContext): Promise<Cluster> {
 
 /** Starts a real node against the cluster; stopped in teardown. */
 export async function withNode(t: TestContext, cluster: Cluster, overrides: Partial<OmoiConfig> = {}): Promise<OmoiNode> {
-  const dataDir = await tempDir(t, 'omoi-node-');
+  // Removed after the node stopped (a running node still writes sandboxes and logs there).
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'omoi-node-'));
   const config = loadConfig({}, {
     dataDir, databaseUrl: cluster.databaseUrl, natsUrl: cluster.nats.url, httpPort: 0, partitions: 4,
     logLevel: 'silent', heartbeatMs: 500, ackWaitMs: 5_000, nodeId: `node-${Math.random().toString(36).slice(2, 8)}`,
@@ -26,7 +29,10 @@ export async function withNode(t: TestContext, cluster: Cluster, overrides: Part
   });
   const log = pino({ level: process.env.OMOI_TEST_LOG ?? 'silent' });
   const node = await startNode(config, { log });
-  t.teardown(() => node.stop());
+  t.teardown(async () => {
+    await node.stop();
+    await fs.rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  });
   return node;
 }
 

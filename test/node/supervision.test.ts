@@ -59,8 +59,8 @@ t.test('a crashing actor restarts with backoff, stops after N restarts, and esca
   const behavior = new Crasher();
   const host = runtime.register(behavior);
   const ask = (crash: boolean) => {
-    const uow = new UnitOfWork(db.em(), 0, 1, 'test');
-    return host.ask('E1', { crash }, uow.scope(makeEnvelope('ticket.cancel', { ticket_id: 'E1' }, { source: 'test' })));
+    const uow = new UnitOfWork(db.em(), 1, 'test');
+    return host.ask('E1', { crash }, uow.scope(makeEnvelope('ticket.cancel', { ticket_id: 'E1' }, { source: 'test' }), 0));
   };
 
   t.equal(await ask(false), 1);
