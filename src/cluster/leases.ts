@@ -61,6 +61,8 @@ export class LeaseManager {
        select g, null, 0, now() from generate_series(0, ?::int - 1) g on conflict do nothing`,
       [this.deps.partitions],
     );
+    // A previous process with our node id (crashed, restarted) held these: free them at once.
+    await conn.execute(`update omoi_partition_lease set node_id = null, expires_at = now() where node_id = ?`, [this.deps.nodeId]);
     await this.tick();
     this.timer = setInterval(() => void this.tick().catch((err) => this.deps.log.error({ err: errorMessage(err) }, 'lease tick failed')), this.deps.heartbeatMs);
     this.timer.unref();
