@@ -8,12 +8,12 @@ import { TicketBehavior } from './actors/ticket-actor.ts';
 import { OwnershipBehavior } from './actors/ownership-actor.ts';
 import { JoinBehavior } from './actors/join-actor.ts';
 import { MergeActor } from './actors/merge-actor.ts';
-import { AgentBehavior, agentPolicyFromEnv } from './actors/agent-actor.ts';
+import { AgentBehavior, agentPolicyFrom } from './actors/agent-actor.ts';
 import { commandPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
 import { LeaseManager } from './cluster/leases.ts';
 import type { OmoiConfig } from './config/index.ts';
 import { startEmbeddedNats, startEmbeddedPostgres, type EmbeddedNats, type EmbeddedPostgres } from './embedded/index.ts';
-import { errorMessage } from './errors.ts';
+import { errorMessage, RetryableError } from './errors.ts';
 import { startHttp, type Readiness } from './http/index.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { connectNats, type NatsConnection } from './messaging/connection.ts';
@@ -105,9 +105,8 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     cleanup.push(() => runtime.stop());
     const publish = commandPublisher(js, config.partitions, config.nodeId);
     const merges = new MergeActor({ dataDir: config.dataDir, publish, log });
-    const agentPolicy = agentPolicyFromEnv();
-    const localCapabilities = (process.env.OMOI_LOCAL_AGENT_CAPABILITIES ?? '').split(',').map((c) => c.trim()).filter(Boolean);
-    const executor = new LocalExecutor({ dataDir: config.dataDir, publish, log, capacity: 2 });
+    const agentPolicy = agentPolicyFrom(config);
+    const executor = new LocalExecutor({ dataDir: config.dataDir, publish, log, capacity: config.localAgentCapacity });
     const ownership = runtime.register(new OwnershipBehavior());
     const joins = runtime.register(new JoinBehavior({ dataDir: config.dataDir, merges }));
     runtime.register(new TicketBehavior({ dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish }));
@@ -125,8 +124,8 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     cleanup.push(() => supervisor.stop());
     // This node's local agent (runs tasks in sandboxes here); it starts healthy.
     await publish('agent.register', {
-      agent_id: `local-${config.nodeId}`, name: `local agent of ${config.nodeId}`, phase: 'execute', capabilities: localCapabilities,
-      version: '1.0.0', kind: 'local', capacity: 2,
+      agent_id: `local-${config.nodeId}`, name: `local agent of ${config.nodeId}`, phase: 'execute', capabilities: config.localAgentCapabilities,
+      version: '1.0.0', kind: 'local', capacity: config.localAgentCapacity,
     }, `register-local:${config.nodeId}:${Date.now()}`);
     log.info({ actors: runtime.registeredTypes() }, 'actor system started');
 
@@ -169,7 +168,12 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       const valid = validatePayload(type, payload);
       const env = makeEnvelope(type, valid, { source: config.nodeId, id: o.id });
       const { entity, id } = (def as CommandDef).route(valid as never);
-      await js.publish(Subjects.partition(partitionOf(entity, id, config.partitions), type), encode(env), { msgID: env.id });
+      try {
+        await js.publish(Subjects.partition(partitionOf(entity, id, config.partitions), type), encode(env), { msgID: env.id });
+      } catch (err) {
+        // NATS down or restarting: the caller may retry (HTTP answers 503 with Retry-After).
+        throw new RetryableError('nats_unavailable', `could not publish ${type}: ${errorMessage(err)}`);
+      }
       return { id: env.id };
     };
     const readiness = async (): Promise<Readiness> => {

@@ -18,9 +18,6 @@ export interface AgentPolicy {
   restartMax: number;
 }
 
-export const DEFAULT_AGENT_POLICY: AgentPolicy = {
-  registrationTimeoutMs: 60_000, degradedAfterMs: 30_000, failedAfterMs: 90_000, restartCooldownMs: 10_000, restartMax: 3,
-};
 
 /** What an `agent.assign` carries (see the protocol). */
 export interface Assignment {
@@ -181,25 +178,15 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
   }
 }
 
-/**
- * The agent policy with overrides from the environment (until the config module gets these
- * settings): `OMOI_AGENT_REGISTRATION_TIMEOUT_MS`, `OMOI_AGENT_DEGRADED_AFTER_MS`,
- * `OMOI_AGENT_FAILED_AFTER_MS`, `OMOI_AGENT_RESTART_COOLDOWN_MS`, `OMOI_AGENT_RESTART_MAX`.
- * Throws `TerminalError` naming the variable when one is not a non-negative integer.
- */
-export function agentPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): AgentPolicy {
-  const read = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    if (!/^\d+$/.test(raw.trim())) throw new TerminalError('invalid_setting', `${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
-    return Number(raw);
-  };
-  const d = DEFAULT_AGENT_POLICY;
+/** The agent policy from the node's configuration (`OMOI_AGENT_*` settings). */
+export function agentPolicyFrom(config: {
+  agentRegistrationTimeoutMs: number; agentDegradedAfterMs: number; agentFailedAfterMs: number; agentRestartCooldownMs: number; agentRestartMax: number;
+}): AgentPolicy {
   return {
-    registrationTimeoutMs: read('OMOI_AGENT_REGISTRATION_TIMEOUT_MS', d.registrationTimeoutMs),
-    degradedAfterMs: read('OMOI_AGENT_DEGRADED_AFTER_MS', d.degradedAfterMs),
-    failedAfterMs: read('OMOI_AGENT_FAILED_AFTER_MS', d.failedAfterMs),
-    restartCooldownMs: read('OMOI_AGENT_RESTART_COOLDOWN_MS', d.restartCooldownMs),
-    restartMax: read('OMOI_AGENT_RESTART_MAX', d.restartMax),
+    registrationTimeoutMs: config.agentRegistrationTimeoutMs,
+    degradedAfterMs: config.agentDegradedAfterMs,
+    failedAfterMs: config.agentFailedAfterMs,
+    restartCooldownMs: config.agentRestartCooldownMs,
+    restartMax: config.agentRestartMax,
   };
 }

@@ -27,6 +27,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const config = resolved as unknown as OmoiConfig;
   config.dataDir = path.resolve(config.dataDir);
   config.nodeId ??= defaultNodeId(config.httpPort);
+  if (config.agentFailedAfterMs < config.agentDegradedAfterMs) {
+    throw new ConfigError('OMOI_AGENT_FAILED_AFTER_MS', 'must be at least OMOI_AGENT_DEGRADED_AFTER_MS');
+  }
   if (config.restartBackoffMaxMs < config.restartBackoffMs) {
     throw new ConfigError('OMOI_RESTART_BACKOFF_MAX_MS', 'must be at least OMOI_RESTART_BACKOFF_MS');
   }

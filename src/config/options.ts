@@ -40,6 +40,20 @@ export interface OmoiConfig {
   shutdownGraceMs: number;
   /** ms between node heartbeats; a lease lives 3 heartbeats. */
   heartbeatMs: number;
+  /** ms a registered remote agent has to send its first heartbeat before it is removed. */
+  agentRegistrationTimeoutMs: number;
+  /** ms without a heartbeat before an agent is `degraded`. */
+  agentDegradedAfterMs: number;
+  /** ms without a heartbeat before an agent is `failed` and its tasks go back to the queue. */
+  agentFailedAfterMs: number;
+  /** ms a failed agent must wait before it may come back (restart cooldown). */
+  agentRestartCooldownMs: number;
+  /** Restarts a failed agent may make before it is refused for good. */
+  agentRestartMax: number;
+  /** Capabilities of this node's local agent. */
+  localAgentCapabilities: string[];
+  /** Tasks this node's local agent runs at once. */
+  localAgentCapacity: number;
 }
 
 export const DEFAULTS = {
@@ -58,6 +72,13 @@ export const DEFAULTS = {
   idlePassivateMs: 300_000,
   shutdownGraceMs: 10_000,
   heartbeatMs: 2_000,
+  agentRegistrationTimeoutMs: 60_000,
+  agentDegradedAfterMs: 30_000,
+  agentFailedAfterMs: 90_000,
+  agentRestartCooldownMs: 10_000,
+  agentRestartMax: 3,
+  localAgentCapabilities: [] as string[],
+  localAgentCapacity: 2,
 } as const satisfies Partial<OmoiConfig>;
 
 export function defaultNodeId(httpPort: number): string {

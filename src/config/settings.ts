@@ -48,6 +48,12 @@ function oneOf(values: string[]) {
   };
 }
 
+function list(raw: string, name: string): string[] {
+  const items = raw.split(',').map((c) => c.trim()).filter(Boolean);
+  for (const item of items) if (!/^[A-Za-z0-9_.:-]{1,100}$/.test(item)) throw new ConfigError(name, `invalid capability ${JSON.stringify(item)} (letters, digits, _ . : -)`);
+  return items;
+}
+
 function def(key: keyof OmoiConfig, env: string, description: string, parse: (raw: string, name: string) => unknown): Setting {
   return { key, env, description, parse: (raw) => parse(raw, env) };
 }
@@ -73,4 +79,11 @@ export const SETTINGS: Setting[] = [
   def('idlePassivateMs', 'OMOI_IDLE_PASSIVATE_MS', 'Idle time before an entity actor is passivated, ms (default 300000).', int(10, 86_400_000)),
   def('shutdownGraceMs', 'OMOI_SHUTDOWN_GRACE_MS', 'Graceful shutdown bound for in-flight work, ms (default 10000).', int(0, 600_000)),
   def('heartbeatMs', 'OMOI_HEARTBEAT_MS', 'Node heartbeat interval, ms; leases last three (default 2000).', int(100, 600_000)),
+  def('agentRegistrationTimeoutMs', 'OMOI_AGENT_REGISTRATION_TIMEOUT_MS', 'A remote agent without a first heartbeat this long after registering is removed, ms (default 60000).', int(100, 86_400_000)),
+  def('agentDegradedAfterMs', 'OMOI_AGENT_DEGRADED_AFTER_MS', 'No heartbeat this long → agent `degraded`, ms (default 30000).', int(100, 86_400_000)),
+  def('agentFailedAfterMs', 'OMOI_AGENT_FAILED_AFTER_MS', 'No heartbeat this long → agent `failed`, its tasks requeued, ms (default 90000).', int(100, 86_400_000)),
+  def('agentRestartCooldownMs', 'OMOI_AGENT_RESTART_COOLDOWN_MS', 'A failed agent may come back only after this long, ms (default 10000).', int(0, 86_400_000)),
+  def('agentRestartMax', 'OMOI_AGENT_RESTART_MAX', 'Comebacks a failed agent may make before it is refused for good (default 3).', int(0, 1000)),
+  def('localAgentCapabilities', 'OMOI_LOCAL_AGENT_CAPABILITIES', 'Comma-separated capabilities of this node\'s local agent (default none).', list),
+  def('localAgentCapacity', 'OMOI_LOCAL_AGENT_CAPACITY', 'Tasks this node\'s local agent runs at once (default 2).', int(1, 1000)),
 ];

@@ -4,13 +4,11 @@ import { withClient, withCluster, withNode } from '../harness/node.ts';
 import { events, sql, task, taskRows, waitTask, waitTicket } from './helpers.ts';
 import type { OmoiNode } from '../../src/bootstrap.ts';
 
-// Short supervision limits for this node (read by bootstrap at start).
-Object.assign(process.env, {
-  OMOI_AGENT_REGISTRATION_TIMEOUT_MS: '1500', OMOI_AGENT_DEGRADED_AFTER_MS: '1500', OMOI_AGENT_FAILED_AFTER_MS: '3000',
-  OMOI_AGENT_RESTART_COOLDOWN_MS: '800', OMOI_AGENT_RESTART_MAX: '1',
-});
 const cluster = await withCluster(t);
-const node = await withNode(t, cluster);
+// Short agent supervision limits for this node.
+const node = await withNode(t, cluster, {
+  agentRegistrationTimeoutMs: 1500, agentDegradedAfterMs: 1500, agentFailedAfterMs: 3000, agentRestartCooldownMs: 800, agentRestartMax: 1,
+});
 const client = await withClient(t, cluster);
 const assignments: any[] = [];
 const sub = client.subscribe('omoi.agent.*.assign', { callback: (_e, m) => void assignments.push(m.json()) });

@@ -1,0 +1,51 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { ConfigError } from '../../src/errors.ts';
+import { DEFAULTS, loadConfig, SETTINGS } from '../../src/config/index.ts';
+
+t.test('defaults: embedded servers, 64 partitions, a node id', async (t) => {
+  const c = loadConfig({});
+  t.equal(c.databaseUrl, undefined, 'no DATABASE_URL → embedded PostgreSQL');
+  t.equal(c.natsUrl, undefined, 'no NATS_URL → embedded nats-server');
+  t.equal(c.partitions, 64);
+  t.equal(c.httpPort, DEFAULTS.httpPort);
+  t.match(c.nodeId, /-7070$/);
+  t.same(c.localAgentCapabilities, []);
+});
+
+t.test('the environment overrides the config file, which overrides defaults', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omoi-config-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'omoi.yaml');
+  fs.writeFileSync(file, 'partitions: 16\nhttpPort: 8080\nlocalAgentCapabilities: git,python\n');
+  const c = loadConfig({ OMOI_CONFIG: file, OMOI_HTTP_PORT: '9090' });
+  t.equal(c.partitions, 16, 'from the file');
+  t.equal(c.httpPort, 9090, 'the environment wins');
+  t.same(c.localAgentCapabilities, ['git', 'python']);
+});
+
+t.test('each invalid setting is named in one clear error', async (t) => {
+  const bad: Record<string, string> = {
+    OMOI_HTTP_PORT: 'abc', OMOI_PARTITIONS: '0', DATABASE_URL: 'mysql://x', NATS_URL: 'not a url', OMOI_LOG_LEVEL: 'loud',
+    OMOI_MAX_DELIVER: '-1', OMOI_ACK_WAIT_MS: '5', OMOI_NODE_ID: ' ', OMOI_LOCAL_AGENT_CAPABILITIES: 'a b',
+    OMOI_AGENT_RESTART_MAX: 'many',
+  };
+  for (const [name, value] of Object.entries(bad)) {
+    let caught: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (err) {
+      caught = err;
+    }
+    t.ok(caught instanceof ConfigError && caught.setting === name && caught.message.startsWith(`${name}: `), `${name}=${JSON.stringify(value)} → ${(caught as Error)?.message}`);
+  }
+  t.throws(() => loadConfig({ OMOI_AGENT_DEGRADED_AFTER_MS: '5000', OMOI_AGENT_FAILED_AFTER_MS: '1000' }), /OMOI_AGENT_FAILED_AFTER_MS/);
+  t.throws(() => loadConfig({ OMOI_CONFIG: '/nonexistent/omoi.yaml' }), /OMOI_CONFIG: cannot read/);
+});
+
+t.test('the README lists every setting with its variable', async (t) => {
+  const readme = fs.readFileSync('README.md', 'utf8');
+  for (const s of SETTINGS) t.ok(readme.includes(`| \`${s.env}\` | \`${s.key}\` |`), `${s.env} is documented`);
+});
