@@ -106,7 +106,9 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const publish = commandPublisher(js, config.partitions, config.nodeId);
     const merges = new MergeActor({ dataDir: config.dataDir, publish, log });
     const agentPolicy = agentPolicyFrom(config);
-    const executor = new LocalExecutor({ dataDir: config.dataDir, publish, log, capacity: config.localAgentCapacity });
+    const executor = new LocalExecutor({ dataDir: config.dataDir, publish, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand });
+    const swept = await executor.sweep();
+    if (swept.length) log.info({ sandboxes: swept }, 'removed sandboxes left by a crash');
     const ownership = runtime.register(new OwnershipBehavior());
     const joins = runtime.register(new JoinBehavior({ dataDir: config.dataDir, merges }));
     runtime.register(new TicketBehavior({ dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish }));

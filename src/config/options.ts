@@ -54,6 +54,12 @@ export interface OmoiConfig {
   localAgentCapabilities: string[];
   /** Tasks this node's local agent runs at once. */
   localAgentCapacity: number;
+  /**
+   * Command template for `kind: agent` tasks, e.g. `my-agent --prompt-file {prompt_file}`;
+   * placeholders {prompt_file} {task_file} {result_file} {task_id} {ticket_id}. Unset → agent
+   * tasks fail with `agent_not_configured`.
+   */
+  agentCommand: string | undefined;
 }
 
 export const DEFAULTS = {

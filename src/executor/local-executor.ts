@@ -28,6 +28,14 @@ export class LocalExecutor {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
   }
 
+  /**
+   * Removes every sandbox (task and merge) a crashed earlier process left in the data dir.
+   * Call at start-up, before any attempt or merge runs; returns the removed sandbox ids.
+   */
+  async sweep(): Promise<string[]> {
+    return this.sandboxes.sweep(new Set());
+  }
+
   /** Attempts (`<ticket>/<task>/<attempt>`) queued or executing on this node. */
   liveKeys(): string[] {
     return [...this.live];

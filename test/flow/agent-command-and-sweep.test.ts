@@ -1,0 +1,28 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import t from 'tap';
+import { makeRepo, tempDir } from '../harness/index.ts';
+import { withCluster, withNode } from '../harness/node.ts';
+import { gitIn, task, taskRows, waitTicket } from './helpers.ts';
+
+t.test('start-up sweep removes sandboxes a crash left; agent tasks run the configured agent command', async (t) => {
+  const cluster = await withCluster(t);
+  const dataDir = await tempDir(t, 'omoi-sweep-');
+  const stale = path.join(dataDir, 'sandboxes', 'task-T0-A-1');
+  await fs.mkdir(stale, { recursive: true });
+  await fs.writeFile(path.join(stale, 'half-written.txt'), 'left by a crash');
+
+  // The "coding agent" copies its prompt into the repository, as an agent would write code.
+  const node = await withNode(t, cluster, { dataDir, agentCommand: 'cp {prompt_file} PROMPT.md' });
+  await t.rejects(fs.access(stale), 'the stale sandbox is gone after start-up');
+
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  await node.submit('ticket.create', {
+    ticket_id: 'T-agent', title: 'agent task', repository: repo.dir, ownership: 'lenient',
+    tasks: [task('A', 'Write a haiku about merges.', { kind: 'agent' })],
+  });
+  await waitTicket(node, 'T-agent', 'completed');
+  const tasks = await taskRows(node, 'T-agent');
+  const written = await gitIn(node, 'T-agent', 'show', `${tasks.A.commit}:PROMPT.md`);
+  t.equal(written.trim(), 'Write a haiku about merges.', 'the agent command got the prompt file and its change was committed');
+});
