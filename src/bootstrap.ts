@@ -107,6 +107,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const merges = new MergeActor({ dataDir: config.dataDir, publish, log });
     const agentPolicy = agentPolicyFrom(config);
     const executor = new LocalExecutor({ dataDir: config.dataDir, publish, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand });
+    cleanup.push(() => executor.stop());
     const swept = await executor.sweep();
     if (swept.length) log.info({ sandboxes: swept }, 'removed sandboxes left by a crash');
     const ownership = runtime.register(new OwnershipBehavior());

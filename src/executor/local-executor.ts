@@ -23,6 +23,9 @@ export class LocalExecutor {
   private readonly queue: Array<() => void> = [];
   private active = 0;
   private readonly sandboxes: SandboxManager;
+  /** Aborted by `stop()`: kills the process trees of running attempts. */
+  private readonly abort = new AbortController();
+  private readonly running = new Set<Promise<void>>();
 
   constructor(private readonly deps: { dataDir: string; publish: PublishCommand; log: Logger; capacity: number; agentTemplate?: string }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
@@ -45,14 +48,27 @@ export class LocalExecutor {
     const key = `${a.ticket_id}/${a.task_id}/${a.attempt}`;
     if (this.live.has(key)) return;
     this.live.add(key);
-    void this.slot()
-      .then(() => this.execute(a))
+    const job = this.slot()
+      .then(() => (this.abort.signal.aborted ? undefined : this.execute(a)))
       .catch((err) => this.deps.log.error({ ticket: a.ticket_id, task: a.task_id, err: errorMessage(err) }, 'could not report task result'))
       .finally(() => {
         this.live.delete(key);
         this.active--;
+        this.running.delete(job);
         this.queue.shift()?.();
       });
+    this.running.add(job);
+  }
+
+  /**
+   * Stops running attempts (their process trees are killed; each reports a retryable failure so
+   * the task runs again elsewhere) and waits for them. Queued attempts do not start; the ticket's
+   * recovery reschedules them. Safe to call twice.
+   */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    for (const release of this.queue.splice(0)) release();
+    await Promise.allSettled([...this.running]);
   }
 
   private slot(): Promise<void> {
@@ -81,7 +97,7 @@ export class LocalExecutor {
       sandbox = await this.sandboxes.create(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const result = await executeTask({
         sandbox, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
-        context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms,
+        context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, signal: this.abort.signal,
         logDir: path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`),
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
       });
@@ -91,8 +107,7 @@ export class LocalExecutor {
         outcome = { type: 'task.fail', payload: { ...ref, error: `ownership_violation: changed files outside its claims: ${result.violations.join(', ')}`, retryable: false } };
       } else {
         await setBranch(repoDir, a.branch, result.commit);
-        const extra = result.violations.length ? { ownership_warnings: result.violations } : {};
-        outcome = { type: 'task.complete', payload: { ...ref, commit: result.commit, result: result.result === null ? { ...extra } : result.result } };
+        outcome = { type: 'task.complete', payload: { ...ref, commit: result.commit, result: withWarnings(result.result, result.violations) } };
       }
     } catch (err) {
       log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt, err: errorMessage(err) }, 'task execution failed');
@@ -102,4 +117,11 @@ export class LocalExecutor {
     }
     await publish(outcome.type, outcome.payload, resultId);
   }
+}
+
+/** Lenient ownership: the files changed outside the claims travel with the result (`ownership_warnings`). */
+function withWarnings(result: unknown, violations: string[]): unknown {
+  if (!violations.length) return result ?? {};
+  const base = result !== null && typeof result === 'object' && !Array.isArray(result) ? result : result === null || result === undefined ? {} : { value: result };
+  return { ...base, ownership_warnings: violations };
 }

@@ -80,3 +80,30 @@ t.test('a crashing actor restarts with backoff, stops after N restarts, and esca
   t.match(text, /omoi_actor_restarts_total\{actor="TicketActor",action="escalated"\} 1/, 'escalation is a metric');
   t.equal(await ask(false), 1, 'a later message gets a fresh actor (the entity row says failed)');
 });
+
+t.test('an idle actor passivates and re-hydrates from PostgreSQL on its next message', async (t) => {
+  const pg = await withPostgres(t);
+  const db = await openDatabase(pg.url, pino({ level: 'silent' }));
+  t.teardown(() => db.close());
+  const metrics = new Metrics();
+  const runtime = new ActorRuntime({
+    db, log: pino({ level: 'silent' }), metrics, report: () => undefined,
+    supervision: { restartMax: 2, restartWindowMs: 60_000, restartBackoffMs: 20, restartBackoffMaxMs: 1_000 },
+    idleMs: 100, askTimeoutMs: 5_000,
+  });
+  t.teardown(() => runtime.stop());
+  const behavior = new Crasher();
+  const host = runtime.register(behavior);
+  const ask = () => {
+    const uow = new UnitOfWork(db.em(), 1, 'test');
+    return host.ask('E2', { crash: false }, uow.scope(makeEnvelope('ticket.cancel', { ticket_id: 'E2' }, { source: 'test' }), 0));
+  };
+  await ask();
+  t.ok(host.isLive('E2'), 'live after a message');
+  t.match(await metrics.registry.metrics(), /omoi_live_actors\{actor="TicketActor"\} 1/);
+  await new Promise((r) => setTimeout(r, 400));
+  t.notOk(host.isLive('E2'), 'passivated after idleMs without a message');
+  t.match(await metrics.registry.metrics(), /omoi_live_actors\{actor="TicketActor"\} 0/);
+  await ask();
+  t.equal(behavior.hydrations, 2, 're-hydrated on the next message');
+});
