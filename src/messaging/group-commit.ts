@@ -103,15 +103,22 @@ export class GroupCommitter {
             ? (await uow.em.getConnection().execute('select message_id from omoi_processed_message where message_id in (?)', [ids], 'all', uow.em.getTransactionContext()) as Array<{ message_id: string }>).map((r) => r.message_id)
             : [],
         );
+        // Every message is put in its actor's mailbox in order, then all are awaited together:
+        // an entity still sees its messages in order (its mailbox), and different entities
+        // work at once instead of one event-loop turn after another.
+        const deliveries: Promise<void>[] = [];
         for (const [j, job] of jobs.entries()) {
           for (const item of job.items) {
             if (seen.has(item.env.id)) continue;
             seen.add(item.env.id);
-            await dispatch(item.env, uow.scope(item.env, job.partition));
+            deliveries.push(dispatch(item.env, uow.scope(item.env, job.partition)));
             uow.markProcessed(item.env.id, job.partition);
             results[j].handled.add(item);
           }
         }
+        const settled = await Promise.allSettled(deliveries);
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
         await uow.finish();
       });
     } catch (err) {
