@@ -1,6 +1,6 @@
 import path from 'node:path';
 import {
-  validateTasks, joinsFor, joinIdFor, orderReady, TicketState, TaskState, assertTicketTransition, isTerminal as isTerminalState,
+  validateTasks, joinsFor, joinIdFor, orderReady, TicketState, TaskState, assertTicketTransition, assertTransition, isTerminal as isTerminalState,
   type TaskSpec, type SourceResult, type SynthesisStrategy,
 } from '../dag/index.ts';
 import { ConflictError, NotFoundError, TerminalError } from '../errors.ts';
@@ -174,6 +174,8 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
 
   private setTask(w: Work, id: string, patch: Partial<TaskRow>, event: Record<string, unknown> | false = {}): TaskRow {
     const prev = w.s.tasks.get(id)!;
+    // The transition table of src/dag/states.ts is enforced on every change of state.
+    if (patch.status && patch.status !== prev.status) assertTransition(prev.status as TaskState, patch.status as TaskState, id);
     const next = { ...prev, ...patch, updated_at: w.ctx.scope.now, version: prev.version + 1 };
     w.s.tasks.set(id, next);
     w.dirty.add(id);

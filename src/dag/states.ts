@@ -48,6 +48,7 @@ export const TICKET_TRANSITIONS: Readonly<Record<TicketState, readonly TicketSta
  * | `running`           | `ready`             | it failed (or its agent was lost) and will be retried       |
  * | `running`           | `blocked`           | it cannot go on without a person (e.g. ownership violation) |
  * | `blocked`           | `ready`             | resumed after a person supplied a resolution                |
+ * | `blocked`           | `pending`           | resumed on a supplied merge commit: it claims its files again |
  * | any non-terminal    | `cancelled`         | the task or its ticket was cancelled                        |
  *
  * `completed`, `failed` and `cancelled` are terminal. `blocked` is not: it waits for a
@@ -74,7 +75,7 @@ export const TASK_TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>>
   ready: ['assigned', 'cancelled'],
   assigned: ['running', 'ready', 'cancelled'],
   running: ['completed', 'failed', 'ready', 'blocked', 'cancelled'],
-  blocked: ['ready', 'cancelled'],
+  blocked: ['ready', 'pending', 'cancelled'],
   completed: [],
   failed: [],
   cancelled: [],

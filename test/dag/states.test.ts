@@ -32,6 +32,7 @@ const LEGAL_TASK = new Set([
   'running>ready',
   'running>cancelled',
   'blocked>ready',
+  'blocked>pending',
   'blocked>cancelled',
 ]);
 
