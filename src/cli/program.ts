@@ -58,7 +58,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .command('start')
     .summary('start a node (runs until Ctrl-C)')
     .description('Start a node: database (embedded unless DATABASE_URL), NATS (embedded unless NATS_URL), actors, partitions, HTTP.\nRuns until SIGINT/SIGTERM, then stops gracefully; a second signal forces the exit (130/143).\nInvalid configuration exits 2 with one line naming the setting.')
-    .option('--demo', 'also run the demo ticket (not available yet)')
+    .option('--demo', 'also run the demo: a ticket on a sample repository (split, join, real merges, a resolved conflict), narrated as it runs; see docs/tutorial.md')
     .addHelpText('after', examples(
       'omoi start',
       'OMOI_HTTP_PORT=0 DATABASE_URL=postgres://localhost/omoi NATS_URL=nats://localhost:4222 omoi start',

@@ -5,7 +5,7 @@ import { CliError } from '../cli-error.ts';
 import { NodeFiles } from '../node-files.ts';
 
 export interface StartOptions {
-  /** Run the demo ticket (not available yet: accepted so `npm start` works). */
+  /** Once the node is up, run the demo ticket on a sample repository (`src/demo/`). */
   demo?: boolean;
 }
 
@@ -22,7 +22,6 @@ const FORCED_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
  */
 export async function runStart(opts: StartOptions): Promise<void> {
   const config = loadConfig(process.env);
-  if (opts.demo) process.stdout.write('demo: not available yet\n');
 
   let signalled: NodeJS.Signals | undefined;
   let stopRequested!: () => void;
@@ -48,11 +47,31 @@ export async function runStart(opts: StartOptions): Promise<void> {
   }
   process.stdout.write(startLine(node) + '\n');
 
+  // The demo runs beside the node; a stop signal ends its wait, and the node stops as usual.
+  const demoStop = new AbortController();
+  const demo = opts.demo ? runDemoOn(node, demoStop.signal) : Promise.resolve();
+
   await stopSignal;
+  demoStop.abort();
+  await demo;
   try {
     await node.stop();
   } catch (err) {
     throw new CliError(`the node did not stop cleanly: ${(err as Error)?.message ?? String(err)}`);
+  }
+}
+
+/**
+ * `--demo`: runs the demo ticket and prints its progress on stdout. Its outcome (completed,
+ * failed, blocked, timed out) is reported by the demo itself; an error creating or submitting
+ * it is printed as one line. Either way the node keeps running until a stop signal.
+ */
+async function runDemoOn(node: OmoiNode, signal: AbortSignal): Promise<void> {
+  try {
+    const { runDemo } = await import('../../demo/index.ts');
+    await runDemo(node, { write: (line) => process.stdout.write(line + '\n'), signal });
+  } catch (err) {
+    if (!signal.aborted) process.stdout.write(`demo: could not run the demo: ${(err as Error)?.message ?? String(err)} (the node keeps running)\n`);
   }
 }
 
