@@ -5,6 +5,10 @@
  *   (a) raw JetStream floor: pipelined publish+ack, then durable pull consume+ack;
  *   (b) end-to-end: `agent.heartbeat` → AgentActor → commit → ack, through `node.submit`.
  *
+ * Then the DAG benchmarks on the same node: merge of 8 branches, Omoi vs the git CLI
+ * (`merge-compare.ts`); heap per idle actor (`heap-idle-actors.ts`); fan-out/fan-in 1 → N → 1
+ * with `true` tasks on the local agent (`dag-fanout.ts`, last). Targets are in the table.
+ *
  * Prints progress lines, a table, then one JSON line with every number. The ratio (b)/(a
  * publish) has a target of ≥ 30%. Every temp dir and child server is removed at the end and
  * on Ctrl-C (SIGINT/SIGTERM).
@@ -19,7 +23,10 @@ import { findNatsServer } from '../src/embedded/index.ts';
 import { AckClock } from './ack-clock.ts';
 import { endToEnd } from './end-to-end.ts';
 import { rawJetStream } from './raw-jetstream.ts';
-import { round } from './stats.ts';
+import { percentile as percentileOf, round } from './stats.ts';
+import { fanOutBench } from './dag-fanout.ts';
+import { mergeCompareBench } from './merge-compare.ts';
+import { heapBench } from './heap-idle-actors.ts';
 
 const TARGET_RATIO = 0.3;
 const quick = process.argv.includes('--quick');
@@ -32,7 +39,22 @@ const settings = {
   sample: 500,
   partitions: 64,
   fetchBatch: 128,
+  // DAG benchmarks (bench/dag-*.ts, merge-*.ts, heap-*.ts).
+  dag: {
+    localAgentCapacity: 16,
+    fanOutBig: quick ? 200 : 1000,
+    fanOutSmall: quick ? 20 : 50,
+    fanOutRepeat: quick ? 5 : 10,
+    bigContinuationWaitMs: quick ? 15_000 : 20_000,
+    mergeRepetitions: quick ? 3 : 5,
+    heapTickets: quick ? 1_000 : 10_000,
+    heapAgents: quick ? 1_000 : 10_000,
+  },
 };
+const TARGET_COMPLETIONS = 300;
+const TARGET_JOIN_P99_MS = 500;
+const TARGET_MERGE_RATIO = 1.5;
+const TARGET_HEAP_BYTES = 10 * 1024;
 
 const started = Date.now();
 const progress = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
@@ -61,7 +83,7 @@ async function main(): Promise<void> {
   progress(`data dir ${dataDir}; starting node (embedded nats-server + durable PostgreSQL)`);
   const config = loadConfig({}, {
     dataDir, httpPort: 0, logLevel: 'warn', nodeId: 'bench', apiToken: 'bench',
-    partitions: settings.partitions, fetchBatch: settings.fetchBatch,
+    partitions: settings.partitions, fetchBatch: settings.fetchBatch, localAgentCapacity: settings.dag.localAgentCapacity,
   });
   node = await startNode(config);
   if (!node.runtime.registeredTypes().includes('AgentActor')) throw new Error(`AgentActor is not registered (actors: ${node.runtime.registeredTypes().join(', ')})`);
@@ -83,8 +105,20 @@ async function main(): Promise<void> {
   });
   progress(`e2e: ${e2e.perSec.toFixed(0)} msg/s`);
 
+  // ---- DAG benchmarks: merge (no node), heap per idle actor, fan-out/fan-in (last: see dag-fanout.ts).
+  const merge = await mergeCompareBench({ workDir: dataDir, repetitions: settings.dag.mergeRepetitions, progress });
+  const heap = await heapBench(node, { tickets: settings.dag.heapTickets, agents: settings.dag.heapAgents, window: settings.window, timeoutMs: 300_000, progress });
+  progress(`heap: ${(heap.bytesPerActor / 1024).toFixed(2)} KiB per idle actor over ${heap.liveAfter - heap.liveBefore} actors`);
+  const fan = await fanOutBench(node, {
+    bigN: settings.dag.fanOutBig, smallN: settings.dag.fanOutSmall, repeat: settings.dag.fanOutRepeat, workDir: dataDir,
+    timeoutMs: 300_000, bigContinuationWaitMs: settings.dag.bigContinuationWaitMs, progress,
+  });
+
   const ratio = e2e.perSec / raw.publishPerSec;
   const ms = (x: number) => round(x, 2);
+  const met = (ok: boolean) => (ok ? 'MET' : 'NOT MET');
+  const fanP99 = fan.repeated.lastSourceToStartMs.p99;
+  const heapOk = heap.bytesPerActor <= TARGET_HEAP_BYTES;
   console.log('');
   console.table([
     { measure: '(a) raw JetStream publish+ack', value: round(raw.publishPerSec, 0), unit: 'msg/s', detail: `${raw.messages} × ${raw.payloadBytes} B, window ${raw.window}, ${raw.publishSeconds.toFixed(2)} s` },
@@ -98,6 +132,18 @@ async function main(): Promise<void> {
     { measure: '(b) publish→processed_at p50', value: ms(e2e.publishToProcessedAtMs.p50), unit: 'ms', detail: `${e2e.publishToProcessedAtMs.samples} sampled (tx start)` },
     { measure: '(b) publish→processed_at p99', value: ms(e2e.publishToProcessedAtMs.p99), unit: 'ms', detail: '' },
     { measure: 'ratio (b)/(a publish+ack)', value: round(ratio * 100, 1), unit: '%', detail: `target ≥ ${TARGET_RATIO * 100}% → ${ratio >= TARGET_RATIO ? 'MET' : 'NOT MET'}` },
+    { measure: `DAG (a) fan-out 1→${fan.big.sources}→1 completions`, value: round(fan.big.completionsPerSec, 1), unit: 'tasks/s', detail: `${fan.big.fanOutSeconds.toFixed(2)} s, local agent capacity ${fan.capacity}; target ≥ ${TARGET_COMPLETIONS} → ${met(fan.big.completionsPerSec >= TARGET_COMPLETIONS)}` },
+    { measure: `DAG (a) 1→${fan.big.sources}→1 last source→J running`, value: fan.big.continuationStarted ? fan.big.lastSourceToStartMs : NaN, unit: 'ms', detail: fan.big.continuationStarted ? `merge ${fan.big.mergeMs} ms` : `J not started after ${settings.dag.bigContinuationWaitMs} ms (O(n²) merge scoring)` },
+    { measure: `DAG (a) ${fan.repeated.shape} last source→J running p50`, value: fan.repeated.lastSourceToStartMs.p50, unit: 'ms', detail: `of which merge p50 ${fan.repeated.mergeMs.p50} ms` },
+    { measure: `DAG (a) ${fan.repeated.shape} last source→J running p99`, value: fanP99, unit: 'ms', detail: `merge p99 ${fan.repeated.mergeMs.p99} ms; target ≤ ${TARGET_JOIN_P99_MS} → ${met(fanP99 <= TARGET_JOIN_P99_MS)}` },
+    { measure: `DAG (a) ${fan.repeated.shape} completions (median run)`, value: round(percentileOf(fan.repeated.runs.map((r) => r.completionsPerSec), 50), 1), unit: 'tasks/s', detail: '' },
+    { measure: 'DAG (b) merge clean: Omoi mergeSources', value: round(merge.clean.omoiMs, 0), unit: 'ms', detail: `median of ${merge.clean.repetitions}; 8 branches × 50 files, ${merge.files.base} files` },
+    { measure: 'DAG (b) merge clean: git CLI', value: round(merge.clean.gitMs, 0), unit: 'ms', detail: `worktree add + 8 × merge --no-ff + remove (merges alone ${round(merge.clean.gitMergeOnlyMs, 0)} ms)` },
+    { measure: 'DAG (b) merge clean ratio Omoi/git', value: round(merge.clean.ratio, 2), unit: '×', detail: `same tree: ${merge.clean.sameTree}; target ≤ ${TARGET_MERGE_RATIO} → ${met(merge.clean.ratio <= TARGET_MERGE_RATIO)}` },
+    { measure: 'DAG (b) merge 8 conflicts: Omoi', value: round(merge.conflicts.omoiMs, 0), unit: 'ms', detail: `rules, then resolver \`git show <source>:<file>\`; ${merge.conflicts.conflictsResolved} files resolved` },
+    { measure: 'DAG (b) merge 8 conflicts: git CLI', value: round(merge.conflicts.gitMs, 0), unit: 'ms', detail: `checkout --theirs per file, add, commit (merges alone ${round(merge.conflicts.gitMergeOnlyMs, 0)} ms)` },
+    { measure: 'DAG (b) merge conflicts ratio Omoi/git', value: round(merge.conflicts.ratio, 2), unit: '×', detail: `same tree: ${merge.conflicts.sameTree}; target ≤ ${TARGET_MERGE_RATIO} → ${met(merge.conflicts.ratio <= TARGET_MERGE_RATIO)}` },
+    { measure: 'DAG (c) heap per idle actor', value: round(heap.bytesPerActor / 1024, 2), unit: 'KiB', detail: `${heap.tickets} tickets + ${heap.agents} agents, heapUsed after GC; target ≤ 10 KiB → ${met(heapOk)}` },
   ]);
 
   const machine = {
@@ -108,6 +154,16 @@ async function main(): Promise<void> {
   const report = {
     bench: 'omoi-messaging', quick, settings, raw, endToEnd: e2e,
     ratio: round(ratio, 4), targetRatio: TARGET_RATIO, targetMet: ratio >= TARGET_RATIO,
+    dag: {
+      fanOut: fan, merge, heap,
+      targets: {
+        completionsPerSec: { target: TARGET_COMPLETIONS, value: round(fan.big.completionsPerSec, 1), met: fan.big.completionsPerSec >= TARGET_COMPLETIONS },
+        joinLatencyP99Ms: { target: TARGET_JOIN_P99_MS, value: fanP99, met: fanP99 <= TARGET_JOIN_P99_MS },
+        mergeRatioClean: { target: TARGET_MERGE_RATIO, value: round(merge.clean.ratio, 3), met: merge.clean.ratio <= TARGET_MERGE_RATIO },
+        mergeRatioConflicts: { target: TARGET_MERGE_RATIO, value: round(merge.conflicts.ratio, 3), met: merge.conflicts.ratio <= TARGET_MERGE_RATIO },
+        heapBytesPerActor: { target: TARGET_HEAP_BYTES, value: round(heap.bytesPerActor, 0), met: heapOk },
+      },
+    },
     machine, totalSeconds: round((Date.now() - started) / 1000, 1),
   };
   console.log(JSON.stringify(report));

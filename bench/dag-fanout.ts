@@ -1,0 +1,141 @@
+import type { OmoiNode } from '../src/bootstrap.ts';
+import { makeRepo, sql, waitFor, type Row } from './dag-shared.ts';
+import { percentile } from './stats.ts';
+
+/** The timings of one 1 → N → 1 ticket, from the node's own event log (`omoi_event.time`). */
+export interface FanOutRun {
+  ticket: string;
+  sources: number;
+  /** First source `running` → last source `completed`, seconds. */
+  fanOutSeconds: number;
+  /** sources / fanOutSeconds. */
+  completionsPerSec: number;
+  /** Last source `completed` → continuation `ready` (its join merged), ms. */
+  lastSourceToReadyMs: number;
+  /** Last source `completed` → continuation `running` (`task.started`), ms. */
+  lastSourceToStartMs: number;
+  /** The join's merge as `mergeSources` timed it (`omoi_merge_attempt.duration_ms`). */
+  mergeMs: number;
+  /** Ticket submitted → ticket completed (or → give-up, see `continuationStarted`), bench clock, seconds. */
+  wallSeconds: number;
+  /** False when J had not started `continuationWaitMs` after the last source completed (its merge still ran). */
+  continuationStarted: boolean;
+}
+
+export interface FanOutResult {
+  capacity: number;
+  big: FanOutRun;
+  repeated: { shape: string; runs: FanOutRun[]; lastSourceToStartMs: { p50: number; p99: number; max: number }; lastSourceToReadyMs: { p50: number; p99: number }; mergeMs: { p50: number; p99: number } };
+}
+
+const id = (i: number) => `T${String(i).padStart(4, '0')}`;
+
+/**
+ * Fan-out/fan-in through a real node: one ticket with task S, `n` tasks depending on S (run
+ * `true`, no `owns`), and one continuation J depending on all of them; every task runs in its
+ * own sandbox (worktree) on the node's local agent, J after the real merge of its `n` sources.
+ * Resolves when the ticket is completed (fails after `timeoutMs` or if it fails).
+ * Times come from `omoi_event` (`task.status` events; their time is the handling
+ * transaction's clock), so polling granularity does not enter them.
+ */
+export async function runFanOut(
+  node: OmoiNode,
+  opts: { ticket: string; n: number; repoDir: string; timeoutMs: number; continuationWaitMs?: number; progress?: (line: string) => void },
+): Promise<FanOutRun> {
+  const { ticket, n } = opts;
+  const sources = Array.from({ length: n }, (_, i) => id(i));
+  const t0 = performance.now();
+  await node.submit('ticket.create', {
+    ticket_id: ticket, title: `bench fan-out 1→${n}→1`, repository: opts.repoDir, base_branch: 'main',
+    tasks: [
+      { id: 'S', run: 'true', depends_on: [], owns: [] },
+      ...sources.map((s) => ({ id: s, run: 'true', depends_on: ['S'], owns: [] })),
+      { id: 'J', run: 'true', depends_on: sources, owns: [] },
+    ],
+  });
+  let lastReport = 0;
+  let sourcesDoneAt = 0;
+  let continuationStarted = true;
+  await waitFor(`ticket ${ticket} completed`, async () => {
+    const [row] = await sql(node, `select t.status, t.reason, (select count(*)::int from omoi_task k where k.ticket_id = t.id and k.status = 'completed') as done from omoi_ticket t where t.id = ?`, [ticket]);
+    if (row && ['failed', 'cancelled'].includes(row.status)) throw new Error(`bench ticket ${ticket} ended ${row.status}: ${row.reason}`);
+    if (opts.progress && row && row.done - lastReport >= 250) { lastReport = row.done; opts.progress(`fan-out ${ticket}: ${row.done}/${n + 2} tasks completed`); }
+    if (row?.status === 'completed') return true;
+    if (opts.continuationWaitMs !== undefined && row && row.done >= n + 1) {
+      sourcesDoneAt ||= performance.now();
+      if (performance.now() - sourcesDoneAt > opts.continuationWaitMs) {
+        const [j] = await sql(node, `select status from omoi_task where ticket_id = ? and id = 'J'`, [ticket]);
+        if (!['running', 'completed'].includes(j?.status)) { continuationStarted = false; return true; }
+      }
+    }
+    return false;
+  }, opts.timeoutMs, 25);
+  const wallSeconds = (performance.now() - t0) / 1000;
+
+  const events = await sql(node, `select payload->>'task_id' as task, payload->>'status' as status, time from omoi_event where ticket_id = ? and type = 'task.status'`, [ticket]);
+  const at = (pred: (e: Row) => boolean, pick: 'min' | 'max') => {
+    const times = events.filter(pred).map((e) => new Date(e.time).getTime());
+    if (!times.length) throw new Error(`bench ticket ${ticket}: no matching task.status event`);
+    return pick === 'min' ? Math.min(...times) : Math.max(...times);
+  };
+  const isSource = (e: Row) => e.task !== 'S' && e.task !== 'J';
+  const firstSourceStart = at((e) => isSource(e) && e.status === 'running', 'min');
+  const lastSourceDone = at((e) => isSource(e) && e.status === 'completed', 'max');
+  const jReady = continuationStarted ? at((e) => e.task === 'J' && e.status === 'ready', 'min') : NaN;
+  const jRunning = continuationStarted ? at((e) => e.task === 'J' && e.status === 'running', 'min') : NaN;
+  const [merge] = await sql(node, `select duration_ms from omoi_merge_attempt where ticket_id = ? order by attempt`, [ticket]);
+  const fanOutSeconds = Math.max(1e-3, (lastSourceDone - firstSourceStart) / 1000);
+  return {
+    ticket, sources: n, fanOutSeconds, completionsPerSec: n / fanOutSeconds,
+    lastSourceToReadyMs: jReady - lastSourceDone, lastSourceToStartMs: jRunning - lastSourceDone,
+    mergeMs: Number(merge?.duration_ms ?? NaN), wallSeconds, continuationStarted,
+  };
+}
+
+/** Local agents other than this node's are deregistered, so every task runs here (fair, known capacity). */
+export async function retireOtherAgents(node: OmoiNode, timeoutMs: number): Promise<number> {
+  const local = `local-${node.config.nodeId}`;
+  const others = await sql(node, `select id from omoi_agent where id <> ? and status <> 'removed'`, [local]);
+  for (const a of others) await node.submit('agent.deregister', { agent_id: a.id, reason: 'bench: DAG benchmarks use the local agent only' });
+  await waitFor('other agents removed', async () => Number((await sql(node, `select count(*)::int as c from omoi_agent where id <> ? and status <> 'removed'`, [local]))[0]!.c) === 0, timeoutMs);
+  return others.length;
+}
+
+/**
+ * (a) of the DAG bench: `repeat` runs of 1 → `smallN` → 1 for the latency percentiles, then
+ * one 1 → `bigN` → 1 for the completion throughput. Each run is its own ticket (own clone).
+ * The big run waits at most `bigContinuationWaitMs` for J after its last source: the join's
+ * merge re-scores every remaining source after each merge (O(n²) in-memory merges), which for
+ * n = 1000 takes minutes; run it last, since that merge keeps going in the background.
+ */
+export async function fanOutBench(
+  node: OmoiNode,
+  opts: { bigN: number; smallN: number; repeat: number; workDir: string; timeoutMs: number; bigContinuationWaitMs: number; progress: (line: string) => void },
+): Promise<FanOutResult> {
+  const { progress } = opts;
+  const retired = await retireOtherAgents(node, opts.timeoutMs);
+  if (retired) progress(`fan-out: deregistered ${retired} agents left by earlier benchmarks`);
+  const repoDir = await makeRepo(opts.workDir, { 'README.md': 'fan-out bench\n' });
+  const capacity = node.config.localAgentCapacity;
+  const runs: FanOutRun[] = [];
+  for (let r = 0; r < opts.repeat; r++) {
+    const run = await runFanOut(node, { ticket: `bench-fan-${opts.smallN}-${r}`, n: opts.smallN, repoDir, timeoutMs: opts.timeoutMs });
+    runs.push(run);
+    progress(`fan-out 1→${opts.smallN}→1 run ${r + 1}/${opts.repeat}: ${run.completionsPerSec.toFixed(0)} completions/s, last source → J running ${run.lastSourceToStartMs} ms (merge ${run.mergeMs} ms)`);
+  }
+  progress(`fan-out 1→${opts.bigN}→1 (local agent capacity ${capacity})`);
+  const big = await runFanOut(node, { ticket: `bench-fan-${opts.bigN}`, n: opts.bigN, repoDir, timeoutMs: opts.timeoutMs, continuationWaitMs: opts.bigContinuationWaitMs, progress });
+  progress(`fan-out 1→${opts.bigN}→1: ${big.completionsPerSec.toFixed(0)} completions/s over ${big.fanOutSeconds.toFixed(2)} s, ` + (big.continuationStarted
+    ? `last source → J running ${big.lastSourceToStartMs} ms (merge ${big.mergeMs} ms)`
+    : `J not started ${opts.bigContinuationWaitMs} ms after the last source (its ${opts.bigN}-source merge still running; not waited for)`));
+  const lat = runs.map((r) => r.lastSourceToStartMs);
+  return {
+    capacity, big,
+    repeated: {
+      shape: `1→${opts.smallN}→1 × ${opts.repeat}`, runs,
+      lastSourceToStartMs: { p50: percentile(lat, 50), p99: percentile(lat, 99), max: Math.max(...lat) },
+      lastSourceToReadyMs: { p50: percentile(runs.map((r) => r.lastSourceToReadyMs), 50), p99: percentile(runs.map((r) => r.lastSourceToReadyMs), 99) },
+      mergeMs: { p50: percentile(runs.map((r) => r.mergeMs), 50), p99: percentile(runs.map((r) => r.mergeMs), 99) },
+    },
+  };
+}
