@@ -4,6 +4,11 @@ import { CONFLICT_LINE, FEATURES_LINE } from './sample-repo.ts';
 /** The resolver script shipped beside this file (plain Node; see its header for the policy). */
 export const RESOLVER_SCRIPT = fileURLToPath(new URL('./resolve-features.mjs', import.meta.url));
 
+/** `node resolve-features.mjs`, with this Node's absolute path (the resolver sees only PATH, HOME, LANG, TERM). */
+export function defaultResolverCommand(): string {
+  return `${shellQuote(process.execPath)} ${shellQuote(RESOLVER_SCRIPT)}`;
+}
+
 /** A task of the demo ticket, as a client submits it. */
 export interface DemoTask {
   id: string;
@@ -68,7 +73,7 @@ function editFeatures(line: string): string {
  * run on merged code and on the synthesized results of their sources. D and G are both sinks:
  * the ticket's final head merges them. Every task is a shell command (`kind: command`).
  */
-export function demoTicket(ticketId: string, repository: string): DemoTicket {
+export function demoTicket(ticketId: string, repository: string, resolverCommand = defaultResolverCommand()): DemoTicket {
   const task = (id: string, title: string, depends_on: string[], owns: string[], run: string[]): DemoTask =>
     ({ id, title, depends_on, owns, kind: 'command', run: run.join(' && ') });
   return {
@@ -77,7 +82,7 @@ export function demoTicket(ticketId: string, repository: string): DemoTicket {
     repository,
     base_branch: 'main',
     ownership: 'lenient',
-    resolver_command: `${shellQuote(process.execPath)} ${shellQuote(RESOLVER_SCRIPT)}`,
+    resolver_command: resolverCommand,
     tasks: [
       task('A', 'setup: project metadata and requirements', [], ['pyproject.toml', 'requirements.txt'], [
         write('pyproject.toml', ['[project]', 'name = "shop"', 'version = "0.1.0"', 'requires-python = ">=3.9"']),
@@ -95,7 +100,7 @@ export function demoTicket(ticketId: string, repository: string): DemoTicket {
         write('src/y/search.py', ['def search(items, text):', '    return [i for i in items if text.lower() in i.lower()]']),
         result({ feature: 'y', module: 'src/y/search.py' }),
       ]),
-      task('H', 'tests of feature X (claims src/x/** like B: waits for B)', ['A'], ['src/x/**'], [
+      task('H', 'tests of feature X; claims src/x/** like B, so waits for B', ['A'], ['src/x/**'], [
         write('src/x/test_export.py', ['from src.x.export import export_orders', '', '', 'def test_export():', '    assert export_orders([["a", 1]]) == "a,1\\r\\n"']),
         result({ tests: 'x', module: 'src/x/test_export.py' }),
       ]),

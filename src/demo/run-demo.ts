@@ -19,6 +19,8 @@ export interface DemoOptions {
   signal?: AbortSignal;
   /** The ticket id (default `demo-<UTC timestamp>`: a new ticket each run). */
   ticketId?: string;
+  /** The ticket's resolver command (default: `node src/demo/resolve-features.mjs`). */
+  resolverCommand?: string;
   /** Where the sample repository is (default `<dataDir>/demo/sample-repo`); an existing one is reused. */
   sampleRepoDir?: string;
 }
@@ -66,12 +68,12 @@ export async function runDemo(node: OmoiNode, opts: DemoOptions): Promise<DemoOu
   const ticketId = opts.ticketId ?? demoTicketId();
   const repo = await ensureSampleRepo(path.resolve(opts.sampleRepoDir ?? path.join(dataDir, 'demo', 'sample-repo')));
   const clone = path.join(dataDir, 'repos', ticketId);
-  const ticket = demoTicket(ticketId, repo.dir);
+  const ticket = demoTicket(ticketId, repo.dir, opts.resolverCommand);
   const titles = Object.fromEntries(ticket.tasks.map((t) => [t.id, t.title]));
   const sql = (query: string, params: unknown[] = []) => node.db.em().getConnection().execute(query, params) as Promise<Row[]>;
 
   write(`demo: sample repository ${repo.dir} (main at ${repo.commit.slice(0, 7)})`);
-  write(`demo: submitting ticket ${ticketId}: A → B ∥ C ∥ H → D (join), A → E ∥ F → G (join); ownership lenient; resolver ${path.relative(process.cwd(), RESOLVER_SCRIPT)}`);
+  write(`demo: submitting ticket ${ticketId}: A → B ∥ C ∥ H → D (join), A → E ∥ F → G (join); ownership lenient; resolver ${opts.resolverCommand ?? path.relative(process.cwd(), RESOLVER_SCRIPT)}`);
 
   const started = Date.now();
   const line = (text: string) => write(`${elapsed(Date.now() - started)} ${text}`);
@@ -198,7 +200,9 @@ async function report(node: OmoiNode, o: DemoOutcome, ms: number, sql: (q: strin
     const failedMerges = await sql('select join_id, files, resolver_output from omoi_merge_attempt where ticket_id = ? and not ok order by join_id', [o.ticketId]).catch(() => []);
     for (const m of failedMerges) {
       write(`demo: merge of ${m.join_id} left ${(m.files as string[]).join(', ') || 'nothing'} unresolved; resolver said: ${String(m.resolver_output).trim().split('\n').slice(-3).join(' | ')}`);
-      write(`demo:   resolve it by hand: commit a resolution to ${o.sampleRepo} and run`);
+      write(`demo:   resolve it by hand (docs/tutorial.md): in a clone of ${o.sampleRepo}, fetch the task branches`);
+      write(`demo:   (git fetch ${o.clone} 'refs/heads/omoi-task/${o.ticketId}/*:refs/remotes/omoi/*'), merge the sources of ${m.join_id}, fix the files,`);
+      write(`demo:   commit, push the commit to ${o.sampleRepo}, then send:`);
       write(`demo:   omoi pub omoi.in.merge.resolve '{"ticket_id":"${o.ticketId}","join_id":"${m.join_id}","commit":"<sha>"}'${natsHint}`);
     }
     if (o.status === 'timed_out') write('demo: the node may still finish it: watch the dashboard or the events below.');

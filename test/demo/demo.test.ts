@@ -4,7 +4,7 @@ import t from 'tap';
 import { git, tempDir } from '../harness/index.ts';
 import { withCluster, withNode } from '../harness/node.ts';
 import { spawnOmoi } from '../cli/run-omoi.ts';
-import { events, sql, taskRows } from '../flow/helpers.ts';
+import { events, sql, taskRows, waitTicket } from '../flow/helpers.ts';
 import { CONFLICT_LINE, demoTicketId, ensureSampleRepo, runDemo } from '../../src/demo/index.ts';
 
 const cluster = await withCluster(t);
@@ -128,6 +128,44 @@ t.test('a demo that fails says so with the reason and where the log is', async (
   t.match(text, /^demo:   its log: \S+\/logs\/demo-\S+\/[EF]-3\/$/m, 'where to read the failed attempt\'s log');
   t.match(text, /^demo: {3}\| config\.py line 50 is not ENABLED_FEATURES = \["core"\] as in the sample project; not editing it$/m, 'and the end of that log');
   t.match(text, /^ {2}dashboard +http:\/\/127\.0\.0\.1:\d+\/#token=test-token&ticket=demo-/m, 'and where to look');
+});
+
+t.test('a merge the resolver cannot resolve: the demo reports the block and how to resolve it by hand', async (t) => {
+  const node = await withNode(t, cluster);
+  const out: string[] = [];
+  const demo = await runDemo(node, { write: (line) => out.push(line), resolverCommand: 'echo "this resolver gives up"; exit 3' });
+  const text = out.join('\n');
+  if (!t.equal(demo.status, 'blocked', 'the demo reports the block')) t.comment(text);
+  t.equal(demo.reason, 'task G blocked: merge_conflict');
+  t.match(text, /^\[ +\d+\.\ds\] merge join-G: order E → F; conflicts F: config\.py; FAILED, unresolved config\.py$/m, 'the failed merge attempt');
+  t.match(text, /^\[ +\d+\.\ds\] task G BLOCKED: merge_conflict \(files config\.py\)$/m, 'the blocked continuation');
+  t.match(text, /^demo: the demo ticket did not complete: BLOCKED — task G blocked: merge_conflict$/m);
+  t.match(text, /^demo: merge of join-G left config\.py unresolved; resolver said: .*this resolver gives up.*resolver exited with 3$/m, 'what the resolver said');
+  const hint = /^demo: {3}omoi pub omoi\.in\.merge\.resolve '(.*)'$/m.exec(text);
+  t.ok(hint, 'the merge.resolve command to send');
+
+  // Do what the tutorial says: merge the task branches in a clone, fix line 50, push the
+  // resolution to the sample repository and send merge.resolve naming it.
+  const work = await tempDir(t, 'demo-resolve');
+  const g = (...args: string[]) => git(work, '-c', 'user.name=Person', '-c', 'user.email=p@example.com', ...args);
+  await g('clone', '--quiet', demo.sampleRepo, '.');
+  await g('fetch', '--quiet', demo.clone, `refs/heads/omoi-task/${demo.ticketId}/*:refs/remotes/omoi/*`);
+  await g('merge', '--quiet', '--no-ff', '--no-edit', 'omoi/E');
+  await t.rejects(g('merge', '--quiet', '--no-edit', 'omoi/F'), 'F conflicts with E, as in join-G');
+  const config = (await readFile(path.join(work, 'config.py'), 'utf8')).split('\n');
+  const start = config.findIndex((l) => l.startsWith('<<<<<<<'));
+  const end = config.findIndex((l) => l.startsWith('>>>>>>>'));
+  config.splice(start, end - start + 1, 'ENABLED_FEATURES = ["core", "export", "search"]');
+  await writeFile(path.join(work, 'config.py'), config.join('\n'));
+  await g('commit', '--quiet', '-am', 'resolve config.py: keep export and search');
+  await g('push', '--quiet', 'origin', 'HEAD:refs/heads/resolution');
+  const commit = await g('rev-parse', 'HEAD');
+  const payload = JSON.parse(hint![1]!.replace('<sha>', commit));
+  await node.submit('merge.resolve', payload);
+  await waitTicket(node, demo.ticketId, 'completed');
+  const tasks = await taskRows(node, demo.ticketId);
+  t.equal(tasks.G.base_commit, commit, 'G resumed on the supplied resolution');
+  t.equal(tasks.G.status, 'completed');
 });
 
 t.test('a demo that does not end in time says so and stops waiting', async (t) => {
