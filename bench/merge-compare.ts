@@ -64,7 +64,7 @@ async function buildRepo(workDir: string): Promise<string> {
   for (const variant of ['clean', 'conflicts'] as const) {
     for (let k = 0; k < BRANCHES; k++) {
       await git(work, 'checkout', '-q', '-B', `${variant}/${branchName(k)}`, 'main');
-      for (let i = 0; i < PER_BRANCH; i++) await writeFile(path.join(work, fileOf(k, i)), `branch ${k} changed ${i}\n`.repeat(20));
+      await Promise.all(Array.from({ length: PER_BRANCH }, (_, i) => writeFile(path.join(work, fileOf(k, i)), `branch ${k} changed ${i}\n`.repeat(20))));
       if (variant === 'conflicts') {
         await writeFile(path.join(work, conflictFile(k)), `changed by b${k}\n`);
         await writeFile(path.join(work, conflictFile((k + BRANCHES - 1) % BRANCHES)), `changed by b${k}\n`);
