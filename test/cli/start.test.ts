@@ -16,8 +16,7 @@ t.test('omoi start against a cluster; pub, sub, status and dlq against it; SIGTE
     DATABASE_URL: cluster.databaseUrl, NATS_URL: cluster.nats.url, OMOI_DATA_DIR: dataDir, OMOI_HTTP_PORT: '0',
     OMOI_PARTITIONS: '4', OMOI_NODE_ID: 'cli-node', OMOI_LOG_LEVEL: 'warn', OMOI_HEARTBEAT_MS: '500', OMOI_SHUTDOWN_GRACE_MS: '5000',
   };
-  // --demo is accepted (npm start passes it) until the demo exists.
-  const node = spawnOmoi(t, ['start', '--demo'], nodeEnv);
+  const node = spawnOmoi(t, ['start'], nodeEnv);
 
   const line = await node.line(/^omoi: node /, 'the start line');
   const url = /· http (http:\/\/\S+) ·/.exec(line)?.[1];
@@ -27,7 +26,6 @@ t.test('omoi start against a cluster; pub, sub, status and dlq against it; SIGTE
   t.ok(line.includes(`API token in ${dataDir}/api-token`), 'says where the API token is');
   t.ok(line.includes(`watch events: omoi sub 'omoi.evt.>'`), 'says how to watch');
   t.notMatch(line, /--nats-url/, 'no NATS hint when NATS_URL is configured');
-  t.match(node.stdout(), /^demo: not available yet$/m, '--demo is accepted');
 
   const ready = await fetch(`${url}/readyz`);
   t.equal(ready.status, 200, '/readyz answers 200');
