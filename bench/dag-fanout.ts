@@ -25,6 +25,8 @@ export interface FanOutRun {
 export interface FanOutResult {
   capacity: number;
   big: FanOutRun;
+  /** Set when the big run did not complete its fan-out (then `big` holds NaNs). */
+  bigError?: string;
   repeated: { shape: string; runs: FanOutRun[]; lastSourceToStartMs: { p50: number; p99: number; max: number }; lastSourceToReadyMs: { p50: number; p99: number }; mergeMs: { p50: number; p99: number } };
 }
 
@@ -40,7 +42,7 @@ const id = (i: number) => `T${String(i).padStart(4, '0')}`;
  */
 export async function runFanOut(
   node: OmoiNode,
-  opts: { ticket: string; n: number; repoDir: string; timeoutMs: number; continuationWaitMs?: number; progress?: (line: string) => void },
+  opts: { ticket: string; n: number; repoDir: string; timeoutMs: number; continuationWaitMs?: number; stallMs?: number; progress?: (line: string) => void },
 ): Promise<FanOutRun> {
   const { ticket, n } = opts;
   const sources = Array.from({ length: n }, (_, i) => id(i));
@@ -55,12 +57,22 @@ export async function runFanOut(
   });
   let lastReport = 0;
   let sourcesDoneAt = 0;
+  // A ticket whose tasks stop progressing (e.g. a handler that times out and is dead-lettered)
+  // fails the run instead of hanging the benchmark until `timeoutMs`.
+  let progressAt = performance.now();
+  let lastDone = -1;
   let continuationStarted = true;
   await waitFor(`ticket ${ticket} completed`, async () => {
     const [row] = await sql(node, `select t.status, t.reason, (select count(*)::int from omoi_task k where k.ticket_id = t.id and k.status = 'completed') as done from omoi_ticket t where t.id = ?`, [ticket]);
     if (row && ['failed', 'cancelled'].includes(row.status)) throw new Error(`bench ticket ${ticket} ended ${row.status}: ${row.reason}`);
     if (opts.progress && row && row.done - lastReport >= 250) { lastReport = row.done; opts.progress(`fan-out ${ticket}: ${row.done}/${n + 2} tasks completed`); }
     if (row?.status === 'completed') return true;
+    if (row && row.done !== lastDone) { lastDone = row.done; progressAt = performance.now(); }
+    const stallMs = opts.stallMs ?? 30_000;
+    if (row && row.done < n + 1 && performance.now() - progressAt > stallMs) {
+      const dead = await sql(node, `select type, reason from omoi_dead_letter where body like ? limit 3`, [`%"ticket_id":"${ticket}"%`]).catch(() => []);
+      throw new Error(`stalled: no task of ${ticket} completed for ${stallMs} ms (${row.done}/${n + 2} completed)${dead.length ? `; dead letters: ${dead.map((d) => `${d.type}: ${String(d.reason).slice(0, 200)}`).join(' | ')}` : ''}`);
+    }
     if (opts.continuationWaitMs !== undefined && row && row.done >= n + 1) {
       sourcesDoneAt ||= performance.now();
       if (performance.now() - sourcesDoneAt > opts.continuationWaitMs) {
@@ -124,13 +136,21 @@ export async function fanOutBench(
     progress(`fan-out 1→${opts.smallN}→1 run ${r + 1}/${opts.repeat}: ${run.completionsPerSec.toFixed(0)} completions/s, last source → J running ${run.lastSourceToStartMs} ms (merge ${run.mergeMs} ms)`);
   }
   progress(`fan-out 1→${opts.bigN}→1 (local agent capacity ${capacity})`);
-  const big = await runFanOut(node, { ticket: `bench-fan-${opts.bigN}`, n: opts.bigN, repoDir, timeoutMs: opts.timeoutMs, continuationWaitMs: opts.bigContinuationWaitMs, progress });
-  progress(`fan-out 1→${opts.bigN}→1: ${big.completionsPerSec.toFixed(0)} completions/s over ${big.fanOutSeconds.toFixed(2)} s, ` + (big.continuationStarted
+  let big: FanOutRun;
+  let bigError: string | undefined;
+  try {
+    big = await runFanOut(node, { ticket: `bench-fan-${opts.bigN}`, n: opts.bigN, repoDir, timeoutMs: opts.timeoutMs, continuationWaitMs: opts.bigContinuationWaitMs, progress });
+  } catch (err) {
+    bigError = (err as Error).message;
+    progress(`fan-out 1→${opts.bigN}→1 FAILED: ${bigError}`);
+    big = { ticket: `bench-fan-${opts.bigN}`, sources: opts.bigN, fanOutSeconds: NaN, completionsPerSec: NaN, lastSourceToReadyMs: NaN, lastSourceToStartMs: NaN, mergeMs: NaN, wallSeconds: NaN, continuationStarted: false };
+  }
+  if (!bigError) progress(`fan-out 1→${opts.bigN}→1: ${big.completionsPerSec.toFixed(0)} completions/s over ${big.fanOutSeconds.toFixed(2)} s, ` + (big.continuationStarted
     ? `last source → J running ${big.lastSourceToStartMs} ms (merge ${big.mergeMs} ms)`
     : `J not started ${opts.bigContinuationWaitMs} ms after the last source (its ${opts.bigN}-source merge still running; not waited for)`));
   const lat = runs.map((r) => r.lastSourceToStartMs);
   return {
-    capacity, big,
+    capacity, big, ...(bigError ? { bigError } : {}),
     repeated: {
       shape: `1→${opts.smallN}→1 × ${opts.repeat}`, runs,
       lastSourceToStartMs: { p50: percentile(lat, 50), p99: percentile(lat, 99), max: Math.max(...lat) },
