@@ -104,6 +104,20 @@ export function buildProgram(io: CliIo = processIo): Command {
       await (await sub()).runSub(pattern, opts, (line) => io.out(line + '\n'));
     });
 
+  program
+    .command('resolve')
+    .summary('resume a join blocked by a merge conflict with your resolution')
+    .description('Supply the merge commit you made by hand for a join blocked with `merge_conflict` (publishes merge.resolve);\nthe continuation resumes on it. Make the commit in the ticket\'s clone (<data dir>/repos/<ticket>), on top of the failed merge or from the sources.')
+    .argument('<ticket>', 'ticket id')
+    .argument('<join>', 'join id (join-<continuation>)')
+    .argument('<commit>', 'full 40-character sha of your merge commit')
+    .option('--nats-url <url>', NATS_URL_HELP)
+    .addHelpText('after', examples('omoi resolve T1 join-D 0123456789abcdef0123456789abcdef01234567'))
+    .action(async (ticket: string, join: string, commit: string, opts: { natsUrl?: string }) => {
+      const body = JSON.stringify({ ticket_id: ticket, join_id: join, commit });
+      io.out((await (await pub()).runPub('omoi.in.merge.resolve', body, { natsUrl: opts.natsUrl })) + '\n');
+    });
+
   const dlq = program
     .command('dlq')
     .summary('list, show, retry or discard dead letters')

@@ -1,12 +1,12 @@
 import t from 'tap';
 import { runOmoi } from './run-omoi.ts';
 
-const COMMANDS = ['start', 'pub', 'sub', 'dlq', 'dlq list', 'dlq show', 'dlq retry', 'dlq discard', 'status', 'docs'];
+const COMMANDS = ['start', 'pub', 'sub', 'dlq', 'dlq list', 'dlq show', 'dlq retry', 'dlq discard', 'status', 'docs', 'resolve'];
 
 t.test('omoi --help lists every command', async (t) => {
   const r = await runOmoi(['--help']);
   t.equal(r.code, 0);
-  for (const c of ['start', 'pub', 'sub', 'dlq', 'status', 'docs']) t.match(r.stdout, new RegExp(`^  ${c}\\b`, 'm'), `lists ${c}`);
+  for (const c of ['start', 'pub', 'sub', 'dlq', 'status', 'docs', 'resolve']) t.match(r.stdout, new RegExp(`^  ${c}\\b`, 'm'), `lists ${c}`);
   t.match(r.stdout, /Examples:/);
 });
 
@@ -27,4 +27,10 @@ t.test('a usage error names the problem and exits 2', async (t) => {
   const unknown = await runOmoi(['start', '--bogus']);
   t.equal(unknown.code, 2);
   t.match(unknown.stderr, /unknown option '--bogus'/);
+});
+
+t.test('omoi resolve checks its input before sending anything', async (t) => {
+  const r = await runOmoi(['resolve', 'T1', 'join-D', 'not-a-sha']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /\/payload\/commit/, 'names the field');
 });
