@@ -18,7 +18,7 @@ export class UnitOfWork {
   readonly outbox: OutboxRow[] = [];
   private readonly processed: Array<{ message_id: string; partition: number }> = [];
   private readonly effects: Array<() => void | Promise<void>> = [];
-  private readonly pending = new Map<EntitySchema<any>, { pk: string[]; rows: Map<string, object> }>();
+  private readonly pending = new Map<EntitySchema<any>, { pk: string[]; rows: Map<string, object>; removed: Map<string, object> }>();
   private readonly touched = new Set<() => void>();
 
   constructor(
@@ -39,12 +39,27 @@ export class UnitOfWork {
 
   /** Write-behind upsert keyed by primary key; the last write of a row wins. */
   upsert<T extends object>(entity: EntitySchema<T>, pk: Array<keyof T & string>, row: T): void {
+    const slot = this.slot(entity, pk);
+    const key = pk.map((k) => String(row[k])).join('\u0000');
+    slot.removed.delete(key);
+    slot.rows.set(key, { ...row });
+  }
+
+  /** Write-behind delete by primary key; cancels a pending upsert of the same row. */
+  remove<T extends object>(entity: EntitySchema<T>, pk: Array<keyof T & string>, key: Partial<T>): void {
+    const slot = this.slot(entity, pk);
+    const k = pk.map((c) => String(key[c])).join('\u0000');
+    slot.rows.delete(k);
+    slot.removed.set(k, Object.fromEntries(pk.map((c) => [c, key[c]])));
+  }
+
+  private slot(entity: EntitySchema<any>, pk: string[]) {
     let slot = this.pending.get(entity);
     if (!slot) {
-      slot = { pk, rows: new Map() };
+      slot = { pk, rows: new Map(), removed: new Map() };
       this.pending.set(entity, slot);
     }
-    slot.rows.set(pk.map((k) => String(row[k])).join('\u0000'), { ...row });
+    return slot;
   }
 
   afterCommit(effect: () => void | Promise<void>): void {
@@ -59,6 +74,11 @@ export class UnitOfWork {
   /** Writes pending upserts now, so reads in this transaction see them. */
   async flush(): Promise<void> {
     for (const [entity, slot] of this.pending) {
+      if (slot.removed.size) {
+        const keys = [...slot.removed.values()];
+        slot.removed.clear();
+        await this.em.nativeDelete(entity, { $or: keys } as never);
+      }
       if (slot.rows.size === 0) continue;
       const rows = [...slot.rows.values()];
       slot.rows.clear();

@@ -29,8 +29,27 @@ export function validateGlob(glob: string): void {
 export function globsIntersect(a: string, b: string): boolean {
   const left = compile(a);
   const right = compile(b);
+  if (!literalPrefixesAgree(a, b)) return false;
   const key = JSON.stringify(a < b ? [a, b] : [b, a]);
   return intersections.getOrCompute(key, () => automataIntersect(left, right));
+}
+
+/**
+ * Every path a glob matches begins with the glob's literal prefix (its characters before the
+ * first `*`, `?`, `[`, `{` or `\\`). Two globs whose prefixes differ within their common
+ * length therefore match no common path: a cheap exact answer for the common case of
+ * disjoint folders (`src/x/**` vs `src/y/**`), before any automaton is searched.
+ */
+function literalPrefixesAgree(a: string, b: string): boolean {
+  const pa = literalPrefix(a);
+  const pb = literalPrefix(b);
+  const n = Math.min(pa.length, pb.length);
+  return pa.slice(0, n) === pb.slice(0, n);
+}
+
+function literalPrefix(glob: string): string {
+  const end = glob.search(/[*?[{\\]/);
+  return end === -1 ? glob : glob.slice(0, end);
 }
 
 /**
