@@ -102,6 +102,7 @@ declare module 'nodegit' {
         DONT_UPDATE_INDEX: number;
         CONFLICT_STYLE_MERGE: number;
       };
+      static head(repo: Repository, opts?: CheckoutOptions): Promise<void>;
       static tree(repo: Repository, treeish: Commit | Tree, opts?: CheckoutOptions): Promise<void>;
       static index(repo: Repository, index: Index, opts?: CheckoutOptions): Promise<void>;
     }
@@ -127,6 +128,9 @@ declare module 'nodegit' {
         parents: Array<Oid | Commit | string>,
       ): Promise<Oid>;
       workdir(): string;
+      isBare(): number;
+      /** The main repository's git directory (for a worktree: the one its record lives in). */
+      commondir(): string;
       /** The git directory (for a worktree: its private directory under the main repo). */
       path(): string;
       cleanup(): void;

@@ -1,52 +1,100 @@
-import { readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import NodeGit from 'nodegit';
 import { RetryableError, TerminalError } from '../errors.ts';
 import { runGitCli } from './git-cli.ts';
 import { repoLock } from './keyed-lock.ts';
+import { commitShaIn, openRepository } from './repository.ts';
 
-// Worktrees are made and removed with the git CLI: nodegit 0.27's `Worktree.add` always
-// creates a new branch named after the worktree at HEAD, cannot start at a chosen commit or
-// detached, and libgit2 has no "remove"; `git worktree` does exactly what we need.
+// Worktrees are laid out by hand, in git's own on-disk format (`<repo>/worktrees/<name>/` with
+// `gitdir`, `commondir`, `HEAD`; `<dir>/.git` pointing back), and checked out with libgit2.
+// Why not `git worktree add`/`prune`: a task sandbox is made and removed for every task
+// attempt, and each CLI spawn blocks the event loop for milliseconds and is serialized by the
+// repository lock — at hundreds of tasks a second that was the node's bottleneck. nodegit
+// 0.27's `Worktree.add` cannot start at a chosen commit or on an existing branch. The format is
+// what git ≥ 2.5 reads, so `git worktree list/prune` and git commands in the sandbox still work.
 
 /**
  * Creates a worktree of `repoDir` at `dir`. With `branch`, the branch is created or reset to
  * `base` and checked out; without, HEAD is detached at `base`. A leftover at `dir` (a crashed
- * earlier run) is removed first, and stale worktree records are pruned, so this is safe to
- * repeat. `checkout: false` skips writing files (the caller checks out later, if at all).
- * Throws `TerminalError` for an unknown base or a branch checked out elsewhere.
+ * earlier run) is removed first, with its worktree record, so this is safe to repeat.
+ * `checkout: false` writes no files and no index (the caller checks out later, if at all).
+ * Spawns no process. Throws `TerminalError('worktree_failed')` for an unknown base, an invalid
+ * branch name or a branch checked out in another live worktree; `RetryableError` otherwise.
  */
 export async function addWorktree(repoDir: string, dir: string, base: string, opts: { branch?: string; checkout?: boolean } = {}): Promise<void> {
   const target = path.resolve(dir);
   await removeWorktreeDir(target);
-  await repoLock.run(path.resolve(repoDir), async () => {
-    await runGitCli(['worktree', 'prune'], repoDir);
-    const args = ['worktree', 'add', '--quiet'];
-    if (opts.checkout === false) args.push('--no-checkout');
-    args.push(...(opts.branch ? ['-B', opts.branch] : ['--detach']), target, `${base}^{commit}`);
-    const result = await runGitCli(args, repoDir);
-    if (result.code !== 0) {
-      await rm(target, { recursive: true, force: true });
-      const detail = result.stderr.trim();
-      if (/invalid reference|not a valid|unknown revision|already checked out|already used by worktree|not a valid branch name/i.test(detail)) {
-        throw new TerminalError('worktree_failed', `cannot create worktree ${target} at ${base}: ${detail}`, { dir: target, base, branch: opts.branch });
-      }
-      throw new RetryableError('worktree_failed', `cannot create worktree ${target} at ${base}: ${detail}`, { dir: target, base });
+  const fail = (detail: string, terminal: boolean): never => {
+    const message = `cannot create worktree ${target} at ${base}: ${detail}`;
+    throw terminal
+      ? new TerminalError('worktree_failed', message, { dir: target, base, branch: opts.branch })
+      : new RetryableError('worktree_failed', message, { dir: target, base });
+  };
+  const refName = opts.branch ? `refs/heads/${opts.branch}` : null;
+  if (refName && !NodeGit.Reference.isValidName(refName)) fail(`${JSON.stringify(opts.branch)} is not a valid branch name`, true);
+
+  let adminDir: string | undefined;
+  try {
+    const repo = await openRepository(repoDir);
+    try {
+      const sha = await commitShaIn(repo, base).catch(() => fail(`${JSON.stringify(base)} does not name a commit`, true));
+      const commonDir = path.resolve(repo.commondir());
+      // One lock per repository: the "checked out elsewhere" check, the choice of the record's
+      // name and the branch move must not interleave with another sandbox of this repository.
+      await repoLock.run(commonDir, async () => {
+        if (refName) {
+          const holder = await liveWorktreeOn(commonDir, refName, repo.isBare() ? null : repo.workdir());
+          if (holder) fail(`branch ${opts.branch} is already checked out at ${holder}`, true);
+        }
+        const record = (adminDir = await claimRecord(commonDir, target));
+        // Independent writes, in parallel: on a slow disk each costs about a millisecond.
+        await Promise.all([
+          writeFile(path.join(record, 'commondir'), '../..\n'),
+          writeFile(path.join(record, 'gitdir'), `${path.join(target, '.git')}\n`),
+          writeFile(path.join(record, 'HEAD'), refName ? `ref: ${refName}\n` : `${sha}\n`),
+          refName && NodeGit.Reference.create(repo, refName, NodeGit.Oid.fromString(sha), 1, `omoi: sandbox ${path.basename(target)} at ${sha}`),
+          mkdir(target, { recursive: true }).then(() => writeFile(path.join(target, '.git'), `gitdir: ${record}\n`)),
+        ]);
+      });
+    } finally {
+      repo.cleanup();
     }
-  });
+    if (opts.checkout !== false) {
+      const worktree = await openRepository(target);
+      try {
+        await NodeGit.Checkout.head(worktree, { checkoutStrategy: NodeGit.Checkout.STRATEGY.FORCE });
+      } finally {
+        worktree.cleanup();
+      }
+    }
+  } catch (err) {
+    await rm(target, { recursive: true, force: true });
+    if (adminDir) await rm(adminDir, { recursive: true, force: true });
+    if (err instanceof TerminalError || err instanceof RetryableError) throw err;
+    fail((err as Error).message, false);
+  }
 }
 
 /**
  * Removes the worktree at `dir`: its files and its record in the owning repository (found via
  * the worktree's `.git` file, so the repository need not be known). Branches are kept. Never
- * fails because the worktree is already gone; idempotent.
+ * fails because the worktree is already gone; idempotent. Spawns no process.
  */
 export async function removeWorktreeDir(dir: string): Promise<void> {
   const target = path.resolve(dir);
-  const repoDir = await owningRepository(target);
+  const record = await worktreeRecord(target);
   await rm(target, { recursive: true, force: true });
-  if (repoDir) {
-    await repoLock.run(repoDir, () => runGitCli(['worktree', 'prune'], repoDir));
-  }
+  if (record) await rm(record.adminDir, { recursive: true, force: true });
+}
+
+/**
+ * Drops the records of worktrees whose directory is gone (`git worktree prune`). For start-up
+ * sweeps, where a crash may have left a record whose directory no longer points back to it.
+ * Never throws: a repository that is gone has nothing to prune.
+ */
+export async function pruneWorktrees(repoDir: string): Promise<void> {
+  await repoLock.run(path.resolve(repoDir), () => runGitCli(['worktree', 'prune'], repoDir)).catch(() => undefined);
 }
 
 /**
@@ -55,20 +103,75 @@ export async function removeWorktreeDir(dir: string): Promise<void> {
  * repository is gone).
  */
 export async function owningRepository(dir: string): Promise<string | null> {
+  return (await worktreeRecord(path.resolve(dir)))?.repoGitDir ?? null;
+}
+
+/** The record (`<repo>/worktrees/<name>`) the worktree at `target` points to, if both exist. */
+async function worktreeRecord(target: string): Promise<{ adminDir: string; repoGitDir: string } | null> {
   let pointer: string;
   try {
-    pointer = await readFile(path.join(dir, '.git'), 'utf8');
+    pointer = await readFile(path.join(target, '.git'), 'utf8');
   } catch {
     return null;
   }
   const match = /^gitdir:\s*(.+)$/m.exec(pointer);
   if (!match) return null;
-  const worktreeGitDir = path.resolve(dir, match[1]!.trim());
-  const repoGitDir = path.dirname(path.dirname(worktreeGitDir)); // strip `worktrees/<name>`
-  try {
-    await stat(repoGitDir);
-  } catch {
-    return null;
+  const adminDir = path.resolve(target, match[1]!.trim());
+  const repoGitDir = path.dirname(path.dirname(adminDir)); // strip `worktrees/<name>`
+  if (path.basename(path.dirname(adminDir)) !== 'worktrees' || !(await exists(repoGitDir))) return null;
+  return { adminDir, repoGitDir };
+}
+
+/**
+ * A fresh, empty record directory for the worktree at `target`, named after it as git does
+ * (`<name>`, else `<name>1`, `<name>2`…). A record that points to `target` (a crash left it) or
+ * to a directory that is gone (what `git worktree prune` would drop) is removed and reused.
+ */
+async function claimRecord(commonDir: string, target: string): Promise<string> {
+  const records = path.join(commonDir, 'worktrees');
+  await mkdir(records, { recursive: true });
+  const name = path.basename(target);
+  for (let n = 0; ; n++) {
+    const adminDir = path.join(records, n === 0 ? name : `${name}${n}`);
+    const points = await recordTarget(adminDir);
+    if (points === undefined || points === path.join(target, '.git') || !(await exists(points))) {
+      await rm(adminDir, { recursive: true, force: true });
+      await mkdir(adminDir);
+      return adminDir;
+    }
   }
-  return repoGitDir;
+}
+
+/**
+ * The directory of a live worktree of the repository that has `refName` checked out (the main
+ * working tree `mainWorkdir`, if any, included), or `null`. Records of worktrees whose
+ * directory is gone do not count, and are dropped as `git worktree prune` would.
+ */
+async function liveWorktreeOn(commonDir: string, refName: string, mainWorkdir: string | null): Promise<string | null> {
+  const headRef = async (file: string) => /^ref:\s*(\S+)/.exec(await readFile(file, 'utf8').catch(() => ''))?.[1];
+  if (mainWorkdir && (await headRef(path.join(commonDir, 'HEAD'))) === refName) return mainWorkdir;
+  const records = path.join(commonDir, 'worktrees');
+  const names = await readdir(records).catch(() => [] as string[]);
+  const heads = await Promise.all(names.map((name) => headRef(path.join(records, name, 'HEAD'))));
+  for (const [i, name] of names.entries()) {
+    if (heads[i] !== refName) continue;
+    const adminDir = path.join(records, name);
+    const points = await recordTarget(adminDir);
+    if (points !== undefined && (await exists(points))) return path.dirname(points);
+    await rm(adminDir, { recursive: true, force: true }); // stale: its worktree is gone
+  }
+  return null;
+}
+
+/** The `.git` path a worktree record points to (its `gitdir` file), or undefined if it has none. */
+async function recordTarget(adminDir: string): Promise<string | undefined> {
+  try {
+    return path.resolve(adminDir, (await readFile(path.join(adminDir, 'gitdir'), 'utf8')).trim());
+  } catch {
+    return undefined;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(() => true, () => false);
 }

@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TerminalError } from '../errors.ts';
-import { addWorktree, removeWorktreeDir } from '../git/worktree.ts';
+import { addWorktree, owningRepository, pruneWorktrees, removeWorktreeDir } from '../git/worktree.ts';
 
 /** A task's sandbox: a worktree of `repoDir` at `dir`, on `branch`, created at commit `base`. */
 export interface Sandbox { id: string; dir: string; branch: string; base: string; repoDir: string }
@@ -38,14 +38,18 @@ export class SandboxManager {
     return { id, dir, branch, base, repoDir };
   }
 
-  /** Removes the sandbox's files and worktree record; its branch (and commits) stay. Idempotent. */
+  /**
+   * Removes the sandbox's files and worktree record; its branch (and commits) stay. Idempotent.
+   * Like `create`, spawns no process (sandboxes are made and removed once per task attempt).
+   */
   async remove(s: Sandbox): Promise<void> {
     await removeWorktreeDir(s.dir);
   }
 
   /**
    * Removes every sandbox under `root` whose id is not in `keep` (what a crash left behind),
-   * pruning each one's record in its repository. Returns the removed ids, sorted.
+   * with each one's record in its repository; then prunes those repositories' worktree records
+   * once (`git worktree prune`: records a crash left half-made). Returns the removed ids, sorted.
    */
   async sweep(keep: Set<string>): Promise<string[]> {
     let names: string[];
@@ -56,13 +60,17 @@ export class SandboxManager {
       throw err;
     }
     const removed: string[] = [];
+    const repos = new Set<string>();
     for (const name of names.sort()) {
       const id = decodeSegment(name);
       if (id !== null && keep.has(id)) continue;
+      const repo = await owningRepository(path.join(this.root, name));
+      if (repo) repos.add(repo);
       await removeWorktreeDir(path.join(this.root, name));
       await rm(path.join(this.root, name), { recursive: true, force: true });
       removed.push(id ?? name);
     }
+    for (const repo of repos) await pruneWorktrees(repo);
     return removed.sort();
   }
 }

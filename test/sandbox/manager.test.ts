@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { ensureClone } from '../../src/git/index.ts';
@@ -65,4 +65,73 @@ t.test('sweep removes every sandbox not kept (what a crash left behind)', async 
   t.same(await after.sweep(new Set(['keep-me'])), [], 'nothing left to sweep');
   t.same(await new SandboxManager(path.join(s.root, 'never-created')).sweep(new Set()), [], 'a missing root is empty');
   await after.remove(kept);
+});
+
+t.test('a sandbox is a worktree git itself understands: modes, symlinks, a clean status, prune keeps it', async (t) => {
+  const root = tempDir(t, 'omoi-sandbox-');
+  const source = SourceRepo.create(root, { 'README.md': 'base\n', 'bin/run.sh': '#!/bin/sh\necho hi\n' });
+  chmodSync(path.join(source.dir, 'bin/run.sh'), 0o755);
+  symlinkSync('README.md', path.join(source.dir, 'link'));
+  const base = source.commit('modes', {});
+  t.match(git(source.dir, 'ls-tree', base, 'bin/run.sh'), /^100755 /, 'the fixture commits an executable');
+  const clone = path.join(root, 'clone');
+  await ensureClone(source.dir, clone);
+  const manager = new SandboxManager(path.join(root, 'sandboxes'));
+  const sandbox = await manager.create(clone, 'task-1', 'omoi/t/1', base);
+
+  t.ok(statSync(path.join(sandbox.dir, 'bin/run.sh')).mode & 0o100, 'the executable bit is checked out');
+  t.equal(readlinkSync(path.join(sandbox.dir, 'link')), 'README.md', 'a symlink stays a symlink');
+  t.equal(git(sandbox.dir, 'status', '--porcelain'), '', 'git sees a clean checkout (index written)');
+  t.equal(git(sandbox.dir, 'symbolic-ref', 'HEAD'), 'refs/heads/omoi/t/1');
+  git(clone, 'worktree', 'prune');
+  t.ok(worktreePaths(clone).includes(sandbox.dir), 'git worktree prune keeps a live sandbox');
+  writeFileSync(path.join(sandbox.dir, 'new.txt'), 'x\n');
+  git(sandbox.dir, 'add', '-A');
+  git(sandbox.dir, 'commit', '-q', '-m', 'by the task');
+  t.equal(git(clone, 'log', '-1', '--format=%s', 'omoi/t/1'), 'by the task', 'commits in the sandbox land on the task branch');
+  await manager.remove(sandbox);
+  t.same(readdirSync(path.join(clone, 'worktrees')), [], 'no worktree record is left');
+});
+
+t.test('a branch checked out in a live sandbox is refused; once that sandbox is gone (even by a crash) it is free', async (t) => {
+  const s = await setup(t);
+  const manager = new SandboxManager(s.sandboxes);
+  const first = await manager.create(s.clone, 'a', 'omoi/x/shared', s.base);
+  await t.rejects(manager.create(s.clone, 'b', 'omoi/x/shared', s.next), { code: 'worktree_failed', message: /already checked out/ });
+  t.notOk(existsSync(manager.dirOf('b')), 'the refused sandbox leaves nothing');
+  t.equal(git(s.clone, 'rev-parse', 'omoi/x/shared'), s.base, 'and did not move the branch');
+
+  rmSync(first.dir, { recursive: true, force: true }); // a crash: files gone, record left
+  const second = await manager.create(s.clone, 'b', 'omoi/x/shared', s.next);
+  t.equal(git(second.dir, 'rev-parse', 'HEAD'), s.next);
+  t.same(worktreePaths(s.clone).filter((p) => p.startsWith(s.sandboxes)), [second.dir], 'the stale record was dropped');
+  await t.rejects(manager.create(s.clone, 'c', 'bad..name', s.base), { code: 'worktree_failed', message: /not a valid branch name/ });
+  await manager.remove(second);
+});
+
+t.test('sandboxes of one repository with the same directory name in different roots do not share a record', async (t) => {
+  const s = await setup(t);
+  const one = new SandboxManager(path.join(s.root, 'one'));
+  const two = new SandboxManager(path.join(s.root, 'two'));
+  const a = await one.create(s.clone, 'same', 'omoi/x/a', s.base);
+  const b = await two.create(s.clone, 'same', 'omoi/x/b', s.next);
+  t.equal(git(a.dir, 'rev-parse', 'HEAD'), s.base);
+  t.equal(git(b.dir, 'rev-parse', 'HEAD'), s.next);
+  await one.remove(a);
+  t.equal(git(b.dir, 'rev-parse', '--abbrev-ref', 'HEAD'), 'omoi/x/b', 'removing one keeps the other working');
+  t.same(worktreePaths(s.clone).filter((p) => p !== s.clone), [b.dir]);
+  await two.remove(b);
+});
+
+t.test('many sandboxes of one repository created and removed concurrently', async (t) => {
+  const s = await setup(t);
+  const manager = new SandboxManager(s.sandboxes);
+  const ids = Array.from({ length: 24 }, (_, i) => `task-${i}`);
+  const made = await Promise.all(ids.map((id, i) => manager.create(s.clone, id, `omoi/c/${id}`, i % 2 ? s.next : s.base)));
+  for (const [i, sandbox] of made.entries()) {
+    t.equal(readFileSync(path.join(sandbox.dir, 'README.md'), 'utf8'), i % 2 ? 'next\n' : 'base\n', `${sandbox.id} has its base's files`);
+  }
+  t.equal(worktreePaths(s.clone).filter((p) => p.startsWith(s.sandboxes)).length, ids.length, 'one record each');
+  await Promise.all(made.map((sandbox) => manager.remove(sandbox)));
+  t.same(worktreePaths(s.clone).filter((p) => p.startsWith(s.sandboxes)), [], 'all records gone');
 });
