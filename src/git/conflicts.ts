@@ -13,6 +13,7 @@ export interface ConflictVersions {
 
 /** Conflicted paths of a merge index (entries at stage 1–3), sorted, each once. */
 export function conflictedPaths(index: NodeGit.Index): string[] {
+  if (!index.hasConflicts()) return []; // the common case, without a JS object per entry
   const paths = new Set<string>();
   for (const entry of index.entries()) {
     if (NodeGit.Index.entryStage(entry) > 0) paths.add(entry.path);

@@ -8,7 +8,10 @@ import { conflictedPaths, readConflict, settleConflict } from './conflicts.ts';
 import { type Identity, toSignature } from './identity.ts';
 import { commitShaIn, openRepository } from './repository.ts';
 import { runResolverCommand } from './resolver-command.ts';
-import { byMergeOrder, type MergeSource, type SourceScore } from './score.ts';
+import { byMergeOrder, type MergeSource } from './score.ts';
+import { ScoreBook } from './score-book.ts';
+import { changedPathsBetweenTrees } from './diff.ts';
+import { readSourceChanges, type FileChange } from './source-changes.ts';
 import { addWorktree, removeWorktreeDir } from './worktree.ts';
 
 export interface MergeOptions {
@@ -60,9 +63,13 @@ const OUTPUT_TAIL_CHARS = 8 * 1024;
 /**
  * Merges every source into `base`, one real merge commit (two parents: merge head, source) per
  * source — also for a source that merges cleanly or is a descendant of the head, never a
- * fast-forward, never skipped. Order: before each step the remaining sources are scored by an
- * in-memory merge against the current merge head and the one with the fewest conflicted
- * files goes next (ties by id). A conflict goes through the resolver chain: built-in safe rules
+ * fast-forward, never skipped. Order: at each step the source with the fewest conflicted files
+ * against the current merge head goes next (ties by id). Scores are kept exact without
+ * re-merging every source each step (see `ScoreBook`): a source whose files the head has not
+ * changed scores 0 and is merged by applying its changes to the head's tree (the tree the
+ * three-way merge would give); the others are scored by an in-memory merge against the head.
+ * So a join of n disjoint sources costs n tree updates, not n² merges.
+ * A conflict goes through the resolver chain: built-in safe rules
  * per file, then `resolverCommand` in the sandbox, then validation (no markers, `checkCommand`
  * exits 0). Clean merges never touch the disk; the sandbox is written only for the resolver.
  * Commits use `who` (name, email, time), so re-running the same merge gives the same sha.
@@ -103,50 +110,70 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
   let sandbox: NodeGit.Repository | undefined;
   try {
     sandbox = await openRepository(opts.sandboxDir);
-    let head = await sandbox.getCommit(base);
-    let remaining = sources;
-    while (remaining.length > 0) {
+    const repo = sandbox;
+    let head = await repo.getCommit(base);
+    let headTree = await head.getTree();
+    const baseCommit = head;
+    const baseTree = headTree;
+    const book = new ScoreBook(await Promise.all(sources.map(async (source) =>
+      ({ source, changes: await readSourceChanges(repo, baseCommit, baseTree, await repo.getCommit(source.commit)) }))));
+    while (book.remaining > 0) {
       throwIfAborted(opts.signal);
-      // Score every remaining source against the current head; merge the best one.
-      const scored: Array<SourceScore & { source: MergeSource; index: NodeGit.Index }> = [];
-      for (const source of remaining) {
-        const index = await NodeGit.Merge.commits(sandbox, head, await sandbox.getCommit(source.commit));
-        scored.push({ id: source.id, conflicts: conflictedPaths(index), source, index });
+      // Score the sources whose score the last merge may have changed; keep the best one's
+      // merge, which is the one to commit if it goes next.
+      let fresh: { id: string; conflicts: string[]; index: NodeGit.Index } | undefined;
+      for (const source of book.stale()) {
+        const index = await NodeGit.Merge.commits(repo, head, await repo.getCommit(source.commit));
+        const scored = { id: source.id, conflicts: conflictedPaths(index), index };
+        book.score(source.id, scored.conflicts);
+        if (!fresh || byMergeOrder(scored, fresh) < 0) fresh = scored;
       }
-      scored.sort(byMergeOrder);
-      const next = scored[0]!;
-      remaining = remaining.filter((s) => s !== next.source);
-      attempt.order.push(next.id);
-      attempt.conflicts[next.id] = next.conflicts;
-
-      // (a) Built-in safe rules, file by file.
-      for (const file of next.conflicts) {
-        const verdict = applyBuiltInRules(await readConflict(next.index, file));
-        if (!verdict) continue;
-        await settleConflict(next.index, file, verdict.keep);
-        attempt.resolutions.push({ file, source: next.id, by: `rule:${verdict.rule}` });
-      }
-      const unresolved = conflictedPaths(next.index);
+      const next = book.next();
+      attempt.order.push(next.source.id);
 
       let tree: NodeGit.Oid;
-      if (unresolved.length === 0) {
-        tree = await next.index.writeTreeTo(sandbox);
-      } else if (!opts.resolverCommand) {
-        return finish({ ok: false, reason: 'merge_conflict', files: unresolved, attempt });
+      if (next.direct) {
+        // Nothing the source changed has moved since the base: the merge takes its side of every
+        // file it changed and the head's of everything else, so the tree is built directly.
+        attempt.conflicts[next.source.id] = [];
+        tree = await headTree.createUpdated(repo, next.direct.length, next.direct.map(toTreeUpdate));
       } else {
-        // (b) + (c) The resolver command in the sandbox, then validation.
-        const verdict = await runResolverCommand({
-          sandbox, sandboxDir: opts.sandboxDir, head, source: next.source, mergeIndex: next.index, conflicted: unresolved,
-          resolverCommand: opts.resolverCommand, checkCommand: opts.checkCommand, env: opts.resolverEnv,
-          timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: opts.signal, logFile,
-        });
-        outputs.push(verdict.output);
-        if (!verdict.ok) return finish({ ok: false, reason: 'merge_conflict', files: verdict.files, attempt });
-        for (const file of unresolved) attempt.resolutions.push({ file, source: next.id, by: 'resolver' });
-        tree = verdict.tree;
+        const index = fresh?.id === next.source.id ? fresh.index : await NodeGit.Merge.commits(repo, head, await repo.getCommit(next.source.commit));
+        const conflicts = conflictedPaths(index);
+        attempt.conflicts[next.source.id] = conflicts;
+
+        // (a) Built-in safe rules, file by file.
+        for (const file of conflicts) {
+          const verdict = applyBuiltInRules(await readConflict(index, file));
+          if (!verdict) continue;
+          await settleConflict(index, file, verdict.keep);
+          attempt.resolutions.push({ file, source: next.source.id, by: `rule:${verdict.rule}` });
+        }
+        const unresolved = conflictedPaths(index);
+
+        if (unresolved.length === 0) {
+          tree = await index.writeTreeTo(repo);
+        } else if (!opts.resolverCommand) {
+          return finish({ ok: false, reason: 'merge_conflict', files: unresolved, attempt });
+        } else {
+          // (b) + (c) The resolver command in the sandbox, then validation.
+          const verdict = await runResolverCommand({
+            sandbox: repo, sandboxDir: opts.sandboxDir, head, source: next.source, mergeIndex: index, conflicted: unresolved,
+            resolverCommand: opts.resolverCommand, checkCommand: opts.checkCommand, env: opts.resolverEnv,
+            timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: opts.signal, logFile,
+          });
+          outputs.push(verdict.output);
+          if (!verdict.ok) return finish({ ok: false, reason: 'merge_conflict', files: verdict.files, attempt });
+          for (const file of unresolved) attempt.resolutions.push({ file, source: next.source.id, by: 'resolver' });
+          tree = verdict.tree;
+        }
       }
-      const commit = await sandbox.createCommit(null, signature, signature, message(next.source), tree, [head.id(), NodeGit.Oid.fromString(next.source.commit)]);
-      head = await sandbox.getCommit(commit);
+      const commit = await repo.createCommit(null, signature, signature, message(next.source), tree, [head.id(), NodeGit.Oid.fromString(next.source.commit)]);
+      const previousTree = headTree;
+      head = await repo.getCommit(commit);
+      headTree = await head.getTree();
+      const headChanges = next.direct?.map((f) => f.path) ?? (book.remaining > 1 ? await changedPathsBetweenTrees(repo, previousTree, headTree) : []);
+      book.merged(next.source.id, headChanges);
     }
     return finish({ ok: true, commit: head.sha(), attempt });
   } finally {
@@ -154,6 +181,19 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
     await removeWorktreeDir(opts.sandboxDir);
     if (tempLogDir) await rm(tempLogDir, { recursive: true, force: true });
   }
+}
+
+function toTreeUpdate(change: FileChange): NodeGit.TreeUpdate {
+  const update = new NodeGit.TreeUpdate();
+  update.path = change.path;
+  if (change.id === null) {
+    update.action = NodeGit.Tree.UPDATE.REMOVE;
+  } else {
+    update.action = NodeGit.Tree.UPDATE.UPSERT;
+    update.id = NodeGit.Oid.fromString(change.id);
+    update.filemode = change.mode;
+  }
+  return update;
 }
 
 function validateSources(sources: MergeSource[]): void {

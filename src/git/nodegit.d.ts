@@ -47,8 +47,18 @@ declare module 'nodegit' {
       writeTreeTo(repo: Repository): Promise<Oid>;
     }
 
+    class TreeUpdate {
+      action: number;
+      path: string;
+      id: Oid;
+      filemode: number;
+    }
+
     class Tree {
+      static UPDATE: { UPSERT: number; REMOVE: number };
       id(): Oid;
+      /** A new tree: this one with `updates` applied (only the changed subtrees are rewritten). */
+      createUpdated(repo: Repository, nupdates: number, updates: TreeUpdate[]): Promise<Oid>;
     }
 
     class Commit {
@@ -75,12 +85,20 @@ declare module 'nodegit' {
       static isValidName(name: string): number;
     }
 
+    interface DiffFile {
+      path(): string;
+      id(): Oid;
+      mode(): number;
+    }
+
     interface DiffDelta {
-      oldFile(): { path(): string };
-      newFile(): { path(): string };
+      status(): number;
+      oldFile(): DiffFile;
+      newFile(): DiffFile;
     }
 
     class Diff {
+      static DELTA: { UNMODIFIED: number; ADDED: number; DELETED: number; MODIFIED: number; RENAMED: number; COPIED: number; TYPECHANGE: number };
       static treeToTree(repo: Repository, oldTree: Tree | null, newTree: Tree | null, opts?: unknown): Promise<Diff>;
       numDeltas(): number;
       getDelta(idx: number): DiffDelta;
@@ -107,6 +125,18 @@ declare module 'nodegit' {
       static index(repo: Repository, index: Index, opts?: CheckoutOptions): Promise<void>;
     }
 
+    class Revwalk {
+      push(id: Oid): number;
+      hide(id: Oid): number;
+      /** Up to `maxCount` commits reachable from the pushed ones and not from the hidden ones. */
+      fastWalk(maxCount: number): Promise<Oid[]>;
+    }
+
+    class Graph {
+      /** 1 if `commit` descends from `ancestor` (a commit is not its own descendant), else 0. */
+      static descendantOf(repo: Repository, commit: Oid, ancestor: Oid): Promise<number>;
+    }
+
     class Merge {
       static commits(repo: Repository, ours: Commit, theirs: Commit, opts?: unknown): Promise<Index>;
     }
@@ -114,6 +144,7 @@ declare module 'nodegit' {
     class Repository {
       static open(path: string): Promise<Repository>;
       getCommit(id: Oid | string): Promise<Commit>;
+      createRevWalk(): Revwalk;
       getTree(id: Oid | string): Promise<Tree>;
       refreshIndex(): Promise<Index>;
       headUnborn(): number;
