@@ -1,9 +1,6 @@
-import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { childEnv } from './child-env.ts';
-import { TailBuffer } from './tail-buffer.ts';
 
 export interface RunProcessOptions {
   /** A shell command, run by `/bin/sh -c`. */
@@ -38,88 +35,91 @@ const DEFAULT_TAIL_BYTES = 8 * 1024;
 const DEFAULT_KILL_GRACE_MS = 2000;
 
 /**
- * Runs `command` in its own process group (spawned detached) with an allowlisted environment.
- * A timeout or an abort stops the whole group — the command and everything it started —
- * with SIGTERM, then SIGKILL after a grace period. When the command exits on its own, what it
- * left running in its group is stopped the same way, so nothing outlives its run. Resolves once the
- * output is fully written to `logFile`; never rejects for the command's own failure (a
- * non-zero exit, a signal), only if the log file cannot be written or the shell cannot start.
+ * Runs `command` in its own process group with an allowlisted environment. A timeout or an
+ * abort stops the whole group — the command and everything it started — with SIGTERM, then
+ * SIGKILL after a grace period. When the command exits on its own, what it left running in its
+ * group is stopped the same way, so nothing outlives its run. Resolves once the output is fully
+ * written to `logFile`; never rejects for the command's own failure (a non-zero exit, a
+ * signal), only if the log file cannot be written, the shell cannot start or the process host
+ * died.
+ *
+ * The command is started by this process's process host (`process-host.mjs`), not by this
+ * process: see there why.
  */
 export async function runProcess(opts: RunProcessOptions): Promise<ProcessOutcome> {
-  const started = performance.now();
-  const tail = new TailBuffer(opts.tailBytes ?? DEFAULT_TAIL_BYTES);
-  const grace = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-  await mkdir(path.dirname(opts.logFile), { recursive: true });
-  const log = createWriteStream(opts.logFile, { flags: opts.appendLog ? 'a' : 'w' });
-  await new Promise<void>((resolve, reject) => { log.once('open', () => resolve()); log.once('error', reject); });
+  if (opts.signal?.aborted) return { exitCode: null, signal: null, timedOut: false, aborted: true, tail: '', durationMs: 0 };
+  return processHost().run(opts);
+}
 
-  const finishLog = () => new Promise<void>((resolve) => log.end(() => resolve()));
-  if (opts.signal?.aborted) {
-    await finishLog();
-    return { exitCode: null, signal: null, timedOut: false, aborted: true, tail: '', durationMs: 0 };
+type Pending = { resolve: (o: ProcessOutcome) => void; reject: (e: Error) => void };
+
+/** The client of one process host: requests by id over the IPC channel. */
+class ProcessHost {
+  private child: ChildProcess | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private seq = 0;
+
+  get pid(): number | undefined {
+    return this.child?.connected ? this.child.pid : undefined;
   }
 
-  const child = spawn('/bin/sh', ['-c', opts.command], {
-    cwd: opts.cwd,
-    env: childEnv(opts.env),
-    detached: true, // own process group, so the whole tree can be signalled at once
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-
-  let timedOut = false;
-  let aborted = false;
-  let exited = false; // after this, a timeout or abort no longer describes how the command ended
-  let killTimer: NodeJS.Timeout | undefined;
-  const signalGroup = (sig: NodeJS.Signals) => {
-    if (child.pid === undefined) return;
+  async run(opts: RunProcessOptions): Promise<ProcessOutcome> {
+    const child = this.started();
+    const id = ++this.seq;
+    const onAbort = () => { if (child.connected) child.send({ op: 'abort', id }); };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      process.kill(-child.pid, sig);
-    } catch {
-      // ESRCH: the group is already gone.
+      return await new Promise<ProcessOutcome>((resolve, reject) => {
+        this.pending.set(id, { resolve, reject });
+        this.hold(true);
+        child.send({
+          op: 'run', id, command: opts.command, cwd: opts.cwd, env: childEnv(opts.env), timeoutMs: opts.timeoutMs, logFile: opts.logFile,
+          appendLog: opts.appendLog ?? false, tailBytes: opts.tailBytes ?? DEFAULT_TAIL_BYTES, killGraceMs: opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+        });
+      });
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
     }
-  };
-  const stopGroup = () => {
-    signalGroup('SIGTERM');
-    killTimer ??= setTimeout(() => signalGroup('SIGKILL'), grace);
-  };
-
-  const onData = (chunk: Buffer) => { tail.push(chunk); log.write(chunk); };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-
-  const timeout = setTimeout(() => { timedOut = !exited; stopGroup(); }, opts.timeoutMs);
-  const onAbort = () => { aborted = !exited; stopGroup(); };
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-  try {
-    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-      let closeGuard: NodeJS.Timeout | undefined;
-      child.once('error', reject); // the shell could not be started
-      child.once('exit', (code, signal) => {
-        exit = { code, signal };
-        exited = true;
-        // The command is done: whatever it left running in its group is stopped too. Then
-        // wait for the pipes to drain; a process that escaped the group (setsid) and keeps
-        // them open must not hold us forever.
-        stopGroup();
-        closeGuard = setTimeout(() => {
-          child.stdout!.destroy();
-          child.stderr!.destroy();
-          resolve(exit!);
-        }, grace + 500);
-      });
-      child.once('close', (code, signal) => {
-        clearTimeout(closeGuard);
-        resolve(exit ?? { code, signal });
-      });
-    });
-    return { exitCode: code, signal, timedOut, aborted, tail: tail.toString(), durationMs: Math.round(performance.now() - started) };
-  } finally {
-    clearTimeout(timeout);
-    clearTimeout(killTimer);
-    signalGroup('SIGKILL'); // stragglers that closed their output but ignored SIGTERM
-    opts.signal?.removeEventListener('abort', onAbort);
-    await finishLog();
   }
+
+  private started(): ChildProcess {
+    if (this.child?.connected) return this.child;
+    const child = fork(fileURLToPath(new URL('./process-host.mjs', import.meta.url)), [], {
+      execArgv: [], // no TypeScript loader, no profiler: the host stays small
+      env: childEnv(),
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('message', (msg: { id: number; outcome?: ProcessOutcome; error?: string }) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.outcome) p.resolve(msg.outcome);
+      else p.reject(new Error(msg.error ?? 'process host: no outcome'));
+      this.hold(this.pending.size > 0);
+    });
+    child.once('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      const err = new Error(`process host exited (code ${code}, signal ${signal}) while commands ran`);
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    });
+    child.on('error', () => undefined); // a send to a dying host: its exit rejects what is pending
+    this.child = child;
+    return child;
+  }
+
+  /** Keeps this process alive only while commands run (an idle host never holds it open). */
+  private hold(busy: boolean): void {
+    const c = this.child;
+    if (!c) return;
+    if (busy) { c.ref(); c.channel?.ref(); } else { c.unref(); c.channel?.unref(); }
+  }
+}
+
+let host: ProcessHost | undefined;
+const processHost = () => (host ??= new ProcessHost());
+
+/** The pid of this process's process host, if one runs (for diagnostics and tests). */
+export function processHostPid(): number | undefined {
+  return host?.pid;
 }

@@ -2,7 +2,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import t from 'tap';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { runProcess } from '../../src/sandbox/index.ts';
+import { processHostPid } from '../../src/sandbox/process.ts';
 import { tempDir } from '../git/fixture.ts';
 
 /** True while `pid` is a live process (a zombie awaiting its reaper counts as dead). */
@@ -92,4 +95,35 @@ t.test('the tail holds the last bytes; the log file holds everything', async (t)
   const small = await runProcess({ command: 'printf hello; printf oops >&2', cwd: dir, timeoutMs: 60_000, logFile });
   t.ok(['hellooops', 'oopshello'].includes(small.tail), 'default tail size keeps short output whole, stderr included');
   t.equal(readFileSync(logFile, 'utf8').length, 9, 'a new run truncates the log');
+});
+
+t.test('commands die with the node that started them, even on kill -9', async (t) => {
+  const dir = tempDir(t, 'omoi-proc-');
+  const pidFile = path.join(dir, 'grandchild.pid');
+  const fixture = fileURLToPath(new URL('./fixtures/run-grandchild.ts', import.meta.url));
+  const owner = spawn(process.execPath, ['--import', 'tsx', fixture, dir], { stdio: 'ignore' });
+  t.teardown(() => { if (owner.exitCode === null) owner.kill('SIGKILL'); });
+  await waitForFile(pidFile);
+  const grandchild = Number(readFileSync(pidFile, 'utf8'));
+  t.teardown(() => { try { process.kill(grandchild, 'SIGKILL'); } catch { /* already gone */ } });
+  t.equal(isRunning(grandchild), true, 'the command runs while its node lives');
+  owner.kill('SIGKILL');
+  while (isRunning(grandchild)) await sleep(20); // tap's timeout bounds this wait
+  t.pass('the grandchild sleep is gone once the node is killed');
+});
+
+t.test('a process host that dies fails its runs clearly, and the next run starts a new one', async (t) => {
+  const dir = tempDir(t, 'omoi-proc-');
+  const pidFile = path.join(dir, 'grandchild.pid');
+  const running = runProcess({ command: spawnsGrandchild(pidFile), cwd: dir, timeoutMs: 600_000, logFile: path.join(dir, 'log') });
+  await waitForFile(pidFile);
+  const grandchild = Number(readFileSync(pidFile, 'utf8'));
+  t.teardown(() => { try { process.kill(grandchild, 'SIGKILL'); } catch { /* already gone */ } });
+  const first = processHostPid();
+  t.ok(first, 'a host runs');
+  process.kill(first!, 'SIGKILL');
+  await t.rejects(running, /process host exited/);
+  const next = await runProcess({ command: 'echo again', cwd: dir, timeoutMs: 60_000, logFile: path.join(dir, 'log2') });
+  t.same([next.exitCode, next.tail], [0, 'again\n']);
+  t.not(processHostPid(), first, 'a new host');
 });
