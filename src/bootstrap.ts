@@ -9,6 +9,7 @@ import { OwnershipBehavior } from './actors/ownership-actor.ts';
 import { JoinBehavior } from './actors/join-actor.ts';
 import { MergeActor } from './actors/merge-actor.ts';
 import { AgentBehavior, agentPolicyFrom } from './actors/agent-actor.ts';
+import { AgentDirectory } from './actors/agent-directory.ts';
 import { commandPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
 import { LeaseManager } from './cluster/leases.ts';
 import type { OmoiConfig } from './config/index.ts';
@@ -112,9 +113,11 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     if (swept.length) log.info({ sandboxes: swept }, 'removed sandboxes left by a crash');
     const ownership = runtime.register(new OwnershipBehavior());
     const joins = runtime.register(new JoinBehavior({ dataDir: config.dataDir, merges }));
-    runtime.register(new TicketBehavior({ dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish }));
+    const agents = new AgentDirectory();
+    runtime.register(new TicketBehavior({ dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents }));
     runtime.register(new AgentBehavior({
       policy: agentPolicy,
+      agentChanged: () => agents.invalidate(),
       runLocal: (a) => executor.run(a),
       offerRemote: (a) => nc.publish(Subjects.agentAssignments(a.agent_id), JSON.stringify(a)),
     }));

@@ -31,6 +31,8 @@ export interface AgentDeps {
   runLocal: (a: Assignment) => void;
   /** Hands an assignment to a remote agent on `omoi.agent.<id>.assign` (after the commit). */
   offerRemote: (a: Assignment) => void;
+  /** Told whenever an agent row is written (in the transaction, and again if it rolls back). */
+  agentChanged?: () => void;
 }
 
 const LIVE = new Set(['registered', 'healthy', 'degraded']);
@@ -102,6 +104,7 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
 
   async markFailed(em: EntityManager, id: string, reason: string): Promise<void> {
     await em.nativeUpdate(AgentEntity, { id }, { status: 'failed', reason, updated_at: new Date() });
+    this.deps.agentChanged?.();
   }
 
   private register(agent: AgentRow | undefined, p: any, ctx: ActorContext): AgentRow {
@@ -175,6 +178,11 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
 
   private save(ctx: ActorContext, row: AgentRow): void {
     ctx.scope.uow.upsert(AgentEntity, ['id'], row);
+    const changed = this.deps.agentChanged;
+    if (changed) {
+      changed();
+      ctx.scope.uow.onRollback(changed);
+    }
   }
 }
 

@@ -7,9 +7,10 @@ import { ConflictError, NotFoundError, TerminalError } from '../errors.ts';
 import type { PublishCommand } from '../executor/command-publisher.ts';
 import { ensureClone, resolveCommit, setBranch } from '../git/index.ts';
 import type { EntityManager } from '../persistence/index.ts';
-import { AgentEntity, JoinEntity, MergeAttemptEntity, TaskEntity, TicketEntity, type AgentRow, type TaskRow, type TicketRow } from '../persistence/index.ts';
+import { JoinEntity, MergeAttemptEntity, TaskEntity, TicketEntity, type AgentRow, type TaskRow, type TicketRow } from '../persistence/index.ts';
 import { ActorType, type Envelope } from '../protocol/index.ts';
 import type { CommandMail } from './actor-runtime.ts';
+import type { AgentDirectory } from './agent-directory.ts';
 import type { ActorContext, EntityBehavior, EntityHost } from './entity-host.ts';
 import type { JoinMail, JoinReply } from './join-actor.ts';
 import type { MergeActor } from './merge-actor.ts';
@@ -34,6 +35,8 @@ export interface TicketDeps {
   joins: () => EntityHost<unknown, JoinMail>;
   merges: MergeActor;
   publish: PublishCommand;
+  /** The agents tasks may be offered to (a short-lived snapshot, see there). */
+  agents: AgentDirectory;
   /** First retry delay of a failed attempt, doubled per attempt (default 500 ms, at most 60 s). */
   retryBaseMs?: number;
 }
@@ -44,6 +47,9 @@ interface Work {
   ctx: ActorContext;
   dirty: Set<string>;
 }
+
+/** Messages after which every pending task is looked at again; after the others, only those the message touched. */
+const FULL_SCHEDULE = new Set(['ticket.wake', 'task.add', 'task.split', 'merge.resolve']);
 
 const ACTIVE = new Set<string>([TaskState.assigned, TaskState.running]);
 
@@ -74,7 +80,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     const env = mail.env;
     if (env.type === 'ticket.create') return { state: await this.create(state, env as Envelope<CreatePayload>, ctx) };
     const existing = this.existing(state, env);
-    const w: Work = { s: { ticket: { ...existing.ticket }, tasks: new Map(existing.tasks) }, ctx, dirty: new Set() };
+    const w: Work = { s: { ticket: existing.ticket, tasks: new Map(existing.tasks) }, ctx, dirty: new Set() };
     const p = env.payload as P;
     switch (env.type) {
       case 'ticket.cancel':
@@ -93,8 +99,9 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
       default:
         throw new TerminalError('unsupported_command', `TicketActor cannot handle ${env.type}`);
     }
-    await this.schedule(w);
-    this.save(ctx, w.s.ticket, [...w.dirty].map((id) => w.s.tasks.get(id)!));
+    await this.schedule(w, FULL_SCHEDULE.has(env.type));
+    // The ticket row is written only when this message replaced it (changes never mutate it in place).
+    this.save(ctx, w.s.ticket === existing.ticket ? undefined : w.s.ticket, [...w.dirty].map((id) => w.s.tasks.get(id)!));
     return { state: w.s };
   }
 
@@ -139,7 +146,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     for (const spec of p.tasks) this.insertTask(w, spec);
     ctx.scope.emit('ticket.created', { ticket_id: ticket.id, title: ticket.title, tasks: p.tasks.map((t) => t.id), joins: joinsFor(p.tasks).map((j) => j.joinId) });
     for (const spec of p.tasks) await this.registerJoin(w, spec);
-    await this.schedule(w);
+    await this.schedule(w, true);
     this.save(ctx, w.s.ticket, [...w.dirty].map((id) => w.s.tasks.get(id)!));
     return w.s;
   }
@@ -370,15 +377,15 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     await w.ctx.scope.uow.flush();
     const merging = await w.ctx.scope.em.find(JoinEntity, { ticket_id: w.s.ticket.id, status: 'merging' }, { disableIdentityMap: true });
     for (const j of merging) await this.deps.joins().ask(`${w.s.ticket.id}/${j.id}`, { kind: 'wake' }, w.ctx.scope);
-    if (w.s.ticket.reason === 'finalizing') w.s.ticket.reason = null; // re-run the final merge below
+    if (w.s.ticket.reason === 'finalizing') w.s.ticket = { ...w.s.ticket, reason: null }; // re-run the final merge below
   }
 
   // ---- scheduling -----------------------------------------------------------------------
 
-  private async schedule(w: Work): Promise<void> {
+  private async schedule(w: Work, full: boolean): Promise<void> {
     const { ticket, tasks } = w.s;
     if (ticket.status !== TicketState.open && ticket.status !== TicketState.running) return;
-    for (const t of [...tasks.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    for (const t of this.candidates(w, full)) {
       if (t.status !== TaskState.pending) continue;
       const deps = [...new Set(t.depends_on)];
       if (!deps.every((d) => tasks.get(d)?.status === TaskState.completed)) continue;
@@ -403,15 +410,44 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     await this.completeIfDone(w);
   }
 
+  /**
+   * The pending tasks this message may have made schedulable, by id: every task after a
+   * message that can change any of them (`full`), else the tasks it touched and the
+   * dependents of those it completed. Keeps a 1000-task ticket from rescanning every task on
+   * every completion.
+   */
+  private candidates(w: Work, full: boolean): TaskRow[] {
+    const { tasks } = w.s;
+    let picked: TaskRow[];
+    if (full) picked = [...tasks.values()];
+    else {
+      const ids = new Set<string>();
+      const completed = new Set<string>();
+      for (const id of w.dirty) {
+        const t = tasks.get(id)!;
+        if (t.status === TaskState.pending) ids.add(id);
+        else if (t.status === TaskState.completed) completed.add(id);
+      }
+      if (completed.size) {
+        for (const t of tasks.values()) if (t.status === TaskState.pending && t.depends_on.some((d) => completed.has(d))) ids.add(t.id);
+      }
+      picked = [...ids].map((id) => tasks.get(id)!);
+    }
+    return picked.sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
   /** Offers ready tasks to agents: same phase, capabilities ⊇ required, free capacity; fewest running wins, then id. */
   private async assign(w: Work): Promise<void> {
     const now = w.ctx.scope.now.getTime();
     const ready = [...w.s.tasks.values()].filter((t) => t.status === TaskState.ready && (t.ready_since?.getTime() ?? 0) <= now);
     if (!ready.length) return;
-    await w.ctx.scope.uow.flush();
-    const agents = (await w.ctx.scope.em.find(AgentEntity, { status: { $ne: 'removed' } }, { orderBy: { id: 'asc' }, disableIdentityMap: true })) as AgentRow[];
-    const load = new Map(agents.map((a) => [a.id, this.loadOf(w, a)]));
-    const ordered = orderReady(ready.map((t) => ({ id: t.id, priority: (t.spec as any).priority ?? 0, readySince: t.ready_since?.getTime() ?? now, retries: t.attempt })), now);
+    const agents = await this.deps.agents.list(w.ctx.scope);
+    const load = this.loadOf(w, agents);
+    const anyFree = agents.some((a) => a.status === 'healthy' && load.get(a.id)! < a.capacity);
+    // With no free agent, order does not matter (nothing is assigned): only mismatches are reported.
+    const ordered = anyFree
+      ? orderReady(ready.map((t) => ({ id: t.id, priority: (t.spec as any).priority ?? 0, readySince: t.ready_since?.getTime() ?? now, retries: t.attempt })), now)
+      : ready;
     for (const { id } of ordered) {
       const t = w.s.tasks.get(id)!;
       const spec = t.spec as unknown as TaskSpec;
@@ -440,12 +476,17 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     }
   }
 
-  /** The agent's running attempts as this ticket knows them (its row lags behind our sends). */
-  private loadOf(w: Work, a: AgentRow): number {
+  /**
+   * Each agent's running attempts: this ticket's as it knows them (the agent row lags behind
+   * our sends), other tickets' from the agent row.
+   */
+  private loadOf(w: Work, agents: AgentRow[]): Map<string, number> {
     const prefix = `${w.s.ticket.id}/`;
-    const ours = new Set([...w.s.tasks.values()].filter((t) => t.agent_id === a.id && ACTIVE.has(t.status)).map((t) => `${t.ticket_id}/${t.id}/${t.attempt}`));
-    const others = a.running.filter((k) => !k.startsWith(prefix));
-    return others.length + ours.size;
+    const load = new Map(agents.map((a) => [a.id, a.running.filter((k) => !k.startsWith(prefix)).length]));
+    for (const t of w.s.tasks.values()) {
+      if (t.agent_id && ACTIVE.has(t.status) && load.has(t.agent_id)) load.set(t.agent_id, load.get(t.agent_id)! + 1);
+    }
+    return load;
   }
 
   /** Every task completed → branch `omoi/<ticket>` at the final head, ticket completed. */
@@ -499,8 +540,8 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     return { ticket, tasks };
   }
 
-  private save(ctx: ActorContext, ticket: TicketRow, tasks: TaskRow[]): void {
-    ctx.scope.uow.upsert(TicketEntity, ['id'], ticket);
+  private save(ctx: ActorContext, ticket: TicketRow | undefined, tasks: TaskRow[]): void {
+    if (ticket) ctx.scope.uow.upsert(TicketEntity, ['id'], ticket);
     for (const task of tasks) ctx.scope.uow.upsert(TaskEntity, ['ticket_id', 'id'], task);
   }
 }

@@ -71,9 +71,10 @@ export class UnitOfWork {
     this.touched.add(invalidate);
   }
 
-  /** Writes pending upserts now, so reads in this transaction see them. */
-  async flush(): Promise<void> {
+  /** Writes pending upserts (of `only`, or of every entity) now, so reads in this transaction see them. */
+  async flush(only?: EntitySchema<any>): Promise<void> {
     for (const [entity, slot] of this.pending) {
+      if (only && entity !== only) continue;
       if (slot.removed.size) {
         const keys = [...slot.removed.values()];
         slot.removed.clear();
