@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { synthesize, type SynthesisStrategy, type SourceResult, type Synthesis } from '../dag/index.ts';
 import { ConflictError, NotFoundError, TerminalError } from '../errors.ts';
-import { JoinEntity, TicketEntity, type EntityManager, type JoinRow } from '../persistence/index.ts';
+import { JoinEntity, JoinSourceEntity, TicketEntity, type EntityManager, type JoinRow } from '../persistence/index.ts';
 import { ActorType } from '../protocol/index.ts';
 import type { ActorContext, EntityBehavior } from './entity-host.ts';
 import type { MergeActor } from './merge-actor.ts';
@@ -24,63 +24,86 @@ export type JoinReply =
 
 export const JoinStatus = { collecting: 'collecting', merging: 'merging', merged: 'merged', blocked: 'blocked' } as const;
 
+/** A recorded source: the head commit of its branch and its JSON result. */
+type Completion = { commit: string; result: unknown };
+
+/**
+ * A join in memory: its `omoi_join` row and the sources recorded so far (its
+ * `omoi_join_source` rows). `completed` is mutated in place: a handler that throws, or a
+ * transaction that rolls back, drops the actor's state, which is then re-hydrated.
+ */
+export interface JoinState { row: JoinRow; completed: Map<string, Completion> }
+
 /**
  * JoinActor: one per join (`<ticket>/<join>`), row in `omoi_join`. Records each source's
- * completion once (a duplicate changes nothing); when every source is in, synthesizes their
- * results (the continuation's `synthesis`, default `combine`), emits `join.synthesized`, goes
- * `merging` and — after the commit — starts a MergeActor job for attempt `attempts`.
+ * completion once (a duplicate changes nothing), as its own row in `omoi_join_source`; when
+ * every source is in, synthesizes their results (the continuation's `synthesis`, default
+ * `combine`), emits `join.synthesized`, goes `merging` and — after the commit — starts a
+ * MergeActor job for attempt `attempts`.
  * Exactly one merge commit per join: `merge_commit` is written once; a later or stale
  * `merge_finished` is ignored. A source failed for good → `blocked` with `source_failed:<id>`.
+ *
+ * Write volume: a source completion writes its own source row and a `join.status` event of
+ * constant size, and nothing else — the join row (whose `sources` is O(n)) is written only when
+ * the join is registered and when its status, synthesis, merge commit or attempts change, so
+ * an n-source join writes O(n) bytes in all, not O(n²). (So the row's `updated_at`/`version`
+ * say when the join last changed state, not when the last source came in: see
+ * `omoi_join_source.completed_at` for that.)
  */
-export class JoinBehavior implements EntityBehavior<JoinRow | undefined, JoinMail> {
+export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinMail> {
   readonly type = ActorType.JoinActor;
 
   constructor(private readonly deps: { dataDir: string; merges: MergeActor }) {}
 
-  async hydrate(em: EntityManager, id: string): Promise<JoinRow | undefined> {
+  async hydrate(em: EntityManager, id: string): Promise<JoinState | undefined> {
     const [ticketId, joinId] = splitId(id);
-    return (await em.findOne(JoinEntity, { ticket_id: ticketId, id: joinId }, { disableIdentityMap: true })) ?? undefined;
+    const row = await em.findOne(JoinEntity, { ticket_id: ticketId, id: joinId }, { disableIdentityMap: true });
+    if (!row) return undefined;
+    const sources = await em.find(JoinSourceEntity, { ticket_id: ticketId, join_id: joinId }, { disableIdentityMap: true });
+    return { row, completed: new Map(sources.map((s) => [s.source, { commit: s.commit, result: s.result ?? null }])) };
   }
 
-  async handle(join: JoinRow | undefined, mail: JoinMail, ctx: ActorContext): Promise<{ state: JoinRow | undefined; reply: JoinReply }> {
-    if (mail.kind === 'register') return this.register(join, mail, ctx);
-    if (!join) throw new NotFoundError('join', ctx.id);
-    const unchanged = { state: join, reply: { kind: 'unchanged', status: join.status } as JoinReply };
+  async handle(state: JoinState | undefined, mail: JoinMail, ctx: ActorContext): Promise<{ state: JoinState | undefined; reply: JoinReply }> {
+    if (mail.kind === 'register') return this.register(state, mail, ctx);
+    if (!state) throw new NotFoundError('join', ctx.id);
+    const join = state.row;
+    const unchanged = { state, reply: { kind: 'unchanged', status: join.status } as JoinReply };
     switch (mail.kind) {
       case 'source_completed': {
         const { source } = mail;
-        if (!join.sources.includes(source.taskId) || join.completed[source.taskId] || join.status !== JoinStatus.collecting) return unchanged;
-        const next = this.touch(ctx, { ...join, completed: { ...join.completed, [source.taskId]: { commit: source.commit, result: source.result ?? null } } });
-        return this.advance(next, ctx);
+        if (!join.sources.includes(source.taskId) || state.completed.has(source.taskId) || join.status !== JoinStatus.collecting) return unchanged;
+        this.record(ctx, join, state.completed, source);
+        if (state.completed.size < join.sources.length) {
+          // The join row is left as it is: only the source row and a small event are written.
+          this.emitStatus(ctx, state, { source: source.taskId });
+          return { state, reply: { kind: 'collecting', status: join.status } };
+        }
+        return this.advance(state, ctx);
       }
       case 'source_failed': {
         if (join.status !== JoinStatus.collecting) return unchanged;
-        const next = this.touch(ctx, { ...join, status: JoinStatus.blocked, reason: mail.reason });
-        this.save(ctx, next);
+        const next = this.save(ctx, state, { status: JoinStatus.blocked, reason: mail.reason });
         return { state: next, reply: { kind: 'blocked', continuation: join.continuation, reason: mail.reason, files: [] } };
       }
       case 'merge_finished': {
         if (join.merge_commit || join.status !== JoinStatus.merging || mail.attempt !== join.attempts) return unchanged;
         if (mail.ok && mail.commit) {
-          const next = this.touch(ctx, { ...join, status: JoinStatus.merged, merge_commit: mail.commit, reason: null, files: null });
-          this.save(ctx, next);
+          const next = this.save(ctx, state, { status: JoinStatus.merged, merge_commit: mail.commit, reason: null, files: null });
           return { state: next, reply: { kind: 'merged', continuation: join.continuation, commit: mail.commit, synthesis: join.synthesis as Synthesis } };
         }
         const reason = mail.reason?.startsWith('merge_error') ? mail.reason : 'merge_conflict';
-        const next = this.touch(ctx, { ...join, status: JoinStatus.blocked, reason, files: mail.files });
-        this.save(ctx, next);
+        const next = this.save(ctx, state, { status: JoinStatus.blocked, reason, files: mail.files });
         return { state: next, reply: { kind: 'blocked', continuation: join.continuation, reason, files: mail.files } };
       }
       case 'resolve': {
         if (join.status !== JoinStatus.blocked || join.merge_commit || !join.reason?.startsWith('merge_')) {
           throw new ConflictError('join_not_blocked_by_merge', `join ${join.id} of ticket ${join.ticket_id} is ${join.status}${join.reason ? ` (${join.reason})` : ''}, not blocked by a merge conflict`);
         }
-        const next = this.touch(ctx, { ...join, status: JoinStatus.merged, merge_commit: mail.commit, reason: null });
-        this.save(ctx, next);
+        const next = this.save(ctx, state, { status: JoinStatus.merged, merge_commit: mail.commit, reason: null });
         return { state: next, reply: { kind: 'merged', continuation: join.continuation, commit: mail.commit, synthesis: join.synthesis as Synthesis } };
       }
       case 'wake': {
-        if (join.status === JoinStatus.merging) await this.startMerge(join, ctx);
+        if (join.status === JoinStatus.merging) await this.startMerge(state, ctx);
         return unchanged;
       }
       default:
@@ -93,61 +116,77 @@ export class JoinBehavior implements EntityBehavior<JoinRow | undefined, JoinMai
     await em.nativeUpdate(JoinEntity, { ticket_id: ticketId, id: joinId }, { status: JoinStatus.blocked, reason: `actor_failed: ${reason}`, updated_at: new Date() });
   }
 
-  private async register(join: JoinRow | undefined, mail: Extract<JoinMail, { kind: 'register' }>, ctx: ActorContext) {
-    if (join) return { state: join, reply: { kind: 'unchanged', status: join.status } as JoinReply };
+  private async register(state: JoinState | undefined, mail: Extract<JoinMail, { kind: 'register' }>, ctx: ActorContext) {
+    if (state) return { state, reply: { kind: 'unchanged', status: state.row.status } as JoinReply };
     const now = ctx.scope.now;
-    const completed: JoinRow['completed'] = {};
-    for (const s of mail.completed) if (mail.sources.includes(s.taskId)) completed[s.taskId] = { commit: s.commit, result: s.result ?? null };
     const row: JoinRow = {
-      ticket_id: mail.ticketId, id: mail.joinId, continuation: mail.continuation, sources: [...mail.sources].sort(), completed,
+      ticket_id: mail.ticketId, id: mail.joinId, continuation: mail.continuation, sources: [...mail.sources].sort(),
       status: JoinStatus.collecting, strategy: mail.strategy, synthesis: null, merge_commit: null, reason: null, files: null,
       attempts: 0, created_at: now, updated_at: now, version: 1,
     };
-    return this.advance(row, ctx);
+    const completed = new Map<string, Completion>();
+    for (const s of mail.completed) if (row.sources.includes(s.taskId) && !completed.has(s.taskId)) this.record(ctx, row, completed, s);
+    const next: JoinState = { row, completed };
+    if (completed.size < row.sources.length) {
+      ctx.scope.uow.upsert(JoinEntity, ['ticket_id', 'id'], row);
+      this.emitStatus(ctx, next, { sources: row.sources });
+      return { state: next, reply: { kind: 'collecting', status: row.status } as JoinReply };
+    }
+    return this.advance(next, ctx);
   }
 
-  /** Saves the join; all sources in → synthesis, `merging`, and a merge after the commit. */
-  private async advance(join: JoinRow, ctx: ActorContext): Promise<{ state: JoinRow; reply: JoinReply }> {
-    if (!join.sources.every((s) => join.completed[s])) {
-      this.save(ctx, join);
-      return { state: join, reply: { kind: 'collecting', status: join.status } };
-    }
-    const synthesis = synthesize(join.strategy as SynthesisStrategy, join.sources.map((s) => ({ taskId: s, ...join.completed[s]! })));
-    const next: JoinRow = { ...join, status: JoinStatus.merging, synthesis, attempts: join.attempts + 1 };
+  /** Records one source's completion: its own row (write-behind), and in memory. */
+  private record(ctx: ActorContext, join: JoinRow, completed: Map<string, Completion>, source: SourceResult): void {
+    const completion = { commit: source.commit, result: source.result ?? null };
+    completed.set(source.taskId, completion);
+    ctx.scope.uow.upsert(JoinSourceEntity, ['ticket_id', 'join_id', 'source'], {
+      ticket_id: join.ticket_id, join_id: join.id, source: source.taskId, ...completion, completed_at: ctx.scope.now,
+    });
+  }
+
+  /** Every source is in: synthesis, `merging`, and a merge after the commit. */
+  private async advance(state: JoinState, ctx: ActorContext): Promise<{ state: JoinState; reply: JoinReply }> {
+    const join = state.row;
+    const synthesis = synthesize(join.strategy as SynthesisStrategy, join.sources.map((s) => ({ taskId: s, ...state.completed.get(s)! })));
     ctx.scope.emit('join.synthesized', { ticket_id: join.ticket_id, join_id: join.id, strategy: synthesis.strategy, sources: join.sources, collisions: synthesis.collisions });
-    this.save(ctx, next);
+    const next = this.save(ctx, state, { status: JoinStatus.merging, synthesis, attempts: join.attempts + 1 });
     await this.startMerge(next, ctx);
-    return { state: next, reply: { kind: 'merging', status: next.status } };
+    return { state: next, reply: { kind: 'merging', status: next.row.status } };
   }
 
   /** Reads what the merge needs (the ticket's clone, base and commands) and starts it after commit. */
-  private async startMerge(join: JoinRow, ctx: ActorContext): Promise<void> {
+  private async startMerge(state: JoinState, ctx: ActorContext): Promise<void> {
+    const join = state.row;
     await ctx.scope.uow.flush();
     const ticket = await ctx.scope.em.findOne(TicketEntity, { id: join.ticket_id }, { disableIdentityMap: true });
     if (!ticket?.base_commit) throw new NotFoundError('ticket base commit', join.ticket_id);
     const job = {
       ticketId: join.ticket_id, joinId: join.id, attempt: join.attempts,
       repoDir: path.join(this.deps.dataDir, 'repos', join.ticket_id), base: ticket.base_commit,
-      sources: join.sources.map((s) => ({ id: s, commit: join.completed[s]!.commit })),
+      sources: join.sources.map((s) => ({ id: s, commit: state.completed.get(s)!.commit })),
       time: new Date(join.created_at), resolverCommand: ticket.resolver_command, checkCommand: ticket.check_command,
     };
     ctx.scope.uow.afterCommit(() => this.deps.merges.start(job));
   }
 
-  private touch(ctx: ActorContext, join: JoinRow): JoinRow {
-    return { ...join, updated_at: ctx.scope.now, version: join.version + 1 };
+  /** Applies a change of state to the join row, writes it (write-behind) and publishes the new status. */
+  private save(ctx: ActorContext, state: JoinState, change: Partial<JoinRow>): JoinState {
+    const row: JoinRow = { ...state.row, ...change, updated_at: ctx.scope.now, version: state.row.version + 1 };
+    ctx.scope.uow.upsert(JoinEntity, ['ticket_id', 'id'], row);
+    const next = { row, completed: state.completed };
+    this.emitStatus(ctx, next, { sources: row.sources });
+    return next;
   }
 
-  /** Writes the row (write-behind) and publishes the new status. */
-  private save(ctx: ActorContext, join: JoinRow): void {
-    ctx.scope.uow.upsert(JoinEntity, ['ticket_id', 'id'], join);
-    this.emitStatus(ctx, join);
-  }
-
-  private emitStatus(ctx: ActorContext, join: JoinRow): void {
+  /**
+   * `join.status`: counts always; the list of sources only on registration and changes of
+   * status, the one source recorded on a per-source `collecting` event.
+   */
+  private emitStatus(ctx: ActorContext, state: JoinState, extra: { sources: string[] } | { source: string }): void {
+    const join = state.row;
     ctx.scope.emit('join.status', {
-      ticket_id: join.ticket_id, join_id: join.id, status: join.status, continuation: join.continuation, sources: join.sources,
-      completed: Object.keys(join.completed).sort(),
+      ticket_id: join.ticket_id, join_id: join.id, status: join.status, continuation: join.continuation,
+      collected: state.completed.size, of: join.sources.length, ...extra,
       ...(join.reason ? { reason: join.reason } : {}), ...(join.merge_commit ? { commit: join.merge_commit } : {}), ...(join.files ? { files: join.files } : {}),
     });
   }

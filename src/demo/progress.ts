@@ -54,9 +54,9 @@ export function describeEvent(e: DemoEvent, ctx: ProgressContext): string | unde
     case 'join.status':
       switch (p.status) {
         case 'collecting':
-          if (!p.completed.length) return `join ${p.join_id} registered: ${p.continuation} will run on the merge of ${p.sources.join(', ')}`;
-          return `join ${p.join_id} collecting: ${p.completed.length}/${p.sources.length} sources done (${list(p.completed)}) for ${p.continuation}`;
-        case 'merging': return `join ${p.join_id} merging ${p.sources.join(', ')} in a merge sandbox`;
+          if (typeof p.source === 'string') return `join ${p.join_id} collecting: ${p.collected}/${p.of} sources done (${p.source}) for ${p.continuation}`;
+          return `join ${p.join_id} registered: ${p.continuation} will run on the merge of ${list(p.sources)}${p.collected ? ` (${p.collected}/${p.of} already done)` : ''}`;
+        case 'merging': return `join ${p.join_id} merging ${list(p.sources)} in a merge sandbox`;
         case 'merged': return `join ${p.join_id} merged: ${p.continuation} will run on merge commit ${short(p.commit)}`;
         case 'blocked': return `join ${p.join_id} BLOCKED: ${reason ?? ''}${p.files?.length ? ` (files ${p.files.join(', ')})` : ''}`;
         default: return undefined;

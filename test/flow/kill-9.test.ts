@@ -72,8 +72,8 @@ t.test('scenario 13: kill -9 with a task running and a join half-collected, then
   });
   await waitFor('B running, join holding C', async () => {
     const ts = await tasks('K1');
-    const [join] = await sql(`select completed from omoi_join where ticket_id = 'K1'`);
-    return ts.B?.status === 'running' && join && Object.keys(join.completed).join() === 'C';
+    const sources = await sql(`select source from omoi_join_source where ticket_id = 'K1' order by source`);
+    return ts.B?.status === 'running' && sources.map((r: any) => r.source).join() === 'C';
   }, { timeoutMs: 60_000 });
 
   // Ticket K2: the merge's resolver blocks until a flag exists; kill while it runs.

@@ -107,7 +107,7 @@ t.test('tickets: list (newest first, status filter) and detail come from the dat
   t.equal(d.reason, 'merge_conflict', 'blocked reason is returned');
   t.same(d.depends_on, ['B', 'C']);
   t.same(detail.json.joins.map((j: { id: string; status: string; sources: string[] }) => [j.id, j.status, j.sources]), [['join-D', 'blocked', ['B', 'C']]]);
-  t.same(Object.keys(detail.json.joins[0].completed).sort(), ['B', 'C']);
+  t.same(detail.json.joins[0].completed, { B: { commit: '2'.repeat(40), result: { summary: 'b' } }, C: { commit: '3'.repeat(40), result: { summary: 'c' } } }, 'completed sources, assembled from omoi_join_source');
   t.equal(detail.json.merge_attempts.length, 1);
   t.same(detail.json.merge_attempts[0].merge_order, ['C', 'B']);
   t.same(detail.json.merge_attempts[0].conflicts, { B: ['config.py'], C: [] });

@@ -1,5 +1,5 @@
 import {
-  AgentEntity, DeadLetterEntity, EventLogEntity, JoinEntity, MergeAttemptEntity, NodeEntity, PartitionLeaseEntity, TaskEntity, TicketEntity,
+  AgentEntity, DeadLetterEntity, EventLogEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, NodeEntity, PartitionLeaseEntity, TaskEntity, TicketEntity,
   type Database,
 } from '../../src/persistence/index.ts';
 
@@ -32,10 +32,11 @@ export async function seedBlockedDiamond(db: Database, ticketId = 'T-diamond'): 
   task('E', ['D'], 'pending', 4);
   em.create(JoinEntity, {
     ticket_id: ticketId, id: 'join-D', continuation: 'D', sources: ['B', 'C'],
-    completed: { B: { commit: SHA('2'), result: { summary: 'b' } }, C: { commit: SHA('3'), result: { summary: 'c' } } },
     status: 'blocked', strategy: 'combine', synthesis: null, merge_commit: null, reason: 'merge_conflict', files: ['config.py'],
     attempts: 1, created_at: at(3), updated_at: at(5), version: 1,
   });
+  em.create(JoinSourceEntity, { ticket_id: ticketId, join_id: 'join-D', source: 'B', commit: SHA('2'), result: { summary: 'b' }, completed_at: at(1) });
+  em.create(JoinSourceEntity, { ticket_id: ticketId, join_id: 'join-D', source: 'C', commit: SHA('3'), result: { summary: 'c' }, completed_at: at(2) });
   em.create(MergeAttemptEntity, {
     ticket_id: ticketId, join_id: 'join-D', attempt: 1, ok: false, commit: null, merge_order: ['C', 'B'],
     conflicts: { B: ['config.py'], C: [] }, resolutions: [], files: ['config.py'], resolver_output: 'no resolver configured',

@@ -15,3 +15,44 @@ t.test('migrations create exactly the schema the entities describe, and are idem
   const pending = await again.orm.getMigrator().getPendingMigrations();
   t.same(pending, [], 'a second start applies nothing');
 });
+
+t.test('join_sources: completions move from omoi_join.completed to omoi_join_source rows and back', async (t) => {
+  const pg = await withPostgres(t);
+  const log = pino({ level: 'silent' });
+  const db = await openDatabase(pg.url, log);
+  t.teardown(() => db.close());
+  const migrator = db.orm.getMigrator();
+  const sql = async <T = any>(q: string, params: unknown[] = []) => (await db.em().getConnection().execute(q, params)) as T[];
+  const columns = async () => (await sql(`select column_name from information_schema.columns where table_name = 'omoi_join' order by column_name`)).map((r) => r.column_name);
+  const join = (ticket: string, extra = '') =>
+    `insert into omoi_join (ticket_id, id, continuation, sources, status, strategy, attempts, created_at, updated_at${extra ? ', completed' : ''}) ` +
+    `values ('${ticket}', 'join-D', 'D', '["B","C","E"]', 'collecting', 'combine', 0, '2026-01-01T10:00:00Z', '2026-01-01T10:00:05Z'${extra ? `, '${extra}'` : ''})`;
+
+  t.notOk((await columns()).includes('completed'), 'the join row has no completed column');
+  await sql(join('T1'));
+  await sql(join('T0'));
+  await sql(`insert into omoi_join_source (ticket_id, join_id, source, commit, result, completed_at) values
+    ('T1', 'join-D', 'B', '${'b'.repeat(40)}', '{"x":1}', now()), ('T1', 'join-D', 'C', '${'c'.repeat(40)}', null, now())`);
+
+  t.same((await migrator.down()).map((m) => m.name), ['Migration20261122100000_join_sources'], 'down reverts the join_sources migration only');
+  t.ok((await columns()).includes('completed'));
+  t.same((await sql(`select to_regclass('omoi_join_source') as t`))[0].t, null, 'omoi_join_source is dropped');
+  const down = Object.fromEntries((await sql(`select ticket_id, completed from omoi_join`)).map((r) => [r.ticket_id, r.completed]));
+  t.same(down, { T0: {}, T1: { B: { commit: 'b'.repeat(40), result: { x: 1 } }, C: { commit: 'c'.repeat(40), result: null } } }, 'source rows folded back into the map');
+
+  // A join written by the old schema, with a source whose result is JSON null.
+  await sql(join('T2', JSON.stringify({ E: { commit: 'e'.repeat(40), result: null }, B: { commit: 'b'.repeat(40), result: ['r'] } })));
+  t.same((await migrator.up()).map((m) => m.name), ['Migration20261122100000_join_sources']);
+  t.notOk((await columns()).includes('completed'), 'up drops the column again');
+  const rows = await sql(`select ticket_id, join_id, source, commit, result, completed_at from omoi_join_source order by ticket_id, source`);
+  t.same(rows.map((r) => [r.ticket_id, r.join_id, r.source, r.commit, r.result]), [
+    ['T1', 'join-D', 'B', 'b'.repeat(40), { x: 1 }],
+    ['T1', 'join-D', 'C', 'c'.repeat(40), null],
+    ['T2', 'join-D', 'B', 'b'.repeat(40), ['r']],
+    ['T2', 'join-D', 'E', 'e'.repeat(40), null],
+  ], 'every completion became a row (a JSON null result is SQL null)');
+  t.equal(new Date(rows[2].completed_at).toISOString(), '2026-01-01T10:00:05.000Z', "copied completions are dated by the join's updated_at");
+  t.same((await sql(`select count(*)::int as n from omoi_join_source where result is null`))[0].n, 2);
+  const drift = await db.orm.getSchemaGenerator().getUpdateSchemaSQL({ wrap: false });
+  t.equal(drift.trim(), '', `no drift after down and up again${drift ? `:\n${drift}` : ''}`);
+});

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../errors.ts';
-import { JoinEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from '../../persistence/index.ts';
+import { JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity, type JoinSourceRow } from '../../persistence/index.ts';
 import type { HttpDeps } from '../deps.ts';
 import { newTicketId } from '../ids.ts';
 import { plainRow as plain } from '../plain-row.ts';
@@ -30,12 +30,18 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     const em = deps.db.em();
     const ticket = await em.findOne(TicketEntity, { id });
     if (!ticket) throw new NotFoundError('ticket', id);
-    const [tasks, joins, mergeAttempts] = await Promise.all([
+    const [tasks, joins, joinSources, mergeAttempts] = await Promise.all([
       em.find(TaskEntity, { ticket_id: id }, { orderBy: { created_at: 'asc', id: 'asc' } }),
       em.find(JoinEntity, { ticket_id: id }, { orderBy: { created_at: 'asc', id: 'asc' } }),
+      em.find(JoinSourceEntity, { ticket_id: id }, { orderBy: { join_id: 'asc', source: 'asc' } }),
       em.find(MergeAttemptEntity, { ticket_id: id }, { orderBy: { join_id: 'asc', attempt: 'asc' } }),
     ]);
-    return { ticket: plain(ticket), tasks: tasks.map(plain), joins: joins.map(plain), merge_attempts: mergeAttempts.map(plain) };
+    const completed = completedByJoin(joinSources);
+    return {
+      ticket: plain(ticket), tasks: tasks.map(plain),
+      joins: joins.map((j) => ({ ...plain(j), completed: completed.get(j.id) ?? {} })),
+      merge_attempts: mergeAttempts.map(plain),
+    };
   });
 
   app.post('/tickets', async (req, reply) => {
@@ -91,4 +97,15 @@ async function taskCounts(deps: HttpDeps, ticketIds: string[]): Promise<Map<stri
     counts.set(row.ticket_id, byStatus);
   }
   return counts;
+}
+
+/** `omoi_join_source` rows as each join's `completed` map (source → {commit, result}), the shape the API has always returned. */
+function completedByJoin(rows: JoinSourceRow[]): Map<string, Record<string, { commit: string; result: unknown }>> {
+  const byJoin = new Map<string, Record<string, { commit: string; result: unknown }>>();
+  for (const r of rows) {
+    let completed = byJoin.get(r.join_id);
+    if (!completed) byJoin.set(r.join_id, (completed = {}));
+    completed[r.source] = { commit: r.commit, result: r.result ?? null };
+  }
+  return byJoin;
 }

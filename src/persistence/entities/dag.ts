@@ -73,8 +73,12 @@ export const FileClaimEntity = new EntitySchema<FileClaimRow>({
   },
 });
 
+/**
+ * A join of a ticket. Which sources completed is not in this row but in `omoi_join_source`
+ * (one row per source), so recording a completion writes O(1) bytes, not the whole map.
+ */
 export interface JoinRow {
-  ticket_id: string; id: string; continuation: string; sources: string[]; completed: Record<string, { commit: string; result: unknown }>;
+  ticket_id: string; id: string; continuation: string; sources: string[];
   status: string; strategy: string; synthesis: unknown; merge_commit: string | null; reason: string | null;
   files: string[] | null; attempts: number; created_at: Date; updated_at: Date; version: number;
 }
@@ -86,7 +90,6 @@ export const JoinEntity = new EntitySchema<JoinRow>({
     id: { type: 'string', primary: true },
     continuation: { type: 'string' },
     sources: { type: 'json' },
-    completed: { type: 'json' },
     status: { type: 'string' },
     strategy: { type: 'string' },
     synthesis: { type: 'json', nullable: true },
@@ -97,6 +100,21 @@ export const JoinEntity = new EntitySchema<JoinRow>({
     created_at: { type: 'Date' },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },
+  },
+});
+
+/** One completed source of a join: the head commit of its branch and its JSON result. */
+export interface JoinSourceRow { ticket_id: string; join_id: string; source: string; commit: string; result: unknown; completed_at: Date }
+export const JoinSourceEntity = new EntitySchema<JoinSourceRow>({
+  name: 'JoinSourceRow',
+  tableName: 'omoi_join_source',
+  properties: {
+    ticket_id: { type: 'string', primary: true },
+    join_id: { type: 'string', primary: true },
+    source: { type: 'string', primary: true },
+    commit: { type: 'string' },
+    result: { type: 'json', nullable: true },
+    completed_at: { type: 'Date' },
   },
 });
 

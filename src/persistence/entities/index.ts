@@ -1,9 +1,9 @@
 export * from './infrastructure.ts';
 export * from './dag.ts';
 import { DeadLetterEntity, EventLogEntity, NodeEntity, OutboxEntity, PartitionLeaseEntity, ProcessedMessageEntity } from './infrastructure.ts';
-import { AgentEntity, FileClaimEntity, JoinEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from './dag.ts';
+import { AgentEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from './dag.ts';
 
 export const ENTITIES = [
   NodeEntity, PartitionLeaseEntity, ProcessedMessageEntity, OutboxEntity, DeadLetterEntity, EventLogEntity,
-  TicketEntity, TaskEntity, FileClaimEntity, JoinEntity, MergeAttemptEntity, AgentEntity,
+  TicketEntity, TaskEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, AgentEntity,
 ];

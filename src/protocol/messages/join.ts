@@ -17,19 +17,21 @@ export const MergeResolve = command({
 
 export const JoinStatusChanged = event({
   type: 'join.status',
-  description: 'A join changed state: registered, collecting (a source recorded), synthesized, merging, merged, blocked (with reason).',
+  description: 'A join changed state: registered (`collecting`, with its `sources`), collecting (one more source recorded: `source`, and no list), merging (every source in: the last one recorded goes straight to this), merged (with `commit`), blocked (with `reason`, and `files` for a merge conflict). Every event counts the sources recorded so far (`collected`) out of all (`of`), so its size does not grow with the join; `sources` (the full list) is sent only on registration and on a change of status.',
   consumers: OBSERVERS,
   payload: Type.Object({
     ...JoinRef,
     status: Type.String(),
     continuation: Type.String(),
-    sources: Type.Array(Type.String()),
-    completed: Type.Array(Type.String()),
+    collected: Type.Integer({ minimum: 0 }),
+    of: Type.Integer({ minimum: 0 }),
+    source: Type.Optional(Type.String()),
+    sources: Type.Optional(Type.Array(Type.String())),
     reason: Type.Optional(Type.String()),
     commit: Type.Optional(Type.String()),
     files: Type.Optional(Type.Array(Type.String())),
   }),
-  example: { ticket_id: 'T1', join_id: 'join-D', status: 'collecting', continuation: 'D', sources: ['B', 'C'], completed: ['B'] },
+  example: { ticket_id: 'T1', join_id: 'join-D', status: 'collecting', continuation: 'D', collected: 1, of: 2, source: 'B' },
 });
 
 export const JoinSynthesized = event({
