@@ -14,6 +14,8 @@ import type { MessageScope } from '../messaging/unit-of-work.ts';
  */
 export class AgentDirectory {
   private snapshot: { at: number; rows: AgentRow[] } | undefined;
+  /** Bumped by `invalidate`: a read that an agent write overtook is not kept. */
+  private generation = 0;
 
   constructor(private readonly ttlMs = 200) {}
 
@@ -21,9 +23,10 @@ export class AgentDirectory {
   async list(scope: MessageScope): Promise<AgentRow[]> {
     const now = performance.now();
     if (this.snapshot && now - this.snapshot.at < this.ttlMs) return this.snapshot.rows;
+    const generation = this.generation;
     await scope.uow.flush(AgentEntity); // agents written earlier in this transaction count
     const rows = (await scope.em.find(AgentEntity, { status: { $ne: 'removed' } }, { orderBy: { id: 'asc' }, disableIdentityMap: true })) as AgentRow[];
-    this.snapshot = { at: now, rows };
+    if (generation === this.generation) this.snapshot = { at: now, rows };
     scope.uow.onRollback(() => this.invalidate()); // the rows may include writes that never commit
     return rows;
   }
@@ -31,5 +34,6 @@ export class AgentDirectory {
   /** An agent changed: the next `list` reads the table again. */
   invalidate(): void {
     this.snapshot = undefined;
+    this.generation++;
   }
 }

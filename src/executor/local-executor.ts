@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import { setBranch } from '../git/index.ts';
+import { setBranch, worktreeHead } from '../git/index.ts';
 import { executeTask, SandboxManager, type Sandbox } from '../sandbox/index.ts';
 import type { Assignment } from '../actors/agent-actor.ts';
 import type { PublishCommand } from './command-publisher.ts';
@@ -106,7 +106,9 @@ export class LocalExecutor {
       } else if (result.violations.length && a.ownership !== 'lenient') {
         outcome = { type: 'task.fail', payload: { ...ref, error: `ownership_violation: changed files outside its claims: ${result.violations.join(', ')}`, retryable: false } };
       } else {
-        await setBranch(repoDir, a.branch, result.commit);
+        // The commit moved the branch the sandbox has checked out; only a command that switched
+        // branches in its sandbox leaves the task branch behind.
+        if ((await worktreeHead(sandbox.dir)) !== `ref: refs/heads/${a.branch}`) await setBranch(repoDir, a.branch, result.commit);
         outcome = { type: 'task.complete', payload: { ...ref, commit: result.commit, result: withWarnings(result.result, result.violations) } };
       }
     } catch (err) {

@@ -17,14 +17,14 @@ export async function commitAll(worktreeDir: string, message: string, who: Ident
     const index = await repo.refreshIndex();
     await index.addAll(['*'], NodeGit.Index.ADD_OPTION.ADD_DEFAULT); // additions and modifications
     await index.updateAll(['*']); // drops entries whose file was deleted
-    await index.write();
     const treeId = await index.writeTree();
 
     const head = repo.headUnborn() ? null : await repo.getHeadCommit();
     const headTree = head ? await head.getTree() : null;
     if (head && head.treeId().tostrS() === treeId.tostrS()) {
-      return { commit: head.sha(), changedFiles: [] };
+      return { commit: head.sha(), changedFiles: [] }; // nothing to commit, nor an index to write
     }
+    await index.write();
     const tree = await repo.getTree(treeId);
     const changedFiles = await changedPathsBetweenTrees(repo, headTree, tree);
     const commitId = await repo.createCommit('HEAD', signature, signature, message, treeId, head ? [head.id()] : []);

@@ -9,4 +9,4 @@ export { mergeSources, type MergeAttempt, type MergeOptions, type MergeOutcome }
 export { applyBuiltInRules, type RuleResolution } from './conflict-rules.ts';
 export type { ConflictSide, ConflictVersions } from './conflicts.ts';
 export { hasConflictMarkers } from './markers.ts';
-export { addWorktree, pruneWorktrees, removeWorktreeDir } from './worktree.ts';
+export { addWorktree, pruneWorktrees, removeWorktreeDir, worktreeHead } from './worktree.ts';

@@ -48,6 +48,7 @@ export async function addWorktree(repoDir: string, dir: string, base: string, op
           if (holder) fail(`branch ${opts.branch} is already checked out at ${holder}`, true);
         }
         const record = (adminDir = await claimRecord(commonDir, target));
+        if (refName) (await checkedOut(commonDir)).set(record, refName);
         // Independent writes, in parallel: on a slow disk each costs about a millisecond.
         await Promise.all([
           writeFile(path.join(record, 'commondir'), '../..\n'),
@@ -85,7 +86,17 @@ export async function removeWorktreeDir(dir: string): Promise<void> {
   const target = path.resolve(dir);
   const record = await worktreeRecord(target);
   await rm(target, { recursive: true, force: true });
-  if (record) await rm(record.adminDir, { recursive: true, force: true });
+  if (record) {
+    await rm(record.adminDir, { recursive: true, force: true });
+    heads.get(path.resolve(record.repoGitDir))?.delete(record.adminDir);
+  }
+}
+
+/** The HEAD of the worktree at `dir` as its record holds it (`ref: refs/heads/…` or a sha), or `null`. */
+export async function worktreeHead(dir: string): Promise<string | null> {
+  const record = await worktreeRecord(path.resolve(dir));
+  if (!record) return null;
+  return (await readFile(path.join(record.adminDir, 'HEAD'), 'utf8').catch(() => '')).trim() || null;
 }
 
 /**
@@ -143,6 +154,28 @@ async function claimRecord(commonDir: string, target: string): Promise<string> {
 }
 
 /**
+ * What each worktree record of a repository (`<commonDir>/worktrees/<name>`) had checked out
+ * when made, by common dir: read from disk once per repository and process, then kept up to
+ * date by `addWorktree` and `removeWorktreeDir`. Without it every new sandbox read the HEAD of
+ * every live one: O(live sandboxes) file reads per task. Records only Omoi makes are expected
+ * here (the repositories are Omoi's own clones); the check below still verifies on disk.
+ */
+const heads = new Map<string, Map<string, string>>();
+
+async function checkedOut(commonDir: string): Promise<Map<string, string>> {
+  const key = path.resolve(commonDir);
+  let known = heads.get(key);
+  if (known) return known;
+  const headRef = async (file: string) => /^ref:\s*(\S+)/.exec(await readFile(file, 'utf8').catch(() => ''))?.[1];
+  const records = path.join(key, 'worktrees');
+  const names = await readdir(records).catch(() => [] as string[]);
+  const refs = await Promise.all(names.map((name) => headRef(path.join(records, name, 'HEAD'))));
+  known = heads.get(key) ?? new Map(names.flatMap((name, i) => (refs[i] ? [[path.join(records, name), refs[i]!] as const] : [])));
+  heads.set(key, known);
+  return known;
+}
+
+/**
  * The directory of a live worktree of the repository that has `refName` checked out (the main
  * working tree `mainWorkdir`, if any, included), or `null`. Records of worktrees whose
  * directory is gone do not count, and are dropped as `git worktree prune` would.
@@ -150,15 +183,13 @@ async function claimRecord(commonDir: string, target: string): Promise<string> {
 async function liveWorktreeOn(commonDir: string, refName: string, mainWorkdir: string | null): Promise<string | null> {
   const headRef = async (file: string) => /^ref:\s*(\S+)/.exec(await readFile(file, 'utf8').catch(() => ''))?.[1];
   if (mainWorkdir && (await headRef(path.join(commonDir, 'HEAD'))) === refName) return mainWorkdir;
-  const records = path.join(commonDir, 'worktrees');
-  const names = await readdir(records).catch(() => [] as string[]);
-  const heads = await Promise.all(names.map((name) => headRef(path.join(records, name, 'HEAD'))));
-  for (const [i, name] of names.entries()) {
-    if (heads[i] !== refName) continue;
-    const adminDir = path.join(records, name);
-    const points = await recordTarget(adminDir);
+  const known = await checkedOut(commonDir);
+  for (const [adminDir, ref] of [...known]) {
+    if (ref !== refName) continue;
+    const points = (await headRef(path.join(adminDir, 'HEAD'))) === refName ? await recordTarget(adminDir) : undefined;
     if (points !== undefined && (await exists(points))) return path.dirname(points);
-    await rm(adminDir, { recursive: true, force: true }); // stale: its worktree is gone
+    known.delete(adminDir);
+    if (points !== undefined) await rm(adminDir, { recursive: true, force: true }); // stale: its worktree is gone
   }
   return null;
 }
