@@ -132,7 +132,11 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
       attempt.order.push(next.source.id);
 
       let tree: NodeGit.Oid;
-      if (next.direct) {
+      if (next.direct?.length === 0) {
+        // The source changed nothing: its merge commit keeps the head's tree.
+        attempt.conflicts[next.source.id] = [];
+        tree = headTree.id();
+      } else if (next.direct) {
         // Nothing the source changed has moved since the base: the merge takes its side of every
         // file it changed and the head's of everything else, so the tree is built directly.
         attempt.conflicts[next.source.id] = [];
@@ -171,7 +175,7 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
       const commit = await repo.createCommit(null, signature, signature, message(next.source), tree, [head.id(), NodeGit.Oid.fromString(next.source.commit)]);
       const previousTree = headTree;
       head = await repo.getCommit(commit);
-      headTree = await head.getTree();
+      if (tree.tostrS() !== headTree.id().tostrS()) headTree = await head.getTree();
       const headChanges = next.direct?.map((f) => f.path) ?? (book.remaining > 1 ? await changedPathsBetweenTrees(repo, previousTree, headTree) : []);
       book.merged(next.source.id, headChanges);
     }

@@ -77,6 +77,20 @@ t.test('a single source that is a descendant of the base still gets a merge comm
   t.equal(git(s.clone, 'log', '-1', '--format=%s', outcome.commit), 'join merges only');
 });
 
+t.test('sources that changed nothing still get a merge commit each, keeping the tree', async (t) => {
+  const s = await setup(t);
+  const a = s.branch('a', { 'a.txt': 'a\n' });
+  // Two tasks that committed nothing: their branches are the base itself.
+  const outcome = await s.merge(t, { sources: [{ id: 'noop-1', commit: s.base }, { id: 'a', commit: a }, { id: 'noop-2', commit: s.base }] });
+  t.ok(outcome.ok);
+  if (!outcome.ok) return;
+  t.same(outcome.attempt.order, ['a', 'noop-1', 'noop-2']);
+  const chain = mergeChain(s.clone, outcome.commit, s.base);
+  t.same(chain.map((c) => c.parents[1]), [a, s.base, s.base], 'one two-parent merge commit per source, no-op ones included');
+  t.equal(git(s.clone, 'rev-parse', `${chain[1]!.sha}^{tree}`), git(s.clone, 'rev-parse', `${chain[0]!.sha}^{tree}`), 'a no-op merge keeps the head tree');
+  t.same(git(s.clone, 'ls-tree', '--name-only', outcome.commit).split('\n'), ['README.md', 'a.txt', 'config.py']);
+});
+
 t.test('sources are merged in order of fewest conflicts against the merge head', async (t) => {
   const s = await setup(t);
   const moved = s.source.commit('main moves', { 'x.txt': 'main\n', 'y.txt': 'main\n', 'z.txt': 'main\n' });
