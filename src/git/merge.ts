@@ -101,7 +101,11 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
   try {
     base = await commitShaIn(clone, opts.base);
     sources = [];
-    for (const s of opts.sources) sources.push({ id: s.id, commit: await commitShaIn(clone, s.commit) });
+    const shas = new Map<string, string>(); // sources often share a commit (tasks that changed nothing)
+    for (const s of opts.sources) {
+      if (!shas.has(s.commit)) shas.set(s.commit, await commitShaIn(clone, s.commit));
+      sources.push({ id: s.id, commit: shas.get(s.commit)! });
+    }
   } finally {
     clone.cleanup();
   }
@@ -115,8 +119,11 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
     let headTree = await head.getTree();
     const baseCommit = head;
     const baseTree = headTree;
-    const book = new ScoreBook(await Promise.all(sources.map(async (source) =>
-      ({ source, changes: await readSourceChanges(repo, baseCommit, baseTree, await repo.getCommit(source.commit)) }))));
+    const changesOf = new Map<string, ReturnType<typeof readSourceChanges>>(); // one diff per distinct commit
+    const book = new ScoreBook(await Promise.all(sources.map(async (source) => {
+      if (!changesOf.has(source.commit)) changesOf.set(source.commit, repo.getCommit(source.commit).then((c) => readSourceChanges(repo, baseCommit, baseTree, c)));
+      return { source, changes: await changesOf.get(source.commit)! };
+    })));
     while (book.remaining > 0) {
       throwIfAborted(opts.signal);
       // Score the sources whose score the last merge may have changed; keep the best one's
