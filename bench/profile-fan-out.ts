@@ -1,0 +1,83 @@
+/**
+ * One 1 → N → 1 fan-out on a fresh node, for profiling (not part of `npm run bench`):
+ *
+ *   node --import tsx [--cpu-prof --cpu-prof-dir=/tmp/prof] bench/profile-fan-out.ts [N=1000] [capacity=64]
+ *
+ * Prints the run's numbers, the CPU seconds each process (and each thread of this one: `main`
+ * is the event loop, `node` the libuv pool doing file and git work) used during it, and where
+ * the tasks' time went between their `task.status` events.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startNode } from '../src/bootstrap.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { runFanOut, retireOtherAgents } from './dag-fanout.ts';
+import { makeRepo, sql } from './dag-shared.ts';
+
+if (process.argv.includes('--help')) {
+  console.log('usage: node --import tsx bench/profile-fan-out.ts [N=1000] [local agent capacity=64]');
+  process.exit(0);
+}
+const n = Number(process.argv[2] ?? 1000);
+const cap = Number(process.argv[3] ?? 64);
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'omoi-fan-'));
+const config = loadConfig({}, { dataDir, httpPort: 0, logLevel: 'warn', nodeId: 'bench', apiToken: 'bench', partitions: 64, fetchBatch: 128, localAgentCapacity: cap });
+const node = await startNode(config);
+try {
+  await retireOtherAgents(node, 60_000);
+  const repo = await makeRepo(dataDir, { 'README.md': 'x\n' });
+  const cpu0 = cpuByProcess();
+  const t = performance.now();
+  const r = await runFanOut(node, { ticket: 'fan', n, repoDir: repo, timeoutMs: 600_000, progress: console.log });
+  console.log(JSON.stringify(r), ((performance.now() - t) / 1000).toFixed(1), 's');
+  const cpu1 = cpuByProcess();
+  console.log('CPU seconds during the run:', Object.entries(cpu1).map(([k, v]) => `${k} ${(v - (cpu0[k] ?? 0)).toFixed(2)}`).join(', '));
+  const ev = await sql(node, `select payload->>'task_id' as task, payload->>'status' as status, time from omoi_event where ticket_id = 'fan' and type = 'task.status'`);
+  const at = new Map<string, Record<string, number>>();
+  for (const e of ev) { const m = at.get(e.task) ?? {}; m[e.status] = new Date(e.time).getTime(); at.set(e.task, m); }
+  const gaps: Record<string, number[]> = { 'ready→assigned': [], 'assigned→running': [], 'running→completed': [], 'prev completed→assigned': [] };
+  for (const [task, m] of at) {
+    if (task === 'S' || task === 'J') continue;
+    gaps['ready→assigned']!.push(m.assigned! - m.ready!); gaps['assigned→running']!.push(m.running! - m.assigned!); gaps['running→completed']!.push(m.completed! - m.running!);
+  }
+  const med = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return `p50 ${s[Math.floor(s.length / 2)]} p90 ${s[Math.floor(s.length * 0.9)]} max ${s[s.length - 1]}`; };
+  for (const [k, xs] of Object.entries(gaps)) if (xs.length) console.log(k.padEnd(22), med(xs));
+} finally {
+  await node.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** CPU seconds (user+system) of this process and its descendants, by command name. */
+function cpuByProcess(): Record<string, number> {
+  const hz = 100;
+  const out: Record<string, number> = {};
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch { /* gone */ }
+  }
+  const walk = (pid: number) => {
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = pid === process.pid ? 'node(main)' : st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / hz;
+    } catch { /* gone */ }
+    for (const c of children.get(pid) ?? []) walk(c);
+  };
+  walk(process.pid);
+  for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
+      const name = `thread:${Number(tid) === process.pid ? 'main' : st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'))}`;
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / hz;
+    } catch { /* gone */ }
+  }
+  return out;
+}
