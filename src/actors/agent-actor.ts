@@ -53,7 +53,8 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
   constructor(private readonly deps: AgentDeps) {}
 
   async hydrate(em: EntityManager, id: string): Promise<AgentRow | undefined> {
-    return (await em.findOne(AgentEntity, { id }, { disableIdentityMap: true })) ?? undefined;
+    const row = await em.findOne(AgentEntity, { id }, { disableIdentityMap: true });
+    return row ? { ...row } : undefined; // a plain copy: the ORM's change tracking would stay alive with the actor
   }
 
   async handle(agent: AgentRow | undefined, mail: CommandMail, ctx: ActorContext): Promise<{ state: AgentRow | undefined }> {

@@ -26,7 +26,11 @@ export class AgentDirectory {
     const generation = this.generation;
     await scope.uow.flush(AgentEntity); // agents written earlier in this transaction count
     const rows = (await scope.em.find(AgentEntity, { status: { $ne: 'removed' } }, { orderBy: { id: 'asc' }, disableIdentityMap: true })) as AgentRow[];
-    if (generation === this.generation) this.snapshot = { at: now, rows };
+    if (generation === this.generation) {
+      this.snapshot = { at: now, rows };
+      // An idle node does not keep the rows (thousands of agents) alive past their use.
+      setTimeout(() => { if (this.snapshot?.rows === rows) this.snapshot = undefined; }, this.ttlMs).unref();
+    }
     scope.uow.onRollback(() => this.invalidate()); // the rows may include writes that never commit
     return rows;
   }

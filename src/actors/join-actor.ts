@@ -60,7 +60,7 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
     const row = await em.findOne(JoinEntity, { ticket_id: ticketId, id: joinId }, { disableIdentityMap: true });
     if (!row) return undefined;
     const sources = await em.find(JoinSourceEntity, { ticket_id: ticketId, join_id: joinId }, { disableIdentityMap: true });
-    return { row, completed: new Map(sources.map((s) => [s.source, { commit: s.commit, result: s.result ?? null }])) };
+    return { row: { ...row }, completed: new Map(sources.map((s) => [s.source, { commit: s.commit, result: s.result ?? null }])) };
   }
 
   async handle(state: JoinState | undefined, mail: JoinMail, ctx: ActorContext): Promise<{ state: JoinState | undefined; reply: JoinReply }> {

@@ -26,3 +26,21 @@ t.test('start-up sweep removes sandboxes a crash left; agent tasks run the confi
   const written = await gitIn(node, 'T-agent', 'show', `${tasks.A.commit}:PROMPT.md`);
   t.equal(written.trim(), 'Write a haiku about merges.', 'the agent command got the prompt file and its change was committed');
 });
+
+t.test('a command that switches branches in its sandbox still leaves its commit on the task branch', async (t) => {
+  const cluster = await withCluster(t);
+  const node = await withNode(t, cluster);
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  await node.submit('ticket.create', {
+    ticket_id: 'T-switch', title: 'branch switch', repository: repo.dir,
+    tasks: [
+      task('A', 'git checkout -q -b elsewhere && echo x > x.txt', { owns: ['x.txt'] }),
+      task('B', 'test -f x.txt && echo y > y.txt', { depends_on: ['A'], owns: ['y.txt'] }),
+    ],
+  });
+  const ticket = await waitTicket(node, 'T-switch', 'completed');
+  const tasks = await taskRows(node, 'T-switch');
+  t.equal(await gitIn(node, 'T-switch', 'rev-parse', 'omoi-task/T-switch/A'), tasks.A.commit, 'the task branch points at the commit the task made');
+  t.equal((await gitIn(node, 'T-switch', 'show', `${tasks.A.commit}:x.txt`)).trim(), 'x');
+  t.equal((await gitIn(node, 'T-switch', 'show', `${ticket.head}:y.txt`)).trim(), 'y', 'B ran on A\'s commit');
+});
