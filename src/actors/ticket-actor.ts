@@ -1,6 +1,6 @@
 import path from 'node:path';
 import {
-  validateTasks, joinsFor, joinIdFor, orderReady, TicketState, TaskState, assertTicketTransition, assertTransition, isTerminal as isTerminalState,
+  validateTasks, joinsFor, joinIdFor, bestReady, TicketState, TaskState, assertTicketTransition, assertTransition, isTerminal as isTerminalState,
   type TaskSpec, type SourceResult, type SynthesisStrategy,
 } from '../dag/index.ts';
 import { ConflictError, NotFoundError, TerminalError } from '../errors.ts';
@@ -289,7 +289,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
 
   /** Tasks joining `taskId` with others (two or more dependencies). */
   private continuationsOf(w: Work, taskId: string): TaskRow[] {
-    return [...w.s.tasks.values()].filter((t) => new Set(t.depends_on).size >= 2 && t.depends_on.includes(taskId)).sort((a, b) => (a.id < b.id ? -1 : 1));
+    return [...w.s.tasks.values()].filter((t) => t.depends_on.length >= 2 && t.depends_on.includes(taskId) && new Set(t.depends_on).size >= 2).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   // ---- dynamic DAG ----------------------------------------------------------------------
@@ -437,43 +437,53 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     return picked.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  /** Offers ready tasks to agents: same phase, capabilities ⊇ required, free capacity; fewest running wins, then id. */
+  /**
+   * Offers ready tasks to agents: same phase, capabilities ⊇ required, free capacity; fewest
+   * running wins, then id. Tasks go in `orderReady` order, but only as many are ordered as
+   * there are free slots (`bestReady`): most messages free one slot of a thousand ready tasks.
+   */
   private async assign(w: Work): Promise<void> {
     const now = w.ctx.scope.now.getTime();
     const ready = [...w.s.tasks.values()].filter((t) => t.status === TaskState.ready && (t.ready_since?.getTime() ?? 0) <= now);
     if (!ready.length) return;
     const agents = await this.deps.agents.list(w.ctx.scope);
     const load = this.loadOf(w, agents);
-    const anyFree = agents.some((a) => a.status === 'healthy' && load.get(a.id)! < a.capacity);
-    // With no free agent, order does not matter (nothing is assigned): only mismatches are reported.
-    const ordered = anyFree
-      ? orderReady(ready.map((t) => ({ id: t.id, priority: (t.spec as any).priority ?? 0, readySince: t.ready_since?.getTime() ?? now, retries: t.attempt })), now)
-      : ready;
-    for (const { id } of ordered) {
-      const t = w.s.tasks.get(id)!;
+    // Tasks with the same requirements have the same candidates: worked out once per message.
+    const eligibleFor = new Map<string, AgentRow[]>();
+    const candidates: Array<{ id: string; priority: number; readySince: number; retries: number; eligible: AgentRow[] }> = [];
+    for (const t of ready) {
       const spec = t.spec as unknown as TaskSpec;
-      const missingOf = (a: AgentRow) => [
-        ...(a.phase !== spec.phase ? [`phase:${spec.phase}`] : []),
-        ...spec.capabilities.filter((c) => !a.capabilities.includes(c)).map((c) => `capability:${c}`),
-        ...(a.status !== 'healthy' ? [`status:healthy (is ${a.status})`] : []),
-      ];
-      const eligible = agents.filter((a) => missingOf(a).length === 0);
-      if (!eligible.length) {
-        if (t.reason !== 'no_matching_agent') {
-          w.ctx.scope.emit('agent.mismatch', { ticket_id: t.ticket_id, task_id: t.id, phase: spec.phase, required: spec.capabilities, candidates: agents.map((a) => ({ agent_id: a.id, missing: missingOf(a) })) });
-          this.setTask(w, t.id, { reason: 'no_matching_agent' }, false);
-        }
-        continue;
+      const needs = `${spec.phase}\u0000${spec.capabilities.join('\u0000')}`;
+      let eligible = eligibleFor.get(needs);
+      if (!eligible) eligibleFor.set(needs, (eligible = agents.filter((a) => missingFor(spec, a).length === 0)));
+      if (eligible.length) {
+        candidates.push({ id: t.id, priority: spec.priority ?? 0, readySince: t.ready_since?.getTime() ?? now, retries: t.attempt, eligible });
+      } else if (t.reason !== 'no_matching_agent') {
+        w.ctx.scope.emit('agent.mismatch', { ticket_id: t.ticket_id, task_id: t.id, phase: spec.phase, required: spec.capabilities, candidates: agents.map((a) => ({ agent_id: a.id, missing: missingFor(spec, a) })) });
+        this.setTask(w, t.id, { reason: 'no_matching_agent' }, false);
       }
-      const free = eligible.filter((a) => load.get(a.id)! < a.capacity).sort((a, b) => load.get(a.id)! - load.get(b.id)! || (a.id < b.id ? -1 : 1));
-      const agent = free[0];
-      if (!agent) continue; // all busy: a task ending (or the node's sweep) schedules again
-      load.set(agent.id, load.get(agent.id)! + 1);
-      const next = this.setTask(w, t.id, { status: TaskState.assigned, attempt: t.attempt + 1, agent_id: agent.id, reason: null });
-      w.ctx.scope.send('agent.assign', {
-        agent_id: agent.id, ticket_id: t.ticket_id, task_id: t.id, attempt: next.attempt, base: next.base_commit!, branch: taskBranch(t.ticket_id, t.id),
-        kind: spec.kind, run: spec.run, owns: t.owns, timeout_ms: spec.timeout_ms, context: next.context ?? {}, ownership: w.s.ticket.ownership,
-      });
+    }
+    const freeSlots = () => agents.reduce((n, a) => n + (a.status === 'healthy' ? Math.max(0, a.capacity - load.get(a.id)!) : 0), 0);
+    let remaining = candidates;
+    for (let slots = freeSlots(); slots > 0 && remaining.length; slots = freeSlots()) {
+      const round = bestReady(remaining, now, slots);
+      for (const c of round) {
+        const free = c.eligible.filter((a) => load.get(a.id)! < a.capacity).sort((a, b) => load.get(a.id)! - load.get(b.id)! || (a.id < b.id ? -1 : 1));
+        const agent = free[0];
+        if (!agent) continue; // its agents are busy: a task ending (or the node's sweep) schedules again
+        load.set(agent.id, load.get(agent.id)! + 1);
+        const t = w.s.tasks.get(c.id)!;
+        const spec = t.spec as unknown as TaskSpec;
+        const next = this.setTask(w, t.id, { status: TaskState.assigned, attempt: t.attempt + 1, agent_id: agent.id, reason: null });
+        w.ctx.scope.send('agent.assign', {
+          agent_id: agent.id, ticket_id: t.ticket_id, task_id: t.id, attempt: next.attempt, base: next.base_commit!, branch: taskBranch(t.ticket_id, t.id),
+          kind: spec.kind, run: spec.run, owns: t.owns, timeout_ms: spec.timeout_ms, context: next.context ?? {}, ownership: w.s.ticket.ownership,
+        });
+      }
+      // Tasks of this round that found their agents busy stay so for this message: drop them and
+      // let the next best have the slots left (they may belong to agents only others can use).
+      const done = new Set(round.map((c) => c.id));
+      remaining = remaining.filter((c) => !done.has(c.id));
     }
   }
 
@@ -545,6 +555,15 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     if (ticket) ctx.scope.uow.upsert(TicketEntity, ['id'], ticket);
     for (const task of tasks) ctx.scope.uow.upsert(TaskEntity, ['ticket_id', 'id'], task);
   }
+}
+
+/** What `agent` lacks to run `spec` (empty: it matches): phase, capabilities, health. */
+function missingFor(spec: TaskSpec, agent: AgentRow): string[] {
+  const missing: string[] = [];
+  if (agent.phase !== spec.phase) missing.push(`phase:${spec.phase}`);
+  for (const c of spec.capabilities) if (!agent.capabilities.includes(c)) missing.push(`capability:${c}`);
+  if (agent.status !== 'healthy') missing.push(`status:healthy (is ${agent.status})`);
+  return missing;
 }
 
 /**

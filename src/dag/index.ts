@@ -22,7 +22,7 @@ export {
   isTerminal,
   isTicketState,
 } from './states.ts';
-export { AGE_STEP_MS, RETRY_PENALTY, orderReady, readyScore, type ReadyCandidate } from './ready-order.ts';
+export { AGE_STEP_MS, RETRY_PENALTY, bestReady, orderReady, readyScore, type ReadyCandidate } from './ready-order.ts';
 export {
   SYNTHESIS_STRATEGIES,
   synthesize,

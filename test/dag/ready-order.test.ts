@@ -1,5 +1,5 @@
 import t from 'tap';
-import { AGE_STEP_MS, RETRY_PENALTY, orderReady, readyScore } from '../../src/dag/index.ts';
+import { AGE_STEP_MS, RETRY_PENALTY, bestReady, orderReady, readyScore } from '../../src/dag/index.ts';
 import { shuffled } from './helpers.ts';
 
 const NOW = 1_700_000_000_000;
@@ -64,4 +64,13 @@ t.test('orderReady does not modify its input', async (t) => {
   t.same(ids(tasks), ['low', 'high']);
   t.not(result, tasks);
   t.same(orderReady([], NOW), []);
+});
+
+t.test('bestReady gives the first k of orderReady, without sorting everything', async (t) => {
+  // Deterministic pseudo-random tasks: priorities, ages and retries that tie often.
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  const tasks = Array.from({ length: 300 }, (_, i) => ({ id: `t${String(rnd(1000)).padStart(3, '0')}-${i}`, priority: rnd(3), readySince: NOW - rnd(4) * 30_000, retries: rnd(3) }));
+  const full = orderReady(tasks, NOW).map((x) => x.id);
+  for (const k of [0, 1, 2, 5, 37, 300, 400]) t.same(bestReady(tasks, NOW, k).map((x) => x.id), full.slice(0, k), `k = ${k}`);
 });
