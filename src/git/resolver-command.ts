@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import NodeGit from 'nodegit';
 import { RetryableError } from '../errors.ts';
@@ -34,7 +35,8 @@ export type ResolverVerdict =
 /**
  * Steps (b) and (c) of the resolver chain. Writes the merge into the sandbox (the merged files,
  * and each conflicted file with standard `<<<<<<<`/`=======`/`>>>>>>>` markers), runs the
- * resolver command there with `OMOI_CONFLICTED_FILES` (newline-separated paths),
+ * resolver command there with `OMOI_CONFLICTED_FILES` (newline-separated paths of the
+ * conflicted files present in the sandbox: a path renamed away or deleted is not listed),
  * `OMOI_MERGE_SOURCE` (source id), `OMOI_MERGE_SOURCE_COMMIT` and `OMOI_MERGE_HEAD`, then
  * validates: the command exited 0, no conflicted file still has markers, and the check command
  * (if any) exits 0. The merged tree is taken from the sandbox as the resolver left it (its
@@ -44,9 +46,14 @@ export type ResolverVerdict =
  */
 export async function runResolverCommand(run: ResolverRun): Promise<ResolverVerdict> {
   await writeMergeIntoSandbox(run);
+  // A rename conflict involves a path that is no longer in the sandbox (the file was renamed
+  // away, or deleted on one side): there is nothing to edit there, so the resolver is given the
+  // conflicted files the merge wrote out, and what is absent stays absent in the merge.
+  const onDisk = await Promise.all(run.conflicted.map((file) => stat(path.join(run.sandboxDir, file)).then(() => true, () => false)));
+  const files = run.conflicted.filter((_, i) => onDisk[i]);
   const env = {
     ...run.env,
-    OMOI_CONFLICTED_FILES: run.conflicted.join('\n'),
+    OMOI_CONFLICTED_FILES: files.join('\n'),
     OMOI_MERGE_SOURCE: run.source.id,
     OMOI_MERGE_SOURCE_COMMIT: run.source.commit,
     OMOI_MERGE_HEAD: run.head.sha(),
@@ -62,7 +69,7 @@ export async function runResolverCommand(run: ResolverRun): Promise<ResolverVerd
   if (resolver.exitCode !== 0) return fail(run.conflicted, `resolver exited with ${resolver.exitCode ?? resolver.signal}`);
 
   const stillMarked: string[] = [];
-  for (const file of run.conflicted) {
+  for (const file of files) {
     if (await fileHasConflictMarkers(path.join(run.sandboxDir, file))) stillMarked.push(file);
   }
   if (stillMarked.length > 0) return fail(stillMarked, `conflict markers left in ${stillMarked.join(', ')}`);

@@ -130,6 +130,24 @@ t.test('bad input is rejected before anything is created', async (t) => {
   t.notOk(existsSync(path.join(s.root, 'merge-sandbox')), 'an aborted merge removes its sandbox too');
 });
 
+t.test('a rename conflict: the resolver gets the file the merge wrote, not the path renamed away', async (t) => {
+  const s = await setup(t);
+  // a renames config.py to settings.py and edits line 50; b edits line 50 of config.py.
+  const a = s.branch('a', { 'config.py': null, 'settings.py': numberedLines(60, { 50: 'TIMEOUT = 10  # a' }) });
+  const b = s.branch('b', { 'config.py': numberedLines(60, { 50: 'TIMEOUT = 20  # b' }) });
+  // Keeps both sides: drops the marker lines.
+  const resolver = 'echo "files=[$OMOI_CONFLICTED_FILES]"; sed -i -e "/^<<<<<<< /d" -e "/^=======$/d" -e "/^>>>>>>> /d" $OMOI_CONFLICTED_FILES';
+  const outcome = await s.merge(t, { sources: [{ id: 'a', commit: a }, { id: 'b', commit: b }], resolverCommand: resolver });
+  t.ok(outcome.ok, 'resolved');
+  if (!outcome.ok) return;
+  t.same(outcome.attempt.conflicts.b, ['config.py', 'settings.py'], 'both paths of the rename are part of the conflict');
+  t.match(outcome.attempt.resolverOutput, 'files=[settings.py]', 'the resolver is given only the file on disk');
+  t.same(git(s.clone, 'ls-tree', '--name-only', outcome.commit).split('\n'), ['README.md', 'settings.py'], 'the rename holds');
+  const merged = git(s.clone, 'show', `${outcome.commit}:settings.py`);
+  t.match(merged, 'TIMEOUT = 10  # a');
+  t.match(merged, 'TIMEOUT = 20  # b', "b's edit follows the file to its new name");
+});
+
 t.test('config.py edited on the same line by two sources', async (t) => {
   const s = await setup(t);
   const a = s.branch('a', { 'config.py': numberedLines(60, { 50: 'TIMEOUT = 10  # a' }), 'a.txt': 'a\n' });
