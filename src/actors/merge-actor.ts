@@ -12,7 +12,7 @@ export interface MergeJob {
   attempt: number;
   /** Omoi's clone of the ticket's repository (`<dataDir>/repos/<ticket>`). */
   repoDir: string;
-  /** The commit every source is merged onto (the ticket's base commit). */
+  /** The ticket's base commit; the merge starts at the sources' fork point when that is newer (see `mergeSources`). */
   base: string;
   sources: MergeSource[];
   /** The join's `created_at`: fixed author/committer time, so a re-run yields the same shas. */

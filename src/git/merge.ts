@@ -106,6 +106,7 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
       if (!shas.has(s.commit)) shas.set(s.commit, await commitShaIn(clone, s.commit));
       sources.push({ id: s.id, commit: shas.get(s.commit)! });
     }
+    base = await mergeOnto(clone, base, [...new Set(shas.values())]);
   } finally {
     clone.cleanup();
   }
@@ -192,6 +193,27 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
     await removeWorktreeDir(opts.sandboxDir);
     if (tempLogDir) await rm(tempLogDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where the merge starts: the newest commit every source descends from (e.g. the head of the
+ * task they all split from), so the history shows the sources joining where they forked —
+ * unless that is one of the sources itself (a source merged onto itself is no merge) or not a
+ * descendant of `base`; then `base`.
+ */
+async function mergeOnto(repo: NodeGit.Repository, base: string, commits: string[]): Promise<string> {
+  if (commits.length < 2) return base;
+  let common = NodeGit.Oid.fromString(commits[0]!);
+  for (const commit of commits.slice(1)) {
+    try {
+      common = await NodeGit.Merge.base(repo, common, NodeGit.Oid.fromString(commit));
+    } catch {
+      return base; // unrelated histories
+    }
+  }
+  const sha = common.tostrS();
+  if (sha === base || commits.includes(sha)) return base;
+  return (await NodeGit.Graph.descendantOf(repo, common, NodeGit.Oid.fromString(base))) ? sha : base;
 }
 
 function toTreeUpdate(change: FileChange): NodeGit.TreeUpdate {

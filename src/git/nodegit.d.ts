@@ -139,6 +139,8 @@ declare module 'nodegit' {
 
     class Merge {
       static commits(repo: Repository, ours: Commit, theirs: Commit, opts?: unknown): Promise<Index>;
+      /** The best common ancestor of two commits (rejects when they share none). */
+      static base(repo: Repository, one: Oid, two: Oid): Promise<Oid>;
     }
 
     class Repository {

@@ -53,7 +53,11 @@ t.test('the demo ticket completes: split, claims, joins, real merges, a conflict
       t.equal(ps.length, 2, `${join}: merge commit ${i + 1} of ${sources} is a real merge (two parents)`);
       commit = ps[0]!;
     }
-    t.equal(commit, await git(demo.sampleRepo, 'rev-parse', 'main'), `${join}'s merges start from the ticket's base commit`);
+    // The first merge starts where the sources forked (their merge base), unless that is one of them.
+    const sourceCommits = (joins[join].sources as string[]).map((s) => tasks[s].commit as string);
+    const fork = await git(demo.clone, 'merge-base', '--octopus', ...sourceCommits);
+    const expected = sourceCommits.includes(fork) ? await git(demo.sampleRepo, 'rev-parse', 'main') : fork;
+    t.equal(commit, expected, `${join}'s merges start from its sources' fork point`);
   }
   t.equal((await parents(demo.clone, demo.head!)).length, 2, 'the final head merges the two sinks D and G');
 

@@ -77,6 +77,25 @@ t.test('a single source that is a descendant of the base still gets a merge comm
   t.equal(git(s.clone, 'log', '-1', '--format=%s', outcome.commit), 'join merges only');
 });
 
+t.test('sources that forked from a later commit are merged onto it, not onto the ticket base', async (t) => {
+  const s = await setup(t);
+  const a = s.branch('a', { 'a.txt': 'a\n' }); // the task both sources split from
+  const b = s.branch('b', { 'b.txt': 'b\n' }, a);
+  const c = s.branch('c', { 'c.txt': 'c\n' }, a);
+  const outcome = await s.merge(t, { sources: [{ id: 'b', commit: b }, { id: 'c', commit: c }] });
+  t.ok(outcome.ok);
+  if (!outcome.ok) return;
+  const chain = mergeChain(s.clone, outcome.commit, a);
+  t.same(chain.map((m) => m.parents), [[a, b], [chain[0]!.sha, c]], 'the first merge starts at their fork point');
+  t.same(git(s.clone, 'ls-tree', '--name-only', outcome.commit).split('\n'), ['README.md', 'a.txt', 'b.txt', 'c.txt', 'config.py']);
+
+  // One source an ancestor of the other: merging it onto itself would be no merge, so the base is used.
+  const nested = await s.merge(t, { sources: [{ id: 'a', commit: a }, { id: 'b', commit: b }] }, 'merge-nested');
+  t.ok(nested.ok);
+  if (!nested.ok) return;
+  t.same(mergeChain(s.clone, nested.commit, s.base)[0]!.parents[0], s.base);
+});
+
 t.test('sources that changed nothing still get a merge commit each, keeping the tree', async (t) => {
   const s = await setup(t);
   const a = s.branch('a', { 'a.txt': 'a\n' });
