@@ -47,6 +47,7 @@ const settings = {
     // with the node's CPU half idle. 64 lets the node's CPU be the limit.
     localAgentCapacity: 64,
     fanOutBig: quick ? 200 : 1000,
+    fanOutBigRepeat: quick ? 1 : 5,
     fanOutSmall: quick ? 20 : 50,
     fanOutRepeat: quick ? 3 : 10,
     bigContinuationWaitMs: quick ? 3_000 : 10_000,
@@ -114,14 +115,15 @@ async function main(): Promise<void> {
   const heap = await heapBench(node, { tickets: settings.dag.heapTickets, agents: settings.dag.heapAgents, window: settings.window, timeoutMs: 300_000, progress });
   progress(`heap: ${(heap.bytesPerActor / 1024).toFixed(2)} KiB per idle actor over ${heap.liveAfter - heap.liveBefore} actors`);
   const fan = await fanOutBench(node, {
-    bigN: settings.dag.fanOutBig, smallN: settings.dag.fanOutSmall, repeat: settings.dag.fanOutRepeat, workDir: dataDir,
+    bigN: settings.dag.fanOutBig, bigRepeat: settings.dag.fanOutBigRepeat, smallN: settings.dag.fanOutSmall, repeat: settings.dag.fanOutRepeat, workDir: dataDir,
     timeoutMs: 300_000, bigContinuationWaitMs: settings.dag.bigContinuationWaitMs, progress,
   });
 
   const ratio = e2e.perSec / raw.publishPerSec;
   const ms = (x: number) => round(x, 2);
   const met = (ok: boolean) => (ok ? 'MET' : 'NOT MET');
-  const fanP99 = fan.repeated.lastSourceToStartMs.p99;
+  // The join-latency target is read on the big shape (1 → 1000 → 1), over its repeated runs.
+  const fanP99 = fan.bigLastSourceToStartMs.p99;
   const heapOk = heap.bytesPerActor <= TARGET_HEAP_BYTES;
   console.log('');
   console.table([
@@ -136,10 +138,11 @@ async function main(): Promise<void> {
     { measure: '(b) publish→processed_at p50', value: ms(e2e.publishToProcessedAtMs.p50), unit: 'ms', detail: `${e2e.publishToProcessedAtMs.samples} sampled (tx start)` },
     { measure: '(b) publish→processed_at p99', value: ms(e2e.publishToProcessedAtMs.p99), unit: 'ms', detail: '' },
     { measure: 'ratio (b)/(a publish+ack)', value: round(ratio * 100, 1), unit: '%', detail: `target ≥ ${TARGET_RATIO * 100}% → ${ratio >= TARGET_RATIO ? 'MET' : 'NOT MET'}` },
-    { measure: `DAG (a) fan-out 1→${fan.big.sources}→1 completions`, value: round(fan.big.completionsPerSec, 1), unit: 'tasks/s', detail: `${fan.bigError ? `FAILED: ${fan.bigError.slice(0, 60)}…` : `${fan.big.fanOutSeconds.toFixed(2)} s`}, local agent capacity ${fan.capacity}; target ≥ ${TARGET_COMPLETIONS} → ${met(fan.big.completionsPerSec >= TARGET_COMPLETIONS)}` },
-    { measure: `DAG (a) 1→${fan.big.sources}→1 last source→J running`, value: fan.big.continuationStarted ? fan.big.lastSourceToStartMs : NaN, unit: 'ms', detail: fan.bigError ? 'not reached: the fan-out failed (see above)' : fan.big.continuationStarted ? `merge ${fan.big.mergeMs} ms` : `J not started after ${settings.dag.bigContinuationWaitMs} ms (O(n²) merge scoring)` },
+    { measure: `DAG (a) fan-out 1→${fan.big.sources}→1 completions`, value: round(fan.big.completionsPerSec, 1), unit: 'tasks/s', detail: `${fan.bigError ? `FAILED: ${fan.bigError.slice(0, 60)}…` : `median of ${fan.bigRuns.length} runs (${fan.bigRuns.map((r) => r.completionsPerSec.toFixed(0)).join(', ')})`}, local agent capacity ${fan.capacity}; target ≥ ${TARGET_COMPLETIONS} → ${met(fan.big.completionsPerSec >= TARGET_COMPLETIONS)}` },
+    { measure: `DAG (a) 1→${fan.big.sources}→1 last source→J running p50`, value: fan.bigLastSourceToStartMs.p50, unit: 'ms', detail: fan.bigError ? 'not reached: the fan-out failed (see above)' : `merges ${fan.bigRuns.map((r) => r.mergeMs).join(', ')} ms` },
+    { measure: `DAG (a) 1→${fan.big.sources}→1 last source→J running p99`, value: fanP99, unit: 'ms', detail: `over ${fan.bigRuns.length} runs, max ${fan.bigLastSourceToStartMs.max} ms; target ≤ ${TARGET_JOIN_P99_MS} → ${met(fanP99 <= TARGET_JOIN_P99_MS)}` },
     { measure: `DAG (a) ${fan.repeated.shape} last source→J running p50`, value: fan.repeated.lastSourceToStartMs.p50, unit: 'ms', detail: `of which merge p50 ${fan.repeated.mergeMs.p50} ms` },
-    { measure: `DAG (a) ${fan.repeated.shape} last source→J running p99`, value: fanP99, unit: 'ms', detail: `merge p99 ${fan.repeated.mergeMs.p99} ms; target ≤ ${TARGET_JOIN_P99_MS} → ${met(fanP99 <= TARGET_JOIN_P99_MS)}` },
+    { measure: `DAG (a) ${fan.repeated.shape} last source→J running p99`, value: fan.repeated.lastSourceToStartMs.p99, unit: 'ms', detail: `merge p99 ${fan.repeated.mergeMs.p99} ms` },
     { measure: `DAG (a) ${fan.repeated.shape} completions (median run)`, value: round(percentileOf(fan.repeated.runs.map((r) => r.completionsPerSec), 50), 1), unit: 'tasks/s', detail: '' },
     { measure: 'DAG (b) merge clean: Omoi mergeSources', value: round(merge.clean.omoiMs, 0), unit: 'ms', detail: `median of ${merge.clean.repetitions}; 8 branches × 50 files, ${merge.files.base} files` },
     { measure: 'DAG (b) merge clean: git CLI', value: round(merge.clean.gitMs, 0), unit: 'ms', detail: `worktree add + 8 × merge --no-ff + remove (merges alone ${round(merge.clean.gitMergeOnlyMs, 0)} ms)` },

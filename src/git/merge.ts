@@ -116,9 +116,13 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
   try {
     sandbox = await openRepository(opts.sandboxDir);
     const repo = sandbox;
-    let head = await repo.getCommit(base);
-    let headTree = await head.getTree();
-    const baseCommit = head;
+    const baseCommit = await repo.getCommit(base);
+    // The merge head: its id always, its commit object only when a real merge needs it (a
+    // thousand no-op sources then cost one object write each, not a write and a read).
+    let headId = baseCommit.id();
+    let headCommit: NodeGit.Commit | null = baseCommit;
+    const head = async () => (headCommit ??= await repo.getCommit(headId));
+    let headTree = await baseCommit.getTree();
     const baseTree = headTree;
     const changesOf = new Map<string, ReturnType<typeof readSourceChanges>>(); // one diff per distinct commit
     const book = new ScoreBook(await Promise.all(sources.map(async (source) => {
@@ -131,7 +135,7 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
       // merge, which is the one to commit if it goes next.
       let fresh: { id: string; conflicts: string[]; index: NodeGit.Index } | undefined;
       for (const source of book.stale()) {
-        const index = await NodeGit.Merge.commits(repo, head, await repo.getCommit(source.commit));
+        const index = await NodeGit.Merge.commits(repo, await head(), await repo.getCommit(source.commit));
         const scored = { id: source.id, conflicts: conflictedPaths(index), index };
         book.score(source.id, scored.conflicts);
         if (!fresh || byMergeOrder(scored, fresh) < 0) fresh = scored;
@@ -150,7 +154,7 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
         attempt.conflicts[next.source.id] = [];
         tree = await headTree.createUpdated(repo, next.direct.length, next.direct.map(toTreeUpdate));
       } else {
-        const index = fresh?.id === next.source.id ? fresh.index : await NodeGit.Merge.commits(repo, head, await repo.getCommit(next.source.commit));
+        const index = fresh?.id === next.source.id ? fresh.index : await NodeGit.Merge.commits(repo, await head(), await repo.getCommit(next.source.commit));
         const conflicts = conflictedPaths(index);
         attempt.conflicts[next.source.id] = conflicts;
 
@@ -170,7 +174,7 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
         } else {
           // (b) + (c) The resolver command in the sandbox, then validation.
           const verdict = await runResolverCommand({
-            sandbox: repo, sandboxDir: opts.sandboxDir, head, source: next.source, mergeIndex: index, conflicted: unresolved,
+            sandbox: repo, sandboxDir: opts.sandboxDir, head: await head(), source: next.source, mergeIndex: index, conflicted: unresolved,
             resolverCommand: opts.resolverCommand, checkCommand: opts.checkCommand, env: opts.resolverEnv,
             timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: opts.signal, logFile,
           });
@@ -180,14 +184,15 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
           tree = verdict.tree;
         }
       }
-      const commit = await repo.createCommit(null, signature, signature, message(next.source), tree, [head.id(), NodeGit.Oid.fromString(next.source.commit)]);
+      const commit = await repo.createCommit(null, signature, signature, message(next.source), tree, [headId, NodeGit.Oid.fromString(next.source.commit)]);
       const previousTree = headTree;
-      head = await repo.getCommit(commit);
-      if (tree.tostrS() !== headTree.id().tostrS()) headTree = await head.getTree();
+      headId = commit;
+      headCommit = null;
+      if (tree.tostrS() !== headTree.id().tostrS()) headTree = await repo.getTree(tree);
       const headChanges = next.direct?.map((f) => f.path) ?? (book.remaining > 1 ? await changedPathsBetweenTrees(repo, previousTree, headTree) : []);
       book.merged(next.source.id, headChanges);
     }
-    return finish({ ok: true, commit: head.sha(), attempt });
+    return finish({ ok: true, commit: headId.tostrS(), attempt });
   } finally {
     sandbox?.cleanup();
     await removeWorktreeDir(opts.sandboxDir);
