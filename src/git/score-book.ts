@@ -1,4 +1,4 @@
-import { byMergeOrder, type MergeSource } from './score.ts';
+import type { MergeSource } from './score.ts';
 import { parentDirs, type FileChange, type SourceChanges } from './source-changes.ts';
 
 interface Entry {
@@ -51,7 +51,9 @@ export class ScoreBook {
 
   /** The remaining sources that must be scored against the current head (by id). */
   stale(): MergeSource[] {
-    return [...this.entries.values()].filter((e) => e.conflicts === null).map((e) => e.source).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const stale: MergeSource[] = [];
+    for (const e of this.entries.values()) if (e.conflicts === null) stale.push(e.source);
+    return stale.length > 1 ? stale.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) : stale;
   }
 
   /** Records `conflicts` as the score of source `id` against the current head. */
@@ -70,7 +72,8 @@ export class ScoreBook {
     let best: Entry | undefined;
     for (const e of this.entries.values()) {
       if (e.conflicts === null) throw new Error(`merge source ${e.source.id} has no score against the current head`);
-      if (!best || byMergeOrder({ id: e.source.id, conflicts: e.conflicts }, { id: best.source.id, conflicts: best.conflicts! }) < 0) best = e;
+      // Merge order (as `byMergeOrder`): fewer conflicts first, then the smaller id.
+      if (!best || e.conflicts.length < best.conflicts!.length || (e.conflicts.length === best.conflicts!.length && e.source.id < best.source.id)) best = e;
     }
     if (!best) throw new Error('no merge source remains');
     const direct = best.disjoint && best.changes.treeUpdatable;
