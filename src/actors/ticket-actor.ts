@@ -213,7 +213,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     const t = this.live(w, p);
     if (!t) return; // stale attempt or duplicate completion: nothing changes
     const commit = p.commit ?? t.base_commit;
-    const warnings = (p.result as { ownership_warnings?: string[] } | undefined)?.ownership_warnings;
+    const warnings = p.ownership_warnings as string[] | undefined;
     if (warnings?.length) w.ctx.scope.emit('task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: warnings, mode: 'lenient' });
     this.setTask(w, t.id, { status: TaskState.completed, commit, result: p.result ?? null, reason: null });
     this.endedOnAgent(w, t);

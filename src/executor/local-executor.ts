@@ -109,7 +109,7 @@ export class LocalExecutor {
         // The commit moved the branch the sandbox has checked out; only a command that switched
         // branches in its sandbox leaves the task branch behind.
         if ((await worktreeHead(sandbox.dir)) !== `ref: refs/heads/${a.branch}`) await setBranch(repoDir, a.branch, result.commit);
-        outcome = { type: 'task.complete', payload: { ...ref, commit: result.commit, result: withWarnings(result.result, result.violations) } };
+        outcome = { type: 'task.complete', payload: { ...ref, commit: result.commit, result: result.result ?? {}, ...(result.violations.length ? { ownership_warnings: result.violations } : {}) } };
       }
     } catch (err) {
       log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt, err: errorMessage(err) }, 'task execution failed');
@@ -119,11 +119,4 @@ export class LocalExecutor {
     }
     await publish(outcome.type, outcome.payload, resultId);
   }
-}
-
-/** Lenient ownership: the files changed outside the claims travel with the result (`ownership_warnings`). */
-function withWarnings(result: unknown, violations: string[]): unknown {
-  if (!violations.length) return result ?? {};
-  const base = result !== null && typeof result === 'object' && !Array.isArray(result) ? result : result === null || result === undefined ? {} : { value: result };
-  return { ...base, ownership_warnings: violations };
 }

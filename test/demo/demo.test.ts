@@ -70,6 +70,7 @@ t.test('the demo ticket completes: split, claims, joins, real merges, a conflict
   t.match(attempt.resolver_output, /resolve-features: config\.py:50: kept both sides/, 'the resolver output is recorded');
   const warnings = await events(node, demo.ticketId, 'task.ownership_violation');
   t.same(warnings.map((e) => [e.payload.task_id, e.payload.files, e.payload.mode]).sort(), [['E', ['config.py'], 'lenient'], ['F', ['config.py'], 'lenient']], 'lenient: E and F were warned, not failed');
+  for (const id of ['E', 'F']) t.notOk(JSON.stringify(tasks[id].result ?? {}).includes('ownership_warnings'), `${id}'s own result is kept as the task wrote it`);
   const waiting = (await events(node, demo.ticketId, 'ownership.status')).filter((e) => e.payload.status === 'waiting');
   t.same(waiting.map((e) => [e.payload.task_id, e.payload.blocked_by]), [['H', ['B']]], 'H waited for B\'s claim on src/x/**');
   t.same(tasks.D.context?.merged && Object.keys(tasks.D.context.merged).sort(), ['B', 'C', 'H'], 'D got the synthesized results of its sources');

@@ -39,7 +39,10 @@ export const TaskComplete = command({
   handledBy: ActorType.TicketActor,
   ingress: true,
   route,
-  payload: Type.Object({ ...TaskRef, attempt: Attempt, commit: Type.Optional(Sha), result: Type.Optional(Type.Unknown()) }, { additionalProperties: false }),
+  payload: Type.Object({
+    ...TaskRef, attempt: Attempt, commit: Type.Optional(Sha), result: Type.Optional(Type.Unknown()),
+    ownership_warnings: Type.Optional(Type.Array(Type.String(), { description: 'Files changed outside the task\'s claims on a lenient ticket (each becomes a task.ownership_violation event).' })),
+  }, { additionalProperties: false }),
   example: { ticket_id: 'T1', task_id: 'B', attempt: 1, commit: '0123456789abcdef0123456789abcdef01234567', result: { summary: 'feature X' } },
 });
 
