@@ -276,6 +276,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
 
   /** Frees a task's claims; waiters granted as a result become ready. */
   private async release(w: Work, taskId: string): Promise<void> {
+    if (!w.s.tasks.get(taskId)?.owns.length) return; // it claimed nothing
     const granted = await this.deps.ownership().ask(w.s.ticket.id, { kind: 'release', ticketId: w.s.ticket.id, taskId }, w.ctx.scope) as string[];
     for (const id of granted) {
       const t = w.s.tasks.get(id);
@@ -399,7 +400,10 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
         context = { sources: [{ task_id: parent.id, commit: parent.commit, result: parent.result ?? null }] };
       } else if (t.base_commit) base = t.base_commit;
       else continue; // its join has not merged yet
-      const decision = await this.deps.ownership().ask(ticket.id, { kind: 'claim', ticketId: ticket.id, taskId: t.id, globs: t.owns }, w.ctx.scope) as ClaimReply;
+      // A task that owns nothing claims nothing: it can neither wait for nor block another.
+      const decision: ClaimReply = t.owns.length
+        ? await this.deps.ownership().ask(ticket.id, { kind: 'claim', ticketId: ticket.id, taskId: t.id, globs: t.owns }, w.ctx.scope) as ClaimReply
+        : { granted: true };
       if (decision.granted) this.setTask(w, t.id, { status: TaskState.ready, base_commit: base, context, ready_since: w.ctx.scope.now, reason: null });
       else this.setTask(w, t.id, { status: TaskState.waiting_for_files, base_commit: base, context, reason: `waiting_for:${decision.blockedBy.join(',')}` });
     }

@@ -32,6 +32,22 @@ t.test('scenario 2: tasks owning the same files run one after the other', async 
   t.same(await sql(node, `select count(*)::int as n from omoi_file_claim where ticket_id = 'T2'`), [{ n: 0 }], 'every claim released');
 });
 
+t.test('a task that owns nothing claims nothing: no claim row, no ownership event, never waits', async (t) => {
+  const repo = await makeRepo(t, { 'README.md': 'hi\n' });
+  await node.submit('ticket.create', {
+    ticket_id: 'T-free', title: 'no claims', repository: repo.dir, base_branch: 'main',
+    tasks: [
+      task('A', 'mkdir -p src && echo a > src/a.txt', { owns: ['src/**'] }),
+      task('B', 'test -f README.md'), // owns (and changes) nothing: runs beside A whatever A holds
+    ],
+  });
+  await waitTicket(node, 'T-free', 'completed');
+  const claims = (await events(node, 'T-free', 'ownership.status')).map((e) => `${e.payload.task_id}:${e.payload.status}`);
+  t.same(claims, ['A:granted', 'A:released'], 'only the task with globs claimed and released');
+  const status = (await events(node, 'T-free', 'task.status')).map((e) => `${e.payload.task_id}:${e.payload.status}`);
+  t.notOk(status.includes('B:waiting_for_files'), 'B never waited');
+});
+
 t.test('scenario 3: merge conflict on line 50 of config.py', async (t) => {
   const repo = await makeRepo(t, { 'config.py': lines(60) });
   const edit = (text: string) => `printf '%s\\n' ${Array.from({ length: 60 }, (_, i) => (i === 49 ? `'${text}'` : `'line ${i + 1}'`)).join(' ')} > config.py`;

@@ -4,7 +4,7 @@ import { Id, TicketRef } from './common.ts';
 
 export const OwnershipChanged = event({
   type: 'ownership.status',
-  description: 'A file claim was granted, queued behind holders (`waiting`), or released.',
+  description: 'A file claim was granted, queued behind holders (`waiting`), or released. A task that owns nothing claims nothing and has none of these.',
   consumers: OBSERVERS,
   payload: Type.Object({
     ...TicketRef,
