@@ -12,6 +12,7 @@ import { byMergeOrder, type MergeSource } from './score.ts';
 import { ScoreBook } from './score-book.ts';
 import { changedPathsBetweenTrees } from './diff.ts';
 import { readSourceChanges, type FileChange } from './source-changes.ts';
+import { commitObject, writeObjects, type CommitObject } from './commit-object.ts';
 import { addWorktree, removeWorktreeDir } from './worktree.ts';
 
 export interface MergeOptions {
@@ -117,11 +118,18 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
     sandbox = await openRepository(opts.sandboxDir);
     const repo = sandbox;
     const baseCommit = await repo.getCommit(base);
-    // The merge head: its id always, its commit object only when a real merge needs it (a
-    // thousand no-op sources then cost one object write each, not a write and a read).
-    let headId = baseCommit.id();
+    // The merge head: its sha always; its commit object only when a real merge needs it. Merge
+    // commits are hashed here (`commitObject`) and written in batches, concurrently, when the
+    // head is needed as an object and at the end: a join of a thousand sources that need no
+    // three-way merge is a thousand hashes and one burst of writes, not a thousand round trips.
+    let headId = baseCommit.sha();
     let headCommit: NodeGit.Commit | null = baseCommit;
-    const head = async () => (headCommit ??= await repo.getCommit(headId));
+    const unwritten: CommitObject[] = [];
+    const flush = () => writeObjects(repo, unwritten.splice(0));
+    const head = async () => {
+      await flush();
+      return (headCommit ??= await repo.getCommit(headId));
+    };
     let headTree = await baseCommit.getTree();
     const baseTree = headTree;
     const changesOf = new Map<string, ReturnType<typeof readSourceChanges>>(); // one diff per distinct commit
@@ -184,15 +192,17 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
           tree = verdict.tree;
         }
       }
-      const commit = await repo.createCommit(null, signature, signature, message(next.source), tree, [headId, NodeGit.Oid.fromString(next.source.commit)]);
+      const commit = commitObject(tree.tostrS(), [headId, next.source.commit], signature, message(next.source));
+      unwritten.push(commit);
       const previousTree = headTree;
-      headId = commit;
+      headId = commit.sha;
       headCommit = null;
       if (tree.tostrS() !== headTree.id().tostrS()) headTree = await repo.getTree(tree);
       const headChanges = next.direct?.map((f) => f.path) ?? (book.remaining > 1 ? await changedPathsBetweenTrees(repo, previousTree, headTree) : []);
       book.merged(next.source.id, headChanges);
     }
-    return finish({ ok: true, commit: headId.tostrS(), attempt });
+    await flush();
+    return finish({ ok: true, commit: headId, attempt });
   } finally {
     sandbox?.cleanup();
     await removeWorktreeDir(opts.sandboxDir);

@@ -14,6 +14,14 @@ declare module 'nodegit' {
     class Signature {
       /** `time` in seconds since the epoch; `offset` in minutes east of UTC. */
       static create(name: string, email: string, time: number, offset: number): Signature;
+      name(): string;
+      email(): string;
+      when(): { time(): number; offset(): number };
+    }
+
+    class Odb {
+      /** `data` is a string (nodegit passes it on as UTF-8); `length` its size in bytes. */
+      write(data: string, length: number, type: number): Promise<Oid>;
     }
 
     class IndexEntry {
@@ -145,6 +153,7 @@ declare module 'nodegit' {
 
     class Repository {
       static open(path: string): Promise<Repository>;
+      odb(): Promise<Odb>;
       getCommit(id: Oid | string): Promise<Commit>;
       createRevWalk(): Revwalk;
       getTree(id: Oid | string): Promise<Tree>;
