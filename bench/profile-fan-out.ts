@@ -16,33 +16,37 @@ import { runFanOut, retireOtherAgents } from './dag-fanout.ts';
 import { makeRepo, sql } from './dag-shared.ts';
 
 if (process.argv.includes('--help')) {
-  console.log('usage: node --import tsx bench/profile-fan-out.ts [N=1000] [local agent capacity=64]');
+  console.log('usage: node --import tsx bench/profile-fan-out.ts [N=1000] [local agent capacity=64] [runs=1]');
   process.exit(0);
 }
 const n = Number(process.argv[2] ?? 1000);
 const cap = Number(process.argv[3] ?? 64);
+const runs = Number(process.argv[4] ?? 1);
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'omoi-fan-'));
 const config = loadConfig({}, { dataDir, httpPort: 0, logLevel: 'warn', nodeId: 'bench', apiToken: 'bench', partitions: 64, fetchBatch: 128, localAgentCapacity: cap });
 const node = await startNode(config);
 try {
   await retireOtherAgents(node, 60_000);
   const repo = await makeRepo(dataDir, { 'README.md': 'x\n' });
-  const cpu0 = cpuByProcess();
-  const t = performance.now();
-  const r = await runFanOut(node, { ticket: 'fan', n, repoDir: repo, timeoutMs: 600_000, progress: console.log });
-  console.log(JSON.stringify(r), ((performance.now() - t) / 1000).toFixed(1), 's');
-  const cpu1 = cpuByProcess();
-  console.log('CPU seconds during the run:', Object.entries(cpu1).map(([k, v]) => `${k} ${(v - (cpu0[k] ?? 0)).toFixed(2)}`).join(', '));
-  const ev = await sql(node, `select payload->>'task_id' as task, payload->>'status' as status, time from omoi_event where ticket_id = 'fan' and type = 'task.status'`);
-  const at = new Map<string, Record<string, number>>();
-  for (const e of ev) { const m = at.get(e.task) ?? {}; m[e.status] = new Date(e.time).getTime(); at.set(e.task, m); }
-  const gaps: Record<string, number[]> = { 'ready→assigned': [], 'assigned→running': [], 'running→completed': [], 'prev completed→assigned': [] };
-  for (const [task, m] of at) {
-    if (task === 'S' || task === 'J') continue;
-    gaps['ready→assigned']!.push(m.assigned! - m.ready!); gaps['assigned→running']!.push(m.running! - m.assigned!); gaps['running→completed']!.push(m.completed! - m.running!);
+  for (let run = 0; run < runs; run++) {
+    const ticket = runs === 1 ? 'fan' : `fan-${run}`;
+    const cpu0 = cpuByProcess();
+    const t = performance.now();
+    const r = await runFanOut(node, { ticket, n, repoDir: repo, timeoutMs: 600_000, progress: console.log });
+    console.log(JSON.stringify(r), ((performance.now() - t) / 1000).toFixed(1), 's');
+    const cpu1 = cpuByProcess();
+    console.log('CPU seconds during the run:', Object.entries(cpu1).map(([k, v]) => `${k} ${(v - (cpu0[k] ?? 0)).toFixed(2)}`).join(', '));
+    const ev = await sql(node, `select payload->>'task_id' as task, payload->>'status' as status, time from omoi_event where ticket_id = ? and type = 'task.status'`, [ticket]);
+    const at = new Map<string, Record<string, number>>();
+    for (const e of ev) { const m = at.get(e.task) ?? {}; m[e.status] = new Date(e.time).getTime(); at.set(e.task, m); }
+    const gaps: Record<string, number[]> = { 'ready→assigned': [], 'assigned→running': [], 'running→completed': [], 'prev completed→assigned': [] };
+    for (const [task, m] of at) {
+      if (task === 'S' || task === 'J') continue;
+      gaps['ready→assigned']!.push(m.assigned! - m.ready!); gaps['assigned→running']!.push(m.running! - m.assigned!); gaps['running→completed']!.push(m.completed! - m.running!);
+    }
+    const med = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return `p50 ${s[Math.floor(s.length / 2)]} p90 ${s[Math.floor(s.length * 0.9)]} max ${s[s.length - 1]}`; };
+    for (const [k, xs] of Object.entries(gaps)) if (xs.length) console.log(k.padEnd(22), med(xs));
   }
-  const med = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return `p50 ${s[Math.floor(s.length / 2)]} p90 ${s[Math.floor(s.length * 0.9)]} max ${s[s.length - 1]}`; };
-  for (const [k, xs] of Object.entries(gaps)) if (xs.length) console.log(k.padEnd(22), med(xs));
 } finally {
   await node.stop();
   rmSync(dataDir, { recursive: true, force: true });
