@@ -88,7 +88,10 @@ export async function removeWorktreeDir(dir: string): Promise<void> {
   await rm(target, { recursive: true, force: true });
   if (record) {
     await rm(record.adminDir, { recursive: true, force: true });
-    heads.get(path.resolve(record.repoGitDir))?.delete(record.adminDir);
+    const key = path.resolve(record.repoGitDir);
+    const known = heads.get(key);
+    known?.delete(record.adminDir);
+    if (known?.size === 0) heads.delete(key); // a finished ticket's repository is not remembered forever
   }
 }
 

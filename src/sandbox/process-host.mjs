@@ -15,7 +15,7 @@
 // Plain JavaScript on purpose: a TypeScript loader would double this process's size.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Process groups (leader pids) of commands still running, killed if the node goes away. */
@@ -124,6 +124,15 @@ async function run(id, opts) {
   }
 }
 
+/** A failure to start, in words that name its cause (spawn blames /bin/sh for a missing cwd). */
+async function explain(err, msg) {
+  if (err?.code === 'ENOENT' && err?.syscall?.startsWith('spawn')) {
+    const cwdExists = await stat(msg.cwd).then((s) => s.isDirectory(), () => false);
+    if (!cwdExists) return `cannot start the command: its working directory ${msg.cwd} does not exist`;
+  }
+  return String(err?.message ?? err);
+}
+
 process.on('message', (msg) => {
   if (msg?.op === 'abort') {
     aborts.get(msg.id)?.();
@@ -131,7 +140,7 @@ process.on('message', (msg) => {
   }
   if (msg?.op !== 'run') return;
   const reply = (body) => { if (process.connected) process.send({ id: msg.id, ...body }); };
-  run(msg.id, msg).then((outcome) => reply({ outcome }), (err) => reply({ error: String(err?.message ?? err) }));
+  run(msg.id, msg).then((outcome) => reply({ outcome }), async (err) => reply({ error: await explain(err, msg) }));
 });
 
 // The node is gone: nothing it started may keep running.

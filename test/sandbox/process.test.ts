@@ -127,3 +127,13 @@ t.test('a process host that dies fails its runs clearly, and the next run starts
   t.same([next.exitCode, next.tail], [0, 'again\n']);
   t.not(processHostPid(), first, 'a new host');
 });
+
+t.test('a missing working directory is named in the error', async (t) => {
+  const dir = tempDir(t, 'omoi-proc-');
+  await t.rejects(
+    runProcess({ command: 'true', cwd: path.join(dir, 'gone'), timeoutMs: 5_000, logFile: path.join(dir, 'log') }),
+    { message: `cannot start the command: its working directory ${path.join(dir, 'gone')} does not exist` },
+  );
+  const next = await runProcess({ command: 'echo still-here', cwd: dir, timeoutMs: 5_000, logFile: path.join(dir, 'log') });
+  t.equal(next.tail, 'still-here\n', 'the host keeps working');
+});
