@@ -69,7 +69,12 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
       log.info('DATABASE_URL unset: starting embedded PostgreSQL');
-      const pg: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir: path.join(config.dataDir, 'postgres'), log: (line) => log.debug({ pg: line }) });
+      const pg: EmbeddedPostgres = await startEmbeddedPostgres({
+        dataDir: config.postgresDir ?? path.join(config.dataDir, 'postgres'),
+        binaryCacheDir: config.postgresBinaryCache,
+        log: (line) => log.debug({ pg: line }),
+        notice: (line) => log.info(line),
+      });
       cleanup.push(() => pg.stop());
       databaseUrl = pg.url;
       // `omoi dlq` and other tools find the embedded database here while the node runs.

@@ -26,6 +26,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   Object.assign(resolved, overrides);
   const config = resolved as unknown as OmoiConfig;
   config.dataDir = path.resolve(config.dataDir);
+  if (config.postgresDir) config.postgresDir = path.resolve(config.postgresDir);
+  if (config.postgresBinaryCache) config.postgresBinaryCache = path.resolve(config.postgresBinaryCache);
   config.nodeId ??= defaultNodeId(config.httpPort);
   if (config.agentFailedAfterMs < config.agentDegradedAfterMs) {
     throw new ConfigError('OMOI_AGENT_FAILED_AFTER_MS', 'must be at least OMOI_AGENT_DEGRADED_AFTER_MS');

@@ -10,6 +10,14 @@ export interface OmoiConfig {
   nodeId: string;
   /** Directory for the embedded database, the embedded nats-server store, sandboxes, logs. */
   dataDir: string;
+  /**
+   * Data directory of the embedded PostgreSQL (used when `databaseUrl` is unset); undefined →
+   * `dataDir/postgres`. As root, if the `postgres` user cannot enter it, the cluster lives
+   * under `/var/lib/omoi/postgres` and this path links there (see `src/embedded/postgres.ts`).
+   */
+  postgresDir: string | undefined;
+  /** As root: where the copy of the embedded PostgreSQL binaries is kept; undefined → `/var/cache/omoi/postgres`. */
+  postgresBinaryCache: string | undefined;
   /** PostgreSQL URL; undefined → embedded PostgreSQL under `dataDir/postgres`. */
   databaseUrl: string | undefined;
   /** NATS URL; undefined → a `nats-server -js` child process with its store under `dataDir/nats`. */

