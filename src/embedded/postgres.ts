@@ -301,10 +301,14 @@ async function initialiseCluster(
   opts: StartEmbeddedPostgresOptions,
 ): Promise<void> {
   const staging = `${dataDir}.init-${randomBytes(4).toString('hex')}`;
+  // The password reaches initdb in a file only the server's user may read, removed right after.
+  const passwordFile = `${staging}.password`;
   try {
     const password = randomBytes(24).toString('hex');
+    await writeFile(passwordFile, password + '\n', { mode: 0o600 });
+    if (ids) await chown(passwordFile, ids.uid, ids.gid);
     const flags = [
-      '-D', staging, `--username=${SUPERUSER}`, '--pwfile=/dev/stdin', '--auth=scram-sha-256',
+      '-D', staging, `--username=${SUPERUSER}`, `--pwfile=${passwordFile}`, '--auth=scram-sha-256',
       '--encoding=UTF8', '--locale=C', ...(opts.ephemeral ? ['--no-sync'] : []),
     ];
     if (ids) {
@@ -313,12 +317,11 @@ async function initialiseCluster(
       await chown(staging, ids.uid, ids.gid);
     }
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(path.join(bin, 'initdb'), flags, { ...(ids ?? {}), stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+      const child = spawn(path.join(bin, 'initdb'), flags, { ...(ids ?? {}), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
       child.stdout.on('data', (chunk: Buffer) => output.push(chunk));
       child.stderr.on('data', (chunk: Buffer) => output.push(chunk));
       child.once('error', reject);
       child.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`initdb exited with ${signal ?? `code ${code}`}`))));
-      child.stdin.end(password + '\n');
     }).catch((err: unknown) => {
       output.flush();
       throw new OmoiError('postgres_init_failed', `initdb failed for ${dataDir}: ${errorMessage(err)}. Last output:\n${output.tail()}`, { dataDir }, { cause: err });
@@ -328,6 +331,7 @@ async function initialiseCluster(
     await rm(dataDir, { recursive: false, force: true }).catch(() => undefined); // an empty dir, if any
     await rename(staging, dataDir);
   } finally {
+    await rm(passwordFile, { force: true });
     await rm(staging, { recursive: true, force: true });
   }
 }

