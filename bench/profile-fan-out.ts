@@ -5,12 +5,17 @@
  *
  * Prints the run's numbers, the CPU seconds each process (and each thread of this one: `main`
  * is the event loop, `node` the libuv pool doing file and git work) used during it, and where
- * the tasks' time went between their `task.status` events.
+ * the tasks' time went between their `task.status` events, and the cost per task in messages
+ * and transactions: commands handled by type, events by type, JetStream messages stored per
+ * stream, and PostgreSQL transactions committed (these include the bench's own polling, about
+ * 50 selects a second).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startNode } from '../src/bootstrap.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { startNode, type OmoiNode } from '../src/bootstrap.ts';
+import { Streams } from '../src/protocol/index.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { runFanOut, retireOtherAgents } from './dag-fanout.ts';
 import { makeRepo, sql } from './dag-shared.ts';
@@ -30,12 +35,19 @@ try {
   const repo = await makeRepo(dataDir, { 'README.md': 'x\n' });
   for (let run = 0; run < runs; run++) {
     const ticket = runs === 1 ? 'fan' : `fan-${run}`;
+    const count0 = await counts(node, ticket);
     const cpu0 = cpuByProcess();
     const t = performance.now();
     const r = await runFanOut(node, { ticket, n, repoDir: repo, timeoutMs: 600_000, progress: console.log });
     console.log(JSON.stringify(r), ((performance.now() - t) / 1000).toFixed(1), 's');
     const cpu1 = cpuByProcess();
     console.log('CPU seconds during the run:', Object.entries(cpu1).map(([k, v]) => `${k} ${(v - (cpu0[k] ?? 0)).toFixed(2)}`).join(', '));
+    const count1 = await counts(node, ticket);
+    console.log(`per task (${n + 2} tasks):`);
+    for (const [k, v] of Object.entries(count1)) {
+      const d = v - (count0[k] ?? 0);
+      if (d) console.log(`  ${k.padEnd(40)} ${(d / (n + 2)).toFixed(2)}`);
+    }
     const ev = await sql(node, `select payload->>'task_id' as task, payload->>'status' as status, time from omoi_event where ticket_id = ? and type = 'task.status'`, [ticket]);
     const at = new Map<string, Record<string, number>>();
     for (const e of ev) { const m = at.get(e.task) ?? {}; m[e.status] = new Date(e.time).getTime(); at.set(e.task, m); }
@@ -50,6 +62,20 @@ try {
 } finally {
   await node.stop();
   rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** Counters to difference around a run: commands handled, events, stream sequences, transactions. */
+async function counts(node: OmoiNode, ticket: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of (await node.metrics.handled.get()).values) {
+    if (m.labels.outcome === 'ok') out[`command ${m.labels.type}`] = (out[`command ${m.labels.type}`] ?? 0) + m.value;
+  }
+  for (const e of await sql(node, 'select type, count(*)::int as n from omoi_event where ticket_id = ? group by type', [ticket])) out[`event ${e.type}`] = e.n;
+  const jsm = await jetstreamManager(node.nc);
+  for (const stream of Object.values(Streams)) out[`jetstream ${stream} messages`] = (await jsm.streams.info(stream)).state.last_seq;
+  const [tx] = await sql(node, 'select xact_commit::int as n from pg_stat_database where datname = current_database()');
+  out['postgres transactions committed'] = tx!.n;
+  return out;
 }
 
 /** CPU seconds (user+system) of this process and its descendants, by command name. */
