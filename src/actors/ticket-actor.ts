@@ -141,7 +141,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     const ticket: TicketRow = {
       id: p.ticket_id, title: p.title, repository: p.repository, base_branch: p.base_branch, base_commit: baseCommit,
       status: TicketState.open, ownership: p.ownership, resolver_command: p.resolver_command ?? null, check_command: p.check_command ?? null,
-      head: null, reason: null, failed_reason: null, created_at: now, updated_at: now, version: 1,
+      head: null, reason: null, failed_reason: null, finalizing: false, created_at: now, updated_at: now, version: 1,
     };
     const w: Work = { s: { ticket, tasks: new Map() }, ctx, dirty: new Set() };
     for (const spec of p.tasks) this.insertTask(w, spec);
@@ -157,7 +157,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     w.s.tasks.set(spec.id, {
       ticket_id: w.s.ticket.id, id: spec.id, spec: spec as unknown as Record<string, unknown>, depends_on: spec.depends_on, owns: spec.owns,
       status: TaskState.pending, attempt: 0, base_commit: null, commit: null, result: null, reason: null, agent_id: null,
-      context: null, ready_since: null, created_at: now, updated_at: now, version: 1,
+      context: null, ready_since: null, unmatched: false, created_at: now, updated_at: now, version: 1,
     });
     w.dirty.add(spec.id);
   }
@@ -228,8 +228,8 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     const t = this.live(w, p);
     if (!t) return;
     const spec = t.spec as unknown as TaskSpec;
-    const violation = /^ownership_violation: changed files outside its claims: (.*)$/s.exec(String(p.error));
-    if (violation) w.ctx.scope.emit('task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: violation[1].split(', '), mode: 'strict' });
+    const violations = p.violations as string[] | undefined;
+    if (violations?.length) w.ctx.scope.emit('task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: violations, mode: 'strict' });
     this.endedOnAgent(w, t);
     if (p.retryable !== false && t.attempt <= spec.max_retries && w.s.ticket.status === TicketState.running) {
       const delay = Math.min((this.deps.retryBaseMs ?? 500) * 2 ** (t.attempt - 1), 60_000);
