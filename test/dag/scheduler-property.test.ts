@@ -116,5 +116,5 @@ t.test('claims are planned only for tasks whose dependencies all completed', asy
       if (deps.size >= 2 && plan.base !== task.base_commit) t.fail(`seed ${seed}: join continuation ${task.id} planned before its merge`);
     }
   }
-  t.ok(planned > SEEDS.length, `${planned} claims planned`);
+  t.ok(planned > 100, `${planned} claims planned`);
 });
