@@ -49,3 +49,20 @@ t.test('a ready task no agent matches is flagged unmatched (reported once), and 
   const cancelled = await waitTask(node, 'TC2', 'R', 'cancelled');
   t.equal(cancelled.unmatched, false, 'a change of state clears the flag');
 });
+
+t.test('a strict ownership violation fails the task from the structured violations field, with its event', async (t) => {
+  const repo = await makeRepo(t, { 'README.md': 'hi\n' });
+  await node.submit('ticket.create', {
+    ticket_id: 'TC3', title: 'strict', repository: repo.dir, base_branch: 'main', ownership: 'strict',
+    tasks: [task('A', 'echo a > a.txt && echo b > b.txt', { owns: ['a.txt'], max_retries: 2 }), task('B', 'true', { depends_on: ['A'] })],
+  });
+  const ticket = await waitTicket(node, 'TC3', 'failed');
+  t.equal(ticket.reason, 'task_failed:A');
+  const tasks = await taskRows(node, 'TC3');
+  t.equal(tasks.A.status, 'failed');
+  t.equal(tasks.A.attempt, 1, 'not retried: a violation is not retryable');
+  t.match(tasks.A.reason, /^task_failed: ownership_violation/);
+  t.same([tasks.B.status, tasks.B.reason], ['blocked', 'source_failed:A']);
+  const violations = await events(node, 'TC3', 'task.ownership_violation');
+  t.same(violations.map((e) => e.payload), [{ ticket_id: 'TC3', task_id: 'A', attempt: 1, files: ['b.txt'], mode: 'strict' }]);
+});
