@@ -47,9 +47,9 @@ export async function fail(w: Work, p: PayloadOf<'task.fail'>): Promise<void> {
     const delay = Math.min((w.deps.retryBaseMs ?? 500) * 2 ** (t.attempt - 1), 60_000);
     setTask(w, t.id, { status: TaskState.ready, ready_since: new Date(w.ctx.scope.now.getTime() + delay), reason: `retry after: ${p.error.slice(0, 2000)}`, agent_id: null });
     const { publish } = w.deps;
-    const ticketId = w.s.ticket.id;
+    const due: PayloadOf<'task.retry_due'> = { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt };
     w.ctx.scope.uow.afterCommit(() => {
-      setTimeout(() => void publish('task.retry_due', { ticket_id: ticketId, task_id: t.id, attempt: t.attempt }, `retry-due:${ticketId}:${t.id}:${t.attempt}`).catch(() => undefined), delay).unref();
+      setTimeout(() => void publish('task.retry_due', due, `retry-due:${due.ticket_id}:${due.task_id}:${due.attempt}`).catch(() => undefined), delay).unref();
     });
     return;
   }
