@@ -1,6 +1,7 @@
 import { NotFoundError, TerminalError } from '../errors.ts';
 import { AgentEntity, type AgentRow, type EntityManager } from '../persistence/index.ts';
-import { ActorType, type Envelope } from '../protocol/index.ts';
+import { emit, send } from '../messaging/typed.ts';
+import { ActorType, type PayloadOf } from '../protocol/index.ts';
 import type { CommandMail } from './actor-runtime.ts';
 import type { ActorContext, EntityBehavior } from './entity-host.ts';
 
@@ -19,11 +20,11 @@ export interface AgentPolicy {
 }
 
 
-/** What an `agent.assign` carries (see the protocol). */
-export interface Assignment {
-  agent_id: string; ticket_id: string; task_id: string; attempt: number; base: string; branch: string;
-  kind: string; run: string; owns: string[]; timeout_ms: number; context: unknown; ownership?: 'strict' | 'lenient';
-}
+/** What an `agent.assign` carries (its type derived from the protocol's schema). */
+export type Assignment = PayloadOf<'agent.assign'>;
+
+/** The commands of an existing agent (`agent.register` may create one). */
+type AgentCommand = 'agent.heartbeat' | 'agent.deregister' | 'agent.assign' | 'agent.task_ended' | 'agent.check' | 'agent.wake';
 
 export interface AgentDeps {
   policy: AgentPolicy;
@@ -36,6 +37,8 @@ export interface AgentDeps {
 }
 
 const LIVE = new Set(['registered', 'healthy', 'degraded']);
+const isAgentCommand = (type: string): type is AgentCommand =>
+  ['agent.heartbeat', 'agent.deregister', 'agent.assign', 'agent.task_ended', 'agent.check', 'agent.wake'].includes(type);
 const keyOf = (p: { ticket_id: string; task_id: string; attempt: number }) => `${p.ticket_id}/${p.task_id}/${p.attempt}`;
 
 /**
@@ -57,50 +60,42 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     return row ? { ...row } : undefined; // a plain copy: the ORM's change tracking would stay alive with the actor
   }
 
+  /** One typed handler per command of an existing agent: the agent row after it. */
+  private readonly handlers: { [T in AgentCommand]: (agent: AgentRow, p: PayloadOf<T>, ctx: ActorContext) => AgentRow } = {
+    'agent.heartbeat': (agent, _p, ctx) => this.heartbeat(agent, ctx),
+    'agent.deregister': (agent, p, ctx) => this.lose(agent, 'removed', p.reason ?? 'deregistered', ctx),
+    'agent.assign': (agent, a, ctx) => {
+      ctx.scope.uow.afterCommit(() => (agent.kind === 'local' ? this.deps.runLocal(a) : this.deps.offerRemote(a)));
+      return agent.running.includes(keyOf(a)) ? agent : { ...agent, running: [...agent.running, keyOf(a)] };
+    },
+    'agent.task_ended': (agent, p) => ({ ...agent, running: agent.running.filter((k) => k !== keyOf(p)) }),
+    'agent.check': (agent, _p, ctx) => this.check(agent, ctx.scope.now, ctx),
+    'agent.wake': (agent, p, ctx) => {
+      if (agent.kind !== 'local') return agent;
+      const live = new Set<string>(p.live);
+      for (const k of agent.running.filter((k) => !live.has(k))) this.failAttempt(k, 'agent_lost: the process running it is gone', ctx);
+      return { ...agent, running: agent.running.filter((k) => live.has(k)) };
+    },
+  };
+
   async handle(agent: AgentRow | undefined, mail: CommandMail, ctx: ActorContext): Promise<{ state: AgentRow | undefined }> {
-    const env = mail.env as Envelope<any>;
-    const p = env.payload;
-    const now = ctx.scope.now;
-    if (env.type === 'agent.register') return { state: this.register(agent, p, ctx) };
+    const { env } = mail;
+    // The codec validated each payload against its command's schema before it got here.
+    if (env.type === 'agent.register') return { state: this.register(agent, env.payload as PayloadOf<'agent.register'>, ctx) };
+    if (!isAgentCommand(env.type)) throw new TerminalError('unsupported_command', `AgentActor cannot handle ${env.type}`);
     if (env.type === 'agent.assign' && (!agent || !LIVE.has(agent.status))) {
       // The agent went away between the ticket's choice and now: the attempt goes back to the queue.
-      ctx.scope.send('task.fail', { ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt, error: `agent_unavailable: ${p.agent_id} is ${agent?.status ?? 'unknown'}`, retryable: true });
+      const p = env.payload as PayloadOf<'agent.assign'>;
+      send(ctx.scope, 'task.fail', { ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt, error: `agent_unavailable: ${p.agent_id} is ${agent?.status ?? 'unknown'}`, retryable: true });
       return { state: agent };
     }
-    if (!agent) throw new NotFoundError('agent', p.agent_id);
-    let next: AgentRow = agent;
-    switch (env.type) {
-      case 'agent.heartbeat':
-        next = this.heartbeat(agent, ctx);
-        break;
-      case 'agent.deregister':
-        next = this.lose(agent, 'removed', p.reason ?? 'deregistered', ctx);
-        break;
-      case 'agent.assign': {
-        const a = p as Assignment;
-        if (!agent.running.includes(keyOf(a))) next = { ...agent, running: [...agent.running, keyOf(a)] };
-        ctx.scope.uow.afterCommit(() => (agent.kind === 'local' ? this.deps.runLocal(a) : this.deps.offerRemote(a)));
-        break;
-      }
-      case 'agent.task_ended':
-        next = { ...agent, running: agent.running.filter((k) => k !== keyOf(p)) };
-        break;
-      case 'agent.check':
-        next = this.check(agent, now, ctx);
-        break;
-      case 'agent.wake': {
-        if (agent.kind !== 'local') break;
-        const live = new Set<string>(p.live);
-        const lost = agent.running.filter((k) => !live.has(k));
-        for (const k of lost) this.failAttempt(k, 'agent_lost: the process running it is gone', ctx);
-        next = { ...agent, running: agent.running.filter((k) => live.has(k)) };
-        break;
-      }
-      default:
-        throw new TerminalError('unsupported_command', `AgentActor cannot handle ${env.type}`);
-    }
-    if (next !== agent) this.save(ctx, { ...next, updated_at: now, version: agent.version + 1 });
-    return { state: next === agent ? agent : { ...next, updated_at: now, version: agent.version + 1 } };
+    if (!agent) throw new NotFoundError('agent', (env.payload as { agent_id: string }).agent_id);
+    const handler = this.handlers[env.type] as (agent: AgentRow, p: PayloadOf<AgentCommand>, ctx: ActorContext) => AgentRow;
+    const next = handler(agent, env.payload as PayloadOf<AgentCommand>, ctx);
+    if (next === agent) return { state: agent };
+    const saved = { ...next, updated_at: ctx.scope.now, version: agent.version + 1 };
+    this.save(ctx, saved);
+    return { state: saved };
   }
 
   async markFailed(em: EntityManager, id: string, reason: string): Promise<void> {
@@ -108,8 +103,8 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     this.deps.agentChanged?.();
   }
 
-  private register(agent: AgentRow | undefined, p: any, ctx: ActorContext): AgentRow {
-    const caps: string[] = p.capabilities;
+  private register(agent: AgentRow | undefined, p: PayloadOf<'agent.register'>, ctx: ActorContext): AgentRow {
+    const caps = p.capabilities;
     const dup = caps.find((c, i) => caps.indexOf(c) !== i);
     if (dup) throw new TerminalError('duplicate_capability', `capability ${JSON.stringify(dup)} is listed twice`, { capability: dup });
     const now = ctx.scope.now;
@@ -122,7 +117,7 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       reason: null, updated_at: now, version: (agent?.version ?? 0) + 1,
     };
     this.save(ctx, row);
-    ctx.scope.emit('agent.status', { agent_id: row.id, status: row.status });
+    emit(ctx.scope, 'agent.status', { agent_id: row.id, status: row.status });
     return row;
   }
 
@@ -140,11 +135,11 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
         throw new TerminalError('restart_cooldown', `agent ${agent.id} failed ${since} ms ago; it may restart after ${policy.restartCooldownMs} ms`, { since_ms: since });
       }
       const restarts = agent.restarts + 1;
-      ctx.scope.emit('agent.status', { agent_id: agent.id, status: 'restarting', restarts });
-      ctx.scope.emit('agent.status', { agent_id: agent.id, status: 'healthy', restarts });
+      emit(ctx.scope, 'agent.status', { agent_id: agent.id, status: 'restarting', restarts });
+      emit(ctx.scope, 'agent.status', { agent_id: agent.id, status: 'healthy', restarts });
       return { ...agent, status: 'healthy', restarts, restart_window_start: agent.restart_window_start ?? now, last_heartbeat_at: now, reason: null };
     }
-    if (agent.status !== 'healthy') ctx.scope.emit('agent.status', { agent_id: agent.id, status: 'healthy' });
+    if (agent.status !== 'healthy') emit(ctx.scope, 'agent.status', { agent_id: agent.id, status: 'healthy' });
     return { ...agent, status: 'healthy', last_heartbeat_at: now, reason: null };
   }
 
@@ -159,7 +154,7 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     if (silent > policy.failedAfterMs) return this.lose(agent, 'failed', `no heartbeat for ${silent} ms`, ctx);
     if (silent > policy.degradedAfterMs && agent.status === 'healthy') {
       const reason = `no heartbeat for ${silent} ms`;
-      ctx.scope.emit('agent.status', { agent_id: agent.id, status: 'degraded', reason });
+      emit(ctx.scope, 'agent.status', { agent_id: agent.id, status: 'degraded', reason });
       return { ...agent, status: 'degraded', reason };
     }
     return agent;
@@ -168,13 +163,13 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
   /** The agent is gone (removed or failed): every attempt it ran goes back to its ticket's queue. */
   private lose(agent: AgentRow, status: 'removed' | 'failed', reason: string, ctx: ActorContext): AgentRow {
     for (const k of agent.running) this.failAttempt(k, `agent_lost: ${agent.id} ${status} (${reason})`, ctx);
-    ctx.scope.emit('agent.status', { agent_id: agent.id, status, reason, restarts: agent.restarts });
+    emit(ctx.scope, 'agent.status', { agent_id: agent.id, status, reason, restarts: agent.restarts });
     return { ...agent, status, reason, running: [] };
   }
 
   private failAttempt(key: string, error: string, ctx: ActorContext): void {
     const [ticket_id, task_id, attempt] = key.split('/');
-    ctx.scope.send('task.fail', { ticket_id, task_id, attempt: Number(attempt), error, retryable: true });
+    send(ctx.scope, 'task.fail', { ticket_id: ticket_id!, task_id: task_id!, attempt: Number(attempt), error, retryable: true });
   }
 
   private save(ctx: ActorContext, row: AgentRow): void {

@@ -1,4 +1,4 @@
-/** The pure DAG logic of a ticket: validation, states, ready ordering, joins, synthesis. No I/O. */
+/** The pure DAG logic of a ticket: validation, states, ready ordering, scheduling, joins, synthesis. No I/O. */
 export type { TaskKind, TaskSpec } from './task-spec.ts';
 export {
   TASK_ID_PATTERN,
@@ -32,3 +32,21 @@ export {
 } from './synthesis.ts';
 export { joinIdFor, joinsFor, taskBase, type JoinSpec, type TaskBase } from './joins.ts';
 export { canonicalJson } from './canonical-json.ts';
+export {
+  agentLoad,
+  continuationsOf,
+  dueReady,
+  isActive,
+  missingFor,
+  planAssignments,
+  planClaims,
+  sinksIfDone,
+  soleDependents,
+  tasksToExamine,
+  type Assignment,
+  type AssignmentPlan,
+  type ClaimPlan,
+  type Mismatch,
+  type SchedAgent,
+  type SchedTask,
+} from './scheduler.ts';

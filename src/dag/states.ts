@@ -54,6 +54,9 @@ export const TICKET_TRANSITIONS: Readonly<Record<TicketState, readonly TicketSta
  * `completed`, `failed` and `cancelled` are terminal. `blocked` is not: it waits for a
  * person (and is always accompanied by a machine-readable reason, stored by its owner).
  * A transition to the same state is not a transition: callers treat repeats as duplicates.
+ * Not states but flags beside them, on the rows: a `ready` task no agent matches is
+ * `unmatched` (cleared by any change of state); a `running` ticket whose final merge of
+ * several sinks is under way is `finalizing`. Neither is ever encoded in `reason`.
  */
 export const TaskState = {
   pending: 'pending',

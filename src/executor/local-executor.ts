@@ -104,7 +104,7 @@ export class LocalExecutor {
       if (!result.ok) {
         outcome = { type: 'task.fail', payload: { ...ref, error: `${result.error ?? 'failed'}\n${result.tail}`.slice(0, 20_000), retryable: true } };
       } else if (result.violations.length && a.ownership !== 'lenient') {
-        outcome = { type: 'task.fail', payload: { ...ref, error: `ownership_violation: changed files outside its claims: ${result.violations.join(', ')}`, retryable: false } };
+        outcome = { type: 'task.fail', payload: { ...ref, error: `ownership_violation: changed files outside its claims: ${result.violations.join(', ')}`, retryable: false, violations: result.violations } };
       } else {
         // The commit moved the branch the sandbox has checked out; only a command that switched
         // branches in its sandbox leaves the task branch behind.

@@ -1,2 +1,3 @@
 export { openDatabase, type Database, type EntityManager } from './database.ts';
 export * from './entities/index.ts';
+export * from './rows.ts';

@@ -1,9 +1,11 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { EntitySchema, type Opt } from '@mikro-orm/core';
 
 export interface TicketRow {
   id: string; title: string; repository: string; base_branch: string; base_commit: string | null;
   status: string; ownership: string; resolver_command: string | null; check_command: string | null;
   head: string | null; reason: string | null; failed_reason: string | null;
+  /** Every task completed and the final merge of its several sinks is under way (`reason` is for people only). */
+  finalizing: Opt<boolean>;
   created_at: Date; updated_at: Date; version: number;
 }
 export const TicketEntity = new EntitySchema<TicketRow>({
@@ -22,6 +24,7 @@ export const TicketEntity = new EntitySchema<TicketRow>({
     head: { type: 'string', nullable: true },
     reason: { type: 'text', nullable: true },
     failed_reason: { type: 'text', nullable: true },
+    finalizing: { type: 'boolean', default: false },
     created_at: { type: 'Date' },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },
@@ -33,6 +36,8 @@ export interface TaskRow {
   ticket_id: string; id: string; spec: Record<string, unknown>; depends_on: string[]; owns: string[];
   status: string; attempt: number; base_commit: string | null; commit: string | null; result: unknown;
   reason: string | null; agent_id: string | null; context: unknown; ready_since: Date | null;
+  /** Ready, but no registered agent matches it; `agent.mismatch` was emitted once for this state. */
+  unmatched: Opt<boolean>;
   created_at: Date; updated_at: Date; version: number;
 }
 export const TaskEntity = new EntitySchema<TaskRow>({
@@ -53,6 +58,7 @@ export const TaskEntity = new EntitySchema<TaskRow>({
     agent_id: { type: 'string', nullable: true },
     context: { type: 'json', nullable: true },
     ready_since: { type: 'Date', nullable: true },
+    unmatched: { type: 'boolean', default: false },
     created_at: { type: 'Date' },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },

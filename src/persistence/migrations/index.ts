@@ -1,8 +1,10 @@
 import { Migration20261122000000_initial } from './Migration20261122000000_initial.ts';
 import { Migration20261122100000_join_sources } from './Migration20261122100000_join_sources.ts';
+import { Migration20261201000000_explicit_flags } from './Migration20261201000000_explicit_flags.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
   { name: 'Migration20261122100000_join_sources', class: Migration20261122100000_join_sources },
+  { name: 'Migration20261201000000_explicit_flags', class: Migration20261201000000_explicit_flags },
 ];

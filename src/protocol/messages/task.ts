@@ -52,7 +52,10 @@ export const TaskFail = command({
   handledBy: ActorType.TicketActor,
   ingress: true,
   route,
-  payload: Type.Object({ ...TaskRef, attempt: Attempt, error: Type.String({ maxLength: 20_000 }), retryable: Type.Boolean({ default: true }) }, { additionalProperties: false }),
+  payload: Type.Object({
+    ...TaskRef, attempt: Attempt, error: Type.String({ maxLength: 20_000 }), retryable: Type.Boolean({ default: true }),
+    violations: Type.Optional(Type.Array(Type.String(), { maxItems: 10_000, description: 'Files changed outside the task\'s claims on a strict ticket: the attempt failed for that reason (a task.ownership_violation event names them).' })),
+  }, { additionalProperties: false }),
   example: { ticket_id: 'T1', task_id: 'B', attempt: 1, error: 'tests failed', retryable: true },
 });
 

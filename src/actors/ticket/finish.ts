@@ -1,0 +1,58 @@
+import { assertTicketTransition, isActive, isTerminal, sinksIfDone, TaskState, TicketState } from '../../dag/index.ts';
+import { setBranch } from '../../git/index.ts';
+import { emit } from '../../messaging/typed.ts';
+import type { PayloadOf } from '../../protocol/index.ts';
+import { endedOnAgent, setTask, setTicket, type Work } from './work.ts';
+
+/**
+ * How a ticket ends: completed (its branch at the final head: the one sink's commit, or the
+ * merge of several sinks, run by the MergeActor's final merge while `finalizing` is set),
+ * failed, or cancelled.
+ */
+
+/** Every task completed → branch `omoi/<ticket>` at the final head, ticket completed. */
+export async function completeIfDone(w: Work): Promise<void> {
+  const { ticket } = w.s;
+  if (ticket.status !== TicketState.running || ticket.finalizing) return;
+  const sinks = sinksIfDone(w.s.tasks);
+  if (!sinks) return;
+  if (sinks.length === 1) return completeTicket(w, sinks[0]!.commit!);
+  setTicket(w, { finalizing: true });
+  const job = {
+    ticketId: ticket.id, repoDir: w.repoDir(ticket.id), base: ticket.base_commit!, sources: sinks.map((t) => ({ id: t.id, commit: t.commit! })),
+    time: new Date(ticket.created_at), resolverCommand: ticket.resolver_command, checkCommand: ticket.check_command,
+  };
+  w.ctx.scope.uow.afterCommit(() => w.deps.merges.finalize(job));
+}
+
+async function completeTicket(w: Work, head: string): Promise<void> {
+  await setBranch(w.repoDir(w.s.ticket.id), `omoi/${w.s.ticket.id}`, head); // idempotent: safe before the commit
+  endTicket(w, TicketState.completed, null, head);
+}
+
+/** `ticket.finalize`: the final merge of several sinks finished. */
+export async function finalize(w: Work, p: PayloadOf<'ticket.finalize'>): Promise<void> {
+  if (w.s.ticket.status !== TicketState.running) return;
+  if (p.head) return completeTicket(w, p.head);
+  endTicket(w, TicketState.failed, `final_merge_failed: ${p.error ?? 'unknown'}`);
+}
+
+export function endTicket(w: Work, status: TicketState, reason: string | null, head: string | null = null): void {
+  const t = w.s.ticket;
+  assertTicketTransition(t.status, status, t.id);
+  setTicket(w, { status, reason, finalizing: false, head: head ?? t.head });
+  if (status === TicketState.completed) emit(w.ctx.scope, 'ticket.completed', { ticket_id: t.id, status, head: head! });
+  else emit(w.ctx.scope, 'ticket.ended', { ticket_id: t.id, status, ...(reason ? { reason } : {}) });
+}
+
+/** `ticket.cancel`: every task not ended is cancelled (its agent told), then the ticket. */
+export function cancelTicket(w: Work, p: PayloadOf<'ticket.cancel'>): void {
+  const reason = p.reason ?? 'cancelled';
+  assertTicketTransition(w.s.ticket.status, TicketState.cancelled, w.s.ticket.id);
+  for (const task of [...w.s.tasks.values()]) {
+    if (isTerminal(task.status)) continue;
+    if (isActive(task)) endedOnAgent(w, task);
+    setTask(w, task.id, { status: TaskState.cancelled, reason: `ticket cancelled: ${reason}` }, { reason });
+  }
+  endTicket(w, TicketState.cancelled, reason);
+}

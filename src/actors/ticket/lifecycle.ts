@@ -1,0 +1,92 @@
+import { continuationsOf, isActive, isTerminal, joinIdFor, soleDependents, TaskState, TicketState } from '../../dag/index.ts';
+import { ConflictError, NotFoundError } from '../../errors.ts';
+import { emit } from '../../messaging/typed.ts';
+import type { Task } from '../../persistence/index.ts';
+import type { PayloadOf } from '../../protocol/index.ts';
+import { endTicket } from './finish.ts';
+import { onJoinReply } from './joins.ts';
+import { askJoin, endedOnAgent, releaseClaims, setTask, type Work } from './work.ts';
+
+/**
+ * The life of a task attempt after it was assigned: started, completed, failed (retried with
+ * backoff or failed for good), cancelled. Reports name their attempt; a stale or duplicate
+ * report changes nothing.
+ */
+
+/** The attempt a report names, if it is the live one; stale or duplicate reports give undefined. */
+function live(w: Work, p: { task_id: string; attempt: number }): Task | undefined {
+  const t = w.s.tasks.get(p.task_id);
+  if (!t) throw new NotFoundError('task', `${w.s.ticket.id}/${p.task_id}`);
+  return t.attempt === p.attempt && isActive(t) ? t : undefined;
+}
+
+export function started(w: Work, p: PayloadOf<'task.started'>): void {
+  const t = live(w, p);
+  if (t?.status === TaskState.assigned) setTask(w, t.id, { status: TaskState.running });
+}
+
+export async function complete(w: Work, p: PayloadOf<'task.complete'>): Promise<void> {
+  const t = live(w, p);
+  if (!t) return; // stale attempt or duplicate completion: nothing changes
+  const commit = p.commit ?? t.base_commit;
+  if (p.ownership_warnings?.length) emit(w.ctx.scope, 'task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: p.ownership_warnings, mode: 'lenient' });
+  setTask(w, t.id, { status: TaskState.completed, commit, result: p.result ?? null, reason: null });
+  endedOnAgent(w, t);
+  await release(w, t.id);
+  for (const c of continuationsOf(w.s.tasks, t.id)) {
+    onJoinReply(w, await askJoin(w, joinIdFor(c.id), { kind: 'source_completed', source: { taskId: t.id, commit: commit!, result: p.result ?? null } }));
+  }
+}
+
+export async function fail(w: Work, p: PayloadOf<'task.fail'>): Promise<void> {
+  const t = live(w, p);
+  if (!t) return;
+  if (p.violations?.length) emit(w.ctx.scope, 'task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: p.violations, mode: 'strict' });
+  endedOnAgent(w, t);
+  if (p.retryable !== false && t.attempt <= t.spec.max_retries && w.s.ticket.status === TicketState.running) {
+    const delay = Math.min((w.deps.retryBaseMs ?? 500) * 2 ** (t.attempt - 1), 60_000);
+    setTask(w, t.id, { status: TaskState.ready, ready_since: new Date(w.ctx.scope.now.getTime() + delay), reason: `retry after: ${p.error.slice(0, 2000)}`, agent_id: null });
+    const { publish } = w.deps;
+    const due: PayloadOf<'task.retry_due'> = { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt };
+    w.ctx.scope.uow.afterCommit(() => {
+      setTimeout(() => void publish('task.retry_due', due, `retry-due:${due.ticket_id}:${due.task_id}:${due.attempt}`).catch(() => undefined), delay).unref();
+    });
+    return;
+  }
+  await failForGood(w, t.id, `task_failed: ${p.error.slice(0, 2000)}`);
+}
+
+/** The backoff of a failed attempt elapsed: the task is due again. */
+export function retryDue(w: Work, p: PayloadOf<'task.retry_due'>): void {
+  const t = w.s.tasks.get(p.task_id);
+  if (t?.status === TaskState.ready && t.attempt === p.attempt) setTask(w, t.id, { ready_since: w.ctx.scope.now });
+}
+
+export async function cancelTask(w: Work, p: PayloadOf<'task.cancel'>): Promise<void> {
+  const t = w.s.tasks.get(p.task_id);
+  if (!t) throw new NotFoundError('task', `${w.s.ticket.id}/${p.task_id}`);
+  if (isTerminal(t.status)) throw new ConflictError('illegal_transition', `task ${JSON.stringify(t.id)} is already ${t.status}`);
+  endedOnAgent(w, t);
+  await failForGood(w, t.id, p.reason ?? 'cancelled', TaskState.cancelled);
+}
+
+/** A task ended for good without completing: claims released, dependents and the ticket blocked/failed. */
+async function failForGood(w: Work, id: string, reason: string, status: TaskState = TaskState.failed): Promise<void> {
+  setTask(w, id, { status, reason });
+  await release(w, id);
+  const blockReason = `${status === TaskState.cancelled ? 'source_cancelled' : 'source_failed'}:${id}`;
+  for (const c of continuationsOf(w.s.tasks, id)) {
+    onJoinReply(w, await askJoin(w, joinIdFor(c.id), { kind: 'source_failed', taskId: id, reason: blockReason }));
+  }
+  for (const t of soleDependents(w.s.tasks, id)) setTask(w, t.id, { status: TaskState.blocked, reason: blockReason });
+  if (status === TaskState.failed && w.s.ticket.status === TicketState.running) endTicket(w, TicketState.failed, `task_failed:${id}`);
+}
+
+/** Frees a task's claims; waiters granted as a result become ready. */
+async function release(w: Work, taskId: string): Promise<void> {
+  if (!w.s.tasks.get(taskId)?.owns.length) return; // it claimed nothing
+  for (const id of await releaseClaims(w, taskId)) {
+    const t = w.s.tasks.get(id);
+    if (t?.status === TaskState.waiting_for_files) setTask(w, id, { status: TaskState.ready, ready_since: w.ctx.scope.now, reason: null });
+  }
+}
