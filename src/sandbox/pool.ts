@@ -169,6 +169,18 @@ export class SandboxPool {
     return old.length;
   }
 
+  /**
+   * Removes the idle worktrees of `repoDir` now (call before removing that repository: its
+   * pooled worktrees could not be reset any more). Busy ones are left to their attempts.
+   */
+  async forget(repoDir: string): Promise<void> {
+    const key = this.keys.get(path.resolve(repoDir));
+    if (!key) return;
+    const list = this.idle.get(key) ?? [];
+    this.setIdle(key, []);
+    await Promise.all(list.map((e) => this.removeEntry(e)));
+  }
+
   /** Removes every idle worktree now; busy ones are removed when released. Safe to call twice. */
   async close(): Promise<void> {
     this.closed = true;

@@ -201,6 +201,13 @@ t.test('bounded per repository and in total; shrunk when idle; closed', async (t
   t.same(readdirSync(s.manager.root), [], 'nothing left on disk');
   t.same(git(s.clone, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree ')).length, 1, 'no worktree record left');
 
+  const f = await pool.acquire(otherClone, 'f', 'omoi/b/f', s.base);
+  await pool.release(f);
+  t.equal(pool.stats().idle, 1);
+  await pool.forget(otherClone);
+  t.equal(pool.stats().idle, 0, 'forget removes the idle worktrees of a repository');
+  t.notOk(existsSync(f.dir));
+
   // The real timer (unref'd) does the same.
   const timed = new SandboxPool(s.manager, { size: 2, idleMs: 40 });
   const x = await timed.acquire(s.clone, 'x', 'omoi/b/x', s.base);
