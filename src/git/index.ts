@@ -10,4 +10,4 @@ export { applyBuiltInRules, type RuleResolution } from './conflict-rules.ts';
 export type { ConflictSide, ConflictVersions } from './conflicts.ts';
 export { hasConflictMarkers } from './markers.ts';
 export { addWorktree, detachWorktree, pruneWorktrees, removeWorktreeDir, switchWorktree, worktreeHead, type WorktreeRecord } from './worktree.ts';
-export { resetWorktree } from './worktree-reset.ts';
+export { resetWorktree, saveIndex } from './worktree-reset.ts';

@@ -1,4 +1,4 @@
-import { readdir, rm } from 'node:fs/promises';
+import { copyFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import NodeGit from 'nodegit';
 import { RetryableError } from '../errors.ts';
@@ -35,12 +35,15 @@ const GITLINK = 0o160000;
 /**
  * Resets worktree `w` to what `addWorktree(repo, w.dir, base, { branch })` would make, without
  * recreating it: `branch` created or force-moved to `base` and checked out (see the invariants
- * above). Throws `TerminalError('worktree_failed')` when `branch` is checked out in another
+ * above). `savedIndex`: where the caller keeps, outside the worktree and its record, a copy of
+ * the index as the last verified reset (or `addWorktree`, see `saveIndex`) left it; its stat
+ * data spares hashing every unchanged file. Without it (or if it is missing) every file is
+ * hashed. Throws `TerminalError('worktree_failed')` when `branch` is checked out in another
  * live worktree or `base` names no commit (as `addWorktree` does), and
  * `RetryableError('worktree_reset_failed')` when the result does not verify; either way the
  * worktree may be half reset and must not be handed to a task. Returns the base commit's sha.
  */
-export async function resetWorktree(w: WorktreeRecord, base: string, branch: string): Promise<string> {
+export async function resetWorktree(w: WorktreeRecord, base: string, branch: string, opts: { savedIndex?: string } = {}): Promise<string> {
   const fail = (detail: string): never => {
     throw new RetryableError('worktree_reset_failed', `cannot reset worktree ${w.dir} to ${branch} at ${base}: ${detail}`, { dir: w.dir, base, branch });
   };
@@ -48,14 +51,16 @@ export async function resetWorktree(w: WorktreeRecord, base: string, branch: str
   const names = await readdir(w.adminDir).catch(() => fail(`its record ${w.adminDir} is gone`));
   await Promise.all(names.filter((n) => !RECORD_FILES.has(n)).map((n) => rm(path.join(w.adminDir, n), { recursive: true, force: true })));
   const sha = await switchWorktree(w, base, branch);
+  if (opts.savedIndex) await copyFile(opts.savedIndex, path.join(w.adminDir, 'index')).catch(() => undefined);
 
   const repo = await openRepository(w.dir);
   try {
     if (path.resolve(repo.workdir()) !== path.resolve(w.dir)) fail(`libgit2 opens it at ${repo.workdir()}`);
     const commit = await repo.getCommit(sha);
     const tree = await commit.getTree();
-    // A new index holding exactly the base tree (no stat data, no flags such as
-    // assume-unchanged or skip-worktree a task may have set): checkout then compares contents.
+    // An index holding exactly the base tree: the task's index is gone (with flags such as
+    // assume-unchanged or skip-worktree it may have set); entries the saved copy has with the
+    // same content keep its stat data, the others are compared by content.
     const index = await repo.refreshIndex();
     await index.readTree(tree);
     await index.write();
@@ -77,6 +82,7 @@ export async function resetWorktree(w: WorktreeRecord, base: string, branch: str
     if (after.hasConflicts() || (await after.writeTree()).tostrS() !== commit.treeId().tostrS()) fail('its index is not the base tree');
     const dirty = await repo.getStatusExt({ flags: STATUS });
     if (dirty.length) fail(`it still differs from the base: ${dirty.slice(0, 5).map((f) => f.path()).join(', ')}`);
+    if (opts.savedIndex) await saveIndex(w, opts.savedIndex);
     return sha;
   } finally {
     repo.cleanup();
@@ -92,4 +98,9 @@ async function removeStrays(dir: string, rel: string, files: Set<string>, dirs: 
     if (e.isDirectory() ? dirs.has(p) : files.has(p)) return e.isDirectory() ? removeStrays(dir, p, files, dirs) : undefined;
     await rm(path.join(dir, p), { recursive: true, force: true }); // a symlink is removed, not followed
   }));
+}
+
+/** Copies the index of worktree `w` (as a checkout just wrote it) to `file`, for `resetWorktree`'s `savedIndex`. */
+export async function saveIndex(w: WorktreeRecord, file: string): Promise<void> {
+  await copyFile(path.join(w.adminDir, 'index'), file);
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { TerminalError } from '../errors.ts';
-import { addWorktree, detachWorktree, removeWorktreeDir, resetWorktree, type WorktreeRecord } from '../git/index.ts';
+import { addWorktree, detachWorktree, removeWorktreeDir, resetWorktree, saveIndex, type WorktreeRecord } from '../git/index.ts';
 import type { Sandbox, SandboxManager } from './manager.ts';
 
 // A node's warm task sandboxes. Making a worktree and removing it again per attempt costs a
@@ -53,6 +53,9 @@ export interface SandboxPoolStats {
 
 interface Entry { record: WorktreeRecord; key: string; sha: string; idleSince: number }
 
+/** Where the pool keeps its copy of a worktree's index (beside the worktree, so `sweep` removes it too). */
+const indexCopy = (w: WorktreeRecord) => `${w.dir}.index`;
+
 /** The number in the next pooled worktree's name: one counter per process, so two pools never collide. */
 let nextName = 0;
 
@@ -101,7 +104,7 @@ export class SandboxPool {
     const key = this.keys.get(path.resolve(repoDir));
     for (let entry = key ? this.take(key) : undefined; entry; entry = this.take(entry.key)) {
       try {
-        entry.sha = await resetWorktree(entry.record, base, branch);
+        entry.sha = await resetWorktree(entry.record, base, branch, { savedIndex: indexCopy(entry.record) });
       } catch (err) {
         await removeWorktreeDir(entry.record.dir, entry.record).catch(() => undefined);
         if (err instanceof TerminalError) throw err; // the attempt's own: a fresh worktree would fail the same way
@@ -117,6 +120,7 @@ export class SandboxPool {
     await mkdir(this.manager.root, { recursive: true });
     const { sha, ...record } = await addWorktree(repoDir, dir, base, { branch });
     this.counts.created++;
+    await saveIndex(record, indexCopy(record)).catch(() => undefined);
     this.keys.set(path.resolve(repoDir), record.commonDir);
     this.busy.set(record.dir, { record, key: record.commonDir, sha, idleSince: 0 });
     return { id, dir: record.dir, branch, base, repoDir };
@@ -215,6 +219,7 @@ export class SandboxPool {
 
   private async removeEntry(entry: Entry): Promise<void> {
     await removeWorktreeDir(entry.record.dir, entry.record).catch(() => undefined);
+    await rm(indexCopy(entry.record), { force: true });
     // Forget a repository's common dir once the pool holds nothing of it.
     if (!this.idle.has(entry.key) && ![...this.busy.values()].some((e) => e.key === entry.key)) {
       for (const [dir, key] of this.keys) if (key === entry.key) this.keys.delete(dir);

@@ -10,7 +10,7 @@ import { git, SourceRepo, tempDir } from '../git/fixture.ts';
 // worktree must be gone when the worktree is handed to the next task (compared with what a
 // fresh worktree shows), and the pool's bookkeeping (no sharing, bounds, idle shrink, off).
 
-async function setup(t: Test, files: Record<string, string> = { 'README.md': 'base\n', 'keep.txt': 'keep\n', 'other.txt': 'other\n', '.gitignore': '*.log\nbuild/\n' }) {
+async function setup(t: Test, files: Record<string, string> = { 'README.md': 'base\n', 'keep.txt': 'keep\n', 'other.txt': 'other\n', 'same.txt': 'same\n', '.gitignore': '*.log\nbuild/\n' }) {
   const root = tempDir(t, 'omoi-pool-');
   const source = SourceRepo.create(root, files);
   const base = git(source.dir, 'rev-parse', 'HEAD');
@@ -53,6 +53,7 @@ const MISCHIEF = `
   echo changed > README.md                                   # tracked, modified
   rm keep.txt                                                # tracked, deleted
   chmod +x other.txt                                         # tracked, mode changed
+  stamp=$(mktemp); touch -r same.txt "$stamp"; printf 'SAME\n' > same.txt; touch -r "$stamp" same.txt  # same size, same mtime
   echo new > untracked.txt                                   # untracked
   echo junk > debug.log; mkdir -p build; echo o > build/out  # ignored (.gitignore)
   mkdir -p newdir/sub; echo x > newdir/sub/file.txt          # a file in a new untracked directory
@@ -95,6 +96,7 @@ t.test('a reused worktree shows the next task exactly what a fresh one would: no
     // The same, spelled out for a reader:
     t.equal(readFileSync(path.join(reused.dir, 'README.md'), 'utf8'), i ? 'next\n' : 'base\n', 'tracked modification undone');
     t.ok(existsSync(path.join(reused.dir, 'keep.txt')), 'tracked deletion undone');
+    t.equal(readFileSync(path.join(reused.dir, 'same.txt'), 'utf8'), 'same\n', 'a modification that kept size and mtime undone');
     t.notOk(statMode(path.join(reused.dir, 'other.txt')) & 0o111, 'mode change undone');
     for (const gone of ['untracked.txt', 'debug.log', 'build', 'newdir', 'emptydir', 'nested', 'escape', 'stash.txt', 'untracked-on-switched.txt']) {
       t.notOk(existsSync(path.join(reused.dir, gone)), `${gone} is gone`);
@@ -191,7 +193,7 @@ t.test('bounded per repository and in total; shrunk when idle; closed', async (t
   for (const x of b) await pool.release(x);
   t.equal(pool.stats().idle, 3, 'at most three in all');
   t.notOk(existsSync(a[0]!.dir), 'the oldest idle worktree was evicted');
-  t.same(readdirSync(s.manager.root).sort(), [a[1]!.dir, ...b.map((x) => x.dir)].map((d) => path.basename(d)).sort());
+  t.same(readdirSync(s.manager.root).sort(), [a[1]!.dir, ...b.map((x) => x.dir)].flatMap((d) => [path.basename(d), `${path.basename(d)}.index`]).sort(), 'the pooled worktrees (and the copies of their index) on disk');
 
   now += 4_500;
   t.equal(await pool.shrink(), 1, 'the one idle for 5 s is removed');
@@ -239,6 +241,6 @@ t.test('pool off (size 0) is today\'s create/remove; the start-up sweep removes 
   await on.release(b);
   // A crash: the process is gone; a restarted node sweeps everything under the root.
   const removed = await new SandboxManager(s.manager.root).sweep(new Set());
-  t.same(removed.sort(), [path.basename(b.dir), path.basename(c.dir)].sort());
+  t.same(removed.sort(), [b.dir, c.dir].flatMap((d) => [path.basename(d), `${path.basename(d)}.index`]).sort(), 'the pooled worktrees and their index copies are swept');
   t.same(git(s.clone, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree ')).length, 1, 'records pruned');
 });
