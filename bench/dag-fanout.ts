@@ -22,15 +22,7 @@ export interface FanOutRun {
   continuationStarted: boolean;
 }
 
-export interface FanOutResult {
-  capacity: number;
-  /** The median run of the big shape (by completions per second). */
-  big: FanOutRun;
-  /** Every run of the big shape, and its latency percentiles over them. */
-  bigRuns: FanOutRun[];
-  bigLastSourceToStartMs: { p50: number; p99: number; max: number };
-  /** Set when a big run did not complete its fan-out (then `big` holds NaNs). */
-  bigError?: string;
+export interface FanOutResult extends BigFanOut {
   repeated: { shape: string; runs: FanOutRun[]; lastSourceToStartMs: { p50: number; p99: number; max: number }; lastSourceToReadyMs: { p50: number; p99: number }; mergeMs: { p50: number; p99: number } };
 }
 
@@ -117,12 +109,62 @@ export async function retireOtherAgents(node: OmoiNode, timeoutMs: number): Prom
   return others.length;
 }
 
+/** The big shape's runs: the median run by completions per second, and join latency percentiles over the runs. */
+export interface BigFanOut {
+  capacity: number;
+  /** Idle sandboxes the node's pool keeps (`OMOI_SANDBOX_POOL`); 0 = a worktree made and removed per attempt. */
+  sandboxPool: number;
+  /** The median run of the big shape (by completions per second). */
+  big: FanOutRun;
+  /** Every run of the big shape, and its latency percentiles over them. */
+  bigRuns: FanOutRun[];
+  bigLastSourceToStartMs: { p50: number; p99: number; max: number };
+  /** Set when a big run did not complete its fan-out (then `big` holds NaNs). */
+  bigError?: string;
+}
+
+/**
+ * `repeat` runs of 1 → `n` → 1 on `node` (tickets `bench-fan-<n>-<tag><r>`), for the completion
+ * throughput (median run) and the join latency (last source completed → continuation running).
+ * A run waits at most `continuationWaitMs` for J after its last source; a J that did not start
+ * by then counts as infinitely late in the percentiles. A failed run ends the series (`bigError`).
+ */
+export async function bigFanOut(
+  node: OmoiNode,
+  opts: { n: number; repeat: number; repoDir: string; tag?: string; timeoutMs: number; continuationWaitMs: number; progress: (line: string) => void },
+): Promise<BigFanOut> {
+  const { progress, n } = opts;
+  const capacity = node.config.localAgentCapacity;
+  const pool = node.config.sandboxPool;
+  const label = `fan-out 1→${n}→1${pool ? '' : ' (sandbox pool off)'}`;
+  progress(`${label} × ${opts.repeat} (local agent capacity ${capacity}, sandbox pool ${pool})`);
+  const bigRuns: FanOutRun[] = [];
+  let bigError: string | undefined;
+  for (let r = 0; r < opts.repeat && !bigError; r++) {
+    try {
+      const run = await runFanOut(node, { ticket: `bench-fan-${n}-${opts.tag ?? ''}${r}`, n, repoDir: opts.repoDir, timeoutMs: opts.timeoutMs, continuationWaitMs: opts.continuationWaitMs, progress });
+      bigRuns.push(run);
+      progress(`${label} run ${r + 1}/${opts.repeat}: ${run.completionsPerSec.toFixed(0)} completions/s over ${run.fanOutSeconds.toFixed(2)} s, ` + (run.continuationStarted
+        ? `last source → J running ${run.lastSourceToStartMs} ms (merge ${run.mergeMs} ms)`
+        : `J not started ${opts.continuationWaitMs} ms after the last source (not waited for)`));
+    } catch (err) {
+      bigError = (err as Error).message;
+      progress(`${label} FAILED: ${bigError}`);
+    }
+  }
+  const failed: FanOutRun = { ticket: `bench-fan-${n}`, sources: n, fanOutSeconds: NaN, completionsPerSec: NaN, lastSourceToReadyMs: NaN, lastSourceToStartMs: NaN, mergeMs: NaN, wallSeconds: NaN, continuationStarted: false };
+  const byRate = [...bigRuns].sort((a, b) => a.completionsPerSec - b.completionsPerSec);
+  const big = bigError || !byRate.length ? failed : byRate[Math.floor((byRate.length - 1) / 2)]!;
+  const bigLat = bigRuns.map((r) => (r.continuationStarted ? r.lastSourceToStartMs : Infinity));
+  return {
+    capacity, sandboxPool: pool, big, bigRuns, ...(bigError ? { bigError } : {}),
+    bigLastSourceToStartMs: { p50: percentile(bigLat, 50), p99: percentile(bigLat, 99), max: Math.max(...bigLat) },
+  };
+}
+
 /**
  * (a) of the DAG bench: `repeat` runs of 1 → `smallN` → 1, then `bigRepeat` runs of
- * 1 → `bigN` → 1 for the completion throughput (median run) and the join latency percentiles
- * (last source completed → continuation running). Each run is its own ticket (own clone).
- * A big run waits at most `bigContinuationWaitMs` for J after its last source; a J that did not
- * start by then counts as infinitely late in the percentiles.
+ * 1 → `bigN` → 1 (`bigFanOut`). Each run is its own ticket (own clone).
  */
 export async function fanOutBench(
   node: OmoiNode,
@@ -132,36 +174,16 @@ export async function fanOutBench(
   const retired = await retireOtherAgents(node, opts.timeoutMs);
   if (retired) progress(`fan-out: deregistered ${retired} agents left by earlier benchmarks`);
   const repoDir = await makeRepo(opts.workDir, { 'README.md': 'fan-out bench\n' });
-  const capacity = node.config.localAgentCapacity;
   const runs: FanOutRun[] = [];
   for (let r = 0; r < opts.repeat; r++) {
     const run = await runFanOut(node, { ticket: `bench-fan-${opts.smallN}-${r}`, n: opts.smallN, repoDir, timeoutMs: opts.timeoutMs });
     runs.push(run);
     progress(`fan-out 1→${opts.smallN}→1 run ${r + 1}/${opts.repeat}: ${run.completionsPerSec.toFixed(0)} completions/s, last source → J running ${run.lastSourceToStartMs} ms (merge ${run.mergeMs} ms)`);
   }
-  progress(`fan-out 1→${opts.bigN}→1 × ${opts.bigRepeat} (local agent capacity ${capacity})`);
-  const bigRuns: FanOutRun[] = [];
-  let bigError: string | undefined;
-  for (let r = 0; r < opts.bigRepeat && !bigError; r++) {
-    try {
-      const run = await runFanOut(node, { ticket: `bench-fan-${opts.bigN}-${r}`, n: opts.bigN, repoDir, timeoutMs: opts.timeoutMs, continuationWaitMs: opts.bigContinuationWaitMs, progress });
-      bigRuns.push(run);
-      progress(`fan-out 1→${opts.bigN}→1 run ${r + 1}/${opts.bigRepeat}: ${run.completionsPerSec.toFixed(0)} completions/s over ${run.fanOutSeconds.toFixed(2)} s, ` + (run.continuationStarted
-        ? `last source → J running ${run.lastSourceToStartMs} ms (merge ${run.mergeMs} ms)`
-        : `J not started ${opts.bigContinuationWaitMs} ms after the last source (not waited for)`));
-    } catch (err) {
-      bigError = (err as Error).message;
-      progress(`fan-out 1→${opts.bigN}→1 FAILED: ${bigError}`);
-    }
-  }
-  const failed: FanOutRun = { ticket: `bench-fan-${opts.bigN}`, sources: opts.bigN, fanOutSeconds: NaN, completionsPerSec: NaN, lastSourceToReadyMs: NaN, lastSourceToStartMs: NaN, mergeMs: NaN, wallSeconds: NaN, continuationStarted: false };
-  const byRate = [...bigRuns].sort((a, b) => a.completionsPerSec - b.completionsPerSec);
-  const big = bigError || !byRate.length ? failed : byRate[Math.floor((byRate.length - 1) / 2)]!;
-  const bigLat = bigRuns.map((r) => (r.continuationStarted ? r.lastSourceToStartMs : Infinity));
+  const big = await bigFanOut(node, { n: opts.bigN, repeat: opts.bigRepeat, repoDir, timeoutMs: opts.timeoutMs, continuationWaitMs: opts.bigContinuationWaitMs, progress });
   const lat = runs.map((r) => r.lastSourceToStartMs);
   return {
-    capacity, big, bigRuns, ...(bigError ? { bigError } : {}),
-    bigLastSourceToStartMs: { p50: percentile(bigLat, 50), p99: percentile(bigLat, 99), max: Math.max(...bigLat) },
+    ...big,
     repeated: {
       shape: `1→${opts.smallN}→1 × ${opts.repeat}`, runs,
       lastSourceToStartMs: { p50: percentile(lat, 50), p99: percentile(lat, 99), max: Math.max(...lat) },

@@ -1,7 +1,7 @@
 /**
  * One 1 → N → 1 fan-out on a fresh node, for profiling (not part of `npm run bench`):
  *
- *   node --import tsx [--cpu-prof --cpu-prof-dir=/tmp/prof] bench/profile-fan-out.ts [N=1000] [capacity=64]
+ *   node --import tsx [--cpu-prof --cpu-prof-dir=/tmp/prof] bench/profile-fan-out.ts [N=1000] [capacity=64] [runs=1] [sandbox pool=64]
  *
  * Prints the run's numbers, the CPU seconds each process (and each thread of this one: `main`
  * is the event loop, `node` the libuv pool doing file and git work) used during it, and where
@@ -21,14 +21,15 @@ import { runFanOut, retireOtherAgents } from './dag-fanout.ts';
 import { makeRepo, sql } from './dag-shared.ts';
 
 if (process.argv.includes('--help')) {
-  console.log('usage: node --import tsx bench/profile-fan-out.ts [N=1000] [local agent capacity=64] [runs=1]');
+  console.log('usage: node --import tsx bench/profile-fan-out.ts [N=1000] [local agent capacity=64] [runs=1] [sandbox pool size=64, 0 = off]');
   process.exit(0);
 }
 const n = Number(process.argv[2] ?? 1000);
 const cap = Number(process.argv[3] ?? 64);
 const runs = Number(process.argv[4] ?? 1);
+const sandboxPool = Number(process.argv[5] ?? 64);
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'omoi-fan-'));
-const config = loadConfig({}, { dataDir, httpPort: 0, logLevel: 'warn', nodeId: 'bench', apiToken: 'bench', partitions: 64, fetchBatch: 128, localAgentCapacity: cap });
+const config = loadConfig({}, { dataDir, httpPort: 0, logLevel: 'warn', nodeId: 'bench', apiToken: 'bench', partitions: 64, fetchBatch: 128, localAgentCapacity: cap, sandboxPool });
 const node = await startNode(config);
 try {
   await retireOtherAgents(node, 60_000);

@@ -7,7 +7,8 @@
  *
  * Then the DAG benchmarks on the same node: merge of 8 branches, Omoi vs the git CLI
  * (`merge-compare.ts`); heap per idle actor (`heap-idle-actors.ts`); fan-out/fan-in 1 → N → 1
- * with `true` tasks on the local agent (`dag-fanout.ts`, last). Targets are in the table.
+ * with `true` tasks on the local agent (`dag-fanout.ts`, last), then its big shape again on a
+ * node restarted with the sandbox pool off. Targets are in the table.
  *
  * Prints progress lines, a table, then one JSON line with every number. The ratio (b)/(a
  * publish) has a target of ≥ 30%. Every temp dir and child server is removed at the end and
@@ -24,7 +25,8 @@ import { AckClock } from './ack-clock.ts';
 import { endToEnd } from './end-to-end.ts';
 import { rawJetStream } from './raw-jetstream.ts';
 import { percentile as percentileOf, round } from './stats.ts';
-import { fanOutBench } from './dag-fanout.ts';
+import { bigFanOut, fanOutBench, retireOtherAgents } from './dag-fanout.ts';
+import { makeRepo } from './dag-shared.ts';
 import { mergeCompareBench } from './merge-compare.ts';
 import { heapBench } from './heap-idle-actors.ts';
 
@@ -118,6 +120,18 @@ async function main(): Promise<void> {
     bigN: settings.dag.fanOutBig, bigRepeat: settings.dag.fanOutBigRepeat, smallN: settings.dag.fanOutSmall, repeat: settings.dag.fanOutRepeat, workDir: dataDir,
     timeoutMs: 300_000, bigContinuationWaitMs: settings.dag.bigContinuationWaitMs, progress,
   });
+  // The same big shape with the sandbox pool off (a worktree made and removed per attempt), to
+  // show what pooling buys: this node is stopped and one started on the same data dir with
+  // OMOI_SANDBOX_POOL=0 (a node's pool size is fixed at start-up).
+  progress('restarting the node with the sandbox pool off (OMOI_SANDBOX_POOL=0)');
+  await node.stop();
+  node = await startNode({ ...config, sandboxPool: 0 });
+  await retireOtherAgents(node, 300_000);
+  const fanNoPool = await bigFanOut(node, {
+    n: settings.dag.fanOutBig, repeat: settings.dag.fanOutBigRepeat, repoDir: await makeRepo(dataDir, { 'README.md': 'fan-out bench\n' }), tag: 'nopool-',
+    timeoutMs: 300_000, continuationWaitMs: settings.dag.bigContinuationWaitMs, progress,
+  });
+  const poolGain = fan.big.completionsPerSec / fanNoPool.big.completionsPerSec;
 
   const ratio = e2e.perSec / raw.publishPerSec;
   const ms = (x: number) => round(x, 2);
@@ -139,6 +153,7 @@ async function main(): Promise<void> {
     { measure: '(b) publish→processed_at p99', value: ms(e2e.publishToProcessedAtMs.p99), unit: 'ms', detail: '' },
     { measure: 'ratio (b)/(a publish+ack)', value: round(ratio * 100, 1), unit: '%', detail: `target ≥ ${TARGET_RATIO * 100}% → ${ratio >= TARGET_RATIO ? 'MET' : 'NOT MET'}` },
     { measure: `DAG (a) fan-out 1→${fan.big.sources}→1 completions`, value: round(fan.big.completionsPerSec, 1), unit: 'tasks/s', detail: `${fan.bigError ? `FAILED: ${fan.bigError.slice(0, 60)}…` : `median of ${fan.bigRuns.length} runs (${fan.bigRuns.map((r) => r.completionsPerSec.toFixed(0)).join(', ')})`}, local agent capacity ${fan.capacity}; target ≥ ${TARGET_COMPLETIONS} → ${met(fan.big.completionsPerSec >= TARGET_COMPLETIONS)}` },
+    { measure: `DAG (a) fan-out 1→${fanNoPool.big.sources}→1 completions, sandbox pool off`, value: round(fanNoPool.big.completionsPerSec, 1), unit: 'tasks/s', detail: `${fanNoPool.bigError ? `FAILED: ${fanNoPool.bigError.slice(0, 60)}…` : `median of ${fanNoPool.bigRuns.length} runs (${fanNoPool.bigRuns.map((r) => r.completionsPerSec.toFixed(0)).join(', ')})`}; pool on (${fan.sandboxPool}) ÷ off = ${round(poolGain, 2)}×; node restarted with OMOI_SANDBOX_POOL=0` },
     { measure: `DAG (a) 1→${fan.big.sources}→1 last source→J running p50`, value: fan.bigLastSourceToStartMs.p50, unit: 'ms', detail: fan.bigError ? 'not reached: the fan-out failed (see above)' : `merges ${fan.bigRuns.map((r) => r.mergeMs).join(', ')} ms` },
     { measure: `DAG (a) 1→${fan.big.sources}→1 last source→J running p99`, value: fanP99, unit: 'ms', detail: `over ${fan.bigRuns.length} runs, max ${fan.bigLastSourceToStartMs.max} ms; target ≤ ${TARGET_JOIN_P99_MS} → ${met(fanP99 <= TARGET_JOIN_P99_MS)}` },
     { measure: `DAG (a) ${fan.repeated.shape} last source→J running p50`, value: fan.repeated.lastSourceToStartMs.p50, unit: 'ms', detail: `of which merge p50 ${fan.repeated.mergeMs.p50} ms` },
@@ -162,7 +177,7 @@ async function main(): Promise<void> {
     bench: 'omoi-messaging', quick, settings, raw, endToEnd: e2e,
     ratio: round(ratio, 4), targetRatio: TARGET_RATIO, targetMet: ratio >= TARGET_RATIO,
     dag: {
-      fanOut: fan, merge, heap,
+      fanOut: fan, fanOutPoolOff: fanNoPool, poolGain: round(poolGain, 3), merge, heap,
       targets: {
         completionsPerSec: { target: TARGET_COMPLETIONS, value: round(fan.big.completionsPerSec, 1), met: fan.big.completionsPerSec >= TARGET_COMPLETIONS },
         joinLatencyP99Ms: { target: TARGET_JOIN_P99_MS, value: fanP99, met: fanP99 <= TARGET_JOIN_P99_MS },

@@ -112,7 +112,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const publish = commandPublisher(js, config.partitions, config.nodeId);
     const merges = new MergeActor({ dataDir: config.dataDir, publish, log });
     const agentPolicy = agentPolicyFrom(config);
-    const executor = new LocalExecutor({ dataDir: config.dataDir, publish, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand });
+    const executor = new LocalExecutor({
+      dataDir: config.dataDir, publish, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,
+      pool: { size: config.sandboxPool, perRepository: config.sandboxPoolPerRepository, idleMs: config.sandboxPoolIdleMs },
+    });
     cleanup.push(() => executor.stop());
     const swept = await executor.sweep();
     if (swept.length) log.info({ sandboxes: swept }, 'removed sandboxes left by a crash');

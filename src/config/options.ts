@@ -63,6 +63,15 @@ export interface OmoiConfig {
   /** Tasks this node's local agent runs at once. */
   localAgentCapacity: number;
   /**
+   * Idle task sandboxes (worktrees) this node keeps warm for reuse, over all repositories; 0
+   * turns the pool off (a worktree is made and removed per attempt). See `src/sandbox/pool.ts`.
+   */
+  sandboxPool: number;
+  /** Idle pooled sandboxes kept per repository (at most `sandboxPool`). */
+  sandboxPoolPerRepository: number;
+  /** ms an idle pooled sandbox is kept before it is removed. */
+  sandboxPoolIdleMs: number;
+  /**
    * Command template for `kind: agent` tasks, e.g. `my-agent --prompt-file {prompt_file}`;
    * placeholders {prompt_file} {task_file} {result_file} {task_id} {ticket_id}. Unset → agent
    * tasks fail with `agent_not_configured`.
@@ -93,6 +102,9 @@ export const DEFAULTS = {
   agentRestartMax: 3,
   localAgentCapabilities: [] as string[],
   localAgentCapacity: 2,
+  sandboxPool: 64,
+  sandboxPoolPerRepository: 32,
+  sandboxPoolIdleMs: 60_000,
 } as const satisfies Partial<OmoiConfig>;
 
 export function defaultNodeId(httpPort: number): string {

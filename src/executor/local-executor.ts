@@ -2,7 +2,7 @@ import path from 'node:path';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { setBranch, worktreeHead } from '../git/index.ts';
-import { executeTask, SandboxManager, type Sandbox } from '../sandbox/index.ts';
+import { executeTask, SandboxManager, SandboxPool, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
 import type { Assignment } from '../actors/agent-actor.ts';
 import type { PublishCommand } from './command-publisher.ts';
 
@@ -10,10 +10,11 @@ import type { PublishCommand } from './command-publisher.ts';
  * The executor of a node's local agent. `run` (called after the commit that recorded the
  * assignment) queues the attempt behind at most `capacity` concurrent ones, then:
  * `task.started` → a sandbox (worktree of `<dataDir>/repos/<ticket>` on the task branch at the
- * assignment's base) → `executeTask` → ownership check (strict: violations fail the attempt,
- * not retryable; lenient: allowed) → `setBranch` → `task.complete` or `task.fail`, published
+ * assignment's base; from the node's `SandboxPool`: a reset warm worktree or a fresh one) →
+ * `executeTask` → ownership check (strict: violations fail the attempt, not retryable; lenient: allowed) → `setBranch` → `task.complete` or `task.fail`, published
  * to the ticket's partition with id `task-result:<ticket>:<task>:<attempt>` (one result per
- * attempt, deduplicated). The sandbox is removed on every path. Never throws.
+ * attempt, deduplicated). On every path the sandbox goes back to the pool, or is removed when
+ * in doubt (the attempt was killed, timed out, or the executor failed). Never throws.
  *
  * Lifetime: in memory; a crash loses the running attempts, which `agent.wake` fails on recovery
  * (`liveKeys()` tells it which ones still run here).
@@ -23,12 +24,23 @@ export class LocalExecutor {
   private readonly queue: Array<() => void> = [];
   private active = 0;
   private readonly sandboxes: SandboxManager;
+  private readonly pool: SandboxPool;
   /** Aborted by `stop()`: kills the process trees of running attempts. */
   private readonly abort = new AbortController();
   private readonly running = new Set<Promise<void>>();
 
-  constructor(private readonly deps: { dataDir: string; publish: PublishCommand; log: Logger; capacity: number; agentTemplate?: string }) {
+  /** `pool`: the sandbox pool's bounds (see `SandboxPool`); absent or `size: 0` → a worktree per attempt. */
+  constructor(private readonly deps: { dataDir: string; publish: PublishCommand; log: Logger; capacity: number; agentTemplate?: string; pool?: Omit<SandboxPoolOptions, 'onResetFailure'> }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
+    this.pool = new SandboxPool(this.sandboxes, {
+      ...(deps.pool ?? { size: 0, idleMs: 0 }),
+      onResetFailure: (dir, err) => deps.log.warn({ sandbox: dir, err: errorMessage(err) }, 'pooled sandbox failed its reset; removed, a fresh one used'),
+    });
+  }
+
+  /** The sandbox pool's counters (reused, created, reset failures, idle, busy). */
+  poolStats() {
+    return this.pool.stats();
   }
 
   /**
@@ -69,6 +81,7 @@ export class LocalExecutor {
     this.abort.abort();
     for (const release of this.queue.splice(0)) release();
     await Promise.allSettled([...this.running]);
+    await this.pool.close();
   }
 
   private slot(): Promise<void> {
@@ -86,6 +99,7 @@ export class LocalExecutor {
     await publish('task.started', ref, `task-started:${a.ticket_id}:${a.task_id}:${a.attempt}`);
     const repoDir = path.join(dataDir, 'repos', a.ticket_id);
     let sandbox: Sandbox | undefined;
+    let reusable = false; // the attempt's process ended on its own: its sandbox may go back to the pool
     let outcome: { type: 'task.complete' | 'task.fail'; payload: Record<string, unknown> };
     try {
       // Sandboxes of earlier attempts left by a crash still hold the task branch: remove them.
@@ -94,13 +108,14 @@ export class LocalExecutor {
         const id = `task-${a.ticket_id}-${a.task_id}-${n}`;
         await this.sandboxes.remove({ id, dir: this.sandboxes.dirOf(id), branch: a.branch, base: a.base, repoDir }).catch(() => undefined);
       }
-      sandbox = await this.sandboxes.create(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
+      sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const result = await executeTask({
         sandbox, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
         context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, signal: this.abort.signal,
         logDir: path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`),
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
       });
+      reusable = !result.timedOut && result.exitCode !== null && !this.abort.signal.aborted; // not killed
       if (!result.ok) {
         outcome = { type: 'task.fail', payload: { ...ref, error: `${result.error ?? 'failed'}\n${result.tail}`.slice(0, 20_000), retryable: true } };
       } else if (result.violations.length && a.ownership !== 'lenient') {
@@ -115,7 +130,7 @@ export class LocalExecutor {
       log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt, err: errorMessage(err) }, 'task execution failed');
       outcome = { type: 'task.fail', payload: { ...ref, error: `executor_error: ${errorMessage(err)}`.slice(0, 20_000), retryable: true } };
     } finally {
-      if (sandbox) await this.sandboxes.remove(sandbox).catch(() => undefined);
+      if (sandbox) await (reusable ? this.pool.release(sandbox) : this.pool.destroy(sandbox));
     }
     await publish(outcome.type, outcome.payload, resultId);
   }

@@ -9,4 +9,5 @@ export { mergeSources, type MergeAttempt, type MergeOptions, type MergeOutcome }
 export { applyBuiltInRules, type RuleResolution } from './conflict-rules.ts';
 export type { ConflictSide, ConflictVersions } from './conflicts.ts';
 export { hasConflictMarkers } from './markers.ts';
-export { addWorktree, pruneWorktrees, removeWorktreeDir, worktreeHead } from './worktree.ts';
+export { addWorktree, detachWorktree, pruneWorktrees, removeWorktreeDir, switchWorktree, worktreeHead, type WorktreeRecord } from './worktree.ts';
+export { resetWorktree, saveIndex } from './worktree-reset.ts';

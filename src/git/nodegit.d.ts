@@ -53,6 +53,17 @@ declare module 'nodegit' {
       write(): Promise<number>;
       writeTree(): Promise<Oid>;
       writeTreeTo(repo: Repository): Promise<Oid>;
+      /** Replaces the index's entries with `tree`'s (in memory; `write()` saves it). */
+      readTree(tree: Tree): Promise<number>;
+    }
+
+    class Status {
+      static OPT: { INCLUDE_UNTRACKED: number; INCLUDE_IGNORED: number; RECURSE_UNTRACKED_DIRS: number; RECURSE_IGNORED_DIRS: number };
+    }
+
+    interface StatusFile {
+      path(): string;
+      status(): string[];
     }
 
     class TreeUpdate {
@@ -89,6 +100,7 @@ declare module 'nodegit' {
     }
 
     class Reference {
+      name(): string;
       static create(repo: Repository, name: string, id: Oid, force: number, logMessage: string): Promise<Reference>;
       static isValidName(name: string): number;
     }
@@ -160,6 +172,9 @@ declare module 'nodegit' {
       refreshIndex(): Promise<Index>;
       headUnborn(): number;
       getHeadCommit(): Promise<Commit | null>;
+      head(): Promise<Reference>;
+      /** Status entries (index vs HEAD, workdir vs index) with `flags` from `Status.OPT`. */
+      getStatusExt(opts: { flags: number }): Promise<StatusFile[]>;
       setHeadDetached(id: Oid): number;
       createCommit(
         updateRef: string | null,

@@ -19,10 +19,11 @@ import { commitShaIn, openRepository } from './repository.ts';
  * `base` and checked out; without, HEAD is detached at `base`. A leftover at `dir` (a crashed
  * earlier run) is removed first, with its worktree record, so this is safe to repeat.
  * `checkout: false` writes no files and no index (the caller checks out later, if at all).
- * Spawns no process. Throws `TerminalError('worktree_failed')` for an unknown base, an invalid
+ * Spawns no process; returns where the worktree and its record are, and the base's sha.
+ * Throws `TerminalError('worktree_failed')` for an unknown base, an invalid
  * branch name or a branch checked out in another live worktree; `RetryableError` otherwise.
  */
-export async function addWorktree(repoDir: string, dir: string, base: string, opts: { branch?: string; checkout?: boolean } = {}): Promise<void> {
+export async function addWorktree(repoDir: string, dir: string, base: string, opts: { branch?: string; checkout?: boolean } = {}): Promise<WorktreeRecord & { sha: string }> {
   const target = path.resolve(dir);
   await removeWorktreeDir(target);
   const fail = (detail: string, terminal: boolean): never => {
@@ -35,11 +36,13 @@ export async function addWorktree(repoDir: string, dir: string, base: string, op
   if (refName && !NodeGit.Reference.isValidName(refName)) fail(`${JSON.stringify(opts.branch)} is not a valid branch name`, true);
 
   let adminDir: string | undefined;
+  let commonDir = '';
+  let sha = '';
   try {
     const repo = await openRepository(repoDir);
     try {
-      const sha = await commitShaIn(repo, base).catch(() => fail(`${JSON.stringify(base)} does not name a commit`, true));
-      const commonDir = path.resolve(repo.commondir());
+      sha = await commitShaIn(repo, base).catch(() => fail(`${JSON.stringify(base)} does not name a commit`, true));
+      commonDir = path.resolve(repo.commondir());
       // One lock per repository: the "checked out elsewhere" check, the choice of the record's
       // name and the branch move must not interleave with another sandbox of this repository.
       await repoLock.run(commonDir, async () => {
@@ -49,14 +52,7 @@ export async function addWorktree(repoDir: string, dir: string, base: string, op
         }
         const record = (adminDir = await claimRecord(commonDir, target));
         if (refName) (await checkedOut(commonDir)).set(record, refName);
-        // Independent writes, in parallel: on a slow disk each costs about a millisecond.
-        await Promise.all([
-          writeFile(path.join(record, 'commondir'), '../..\n'),
-          writeFile(path.join(record, 'gitdir'), `${path.join(target, '.git')}\n`),
-          writeFile(path.join(record, 'HEAD'), refName ? `ref: ${refName}\n` : `${sha}\n`),
-          refName && NodeGit.Reference.create(repo, refName, NodeGit.Oid.fromString(sha), 1, `omoi: sandbox ${path.basename(target)} at ${sha}`),
-          mkdir(target, { recursive: true }).then(() => writeFile(path.join(target, '.git'), `gitdir: ${record}\n`)),
-        ]);
+        await writeRecord(repo, { dir: target, adminDir: record, commonDir }, sha, refName, true);
       });
     } finally {
       repo.cleanup();
@@ -75,16 +71,78 @@ export async function addWorktree(repoDir: string, dir: string, base: string, op
     if (err instanceof TerminalError || err instanceof RetryableError) throw err;
     fail((err as Error).message, false);
   }
+  return { dir: target, adminDir: adminDir!, commonDir, sha };
+}
+
+/** Where a worktree lives: its directory, its record `<commonDir>/worktrees/<name>`, its repository's git dir. */
+export interface WorktreeRecord { dir: string; adminDir: string; commonDir: string }
+
+/**
+ * Writes the files that make `w` a worktree on `refName` (or detached at `sha`): the record's
+ * `commondir`, `gitdir`, `HEAD`, the branch moved to `sha`, and `<dir>/.git`. Independent
+ * writes, in parallel: on a slow disk each costs about a millisecond.
+ */
+async function writeRecord(repo: NodeGit.Repository, w: WorktreeRecord, sha: string, refName: string | null, makeDir: boolean): Promise<void> {
+  await Promise.all([
+    writeFile(path.join(w.adminDir, 'commondir'), '../..\n'),
+    writeFile(path.join(w.adminDir, 'gitdir'), `${path.join(w.dir, '.git')}\n`),
+    writeFile(path.join(w.adminDir, 'HEAD'), refName ? `ref: ${refName}\n` : `${sha}\n`),
+    refName && NodeGit.Reference.create(repo, refName, NodeGit.Oid.fromString(sha), 1, `omoi: sandbox ${path.basename(w.dir)} at ${sha}`),
+    (makeDir ? mkdir(w.dir, { recursive: true }) : rm(path.join(w.dir, '.git'), { recursive: true, force: true }))
+      .then(() => writeFile(path.join(w.dir, '.git'), `gitdir: ${w.adminDir}\n`)),
+  ]);
+}
+
+/**
+ * Moves the existing worktree `w` (made by `addWorktree`; its record is taken from `w`, never
+ * from the worktree's own `.git`, which a task may have rewritten) onto `branch`, created or
+ * force-moved to `base`: rewrites the record's `commondir`, `gitdir` and `HEAD` and the
+ * worktree's `.git` file. No file of the worktree, and nothing else in the record, is touched
+ * (see `resetWorktree`). Keeps the "checked out elsewhere" bookkeeping of `addWorktree`: throws
+ * `TerminalError('worktree_failed')` when another live worktree has `branch` checked out or
+ * `base` names no commit. Returns the base commit's sha.
+ */
+export async function switchWorktree(w: WorktreeRecord, base: string, branch: string): Promise<string> {
+  const refName = `refs/heads/${branch}`;
+  const fail = (detail: string): never => {
+    throw new TerminalError('worktree_failed', `cannot switch worktree ${w.dir} to ${branch} at ${base}: ${detail}`, { dir: w.dir, base, branch });
+  };
+  if (!NodeGit.Reference.isValidName(refName)) fail(`${JSON.stringify(branch)} is not a valid branch name`);
+  const repo = await openRepository(w.commonDir);
+  try {
+    const sha = await commitShaIn(repo, base).catch(() => fail(`${JSON.stringify(base)} does not name a commit`));
+    await repoLock.run(w.commonDir, async () => {
+      const holder = await liveWorktreeOn(w.commonDir, refName, repo.isBare() ? null : repo.workdir(), w.adminDir);
+      if (holder) fail(`branch ${branch} is already checked out at ${holder}`);
+      (await checkedOut(w.commonDir)).set(w.adminDir, refName);
+      await writeRecord(repo, w, sha, refName, false);
+    });
+    return sha;
+  } finally {
+    repo.cleanup();
+  }
+}
+
+/**
+ * Detaches the HEAD of worktree `w` at `sha` (a commit), so that it holds no branch: an idle
+ * pooled worktree must not keep its last task's branch from being checked out elsewhere.
+ */
+export async function detachWorktree(w: WorktreeRecord, sha: string): Promise<void> {
+  await repoLock.run(w.commonDir, async () => {
+    (await checkedOut(w.commonDir)).delete(w.adminDir);
+    await writeFile(path.join(w.adminDir, 'HEAD'), `${sha}\n`);
+  });
 }
 
 /**
  * Removes the worktree at `dir`: its files and its record in the owning repository (found via
  * the worktree's `.git` file, so the repository need not be known). Branches are kept. Never
- * fails because the worktree is already gone; idempotent. Spawns no process.
+ * fails because the worktree is already gone; idempotent. Spawns no process. With `known`, the
+ * record is that one, not the one the worktree's `.git` names (which its task could rewrite).
  */
-export async function removeWorktreeDir(dir: string): Promise<void> {
+export async function removeWorktreeDir(dir: string, known?: WorktreeRecord): Promise<void> {
   const target = path.resolve(dir);
-  const record = await worktreeRecord(target);
+  const record = known ? { adminDir: known.adminDir, repoGitDir: known.commonDir } : await worktreeRecord(target);
   await rm(target, { recursive: true, force: true });
   if (record) {
     await rm(record.adminDir, { recursive: true, force: true });
@@ -181,14 +239,15 @@ async function checkedOut(commonDir: string): Promise<Map<string, string>> {
 /**
  * The directory of a live worktree of the repository that has `refName` checked out (the main
  * working tree `mainWorkdir`, if any, included), or `null`. Records of worktrees whose
- * directory is gone do not count, and are dropped as `git worktree prune` would.
+ * directory is gone do not count, and are dropped as `git worktree prune` would; nor does the
+ * record `except` (the worktree being switched).
  */
-async function liveWorktreeOn(commonDir: string, refName: string, mainWorkdir: string | null): Promise<string | null> {
+async function liveWorktreeOn(commonDir: string, refName: string, mainWorkdir: string | null, except?: string): Promise<string | null> {
   const headRef = async (file: string) => /^ref:\s*(\S+)/.exec(await readFile(file, 'utf8').catch(() => ''))?.[1];
   if (mainWorkdir && (await headRef(path.join(commonDir, 'HEAD'))) === refName) return mainWorkdir;
   const known = await checkedOut(commonDir);
   for (const [adminDir, ref] of [...known]) {
-    if (ref !== refName) continue;
+    if (ref !== refName || adminDir === except) continue;
     const points = (await headRef(path.join(adminDir, 'HEAD'))) === refName ? await recordTarget(adminDir) : undefined;
     if (points !== undefined && (await exists(points))) return path.dirname(points);
     known.delete(adminDir);

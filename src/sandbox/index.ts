@@ -1,5 +1,6 @@
 // Task sandboxes (git worktrees) and the executors that run tasks in them.
 export { SandboxManager, type Sandbox } from './manager.ts';
+export { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from './pool.ts';
 export { runProcess, type ProcessOutcome, type RunProcessOptions } from './process.ts';
 export { ownershipViolations } from './ownership.ts';
 export { executeTask, fillTemplate, type ExecutableTask, type ExecuteOptions, type ExecutionResult } from './execute.ts';

@@ -9,7 +9,8 @@ export interface Sandbox { id: string; dir: string; branch: string; base: string
 /**
  * Owns the sandbox directories under `root`: one worktree per sandbox id, at
  * `root/<encoded id>`. Sandboxes are removed by `remove` on every path of a run; `sweep` at
- * start-up removes what a crash left behind.
+ * start-up removes what a crash left behind (everything under `root`, the `SandboxPool`'s
+ * `pool+<n>` worktrees included).
  */
 export class SandboxManager {
   readonly root: string;

@@ -1,0 +1,246 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { ensureClone } from '../../src/git/index.ts';
+import { SandboxManager, SandboxPool, type Sandbox } from '../../src/sandbox/index.ts';
+import { git, SourceRepo, tempDir } from '../git/fixture.ts';
+
+// The sandbox pool against real repositories and real processes: what a task leaves in a
+// worktree must be gone when the worktree is handed to the next task (compared with what a
+// fresh worktree shows), and the pool's bookkeeping (no sharing, bounds, idle shrink, off).
+
+async function setup(t: Test, files: Record<string, string> = { 'README.md': 'base\n', 'keep.txt': 'keep\n', 'other.txt': 'other\n', 'same.txt': 'same\n', '.gitignore': '*.log\nbuild/\n' }) {
+  const root = tempDir(t, 'omoi-pool-');
+  const source = SourceRepo.create(root, files);
+  const base = git(source.dir, 'rev-parse', 'HEAD');
+  const next = source.commit('next', { 'README.md': 'next\n', 'src/a.txt': 'a\n' });
+  const clone = path.join(root, 'clone');
+  await ensureClone(source.dir, clone);
+  const manager = new SandboxManager(path.join(root, 'sandboxes'));
+  return { root, source, clone, base, next, manager };
+}
+
+/** Runs `script` with /bin/sh in `dir`, as a task's command would run (a git identity set, no global config). */
+function sh(dir: string, script: string): string {
+  return execFileSync('/bin/sh', ['-ec', script], {
+    cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH!, HOME: dir, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@x' },
+  }).trim();
+}
+
+/** Everything a task can observe of its sandbox, with the sandbox's own names replaced so two sandboxes compare. */
+function observe(s: Sandbox): string {
+  const out = sh(s.dir, `
+    echo '## files'; find . -path ./.git -prune -o -print | LC_ALL=C sort
+    echo '## contents'; find . -path ./.git -prune -o -type f -print | LC_ALL=C sort | xargs -r sha1sum
+    echo '## modes'; find . -path ./.git -prune -o -printf '%p %M\\n' | LC_ALL=C sort
+    echo '## .git'; cat .git | sed 's|/worktrees/[^/]*$|/worktrees/NAME|'
+    echo '## status'; git status --porcelain --ignored --untracked-files=all
+    echo '## head'; git symbolic-ref HEAD; git rev-parse HEAD
+    echo '## record'; ls -A "$(git rev-parse --git-dir)"
+    echo '## config'; git config --list --show-scope | LC_ALL=C sort
+    echo '## hooks'; ls -A "$(git rev-parse --git-path hooks)" 2>/dev/null | grep -v '\\.sample$' || true
+    echo '## merge'; git rev-parse -q --verify MERGE_HEAD || echo none
+    echo '## stash'; git stash list
+    echo '## assume-unchanged'; git ls-files -v | grep '^[a-z]' || true
+  `);
+  return out.split(s.dir).join('<dir>').split(s.branch).join('<branch>');
+}
+
+/** What a misbehaving task does to its sandbox: every kind of leftover the pool must not pass on. */
+const MISCHIEF = `
+  echo changed > README.md                                   # tracked, modified
+  rm keep.txt                                                # tracked, deleted
+  chmod +x other.txt                                         # tracked, mode changed
+  stamp=$(mktemp); touch -r same.txt "$stamp"; printf 'SAME\n' > same.txt; touch -r "$stamp" same.txt  # same size, same mtime
+  echo new > untracked.txt                                   # untracked
+  echo junk > debug.log; mkdir -p build; echo o > build/out  # ignored (.gitignore)
+  mkdir -p newdir/sub; echo x > newdir/sub/file.txt          # a file in a new untracked directory
+  mkdir -p emptydir/deeper                                   # empty directories (git does not see them)
+  mkdir nested; (cd nested; git init -q; echo n > n; git add n; git commit -qm n)  # a nested repository
+  ln -s /etc escape                                          # a symlink out of the sandbox
+  # \`git config --worktree\` needs extensions.worktreeConfig, which in a bare clone makes every
+  # worktree bare (a change to the shared config, fresh worktrees break as well): the task writes
+  # the file that command writes instead.
+  git config --worktree omoi.evil worktree 2>/dev/null || git config --file "$(git rev-parse --git-dir)/config.worktree" omoi.evil worktree
+  git config omoi.plain shared                               # plain git config: the common dir's config (shared)
+  mkdir -p "$(git rev-parse --git-dir)/hooks"                # hooks in the worktree's own record...
+  printf '#!/bin/sh\necho pwned\n' > "$(git rev-parse --git-dir)/hooks/post-checkout"
+  git config --file "$(git rev-parse --git-dir)/config.worktree" core.hooksPath "$(git rev-parse --git-dir)/hooks"
+  printf '#!/bin/sh\necho shared\n' > "$(git rev-parse --git-path hooks)/post-commit"   # ...and in the common dir (shared)
+  echo stashed > stash.txt; git add stash.txt; git stash -q                 # a stash
+  git rev-parse HEAD > "$(git rev-parse --git-dir)/MERGE_HEAD"              # a merge in progress
+  mkdir "$(git rev-parse --git-dir)/rebase-merge"                           # a rebase in progress
+  git update-index --assume-unchanged README.md                             # index flags
+  git checkout -q -b task-switched                                          # a branch switch
+  echo more > untracked-on-switched.txt
+`;
+
+t.test('a reused worktree shows the next task exactly what a fresh one would: nothing an earlier task left', async (t) => {
+  const s = await setup(t);
+  const pool = new SandboxPool(s.manager, { size: 4, idleMs: 60_000 });
+  t.teardown(() => pool.close());
+  const first = await pool.acquire(s.clone, 'task-1', 'omoi/t/one', s.base);
+  sh(first.dir, MISCHIEF);
+  t.equal(sh(first.dir, 'git symbolic-ref --short HEAD'), 'task-switched', 'the task did switch branches');
+  await pool.release(first);
+  t.equal(pool.stats().idle, 1, 'released into the pool');
+
+  for (const [i, base] of [s.base, s.next].entries()) {
+    const reused = await pool.acquire(s.clone, `task-${i + 2}`, `omoi/t/reused-${i}`, base);
+    t.equal(reused.dir, first.dir, 'the same worktree is reused');
+    const fresh = await s.manager.create(s.clone, `fresh-${i}`, `omoi/t/fresh-${i}`, base);
+    const seen = observe(reused);
+    t.equal(seen, observe(fresh), `at ${i ? 'another' : 'the same'} base, a reused worktree observes exactly as a fresh one`);
+    // The same, spelled out for a reader:
+    t.equal(readFileSync(path.join(reused.dir, 'README.md'), 'utf8'), i ? 'next\n' : 'base\n', 'tracked modification undone');
+    t.ok(existsSync(path.join(reused.dir, 'keep.txt')), 'tracked deletion undone');
+    t.equal(readFileSync(path.join(reused.dir, 'same.txt'), 'utf8'), 'same\n', 'a modification that kept size and mtime undone');
+    t.notOk(statMode(path.join(reused.dir, 'other.txt')) & 0o111, 'mode change undone');
+    for (const gone of ['untracked.txt', 'debug.log', 'build', 'newdir', 'emptydir', 'nested', 'escape', 'stash.txt', 'untracked-on-switched.txt']) {
+      t.notOk(existsSync(path.join(reused.dir, gone)), `${gone} is gone`);
+    }
+    t.equal(sh(reused.dir, 'git symbolic-ref HEAD'), `refs/heads/omoi/t/reused-${i}`, 'on its own branch');
+    t.equal(sh(reused.dir, 'git rev-parse HEAD'), base, 'at its base');
+    t.equal(sh(reused.dir, 'git config --get omoi.evil || echo unset'), 'unset', 'the worktree config is gone');
+    t.equal(sh(reused.dir, 'git config --get core.hooksPath || echo unset'), 'unset', 'the per-worktree hooks path is gone');
+    t.equal(sh(reused.dir, 'ls -A "$(git rev-parse --git-dir)"'), 'HEAD\ncommondir\ngitdir\nindex', 'the record holds what addWorktree writes, nothing else');
+    t.equal(sh(reused.dir, 'git status --porcelain --ignored --untracked-files=all'), '', 'clean, nothing ignored');
+    // Shared by every worktree of the repository, fresh or reused (documented; left to the
+    // sandbox's filesystem view): the common dir's config and the stash ref.
+    t.equal(sh(fresh.dir, 'git config --get omoi.plain'), 'shared', 'plain git config is the shared repository config: a fresh worktree sees it too');
+    t.match(sh(fresh.dir, 'git stash list'), /stash@\{0\}/, 'refs/stash is a shared ref: a fresh worktree sees it too');
+    t.equal(sh(fresh.dir, 'ls "$(git rev-parse --git-path hooks)" | grep -v sample'), 'post-commit', 'the common dir\'s hooks are shared: a fresh worktree sees them too');
+    await s.manager.remove(fresh);
+    await pool.release(reused);
+  }
+  t.equal(pool.stats().reused, 2);
+  t.equal(pool.stats().resetFailures, 0);
+});
+
+function statMode(file: string): number {
+  return statSync(file).mode;
+}
+
+t.test('a task that replaced its .git or emptied its record does not get its worktree reused', async (t) => {
+  const s = await setup(t);
+  const pool = new SandboxPool(s.manager, { size: 4, idleMs: 60_000 });
+  t.teardown(() => pool.close());
+  const a = await pool.acquire(s.clone, 'a', 'omoi/t/a', s.base);
+  sh(a.dir, 'rm .git; git init -q .; echo evil > evil.txt');
+  await pool.release(a);
+  const b = await pool.acquire(s.clone, 'b', 'omoi/t/b', s.base);
+  t.equal(b.dir, a.dir, 'reused: the .git file was rewritten from what the pool knows');
+  t.equal(sh(b.dir, 'git rev-parse --git-common-dir'), s.clone, 'it is a worktree of the clone again');
+  t.notOk(existsSync(path.join(b.dir, 'evil.txt')));
+  await pool.release(b);
+
+  const failures: string[] = [];
+  const pool2 = new SandboxPool(s.manager, { size: 4, idleMs: 60_000, onResetFailure: (dir) => failures.push(dir) });
+  t.teardown(() => pool2.close());
+  const c = await pool2.acquire(s.clone, 'c', 'omoi/t/c', s.base);
+  await pool2.release(c);
+  rmSync(sh(c.dir, 'git rev-parse --absolute-git-dir'), { recursive: true, force: true }); // the record is gone
+  const d = await pool2.acquire(s.clone, 'd', 'omoi/t/d', s.base);
+  t.not(d.dir, c.dir, 'a worktree that cannot be reset is replaced by a fresh one');
+  t.same(failures, [c.dir], 'and the failure is reported');
+  t.notOk(existsSync(c.dir), 'the broken worktree is removed');
+  t.equal(sh(d.dir, 'git rev-parse HEAD'), s.base);
+  await pool2.destroy(d);
+  t.notOk(existsSync(d.dir), 'destroy removes a pooled worktree');
+  t.equal(pool2.stats().idle, 0);
+});
+
+t.test('concurrent acquires never share a worktree; branches stay free once released', async (t) => {
+  const s = await setup(t);
+  const pool = new SandboxPool(s.manager, { size: 8, idleMs: 60_000 });
+  t.teardown(() => pool.close());
+  const warm = await Promise.all([0, 1, 2].map((i) => pool.acquire(s.clone, `w${i}`, `omoi/c/w${i}`, s.base)));
+  await Promise.all(warm.map((w) => pool.release(w)));
+  t.equal(pool.stats().idle, 3);
+  const many = await Promise.all(Array.from({ length: 8 }, (_, i) => pool.acquire(s.clone, `c${i}`, `omoi/c/c${i}`, i % 2 ? s.next : s.base)));
+  t.equal(new Set(many.map((m) => m.dir)).size, 8, 'eight attempts, eight worktrees');
+  t.equal(pool.stats().reused, 3, 'the three idle ones were reused');
+  for (const [i, m] of many.entries()) t.equal(sh(m.dir, 'git rev-parse HEAD'), i % 2 ? s.next : s.base, `${m.id} at its base`);
+
+  // The "checked out elsewhere" rule holds across a pooled worktree switching branches.
+  await t.rejects(pool.acquire(s.clone, 'dup', 'omoi/c/c0', s.base), { code: 'worktree_failed', message: /already checked out/ }, 'a busy branch is refused');
+  t.equal(pool.stats().busy, 8, 'the refused acquire took no worktree');
+  await pool.release(many[0]!);
+  const again = await pool.acquire(s.clone, 'c0-retry', 'omoi/c/c0', s.base);
+  t.equal(again.dir, many[0]!.dir, 'a retry on the released branch gets a worktree');
+  const fresh = await s.manager.create(s.clone, 'w0-fresh', 'omoi/c/w0', s.base);
+  t.pass('the branch a pooled worktree had before it switched is free for a fresh worktree');
+  await s.manager.remove(fresh);
+  await Promise.all([again, ...many.slice(1)].map((m) => pool.release(m)));
+  t.equal(sh(s.clone, 'git worktree list --porcelain | grep -c "^detached" || true'), String(pool.stats().idle), 'idle worktrees hold no branch');
+});
+
+t.test('bounded per repository and in total; shrunk when idle; closed', async (t) => {
+  const s = await setup(t);
+  const otherClone = path.join(s.root, 'clone2');
+  await ensureClone(s.source.dir, otherClone);
+  let now = 1_000;
+  const pool = new SandboxPool(s.manager, { size: 3, perRepository: 2, idleMs: 5_000, now: () => now });
+  t.teardown(() => pool.close());
+  const a = await Promise.all([0, 1, 2].map((i) => pool.acquire(s.clone, `a${i}`, `omoi/b/a${i}`, s.base)));
+  for (const x of a) await pool.release(x);
+  t.equal(pool.stats().idle, 2, 'at most two idle worktrees of one repository');
+  t.notOk(existsSync(a[2]!.dir), 'the one over the bound was removed');
+  now += 1_000;
+  const b = await Promise.all([0, 1].map((i) => pool.acquire(otherClone, `b${i}`, `omoi/b/b${i}`, s.base)));
+  for (const x of b) await pool.release(x);
+  t.equal(pool.stats().idle, 3, 'at most three in all');
+  t.notOk(existsSync(a[0]!.dir), 'the oldest idle worktree was evicted');
+  t.same(readdirSync(s.manager.root).sort(), [a[1]!.dir, ...b.map((x) => x.dir)].flatMap((d) => [path.basename(d), `${path.basename(d)}.index`]).sort(), 'the pooled worktrees (and the copies of their index) on disk');
+
+  now += 4_500;
+  t.equal(await pool.shrink(), 1, 'the one idle for 5 s is removed');
+  t.notOk(existsSync(a[1]!.dir));
+  now += 1_000;
+  t.equal(await pool.shrink(), 2);
+  t.same(readdirSync(s.manager.root), [], 'nothing left on disk');
+  t.same(git(s.clone, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree ')).length, 1, 'no worktree record left');
+
+  const f = await pool.acquire(otherClone, 'f', 'omoi/b/f', s.base);
+  await pool.release(f);
+  t.equal(pool.stats().idle, 1);
+  await pool.forget(otherClone);
+  t.equal(pool.stats().idle, 0, 'forget removes the idle worktrees of a repository');
+  t.notOk(existsSync(f.dir));
+
+  // The real timer (unref'd) does the same.
+  const timed = new SandboxPool(s.manager, { size: 2, idleMs: 40 });
+  const x = await timed.acquire(s.clone, 'x', 'omoi/b/x', s.base);
+  await timed.release(x);
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(timed.stats().idle, 0, 'the idle timer removed it');
+  t.notOk(existsSync(x.dir));
+
+  const y = await pool.acquire(s.clone, 'y', 'omoi/b/y', s.base);
+  await pool.close();
+  await pool.release(y);
+  t.notOk(existsSync(y.dir), 'after close, a release removes its worktree');
+  await pool.close();
+});
+
+t.test('pool off (size 0) is today\'s create/remove; the start-up sweep removes pooled worktrees', async (t) => {
+  const s = await setup(t);
+  const off = new SandboxPool(s.manager, { size: 0, idleMs: 60_000 });
+  const a = await off.acquire(s.clone, 'task-a', 'omoi/o/a', s.base);
+  t.equal(a.dir, s.manager.dirOf('task-a'), 'the sandbox is at dirOf(id)');
+  sh(a.dir, 'echo x > x.txt');
+  await off.release(a);
+  t.notOk(existsSync(a.dir), 'release removes it');
+  t.equal(off.stats().created + off.stats().reused + off.stats().idle, 0);
+
+  const on = new SandboxPool(s.manager, { size: 2, idleMs: 60_000 });
+  const b = await on.acquire(s.clone, 'task-b', 'omoi/o/b', s.base);
+  const c = await on.acquire(s.clone, 'task-c', 'omoi/o/c', s.base);
+  await on.release(b);
+  // A crash: the process is gone; a restarted node sweeps everything under the root.
+  const removed = await new SandboxManager(s.manager.root).sweep(new Set());
+  t.same(removed.sort(), [b.dir, c.dir].flatMap((d) => [path.basename(d), `${path.basename(d)}.index`]).sort(), 'the pooled worktrees and their index copies are swept');
+  t.same(git(s.clone, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree ')).length, 1, 'records pruned');
+});
