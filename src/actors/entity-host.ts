@@ -41,7 +41,7 @@ export interface SupervisionReport {
   backoff_ms?: number;
 }
 
-type Mail<M> = { kind: 'handle'; message: M; scope: MessageScope } | { kind: 'invalidate' };
+type Mail<M> = { kind: 'handle'; message: M; scope: MessageScope } | { kind: 'invalidate' } | { kind: 'keepalive' };
 type Slot<S> = { hydrated: false } | { hydrated: true; value: S };
 type Reply = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -54,6 +54,8 @@ type Reply = { ok: true; value: unknown } | { ok: false; error: unknown };
  * 2. A handler error is replied to the asker; a terminal error (bad input) leaves the actor
  *    running, any other error crashes it into supervision (backoff restart, then escalation).
  * 3. `invalidate` goes through the mailbox, so it never races a message being handled.
+ * 4. An entity actor with a running child (a JoinActor's MergeActor) is not passivated: the
+ *    child sends `keepAlive` to it, which restarts its idle timer and changes nothing else.
  */
 export class EntityHost<S, M = unknown> {
   private readonly refs = new Map<string, Ref>();
@@ -74,7 +76,7 @@ export class EntityHost<S, M = unknown> {
     },
   ) {
     this.budget = new RestartBudget(deps.supervision);
-    this.supervisor = spawn(system, (state: unknown) => state, `${behavior.type}s`, {
+    this.supervisor = spawn(system, (state: unknown) => state, hostName(behavior.type), {
       // Escalations from children land here: the entity is marked failed and the child stopped.
       onCrash: async (_msg: unknown, err: Error | undefined, ctx: any, child: Ref | undefined) => {
         const id = child ? this.idOf(child) : undefined;
@@ -146,6 +148,7 @@ export class EntityHost<S, M = unknown> {
       this.supervisor,
       async (slot: Slot<S>, mail: Mail<M> & { sender: Ref }, ctx: any): Promise<Slot<S>> => {
         if (mail.kind === 'invalidate') return { hydrated: false };
+        if (mail.kind === 'keepalive') return slot;
         const { scope } = mail;
         scope.uow.onRollback(() => this.invalidate(id));
         try {
@@ -208,6 +211,26 @@ export class EntityHost<S, M = unknown> {
     }
     deps.report({ actor: behavior.type, entity: id, action: 'escalated', error: errorMessage(err), restarts: deps.supervision.restartMax });
   }
+}
+
+/** The nact name of the host (the supervisor) of an actor type: `JoinActors`. */
+function hostName(type: ActorType): string {
+  return `${type}s`;
+}
+
+/**
+ * The actor type of an entity actor, read from its nact reference (its host's name), or
+ * `undefined` if the reference is not an entity actor. What observes a child's real parent.
+ */
+export function actorTypeOf(ref: Ref): ActorType | undefined {
+  const parts: string[] = (ref as any)?.path?.parts ?? [];
+  if (parts.length !== 2 || !parts[0]!.endsWith('s')) return undefined;
+  return parts[0]!.slice(0, -1) as ActorType;
+}
+
+/** Keeps an entity actor from passivating for another `idleMs` (sent by its running children). */
+export function keepAlive(ref: Ref): void {
+  dispatch(ref, { kind: 'keepalive' } satisfies Mail<unknown>);
 }
 
 /** nact child names must be unique and path-safe. */

@@ -359,7 +359,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     scope.emit('merge.attempted', {
       ticket_id: p.ticket_id, join_id: p.join_id, ok: p.ok, ...(p.commit ? { commit: p.commit } : {}), order: p.order, conflicts: p.conflicts, files: p.files, duration_ms: p.duration_ms,
     });
-    const reply = await this.deps.joins().ask(`${w.s.ticket.id}/${p.join_id}`, { kind: 'merge_finished', attempt: p.attempt, ok: p.ok, commit: p.commit, files: p.files, reason: p.reason }, scope) as JoinReply;
+    const reply = await this.deps.joins().ask(`${w.s.ticket.id}/${p.join_id}`, { kind: 'merge_finished', attempt: p.attempt, ok: p.ok, commit: p.commit, files: p.files, failure: p.failure, reason: p.reason }, scope) as JoinReply;
     this.onJoinReply(w, reply);
   }
 

@@ -4,3 +4,4 @@ export * from './subjects.ts';
 export * from './registry.ts';
 export * from './codec.ts';
 export * from './messages/common.ts';
+export { MergeFailure } from './messages/join.ts';
