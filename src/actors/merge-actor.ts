@@ -190,7 +190,8 @@ export class MergeSupervisor {
     }
     this.live.set(a.key, { ref, abort });
     metrics.liveActors.set({ actor: ActorType.MergeActor }, this.live.size);
-    metrics.spawns.inc({ actor: ActorType.MergeActor, parent: actorTypeOf(parent) ?? 'node' });
+    // The parent as nact recorded it in the child's reference: what the orphan check observes.
+    metrics.spawns.inc({ actor: ActorType.MergeActor, parent: actorTypeOf((ref as any).parent) ?? 'node' });
     dispatch(ref, { kind: 'run' } satisfies MergeMail);
   }
 
