@@ -131,7 +131,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // Recovery on partition takeover, agent heartbeat supervision, stuck-ready sweep.
     const supervisor = new NodeSupervisor({
       db, log, publish, partitions: config.partitions, intervalMs: Math.max(200, config.heartbeatMs), policy: agentPolicy,
-      held: () => leases, liveAttempts: () => executor.liveKeys(),
+      held: () => leases, liveAttempts: () => executor.liveKeys(), liveMerge: (ticket, join, attempt) => merges.isRunning(ticket, join, attempt),
     });
     supervisor.start();
     cleanup.push(() => supervisor.stop());

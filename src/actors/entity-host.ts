@@ -30,6 +30,12 @@ export interface EntityBehavior<S, M = unknown> {
   handle(state: S, message: M, ctx: ActorContext): Promise<{ state: S; reply?: unknown }>;
   /** Escalation: record that the entity failed for good (called in its own transaction). */
   markFailed(em: EntityManager, id: string, reason: string): Promise<void>;
+  /**
+   * The entity's actor stopped (passivated, escalated, node stopping): release what it owns.
+   * nact does not stop the children of a stopped actor (it only detaches them), so an actor
+   * that spawns children (a JoinActor's MergeActor) stops them here. Must not throw.
+   */
+  stopped?(id: string, self: Ref): void;
 }
 
 export interface SupervisionReport {
@@ -56,6 +62,7 @@ type Reply = { ok: true; value: unknown } | { ok: false; error: unknown };
  * 3. `invalidate` goes through the mailbox, so it never races a message being handled.
  * 4. An entity actor with a running child (a JoinActor's MergeActor) is not passivated: the
  *    child sends `keepAlive` to it, which restarts its idle timer and changes nothing else.
+ *    When an entity actor stops anyway, `behavior.stopped` stops its children (nact does not).
  */
 export class EntityHost<S, M = unknown> {
   private readonly refs = new Map<string, Ref>();
@@ -185,6 +192,11 @@ export class EntityHost<S, M = unknown> {
         afterStop: (_state: unknown, sctx: any) => {
           if (this.refs.get(id) === ref) this.refs.delete(id);
           deps.metrics.liveActors.set({ actor: behavior.type }, this.refs.size);
+          try {
+            behavior.stopped?.(id, ref);
+          } catch (err) {
+            deps.log.error({ actor: behavior.type, entity: id, err: errorMessage(err) }, 'could not release what a stopped actor owned');
+          }
           // Whoever still waits in the mailbox gets an answer instead of a timeout.
           for (const queued of sctx.mailbox ?? []) {
             const sender = queued?.message?.sender;

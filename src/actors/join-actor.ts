@@ -127,6 +127,11 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
     }
   }
 
+  /** The JoinActor stopped (escalated, node stopping): its MergeActor stops with it; `wake` re-drives the merge. */
+  stopped(_id: string, self: ActorContext['self']): void {
+    this.deps.merges.stopChildrenOf(self);
+  }
+
   async markFailed(em: EntityManager, id: string, reason: string): Promise<void> {
     const [ticketId, joinId] = splitId(id);
     await em.nativeUpdate(JoinEntity, { ticket_id: ticketId, id: joinId }, { status: JoinStatus.blocked, reason: `actor_failed: ${reason}`, blocked_by: JoinBlockedBy.actor_failed, updated_at: new Date() });

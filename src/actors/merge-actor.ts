@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import nact from 'nact';
-import { errorMessage, isTerminal } from '../errors.ts';
+import { errorMessage, isTerminal, RetryableError } from '../errors.ts';
 import type { PublishCommand } from '../executor/command-publisher.ts';
 import { failpoint } from '../failpoints.ts';
 import { mergeSources, type MergeOutcome, type MergeSource } from '../git/index.ts';
@@ -40,8 +40,6 @@ interface Assignment {
   job: MergeJob;
   report(outcome: MergeOutcome): Promise<void>;
   fail(reason: string): Promise<void>;
-  /** A final merge stops itself once reported; a join's MergeActor is stopped by its JoinActor. */
-  stopWhenReported: boolean;
   /** The entity actor to keep from passivating while this merge runs (its JoinActor). */
   keepAlive?: Ref;
 }
@@ -77,14 +75,17 @@ export interface MergeSupervisorDeps {
  *    (`spawn(ctx.self, …)`, named `merge-<attempt>`), spawned in the `afterCommit` effect of
  *    the message that made the join `merging` — every source in, or `wake` after a restart of
  *    the node. At most one per (ticket, join, attempt) on a node: a second spawn is a no-op.
- * 2. **Stopped when recorded.** It publishes `merge.finished` (Nats-Msg-Id
- *    `merge-finished:<ticket>:<join>:<attempt>`), then idles until its JoinActor, after
- *    committing that result, stops it (`stop`). A JoinActor passivated or moved to another node
- *    meanwhile takes it down with it: the result is already durable.
+ * 2. **Stopped once its result is durable.** It publishes `merge.finished` (Nats-Msg-Id
+ *    `merge-finished:<ticket>:<join>:<attempt>`, acknowledged by JetStream: the result can no
+ *    longer be lost) and stops itself. The JoinActor, committing that result, stops any
+ *    MergeActor of the attempt still alive here (a duplicate spawned by a `wake`).
  * 3. **The join stays up while it merges.** Until it has reported, the MergeActor sends
  *    `keepAlive` to its JoinActor every `idleMs / 3`, so an idle join is not passivated under
- *    a running merge. If the JoinActor stops anyway (its own crash, escalation, node shutdown),
- *    the merge is aborted (its signal), its sandbox removed, and `ticket.wake` re-drives it.
+ *    a running merge. nact does not stop the children of a stopped actor (it detaches them), so
+ *    when the JoinActor stops anyway (escalation, node shutdown) its `stopped` hook calls
+ *    `stopChildrenOf`: the merge is aborted (its signal), its sandbox removed, and it stops.
+ *    A join left `merging` without a live MergeActor (a crash of the node, or of the JoinActor)
+ *    is re-driven: `ticket.wake` (recovery, and the node supervisor's sweep) spawns it again.
  * 4. **Supervision** as for entity actors (`SupervisionOptions`): an unexpected error crashes
  *    it; it is restarted after `min(base · 2^(n-1), max)` ms and runs the same attempt again
  *    (same sandbox path, same deterministic shas, same message id: one merge commit however
@@ -97,7 +98,7 @@ export interface MergeSupervisorDeps {
  *    (id `finalize:<ticket>`) and stop themselves once it is published.
  */
 export class MergeSupervisor {
-  private readonly live = new Map<string, { ref: Ref; abort: AbortController }>();
+  private readonly live = new Map<string, { ref: Ref; parent: Ref; abort: AbortController }>();
   private readonly budget: RestartBudget;
   private readonly finals: Ref;
 
@@ -126,7 +127,7 @@ export class MergeSupervisor {
     const id = `merge-finished:${job.ticketId}:${job.joinId}:${job.attempt}`;
     const started = Date.now();
     this.start(join, `merge-${job.attempt}`, {
-      key: joinKey(job.ticketId, job.joinId, job.attempt), job, stopWhenReported: false, keepAlive: join,
+      key: joinKey(job.ticketId, job.joinId, job.attempt), job, keepAlive: join,
       report: (outcome) => this.deps.publish('merge.finished', toPayload(job, outcome), id),
       fail: (reason) => this.deps.publish('merge.finished', {
         ticket_id: job.ticketId, join_id: job.joinId, attempt: job.attempt, ok: false, failure: MergeFailure.error, reason: `merge_error: ${reason}`,
@@ -137,8 +138,16 @@ export class MergeSupervisor {
 
   /** Stops the MergeActor of a join attempt (its result is recorded). Safe if it is not alive. */
   stop(ticketId: string, joinId: string, attempt: number): void {
-    const child = this.live.get(joinKey(ticketId, joinId, attempt));
-    if (child) stop(child.ref);
+    this.end(joinKey(ticketId, joinId, attempt));
+  }
+
+  /**
+   * Stops the MergeActors of a parent that stopped. nact only detaches the children of a
+   * stopped actor: they would run on, unreachable. A running merge is aborted (its signal; it
+   * then stops through its supervision), an idle one is forgotten and stops after `idleMs`.
+   */
+  stopChildrenOf(parent: Ref): void {
+    for (const [key, child] of this.live) if (child.parent === parent) this.end(key);
   }
 
   /**
@@ -149,7 +158,7 @@ export class MergeSupervisor {
   finalize(job: FinalMergeJob): void {
     const finalize = (payload: Record<string, unknown>) => this.deps.publish('ticket.finalize', { ticket_id: job.ticketId, ...payload }, `finalize:${job.ticketId}`);
     this.start(this.finals, `final-${Buffer.from(job.ticketId).toString('base64url')}`, {
-      key: `${job.ticketId}/final`, job: { ...job, joinId: 'final', attempt: 1 }, stopWhenReported: true,
+      key: `${job.ticketId}/final`, job: { ...job, joinId: 'final', attempt: 1 },
       report: (outcome) => finalize(outcome.ok ? { head: outcome.commit } : { error: `merge_conflict: ${outcome.files.join(', ')}` }),
       fail: (reason) => finalize({ error: `merge_error: ${reason}` }),
     });
@@ -157,8 +166,18 @@ export class MergeSupervisor {
 
   /** Stops every MergeActor of this node (node shutdown): running merges are aborted. */
   stopAll(): void {
-    for (const { ref } of this.live.values()) stop(ref);
+    for (const key of [...this.live.keys()]) this.end(key);
     stop(this.finals);
+  }
+
+  /** Aborts a MergeActor's merge and stops it; it no longer counts as alive here. */
+  private end(key: string): void {
+    const child = this.live.get(key);
+    if (!child) return;
+    child.abort.abort();
+    stop(child.ref); // a no-op once its parent is gone: then the abort (or `shutdownAfter`) stops it
+    this.live.delete(key);
+    this.deps.metrics.liveActors.set({ actor: ActorType.MergeActor }, this.live.size);
   }
 
   private start(parent: Ref, name: string, a: Assignment): void {
@@ -188,7 +207,7 @@ export class MergeSupervisor {
       log.warn({ merge: a.key, err: errorMessage(err) }, 'could not spawn MergeActor: its parent stopped; ticket.wake re-drives the merge');
       return;
     }
-    this.live.set(a.key, { ref, abort });
+    this.live.set(a.key, { ref, parent, abort });
     metrics.liveActors.set({ actor: ActorType.MergeActor }, this.live.size);
     // The parent as nact recorded it in the child's reference: what the orphan check observes.
     metrics.spawns.inc({ actor: ActorType.MergeActor, parent: actorTypeOf((ref as any).parent) ?? 'node' });
@@ -200,11 +219,11 @@ export class MergeSupervisor {
     if (mail.kind !== 'run' || state.status === 'reported') return state;
     const outcome = await this.merge(a.job, life.signal);
     failpoint('merge.before_report'); // a crash here: the merge commit exists, its report does not
-    if (life.signal.aborted) return state;
+    if (life.signal.aborted) throw new RetryableError('merge_aborted', 'the MergeActor was stopped'); // its supervision stops it
     await a.report(outcome);
     life.reported();
     this.budget.forget(a.key);
-    if (a.stopWhenReported) stop(ctx.self);
+    stop(ctx.self); // the report is durable: done (and its JoinActor, recording it, stops any duplicate)
     return { status: 'reported' };
   }
 

@@ -71,6 +71,26 @@ t.test('the JoinActor spawns its MergeActor as a nact child, keeps it (and itsel
   t.pass('the idle JoinActor passivates once its MergeActor is gone');
 });
 
+t.test('a MergeActor that died with its JoinActor is re-driven: the node supervisor wakes the join, which spawns it again', async (t) => {
+  const repo = await makeRepo(t, { 'config.py': lines(60) });
+  const flags = await tempDir(t, 'omoi-merge-flags-');
+  const spawnedBefore = await metric('spawns', { actor: 'MergeActor', parent: 'JoinActor' });
+  await conflicting('M5', `echo run >> ${flags}/runs; ${gate(`${flags}/go`)}; ${resolve}`, repo.dir);
+  await waitFor('merge running', () => existsSync(`${flags}/runs`), { timeoutMs: 60_000 });
+  // What a crash of the JoinActor (or its escalation) does: the actor stops, and its children with it.
+  node.runtime.host('JoinActor').stopAll();
+  await waitFor('MergeActor gone with its join', async () => (await liveMerges()) === 0, { timeoutMs: 10_000 });
+  await waitFor('MergeActor spawned again', async () => (await metric('spawns', { actor: 'MergeActor', parent: 'JoinActor' })) - spawnedBefore === 2, { timeoutMs: 30_000 });
+  await writeFile(`${flags}/go`, '');
+  const ticket = await waitTicket(node, 'M5', 'completed');
+  const [join] = await sql<any>(node, `select * from omoi_join where ticket_id = 'M5'`);
+  t.equal(join.status, 'merged');
+  t.equal(join.attempts, 1, 'the same attempt ran again');
+  t.equal((await sql<any>(node, `select * from omoi_merge_attempt where ticket_id = 'M5'`)).length, 1, 'one merge attempt recorded');
+  t.same(await strayCommits('M5'), [], 'no second merge commit');
+  t.equal(await gitIn(node, 'M5', 'merge-base', '--is-ancestor', join.merge_commit, ticket.head).then(() => true), true);
+});
+
 t.test('a MergeActor that crashes is restarted under supervision and the join still merges exactly once', async (t) => {
   const repo = await makeRepo(t, { 'config.py': lines(60) });
   const restartedBefore = await metric('restarts', { actor: 'MergeActor', action: 'restarted' });
