@@ -99,6 +99,8 @@ export interface MergeSupervisorDeps {
  */
 export class MergeSupervisor {
   private readonly live = new Map<string, { ref: Ref; parent: Ref; abort: AbortController }>();
+  /** Join attempts reported (durably) but not yet recorded by their join, with the time of the report. */
+  private readonly reported = new Map<string, number>();
   private readonly budget: RestartBudget;
   private readonly finals: Ref;
 
@@ -108,14 +110,18 @@ export class MergeSupervisor {
     this.finals = spawn(deps.root, (state: unknown) => state, 'final-merges', { onCrash: (_m: unknown, _e: unknown, ctx: any) => ctx.stopChild });
   }
 
-  /** MergeActors alive on this node. */
-  get size(): number {
-    return this.live.size;
-  }
-
-  /** Whether the MergeActor of this join attempt is alive on this node. */
+  /**
+   * Whether the merge of this join attempt is in hand on this node: its MergeActor is alive, or
+   * reported less than `REPORTED_GRACE_MS` ago and its join has not recorded it yet (a backlog
+   * on the partition). Otherwise a `merging` join is re-driven by the node supervisor.
+   */
   isRunning(ticketId: string, joinId: string, attempt: number): boolean {
-    return this.live.has(joinKey(ticketId, joinId, attempt));
+    const key = joinKey(ticketId, joinId, attempt);
+    if (this.live.has(key)) return true;
+    const at = this.reported.get(key);
+    if (at !== undefined && Date.now() - at < REPORTED_GRACE_MS) return true;
+    this.reported.delete(key);
+    return false;
   }
 
   /**
@@ -138,7 +144,9 @@ export class MergeSupervisor {
 
   /** Stops the MergeActor of a join attempt (its result is recorded). Safe if it is not alive. */
   stop(ticketId: string, joinId: string, attempt: number): void {
-    this.end(joinKey(ticketId, joinId, attempt));
+    const key = joinKey(ticketId, joinId, attempt);
+    this.reported.delete(key);
+    this.end(key);
   }
 
   /**
@@ -214,7 +222,7 @@ export class MergeSupervisor {
     dispatch(ref, { kind: 'run' } satisfies MergeMail);
   }
 
-  /** The MergeActor's behaviour: merge, report, and (for final merges) stop. */
+  /** The MergeActor's behaviour: merge, report, stop. */
   private async run(state: MergeActorState, mail: MergeMail, ctx: any, a: Assignment, life: Life): Promise<MergeActorState> {
     if (mail.kind !== 'run' || state.status === 'reported') return state;
     const outcome = await this.merge(a.job, life.signal);
@@ -222,6 +230,7 @@ export class MergeSupervisor {
     if (life.signal.aborted) throw new RetryableError('merge_aborted', 'the MergeActor was stopped'); // its supervision stops it
     await a.report(outcome);
     life.reported();
+    if (a.keepAlive) this.reported.set(a.key, Date.now());
     this.budget.forget(a.key);
     stop(ctx.self); // the report is durable: done (and its JoinActor, recording it, stops any duplicate)
     return { status: 'reported' };
@@ -282,6 +291,9 @@ export class MergeSupervisor {
  * (`deps.merges.finalize(job)`); use `MergeSupervisor`.
  */
 export type MergeActor = MergeSupervisor;
+
+/** How long a reported merge counts as in hand before its join, still `merging`, is re-driven (ms). */
+const REPORTED_GRACE_MS = 60_000;
 
 function joinKey(ticketId: string, joinId: string, attempt: number): string {
   return `${ticketId}/${joinId}/${attempt}`;
