@@ -48,8 +48,8 @@ export interface JoinState { row: JoinRow; completed: Map<string, Completion> }
  * every source is in, synthesizes their results (the continuation's `synthesis`, default
  * `combine`), emits `join.synthesized`, goes `merging` and — after the commit — spawns its
  * MergeActor for attempt `attempts` as a nact child (`ctx.self`; see `MergeSupervisor`), again
- * on `wake` (a restarted node). After committing the attempt's `merge_finished` it stops that
- * child. Exactly one merge commit per join: `merge_commit` is written once; a later or stale
+ * on `wake` (a restarted node). The child stops itself once its report is durable; after
+ * committing the attempt's `merge_finished` the join stops any duplicate of it. Exactly one merge commit per join: `merge_commit` is written once; a later or stale
  * `merge_finished` is ignored. A source failed for good → `blocked` with `source_failed:<id>`.
  * A failed merge blocks it by the report's `failure` field (`merge_conflict` or `merge_error`
  * in `blocked_by`), never by the text of its reason.
