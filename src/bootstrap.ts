@@ -7,7 +7,7 @@ import type { SupervisionReport } from './actors/entity-host.ts';
 import { TicketBehavior } from './actors/ticket-actor.ts';
 import { OwnershipBehavior } from './actors/ownership-actor.ts';
 import { JoinBehavior } from './actors/join-actor.ts';
-import { MergeActor } from './actors/merge-actor.ts';
+import { MergeSupervisor } from './actors/merge-actor.ts';
 import { AgentBehavior, agentPolicyFrom } from './actors/agent-actor.ts';
 import { AgentDirectory } from './actors/agent-directory.ts';
 import { commandPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
@@ -110,7 +110,9 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     });
     cleanup.push(() => runtime.stop());
     const publish = commandPublisher(js, config.partitions, config.nodeId);
-    const merges = new MergeActor({ dataDir: config.dataDir, publish, log });
+    // MergeActors: children of their JoinActor (final merges: of a node-level supervisor).
+    const merges = new MergeSupervisor({ dataDir: config.dataDir, publish, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs });
+    cleanup.push(() => merges.stopAll());
     const agentPolicy = agentPolicyFrom(config);
     const executor = new LocalExecutor({
       dataDir: config.dataDir, publish, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,
@@ -132,7 +134,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // Recovery on partition takeover, agent heartbeat supervision, stuck-ready sweep.
     const supervisor = new NodeSupervisor({
       db, log, publish, partitions: config.partitions, intervalMs: Math.max(200, config.heartbeatMs), policy: agentPolicy,
-      held: () => leases, liveAttempts: () => executor.liveKeys(),
+      held: () => leases, liveAttempts: () => executor.liveKeys(), liveMerge: (ticket, join, attempt) => merges.isRunning(ticket, join, attempt),
     });
     supervisor.start();
     cleanup.push(() => supervisor.stop());

@@ -11,6 +11,7 @@ export class Metrics {
   readonly redeliveries = new Counter({ name: 'omoi_redeliveries_total', help: 'Messages received with a delivery count above 1', labelNames: ['type'], registers: [this.registry] });
   readonly deadLetters = new Counter({ name: 'omoi_dead_letters_total', help: 'Messages dead-lettered, by code', labelNames: ['code'], registers: [this.registry] });
   readonly liveActors = new Gauge({ name: 'omoi_live_actors', help: 'Live entity actors on this node, by actor type', labelNames: ['actor'], registers: [this.registry] });
+  readonly spawns = new Counter({ name: 'omoi_actor_spawns_total', help: 'Child actors spawned (MergeActors), by actor type and the actor type of their nact parent (`node` for a node-level supervisor)', labelNames: ['actor', 'parent'], registers: [this.registry] });
   readonly restarts = new Counter({ name: 'omoi_actor_restarts_total', help: 'Actor restarts and escalations, by actor type and action', labelNames: ['actor', 'action'], registers: [this.registry] });
   readonly partitions = new Gauge({ name: 'omoi_partitions_held', help: 'Partitions leased by this node', registers: [this.registry] });
 

@@ -35,6 +35,11 @@ export class ActorRuntime {
     },
   ) {}
 
+  /** The root of this node's actor system: node-level supervisors (final merges) are spawned under it. */
+  get root(): nact.Ref<any> {
+    return this.system;
+  }
+
   /** Registers a behaviour; its host is spawned under the system root. */
   register<S, M>(behavior: EntityBehavior<S, M>): EntityHost<S, M> {
     if (this.hosts.has(behavior.type)) throw new Error(`actor type ${behavior.type} registered twice`);

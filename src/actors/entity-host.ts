@@ -30,6 +30,12 @@ export interface EntityBehavior<S, M = unknown> {
   handle(state: S, message: M, ctx: ActorContext): Promise<{ state: S; reply?: unknown }>;
   /** Escalation: record that the entity failed for good (called in its own transaction). */
   markFailed(em: EntityManager, id: string, reason: string): Promise<void>;
+  /**
+   * The entity's actor stopped (passivated, escalated, node stopping): release what it owns.
+   * nact does not stop the children of a stopped actor (it only detaches them), so an actor
+   * that spawns children (a JoinActor's MergeActor) stops them here. Must not throw.
+   */
+  stopped?(id: string, self: Ref): void;
 }
 
 export interface SupervisionReport {
@@ -41,7 +47,7 @@ export interface SupervisionReport {
   backoff_ms?: number;
 }
 
-type Mail<M> = { kind: 'handle'; message: M; scope: MessageScope } | { kind: 'invalidate' };
+type Mail<M> = { kind: 'handle'; message: M; scope: MessageScope } | { kind: 'invalidate' } | { kind: 'keepalive' };
 type Slot<S> = { hydrated: false } | { hydrated: true; value: S };
 type Reply = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -54,6 +60,9 @@ type Reply = { ok: true; value: unknown } | { ok: false; error: unknown };
  * 2. A handler error is replied to the asker; a terminal error (bad input) leaves the actor
  *    running, any other error crashes it into supervision (backoff restart, then escalation).
  * 3. `invalidate` goes through the mailbox, so it never races a message being handled.
+ * 4. An entity actor with a running child (a JoinActor's MergeActor) is not passivated: the
+ *    child sends `keepAlive` to it, which restarts its idle timer and changes nothing else.
+ *    When an entity actor stops anyway, `behavior.stopped` stops its children (nact does not).
  */
 export class EntityHost<S, M = unknown> {
   private readonly refs = new Map<string, Ref>();
@@ -74,7 +83,7 @@ export class EntityHost<S, M = unknown> {
     },
   ) {
     this.budget = new RestartBudget(deps.supervision);
-    this.supervisor = spawn(system, (state: unknown) => state, `${behavior.type}s`, {
+    this.supervisor = spawn(system, (state: unknown) => state, hostName(behavior.type), {
       // Escalations from children land here: the entity is marked failed and the child stopped.
       onCrash: async (_msg: unknown, err: Error | undefined, ctx: any, child: Ref | undefined) => {
         const id = child ? this.idOf(child) : undefined;
@@ -146,6 +155,7 @@ export class EntityHost<S, M = unknown> {
       this.supervisor,
       async (slot: Slot<S>, mail: Mail<M> & { sender: Ref }, ctx: any): Promise<Slot<S>> => {
         if (mail.kind === 'invalidate') return { hydrated: false };
+        if (mail.kind === 'keepalive') return slot;
         const { scope } = mail;
         scope.uow.onRollback(() => this.invalidate(id));
         try {
@@ -182,6 +192,11 @@ export class EntityHost<S, M = unknown> {
         afterStop: (_state: unknown, sctx: any) => {
           if (this.refs.get(id) === ref) this.refs.delete(id);
           deps.metrics.liveActors.set({ actor: behavior.type }, this.refs.size);
+          try {
+            behavior.stopped?.(id, ref);
+          } catch (err) {
+            deps.log.error({ actor: behavior.type, entity: id, err: errorMessage(err) }, 'could not release what a stopped actor owned');
+          }
           // Whoever still waits in the mailbox gets an answer instead of a timeout.
           for (const queued of sctx.mailbox ?? []) {
             const sender = queued?.message?.sender;
@@ -208,6 +223,26 @@ export class EntityHost<S, M = unknown> {
     }
     deps.report({ actor: behavior.type, entity: id, action: 'escalated', error: errorMessage(err), restarts: deps.supervision.restartMax });
   }
+}
+
+/** The nact name of the host (the supervisor) of an actor type: `JoinActors`. */
+function hostName(type: ActorType): string {
+  return `${type}s`;
+}
+
+/**
+ * The actor type of an entity actor, read from its nact reference (its host's name), or
+ * `undefined` if the reference is not an entity actor. What observes a child's real parent.
+ */
+export function actorTypeOf(ref: Ref): ActorType | undefined {
+  const parts: string[] = (ref as any)?.path?.parts ?? [];
+  if (parts.length !== 2 || !parts[0]!.endsWith('s')) return undefined;
+  return parts[0]!.slice(0, -1) as ActorType;
+}
+
+/** Keeps an entity actor from passivating for another `idleMs` (sent by its running children). */
+export function keepAlive(ref: Ref): void {
+  dispatch(ref, { kind: 'keepalive' } satisfies Mail<unknown>);
 }
 
 /** nact child names must be unique and path-safe. */

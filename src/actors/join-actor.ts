@@ -2,16 +2,16 @@ import path from 'node:path';
 import { synthesize, type SynthesisStrategy, type SourceResult, type Synthesis } from '../dag/index.ts';
 import { ConflictError, NotFoundError, TerminalError } from '../errors.ts';
 import { JoinEntity, JoinSourceEntity, TicketEntity, type EntityManager, type JoinRow } from '../persistence/index.ts';
-import { ActorType } from '../protocol/index.ts';
+import { ActorType, MergeFailure } from '../protocol/index.ts';
 import type { ActorContext, EntityBehavior } from './entity-host.ts';
-import type { MergeActor } from './merge-actor.ts';
+import type { MergeJob, MergeSupervisor } from './merge-actor.ts';
 
 /** Asks the TicketActor makes of a JoinActor (same transaction). */
 export type JoinMail =
   | { kind: 'register'; ticketId: string; joinId: string; continuation: string; sources: string[]; strategy: SynthesisStrategy; completed: SourceResult[] }
   | { kind: 'source_completed'; source: SourceResult }
   | { kind: 'source_failed'; taskId: string; reason: string }
-  | { kind: 'merge_finished'; attempt: number; ok: boolean; commit?: string; files: string[]; reason?: string }
+  | { kind: 'merge_finished'; attempt: number; ok: boolean; commit?: string; files: string[]; failure?: MergeFailure; reason?: string }
   | { kind: 'resolve'; commit: string }
   | { kind: 'wake' };
 
@@ -23,6 +23,14 @@ export type JoinReply =
   | { kind: 'blocked'; continuation: string; reason: string; files: string[] };
 
 export const JoinStatus = { collecting: 'collecting', merging: 'merging', merged: 'merged', blocked: 'blocked' } as const;
+
+/**
+ * What blocked a join (`omoi_join.blocked_by`), as data; `reason` is its text for people.
+ * A person may `resolve` a join blocked by its merge (`merge_conflict`, `merge_error`) only.
+ */
+export const JoinBlockedBy = { source_failed: 'source_failed', merge_conflict: 'merge_conflict', merge_error: 'merge_error', actor_failed: 'actor_failed' } as const;
+export type JoinBlockedBy = (typeof JoinBlockedBy)[keyof typeof JoinBlockedBy];
+const BLOCKED_BY_MERGE: ReadonlySet<string> = new Set([JoinBlockedBy.merge_conflict, JoinBlockedBy.merge_error]);
 
 /** A recorded source: the head commit of its branch and its JSON result. */
 type Completion = { commit: string; result: unknown };
@@ -38,10 +46,13 @@ export interface JoinState { row: JoinRow; completed: Map<string, Completion> }
  * JoinActor: one per join (`<ticket>/<join>`), row in `omoi_join`. Records each source's
  * completion once (a duplicate changes nothing), as its own row in `omoi_join_source`; when
  * every source is in, synthesizes their results (the continuation's `synthesis`, default
- * `combine`), emits `join.synthesized`, goes `merging` and — after the commit — starts a
- * MergeActor job for attempt `attempts`.
- * Exactly one merge commit per join: `merge_commit` is written once; a later or stale
+ * `combine`), emits `join.synthesized`, goes `merging` and — after the commit — spawns its
+ * MergeActor for attempt `attempts` as a nact child (`ctx.self`; see `MergeSupervisor`), again
+ * on `wake` (a restarted node). The child stops itself once its report is durable; after
+ * committing the attempt's `merge_finished` the join stops any duplicate of it. Exactly one merge commit per join: `merge_commit` is written once; a later or stale
  * `merge_finished` is ignored. A source failed for good → `blocked` with `source_failed:<id>`.
+ * A failed merge blocks it by the report's `failure` field (`merge_conflict` or `merge_error`
+ * in `blocked_by`), never by the text of its reason.
  *
  * Write volume: a source completion writes its own source row and a `join.status` event of
  * constant size, and nothing else — the join row (whose `sources` is O(n)) is written only when
@@ -53,7 +64,7 @@ export interface JoinState { row: JoinRow; completed: Map<string, Completion> }
 export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinMail> {
   readonly type = ActorType.JoinActor;
 
-  constructor(private readonly deps: { dataDir: string; merges: MergeActor }) {}
+  constructor(private readonly deps: { dataDir: string; merges: MergeSupervisor }) {}
 
   async hydrate(em: EntityManager, id: string): Promise<JoinState | undefined> {
     const [ticketId, joinId] = splitId(id);
@@ -82,24 +93,29 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
       }
       case 'source_failed': {
         if (join.status !== JoinStatus.collecting) return unchanged;
-        const next = this.save(ctx, state, { status: JoinStatus.blocked, reason: mail.reason });
+        const next = this.save(ctx, state, { status: JoinStatus.blocked, reason: mail.reason, blocked_by: JoinBlockedBy.source_failed });
         return { state: next, reply: { kind: 'blocked', continuation: join.continuation, reason: mail.reason, files: [] } };
       }
       case 'merge_finished': {
+        // The attempt's result is durable (this message): its MergeActor is done, whatever is decided here.
+        ctx.scope.uow.afterCommit(() => this.deps.merges.stop(join.ticket_id, join.id, mail.attempt));
         if (join.merge_commit || join.status !== JoinStatus.merging || mail.attempt !== join.attempts) return unchanged;
         if (mail.ok && mail.commit) {
-          const next = this.save(ctx, state, { status: JoinStatus.merged, merge_commit: mail.commit, reason: null, files: null });
+          const next = this.save(ctx, state, { status: JoinStatus.merged, merge_commit: mail.commit, reason: null, blocked_by: null, files: null });
           return { state: next, reply: { kind: 'merged', continuation: join.continuation, commit: mail.commit, synthesis: join.synthesis as Synthesis } };
         }
-        const reason = mail.reason?.startsWith('merge_error') ? mail.reason : 'merge_conflict';
-        const next = this.save(ctx, state, { status: JoinStatus.blocked, reason, files: mail.files });
+        // A report without `failure` (an older node's): a conflict if it names files, else an error.
+        const failure = mail.failure ?? (mail.files.length ? MergeFailure.conflict : MergeFailure.error);
+        const blocked_by = failure === MergeFailure.conflict ? JoinBlockedBy.merge_conflict : JoinBlockedBy.merge_error;
+        const reason = failure === MergeFailure.conflict ? JoinBlockedBy.merge_conflict : mail.reason ?? JoinBlockedBy.merge_error;
+        const next = this.save(ctx, state, { status: JoinStatus.blocked, reason, blocked_by, files: mail.files });
         return { state: next, reply: { kind: 'blocked', continuation: join.continuation, reason, files: mail.files } };
       }
       case 'resolve': {
-        if (join.status !== JoinStatus.blocked || join.merge_commit || !join.reason?.startsWith('merge_')) {
+        if (join.status !== JoinStatus.blocked || join.merge_commit || !BLOCKED_BY_MERGE.has(join.blocked_by ?? '')) {
           throw new ConflictError('join_not_blocked_by_merge', `join ${join.id} of ticket ${join.ticket_id} is ${join.status}${join.reason ? ` (${join.reason})` : ''}, not blocked by a merge conflict`);
         }
-        const next = this.save(ctx, state, { status: JoinStatus.merged, merge_commit: mail.commit, reason: null });
+        const next = this.save(ctx, state, { status: JoinStatus.merged, merge_commit: mail.commit, reason: null, blocked_by: null });
         return { state: next, reply: { kind: 'merged', continuation: join.continuation, commit: mail.commit, synthesis: join.synthesis as Synthesis } };
       }
       case 'wake': {
@@ -111,9 +127,14 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
     }
   }
 
+  /** The JoinActor stopped (escalated, node stopping): its MergeActor stops with it; `wake` re-drives the merge. */
+  stopped(_id: string, self: ActorContext['self']): void {
+    this.deps.merges.stopChildrenOf(self);
+  }
+
   async markFailed(em: EntityManager, id: string, reason: string): Promise<void> {
     const [ticketId, joinId] = splitId(id);
-    await em.nativeUpdate(JoinEntity, { ticket_id: ticketId, id: joinId }, { status: JoinStatus.blocked, reason: `actor_failed: ${reason}`, updated_at: new Date() });
+    await em.nativeUpdate(JoinEntity, { ticket_id: ticketId, id: joinId }, { status: JoinStatus.blocked, reason: `actor_failed: ${reason}`, blocked_by: JoinBlockedBy.actor_failed, updated_at: new Date() });
   }
 
   private async register(state: JoinState | undefined, mail: Extract<JoinMail, { kind: 'register' }>, ctx: ActorContext) {
@@ -121,7 +142,7 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
     const now = ctx.scope.now;
     const row: JoinRow = {
       ticket_id: mail.ticketId, id: mail.joinId, continuation: mail.continuation, sources: [...mail.sources].sort(),
-      status: JoinStatus.collecting, strategy: mail.strategy, synthesis: null, merge_commit: null, reason: null, files: null,
+      status: JoinStatus.collecting, strategy: mail.strategy, synthesis: null, merge_commit: null, reason: null, blocked_by: null, files: null,
       attempts: 0, created_at: now, updated_at: now, version: 1,
     };
     const completed = new Map<string, Completion>();
@@ -144,7 +165,7 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
     });
   }
 
-  /** Every source is in: synthesis, `merging`, and a merge after the commit. */
+  /** Every source is in: synthesis, `merging`, and its MergeActor after the commit. */
   private async advance(state: JoinState, ctx: ActorContext): Promise<{ state: JoinState; reply: JoinReply }> {
     const join = state.row;
     const synthesis = synthesize(join.strategy as SynthesisStrategy, join.sources.map((s) => ({ taskId: s, ...state.completed.get(s)! })));
@@ -154,19 +175,22 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
     return { state: next, reply: { kind: 'merging', status: next.row.status } };
   }
 
-  /** Reads what the merge needs (the ticket's clone, base and commands) and starts it after commit. */
+  /**
+   * Reads what the merge needs (the ticket's clone, base and commands) and, after the commit,
+   * spawns the MergeActor of the current attempt as this JoinActor's child (a no-op if it runs).
+   */
   private async startMerge(state: JoinState, ctx: ActorContext): Promise<void> {
     const join = state.row;
     await ctx.scope.uow.flush();
     const ticket = await ctx.scope.em.findOne(TicketEntity, { id: join.ticket_id }, { disableIdentityMap: true });
     if (!ticket?.base_commit) throw new NotFoundError('ticket base commit', join.ticket_id);
-    const job = {
+    const job: MergeJob = {
       ticketId: join.ticket_id, joinId: join.id, attempt: join.attempts,
       repoDir: path.join(this.deps.dataDir, 'repos', join.ticket_id), base: ticket.base_commit,
       sources: join.sources.map((s) => ({ id: s, commit: state.completed.get(s)!.commit })),
       time: new Date(join.created_at), resolverCommand: ticket.resolver_command, checkCommand: ticket.check_command,
     };
-    ctx.scope.uow.afterCommit(() => this.deps.merges.start(job));
+    ctx.scope.uow.afterCommit(() => this.deps.merges.spawn(ctx.self, job));
   }
 
   /** Applies a change of state to the join row, writes it (write-behind) and publishes the new status. */

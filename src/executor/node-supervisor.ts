@@ -15,7 +15,9 @@ export interface HeldPartitions { owned(): number[]; epoch(partition: number): n
  *   of it `agent.wake` with the attempts still executing here (id `agent-wake:<agent>:<epoch>`).
  * - **Heartbeat supervision**: remote agents past a timeout get `agent.check` (the actor decides).
  * - **Nothing waits forever**: tickets with a task `ready` for more than two ticks (no agent
- *   was free, or a retry timer died with its node) get `ticket.wake`.
+ *   was free, or a retry timer died with its node) get `ticket.wake`; so do tickets with a join
+ *   `merging` for more than two ticks whose MergeActor is not alive here (it died with its
+ *   JoinActor: a crash of the join, escalation), and the wake spawns it again.
  * Commands carry deterministic ids, so two ticks (or two nodes) produce each at most once per
  * epoch/time bucket. Failures are logged and retried on the next tick.
  */
@@ -28,6 +30,8 @@ export class NodeSupervisor {
     private readonly deps: {
       db: Database; log: Logger; publish: PublishCommand; partitions: number; intervalMs: number; policy: AgentPolicy;
       held: () => HeldPartitions | undefined; liveAttempts: () => string[];
+      /** Whether the MergeActor of this join attempt is alive on this node. */
+      liveMerge: (ticketId: string, joinId: string, attempt: number) => boolean;
     },
   ) {}
 
@@ -97,5 +101,9 @@ export class NodeSupervisor {
     for (const { ticket_id } of stuck) {
       if (owned.has(partitionOf('ticket', ticket_id, this.deps.partitions))) await publish('ticket.wake', { ticket_id }, `wake-ready:${ticket_id}:${bucket}`);
     }
+    const merging = await conn.execute(
+      `select ticket_id, id, attempts from omoi_join where status = 'merging' and updated_at < ?`, [new Date(now - 2 * intervalMs)]) as Array<{ ticket_id: string; id: string; attempts: number }>;
+    const orphaned = new Set(merging.filter((j) => owned.has(partitionOf('ticket', j.ticket_id, this.deps.partitions)) && !this.deps.liveMerge(j.ticket_id, j.id, j.attempts)).map((j) => j.ticket_id));
+    for (const ticket_id of orphaned) await publish('ticket.wake', { ticket_id }, `wake-merge:${ticket_id}:${bucket}`);
   }
 }

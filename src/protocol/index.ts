@@ -5,3 +5,4 @@ export * from './registry.ts';
 export * from './codec.ts';
 export * from './messages/common.ts';
 export * from './payloads.ts';
+export { MergeFailure } from './messages/join.ts';

@@ -82,6 +82,7 @@ t.test('scenario 3: merge conflict on line 50 of config.py', async (t) => {
     t.equal(c.reason, 'merge_conflict');
     const [join] = await sql<any>(node, `select * from omoi_join where ticket_id = 'T3b'`);
     t.equal(join.status, 'blocked');
+    t.equal(join.blocked_by, 'merge_conflict', 'blocked by its merge\'s conflict, as data (merge.finished failure: conflict)');
     t.same(join.files, ['config.py'], 'the files are listed');
     t.equal(join.merge_commit, null);
     const blocked = (await events(node, 'T3b', 'task.status')).find((e) => e.payload.task_id === 'C' && e.payload.status === 'blocked');

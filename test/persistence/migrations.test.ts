@@ -34,7 +34,8 @@ t.test('join_sources: completions move from omoi_join.completed to omoi_join_sou
   await sql(`insert into omoi_join_source (ticket_id, join_id, source, commit, result, completed_at) values
     ('T1', 'join-D', 'B', '${'b'.repeat(40)}', '{"x":1}', now()), ('T1', 'join-D', 'C', '${'c'.repeat(40)}', null, now())`);
 
-  t.same((await migrator.down({ to: 'Migration20261122100000_join_sources' })).map((m) => m.name), ['Migration20261201000000_explicit_flags', 'Migration20261122100000_join_sources'], 'down reverts the join_sources migration and the later ones only');
+  t.same((await migrator.down({ to: 'Migration20261122100000_join_sources' })).map((m) => m.name),
+    ['Migration20261201220000_join_blocked_by', 'Migration20261201000000_explicit_flags', 'Migration20261122100000_join_sources'], 'down reverts the join_sources migration and the later ones only');
   t.ok((await columns()).includes('completed'));
   t.same((await sql(`select to_regclass('omoi_join_source') as t`))[0].t, null, 'omoi_join_source is dropped');
   const down = Object.fromEntries((await sql(`select ticket_id, completed from omoi_join`)).map((r) => [r.ticket_id, r.completed]));
@@ -42,7 +43,7 @@ t.test('join_sources: completions move from omoi_join.completed to omoi_join_sou
 
   // A join written by the old schema, with a source whose result is JSON null.
   await sql(join('T2', JSON.stringify({ E: { commit: 'e'.repeat(40), result: null }, B: { commit: 'b'.repeat(40), result: ['r'] } })));
-  t.same((await migrator.up()).map((m) => m.name), ['Migration20261122100000_join_sources', 'Migration20261201000000_explicit_flags']);
+  t.same((await migrator.up({ to: 'Migration20261122100000_join_sources' })).map((m) => m.name), ['Migration20261122100000_join_sources']);
   t.notOk((await columns()).includes('completed'), 'up drops the column again');
   const rows = await sql(`select ticket_id, join_id, source, commit, result, completed_at from omoi_join_source order by ticket_id, source`);
   t.same(rows.map((r) => [r.ticket_id, r.join_id, r.source, r.commit, r.result]), [
@@ -53,6 +54,7 @@ t.test('join_sources: completions move from omoi_join.completed to omoi_join_sou
   ], 'every completion became a row (a JSON null result is SQL null)');
   t.equal(new Date(rows[2].completed_at).toISOString(), '2026-01-01T10:00:05.000Z', "copied completions are dated by the join's updated_at");
   t.same((await sql(`select count(*)::int as n from omoi_join_source where result is null`))[0].n, 2);
+  t.same((await migrator.up()).map((m) => m.name), ['Migration20261201000000_explicit_flags', 'Migration20261201220000_join_blocked_by']);
   const drift = await db.orm.getSchemaGenerator().getUpdateSchemaSQL({ wrap: false });
   t.equal(drift.trim(), '', `no drift after down and up again${drift ? `:\n${drift}` : ''}`);
 });
@@ -64,23 +66,47 @@ t.test('explicit_flags: the states hidden in reason strings become columns and b
   t.teardown(() => db.close());
   const migrator = db.orm.getMigrator();
   const sql = async <T = any>(q: string, params: unknown[] = []) => (await db.em().getConnection().execute(q, params)) as T[];
-  t.same((await migrator.down()).map((m) => m.name), ['Migration20261201000000_explicit_flags']);
+  t.same((await migrator.down({ to: 'Migration20261201000000_explicit_flags' })).map((m) => m.name), ['Migration20261201220000_join_blocked_by', 'Migration20261201000000_explicit_flags']);
   const at = `'2026-01-01T10:00:00Z'`;
   await sql(`insert into omoi_ticket (id, title, repository, base_branch, status, ownership, reason, created_at, updated_at) values
     ('T1', 't', '/r', 'main', 'running', 'strict', 'finalizing', ${at}, ${at}), ('T2', 't', '/r', 'main', 'cancelled', 'strict', 'superseded', ${at}, ${at})`);
   await sql(`insert into omoi_task (ticket_id, id, spec, depends_on, owns, status, attempt, reason, created_at, updated_at) values
     ('T1', 'A', '{}', '[]', '[]', 'ready', 0, 'no_matching_agent', ${at}, ${at}), ('T1', 'B', '{}', '[]', '[]', 'blocked', 0, 'source_failed:A', ${at}, ${at})`);
-  t.same((await migrator.up()).map((m) => m.name), ['Migration20261201000000_explicit_flags']);
+  t.same((await migrator.up()).map((m) => m.name), ['Migration20261201000000_explicit_flags', 'Migration20261201220000_join_blocked_by']);
   t.same(await sql(`select id, finalizing, reason from omoi_ticket order by id`), [
     { id: 'T1', finalizing: true, reason: null }, { id: 'T2', finalizing: false, reason: 'superseded' },
   ], "a ticket's 'finalizing' reason became the flag");
   t.same(await sql(`select id, unmatched, reason from omoi_task order by id`), [
     { id: 'A', unmatched: true, reason: null }, { id: 'B', unmatched: false, reason: 'source_failed:A' },
   ], "a task's 'no_matching_agent' reason became the flag");
-  await migrator.down();
+  await migrator.down({ to: 'Migration20261201000000_explicit_flags' });
   t.same(await sql(`select id, reason from omoi_ticket order by id`), [{ id: 'T1', reason: 'finalizing' }, { id: 'T2', reason: 'superseded' }], 'down writes the reason back');
   t.same(await sql(`select id, reason from omoi_task order by id`), [{ id: 'A', reason: 'no_matching_agent' }, { id: 'B', reason: 'source_failed:A' }]);
   await migrator.up();
   const drift = await db.orm.getSchemaGenerator().getUpdateSchemaSQL({ wrap: false });
   t.equal(drift.trim(), '', `no drift after down and up again${drift ? `:\n${drift}` : ''}`);
+});
+
+t.test('join_blocked_by: blocked joins are classified once from the reasons earlier code wrote; down drops the column', async (t) => {
+  const pg = await withPostgres(t);
+  const log = pino({ level: 'silent' });
+  const db = await openDatabase(pg.url, log);
+  t.teardown(() => db.close());
+  const migrator = db.orm.getMigrator();
+  const sql = async <T = any>(q: string, params: unknown[] = []) => (await db.em().getConnection().execute(q, params)) as T[];
+  t.same((await migrator.down()).map((m) => m.name), ['Migration20261201220000_join_blocked_by']);
+  const join = (ticket: string, status: string, reason: string | null) => sql(
+    `insert into omoi_join (ticket_id, id, continuation, sources, status, strategy, attempts, reason, created_at, updated_at) values (?, 'join-D', 'D', '["B","C"]', ?, 'combine', 1, ?, now(), now())`,
+    [ticket, status, reason]);
+  await join('conflict', 'blocked', 'merge_conflict');
+  await join('error', 'blocked', 'merge_error: escalated after 5 restarts: boom');
+  await join('actor', 'blocked', 'actor_failed: escalated after 5 restarts: boom');
+  await join('source', 'blocked', 'source_failed:B');
+  await join('merging', 'merging', null);
+  await migrator.up();
+  const rows = Object.fromEntries((await sql(`select ticket_id, blocked_by from omoi_join`)).map((r) => [r.ticket_id, r.blocked_by]));
+  t.same(rows, { conflict: 'merge_conflict', error: 'merge_error', actor: 'actor_failed', source: 'source_failed', merging: null });
+  await migrator.down();
+  t.notOk((await sql(`select column_name from information_schema.columns where table_name = 'omoi_join'`)).some((r) => r.column_name === 'blocked_by'), 'down drops blocked_by');
+  await migrator.up();
 });

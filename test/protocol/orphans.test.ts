@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { ActorType, commands, events, REGISTRY } from '../../src/protocol/index.ts';
+import { makeRepo, waitFor } from '../harness/index.ts';
 import { withCluster, withNode } from '../harness/node.ts';
 
 const SRC = path.resolve('src');
@@ -18,19 +19,37 @@ function sources(dir: string): Array<{ file: string; text: string }> {
 const production = sources(SRC);
 const mentions = (literal: string) => production.filter((s) => s.text.includes(`'${literal}'`)).map((s) => s.file);
 
-t.test('every command is handled by an actor the running node has registered', async (t) => {
+t.test('every command is handled by an actor the running node has registered; every other actor type is spawned by one', async (t) => {
   const cluster = await withCluster(t);
   const node = await withNode(t, cluster);
   const registered = new Set<string>(node.runtime.registeredTypes());
   for (const def of commands()) {
     t.ok(registered.has(def.handledBy), `${def.type} → ${def.handledBy} is registered by bootstrap`);
   }
+  // Not a host: such an actor type must be spawned at run time as the nact child of an actor that
+  // is (a MergeActor by its JoinActor). Run a real join through the node and observe the spawns:
+  // the parent label is read from the child's nact parent reference, not from a name in a file.
+  const repo = await makeRepo(t, { 'README.md': 'hi\n' });
+  await node.submit('ticket.create', {
+    ticket_id: 'ORPHAN', title: 'a join', repository: repo.dir, base_branch: 'main',
+    tasks: [
+      { id: 'A', run: 'echo a > a.txt', depends_on: [], owns: ['a.txt'] },
+      { id: 'B', run: 'echo b > b.txt', depends_on: [], owns: ['b.txt'] },
+      { id: 'C', run: 'test -f a.txt && test -f b.txt', depends_on: ['A', 'B'], owns: [] },
+    ],
+  });
+  await waitFor('ticket completed', async () => {
+    const [row] = (await node.db.em().getConnection().execute(`select status from omoi_ticket where id = 'ORPHAN'`)) as Array<{ status: string }>;
+    if (row && ['failed', 'cancelled'].includes(row.status)) throw new Error(`ticket ${row.status}`);
+    return row?.status === 'completed';
+  }, { timeoutMs: 60_000 });
+  const spawns = (await node.metrics.spawns.get()).values;
   for (const type of Object.values(ActorType)) {
     if (registered.has(type)) continue;
-    // Not registered as a host: must be spawned by an actor that is (a MergeActor by its JoinActor).
-    const spawners = production.filter((s) => s.file.startsWith('actors') && s.text.includes(type) && s.text.includes('spawn'));
-    t.ok(spawners.length > 0, `${type} is spawned by production code (${spawners.map((s) => s.file).join(', ') || 'nowhere'})`);
+    const parents = spawns.filter((v) => v.labels.actor === type && v.value > 0).map((v) => String(v.labels.parent));
+    t.ok(parents.some((p) => registered.has(p)), `${type} was spawned as the child of a registered actor by production code (parents seen: ${parents.join(', ') || 'none'})`);
   }
+  t.ok(spawns.some((v) => v.labels.actor === ActorType.MergeActor && v.labels.parent === ActorType.JoinActor && v.value === 1), 'the join spawned exactly one MergeActor, as its child');
 });
 
 t.test('every event has documented consumers and is emitted by production code', async (t) => {

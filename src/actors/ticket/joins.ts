@@ -32,7 +32,7 @@ export async function mergeFinished(w: Work, p: PayloadOf<'merge.finished'>): Pr
   emit(scope, 'merge.attempted', {
     ticket_id: p.ticket_id, join_id: p.join_id, ok: p.ok, ...(p.commit ? { commit: p.commit } : {}), order: p.order, conflicts: p.conflicts, files: p.files, duration_ms: p.duration_ms,
   });
-  onJoinReply(w, await askJoin(w, p.join_id, { kind: 'merge_finished', attempt: p.attempt, ok: p.ok, commit: p.commit, files: p.files, reason: p.reason }));
+  onJoinReply(w, await askJoin(w, p.join_id, { kind: 'merge_finished', attempt: p.attempt, ok: p.ok, commit: p.commit, files: p.files, failure: p.failure, reason: p.reason }));
 }
 
 /** `merge.resolve`: a person's merge commit for a blocked join. */

@@ -86,6 +86,8 @@ export const FileClaimEntity = new EntitySchema<FileClaimRow>({
 export interface JoinRow {
   ticket_id: string; id: string; continuation: string; sources: string[];
   status: string; strategy: string; synthesis: unknown; merge_commit: string | null; reason: string | null;
+  /** What blocked it, as data (`JoinBlockedBy` in the JoinActor); `reason` is for people. Null unless `blocked`. */
+  blocked_by: string | null;
   files: string[] | null; attempts: number; created_at: Date; updated_at: Date; version: number;
 }
 export const JoinEntity = new EntitySchema<JoinRow>({
@@ -101,6 +103,7 @@ export const JoinEntity = new EntitySchema<JoinRow>({
     synthesis: { type: 'json', nullable: true },
     merge_commit: { type: 'string', nullable: true },
     reason: { type: 'text', nullable: true },
+    blocked_by: { type: 'string', nullable: true },
     files: { type: 'json', nullable: true },
     attempts: { type: 'integer' },
     created_at: { type: 'Date' },

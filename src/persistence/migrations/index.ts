@@ -1,10 +1,12 @@
 import { Migration20261122000000_initial } from './Migration20261122000000_initial.ts';
 import { Migration20261122100000_join_sources } from './Migration20261122100000_join_sources.ts';
 import { Migration20261201000000_explicit_flags } from './Migration20261201000000_explicit_flags.ts';
+import { Migration20261201220000_join_blocked_by } from './Migration20261201220000_join_blocked_by.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
   { name: 'Migration20261122100000_join_sources', class: Migration20261122100000_join_sources },
   { name: 'Migration20261201000000_explicit_flags', class: Migration20261201000000_explicit_flags },
+  { name: 'Migration20261201220000_join_blocked_by', class: Migration20261201220000_join_blocked_by },
 ];

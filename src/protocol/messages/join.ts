@@ -5,9 +5,17 @@ import { Id, Sha, TicketRef } from './common.ts';
 const route = (p: { ticket_id: string }) => ({ entity: 'ticket' as const, id: p.ticket_id });
 const JoinRef = { ...TicketRef, join_id: Id };
 
+/**
+ * Why a merge attempt failed, as data: `conflict` — conflicts stayed unresolved (`files` names
+ * them; a person may supply a resolution); `error` — the merge could not run (git failure,
+ * or its MergeActor exhausted its restarts). Decisions are made on this field, never on `reason`.
+ */
+export const MergeFailure = { conflict: 'conflict', error: 'error' } as const;
+export type MergeFailure = (typeof MergeFailure)[keyof typeof MergeFailure];
+
 export const MergeResolve = command({
   type: 'merge.resolve',
-  description: 'A person supplies the resolved merge commit for a join blocked by `merge_conflict`; the continuation resumes on it. Routed through the TicketActor, which asks the JoinActor and resumes the continuation in one transaction.',
+  description: 'A person supplies the resolved merge commit for a join blocked by a failed merge (`merge_conflict` or `merge_error`); the continuation resumes on it. Routed through the TicketActor, which asks the JoinActor and resumes the continuation in one transaction.',
   handledBy: ActorType.TicketActor,
   ingress: true,
   route,
@@ -60,7 +68,7 @@ export const MergeAttempted = event({
 
 export const MergeFinished = command({
   type: 'merge.finished',
-  description: 'Internal: a MergeActor reports the outcome of one merge attempt of a join (published with Nats-Msg-Id `merge-finished:<ticket>:<join>:<attempt>`). The TicketActor records the MergeAttempt row, asks the JoinActor to record the merge commit once, and resumes or blocks the continuation.',
+  description: 'Internal: a MergeActor (the nact child of the join\'s JoinActor) reports the outcome of one merge attempt of a join (published with Nats-Msg-Id `merge-finished:<ticket>:<join>:<attempt>`). `ok: false` always carries `failure`: `conflict` (unresolved `files`) or `error` (the merge could not run, or its MergeActor exhausted its restarts; `reason` says why, for people). The TicketActor records the MergeAttempt row, asks the JoinActor to record the merge commit once, and resumes or blocks the continuation; the JoinActor then stops the MergeActor.',
   handledBy: ActorType.TicketActor,
   ingress: false,
   route,
@@ -69,6 +77,7 @@ export const MergeFinished = command({
     attempt: Type.Integer({ minimum: 1 }),
     ok: Type.Boolean(),
     commit: Type.Optional(Sha),
+    failure: Type.Optional(Type.Union([Type.Literal(MergeFailure.conflict), Type.Literal(MergeFailure.error)])),
     reason: Type.Optional(Type.String({ maxLength: 20_000 })),
     order: Type.Array(Type.String()),
     conflicts: Type.Record(Type.String(), Type.Array(Type.String())),
