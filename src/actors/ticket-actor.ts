@@ -1,11 +1,10 @@
-import path from 'node:path';
 import {
   validateTasks, joinsFor, joinIdFor, bestReady, TicketState, TaskState, assertTicketTransition, assertTransition, isTerminal as isTerminalState,
   type TaskSpec, type SourceResult, type SynthesisStrategy,
 } from '../dag/index.ts';
 import { ConflictError, NotFoundError, TerminalError } from '../errors.ts';
 import type { PublishCommand } from '../executor/command-publisher.ts';
-import { ensureClone, resolveCommit, setBranch } from '../git/index.ts';
+import { attachTicketClone, prepareTicketClone, refreshTicketClone, resolveCommit, setBranch, ticketRepoDir } from '../git/index.ts';
 import type { EntityManager } from '../persistence/index.ts';
 import { JoinEntity, MergeAttemptEntity, TaskEntity, TicketEntity, type AgentRow, type TaskRow, type TicketRow } from '../persistence/index.ts';
 import { ActorType, type Envelope } from '../protocol/index.ts';
@@ -106,12 +105,23 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     return { state: w.s };
   }
 
+  /**
+   * Before the transaction (see `EntityBehavior.prepare`): `ticket.create` clones or fetches the
+   * repository into the node's shared clone and links `repos/<ticket>` to it; `merge.resolve`
+   * fetches the resolution. The handlers then only check the link.
+   */
+  async prepare(env: Envelope): Promise<void> {
+    const p = env.payload as P;
+    if (env.type === 'ticket.create') await prepareTicketClone(this.deps.dataDir, p.ticket_id, p.repository);
+    else if (env.type === 'merge.resolve') await refreshTicketClone(this.deps.dataDir, p.ticket_id);
+  }
+
   async markFailed(em: EntityManager, id: string, reason: string): Promise<void> {
     await em.nativeUpdate(TicketEntity, { id }, { status: TicketState.failed, failed_reason: reason, updated_at: new Date() });
   }
 
   private repoDir(ticketId: string): string {
-    return path.join(this.deps.dataDir, 'repos', ticketId);
+    return ticketRepoDir(this.deps.dataDir, ticketId); // a link to the node's shared clone of the repository
   }
 
   private existing(state: TicketActorState, env: Envelope): TicketActorState & { ticket: TicketRow } {
@@ -130,7 +140,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     validateTasks(p.tasks);
     // Omoi's own clone: tasks, merges and the ticket branch never touch the user's repository.
     const repoDir = this.repoDir(p.ticket_id);
-    await ensureClone(p.repository, repoDir);
+    await attachTicketClone(this.deps.dataDir, p.ticket_id, p.repository); // fetched by `prepare`, before the transaction
     let baseCommit: string;
     try {
       baseCommit = await resolveCommit(repoDir, p.base_branch);
@@ -365,7 +375,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
 
   private async resolve(w: Work, p: P): Promise<void> {
     const repoDir = this.repoDir(w.s.ticket.id);
-    await ensureClone(w.s.ticket.repository, repoDir); // the resolution was pushed to the user's repository
+    await attachTicketClone(this.deps.dataDir, w.s.ticket.id, w.s.ticket.repository, p.commit); // fetched by `prepare`: the resolution was pushed to the user's repository
     try {
       await resolveCommit(repoDir, p.commit);
     } catch {

@@ -68,6 +68,12 @@ export interface OmoiConfig {
    * tasks fail with `agent_not_configured`.
    */
   agentCommand: string | undefined;
+  /**
+   * ms a finished (completed, failed, cancelled) ticket keeps `repos/<ticket>`, its link to the
+   * node's shared clone of its repository (where its branch `omoi/<ticket>` is); a clone no
+   * ticket links to any more is removed by the clone sweep (at start, then hourly).
+   */
+  cloneRetainFinishedMs: number;
 }
 
 export const DEFAULTS = {
@@ -93,6 +99,7 @@ export const DEFAULTS = {
   agentRestartMax: 3,
   localAgentCapabilities: [] as string[],
   localAgentCapacity: 2,
+  cloneRetainFinishedMs: 7 * 24 * 3_600_000,
 } as const satisfies Partial<OmoiConfig>;
 
 export function defaultNodeId(httpPort: number): string {

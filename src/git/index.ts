@@ -10,3 +10,7 @@ export { applyBuiltInRules, type RuleResolution } from './conflict-rules.ts';
 export type { ConflictSide, ConflictVersions } from './conflicts.ts';
 export { hasConflictMarkers } from './markers.ts';
 export { addWorktree, pruneWorktrees, removeWorktreeDir, worktreeHead } from './worktree.ts';
+export {
+  attachTicketClone, prepareTicketClone, refreshTicketClone, sweepClones, ticketRepoDir, sharedCloneDir, linkedClone,
+  type SweepOptions, type TicketLiveness,
+} from './clone-cache.ts';
