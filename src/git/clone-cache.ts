@@ -25,12 +25,47 @@ import { KeyedLock } from './keyed-lock.ts';
 // 4. `sweepClones` removes a ticket's link only when no live ticket needs it (see `keepLink`)
 //    and a clone only when no link points to it; both only when older than the grace period,
 //    so a link made by a handler whose transaction has not committed yet is never swept, and
-//    never while this process is preparing or attaching the same clone (`cloneUse`).
+//    never while this process is preparing or attaching the same clone (`cloneUse`, `inFlight`).
+// 5. Fetches of one clone are coalesced (`coalescedEnsureClone`): many tickets created at once
+//    share a few fetches, each of which started after every ticket it serves asked for it.
 // libgit2 resolves the link (a worktree's record lives under the real clone, and `repoLock`
 // keys on that real path), and the git CLI works through it (`git -C repos/<ticket> log`).
 
-/** Held while a clone is being made, fetched or linked, and while the sweep removes it. */
+/**
+ * Per clone: taken briefly by a prepare step to register itself (`inFlight`) and to link, and
+ * by the sweep for the whole of its check and removal, so a clone is never removed while a
+ * ticket is being prepared or linked on it, and a prepare step never fetches into a clone
+ * being removed.
+ */
 const cloneUse = new KeyedLock();
+/** Prepare steps running per clone (registered under `cloneUse`). */
+const inFlight = new Map<string, number>();
+/**
+ * Fetches of one clone, coalesced: at most one running and one queued; every caller that
+ * arrives while one is running shares the queued one, which starts after the running one ends,
+ * so each caller still gets a fetch that began after it asked. Tickets published at once on
+ * one repository thus cost a few fetches, not one each.
+ */
+const fetches = new Map<string, { running?: Promise<void>; queued?: Promise<void> }>();
+
+function coalescedEnsureClone(source: string, clone: string): Promise<void> {
+  const s = fetches.get(clone) ?? {};
+  fetches.set(clone, s);
+  const run = (): Promise<void> => {
+    const p = ensureClone(source, clone).finally(() => {
+      if (s.running === p) s.running = undefined;
+      if (!s.running && !s.queued) fetches.delete(clone);
+    });
+    s.running = p;
+    return p;
+  };
+  if (!s.running) return run();
+  s.queued ??= s.running.catch(() => undefined).then(() => {
+    s.queued = undefined;
+    return run();
+  });
+  return s.queued;
+}
 
 /** The per-ticket path every component uses: `<dataDir>/repos/<ticket>` (a link to the shared clone). */
 export function ticketRepoDir(dataDir: string, ticketId: string): string {
@@ -96,10 +131,22 @@ export async function prepareTicketClone(dataDir: string, ticketId: string, sour
  */
 async function cloneAndLink(dataDir: string, ticketId: string, source: string, replace: boolean): Promise<void> {
   const clone = sharedCloneDir(dataDir, source);
-  await cloneUse.run(clone, async () => {
-    await ensureClone(source, clone);
-    await link(dataDir, ticketId, clone, replace);
+  await preparing(clone, async () => {
+    await coalescedEnsureClone(source, clone);
+    await cloneUse.run(clone, () => link(dataDir, ticketId, clone, replace));
   });
+}
+
+/** Runs `work` registered as a prepare step of `clone` (the sweep leaves such a clone alone). */
+async function preparing<T>(clone: string, work: () => Promise<T>): Promise<T> {
+  await cloneUse.run(clone, async () => void inFlight.set(clone, (inFlight.get(clone) ?? 0) + 1));
+  try {
+    return await work();
+  } finally {
+    const left = (inFlight.get(clone) ?? 1) - 1;
+    if (left > 0) inFlight.set(clone, left);
+    else inFlight.delete(clone);
+  }
 }
 
 /**
@@ -110,10 +157,8 @@ async function cloneAndLink(dataDir: string, ticketId: string, source: string, r
 export async function refreshTicketClone(dataDir: string, ticketId: string): Promise<void> {
   const clone = await linkedClone(dataDir, ticketId);
   if (!clone) return;
-  await cloneUse.run(clone, async () => {
-    const url = await runGitCli(['config', '--get', 'remote.origin.url'], clone);
-    if (url.code === 0 && url.stdout.trim()) await ensureClone(url.stdout.trim(), clone);
-  });
+  const url = await runGitCli(['config', '--get', 'remote.origin.url'], clone);
+  if (url.code === 0 && url.stdout.trim()) await preparing(clone, () => coalescedEnsureClone(url.stdout.trim(), clone));
 }
 
 /**
@@ -219,7 +264,7 @@ export async function sweepClones(dataDir: string, o: SweepOptions): Promise<{ l
     if (used.has(clone) || name.includes('.partial-')) continue;
     await cloneUse.run(clone, async () => {
       // Checked again under the lock: a ticket may have linked to it since the scan.
-      if (await young(clone) || (await anyLinkTo(reposDir, clone))) return;
+      if (inFlight.has(clone) || (await young(clone)) || (await anyLinkTo(reposDir, clone))) return;
       await rm(clone, { recursive: true, force: true });
       removedClones.push(name);
     }).catch(() => undefined);

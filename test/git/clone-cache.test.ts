@@ -147,3 +147,19 @@ t.test('the sweep removes clones no ticket needs, never one a ticket uses', asyn
   t.ok(existsSync(path.join(ticketRepoDir(data, 'LIVE'), 'HEAD')), 'LIVE still has its clone');
   t.equal(git(ticketRepoDir(data, 'LIVE'), 'rev-parse', 'main'), git(shared.dir, 'rev-parse', 'main'));
 });
+
+t.test('tickets prepared at once share fetches, and each sees the commits made before it asked', async (t) => {
+  const root = tempDir(t);
+  const data = path.join(root, 'data');
+  const source = SourceRepo.create(root);
+  await prepareTicketClone(data, 'W0', source.dir);
+  const x = source.commit('x', { 'x.txt': 'x\n' });
+  const first = Array.from({ length: 10 }, (_, i) => prepareTicketClone(data, `W${i + 1}`, source.dir));
+  const y = source.commit('y', { 'y.txt': 'y\n' }); // while the first fetches run
+  const second = Array.from({ length: 5 }, (_, i) => prepareTicketClone(data, `V${i}`, source.dir).then(() => resolveCommit(ticketRepoDir(data, `V${i}`), 'main')));
+  await Promise.all(first);
+  t.ok(await resolveCommit(ticketRepoDir(data, 'W1'), x), 'the first group sees x');
+  t.same(await Promise.all(second), [y, y, y, y, y], 'every ticket that asked after y sees y');
+  const linked = await Promise.all([...first.keys()].map((i) => linkedClone(data, `W${i + 1}`)));
+  t.same(new Set(linked), new Set([sharedCloneDir(data, source.dir)]), 'all linked to the one clone');
+});
