@@ -117,7 +117,7 @@ export function sharedCloneDir(dataDir: string, source: string): string {
 /**
  * Before the transaction: makes or fetches the shared clone of `source` and points the
  * ticket's link at it. Slow (network, disk); idempotent, safe to repeat and to run for many
- * tickets at once (fetches of one clone are serialized). Throws what `ensureClone` throws
+ * tickets at once (fetches of one clone are coalesced). Throws what `ensureClone` throws
  * (`TerminalError('repository_unavailable')`, `RetryableError('repository_fetch_failed')`).
  */
 export async function prepareTicketClone(dataDir: string, ticketId: string, source: string): Promise<void> {
