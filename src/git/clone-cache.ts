@@ -242,7 +242,12 @@ export async function sweepClones(dataDir: string, o: SweepOptions): Promise<{ l
   const now = o.now ?? new Date();
   const young = async (file: string) => (await lstat(file).then((s) => now.getTime() - s.mtimeMs < o.graceMs, () => true));
   const reposDir = path.join(dataDir, 'repos');
-  const names = (await readdir(reposDir).catch(() => [] as string[])).filter((n) => !n.includes('.link-'));
+  const all = await readdir(reposDir).catch(() => [] as string[]);
+  // A link being made is `<ticket>.link-<pid>-<time>` until renamed; one a crash left is dropped.
+  for (const name of all.filter((n) => n.includes('.link-'))) {
+    if (!(await young(path.join(reposDir, name)))) await rm(path.join(reposDir, name), { force: true }).catch(() => undefined);
+  }
+  const names = all.filter((n) => !n.includes('.link-'));
   const rows = names.length ? await o.tickets(names) : new Map<string, TicketLiveness>();
   const removedLinks: string[] = [];
   const used = new Set<string>();

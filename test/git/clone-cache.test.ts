@@ -128,10 +128,14 @@ t.test('the sweep removes clones no ticket needs, never one a ticket uses', asyn
     ['OLD', { status: 'completed', updatedAt: new Date(now.getTime() - 10 * 3_600_000) }],
     // GONE: no row (e.g. a database reset); YOUNG: no row yet, its transaction may still commit.
   ]);
+  const { symlinkSync } = await import('node:fs');
+  symlinkSync('../clones/x', path.join(data, 'repos', 'LIVE.link-1-2')); // a crash between symlink and rename
+  lutimesSync(path.join(data, 'repos', 'LIVE.link-1-2'), hourAgo, hourAgo);
   const sweep = (o: { retainFinishedMs: number; graceMs: number }) => sweepClones(data, { tickets: async (ids) => new Map(ids.flatMap((id) => (rows.has(id) ? [[id, rows.get(id)!] as const] : []))), now, ...o });
 
   let r = await sweep({ retainFinishedMs: 2 * 3_600_000, graceMs: 60_000 });
   t.same(r.links, ['GONE', 'OLD'], 'links of tickets without a row or finished long ago');
+  t.throws(() => lstatSync(path.join(data, 'repos', 'LIVE.link-1-2')), { code: 'ENOENT' }, 'a half-made link is dropped');
   t.same(r.clones, [], "the other repository's clone is still linked by YOUNG (inside the grace period)");
   t.ok(existsSync(sharedCloneDir(data, other.dir)));
 
