@@ -7,8 +7,9 @@
  *
  * Then the DAG benchmarks on the same node: merge of 8 branches, Omoi vs the git CLI
  * (`merge-compare.ts`); heap per idle actor (`heap-idle-actors.ts`); fan-out/fan-in 1 → N → 1
- * with `true` tasks on the local agent (`dag-fanout.ts`, last), then its big shape again on a
- * node restarted with the sandbox pool off. Targets are in the table.
+ * with `true` tasks on the local agent (`dag-fanout.ts`); then many tickets A → B ∥ C → D on
+ * one repository, published at once (`dag-many-tickets.ts`); last, the fan-out's big shape again
+ * on a node restarted with the sandbox pool off. Targets are in the table.
  *
  * Prints progress lines, a table, then one JSON line with every number. The ratio (b)/(a
  * publish) has a target of ≥ 30%. Every temp dir and child server is removed at the end and
@@ -29,6 +30,7 @@ import { bigFanOut, fanOutBench, retireOtherAgents } from './dag-fanout.ts';
 import { makeRepo } from './dag-shared.ts';
 import { mergeCompareBench } from './merge-compare.ts';
 import { heapBench } from './heap-idle-actors.ts';
+import { manyTicketsBench } from './dag-many-tickets.ts';
 
 const TARGET_RATIO = 0.3;
 const quick = process.argv.includes('--quick');
@@ -56,12 +58,17 @@ const settings = {
     mergeRepetitions: quick ? 2 : 5,
     heapTickets: quick ? 1_000 : 10_000,
     heapAgents: quick ? 1_000 : 10_000,
+    // 7(d): tickets A → B ∥ C → D on one repository, published at once; a small run, then the big one.
+    manyTickets: quick ? [10, 50] : [20, 200],
+    manyTicketsRepoFiles: 256, // × 16 KiB incompressible: a 4 MiB repository
   },
 };
 const TARGET_COMPLETIONS = 300;
 const TARGET_JOIN_P99_MS = 500;
 const TARGET_MERGE_RATIO = 1.5;
 const TARGET_HEAP_BYTES = 10 * 1024;
+/** 7(d): tasks/s of many tickets on one repository, as a share of the big fan-out's. */
+const TARGET_MANY_TICKETS_RATIO = 0.8;
 
 const started = Date.now();
 const progress = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
@@ -120,6 +127,7 @@ async function main(): Promise<void> {
     bigN: settings.dag.fanOutBig, bigRepeat: settings.dag.fanOutBigRepeat, smallN: settings.dag.fanOutSmall, repeat: settings.dag.fanOutRepeat, workDir: dataDir,
     timeoutMs: 300_000, bigContinuationWaitMs: settings.dag.bigContinuationWaitMs, progress,
   });
+  const many = await manyTicketsBench(node, { sizes: settings.dag.manyTickets, repoFiles: settings.dag.manyTicketsRepoFiles, workDir: dataDir, timeoutMs: 600_000, progress });
   // The same big shape with the sandbox pool off (a worktree made and removed per attempt), to
   // show what pooling buys: this node is stopped and one started on the same data dir with
   // OMOI_SANDBOX_POOL=0 (a node's pool size is fixed at start-up).
@@ -139,6 +147,8 @@ async function main(): Promise<void> {
   // The join-latency target is read on the big shape (1 → 1000 → 1), over its repeated runs.
   const fanP99 = fan.bigLastSourceToStartMs.p99;
   const heapOk = heap.bytesPerActor <= TARGET_HEAP_BYTES;
+  const manyRatio = many.big.tasksPerSec / fan.big.completionsPerSec;
+  const mib = (bytes: number) => round(bytes / 2 ** 20, 2);
   console.log('');
   console.table([
     { measure: '(a) raw JetStream publish+ack', value: round(raw.publishPerSec, 0), unit: 'msg/s', detail: `${raw.messages} × ${raw.payloadBytes} B, window ${raw.window}, ${raw.publishSeconds.toFixed(2)} s` },
@@ -166,6 +176,10 @@ async function main(): Promise<void> {
     { measure: 'DAG (b) merge 8 conflicts: git CLI', value: round(merge.conflicts.gitMs, 0), unit: 'ms', detail: `checkout --theirs per file, add, commit (merges alone ${round(merge.conflicts.gitMergeOnlyMs, 0)} ms)` },
     { measure: 'DAG (b) merge conflicts ratio Omoi/git', value: round(merge.conflicts.ratio, 2), unit: '×', detail: `same tree: ${merge.conflicts.sameTree}; target ≤ ${TARGET_MERGE_RATIO} → ${met(merge.conflicts.ratio <= TARGET_MERGE_RATIO)}` },
     { measure: 'DAG (c) heap per idle actor', value: round(heap.bytesPerActor / 1024, 2), unit: 'KiB', detail: `${heap.tickets} tickets + ${heap.agents} agents, heapUsed after GC; target ≤ 10 KiB → ${met(heapOk)}` },
+    ...many.runs.map((r) => ({ measure: `DAG (d) ${r.tickets} tickets A→B∥C→D, one repository`, value: round(r.tasksPerSec, 1), unit: 'tasks/s', detail: `${r.tasks} tasks in ${r.seconds.toFixed(2)} s, first task running → last completed; publish → all completed ${r.wallSeconds.toFixed(1)} s (${(r.tasks / r.wallSeconds).toFixed(1)} tasks/s)` })),
+    { measure: `DAG (d) ${many.big.tickets} tickets vs (a) 1→${fan.big.sources}→1`, value: round(manyRatio * 100, 1), unit: '%', detail: `target ≥ ${TARGET_MANY_TICKETS_RATIO * 100}% → ${met(manyRatio >= TARGET_MANY_TICKETS_RATIO)}` },
+    ...many.runs.map((r) => ({ measure: `DAG (d) clone disk, ${r.tickets} tickets`, value: mib(r.cloneBytes), unit: 'MiB', detail: `${r.clonesOfRepository} clone for ${r.tickets} tickets (du); source .git ${mib(r.sourceGitBytes)} MiB; per-ticket clones would be ≈ ${mib(r.tickets * r.sourceGitBytes)} MiB` })),
+    { measure: 'DAG (d) clone disk per extra ticket', value: round(many.bytesPerExtraTicket / 1024, 1), unit: 'KiB', detail: `(${many.runs.map((r) => r.tickets).join(' → ')} tickets) the tickets' own commits, not a copy of the repository` },
   ]);
 
   const machine = {
@@ -177,13 +191,15 @@ async function main(): Promise<void> {
     bench: 'omoi-messaging', quick, settings, raw, endToEnd: e2e,
     ratio: round(ratio, 4), targetRatio: TARGET_RATIO, targetMet: ratio >= TARGET_RATIO,
     dag: {
-      fanOut: fan, fanOutPoolOff: fanNoPool, poolGain: round(poolGain, 3), merge, heap,
+      fanOut: fan, fanOutPoolOff: fanNoPool, poolGain: round(poolGain, 3), merge, heap, manyTickets: many,
       targets: {
         completionsPerSec: { target: TARGET_COMPLETIONS, value: round(fan.big.completionsPerSec, 1), met: fan.big.completionsPerSec >= TARGET_COMPLETIONS },
         joinLatencyP99Ms: { target: TARGET_JOIN_P99_MS, value: fanP99, met: fanP99 <= TARGET_JOIN_P99_MS },
         mergeRatioClean: { target: TARGET_MERGE_RATIO, value: round(merge.clean.ratio, 3), met: merge.clean.ratio <= TARGET_MERGE_RATIO },
         mergeRatioConflicts: { target: TARGET_MERGE_RATIO, value: round(merge.conflicts.ratio, 3), met: merge.conflicts.ratio <= TARGET_MERGE_RATIO },
         heapBytesPerActor: { target: TARGET_HEAP_BYTES, value: round(heap.bytesPerActor, 0), met: heapOk },
+        manyTicketsRatio: { target: TARGET_MANY_TICKETS_RATIO, value: round(manyRatio, 3), met: manyRatio >= TARGET_MANY_TICKETS_RATIO },
+        manyTicketsClonesPerRepository: { target: 1, value: many.big.clonesOfRepository, met: many.big.clonesOfRepository === 1 },
       },
     },
     machine, totalSeconds: round((Date.now() - started) / 1000, 1),

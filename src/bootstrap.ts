@@ -15,6 +15,7 @@ import { LeaseManager } from './cluster/leases.ts';
 import type { OmoiConfig } from './config/index.ts';
 import { startEmbeddedNats, startEmbeddedPostgres, type EmbeddedNats, type EmbeddedPostgres } from './embedded/index.ts';
 import { errorMessage, RetryableError } from './errors.ts';
+import { sweepClones, type TicketLiveness } from './git/index.ts';
 import { startHttp, type Readiness } from './http/index.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { connectNats, type NatsConnection } from './messaging/connection.ts';
@@ -121,6 +122,16 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     cleanup.push(() => executor.stop());
     const swept = await executor.sweep();
     if (swept.length) log.info({ sandboxes: swept }, 'removed sandboxes left by a crash');
+    // The clone cache (src/git/clone-cache.ts): links of tickets that no longer need them, then
+    // clones no ticket links to; at start, then hourly.
+    const sweepCloneCache = () => sweepClones(config.dataDir, {
+      tickets: (ids) => ticketLiveness(db, ids), retainFinishedMs: config.cloneRetainFinishedMs, graceMs: CLONE_GRACE_MS,
+      beforeRemove: (clone) => executor.forgetRepository(clone),
+    })
+      .then((r) => { if (r.links.length || r.clones.length) log.info(r, 'removed clones no ticket needs'); }, (err) => log.warn({ err: errorMessage(err) }, 'clone sweep failed'));
+    await sweepCloneCache();
+    const cloneSweeper = setInterval(() => void sweepCloneCache(), CLONE_SWEEP_MS).unref();
+    cleanup.push(() => clearInterval(cloneSweeper));
     const ownership = runtime.register(new OwnershipBehavior());
     const joins = runtime.register(new JoinBehavior({ dataDir: config.dataDir, merges }));
     const agents = new AgentDirectory();
@@ -155,7 +166,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       db, log, nodeId: config.nodeId, partitions: config.partitions, heartbeatMs: config.heartbeatMs,
       onAcquired: async (partition) => {
         const worker = new PartitionWorker(partition, {
-          js, log, metrics, committer, outbox, rejections, fetchBatch: config.fetchBatch, maxDeliver: config.maxDeliver,
+          js, log, metrics, committer, outbox, rejections, fetchBatch: config.fetchBatch, maxDeliver: config.maxDeliver, prepare: runtime.prepare,
           onFenced: (p) => void workers.get(p)?.drain().finally(() => workers.delete(p)),
         });
         workers.set(partition, worker);
@@ -251,6 +262,16 @@ function readOrCreateToken(dataDir: string): string {
   const token = crypto.randomBytes(24).toString('base64url');
   fs.writeFileSync(file, token + '\n', { mode: 0o600 });
   return token;
+}
+
+/** A link or clone younger than this is never swept: its ticket's transaction may not have committed yet. */
+const CLONE_GRACE_MS = 10 * 60_000;
+const CLONE_SWEEP_MS = 3_600_000;
+
+/** The status and last change of these tickets' rows (tickets without a row are absent). */
+async function ticketLiveness(db: Database, ids: string[]): Promise<Map<string, TicketLiveness>> {
+  const rows = await db.em().getConnection().execute('select id, status, updated_at from omoi_ticket where id in (?)', [ids]) as Array<{ id: string; status: string; updated_at: Date | string }>;
+  return new Map(rows.map((r) => [r.id, { status: r.status, updatedAt: new Date(r.updated_at) }]));
 }
 
 function sleep(ms: number): Promise<void> {

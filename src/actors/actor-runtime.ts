@@ -27,6 +27,7 @@ export const ENTITY_ID: Record<ActorType, (payload: any) => string> = {
 export class ActorRuntime {
   private readonly system = nact.start();
   private readonly hosts = new Map<ActorType, EntityHost<any, any>>();
+  private readonly prepares = new Map<ActorType, (env: Envelope) => Promise<void>>();
 
   constructor(
     private readonly deps: {
@@ -45,6 +46,7 @@ export class ActorRuntime {
     if (this.hosts.has(behavior.type)) throw new Error(`actor type ${behavior.type} registered twice`);
     const host = new EntityHost<S, M>(this.system, behavior, this.deps);
     this.hosts.set(behavior.type, host);
+    if (behavior.prepare) this.prepares.set(behavior.type, behavior.prepare.bind(behavior));
     return host;
   }
 
@@ -64,6 +66,17 @@ export class ActorRuntime {
     if (def?.kind !== 'command') throw new Error(`no command ${env.type}`);
     const id = ENTITY_ID[def.handledBy](env.payload);
     await this.host(def.handledBy).ask(id, { kind: 'command', env } satisfies CommandMail, scope);
+  };
+
+  /**
+   * The behaviour's `prepare` step for a command (clone, fetch…), outside any transaction; the
+   * partition worker awaits it before handing the message to the group commit. Resolves at
+   * once for commands whose actor has none.
+   */
+  readonly prepare = async (env: Envelope): Promise<void> => {
+    const def = lookup(env.type) as CommandDef | undefined;
+    if (def?.kind !== 'command') return;
+    await this.prepares.get(def.handledBy)?.(env);
   };
 
   stop(): void {

@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { MessageScope } from '../messaging/unit-of-work.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Database, EntityManager } from '../persistence/index.ts';
-import type { ActorType } from '../protocol/index.ts';
+import type { ActorType, Envelope } from '../protocol/index.ts';
 import { RestartBudget, type SupervisionOptions } from './supervision.ts';
 
 const { spawn, dispatch, query, stop } = nact;
@@ -28,6 +28,13 @@ export interface EntityBehavior<S, M = unknown> {
   readonly type: ActorType;
   hydrate(em: EntityManager, id: string): Promise<S>;
   handle(state: S, message: M, ctx: ActorContext): Promise<{ state: S; reply?: unknown }>;
+  /**
+   * Optional slow work for a command, done before the transaction that handles it and outside
+   * it (a clone or fetch): the partition worker awaits it, so the handler finds its result.
+   * Must be idempotent (it runs again on redelivery, also for a duplicate) and must not write
+   * what the database owns. A throw fails the message as a handler error would.
+   */
+  prepare?(env: Envelope): Promise<void>;
   /** Escalation: record that the entity failed for good (called in its own transaction). */
   markFailed(em: EntityManager, id: string, reason: string): Promise<void>;
   /**

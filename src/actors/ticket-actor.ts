@@ -1,8 +1,8 @@
-import path from 'node:path';
 import { TicketState } from '../dag/index.ts';
 import { NotFoundError, TerminalError } from '../errors.ts';
+import { prepareTicketClone, refreshTicketClone, ticketRepoDir } from '../git/index.ts';
 import { TaskEntity, TicketEntity, toTask, toTicket, type EntityManager } from '../persistence/index.ts';
-import { ActorType, type PayloadOf } from '../protocol/index.ts';
+import { ActorType, type Envelope, type PayloadOf } from '../protocol/index.ts';
 import type { CommandMail } from './actor-runtime.ts';
 import type { ActorContext, EntityBehavior } from './entity-host.ts';
 import { create } from './ticket/create.ts';
@@ -87,13 +87,27 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     return { state: w.s };
   }
 
+  /**
+   * Before the transaction (see `EntityBehavior.prepare`): `ticket.create` clones or fetches the
+   * repository into the node's shared clone and links `repos/<ticket>` to it; `merge.resolve`
+   * fetches the resolution. The handlers then only check the link.
+   */
+  async prepare(env: Envelope): Promise<void> {
+    if (env.type === 'ticket.create') {
+      const p = env.payload as PayloadOf<'ticket.create'>;
+      await prepareTicketClone(this.deps.dataDir, p.ticket_id, p.repository);
+    } else if (env.type === 'merge.resolve') {
+      await refreshTicketClone(this.deps.dataDir, (env.payload as PayloadOf<'merge.resolve'>).ticket_id);
+    }
+  }
+
   async markFailed(em: EntityManager, id: string, reason: string): Promise<void> {
     await em.nativeUpdate(TicketEntity, { id }, { status: TicketState.failed, failed_reason: reason, updated_at: new Date() });
   }
 
   /** Omoi's clone of the ticket's repository on this node. */
   private repoDir(ticketId: string): string {
-    return path.join(this.deps.dataDir, 'repos', ticketId);
+    return ticketRepoDir(this.deps.dataDir, ticketId); // a link to the node's shared clone of the repository
   }
 
   private existing(state: TicketActorState, payload: unknown) {

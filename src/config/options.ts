@@ -77,6 +77,12 @@ export interface OmoiConfig {
    * tasks fail with `agent_not_configured`.
    */
   agentCommand: string | undefined;
+  /**
+   * ms a finished (completed, failed, cancelled) ticket keeps `repos/<ticket>`, its link to the
+   * node's shared clone of its repository (where its branch `omoi/<ticket>` is); a clone no
+   * ticket links to any more is removed by the clone sweep (at start, then hourly).
+   */
+  cloneRetainFinishedMs: number;
 }
 
 export const DEFAULTS = {
@@ -105,6 +111,7 @@ export const DEFAULTS = {
   sandboxPool: 64,
   sandboxPoolPerRepository: 32,
   sandboxPoolIdleMs: 60_000,
+  cloneRetainFinishedMs: 7 * 24 * 3_600_000,
 } as const satisfies Partial<OmoiConfig>;
 
 export function defaultNodeId(httpPort: number): string {

@@ -92,4 +92,5 @@ export const SETTINGS: Setting[] = [
   def('sandboxPool', 'OMOI_SANDBOX_POOL', 'Idle task sandboxes (worktrees) kept warm for reuse, over all repositories; 0 = off, a worktree per attempt (default 64).', int(0, 10_000)),
   def('sandboxPoolPerRepository', 'OMOI_SANDBOX_POOL_PER_REPOSITORY', 'Idle pooled sandboxes kept per repository (default 32).', int(1, 10_000)),
   def('sandboxPoolIdleMs', 'OMOI_SANDBOX_POOL_IDLE_MS', 'An idle pooled sandbox is removed after this long, ms (default 60000).', int(10, 86_400_000)),
+  def('cloneRetainFinishedMs', 'OMOI_CLONE_RETAIN_FINISHED_MS', 'A finished ticket keeps its link to the node\'s clone of its repository this long, ms; a clone no ticket links to is removed (default 604800000, 7 days).', int(0, 3_153_600_000)),
 ];

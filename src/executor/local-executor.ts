@@ -43,6 +43,11 @@ export class LocalExecutor {
     return this.pool.stats();
   }
 
+  /** Drops the pooled sandboxes of a repository about to be removed (see `SandboxPool.forget`). */
+  forgetRepository(repoDir: string): Promise<void> {
+    return this.pool.forget(repoDir);
+  }
+
   /**
    * Removes every sandbox (task and merge) a crashed earlier process left in the data dir.
    * Call at start-up, before any attempt or merge runs; returns the removed sandbox ids.

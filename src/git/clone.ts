@@ -7,6 +7,12 @@ import { repoLock } from './keyed-lock.ts';
 
 /** Refspec of Omoi's clones: the source's branches mirrored as local branches, forced. */
 const BRANCH_MIRROR = '+refs/heads/*:refs/heads/*';
+/**
+ * Never fetched: Omoi's own namespaces (`omoi/<ticket>`, `omoi-task/<ticket>/…`). A clone is
+ * shared by every ticket on its repository, so a fetch for one ticket must not move (or fail on,
+ * when checked out in a sandbox) another ticket's branches, even if the source has such names.
+ */
+const OWN_NAMESPACES = ['^refs/heads/omoi/*', '^refs/heads/omoi-task/*'];
 
 /** Answers from git that mean the source itself is wrong, not the network. */
 const PERMANENT_FAILURE = /not a git repository|does not appear to be a git repository|repository .* not found|not found|could not read from remote repository|authentication failed/i;
@@ -21,8 +27,8 @@ function isRemote(source: string): boolean {
  * Idempotent: an existing clone gets its `origin` pointed at `source` and is fetched; a
  * half-made clone (e.g. after a crash) is replaced. The source's branches appear as local
  * branches of the same name (so `resolveCommit(cloneDir, 'main')` is the source's `main` as of
- * the last fetch); Omoi's own branches (`omoi/…`) are left alone unless the source has
- * branches of the same name. Uses the git CLI so every transport and the user's git
+ * the last fetch); Omoi's own branches (`omoi/…`, `omoi-task/…`) are never fetched into, even
+ * when the source has branches of the same name. Uses the git CLI so every transport and the user's git
  * configuration (credentials, ssh) work.
  * Throws `TerminalError('repository_unavailable')` when the source does not exist or is not a
  * repository, `RetryableError('repository_fetch_failed')` for other (possibly transient) failures.
@@ -37,7 +43,7 @@ export async function ensureClone(source: string, cloneDir: string): Promise<voi
   await repoLock.run(dir, async () => {
     if (await isRepository(dir)) {
       await git(['remote', 'set-url', 'origin', from], dir, source);
-      await git(['fetch', '--quiet', '--tags', '--force', 'origin', BRANCH_MIRROR], dir, source);
+      await git(['fetch', '--quiet', '--tags', '--force', 'origin', BRANCH_MIRROR, ...OWN_NAMESPACES], dir, source);
       return;
     }
     if (existsSync(dir) && (await readdir(dir)).length > 0) {

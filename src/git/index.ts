@@ -11,3 +11,7 @@ export type { ConflictSide, ConflictVersions } from './conflicts.ts';
 export { hasConflictMarkers } from './markers.ts';
 export { addWorktree, detachWorktree, pruneWorktrees, removeWorktreeDir, switchWorktree, worktreeHead, type WorktreeRecord } from './worktree.ts';
 export { resetWorktree, saveIndex } from './worktree-reset.ts';
+export {
+  attachTicketClone, prepareTicketClone, refreshTicketClone, sweepClones, ticketRepoDir, sharedCloneDir, linkedClone,
+  type SweepOptions, type TicketLiveness,
+} from './clone-cache.ts';

@@ -23,6 +23,10 @@ export type { Dispatch, LeaseCheck } from './group-commit.ts';
  *    backoff until `maxDeliver`, then dead-lettered. The consumer never stalls.
  * 4. Every commit checks the lease epoch (fencing): a node that lost the partition cannot
  *    commit; it stops pulling.
+ * 5. A message's `prepare` step (a clone or fetch) runs before its batch is handed to the
+ *    group commit, outside any transaction: a slow one holds back this partition only, never
+ *    the other partitions sharing the node's transaction. A message whose prepare step fails
+ *    is failed as in 3 (dead-lettered or redelivered) and leaves its batch.
  */
 export class PartitionWorker {
   private messages?: ConsumerMessages;
@@ -37,6 +41,8 @@ export class PartitionWorker {
       js: JetStreamClient; log: Logger; metrics: Metrics; committer: GroupCommitter; outbox: OutboxPublisher;
       rejections: Rejections; fetchBatch: number; maxDeliver: number;
       onFenced: (partition: number) => void;
+      /** Slow work a message needs before its transaction (invariant 5); none when absent. */
+      prepare?: (env: Envelope) => Promise<void>;
     },
   ) {}
 
@@ -82,7 +88,7 @@ export class PartitionWorker {
   }
 
   private async processBatch(batch: JsMsg[]): Promise<void> {
-    const items: Item[] = [];
+    let items: Item[] = [];
     for (const msg of batch) {
       const type = msg.subject.split('.').slice(3).join('.');
       if (msg.info.deliveryCount > 1) this.deps.metrics.redeliveries.inc({ type });
@@ -91,6 +97,16 @@ export class PartitionWorker {
       } catch (err) {
         await this.fail(msg, type, err);
       }
+    }
+    if (this.deps.prepare) {
+      const prepare = this.deps.prepare;
+      // A clone may take longer than the ack wait: tell the server the messages are in progress.
+      const working = setInterval(() => { for (const item of items) item.msg.working(); }, 1_000);
+      const prepared = await Promise.allSettled(items.map((item) => prepare(item.env))).finally(() => clearInterval(working));
+      for (const [i, r] of prepared.entries()) {
+        if (r.status === 'rejected') await this.fail(items[i].msg, items[i].env.type, r.reason, items[i].env);
+      }
+      items = items.filter((_, i) => prepared[i].status === 'fulfilled');
     }
     if (!items.length) return;
     try {

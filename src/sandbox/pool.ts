@@ -174,11 +174,13 @@ export class SandboxPool {
   }
 
   /**
-   * Removes the idle worktrees of `repoDir` now (call before removing that repository: its
-   * pooled worktrees could not be reset any more). Busy ones are left to their attempts.
+   * Removes the idle worktrees of `repoDir` (a path sandboxes were acquired with, or the
+   * repository's common git dir itself) now; call before removing that repository: its
+   * pooled worktrees could not be reset any more. Busy ones are left to their attempts.
    */
   async forget(repoDir: string): Promise<void> {
-    const key = this.keys.get(path.resolve(repoDir));
+    const dir = path.resolve(repoDir);
+    const key = this.keys.get(dir) ?? (this.idle.has(dir) ? dir : undefined);
     if (!key) return;
     const list = this.idle.get(key) ?? [];
     this.setIdle(key, []);

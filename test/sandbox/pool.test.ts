@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { ensureClone } from '../../src/git/index.ts';
@@ -209,6 +209,12 @@ t.test('bounded per repository and in total; shrunk when idle; closed', async (t
   await pool.forget(otherClone);
   t.equal(pool.stats().idle, 0, 'forget removes the idle worktrees of a repository');
   t.notOk(existsSync(f.dir));
+  // The clone sweep knows a clone by its directory (the common git dir), not by a ticket's link.
+  const g = await pool.acquire(otherClone, 'g', 'omoi/b/g', s.base);
+  await pool.release(g);
+  await pool.forget(realpathSync(otherClone));
+  t.equal(pool.stats().idle, 0, 'forget by the common git dir works too');
+  t.notOk(existsSync(g.dir));
 
   // The real timer (unref'd) does the same.
   const timed = new SandboxPool(s.manager, { size: 2, idleMs: 40 });

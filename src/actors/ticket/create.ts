@@ -1,6 +1,6 @@
 import { joinsFor, validateTasks, TaskState, TicketState, type SourceResult, type TaskSpec } from '../../dag/index.ts';
 import { TerminalError } from '../../errors.ts';
-import { ensureClone, resolveCommit } from '../../git/index.ts';
+import { attachTicketClone, resolveCommit } from '../../git/index.ts';
 import { emit } from '../../messaging/typed.ts';
 import type { Ticket } from '../../persistence/index.ts';
 import type { PayloadOf } from '../../protocol/index.ts';
@@ -15,8 +15,9 @@ export async function create(w: Omit<Work, 's'>, existing: Ticket | undefined, p
   if (existing) throw new TerminalError('duplicate_ticket', `ticket ${JSON.stringify(p.ticket_id)} already exists`, { ticket_id: p.ticket_id }, 409);
   validateTasks(p.tasks);
   // Omoi's own clone: tasks, merges and the ticket branch never touch the user's repository.
+  // Cloned or fetched by `TicketBehavior.prepare`, before the transaction; here only checked.
   const repoDir = w.repoDir(p.ticket_id);
-  await ensureClone(p.repository, repoDir);
+  await attachTicketClone(w.deps.dataDir, p.ticket_id, p.repository);
   let baseCommit: string;
   try {
     baseCommit = await resolveCommit(repoDir, p.base_branch);

@@ -1,6 +1,6 @@
 import { TaskState } from '../../dag/index.ts';
 import { TerminalError } from '../../errors.ts';
-import { ensureClone, resolveCommit } from '../../git/index.ts';
+import { attachTicketClone, resolveCommit } from '../../git/index.ts';
 import { emit } from '../../messaging/typed.ts';
 import { JoinEntity, MergeAttemptEntity, type Task } from '../../persistence/index.ts';
 import type { PayloadOf } from '../../protocol/index.ts';
@@ -38,7 +38,8 @@ export async function mergeFinished(w: Work, p: PayloadOf<'merge.finished'>): Pr
 /** `merge.resolve`: a person's merge commit for a blocked join. */
 export async function resolve(w: Work, p: PayloadOf<'merge.resolve'>): Promise<void> {
   const repoDir = w.repoDir(w.s.ticket.id);
-  await ensureClone(w.s.ticket.repository, repoDir); // the resolution was pushed to the user's repository
+  // Fetched by `TicketBehavior.prepare`: the resolution was pushed to the user's repository.
+  await attachTicketClone(w.deps.dataDir, w.s.ticket.id, w.s.ticket.repository, p.commit);
   try {
     await resolveCommit(repoDir, p.commit);
   } catch {
