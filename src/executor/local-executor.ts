@@ -25,8 +25,13 @@ export class LocalExecutor {
   private active = 0;
   private readonly sandboxes: SandboxManager;
   private readonly pool: SandboxPool;
-  /** Aborted by `stop()`: kills the process trees of running attempts. */
-  private readonly abort = new AbortController();
+  /** Set by `stop()`: no attempt starts any more. */
+  private stopping = false;
+  /**
+   * One controller per executing attempt, aborted by `stop()` (killing its process tree). Not
+   * one signal shared by all: each run would add an `abort` listener to it, dozens at once.
+   */
+  private readonly attempts = new Map<string, AbortController>();
   private readonly running = new Set<Promise<void>>();
 
   /** `pool`: the sandbox pool's bounds (see `SandboxPool`); absent or `size: 0` → a worktree per attempt. */
@@ -66,7 +71,7 @@ export class LocalExecutor {
     if (this.live.has(key)) return;
     this.live.add(key);
     const job = this.slot()
-      .then(() => (this.abort.signal.aborted ? undefined : this.execute(a)))
+      .then(() => (this.stopping ? undefined : this.execute(a, key)))
       .catch((err) => this.deps.log.error({ ticket: a.ticket_id, task: a.task_id, err: errorMessage(err) }, 'could not report task result'))
       .finally(() => {
         this.live.delete(key);
@@ -83,7 +88,8 @@ export class LocalExecutor {
    * recovery reschedules them. Safe to call twice.
    */
   async stop(): Promise<void> {
-    this.abort.abort();
+    this.stopping = true;
+    for (const attempt of this.attempts.values()) attempt.abort();
     for (const release of this.queue.splice(0)) release();
     await Promise.allSettled([...this.running]);
     await this.pool.close();
@@ -97,7 +103,17 @@ export class LocalExecutor {
     return new Promise((resolve) => this.queue.push(() => { this.active++; resolve(); }));
   }
 
-  private async execute(a: Assignment): Promise<void> {
+  private async execute(a: Assignment, key: string): Promise<void> {
+    const abort = new AbortController();
+    this.attempts.set(key, abort);
+    try {
+      await this.executeWith(a, abort.signal);
+    } finally {
+      this.attempts.delete(key);
+    }
+  }
+
+  private async executeWith(a: Assignment, signal: AbortSignal): Promise<void> {
     const { publish, log, dataDir } = this.deps;
     const ref = { ticket_id: a.ticket_id, task_id: a.task_id, attempt: a.attempt };
     const resultId = `task-result:${a.ticket_id}:${a.task_id}:${a.attempt}`;
@@ -116,11 +132,11 @@ export class LocalExecutor {
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const result = await executeTask({
         sandbox, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
-        context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, signal: this.abort.signal,
+        context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, signal,
         logDir: path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`),
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
       });
-      reusable = !result.timedOut && result.exitCode !== null && !this.abort.signal.aborted; // not killed
+      reusable = !result.timedOut && result.exitCode !== null && !signal.aborted; // not killed
       if (!result.ok) {
         outcome = { type: 'task.fail', payload: { ...ref, error: `${result.error ?? 'failed'}\n${result.tail}`.slice(0, 20_000), retryable: true } };
       } else if (result.violations.length && a.ownership !== 'lenient') {

@@ -29,3 +29,20 @@ t.test('tasks of a chain reuse one pooled sandbox and see nothing the previous t
   t.match(dirs[0], /\/sandboxes\/pool\+\d+$/, 'a pooled sandbox');
   t.same(new Set(dirs).size, 1, 'B and C ran in the worktree A ran in, reset each time');
 });
+
+t.test('many attempts at once: each has its own abort signal (no listener pile-up on a shared one)', async (t) => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.teardown(() => { process.off('warning', onWarning); });
+  const cluster = await withCluster(t);
+  const node = await withNode(t, cluster, { localAgentCapacity: 24 });
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  const ids = Array.from({ length: 20 }, (_, i) => `P${i}`);
+  await node.submit('ticket.create', {
+    ticket_id: 'T-wide', title: 'twenty at once', repository: repo.dir,
+    tasks: ids.map((id) => task(id, 'sleep 0.5')),
+  });
+  await waitTicket(node, 'T-wide', 'completed');
+  t.same(warnings.filter((w) => /MaxListenersExceeded/.test(w)), [], 'no MaxListenersExceededWarning');
+});
