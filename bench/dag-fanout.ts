@@ -1,5 +1,6 @@
 import type { OmoiNode } from '../src/bootstrap.ts';
 import { makeRepo, sql, waitFor, type Row } from './dag-shared.ts';
+import { cpuBetween, cpuOfTree } from './process-cpu.ts';
 import { percentile } from './stats.ts';
 
 /** The timings of one 1 → N → 1 ticket, from the node's own event log (`omoi_event.time`). */
@@ -20,6 +21,10 @@ export interface FanOutRun {
   wallSeconds: number;
   /** False when J had not started `continuationWaitMs` after the last source completed (its merge still ran). */
   continuationStarted: boolean;
+  /** CPU ms per task (n + 2 tasks) of the node and every process under it, ticket submitted → completed. */
+  cpuMsPerTask: number;
+  /** The same, by process name (`node(main)` is the node; `postgres`, `nats-server`, `node` the process host). */
+  cpuMsPerTaskByProcess: Record<string, number>;
 }
 
 export interface FanOutResult extends BigFanOut {
@@ -42,6 +47,7 @@ export async function runFanOut(
 ): Promise<FanOutRun> {
   const { ticket, n } = opts;
   const sources = Array.from({ length: n }, (_, i) => id(i));
+  const cpu0 = cpuOfTree();
   const t0 = performance.now();
   await node.submit('ticket.create', {
     ticket_id: ticket, title: `bench fan-out 1→${n}→1`, repository: opts.repoDir, base_branch: 'main',
@@ -79,6 +85,10 @@ export async function runFanOut(
     return false;
   }, opts.timeoutMs, 25);
   const wallSeconds = (performance.now() - t0) / 1000;
+  const cpu = cpuBetween(cpu0, cpuOfTree());
+  const perTask = (seconds: number) => (seconds * 1000) / (n + 2);
+  const cpuMsPerTaskByProcess = Object.fromEntries(Object.entries(cpu).map(([name, s]) => [name, Math.round(perTask(s) * 100) / 100]));
+  const cpuMsPerTask = perTask(Object.values(cpu).reduce((a, b) => a + b, 0));
 
   const events = await sql(node, `select payload->>'task_id' as task, payload->>'status' as status, time from omoi_event where ticket_id = ? and type = 'task.status'`, [ticket]);
   const at = (pred: (e: Row) => boolean, pick: 'min' | 'max') => {
@@ -96,7 +106,7 @@ export async function runFanOut(
   return {
     ticket, sources: n, fanOutSeconds, completionsPerSec: n / fanOutSeconds,
     lastSourceToReadyMs: jReady - lastSourceDone, lastSourceToStartMs: jRunning - lastSourceDone,
-    mergeMs: Number(merge?.duration_ms ?? NaN), wallSeconds, continuationStarted,
+    mergeMs: Number(merge?.duration_ms ?? NaN), wallSeconds, continuationStarted, cpuMsPerTask, cpuMsPerTaskByProcess,
   };
 }
 
@@ -119,6 +129,9 @@ export interface BigFanOut {
   /** Every run of the big shape, and its latency percentiles over them. */
   bigRuns: FanOutRun[];
   bigLastSourceToStartMs: { p50: number; p99: number; max: number };
+  /** Median over the big runs of CPU ms per task, all processes, and by process (of the median run). */
+  bigCpuMsPerTask: number;
+  bigCpuMsPerTaskByProcess: Record<string, number>;
   /** Set when a big run did not complete its fan-out (then `big` holds NaNs). */
   bigError?: string;
 }
@@ -144,7 +157,7 @@ export async function bigFanOut(
     try {
       const run = await runFanOut(node, { ticket: `bench-fan-${n}-${opts.tag ?? ''}${r}`, n, repoDir: opts.repoDir, timeoutMs: opts.timeoutMs, continuationWaitMs: opts.continuationWaitMs, progress });
       bigRuns.push(run);
-      progress(`${label} run ${r + 1}/${opts.repeat}: ${run.completionsPerSec.toFixed(0)} completions/s over ${run.fanOutSeconds.toFixed(2)} s, ` + (run.continuationStarted
+      progress(`${label} run ${r + 1}/${opts.repeat}: ${run.completionsPerSec.toFixed(0)} completions/s over ${run.fanOutSeconds.toFixed(2)} s, ${run.cpuMsPerTask.toFixed(1)} ms CPU per task, ` + (run.continuationStarted
         ? `last source → J running ${run.lastSourceToStartMs} ms (merge ${run.mergeMs} ms)`
         : `J not started ${opts.continuationWaitMs} ms after the last source (not waited for)`));
     } catch (err) {
@@ -152,12 +165,15 @@ export async function bigFanOut(
       progress(`${label} FAILED: ${bigError}`);
     }
   }
-  const failed: FanOutRun = { ticket: `bench-fan-${n}`, sources: n, fanOutSeconds: NaN, completionsPerSec: NaN, lastSourceToReadyMs: NaN, lastSourceToStartMs: NaN, mergeMs: NaN, wallSeconds: NaN, continuationStarted: false };
+  const failed: FanOutRun = { ticket: `bench-fan-${n}`, sources: n, fanOutSeconds: NaN, completionsPerSec: NaN, lastSourceToReadyMs: NaN, lastSourceToStartMs: NaN, mergeMs: NaN, wallSeconds: NaN, continuationStarted: false, cpuMsPerTask: NaN, cpuMsPerTaskByProcess: {} };
   const byRate = [...bigRuns].sort((a, b) => a.completionsPerSec - b.completionsPerSec);
   const big = bigError || !byRate.length ? failed : byRate[Math.floor((byRate.length - 1) / 2)]!;
   const bigLat = bigRuns.map((r) => (r.continuationStarted ? r.lastSourceToStartMs : Infinity));
+  const byCpu = [...bigRuns].sort((a, b) => a.cpuMsPerTask - b.cpuMsPerTask);
+  const cpuMedian = bigError || !byCpu.length ? failed : byCpu[Math.floor((byCpu.length - 1) / 2)]!;
   return {
     capacity, sandboxPool: pool, big, bigRuns, ...(bigError ? { bigError } : {}),
+    bigCpuMsPerTask: cpuMedian.cpuMsPerTask, bigCpuMsPerTaskByProcess: cpuMedian.cpuMsPerTaskByProcess,
     bigLastSourceToStartMs: { p50: percentile(bigLat, 50), p99: percentile(bigLat, 99), max: Math.max(...bigLat) },
   };
 }

@@ -19,6 +19,7 @@ import { Streams } from '../src/protocol/index.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { runFanOut, retireOtherAgents } from './dag-fanout.ts';
 import { makeRepo, sql } from './dag-shared.ts';
+import { cpuOfTree } from './process-cpu.ts';
 
 if (process.argv.includes('--help')) {
   console.log('usage: node --import tsx bench/profile-fan-out.ts [N=1000] [local agent capacity=64] [runs=1] [sandbox pool size=64, 0 = off]');
@@ -79,35 +80,15 @@ async function counts(node: OmoiNode, ticket: string): Promise<Record<string, nu
   return out;
 }
 
-/** CPU seconds (user+system) of this process and its descendants, by command name. */
+/** CPU seconds by process (see `cpuOfTree`) and by thread of this process (`thread:main` is the event loop). */
 function cpuByProcess(): Record<string, number> {
-  const hz = 100;
-  const out: Record<string, number> = {};
-  const children = new Map<number, number[]>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
-    } catch { /* gone */ }
-  }
-  const walk = (pid: number) => {
-    try {
-      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const name = pid === process.pid ? 'node(main)' : st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / hz;
-    } catch { /* gone */ }
-    for (const c of children.get(pid) ?? []) walk(c);
-  };
-  walk(process.pid);
+  const out = cpuOfTree();
   for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
     try {
       const st = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
       const name = `thread:${Number(tid) === process.pid ? 'main' : st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'))}`;
       const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / hz;
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
     } catch { /* gone */ }
   }
   return out;
