@@ -1,16 +1,7 @@
 import t from 'tap';
+import { seededRandom as prng } from '../harness/seeded-random.ts';
 import { TaskState, missingFor, orderReady, planAssignments, planClaims, type SchedAgent, type SchedTask } from '../../src/dag/index.ts';
 
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NOW = 1_700_000_000_000;
 const PHASES = ['plan', 'execute'];

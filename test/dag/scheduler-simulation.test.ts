@@ -1,4 +1,5 @@
 import t from 'tap';
+import { seededRandom as prng } from '../harness/seeded-random.ts';
 import { TaskState, missingFor, planAssignments, planClaims, type SchedAgent, type SchedTask } from '../../src/dag/index.ts';
 
 /**
@@ -8,15 +9,6 @@ import { TaskState, missingFor, planAssignments, planClaims, type SchedAgent, ty
  * schedulable task, no agent goes over capacity, no task is out twice; at the end every task
  * completed exactly once.
  */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 

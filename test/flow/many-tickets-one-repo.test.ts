@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
@@ -53,8 +53,13 @@ t.test('two tickets on one repository run at once on one shared clone; a later t
     const files = (await gitIn(node, id, 'ls-tree', '-r', '--name-only', row!.head)).split('\n').sort();
     t.same(files, ['README.md', `a/${id}.txt`, `b/${id}.txt`, `c/${id}.txt`, `d/${id}.txt`], `${id}: only its own work`);
   }
-  const worktrees = readdirSync(path.join(realpathSync(cloneOf(node, 'T1')), 'worktrees'));
-  t.same(worktrees, [], 'every sandbox of both tickets removed from the shared clone');
+  // What is left in the shared clone are the node's pooled sandboxes, idle: detached, holding
+  // no ticket's branch (src/sandbox/pool.ts), in the pool's own directories.
+  const records = path.join(realpathSync(cloneOf(node, 'T1')), 'worktrees');
+  const left = existsSync(records) ? readdirSync(records) : [];
+  const held = left.filter((name) => readFileSync(path.join(records, name, 'HEAD'), 'utf8').startsWith('ref: '));
+  t.same(held, [], 'no sandbox of either ticket holds a branch of the shared clone any more');
+  t.ok(left.every((name) => /\/sandboxes\/pool\+\d+\/\.git$/.test(readFileSync(path.join(records, name, 'gitdir'), 'utf8').trim())), `what is left is pooled (${left.length})`);
 
   // The source moves on; a third ticket fetches it; the first two keep their bases and branches.
   await writeFile(path.join(repo.dir, 'new.txt'), 'new\n');
@@ -74,8 +79,16 @@ t.test('the clone or fetch of a ticket runs before the transaction: a slow one h
   const node = await withNode(t, cluster);
   const slowRepo = await makeRepo(t, { 'README.md': 'slow\n' });
   const fastRepo = await makeRepo(t, { 'README.md': 'fast\n' });
-  const [slow, fast] = ['SLOW1', 'FAST1'];
-  t.not(partitionOf('ticket', slow, node.config.partitions), partitionOf('ticket', fast, node.config.partitions), 'the two tickets are on different partitions');
+  // A held prepare step holds back its own partition (its messages are handled in order), so the
+  // slow ticket must share a partition with neither the fast one nor the local agent, whose
+  // partition carries the fast ticket's assignment.
+  const partitionOfTicket = (id: string) => partitionOf('ticket', id, node.config.partitions);
+  const agentPartition = partitionOf('agent', `local-${node.config.nodeId}`, node.config.partitions);
+  const ids = (prefix: string) => Array.from({ length: 64 }, (_, i) => `${prefix}${i + 1}`);
+  const fast = ids('FAST').find((id) => partitionOfTicket(id) !== agentPartition)!;
+  const slow = ids('SLOW').find((id) => ![agentPartition, partitionOfTicket(fast)].includes(partitionOfTicket(id)))!;
+  t.ok(fast && slow, 'ticket ids on partitions of their own');
+  t.not(partitionOfTicket(slow), partitionOfTicket(fast), 'the two tickets are on different partitions');
 
   // Hold the slow repository's clone: its prepare step (ensureClone) waits on this lock.
   let release!: () => void;
@@ -84,9 +97,12 @@ t.test('the clone or fetch of a ticket runs before the transaction: a slow one h
   await node.submit('ticket.create', { ...diamond(slow, slowRepo.dir, ''), tasks: [task('A', 'true')] });
   await new Promise((r) => setTimeout(r, 300)); // SLOW1's prepare step is now waiting on the clone
   await node.submit('ticket.create', { ...diamond(fast, fastRepo.dir, ''), tasks: [task('A', 'true')] });
-  await waitTicket(node, fast, 'completed', 30_000);
-  t.equal(await ticketRow(node, slow), undefined, 'the other ticket completed while the slow clone was still being made');
-  release();
+  try {
+    await waitTicket(node, fast, 'completed', 60_000);
+    t.equal(await ticketRow(node, slow), undefined, 'the other ticket completed while the slow clone was still being made');
+  } finally {
+    release(); // also when the wait failed: a held clone would keep the node from stopping
+  }
   await holding;
   await waitTicket(node, slow, 'completed', 30_000);
   t.pass('then the slow ticket completed');

@@ -55,18 +55,11 @@ export interface Dialect {
   slashInBraceChance: number;
 }
 
-export type Rng = () => number;
+import type { Rng } from '../harness/seeded-random.ts';
 
-/** mulberry32: tiny, seedable, good enough to spread test cases. */
-export function rng(seed: number): Rng {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(s ^ (s >>> 15), 1 | s);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export type { Rng };
+/** mulberry32 (see there): seedable, good enough to spread test cases. */
+export { seededRandom as rng } from '../harness/seeded-random.ts';
 
 const pick = <T>(random: Rng, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 const count = (random: Rng, max: number): number => 1 + Math.floor(random() * max);
