@@ -5,11 +5,11 @@
  *   (a) raw JetStream floor: pipelined publish+ack, then durable pull consume+ack;
  *   (b) end-to-end: `agent.heartbeat` → AgentActor → commit → ack, through `node.submit`.
  *
- * Then the DAG benchmarks on the same node: merge of 8 branches, Omoi vs the git CLI
- * (`merge-compare.ts`); heap per idle actor (`heap-idle-actors.ts`); fan-out/fan-in 1 → N → 1
- * with `true` tasks on the local agent (`dag-fanout.ts`); then many tickets A → B ∥ C → D on
- * one repository, published at once (`dag-many-tickets.ts`); last, the fan-out's big shape again
- * on a node restarted with the sandbox pool off. Targets are in the table.
+ * Then the DAG benchmarks: merge of 8 branches, Omoi vs the git CLI (`merge-compare.ts`); on a
+ * restarted node, fan-out/fan-in 1 → N → 1 with `true` tasks on the local agent
+ * (`dag-fanout.ts`), then many tickets A → B ∥ C → D on one repository, published at once
+ * (`dag-many-tickets.ts`); on a node restarted with the sandbox pool off, the fan-out's big
+ * shape again; last, heap per idle actor (`heap-idle-actors.ts`). Targets are in the table.
  *
  * Prints progress lines, a table, then one JSON line with every number. The ratio (b)/(a
  * publish) has a target of ≥ 30%. Every temp dir and child server is removed at the end and
@@ -121,10 +121,13 @@ async function main(): Promise<void> {
   });
   progress(`e2e: ${e2e.perSec.toFixed(0)} msg/s`);
 
-  // ---- DAG benchmarks: merge (no node), heap per idle actor, fan-out/fan-in (last: see dag-fanout.ts).
+  // ---- DAG benchmarks: merge (no node); fan-out/fan-in and many tickets on a fresh node, the
+  // fan-out again on a fresh node with the sandbox pool off (the two compared on equal footing:
+  // no actors left over from earlier steps); last, heap per idle actor (it leaves 20,000 live).
   const merge = await mergeCompareBench({ workDir: dataDir, repetitions: settings.dag.mergeRepetitions, progress });
-  const heap = await heapBench(node, { tickets: settings.dag.heapTickets, agents: settings.dag.heapAgents, window: settings.window, timeoutMs: 300_000, progress });
-  progress(`heap: ${(heap.bytesPerActor / 1024).toFixed(2)} KiB per idle actor over ${heap.liveAfter - heap.liveBefore} actors`);
+  progress('restarting the node for the DAG benchmarks (sandbox pool on)');
+  await node.stop();
+  node = await startNode(config);
   const fan = await fanOutBench(node, {
     bigN: settings.dag.fanOutBig, bigRepeat: settings.dag.fanOutBigRepeat, smallN: settings.dag.fanOutSmall, repeat: settings.dag.fanOutRepeat, workDir: dataDir,
     timeoutMs: 300_000, bigContinuationWaitMs: settings.dag.bigContinuationWaitMs, progress,
@@ -142,6 +145,8 @@ async function main(): Promise<void> {
     timeoutMs: 300_000, continuationWaitMs: settings.dag.bigContinuationWaitMs, progress,
   });
   const poolGain = fan.big.completionsPerSec / fanNoPool.big.completionsPerSec;
+  const heap = await heapBench(node, { tickets: settings.dag.heapTickets, agents: settings.dag.heapAgents, window: settings.window, timeoutMs: 300_000, progress });
+  progress(`heap: ${(heap.bytesPerActor / 1024).toFixed(2)} KiB per idle actor over ${heap.liveAfter - heap.liveBefore} actors`);
 
   const ratio = e2e.perSec / raw.publishPerSec;
   const ms = (x: number) => round(x, 2);
