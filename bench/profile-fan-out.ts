@@ -22,15 +22,16 @@ import { makeRepo, sql } from './dag-shared.ts';
 import { cpuOfTree } from './process-cpu.ts';
 
 if (process.argv.includes('--help')) {
-  console.log('usage: node --import tsx bench/profile-fan-out.ts [N=1000] [local agent capacity=64] [runs=1] [sandbox pool size=64, 0 = off]');
+  console.log('usage: node --import tsx bench/profile-fan-out.ts [N=1000] [local agent capacity=64] [runs=1] [sandbox pool size=64, 0 = off] [idle sandboxes per repository=32]');
   process.exit(0);
 }
 const n = Number(process.argv[2] ?? 1000);
 const cap = Number(process.argv[3] ?? 64);
 const runs = Number(process.argv[4] ?? 1);
 const sandboxPool = Number(process.argv[5] ?? 64);
+const sandboxPoolPerRepository = Number(process.argv[6] ?? 32);
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'omoi-fan-'));
-const config = loadConfig({}, { dataDir, httpPort: 0, logLevel: 'warn', nodeId: 'bench', apiToken: 'bench', partitions: 64, fetchBatch: 128, localAgentCapacity: cap, sandboxPool });
+const config = loadConfig({}, { dataDir, httpPort: 0, logLevel: 'warn', nodeId: 'bench', apiToken: 'bench', partitions: 64, fetchBatch: 128, localAgentCapacity: cap, sandboxPool, sandboxPoolPerRepository });
 const node = await startNode(config);
 try {
   await retireOtherAgents(node, 60_000);
