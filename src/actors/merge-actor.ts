@@ -4,7 +4,7 @@ import nact from 'nact';
 import { errorMessage, isTerminal, RetryableError } from '../errors.ts';
 import type { PublishCommand } from '../executor/command-publisher.ts';
 import { failpoint } from '../failpoints.ts';
-import { mergeSources, type MergeOutcome, type MergeSource } from '../git/index.ts';
+import { KeyedLock, mergeSources, type MergeOutcome, type MergeSource } from '../git/index.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { ActorType, MergeFailure } from '../protocol/index.ts';
@@ -99,6 +99,8 @@ export interface MergeSupervisorDeps {
  */
 export class MergeSupervisor {
   private readonly live = new Map<string, { ref: Ref; parent: Ref; abort: AbortController }>();
+  /** One merge at a time per sandbox directory (see `merge`). */
+  private readonly sandboxes = new KeyedLock();
   /** Join attempts reported (durably) but not yet recorded by their join, with the time of the report. */
   private readonly reported = new Map<string, number>();
   private readonly budget: RestartBudget;
@@ -266,31 +268,32 @@ export class MergeSupervisor {
     return sctx.reset;
   }
 
-  /** The merge in its sandbox; the sandbox is removed on every path (and before, if a crashed run left it). */
-  private async merge(job: MergeJob, signal: AbortSignal): Promise<MergeOutcome> {
+  /**
+   * The merge in its sandbox; the sandbox is removed on every path (and before, if a crashed run
+   * left it). Runs of one sandbox are serialized: an aborted run (its actor stopped) winds down
+   * through calls that cannot be interrupted, and must not remove the sandbox of the run that
+   * replaced it.
+   */
+  private merge(job: MergeJob, signal: AbortSignal): Promise<MergeOutcome> {
     const sandboxDir = path.join(this.deps.dataDir, 'sandboxes', `merge-${job.ticketId}-${job.joinId}-${job.attempt}`);
-    const logDir = path.join(this.deps.dataDir, 'logs', job.ticketId);
-    await mkdir(logDir, { recursive: true });
-    await rm(sandboxDir, { recursive: true, force: true });
-    failpoint('merge.start');
-    try {
-      return await mergeSources({
-        repoDir: job.repoDir, sandboxDir, base: job.base, sources: job.sources,
-        who: { name: 'Omoi', email: 'omoi@localhost', time: job.time },
-        resolverCommand: job.resolverCommand ?? undefined, checkCommand: job.checkCommand ?? undefined,
-        logFile: path.join(logDir, `merge-${job.joinId}-${job.attempt}.log`), signal,
-      });
-    } finally {
-      await rm(sandboxDir, { recursive: true, force: true }).catch(() => undefined);
-    }
+    return this.sandboxes.run(sandboxDir, async () => {
+      const logDir = path.join(this.deps.dataDir, 'logs', job.ticketId);
+      await mkdir(logDir, { recursive: true });
+      await rm(sandboxDir, { recursive: true, force: true });
+      failpoint('merge.start');
+      try {
+        return await mergeSources({
+          repoDir: job.repoDir, sandboxDir, base: job.base, sources: job.sources,
+          who: { name: 'Omoi', email: 'omoi@localhost', time: job.time },
+          resolverCommand: job.resolverCommand ?? undefined, checkCommand: job.checkCommand ?? undefined,
+          logFile: path.join(logDir, `merge-${job.joinId}-${job.attempt}.log`), signal,
+        });
+      } finally {
+        await rm(sandboxDir, { recursive: true, force: true }).catch(() => undefined);
+      }
+    });
   }
 }
-
-/**
- * @deprecated The name the TicketActor's dependencies still use for `MergeSupervisor`
- * (`deps.merges.finalize(job)`); use `MergeSupervisor`.
- */
-export type MergeActor = MergeSupervisor;
 
 /** How long a reported merge counts as in hand before its join, still `merging`, is re-driven (ms). */
 const REPORTED_GRACE_MS = 60_000;

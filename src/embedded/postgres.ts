@@ -103,6 +103,7 @@ export async function startEmbeddedPostgres(opts: StartEmbeddedPostgresOptions):
 
   await mkdir(path.dirname(configured), { recursive: true });
   const dataDir = ids ? await placeCluster(configured, ids, opts) : configured;
+  await mkdir(path.dirname(dataDir), { recursive: true, mode: 0o755 }); // a link's target may have been deleted
   await stopStaleServer(dataDir, opts.log);
   if (!(await isInitialised(dataDir))) {
     await initialiseCluster(bin, dataDir, ids, output, opts);

@@ -43,11 +43,6 @@ export class LocalExecutor {
     });
   }
 
-  /** The sandbox pool's counters (reused, created, reset failures, idle, busy). */
-  poolStats() {
-    return this.pool.stats();
-  }
-
   /** Drops the pooled sandboxes of a repository about to be removed (see `SandboxPool.forget`). */
   forgetRepository(repoDir: string): Promise<void> {
     return this.pool.forget(repoDir);
@@ -148,6 +143,7 @@ export class LocalExecutor {
         outcome = { type: 'task.complete', payload: { ...ref, commit: result.commit, result: result.result ?? {}, ...(result.violations.length ? { ownership_warnings: result.violations } : {}) } };
       }
     } catch (err) {
+      reusable = false; // an executor error: the sandbox is removed, not pooled
       log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt, err: errorMessage(err) }, 'task execution failed');
       outcome = { type: 'task.fail', payload: { ...ref, error: `executor_error: ${errorMessage(err)}`.slice(0, 20_000), retryable: true } };
     } finally {

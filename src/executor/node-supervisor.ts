@@ -102,7 +102,8 @@ export class NodeSupervisor {
       if (owned.has(partitionOf('ticket', ticket_id, this.deps.partitions))) await publish('ticket.wake', { ticket_id }, `wake-ready:${ticket_id}:${bucket}`);
     }
     const merging = await conn.execute(
-      `select ticket_id, id, attempts from omoi_join where status = 'merging' and updated_at < ?`, [new Date(now - 2 * intervalMs)]) as Array<{ ticket_id: string; id: string; attempts: number }>;
+      `select j.ticket_id, j.id, j.attempts from omoi_join j join omoi_ticket k on k.id = j.ticket_id
+        where k.status = 'running' and j.status = 'merging' and j.updated_at < ?`, [new Date(now - 2 * intervalMs)]) as Array<{ ticket_id: string; id: string; attempts: number }>;
     const orphaned = new Set(merging.filter((j) => owned.has(partitionOf('ticket', j.ticket_id, this.deps.partitions)) && !this.deps.liveMerge(j.ticket_id, j.id, j.attempts)).map((j) => j.ticket_id));
     for (const ticket_id of orphaned) await publish('ticket.wake', { ticket_id }, `wake-merge:${ticket_id}:${bucket}`);
   }

@@ -79,8 +79,9 @@ export function clonesRoot(dataDir: string): string {
 
 /**
  * The normalized identity of a repository source: an absolute, symlink-free path for a local
- * repository (a non-bare repository's `.git` names its parent); for a URL, scheme and host in
- * lower case; both without a trailing `/` or `.git`.
+ * repository (a non-bare repository's `.git` names its parent, but `foo.git` stays apart from
+ * `foo`: often a bare origin beside a working copy, two repositories); for a URL, scheme and
+ * host in lower case, without a trailing `/` or `.git`.
  */
 export function normalizeSource(source: string): string {
   const trimmed = source.trim();
@@ -95,7 +96,7 @@ export function normalizeSource(source: string): string {
   } catch {
     // not there (yet): the error comes from ensureClone
   }
-  return path.basename(local) === '.git' ? path.dirname(local) : stripGit(local);
+  return path.basename(local) === '.git' ? path.dirname(local) : local.replace(/\/+$/, '') || local;
 }
 
 function stripGit(p: string): string {

@@ -15,3 +15,4 @@ export {
   attachTicketClone, prepareTicketClone, refreshTicketClone, sweepClones, ticketRepoDir, sharedCloneDir, linkedClone,
   type SweepOptions, type TicketLiveness,
 } from './clone-cache.ts';
+export { KeyedLock } from './keyed-lock.ts';

@@ -101,7 +101,8 @@ export class PartitionWorker {
     if (this.deps.prepare) {
       const prepare = this.deps.prepare;
       // A clone may take longer than the ack wait: tell the server the messages are in progress.
-      const working = setInterval(() => { for (const item of items) item.msg.working(); }, 1_000);
+      // (A clone cannot hang for good: git commands are killed after a time, see runGitCli.)
+      const working = setInterval(() => { for (const item of items) item.msg.working(); }, 1_000).unref();
       const prepared = await Promise.allSettled(items.map((item) => prepare(item.env))).finally(() => clearInterval(working));
       for (const [i, r] of prepared.entries()) {
         if (r.status === 'rejected') await this.fail(items[i].msg, items[i].env.type, r.reason, items[i].env);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, realpath, rm } from 'node:fs/promises';
 import { TerminalError } from '../errors.ts';
 import { addWorktree, detachWorktree, removeWorktreeDir, resetWorktree, saveIndex, type WorktreeRecord } from '../git/index.ts';
 import type { Sandbox, SandboxManager } from './manager.ts';
@@ -101,12 +101,12 @@ export class SandboxPool {
    */
   async acquire(repoDir: string, id: string, branch: string, base: string): Promise<Sandbox> {
     if (!this.enabled || this.closed) return this.manager.create(repoDir, id, branch, base);
-    const key = this.keys.get(path.resolve(repoDir));
+    const key = await this.keyOf(repoDir);
     for (let entry = key ? this.take(key) : undefined; entry; entry = this.take(entry.key)) {
       try {
         entry.sha = await resetWorktree(entry.record, base, branch, { savedIndex: indexCopy(entry.record) });
       } catch (err) {
-        await removeWorktreeDir(entry.record.dir, entry.record).catch(() => undefined);
+        await this.removeEntry(entry);
         if (err instanceof TerminalError) throw err; // the attempt's own: a fresh worktree would fail the same way
         this.counts.resetFailures++;
         this.opts.onResetFailure?.(entry.record.dir, err);
@@ -217,6 +217,22 @@ export class SandboxPool {
     if (!oldest) return;
     this.setIdle(oldest.key, this.idle.get(oldest.key)!.slice(1));
     await this.removeEntry(oldest);
+  }
+
+  /**
+   * The pool's key (the repository's common git dir) for a path sandboxes are acquired with.
+   * Tickets reach one shared clone through links of their own (`repos/<ticket>`), so a path
+   * seen for the first time is resolved: a bare clone's common dir is its real path, a
+   * working clone's is `<real path>/.git`.
+   */
+  private async keyOf(repoDir: string): Promise<string | undefined> {
+    const dir = path.resolve(repoDir);
+    const known = this.keys.get(dir);
+    if (known) return known;
+    const real = await realpath(dir).catch(() => undefined);
+    const key = real && [real, path.join(real, '.git')].find((k) => this.idle.has(k));
+    if (key) this.keys.set(dir, key);
+    return key;
   }
 
   private async removeEntry(entry: Entry): Promise<void> {

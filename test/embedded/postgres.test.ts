@@ -1,4 +1,4 @@
-import { cp, lstat, readFile, readlink, readdir, realpath, stat } from 'node:fs/promises';
+import { cp, lstat, readFile, readlink, readdir, realpath, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test as TapTest } from 'tap';
@@ -83,7 +83,14 @@ t.test('as root, a data dir under a private (0700) parent: the cluster lives els
   t.same(await query(again.url, 'select count(*)::int as n from kept'), [{ n: 0 }], 'the same cluster');
   t.same(notices2.filter((n) => n.includes('keeps its data')), [], 'no second notice');
   await again.stop();
-  await import('node:fs/promises').then((fs) => fs.rm(target, { recursive: true, force: true }));
+
+  // Its directory deleted by hand (as the README says, to reclaim space): the link's target is made anew.
+  await rm(relocationDir, { recursive: true, force: true });
+  const fresh = await startEmbeddedPostgres({ dataDir, log, relocationDir });
+  t.teardown(() => fresh.stop());
+  t.same(await query(fresh.url, `select to_regclass('kept') as t`), [{ t: null }], 'a new, empty cluster behind the same link');
+  await fresh.stop();
+  await rm(target, { recursive: true, force: true });
 });
 
 t.test('as root, binaries under a private (0700) directory run from a cache the postgres user can reach', async (t) => {

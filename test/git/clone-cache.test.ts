@@ -13,6 +13,7 @@ t.test('the clone name derives from the normalized source', async (t) => {
   const source = SourceRepo.create(root);
   t.equal(cloneName(source.dir), cloneName(`${source.dir}/`), 'a trailing slash names the same repository');
   t.equal(cloneName(source.dir), cloneName(path.join(source.dir, '.git')), 'a repository and its .git are one');
+  t.not(cloneName(source.dir), cloneName(`${source.dir}.git`), 'a local foo and foo.git are two repositories');
   t.equal(cloneName(source.dir), cloneName(path.relative(process.cwd(), source.dir)), 'relative and absolute paths agree');
   t.equal(normalizeSource('HTTPS://Example.COM/Org/Repo.git/'), 'https://example.com/Org/Repo', 'scheme and host lower case, no .git');
   t.equal(cloneName('https://example.com/org/repo.git'), cloneName('https://EXAMPLE.com/org/repo'));

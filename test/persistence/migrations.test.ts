@@ -1,7 +1,16 @@
 import t from 'tap';
 import { pino } from 'pino';
 import { openDatabase } from '../../src/persistence/index.ts';
-import { withPostgres } from '../harness/index.ts';
+import { withPostgres, type TestContext } from '../harness/index.ts';
+
+/** A fresh database with every migration applied, its migrator, and a raw SQL helper; closed in teardown. */
+async function migratedDatabase(t: TestContext) {
+  const pg = await withPostgres(t);
+  const db = await openDatabase(pg.url, pino({ level: 'silent' }));
+  t.teardown(() => db.close());
+  const sql = async <T = any>(q: string, params: unknown[] = []) => (await db.em().getConnection().execute(q, params)) as T[];
+  return { db, migrator: db.orm.getMigrator(), sql };
+}
 
 t.test('migrations create exactly the schema the entities describe, and are idempotent', async (t) => {
   const pg = await withPostgres(t);
@@ -17,12 +26,7 @@ t.test('migrations create exactly the schema the entities describe, and are idem
 });
 
 t.test('join_sources: completions move from omoi_join.completed to omoi_join_source rows and back', async (t) => {
-  const pg = await withPostgres(t);
-  const log = pino({ level: 'silent' });
-  const db = await openDatabase(pg.url, log);
-  t.teardown(() => db.close());
-  const migrator = db.orm.getMigrator();
-  const sql = async <T = any>(q: string, params: unknown[] = []) => (await db.em().getConnection().execute(q, params)) as T[];
+  const { db, migrator, sql } = await migratedDatabase(t);
   const columns = async () => (await sql(`select column_name from information_schema.columns where table_name = 'omoi_join' order by column_name`)).map((r) => r.column_name);
   const join = (ticket: string, extra = '') =>
     `insert into omoi_join (ticket_id, id, continuation, sources, status, strategy, attempts, created_at, updated_at${extra ? ', completed' : ''}) ` +
@@ -60,12 +64,7 @@ t.test('join_sources: completions move from omoi_join.completed to omoi_join_sou
 });
 
 t.test('explicit_flags: the states hidden in reason strings become columns and back', async (t) => {
-  const pg = await withPostgres(t);
-  const log = pino({ level: 'silent' });
-  const db = await openDatabase(pg.url, log);
-  t.teardown(() => db.close());
-  const migrator = db.orm.getMigrator();
-  const sql = async <T = any>(q: string, params: unknown[] = []) => (await db.em().getConnection().execute(q, params)) as T[];
+  const { db, migrator, sql } = await migratedDatabase(t);
   t.same((await migrator.down({ to: 'Migration20261201000000_explicit_flags' })).map((m) => m.name), ['Migration20261201220000_join_blocked_by', 'Migration20261201000000_explicit_flags']);
   const at = `'2026-01-01T10:00:00Z'`;
   await sql(`insert into omoi_ticket (id, title, repository, base_branch, status, ownership, reason, created_at, updated_at) values
@@ -88,12 +87,7 @@ t.test('explicit_flags: the states hidden in reason strings become columns and b
 });
 
 t.test('join_blocked_by: blocked joins are classified once from the reasons earlier code wrote; down drops the column', async (t) => {
-  const pg = await withPostgres(t);
-  const log = pino({ level: 'silent' });
-  const db = await openDatabase(pg.url, log);
-  t.teardown(() => db.close());
-  const migrator = db.orm.getMigrator();
-  const sql = async <T = any>(q: string, params: unknown[] = []) => (await db.em().getConnection().execute(q, params)) as T[];
+  const { migrator, sql } = await migratedDatabase(t);
   t.same((await migrator.down()).map((m) => m.name), ['Migration20261201220000_join_blocked_by']);
   const join = (ticket: string, status: string, reason: string | null) => sql(
     `insert into omoi_join (ticket_id, id, continuation, sources, status, strategy, attempts, reason, created_at, updated_at) values (?, 'join-D', 'D', '["B","C"]', ?, 'combine', 1, ?, now(), now())`,

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { ensureClone } from '../../src/git/index.ts';
@@ -175,6 +175,22 @@ t.test('concurrent acquires never share a worktree; branches stay free once rele
   await s.manager.remove(fresh);
   await Promise.all([again, ...many.slice(1)].map((m) => pool.release(m)));
   t.equal(sh(s.clone, 'git worktree list --porcelain | grep -c "^detached" || true'), String(pool.stats().idle), 'idle worktrees hold no branch');
+});
+
+t.test('tickets reach one shared clone through links of their own: a worktree goes from one to the next', async (t) => {
+  const s = await setup(t);
+  const pool = new SandboxPool(s.manager, { size: 8, idleMs: 60_000 });
+  t.teardown(() => pool.close());
+  const [t1, t2] = ['T1', 'T2'].map((ticket) => path.join(s.root, `link-${ticket}`));
+  symlinkSync(s.clone, t1);
+  symlinkSync(s.clone, t2);
+  const first = await pool.acquire(t1, 'a', 'omoi-task/T1/A', s.base);
+  await pool.release(first);
+  const second = await pool.acquire(t2, 'b', 'omoi-task/T2/B', s.next);
+  t.equal(second.dir, first.dir, "T2's first attempt got the worktree T1's attempt left");
+  t.same({ created: pool.stats().created, reused: pool.stats().reused }, { created: 1, reused: 1 });
+  t.equal(sh(second.dir, 'git rev-parse HEAD'), s.next, 'at its own base');
+  await pool.release(second);
 });
 
 t.test('bounded per repository and in total; shrunk when idle; closed', async (t) => {

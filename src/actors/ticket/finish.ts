@@ -1,4 +1,4 @@
-import { assertTicketTransition, isActive, isTerminal, sinksIfDone, TaskState, TicketState } from '../../dag/index.ts';
+import { assertTicketTransition, isTerminal, sinksIfDone, TaskState, TicketState } from '../../dag/index.ts';
 import { setBranch } from '../../git/index.ts';
 import { emit } from '../../messaging/typed.ts';
 import type { PayloadOf } from '../../protocol/index.ts';
@@ -51,7 +51,7 @@ export function cancelTicket(w: Work, p: PayloadOf<'ticket.cancel'>): void {
   assertTicketTransition(w.s.ticket.status, TicketState.cancelled, w.s.ticket.id);
   for (const task of [...w.s.tasks.values()]) {
     if (isTerminal(task.status)) continue;
-    if (isActive(task)) endedOnAgent(w, task);
+    endedOnAgent(w, task); // only an active attempt has an agent to tell
     setTask(w, task.id, { status: TaskState.cancelled, reason: `ticket cancelled: ${reason}` }, { reason });
   }
   endTicket(w, TicketState.cancelled, reason);

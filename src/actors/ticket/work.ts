@@ -6,7 +6,7 @@ import type { PayloadOf } from '../../protocol/index.ts';
 import type { AgentDirectory } from '../agent-directory.ts';
 import type { ActorContext, EntityHost } from '../entity-host.ts';
 import type { JoinMail, JoinReply } from '../join-actor.ts';
-import type { MergeActor } from '../merge-actor.ts';
+import type { MergeSupervisor } from '../merge-actor.ts';
 import type { ClaimReply, OwnershipMail } from '../ownership-actor.ts';
 
 export interface TicketDeps {
@@ -14,7 +14,8 @@ export interface TicketDeps {
   dataDir: string;
   ownership: () => EntityHost<unknown, OwnershipMail>;
   joins: () => EntityHost<unknown, JoinMail>;
-  merges: MergeActor;
+  /** Final merges of several sinks (`finalize`), run by a MergeActor under the node's supervisor. */
+  merges: MergeSupervisor;
   publish: PublishCommand;
   /** The agents tasks may be offered to (a short-lived snapshot, see there). */
   agents: AgentDirectory;
