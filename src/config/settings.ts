@@ -89,7 +89,7 @@ export const SETTINGS: Setting[] = [
   def('localAgentCapabilities', 'OMOI_LOCAL_AGENT_CAPABILITIES', 'Comma-separated capabilities of this node\'s local agent (default none).', list),
   def('agentCommand', 'OMOI_AGENT_COMMAND', 'Command template for `kind: agent` tasks, run in the sandbox: `{prompt_file}` `{task_file}` `{result_file}` `{task_id}` `{ticket_id}` are filled in (default unset).', text),
   def('localAgentCapacity', 'OMOI_LOCAL_AGENT_CAPACITY', 'Tasks this node\'s local agent runs at once (default 2).', int(1, 1000)),
-  def('sandboxPool', 'OMOI_SANDBOX_POOL', 'Idle task sandboxes (worktrees) kept warm for reuse, over all repositories; 0 = off, a worktree per attempt (default 64).', int(0, 10_000)),
+  def('sandboxPool', 'OMOI_SANDBOX_POOL', 'Idle task sandboxes kept warm for reuse, over all repositories; 0 = off, a sandbox per attempt (default 64).', int(0, 10_000)),
   def('sandboxPoolPerRepository', 'OMOI_SANDBOX_POOL_PER_REPOSITORY', 'Idle pooled sandboxes kept per repository (default 32).', int(1, 10_000)),
   def('sandboxPoolIdleMs', 'OMOI_SANDBOX_POOL_IDLE_MS', 'An idle pooled sandbox is removed after this long, ms (default 60000).', int(10, 86_400_000)),
   def('cloneRetainFinishedMs', 'OMOI_CLONE_RETAIN_FINISHED_MS', 'A finished ticket keeps its link to the node\'s clone of its repository this long, ms; a clone no ticket links to is removed (default 604800000, 7 days).', int(0, 3_153_600_000)),

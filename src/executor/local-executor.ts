@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import { setBranch, worktreeHead } from '../git/index.ts';
+import { importSandboxObjects, setBranch } from '../git/index.ts';
 import { executeTask, SandboxManager, SandboxPool, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
 import type { Assignment } from '../actors/agent-actor.ts';
 import type { PublishCommand } from './command-publisher.ts';
@@ -9,9 +9,11 @@ import type { PublishCommand } from './command-publisher.ts';
 /**
  * The executor of a node's local agent. `run` (called after the commit that recorded the
  * assignment) queues the attempt behind at most `capacity` concurrent ones, then:
- * `task.started` → a sandbox (worktree of `<dataDir>/repos/<ticket>` on the task branch at the
- * assignment's base; from the node's `SandboxPool`: a reset warm worktree or a fresh one) →
- * `executeTask` → ownership check (strict: violations fail the attempt, not retryable; lenient: allowed) → `setBranch` → `task.complete` or `task.fail`, published
+ * `task.started` → a sandbox (a repository of its own borrowing the objects of
+ * `<dataDir>/repos/<ticket>`, on the task branch at the assignment's base; from the node's
+ * `SandboxPool`: a reset warm one or a fresh one) → `executeTask` → ownership check (strict:
+ * violations fail the attempt, not retryable; lenient: allowed) → the task's objects imported
+ * into the clone and the clone's task branch moved to its commit → `task.complete` or `task.fail`, published
  * to the ticket's partition with id `task-result:<ticket>:<task>:<attempt>` (one result per
  * attempt, deduplicated). On every path the sandbox goes back to the pool, or is removed when
  * in doubt (the attempt was killed, timed out, or the executor failed). Never throws.
@@ -34,7 +36,7 @@ export class LocalExecutor {
   private readonly attempts = new Map<string, AbortController>();
   private readonly running = new Set<Promise<void>>();
 
-  /** `pool`: the sandbox pool's bounds (see `SandboxPool`); absent or `size: 0` → a worktree per attempt. */
+  /** `pool`: the sandbox pool's bounds (see `SandboxPool`); absent or `size: 0` → a sandbox per attempt. */
   constructor(private readonly deps: { dataDir: string; publish: PublishCommand; log: Logger; capacity: number; agentTemplate?: string; pool?: Omit<SandboxPoolOptions, 'onResetFailure'> }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
     this.pool = new SandboxPool(this.sandboxes, {
@@ -118,12 +120,6 @@ export class LocalExecutor {
     let reusable = false; // the attempt's process ended on its own: its sandbox may go back to the pool
     let outcome: { type: 'task.complete' | 'task.fail'; payload: Record<string, unknown> };
     try {
-      // Sandboxes of earlier attempts left by a crash still hold the task branch: remove them.
-      for (let n = 1; n < a.attempt; n++) {
-        if (this.live.has(`${a.ticket_id}/${a.task_id}/${n}`)) continue;
-        const id = `task-${a.ticket_id}-${a.task_id}-${n}`;
-        await this.sandboxes.remove({ id, dir: this.sandboxes.dirOf(id), branch: a.branch, base: a.base, repoDir }).catch(() => undefined);
-      }
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const result = await executeTask({
         sandbox, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
@@ -137,9 +133,10 @@ export class LocalExecutor {
       } else if (result.violations.length && a.ownership !== 'lenient') {
         outcome = { type: 'task.fail', payload: { ...ref, error: `ownership_violation: changed files outside its claims: ${result.violations.join(', ')}`, retryable: false, violations: result.violations } };
       } else {
-        // The commit moved the branch the sandbox has checked out; only a command that switched
-        // branches in its sandbox leaves the task branch behind.
-        if ((await worktreeHead(sandbox.dir)) !== `ref: refs/heads/${a.branch}`) await setBranch(repoDir, a.branch, result.commit);
+        // The commit is in the sandbox's repository (whichever branch the task left checked
+        // out there): into the clone with it, verified, then the clone's task branch.
+        await importSandboxObjects(sandbox.dir, sandbox.cloneGitDir);
+        await setBranch(repoDir, a.branch, result.commit);
         outcome = { type: 'task.complete', payload: { ...ref, commit: result.commit, result: result.result ?? {}, ...(result.violations.length ? { ownership_warnings: result.violations } : {}) } };
       }
     } catch (err) {

@@ -9,8 +9,10 @@ export { mergeSources, type MergeAttempt, type MergeOptions, type MergeOutcome }
 export { applyBuiltInRules, type RuleResolution } from './conflict-rules.ts';
 export type { ConflictSide, ConflictVersions } from './conflicts.ts';
 export { hasConflictMarkers } from './markers.ts';
-export { addWorktree, detachWorktree, pruneWorktrees, removeWorktreeDir, switchWorktree, worktreeHead, type WorktreeRecord } from './worktree.ts';
-export { resetWorktree, saveIndex } from './worktree-reset.ts';
+export { addWorktree, pruneWorktrees, removeWorktreeDir, type WorktreeRecord } from './worktree.ts';
+export { createSandboxRepo, type SandboxRepo } from './sandbox-repo.ts';
+export { resetSandboxRepo, saveIndex } from './sandbox-reset.ts';
+export { importSandboxObjects } from './sandbox-objects.ts';
 export {
   attachTicketClone, prepareTicketClone, refreshTicketClone, sweepClones, ticketRepoDir, sharedCloneDir, linkedClone,
   type SweepOptions, type TicketLiveness,

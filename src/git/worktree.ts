@@ -8,8 +8,9 @@ import { commitShaIn, openRepository } from './repository.ts';
 
 // Worktrees are laid out by hand, in git's own on-disk format (`<repo>/worktrees/<name>/` with
 // `gitdir`, `commondir`, `HEAD`; `<dir>/.git` pointing back), and checked out with libgit2.
-// Why not `git worktree add`/`prune`: a task sandbox is made and removed for every task
-// attempt, and each CLI spawn blocks the event loop for milliseconds and is serialized by the
+// Worktrees are what merge sandboxes are (task sandboxes are repositories of their own, see
+// sandbox-repo.ts). Why not `git worktree add`/`prune`: one is made and removed for every
+// merge, and each CLI spawn blocks the event loop for milliseconds and is serialized by the
 // repository lock — at hundreds of tasks a second that was the node's bottleneck. nodegit
 // 0.27's `Worktree.add` cannot start at a chosen commit or on an existing branch. The format is
 // what git ≥ 2.5 reads, so `git worktree list/prune` and git commands in the sandbox still work.
@@ -52,7 +53,7 @@ export async function addWorktree(repoDir: string, dir: string, base: string, op
         }
         const record = (adminDir = await claimRecord(commonDir, target));
         if (refName) (await checkedOut(commonDir)).set(record, refName);
-        await writeRecord(repo, { dir: target, adminDir: record, commonDir }, sha, refName, true);
+        await writeRecord(repo, { dir: target, adminDir: record, commonDir }, sha, refName);
       });
     } finally {
       repo.cleanup();
@@ -82,56 +83,14 @@ export interface WorktreeRecord { dir: string; adminDir: string; commonDir: stri
  * `commondir`, `gitdir`, `HEAD`, the branch moved to `sha`, and `<dir>/.git`. Independent
  * writes, in parallel: on a slow disk each costs about a millisecond.
  */
-async function writeRecord(repo: NodeGit.Repository, w: WorktreeRecord, sha: string, refName: string | null, makeDir: boolean): Promise<void> {
+async function writeRecord(repo: NodeGit.Repository, w: WorktreeRecord, sha: string, refName: string | null): Promise<void> {
   await Promise.all([
     writeFile(path.join(w.adminDir, 'commondir'), '../..\n'),
     writeFile(path.join(w.adminDir, 'gitdir'), `${path.join(w.dir, '.git')}\n`),
     writeFile(path.join(w.adminDir, 'HEAD'), refName ? `ref: ${refName}\n` : `${sha}\n`),
     refName && NodeGit.Reference.create(repo, refName, NodeGit.Oid.fromString(sha), 1, `omoi: sandbox ${path.basename(w.dir)} at ${sha}`),
-    (makeDir ? mkdir(w.dir, { recursive: true }) : rm(path.join(w.dir, '.git'), { recursive: true, force: true }))
-      .then(() => writeFile(path.join(w.dir, '.git'), `gitdir: ${w.adminDir}\n`)),
+    mkdir(w.dir, { recursive: true }).then(() => writeFile(path.join(w.dir, '.git'), `gitdir: ${w.adminDir}\n`)),
   ]);
-}
-
-/**
- * Moves the existing worktree `w` (made by `addWorktree`; its record is taken from `w`, never
- * from the worktree's own `.git`, which a task may have rewritten) onto `branch`, created or
- * force-moved to `base`: rewrites the record's `commondir`, `gitdir` and `HEAD` and the
- * worktree's `.git` file. No file of the worktree, and nothing else in the record, is touched
- * (see `resetWorktree`). Keeps the "checked out elsewhere" bookkeeping of `addWorktree`: throws
- * `TerminalError('worktree_failed')` when another live worktree has `branch` checked out or
- * `base` names no commit. Returns the base commit's sha.
- */
-export async function switchWorktree(w: WorktreeRecord, base: string, branch: string): Promise<string> {
-  const refName = `refs/heads/${branch}`;
-  const fail = (detail: string): never => {
-    throw new TerminalError('worktree_failed', `cannot switch worktree ${w.dir} to ${branch} at ${base}: ${detail}`, { dir: w.dir, base, branch });
-  };
-  if (!NodeGit.Reference.isValidName(refName)) fail(`${JSON.stringify(branch)} is not a valid branch name`);
-  const repo = await openRepository(w.commonDir);
-  try {
-    const sha = await commitShaIn(repo, base).catch(() => fail(`${JSON.stringify(base)} does not name a commit`));
-    await repoLock.run(w.commonDir, async () => {
-      const holder = await liveWorktreeOn(w.commonDir, refName, repo.isBare() ? null : repo.workdir(), w.adminDir);
-      if (holder) fail(`branch ${branch} is already checked out at ${holder}`);
-      (await checkedOut(w.commonDir)).set(w.adminDir, refName);
-      await writeRecord(repo, w, sha, refName, false);
-    });
-    return sha;
-  } finally {
-    repo.cleanup();
-  }
-}
-
-/**
- * Detaches the HEAD of worktree `w` at `sha` (a commit), so that it holds no branch: an idle
- * pooled worktree must not keep its last task's branch from being checked out elsewhere.
- */
-export async function detachWorktree(w: WorktreeRecord, sha: string): Promise<void> {
-  await repoLock.run(w.commonDir, async () => {
-    (await checkedOut(w.commonDir)).delete(w.adminDir);
-    await writeFile(path.join(w.adminDir, 'HEAD'), `${sha}\n`);
-  });
 }
 
 /**
@@ -151,13 +110,6 @@ export async function removeWorktreeDir(dir: string, known?: WorktreeRecord): Pr
     known?.delete(record.adminDir);
     if (known?.size === 0) heads.delete(key); // a finished ticket's repository is not remembered forever
   }
-}
-
-/** The HEAD of the worktree at `dir` as its record holds it (`ref: refs/heads/…` or a sha), or `null`. */
-export async function worktreeHead(dir: string): Promise<string | null> {
-  const record = await worktreeRecord(path.resolve(dir));
-  if (!record) return null;
-  return (await readFile(path.join(record.adminDir, 'HEAD'), 'utf8').catch(() => '')).trim() || null;
 }
 
 /**
@@ -240,14 +192,13 @@ async function checkedOut(commonDir: string): Promise<Map<string, string>> {
  * The directory of a live worktree of the repository that has `refName` checked out (the main
  * working tree `mainWorkdir`, if any, included), or `null`. Records of worktrees whose
  * directory is gone do not count, and are dropped as `git worktree prune` would; nor does the
- * record `except` (the worktree being switched).
  */
-async function liveWorktreeOn(commonDir: string, refName: string, mainWorkdir: string | null, except?: string): Promise<string | null> {
+async function liveWorktreeOn(commonDir: string, refName: string, mainWorkdir: string | null): Promise<string | null> {
   const headRef = async (file: string) => /^ref:\s*(\S+)/.exec(await readFile(file, 'utf8').catch(() => ''))?.[1];
   if (mainWorkdir && (await headRef(path.join(commonDir, 'HEAD'))) === refName) return mainWorkdir;
   const known = await checkedOut(commonDir);
   for (const [adminDir, ref] of [...known]) {
-    if (ref !== refName || adminDir === except) continue;
+    if (ref !== refName) continue;
     const points = (await headRef(path.join(adminDir, 'HEAD'))) === refName ? await recordTarget(adminDir) : undefined;
     if (points !== undefined && (await exists(points))) return path.dirname(points);
     known.delete(adminDir);

@@ -1,4 +1,4 @@
-// Task sandboxes (git worktrees) and the executors that run tasks in them.
+// Task sandboxes (git repositories of their own) and the executors that run tasks in them.
 export { SandboxManager, type Sandbox } from './manager.ts';
 export { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from './pool.ts';
 export { runProcess, type ProcessOutcome, type RunProcessOptions } from './process.ts';

@@ -1,16 +1,22 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TerminalError } from '../errors.ts';
-import { addWorktree, owningRepository, pruneWorktrees, removeWorktreeDir } from '../git/worktree.ts';
-
-/** A task's sandbox: a worktree of `repoDir` at `dir`, on `branch`, created at commit `base`. */
-export interface Sandbox { id: string; dir: string; branch: string; base: string; repoDir: string }
+import { createSandboxRepo } from '../git/sandbox-repo.ts';
+import { owningRepository, pruneWorktrees, removeWorktreeDir } from '../git/worktree.ts';
 
 /**
- * Owns the sandbox directories under `root`: one worktree per sandbox id, at
+ * A task's sandbox: a repository of its own at `dir` (see src/git/sandbox-repo.ts), on
+ * `branch`, created at commit `base`, borrowing the objects of the clone `repoDir` (whose git
+ * dir is `cloneGitDir`). The branch lives in the sandbox; the executor moves the clone's
+ * branch once the task's objects are imported.
+ */
+export interface Sandbox { id: string; dir: string; branch: string; base: string; repoDir: string; cloneGitDir: string }
+
+/**
+ * Owns the sandbox directories under `root`: one sandbox repository per sandbox id, at
  * `root/<encoded id>`. Sandboxes are removed by `remove` on every path of a run; `sweep` at
  * start-up removes what a crash left behind (everything under `root`, the `SandboxPool`'s
- * `pool+<n>` worktrees included).
+ * `pool+<n>` sandboxes included).
  */
 export class SandboxManager {
   readonly root: string;
@@ -27,30 +33,30 @@ export class SandboxManager {
   }
 
   /**
-   * Creates sandbox `id`: a worktree of `repoDir` with `branch` created (or reset) at `base`
-   * (a commit or ref) and checked out. A leftover sandbox of the same id is replaced, so a
-   * retried task starts from `base` again. Throws `TerminalError` for an unknown base or a
-   * branch already checked out in another live sandbox.
+   * Creates sandbox `id`: a repository borrowing the objects of `repoDir`, on `branch` at
+   * `base` (a commit or ref of `repoDir`), checked out. A leftover sandbox of the same id is
+   * replaced, so a retried task starts from `base` again. Throws
+   * `TerminalError('sandbox_failed')` for an unknown base or an invalid branch name.
    */
   async create(repoDir: string, id: string, branch: string, base: string): Promise<Sandbox> {
     const dir = this.dirOf(id);
     await mkdir(this.root, { recursive: true });
-    await addWorktree(repoDir, dir, base, { branch });
-    return { id, dir, branch, base, repoDir };
+    const { cloneGitDir } = await createSandboxRepo(repoDir, dir, base, branch);
+    return { id, dir, branch, base, repoDir, cloneGitDir };
   }
 
   /**
-   * Removes the sandbox's files and worktree record; its branch (and commits) stay. Idempotent.
-   * Like `create`, spawns no process (sandboxes are made and removed once per task attempt).
+   * Removes the sandbox's files; the clone's branch (and the objects imported into the clone)
+   * stay. Idempotent. Like `create`, spawns no process (once per task attempt).
    */
   async remove(s: Sandbox): Promise<void> {
-    await removeWorktreeDir(s.dir);
+    await rm(s.dir, { recursive: true, force: true });
   }
 
   /**
-   * Removes every sandbox under `root` whose id is not in `keep` (what a crash left behind),
-   * with each one's record in its repository; then prunes those repositories' worktree records
-   * once (`git worktree prune`: records a crash left half-made). Returns the removed ids, sorted.
+   * Removes every sandbox under `root` whose id is not in `keep` (what a crash left behind).
+   * Worktrees an earlier version made there are removed with their record in their repository,
+   * which is then pruned once (`git worktree prune`). Returns the removed ids, sorted.
    */
   async sweep(keep: Set<string>): Promise<string[]> {
     let names: string[];

@@ -1,73 +1,72 @@
 import path from 'node:path';
 import { mkdir, realpath, rm } from 'node:fs/promises';
 import { TerminalError } from '../errors.ts';
-import { addWorktree, detachWorktree, removeWorktreeDir, resetWorktree, saveIndex, type WorktreeRecord } from '../git/index.ts';
+import { createSandboxRepo, resetSandboxRepo, saveIndex, type SandboxRepo } from '../git/index.ts';
 import type { Sandbox, SandboxManager } from './manager.ts';
 
-// A node's warm task sandboxes. Making a worktree and removing it again per attempt costs a
-// directory tree, a record and a full checkout each time; a pooled worktree is reset instead.
+// A node's warm task sandboxes. Making a sandbox and removing it again per attempt costs a
+// directory tree and a full checkout each time; a pooled sandbox is reset instead.
 //
 // Invariants:
-//  1. A worktree is in at most one place: `idle` (keyed by its repository's common git dir) or
-//     `busy` (keyed by its directory). `acquire` takes an idle one out synchronously, before any
-//     await, so two acquires never get the same worktree, and no attempt shares one.
-//  2. A worktree is handed out only after `resetWorktree` verified it holds exactly what a fresh
-//     worktree would (see src/git/worktree-reset.ts). A reset that fails removes the worktree
-//     and the attempt gets a fresh one; a `TerminalError` (the branch is checked out in another
-//     live worktree, an unknown base) is the attempt's, and is thrown as `create` would.
-//  3. An idle worktree holds no branch (its HEAD is detached on release), so the "checked out
-//     elsewhere" check of `addWorktree`/`switchWorktree` never trips on the pool.
-//  4. Idle worktrees are bounded: at most `perRepository` of one repository (a release beyond
-//     it removes the worktree) and `size` in all (a release beyond it evicts the oldest idle
-//     one). Busy worktrees are bounded by the executor's capacity, not here. An idle worktree is
+//  1. A sandbox is in at most one place: `idle` (keyed by its clone's git dir) or `busy` (keyed
+//     by its directory). `acquire` takes an idle one out synchronously, before any await, so
+//     two acquires never get the same sandbox, and no attempt shares one.
+//  2. A sandbox is handed out only after `resetSandboxRepo` verified it holds exactly what a
+//     fresh one would (see src/git/sandbox-reset.ts). A reset that fails removes the sandbox
+//     and the attempt gets a fresh one; a `TerminalError` (an unknown base) is the attempt's,
+//     and is thrown as `create` would.
+//  3. Idle sandboxes are bounded: at most `perRepository` of one clone (a release beyond it
+//     removes the sandbox) and `size` in all (a release beyond it evicts the oldest idle one).
+//     Busy sandboxes are bounded by the executor's capacity, not here. An idle sandbox is
 //     removed `idleMs` after its release by a timer that does not keep the process alive.
-//  5. Pooled worktrees live at `<root>/pool+<n>`, a name `SandboxManager.dirOf` never makes, so
+//  4. Pooled sandboxes live at `<root>/pool+<n>`, a name `SandboxManager.dirOf` never makes, so
 //     the start-up `sweep` (which removes everything under the root) removes them as well.
-//  6. `size: 0` is today's behaviour exactly: `acquire` is `SandboxManager.create`, `release`
+//  5. `size: 0` is today's behaviour exactly: `acquire` is `SandboxManager.create`, `release`
 //     and `destroy` are `SandboxManager.remove`.
 
 export interface SandboxPoolOptions {
-  /** Idle worktrees kept in all, over every repository; 0 turns the pool off. */
+  /** Idle sandboxes kept in all, over every repository; 0 turns the pool off. */
   size: number;
-  /** Idle worktrees kept per repository (default: `size`). */
+  /** Idle sandboxes kept per repository (default: `size`). */
   perRepository?: number;
-  /** ms an idle worktree is kept before it is removed. */
+  /** ms an idle sandbox is kept before it is removed. */
   idleMs: number;
   /** The clock (ms); tests inject one to drive `shrink` without sleeping. */
   now?: () => number;
-  /** Told when a pooled worktree failed its reset (the attempt then got a fresh one). */
+  /** Told when a pooled sandbox failed its reset (the attempt then got a fresh one). */
   onResetFailure?: (dir: string, err: unknown) => void;
 }
 
 /** Counters since the pool was made; for tests, logs and the benchmark. */
 export interface SandboxPoolStats {
-  /** Worktrees made by `addWorktree` (fresh sandboxes). */
+  /** Sandboxes made by `createSandboxRepo` (fresh ones). */
   created: number;
-  /** Acquires served by a reset pooled worktree. */
+  /** Acquires served by a reset pooled sandbox. */
   reused: number;
-  /** Pooled worktrees whose reset failed (removed; a fresh one was made instead). */
+  /** Pooled sandboxes whose reset failed (removed; a fresh one was made instead). */
   resetFailures: number;
   idle: number;
   busy: number;
 }
 
-interface Entry { record: WorktreeRecord; key: string; sha: string; idleSince: number }
+/** A pooled sandbox; `key` is its clone's git dir (`repo.cloneGitDir`). */
+interface Entry { repo: SandboxRepo; key: string; idleSince: number }
 
-/** Where the pool keeps its copy of a worktree's index (beside the worktree, so `sweep` removes it too). */
-const indexCopy = (w: WorktreeRecord) => `${w.dir}.index`;
+/** Where the pool keeps its copy of a sandbox's index (beside the sandbox, so `sweep` removes it too). */
+const indexCopy = (s: SandboxRepo) => `${s.dir}.index`;
 
-/** The number in the next pooled worktree's name: one counter per process, so two pools never collide. */
+/** The number in the next pooled sandbox's name: one counter per process, so two pools never collide. */
 let nextName = 0;
 
 /**
- * Hands out task sandboxes, reusing the worktrees of earlier attempts (see the invariants
- * above). Lifetime: one per executor; `close()` removes the idle worktrees and makes later
+ * Hands out task sandboxes, reusing the sandboxes of earlier attempts (see the invariants
+ * above). Lifetime: one per executor; `close()` removes the idle sandboxes and makes later
  * releases remove theirs. Safe to close twice.
  */
 export class SandboxPool {
   private readonly idle = new Map<string, Entry[]>();
   private readonly busy = new Map<string, Entry>();
-  /** Repository dir as given → its common git dir, for the repositories the pool holds. */
+  /** Repository dir as given → its git dir, for the repositories the pool holds. */
   private readonly keys = new Map<string, string>();
   private idleCount = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -95,53 +94,46 @@ export class SandboxPool {
 
   /**
    * A sandbox `id` of `repoDir` with `branch` created (or reset) at `base` and checked out, as
-   * `SandboxManager.create` makes it: a reset idle worktree of the same repository if there is
-   * one, else a fresh worktree. Its `dir` is the pooled worktree's, not `dirOf(id)`. Throws what
-   * `create` throws. Give it back with `release` (or `destroy` when in doubt).
+   * `SandboxManager.create` makes it: a reset idle sandbox of the same clone if there is one,
+   * else a fresh one. Its `dir` is the pooled sandbox's, not `dirOf(id)`. Throws what `create`
+   * throws. Give it back with `release` (or `destroy` when in doubt).
    */
   async acquire(repoDir: string, id: string, branch: string, base: string): Promise<Sandbox> {
     if (!this.enabled || this.closed) return this.manager.create(repoDir, id, branch, base);
     const key = await this.keyOf(repoDir);
     for (let entry = key ? this.take(key) : undefined; entry; entry = this.take(entry.key)) {
       try {
-        entry.sha = await resetWorktree(entry.record, base, branch, { savedIndex: indexCopy(entry.record) });
+        await resetSandboxRepo(entry.repo, base, branch, { savedIndex: indexCopy(entry.repo) });
       } catch (err) {
         await this.removeEntry(entry);
-        if (err instanceof TerminalError) throw err; // the attempt's own: a fresh worktree would fail the same way
+        if (err instanceof TerminalError) throw err; // the attempt's own: a fresh sandbox would fail the same way
         this.counts.resetFailures++;
-        this.opts.onResetFailure?.(entry.record.dir, err);
+        this.opts.onResetFailure?.(entry.repo.dir, err);
         continue;
       }
-      this.busy.set(entry.record.dir, entry);
+      this.busy.set(entry.repo.dir, entry);
       this.counts.reused++;
-      return { id, dir: entry.record.dir, branch, base, repoDir };
+      return { id, dir: entry.repo.dir, branch, base, repoDir, cloneGitDir: entry.key };
     }
     const dir = path.join(this.manager.root, `pool+${++nextName}`);
     await mkdir(this.manager.root, { recursive: true });
-    const { sha, ...record } = await addWorktree(repoDir, dir, base, { branch });
+    const { sha: _, ...repo } = await createSandboxRepo(repoDir, dir, base, branch);
     this.counts.created++;
-    await saveIndex(record, indexCopy(record)).catch(() => undefined);
-    this.keys.set(path.resolve(repoDir), record.commonDir);
-    this.busy.set(record.dir, { record, key: record.commonDir, sha, idleSince: 0 });
-    return { id, dir: record.dir, branch, base, repoDir };
+    await saveIndex(repo, indexCopy(repo)).catch(() => undefined);
+    this.keys.set(path.resolve(repoDir), repo.cloneGitDir);
+    this.busy.set(repo.dir, { repo, key: repo.cloneGitDir, idleSince: 0 });
+    return { id, dir: repo.dir, branch, base, repoDir, cloneGitDir: repo.cloneGitDir };
   }
 
   /**
-   * Gives a sandbox back after an attempt that ended normally (its process exited): its HEAD
-   * is detached (its branch is free) and it waits, idle, for the next attempt on its
-   * repository, or is removed if the pool is full for it. A sandbox the pool did not make is
-   * removed. Never throws; a worktree that cannot be detached is removed.
+   * Gives a sandbox back after an attempt that ended normally (its process exited): it waits,
+   * idle, for the next attempt on its clone, or is removed if the pool is full for it. A
+   * sandbox the pool did not make is removed. Never throws.
    */
   async release(s: Sandbox): Promise<void> {
     const entry = this.busy.get(s.dir);
     if (!entry) return this.manager.remove(s).catch(() => undefined);
     this.busy.delete(s.dir);
-    if (this.closed || (this.idle.get(entry.key)?.length ?? 0) >= this.perRepository) return this.removeEntry(entry);
-    try {
-      await detachWorktree(entry.record, entry.sha); // any commit will do: the next acquire resets it
-    } catch {
-      return this.removeEntry(entry);
-    }
     const list = this.idle.get(entry.key) ?? [];
     if (this.closed || list.length >= this.perRepository) return this.removeEntry(entry);
     if (this.idleCount >= this.size) await this.evictOldest();
@@ -160,7 +152,7 @@ export class SandboxPool {
     return this.removeEntry(entry);
   }
 
-  /** Removes the idle worktrees released `idleMs` or longer before `now`; returns how many. */
+  /** Removes the idle sandboxes released `idleMs` or longer before `now`; returns how many. */
   async shrink(now = this.now()): Promise<number> {
     const old: Entry[] = [];
     for (const [key, list] of this.idle) {
@@ -174,9 +166,9 @@ export class SandboxPool {
   }
 
   /**
-   * Removes the idle worktrees of `repoDir` (a path sandboxes were acquired with, or the
-   * repository's common git dir itself) now; call before removing that repository: its
-   * pooled worktrees could not be reset any more. Busy ones are left to their attempts.
+   * Removes the idle sandboxes of `repoDir` (a path sandboxes were acquired with, or the
+   * clone's git dir itself) now; call before removing that clone: its pooled sandboxes
+   * borrow its objects and could not be reset any more. Busy ones are left to their attempts.
    */
   async forget(repoDir: string): Promise<void> {
     const dir = path.resolve(repoDir);
@@ -187,7 +179,7 @@ export class SandboxPool {
     await Promise.all(list.map((e) => this.removeEntry(e)));
   }
 
-  /** Removes every idle worktree now; busy ones are removed when released. Safe to call twice. */
+  /** Removes every idle sandbox now; busy ones are removed when released. Safe to call twice. */
   async close(): Promise<void> {
     this.closed = true;
     this.stopTimer();
@@ -196,7 +188,7 @@ export class SandboxPool {
     await Promise.all(all.map((e) => this.removeEntry(e)));
   }
 
-  /** The most recently released idle worktree of repository `key` (its files are warmest), taken out. */
+  /** The most recently released idle sandbox of clone `key` (its files are warmest), taken out. */
   private take(key: string): Entry | undefined {
     const list = this.idle.get(key);
     const entry = list?.pop();
@@ -220,7 +212,7 @@ export class SandboxPool {
   }
 
   /**
-   * The pool's key (the repository's common git dir) for a path sandboxes are acquired with.
+   * The pool's key (the clone's git dir) for a path sandboxes are acquired with.
    * Tickets reach one shared clone through links of their own (`repos/<ticket>`), so a path
    * seen for the first time is resolved: a bare clone's common dir is its real path, a
    * working clone's is `<real path>/.git`.
@@ -236,9 +228,9 @@ export class SandboxPool {
   }
 
   private async removeEntry(entry: Entry): Promise<void> {
-    await removeWorktreeDir(entry.record.dir, entry.record).catch(() => undefined);
-    await rm(indexCopy(entry.record), { force: true });
-    // Forget a repository's common dir once the pool holds nothing of it.
+    await rm(entry.repo.dir, { recursive: true, force: true });
+    await rm(indexCopy(entry.repo), { force: true });
+    // Forget a clone's git dir once the pool holds nothing of it.
     if (!this.idle.has(entry.key) && ![...this.busy.values()].some((e) => e.key === entry.key)) {
       for (const [dir, key] of this.keys) if (key === entry.key) this.keys.delete(dir);
     }

@@ -44,3 +44,24 @@ t.test('a command that switches branches in its sandbox still leaves its commit 
   t.equal((await gitIn(node, 'T-switch', 'show', `${tasks.A.commit}:x.txt`)).trim(), 'x');
   t.equal((await gitIn(node, 'T-switch', 'show', `${ticket.head}:y.txt`)).trim(), 'y', 'B ran on A\'s commit');
 });
+
+t.test('a retried task that makes a branch again succeeds, and no branch a task made reaches the clone', async (t) => {
+  const cluster = await withCluster(t);
+  const node = await withNode(t, cluster);
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  const marks = await tempDir(t, 'omoi-marks-');
+  const mark = path.join(marks, 'first-attempt-ran');
+  // The first attempt makes its branch and fails; the retry makes the same branch again.
+  const run = `git checkout -q -b elsewhere && git tag mine && echo x > x.txt && if [ ! -e '${mark}' ]; then touch '${mark}'; exit 1; fi`;
+  await node.submit('ticket.create', {
+    ticket_id: 'T-retry-branch', title: 'retry', repository: repo.dir,
+    tasks: [task('A', run, { owns: ['x.txt'], max_retries: 1 })],
+  });
+  await waitTicket(node, 'T-retry-branch', 'completed');
+  const tasks = await taskRows(node, 'T-retry-branch');
+  t.equal(tasks.A.attempt, 2, 'the second attempt completed the task');
+  t.equal((await gitIn(node, 'T-retry-branch', 'show', `${tasks.A.commit}:x.txt`)).trim(), 'x');
+  const refs = (await gitIn(node, 'T-retry-branch', 'for-each-ref', '--format=%(refname)', 'refs/heads', 'refs/tags')).split('\n');
+  t.notOk(refs.some((r) => /elsewhere|mine/.test(r)), 'the branch and tag the task made stayed in its sandbox');
+  t.ok(refs.includes('refs/heads/omoi-task/T-retry-branch/A'), 'the task branch is in the clone');
+});

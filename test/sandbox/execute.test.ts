@@ -40,11 +40,11 @@ t.test('a command that writes files and a result: committed, result parsed', asy
   t.same(outcome.changedFiles, ['README.md', 'old.txt', 'src/new.txt', 'src/seen-task.json']);
   t.same(outcome.violations, []);
   t.same(outcome.result, { files: 3, task: 'task-a', ticket: 'ticket-1' });
-  t.equal(git(s.clone, 'rev-parse', 'omoi/ticket-1/task-a'), outcome.commit, 'the task branch holds the commit');
-  t.equal(git(s.clone, 'rev-parse', `${outcome.commit}^`), s.base);
-  t.equal(git(s.clone, 'log', '-1', '--format=%s', outcome.commit), 'omoi: task task-a of ticket ticket-1');
-  t.equal(git(s.clone, 'show', `${outcome.commit}:src/new.txt`), 'new');
-  const taskFile = JSON.parse(git(s.clone, 'show', `${outcome.commit}:src/seen-task.json`));
+  t.equal(git(s.sandbox.dir, 'rev-parse', 'omoi/ticket-1/task-a'), outcome.commit, 'the task branch (in the sandbox) holds the commit');
+  t.equal(git(s.sandbox.dir, 'rev-parse', `${outcome.commit}^`), s.base);
+  t.equal(git(s.sandbox.dir, 'log', '-1', '--format=%s', outcome.commit), 'omoi: task task-a of ticket ticket-1');
+  t.equal(git(s.sandbox.dir, 'show', `${outcome.commit}:src/new.txt`), 'new');
+  const taskFile = JSON.parse(git(s.sandbox.dir, 'show', `${outcome.commit}:src/seen-task.json`));
   t.same(taskFile.context, { results: { 'task-0': { answer: 42 } } }, 'the task file carries the context');
   t.equal(taskFile.task.id, 'task-a');
   t.match(outcome.tail, 'done');
@@ -70,7 +70,7 @@ t.test('a failing command commits nothing', async (t) => {
   t.equal(outcome.exitCode, 2);
   t.equal(outcome.error, 'exited with code 2');
   t.equal(outcome.commit, s.base);
-  t.equal(git(s.clone, 'rev-parse', 'omoi/ticket-1/task-a'), s.base, 'branch not moved');
+  t.equal(git(s.sandbox.dir, 'rev-parse', 'omoi/ticket-1/task-a'), s.base, 'branch not moved');
   t.match(outcome.tail, 'broke');
 
   const badResult = await s.run({ run: 'echo "not json" > "$OMOI_RESULT_FILE"' });
@@ -91,7 +91,7 @@ t.test('an agent task runs the configured template with the prompt file', async 
     { agentTemplate: 'cp {prompt_file} prompt-seen.md && echo {task_id}' },
   );
   t.equal(outcome.ok, true, outcome.error ?? 'ok');
-  t.equal(git(s.clone, 'show', `${outcome.commit}:prompt-seen.md`), "Fix the bug in 'parser'.");
+  t.equal(git(s.sandbox.dir, 'show', `${outcome.commit}:prompt-seen.md`), "Fix the bug in 'parser'.");
   t.match(outcome.tail, 'agent-task');
   await t.rejects(s.run({ kind: 'agent', run: 'x' }), { code: 'agent_not_configured' });
 });

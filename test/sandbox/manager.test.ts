@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { ensureClone } from '../../src/git/index.ts';
+import { addWorktree, ensureClone, importSandboxObjects } from '../../src/git/index.ts';
 import { SandboxManager } from '../../src/sandbox/index.ts';
 import { git, SourceRepo, tempDir } from '../git/fixture.ts';
 
@@ -18,22 +18,93 @@ async function setup(t: Test) {
 
 const worktreePaths = (clone: string) =>
   git(clone, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9));
+const branches = (repo: string) => git(repo, 'for-each-ref', '--format=%(refname)', 'refs/heads', 'refs/tags').split('\n').filter(Boolean);
 
-t.test('create checks out the task branch at the base; remove deletes the sandbox, keeps the branch', async (t) => {
+t.test('create checks out the task branch at the base in a repository of its own; remove deletes it', async (t) => {
   const s = await setup(t);
   const manager = new SandboxManager(s.sandboxes);
+  const before = branches(s.clone);
   const sandbox = await manager.create(s.clone, 'ticket-1/task-a', 'omoi/ticket-1/task-a', s.base);
-  t.same(sandbox, { id: 'ticket-1/task-a', dir: path.join(s.sandboxes, 'ticket-1%2Ftask-a'), branch: 'omoi/ticket-1/task-a', base: s.base, repoDir: s.clone });
+  t.same(sandbox, {
+    id: 'ticket-1/task-a', dir: path.join(s.sandboxes, 'ticket-1%2Ftask-a'), branch: 'omoi/ticket-1/task-a', base: s.base, repoDir: s.clone,
+    cloneGitDir: s.clone, // a bare clone
+  });
   t.equal(readFileSync(path.join(sandbox.dir, 'README.md'), 'utf8'), 'base\n', 'files of the base are checked out');
   t.equal(git(sandbox.dir, 'rev-parse', '--abbrev-ref', 'HEAD'), 'omoi/ticket-1/task-a');
   t.equal(git(sandbox.dir, 'rev-parse', 'HEAD'), s.base);
-  t.ok(worktreePaths(s.clone).includes(sandbox.dir), 'registered as a worktree');
+  t.equal(git(sandbox.dir, 'rev-parse', '--absolute-git-dir'), path.join(sandbox.dir, '.git'), 'its git dir is its own');
+  t.same(branches(sandbox.dir), ['refs/heads/omoi/ticket-1/task-a'], 'it has its branch and no other');
+  t.same(branches(s.clone), before, 'the clone got no branch');
+  t.notOk(worktreePaths(s.clone).includes(sandbox.dir), 'not a worktree of the clone');
 
   await manager.remove(sandbox);
   t.notOk(existsSync(sandbox.dir), 'files gone');
-  t.notOk(worktreePaths(s.clone).includes(sandbox.dir), 'worktree record gone');
-  t.equal(git(s.clone, 'rev-parse', 'omoi/ticket-1/task-a'), s.base, 'branch kept');
   await manager.remove(sandbox); // idempotent
+});
+
+t.test('branches, tags, config and hooks a task makes stay in its sandbox; its commits reach the clone only when imported', async (t) => {
+  const s = await setup(t);
+  const manager = new SandboxManager(s.sandboxes);
+  const before = branches(s.clone);
+  const configBefore = readFileSync(path.join(s.clone, 'config'), 'utf8');
+  const a = await manager.create(s.clone, 'a', 'omoi/x/a', s.base);
+  const b = await manager.create(s.clone, 'b', 'omoi/x/b', s.base);
+  for (const sandbox of [a, b]) {
+    // Two tasks do the same thing at once: each in its own namespace, neither trips on the other.
+    git(sandbox.dir, 'checkout', '-q', '-b', 'feature');
+    git(sandbox.dir, 'tag', 'v1');
+    git(sandbox.dir, 'config', 'omoi.evil', 'yes');
+    writeFileSync(path.join(sandbox.dir, '.git', 'hooks-post-commit'), '#!/bin/sh\necho pwned\n');
+    writeFileSync(path.join(sandbox.dir, 'f.txt'), `${sandbox.id}\n`);
+    git(sandbox.dir, 'add', '-A');
+    git(sandbox.dir, '-c', 'user.name=T', '-c', 'user.email=t@x', 'commit', '-q', '-m', sandbox.id);
+  }
+  t.same(branches(s.clone), before, 'no branch or tag of a task reached the clone');
+  t.equal(readFileSync(path.join(s.clone, 'config'), 'utf8'), configBefore, "the clone's config is untouched");
+  const commit = git(a.dir, 'rev-parse', 'HEAD');
+  t.throws(() => git(s.clone, 'cat-file', '-e', commit), 'the commit is in the sandbox only');
+  t.ok(await importSandboxObjects(a.dir, a.cloneGitDir) >= 3, 'commit, tree and blob imported');
+  t.equal(git(s.clone, 'show', `${commit}:f.txt`), 'a', 'the clone has the commit and its files now');
+  t.equal(git(s.clone, 'fsck', '--no-dangling'), '', 'the clone is sound');
+  t.equal(await importSandboxObjects(a.dir, a.cloneGitDir), 0, 'importing again copies nothing');
+  // Recreating a sandbox at the same place (a retry) starts without the earlier attempt's refs.
+  const again = await manager.create(s.clone, 'a', 'omoi/x/a', s.base);
+  t.same(branches(again.dir), ['refs/heads/omoi/x/a'], "the earlier attempt's branch and tag are gone");
+  git(again.dir, 'checkout', '-q', '-b', 'feature');
+  t.pass('so the retry can make its branch again');
+  await manager.remove(again);
+  await manager.remove(b);
+});
+
+t.test('an object whose content does not hash to its name is refused; packs are verified by git', async (t) => {
+  const s = await setup(t);
+  const manager = new SandboxManager(s.sandboxes);
+  const sandbox = await manager.create(s.clone, 'p', 'omoi/x/p', s.base);
+  // A task plants an object under the name of content another task will write later.
+  writeFileSync(path.join(s.root, 'later.txt'), 'later\n');
+  writeFileSync(path.join(s.root, 'evil.txt'), 'evil\n');
+  const innocent = git(s.clone, 'hash-object', path.join(s.root, 'later.txt'));
+  const planted = path.join(sandbox.dir, '.git', 'objects', innocent.slice(0, 2), innocent.slice(2));
+  mkdirSync(path.dirname(planted), { recursive: true });
+  const evil = git(sandbox.dir, 'hash-object', '-w', path.join(s.root, 'evil.txt'));
+  const evilFile = path.join(sandbox.dir, '.git', 'objects', evil.slice(0, 2), evil.slice(2));
+  writeFileSync(planted, readFileSync(evilFile));
+  await t.rejects(importSandboxObjects(sandbox.dir, sandbox.cloneGitDir), { code: 'bad_object' });
+  t.throws(() => git(s.clone, 'cat-file', '-e', innocent), 'the planted object did not reach the clone');
+  rmSync(planted);
+
+  // A task that packed its objects: they arrive through git index-pack.
+  writeFileSync(path.join(sandbox.dir, 'packed.txt'), 'packed\n');
+  git(sandbox.dir, 'add', '-A');
+  git(sandbox.dir, '-c', 'user.name=T', '-c', 'user.email=t@x', 'commit', '-q', '-m', 'packed');
+  git(sandbox.dir, 'repack', '-d', '-l', '-q');
+  git(sandbox.dir, 'prune-packed');
+  const commit = git(sandbox.dir, 'rev-parse', 'HEAD');
+  t.ok(readdirSync(path.join(sandbox.dir, '.git', 'objects', 'pack')).some((f) => f.endsWith('.pack')), 'the task has a pack');
+  await importSandboxObjects(sandbox.dir, sandbox.cloneGitDir);
+  t.equal(git(s.clone, 'show', `${commit}:packed.txt`), 'packed', 'the packed commit reached the clone');
+  t.equal(git(s.clone, 'fsck', '--no-dangling'), '', 'the clone is sound');
+  await manager.remove(sandbox);
 });
 
 t.test('creating a sandbox again (a retry after a crash) starts over from the base', async (t) => {
@@ -45,29 +116,31 @@ t.test('creating a sandbox again (a retry after a crash) starts over from the ba
   t.equal(second.dir, first.dir);
   t.notOk(existsSync(path.join(second.dir, 'half-done.txt')), 'leftover files are gone');
   t.equal(git(second.dir, 'rev-parse', 'HEAD'), s.base, 'branch reset to the new base');
-  await t.rejects(manager.create(s.clone, 't2', 'omoi/x/t2', 'no-such-base'), { code: 'worktree_failed' });
+  await t.rejects(manager.create(s.clone, 't2', 'omoi/x/t2', 'no-such-base'), { code: 'sandbox_failed' });
   t.notOk(existsSync(manager.dirOf('t2')), 'a failed create leaves nothing');
   await manager.remove(second);
 });
 
-t.test('sweep removes every sandbox not kept (what a crash left behind)', async (t) => {
+t.test('sweep removes every sandbox not kept (what a crash left behind), worktrees of an earlier version too', async (t) => {
   const s = await setup(t);
   const before = new SandboxManager(s.sandboxes);
   const kept = await before.create(s.clone, 'keep-me', 'omoi/x/keep', s.base);
   await before.create(s.clone, 'orphan-1', 'omoi/x/o1', s.base);
   await before.create(s.clone, 'orphan-2', 'omoi/x/o2', s.next);
-  mkdirSync(path.join(s.sandboxes, 'half-made')); // a crash before the worktree existed
+  mkdirSync(path.join(s.sandboxes, 'half-made')); // a crash before the sandbox existed
+  await addWorktree(s.clone, path.join(s.sandboxes, 'legacy'), s.base, { branch: 'omoi/x/legacy' }); // what an earlier version made
 
   const after = new SandboxManager(s.sandboxes); // a restarted node
-  t.same(await after.sweep(new Set(['keep-me'])), ['half-made', 'orphan-1', 'orphan-2']);
+  t.same(await after.sweep(new Set(['keep-me'])), ['half-made', 'legacy', 'orphan-1', 'orphan-2']);
   t.same(await import('node:fs/promises').then((fs) => fs.readdir(s.sandboxes)), ['keep-me']);
-  t.same(worktreePaths(s.clone).filter((p) => p.startsWith(s.sandboxes)), [kept.dir], 'orphans unregistered from git');
+  t.same(worktreePaths(s.clone).filter((p) => p.startsWith(s.sandboxes)), [], 'the legacy worktree unregistered from git');
   t.same(await after.sweep(new Set(['keep-me'])), [], 'nothing left to sweep');
   t.same(await new SandboxManager(path.join(s.root, 'never-created')).sweep(new Set()), [], 'a missing root is empty');
+  t.equal(git(kept.dir, 'rev-parse', 'HEAD'), s.base, 'the kept sandbox still works');
   await after.remove(kept);
 });
 
-t.test('a sandbox is a worktree git itself understands: modes, symlinks, a clean status, prune keeps it', async (t) => {
+t.test('a sandbox is a repository git itself understands: modes, symlinks, a clean status, the clone\'s history', async (t) => {
   const root = tempDir(t, 'omoi-sandbox-');
   const source = SourceRepo.create(root, { 'README.md': 'base\n', 'bin/run.sh': '#!/bin/sh\necho hi\n' });
   chmodSync(path.join(source.dir, 'bin/run.sh'), 0o755);
@@ -83,44 +156,30 @@ t.test('a sandbox is a worktree git itself understands: modes, symlinks, a clean
   t.equal(readlinkSync(path.join(sandbox.dir, 'link')), 'README.md', 'a symlink stays a symlink');
   t.equal(git(sandbox.dir, 'status', '--porcelain'), '', 'git sees a clean checkout (index written)');
   t.equal(git(sandbox.dir, 'symbolic-ref', 'HEAD'), 'refs/heads/omoi/t/1');
-  git(clone, 'worktree', 'prune');
-  t.ok(worktreePaths(clone).includes(sandbox.dir), 'git worktree prune keeps a live sandbox');
+  t.equal(git(sandbox.dir, 'log', '--format=%s'), 'modes\nbase', "the clone's history, through its objects");
+  t.equal(git(sandbox.dir, 'count-objects'), '0 objects, 0 kilobytes', 'none copied: borrowed');
   writeFileSync(path.join(sandbox.dir, 'new.txt'), 'x\n');
   git(sandbox.dir, 'add', '-A');
   git(sandbox.dir, 'commit', '-q', '-m', 'by the task');
-  t.equal(git(clone, 'log', '-1', '--format=%s', 'omoi/t/1'), 'by the task', 'commits in the sandbox land on the task branch');
+  t.throws(() => git(clone, 'rev-parse', '--verify', '-q', 'refs/heads/omoi/t/1'), 'the clone has no such branch until the executor sets it');
+  t.equal(git(sandbox.dir, 'fsck', '--no-dangling'), '', 'the sandbox is sound');
   await manager.remove(sandbox);
-  t.same(readdirSync(path.join(clone, 'worktrees')), [], 'no worktree record is left');
+  t.notOk(existsSync(sandbox.dir));
 });
 
-t.test('a branch checked out in a live sandbox is refused; once that sandbox is gone (even by a crash) it is free', async (t) => {
+t.test('two sandboxes on one branch are independent (a retry while the earlier attempt still runs); bad input is refused', async (t) => {
   const s = await setup(t);
   const manager = new SandboxManager(s.sandboxes);
   const first = await manager.create(s.clone, 'a', 'omoi/x/shared', s.base);
-  await t.rejects(manager.create(s.clone, 'b', 'omoi/x/shared', s.next), { code: 'worktree_failed', message: /already checked out/ });
-  t.notOk(existsSync(manager.dirOf('b')), 'the refused sandbox leaves nothing');
-  t.equal(git(s.clone, 'rev-parse', 'omoi/x/shared'), s.base, 'and did not move the branch');
-
-  rmSync(first.dir, { recursive: true, force: true }); // a crash: files gone, record left
   const second = await manager.create(s.clone, 'b', 'omoi/x/shared', s.next);
+  t.equal(git(first.dir, 'rev-parse', 'HEAD'), s.base);
   t.equal(git(second.dir, 'rev-parse', 'HEAD'), s.next);
-  t.same(worktreePaths(s.clone).filter((p) => p.startsWith(s.sandboxes)), [second.dir], 'the stale record was dropped');
-  await t.rejects(manager.create(s.clone, 'c', 'bad..name', s.base), { code: 'worktree_failed', message: /not a valid branch name/ });
+  await t.rejects(manager.create(s.clone, 'c', 'bad..name', s.base), { code: 'sandbox_failed', message: /not a valid branch name/ });
+  t.notOk(existsSync(manager.dirOf('c')), 'a refused sandbox leaves nothing');
+  await t.rejects(manager.create(path.join(s.root, 'no-clone'), 'd', 'omoi/x/d', s.base), { code: 'not_a_repository' });
+  t.notOk(existsSync(manager.dirOf('d')));
+  await manager.remove(first);
   await manager.remove(second);
-});
-
-t.test('sandboxes of one repository with the same directory name in different roots do not share a record', async (t) => {
-  const s = await setup(t);
-  const one = new SandboxManager(path.join(s.root, 'one'));
-  const two = new SandboxManager(path.join(s.root, 'two'));
-  const a = await one.create(s.clone, 'same', 'omoi/x/a', s.base);
-  const b = await two.create(s.clone, 'same', 'omoi/x/b', s.next);
-  t.equal(git(a.dir, 'rev-parse', 'HEAD'), s.base);
-  t.equal(git(b.dir, 'rev-parse', 'HEAD'), s.next);
-  await one.remove(a);
-  t.equal(git(b.dir, 'rev-parse', '--abbrev-ref', 'HEAD'), 'omoi/x/b', 'removing one keeps the other working');
-  t.same(worktreePaths(s.clone).filter((p) => p !== s.clone), [b.dir]);
-  await two.remove(b);
 });
 
 t.test('many sandboxes of one repository created and removed concurrently', async (t) => {
@@ -131,7 +190,6 @@ t.test('many sandboxes of one repository created and removed concurrently', asyn
   for (const [i, sandbox] of made.entries()) {
     t.equal(readFileSync(path.join(sandbox.dir, 'README.md'), 'utf8'), i % 2 ? 'next\n' : 'base\n', `${sandbox.id} has its base's files`);
   }
-  t.equal(worktreePaths(s.clone).filter((p) => p.startsWith(s.sandboxes)).length, ids.length, 'one record each');
   await Promise.all(made.map((sandbox) => manager.remove(sandbox)));
-  t.same(worktreePaths(s.clone).filter((p) => p.startsWith(s.sandboxes)), [], 'all records gone');
+  t.same(readdirSync(s.sandboxes), [], 'all gone');
 });
