@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Omoi needs on a Debian machine with Node 20, skipping what is already there:
-# apt packages (nats-server, libkrb5-dev for nodegit's build, git, chromium for the dashboard
-# browser test) and the npm dependencies (npm ci; nodegit compiles for ~7 minutes the first time).
+# apt packages (nats-server, libkrb5-dev for nodegit's build, git, bubblewrap for task sandboxes,
+# chromium for the dashboard browser test) and the npm dependencies (npm ci; nodegit compiles for ~7 minutes the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,7 @@ need=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)
 command -v git >/dev/null 2>&1 || need+=(git)
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v g++ >/dev/null 2>&1 || need+=(g++ make python3)
 

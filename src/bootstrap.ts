@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { ActorRuntime } from './actors/actor-runtime.ts';
@@ -27,6 +28,7 @@ import { PartitionWorker } from './messaging/partition-worker.ts';
 import { Rejections } from './messaging/rejections.ts';
 import { ensureStreams } from './messaging/streams.ts';
 import { Metrics } from './metrics.ts';
+import { decideIsolation } from './sandbox/index.ts';
 import { openDatabase, type Database } from './persistence/index.ts';
 import { encode, lookup, makeEnvelope, partitionOf, Subjects, validatePayload, ProtocolError, type CommandDef } from './protocol/index.ts';
 
@@ -115,9 +117,13 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const merges = new MergeSupervisor({ dataDir: config.dataDir, publish, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs });
     cleanup.push(() => merges.stopAll());
     const agentPolicy = agentPolicyFrom(config);
+    const isolation = await decideIsolation(config.sandbox, [config.dataDir, os.homedir()], config.sandboxWritable);
+    if (isolation.mode === 'none') log.warn('OMOI_SANDBOX=none: task commands run unsandboxed, as this node\'s user, and can read its data directory');
+    if (isolation.mode === 'unavailable') log.error({ reason: isolation.reason }, 'task commands are refused: they cannot be sandboxed here');
     const executor = new LocalExecutor({
       dataDir: config.dataDir, publish, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,
       pool: { size: config.sandboxPool, perRepository: config.sandboxPoolPerRepository, idleMs: config.sandboxPoolIdleMs },
+      isolation,
     });
     cleanup.push(() => executor.stop());
     const swept = await executor.sweep();

@@ -63,8 +63,8 @@ export interface OmoiConfig {
   /** Tasks this node's local agent runs at once. */
   localAgentCapacity: number;
   /**
-   * Idle task sandboxes (worktrees) this node keeps warm for reuse, over all repositories; 0
-   * turns the pool off (a worktree is made and removed per attempt). See `src/sandbox/pool.ts`.
+   * Idle task sandboxes this node keeps warm for reuse, over all repositories; 0 turns the pool
+   * off (a sandbox is made and removed per attempt). See `src/sandbox/pool.ts`.
    */
   sandboxPool: number;
   /** Idle pooled sandboxes kept per repository (at most `sandboxPool`). */
@@ -77,6 +77,14 @@ export interface OmoiConfig {
    * tasks fail with `agent_not_configured`.
    */
   agentCommand: string | undefined;
+  /**
+   * How task commands are isolated (`src/sandbox/isolation.ts`): `bwrap` (bubblewrap; start-up
+   * fails if it cannot run), `none` (unsandboxed, the operator's explicit choice), or unset:
+   * bubblewrap if it runs here, else task commands are refused.
+   */
+  sandbox: 'bwrap' | 'none' | undefined;
+  /** Directories every task command may write besides its sandbox (under bubblewrap). */
+  sandboxWritable: string[];
   /**
    * ms a finished (completed, failed, cancelled) ticket keeps `repos/<ticket>`, its link to the
    * node's shared clone of its repository (where its branch `omoi/<ticket>` is); a clone no
@@ -111,6 +119,7 @@ export const DEFAULTS = {
   sandboxPool: 64,
   sandboxPoolPerRepository: 32,
   sandboxPoolIdleMs: 60_000,
+  sandboxWritable: [] as string[],
   cloneRetainFinishedMs: 7 * 24 * 3_600_000,
 } as const satisfies Partial<OmoiConfig>;
 

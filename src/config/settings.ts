@@ -54,6 +54,12 @@ function list(raw: string, name: string): string[] {
   return items;
 }
 
+function paths(raw: string, name: string): string[] {
+  const items = raw.split(':').map((p) => p.trim()).filter(Boolean);
+  for (const item of items) if (!item.startsWith('/')) throw new ConfigError(name, `${JSON.stringify(item)} is not an absolute path`);
+  return items;
+}
+
 function def(key: keyof OmoiConfig, env: string, description: string, parse: (raw: string, name: string) => unknown): Setting {
   return { key, env, description, parse: (raw) => parse(raw, env) };
 }
@@ -91,6 +97,8 @@ export const SETTINGS: Setting[] = [
   def('localAgentCapacity', 'OMOI_LOCAL_AGENT_CAPACITY', 'Tasks this node\'s local agent runs at once (default 2).', int(1, 1000)),
   def('sandboxPool', 'OMOI_SANDBOX_POOL', 'Idle task sandboxes kept warm for reuse, over all repositories; 0 = off, a sandbox per attempt (default 64).', int(0, 10_000)),
   def('sandboxPoolPerRepository', 'OMOI_SANDBOX_POOL_PER_REPOSITORY', 'Idle pooled sandboxes kept per repository (default 32).', int(1, 10_000)),
+  def('sandbox', 'OMOI_SANDBOX', 'How task commands are isolated: `bwrap` (bubblewrap; start fails without it) or `none` (unsandboxed); unset = bubblewrap if it runs here, else task commands are refused.', oneOf(['bwrap', 'none'])),
+  def('sandboxWritable', 'OMOI_SANDBOX_WRITABLE', 'Absolute directories, `:`-separated, that task commands may write besides their sandbox, under bubblewrap (default none).', paths),
   def('sandboxPoolIdleMs', 'OMOI_SANDBOX_POOL_IDLE_MS', 'An idle pooled sandbox is removed after this long, ms (default 60000).', int(10, 86_400_000)),
   def('cloneRetainFinishedMs', 'OMOI_CLONE_RETAIN_FINISHED_MS', 'A finished ticket keeps its link to the node\'s clone of its repository this long, ms; a clone no ticket links to is removed (default 604800000, 7 days).', int(0, 3_153_600_000)),
 ];

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, TerminalError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { importSandboxObjects, setBranch } from '../git/index.ts';
-import { executeTask, SandboxManager, SandboxPool, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
+import { executeTask, SandboxManager, SandboxPool, type Isolation, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
 import type { Assignment } from '../actors/agent-actor.ts';
 import type { PublishCommand } from './command-publisher.ts';
 
@@ -37,7 +37,8 @@ export class LocalExecutor {
   private readonly running = new Set<Promise<void>>();
 
   /** `pool`: the sandbox pool's bounds (see `SandboxPool`); absent or `size: 0` → a sandbox per attempt. */
-  constructor(private readonly deps: { dataDir: string; publish: PublishCommand; log: Logger; capacity: number; agentTemplate?: string; pool?: Omit<SandboxPoolOptions, 'onResetFailure'> }) {
+  /** `isolation`: how task commands run (see src/sandbox/isolation.ts; decided at node start). */
+  constructor(private readonly deps: { dataDir: string; publish: PublishCommand; log: Logger; capacity: number; agentTemplate?: string; pool?: Omit<SandboxPoolOptions, 'onResetFailure'>; isolation: Isolation }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
     this.pool = new SandboxPool(this.sandboxes, {
       ...(deps.pool ?? { size: 0, idleMs: 0 }),
@@ -123,7 +124,7 @@ export class LocalExecutor {
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const result = await executeTask({
         sandbox, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
-        context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, signal,
+        context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, signal, isolation: this.deps.isolation,
         logDir: path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`),
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
       });
@@ -142,7 +143,9 @@ export class LocalExecutor {
     } catch (err) {
       reusable = false; // an executor error: the sandbox is removed, not pooled
       log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt, err: errorMessage(err) }, 'task execution failed');
-      outcome = { type: 'task.fail', payload: { ...ref, error: `executor_error: ${errorMessage(err)}`.slice(0, 20_000), retryable: true } };
+      // No node of this configuration could run it: retrying would only fail again.
+      const retryable = !(err instanceof TerminalError && err.code === 'sandbox_unavailable');
+      outcome = { type: 'task.fail', payload: { ...ref, error: `executor_error: ${errorMessage(err)}`.slice(0, 20_000), retryable } };
     } finally {
       if (sandbox) await (reusable ? this.pool.release(sandbox) : this.pool.destroy(sandbox));
     }

@@ -5,6 +5,7 @@ import { commitAll } from '../git/commit.ts';
 import type { Identity } from '../git/identity.ts';
 import { resolveCommit } from '../git/repository.ts';
 import type { Sandbox } from './manager.ts';
+import { isolationPrefix, type Isolation } from './isolation.ts';
 import { ownershipViolations } from './ownership.ts';
 import { runProcess } from './process.ts';
 
@@ -36,6 +37,8 @@ export interface ExecuteOptions {
   /** Variables given to the command besides the OMOI_* ones (nothing else is inherited). */
   env?: Record<string, string>;
   tailBytes?: number;
+  /** How the command is isolated (see `isolation.ts`); absent: it runs as it is (tests of this function). */
+  isolation?: Isolation;
 }
 
 export interface ExecutionResult {
@@ -97,8 +100,12 @@ export async function executeTask(opts: ExecuteOptions): Promise<ExecutionResult
     });
   }
 
+  // Writable: the sandbox and the attempt's log dir (task, prompt and result files); readable: the clone's objects it borrows.
+  const wrap = opts.isolation
+    ? isolationPrefix(opts.isolation, { writable: [sandbox.dir, opts.logDir], readOnly: [path.join(sandbox.cloneGitDir, 'objects')], cwd: sandbox.dir })
+    : [];
   const run = await runProcess({
-    command: shellCommand, cwd: sandbox.dir, env, timeoutMs: opts.timeoutMs, signal: opts.signal, logFile: files.log, tailBytes: opts.tailBytes,
+    command: shellCommand, cwd: sandbox.dir, env, timeoutMs: opts.timeoutMs, signal: opts.signal, logFile: files.log, tailBytes: opts.tailBytes, wrap,
   });
   const failed = (error: string): Promise<ExecutionResult> => resolveCommit(sandbox.dir, 'HEAD').then((head) => ({
     ok: false, exitCode: run.exitCode, timedOut: run.timedOut, commit: head, changedFiles: [], violations: [], result: null,

@@ -5,3 +5,4 @@ export { runProcess, type ProcessOutcome, type RunProcessOptions } from './proce
 export { ownershipViolations } from './ownership.ts';
 export { executeTask, fillTemplate, type ExecutableTask, type ExecuteOptions, type ExecutionResult } from './execute.ts';
 export { INHERITED_ENV } from './child-env.ts';
+export { decideIsolation, isolationPrefix, type Isolation, type IsolationMode, type CommandView } from './isolation.ts';

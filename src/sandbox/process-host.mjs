@@ -8,7 +8,7 @@
 // log file here.
 //
 // Messages in: {op: 'run', id, command, cwd, env, timeoutMs, logFile, appendLog, tailBytes,
-// killGraceMs} and {op: 'abort', id}. Out: {id, outcome} or {id, error}. When the node goes
+// killGraceMs, wrap} and {op: 'abort', id}; `wrap` is an argv prefix (bubblewrap) for the shell. Out: {id, outcome} or {id, error}. When the node goes
 // away (its end of the channel closes: exit, crash or kill -9), every process group still
 // running is killed and this process exits, so no command outlives its node.
 //
@@ -61,7 +61,8 @@ async function run(id, opts) {
 
   let child;
   try {
-    child = spawn('/bin/sh', ['-c', opts.command], {
+    const argv = [...(opts.wrap ?? []), '/bin/sh', '-c', opts.command];
+    child = spawn(argv[0], argv.slice(1), {
       cwd: opts.cwd,
       env: opts.env, // exactly what the node allowed: nothing of this process's own environment
       detached: true, // own process group, so the whole tree can be signalled at once

@@ -20,6 +20,8 @@ export interface RunProcessOptions {
   tailBytes?: number;
   /** Between SIGTERM and SIGKILL when stopping the group (default 2000 ms). */
   killGraceMs?: number;
+  /** An argv prefix the shell is run under (`isolationPrefix`: bubblewrap); none by default. */
+  wrap?: string[];
 }
 
 export interface ProcessOutcome {
@@ -75,6 +77,7 @@ class ProcessHost {
         child.send({
           op: 'run', id, command: opts.command, cwd: opts.cwd, env: childEnv(opts.env), timeoutMs: opts.timeoutMs, logFile: opts.logFile,
           appendLog: opts.appendLog ?? false, tailBytes: opts.tailBytes ?? DEFAULT_TAIL_BYTES, killGraceMs: opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+          wrap: opts.wrap ?? [],
         });
       });
     } finally {
