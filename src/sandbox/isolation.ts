@@ -60,10 +60,14 @@ export function isolationPrefix(isolation: Isolation, view: CommandView): string
   if (isolation.mode === 'unavailable') throw new TerminalError('sandbox_unavailable', isolation.reason ?? 'task commands may not run unsandboxed');
   const args = ['bwrap', '--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
     '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
-  // Hidden first, outermost first, so what is bound below a hidden directory lands on its tmpfs.
-  for (const dir of [...isolation.hidden].sort(byDepth)) args.push('--tmpfs', dir);
-  for (const dir of unique(view.readOnly ?? []).sort(byDepth)) args.push('--ro-bind', dir, dir);
-  for (const dir of unique([...isolation.writable, ...view.writable]).sort(byDepth)) args.push('--bind', dir, dir);
+  // Outermost first, so each mount lands on what is above it: a sandbox bound inside the hidden
+  // data dir shows through its tmpfs, and a writable /tmp does not uncover a data dir inside it.
+  const mounts = [
+    ...isolation.hidden.map((dir) => ({ dir, order: 0, args: ['--tmpfs', dir] })),
+    ...unique(view.readOnly ?? []).map((dir) => ({ dir, order: 1, args: ['--ro-bind', dir, dir] })),
+    ...unique([...isolation.writable, ...view.writable]).map((dir) => ({ dir, order: 2, args: ['--bind', dir, dir] })),
+  ].sort((a, b) => byDepth(a.dir, b.dir) || a.order - b.order);
+  for (const m of mounts) args.push(...m.args);
   return [...args, '--chdir', path.resolve(view.cwd), '--'];
 }
 

@@ -10,7 +10,7 @@ import { gitIn, task, taskRows, waitTicket } from './helpers.ts';
 
 t.test('a task cannot read the node\'s API token; with OMOI_SANDBOX=none it could', async (t) => {
   const cluster = await withCluster(t);
-  const node = await withNode(t, cluster, { apiToken: undefined }); // generated into <data dir>/api-token
+  const node = await withNode(t, cluster, { apiToken: undefined, sandboxWritable: [] }); // generated into <data dir>/api-token
   t.equal(readFileSync(path.join(node.config.dataDir, 'api-token'), 'utf8').trim(), node.apiToken, 'the token file is there');
   const repo = await makeRepo(t, { 'README.md': 'hello\n' });
   const steal = `cat '${path.join(node.config.dataDir, 'api-token')}' > leak.txt`;

@@ -25,7 +25,12 @@ export async function withNode(t: TestContext, cluster: Cluster, overrides: Part
   const config = loadConfig({}, {
     dataDir, databaseUrl: cluster.databaseUrl, natsUrl: cluster.nats.url, httpPort: 0, partitions: 4,
     logLevel: 'silent', heartbeatMs: 500, ackWaitMs: 5_000, nodeId: `node-${Math.random().toString(36).slice(2, 8)}`,
-    apiToken: 'test-token', ...overrides,
+    apiToken: 'test-token',
+    // Tests coordinate with their tasks through flag files in temp directories: the host's /tmp
+    // is writable for their commands (the node's data dir in it stays hidden). The sandbox's
+    // own defaults are tested in test/sandbox/isolation.test.ts and test/flow/isolated-tasks.test.ts.
+    sandboxWritable: [os.tmpdir()],
+    ...overrides,
   });
   const log = pino({ level: process.env.OMOI_TEST_LOG ?? 'silent' });
   const node = await startNode(config, { log });

@@ -95,9 +95,11 @@ t.test('nothing a task starts outlives it, not even a process that left its proc
   t.notOk(alive(), 'the setsid escapee died with the task');
 });
 
-t.test('directories in OMOI_SANDBOX_WRITABLE are writable, nothing else outside the sandbox is', async (t) => {
+t.test('directories in OMOI_SANDBOX_WRITABLE are writable, nothing else outside the sandbox is; a writable parent does not uncover the data dir', async (t) => {
   const shared = tempDir(t, 'omoi-shared-');
-  const s = await setup(t, [shared]);
+  const s = await setup(t, [shared, '/tmp']);
+  const token = await s.run(`cat '${path.join(s.dataDir, 'api-token')}' > leak.txt`);
+  t.equal(token.ok, false, 'the data dir inside a writable /tmp stays hidden');
   const outcome = await s.run(`echo hello > '${path.join(shared, 'out.txt')}'`);
   t.equal(outcome.ok, true, outcome.error ?? 'ok');
   t.equal(readFileSync(path.join(shared, 'out.txt'), 'utf8'), 'hello\n');
