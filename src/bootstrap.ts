@@ -113,13 +113,13 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     });
     cleanup.push(() => runtime.stop());
     const publish = commandPublisher(js, config.partitions, config.nodeId);
-    // MergeActors: children of their JoinActor (final merges: of a node-level supervisor).
-    const merges = new MergeSupervisor({ dataDir: config.dataDir, publish, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs });
-    cleanup.push(() => merges.stopAll());
-    const agentPolicy = agentPolicyFrom(config);
     const isolation = await decideIsolation(config.sandbox, [config.dataDir, os.homedir()], config.sandboxWritable);
     if (isolation.mode === 'none') log.warn('OMOI_SANDBOX=none: task commands run unsandboxed, as this node\'s user, and can read its data directory');
     if (isolation.mode === 'unavailable') log.error({ reason: isolation.reason }, 'task commands are refused: they cannot be sandboxed here');
+    // MergeActors: children of their JoinActor (final merges: of a node-level supervisor).
+    const merges = new MergeSupervisor({ dataDir: config.dataDir, publish, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs, isolation });
+    cleanup.push(() => merges.stopAll());
+    const agentPolicy = agentPolicyFrom(config);
     const executor = new LocalExecutor({
       dataDir: config.dataDir, publish, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,
       pool: { size: config.sandboxPool, perRepository: config.sandboxPoolPerRepository, idleMs: config.sandboxPoolIdleMs },

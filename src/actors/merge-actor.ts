@@ -5,6 +5,7 @@ import { errorMessage, isTerminal, RetryableError } from '../errors.ts';
 import type { PublishCommand } from '../executor/command-publisher.ts';
 import { failpoint } from '../failpoints.ts';
 import { KeyedLock, mergeSources, type MergeOutcome, type MergeSource } from '../git/index.ts';
+import type { Isolation } from '../sandbox/isolation.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { ActorType, MergeFailure } from '../protocol/index.ts';
@@ -60,6 +61,8 @@ export interface MergeSupervisorDeps {
   root: Ref;
   /** Passivation time of entity actors, ms: a MergeActor pings its JoinActor thrice per period. */
   idleMs: number;
+  /** How resolver and check commands are isolated (src/sandbox/isolation.ts); absent: unsandboxed. */
+  isolation?: Isolation;
 }
 
 /**
@@ -286,7 +289,7 @@ export class MergeSupervisor {
           repoDir: job.repoDir, sandboxDir, base: job.base, sources: job.sources,
           who: { name: 'Omoi', email: 'omoi@localhost', time: job.time },
           resolverCommand: job.resolverCommand ?? undefined, checkCommand: job.checkCommand ?? undefined,
-          logFile: path.join(logDir, `merge-${job.joinId}-${job.attempt}.log`), signal,
+          logFile: path.join(logDir, `merge-${job.joinId}-${job.attempt}.log`), signal, isolation: this.deps.isolation,
         });
       } finally {
         await rm(sandboxDir, { recursive: true, force: true }).catch(() => undefined);

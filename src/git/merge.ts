@@ -14,6 +14,7 @@ import { changedPathsBetweenTrees } from './diff.ts';
 import { readSourceChanges, type FileChange } from './source-changes.ts';
 import { commitObject, writeObjects, type CommitObject } from './commit-object.ts';
 import { addWorktree, removeWorktreeDir } from './worktree.ts';
+import { isolationPrefix, type Isolation } from '../sandbox/isolation.ts';
 
 export interface MergeOptions {
   /** Omoi's clone holding the base and every source commit. */
@@ -39,6 +40,8 @@ export interface MergeOptions {
   signal?: AbortSignal;
   /** Full output of the resolver/check runs (appended); a temporary file if not given. */
   logFile?: string;
+  /** How the resolver and check commands are isolated (src/sandbox/isolation.ts); absent: as they are. */
+  isolation?: Isolation;
 }
 
 /** The record of one merge of a join's sources, kept whether it succeeded or not. */
@@ -112,7 +115,11 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
     clone.cleanup();
   }
 
-  await addWorktree(opts.repoDir, opts.sandboxDir, base, { checkout: false }); // files only if a resolver needs them
+  const worktree = await addWorktree(opts.repoDir, opts.sandboxDir, base, { checkout: false }); // files only if a resolver needs them
+  // A resolver writes its sandbox, the worktree's record (index) and its log; reads the clone.
+  const wrap = () => (opts.isolation
+    ? isolationPrefix(opts.isolation, { writable: [worktree.dir, worktree.adminDir, path.dirname(logFile)], readOnly: [worktree.commonDir], cwd: worktree.dir })
+    : []);
   let sandbox: NodeGit.Repository | undefined;
   try {
     sandbox = await openRepository(opts.sandboxDir);
@@ -184,7 +191,7 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
           const verdict = await runResolverCommand({
             sandbox: repo, sandboxDir: opts.sandboxDir, head: await head(), source: next.source, mergeIndex: index, conflicted: unresolved,
             resolverCommand: opts.resolverCommand, checkCommand: opts.checkCommand, env: opts.resolverEnv,
-            timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: opts.signal, logFile,
+            timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: opts.signal, logFile, wrap: wrap(),
           });
           outputs.push(verdict.output);
           if (!verdict.ok) return finish({ ok: false, reason: 'merge_conflict', files: verdict.files, attempt });

@@ -25,6 +25,8 @@ export interface ResolverRun {
   timeoutMs: number;
   signal?: AbortSignal;
   logFile: string;
+  /** The argv prefix both commands run under (bubblewrap, see src/sandbox/isolation.ts). */
+  wrap?: string[];
 }
 
 /** The resolver's verdict: the merged tree, or the files it failed to resolve; plus its output. */
@@ -58,7 +60,7 @@ export async function runResolverCommand(run: ResolverRun): Promise<ResolverVerd
     OMOI_MERGE_SOURCE_COMMIT: run.source.commit,
     OMOI_MERGE_HEAD: run.head.sha(),
   };
-  const common = { cwd: run.sandboxDir, env, timeoutMs: run.timeoutMs, signal: run.signal, logFile: run.logFile, appendLog: true };
+  const common = { cwd: run.sandboxDir, env, timeoutMs: run.timeoutMs, signal: run.signal, logFile: run.logFile, appendLog: true, wrap: run.wrap };
   const output: string[] = [];
   const fail = (files: string[], why: string): ResolverVerdict => ({ ok: false, files, output: [...output, `omoi: ${why}`].join('\n') });
 

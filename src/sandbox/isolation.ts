@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TerminalError } from '../errors.ts';
 
@@ -39,7 +40,10 @@ export interface CommandView { writable: string[]; readOnly?: string[]; cwd: str
  * for explicitly and not working, start-up fails with `TerminalError('sandbox_unavailable')`.
  */
 export async function decideIsolation(requested: string | undefined, hidden: string[], writable: string[] = []): Promise<Isolation> {
-  const base = { hidden: unique(hidden).filter((d) => d !== path.parse(d).root), writable: unique(writable) }; // a HOME of `/` is not hidden
+  // A HOME of `/` is not hidden, nor a directory that does not exist (bwrap could not mount on it).
+  const base = { hidden: unique(hidden).filter((d) => d !== path.parse(d).root && existsSync(d)), writable: unique(writable) };
+  const missing = base.writable.filter((d) => !existsSync(d));
+  if (missing.length) throw new TerminalError('invalid_config', `OMOI_SANDBOX_WRITABLE: ${missing.join(', ')} does not exist`);
   if (requested === 'none') return { mode: 'none', ...base };
   if (requested !== undefined && requested !== 'bwrap') {
     throw new TerminalError('invalid_config', `OMOI_SANDBOX must be "bwrap" or "none", not ${JSON.stringify(requested)}`);

@@ -1,7 +1,8 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { ensureClone, mergeSources, type MergeOptions } from '../../src/git/index.ts';
+import { decideIsolation } from '../../src/sandbox/index.ts';
 import { git, numberedLines, SourceRepo, tempDir, WHO } from './fixture.ts';
 
 
@@ -225,6 +226,21 @@ t.test('config.py edited on the same line by two sources', async (t) => {
     t.same(failingCheck.ok ? null : failingCheck.files, ['config.py']);
     t.match(failingCheck.attempt.resolverOutput, 'tests failed');
     t.match(failingCheck.attempt.resolverOutput, 'check command exited with 3');
+  });
+
+  t.test('a resolver under bubblewrap resolves in its sandbox, and cannot read what the node hides', async (t) => {
+    const secrets = path.join(s.root, 'secrets');
+    mkdirSync(secrets);
+    writeFileSync(path.join(secrets, 'api-token'), 'secret\n');
+    const isolation = await decideIsolation(undefined, [secrets], ['/tmp']); // the resolution file is in /tmp
+    t.equal(isolation.mode, 'bwrap');
+    const resolver = `cp ${resolutionFile} config.py; git status --porcelain > /dev/null && echo git-works; cat ${path.join(secrets, 'api-token')} || echo token-hidden`;
+    const outcome = await s.merge(t, { sources, resolverCommand: resolver, isolation });
+    t.ok(outcome.ok, outcome.attempt.resolverOutput);
+    t.match(outcome.attempt.resolverOutput, 'git-works', 'git works in the merge worktree');
+    t.match(outcome.attempt.resolverOutput, 'token-hidden', 'the hidden file is not there');
+    t.notMatch(outcome.attempt.resolverOutput, /^secret$/m, 'the token was not printed');
+    if (outcome.ok) t.equal(git(s.clone, 'show', `${outcome.commit}:config.py`) + '\n', resolved, 'the resolution is merged');
   });
 
   t.test('the same resolution twice gives the same sha', async (t) => {

@@ -43,7 +43,9 @@ t.test('bubblewrap is chosen when it runs; `none` only when asked; anything else
   t.equal((await decideIsolation('bwrap', [])).mode, 'bwrap');
   t.equal((await decideIsolation('none', [])).mode, 'none');
   await t.rejects(decideIsolation('docker', []), { code: 'invalid_config' });
-  t.same((await decideIsolation(undefined, ['/', '/tmp/a', '/tmp/a/'])).hidden, ['/tmp/a'], 'a HOME of / is never hidden; duplicates once');
+  const dir = tempDir(t, 'omoi-hidden-');
+  t.same((await decideIsolation(undefined, ['/', dir, `${dir}/`, '/tmp/omoi-no-such-dir'])).hidden, [dir], 'a HOME of / or one that does not exist is never hidden; duplicates once');
+  await t.rejects(decideIsolation(undefined, [], ['/tmp/omoi-no-such-dir']), { code: 'invalid_config', message: /OMOI_SANDBOX_WRITABLE: \/tmp\/omoi-no-such-dir does not exist/ });
   t.same(isolationPrefix({ mode: 'none', hidden: [], writable: [] }, { writable: ['/x'], cwd: '/x' }), [], 'none: the command runs as it is');
   t.throws(() => isolationPrefix({ mode: 'unavailable', hidden: [], writable: [], reason: 'no bwrap here' }, { writable: [], cwd: '/' }),
     { code: 'sandbox_unavailable', message: /no bwrap here/ }, 'unavailable: refused with the reason');
