@@ -5,7 +5,8 @@
  *   (a) raw JetStream floor: pipelined publish+ack, then durable pull consume+ack;
  *   (b) end-to-end: `agent.heartbeat` → AgentActor → commit → ack, through `node.submit`.
  *
- * Then the DAG benchmarks: merge of 8 branches, Omoi vs the git CLI (`merge-compare.ts`); on a
+ * Then the DAG benchmarks: merge of 8 branches, Omoi vs the git CLI (`merge-compare.ts`); the
+ * cost of a task command under bubblewrap against the unsandboxed path (`sandbox-cost.ts`); on a
  * restarted node, fan-out/fan-in 1 → N → 1 with `true` tasks on the local agent
  * (`dag-fanout.ts`), then many tickets A → B ∥ C → D on one repository, published at once
  * (`dag-many-tickets.ts`); on a node restarted with the sandbox pool off, the fan-out's big
@@ -31,6 +32,7 @@ import { makeRepo } from './dag-shared.ts';
 import { mergeCompareBench } from './merge-compare.ts';
 import { heapBench } from './heap-idle-actors.ts';
 import { manyTicketsBench } from './dag-many-tickets.ts';
+import { sandboxCostBench } from './sandbox-cost.ts';
 
 const TARGET_RATIO = 0.3;
 const quick = process.argv.includes('--quick');
@@ -56,6 +58,7 @@ const settings = {
     fanOutRepeat: quick ? 3 : 10,
     bigContinuationWaitMs: quick ? 3_000 : 10_000,
     mergeRepetitions: quick ? 2 : 5,
+    sandboxCommands: quick ? 50 : 300,
     heapTickets: quick ? 1_000 : 10_000,
     heapAgents: quick ? 1_000 : 10_000,
     // 7(d): tickets A → B ∥ C → D on one repository, published at once; a small run, then the big one.
@@ -125,6 +128,7 @@ async function main(): Promise<void> {
   // fan-out again on a fresh node with the sandbox pool off (the two compared on equal footing:
   // no actors left over from earlier steps); last, heap per idle actor (it leaves 20,000 live).
   const merge = await mergeCompareBench({ workDir: dataDir, repetitions: settings.dag.mergeRepetitions, progress });
+  const sandboxCost = await sandboxCostBench({ n: settings.dag.sandboxCommands, workDir: dataDir, progress });
   progress('restarting the node for the DAG benchmarks (sandbox pool on)');
   await node.stop();
   node = await startNode(config);
@@ -184,6 +188,8 @@ async function main(): Promise<void> {
     { measure: 'DAG (b) merge 8 conflicts: Omoi', value: round(merge.conflicts.omoiMs, 0), unit: 'ms', detail: `rules, then resolver \`git show <source>:<file>\`; ${merge.conflicts.conflictsResolved} files resolved` },
     { measure: 'DAG (b) merge 8 conflicts: git CLI', value: round(merge.conflicts.gitMs, 0), unit: 'ms', detail: `checkout --theirs per file, add, commit (merges alone ${round(merge.conflicts.gitMergeOnlyMs, 0)} ms)` },
     { measure: 'DAG (b) merge conflicts ratio Omoi/git', value: round(merge.conflicts.ratio, 2), unit: '×', detail: `same tree: ${merge.conflicts.sameTree}; target ≤ ${TARGET_MERGE_RATIO} → ${met(merge.conflicts.ratio <= TARGET_MERGE_RATIO)}` },
+    { measure: 'sandbox: `true` unsandboxed, wall p50', value: sandboxCost.unsandboxed.wallMsP50, unit: 'ms', detail: `${sandboxCost.n} commands one at a time through the process host; p99 ${sandboxCost.unsandboxed.wallMsP99} ms; CPU ${sandboxCost.unsandboxed.cpuMsPerCommand} ms per command, all processes` },
+    { measure: 'sandbox: `true` under bubblewrap, wall p50', value: sandboxCost.bubblewrap.wallMsP50, unit: 'ms', detail: `p99 ${sandboxCost.bubblewrap.wallMsP99} ms; CPU ${sandboxCost.bubblewrap.cpuMsPerCommand} ms per command; bubblewrap ÷ unsandboxed: wall ${sandboxCost.ratioWall}×, CPU ${sandboxCost.ratioCpu}×` },
     { measure: 'DAG (c) heap per idle actor', value: round(heap.bytesPerActor / 1024, 2), unit: 'KiB', detail: `${heap.tickets} tickets + ${heap.agents} agents, heapUsed after GC; target ≤ 10 KiB → ${met(heapOk)}` },
     ...many.runs.map((r) => ({ measure: `DAG (d) ${r.tickets} tickets A→B∥C→D, one repository`, value: round(r.tasksPerSec, 1), unit: 'tasks/s', detail: `${r.tasks} tasks in ${r.seconds.toFixed(2)} s, first task running → last completed; publish → all completed ${r.wallSeconds.toFixed(1)} s (${(r.tasks / r.wallSeconds).toFixed(1)} tasks/s)` })),
     { measure: `DAG (d) ${many.big.tickets} tickets vs (a) 1→${fan.big.sources}→1`, value: round(manyRatio * 100, 1), unit: '%', detail: `target ≥ ${TARGET_MANY_TICKETS_RATIO * 100}% → ${met(manyRatio >= TARGET_MANY_TICKETS_RATIO)}` },
@@ -200,7 +206,7 @@ async function main(): Promise<void> {
     bench: 'omoi-messaging', quick, settings, raw, endToEnd: e2e,
     ratio: round(ratio, 4), targetRatio: TARGET_RATIO, targetMet: ratio >= TARGET_RATIO,
     dag: {
-      fanOut: fan, fanOutPoolOff: fanNoPool, poolGain: round(poolGain, 3), merge, heap, manyTickets: many,
+      fanOut: fan, fanOutPoolOff: fanNoPool, poolGain: round(poolGain, 3), merge, heap, manyTickets: many, sandboxCost,
       targets: {
         completionsPerSec: { target: TARGET_COMPLETIONS, value: round(fan.big.completionsPerSec, 1), met: fan.big.completionsPerSec >= TARGET_COMPLETIONS },
         cpuMsPerTask: { target: TARGET_CPU_MS_PER_TASK, value: round(fan.bigCpuMsPerTask, 2), met: fan.bigCpuMsPerTask <= TARGET_CPU_MS_PER_TASK },
