@@ -1,3 +1,4 @@
+import { MAX_ID_LENGTH } from '../ids.ts';
 import { fileURLToPath } from 'node:url';
 import {
   commands,
@@ -87,6 +88,12 @@ export function generateProtocolDoc(): string {
     'the message that caused this one; `correlation_id` is the id of the first message of the flow',
     '(typically the ticket\'s creation). `payload` is validated against the schema of `type`.',
     `A message body may be at most ${MAX_MESSAGE_BYTES} bytes.`,
+    '',
+    `Ticket, task and agent ids (\`ticket_id\`, \`task_id\`, \`agent_id\`, a task's \`id\`) become git branch names,`,
+    'path segments and subject tokens, so they are checked at the edge: at most',
+    `${MAX_ID_LENGTH} characters, a letter or digit first, then letters, digits, \`_\`, \`-\`, and \`.\` when not`,
+    'followed by another `.` or the end; never ending in `.lock`. No `:`, `/`, spaces or control',
+    'characters. Anything else is refused as `schema_violation` naming the field.',
     '',
     json(Envelope),
     '',

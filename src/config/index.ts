@@ -1,3 +1,3 @@
 export { loadConfig } from './load.ts';
-export { DEFAULTS, type OmoiConfig } from './options.ts';
+export { DEFAULTS, defaultNodeId, isSafeNodeId, type OmoiConfig } from './options.ts';
 export { SETTINGS, type Setting } from './settings.ts';

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { isSafeId, MAX_ID_LENGTH } from '../ids.ts';
 
 /**
  * Every setting of a node, fully defaulted. Resolved once at start-up by `loadConfig`
@@ -123,6 +124,20 @@ export const DEFAULTS = {
   cloneRetainFinishedMs: 7 * 24 * 3_600_000,
 } as const satisfies Partial<OmoiConfig>;
 
+/**
+ * `<hostname>-<http port>`; a hostname that would not make a safe id (src/ids.ts) is reduced to
+ * letters, digits and `-`, and shortened, so `local-<node id>` (its agent's id) always fits.
+ */
 export function defaultNodeId(httpPort: number): string {
-  return `${os.hostname()}-${httpPort}`;
+  const plain = `${os.hostname()}-${httpPort}`;
+  if (isSafeNodeId(plain)) return plain;
+  const host = os.hostname().replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+/, '').slice(0, MAX_NODE_ID_LENGTH - 6) || 'node';
+  return `${host}-${httpPort}`;
+}
+
+/** Longest node id: its local agent is `local-<node id>`, a safe id of at most `MAX_ID_LENGTH`. */
+export const MAX_NODE_ID_LENGTH = MAX_ID_LENGTH - 'local-'.length;
+
+export function isSafeNodeId(id: string): boolean {
+  return id.length <= MAX_NODE_ID_LENGTH && isSafeId(id);
 }

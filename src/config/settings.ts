@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.ts';
-import type { OmoiConfig } from './options.ts';
+import { isSafeNodeId, MAX_NODE_ID_LENGTH, type OmoiConfig } from './options.ts';
 
 /** How one setting is named in the environment and the config file, and how it is parsed. */
 export interface Setting {
@@ -60,13 +60,18 @@ function paths(raw: string, name: string): string[] {
   return items;
 }
 
+function nodeId(raw: string, name: string): string {
+  if (!isSafeNodeId(raw)) throw new ConfigError(name, `must be at most ${MAX_NODE_ID_LENGTH} letters, digits, _ - and single dots, starting with a letter or digit, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
 function def(key: keyof OmoiConfig, env: string, description: string, parse: (raw: string, name: string) => unknown): Setting {
   return { key, env, description, parse: (raw) => parse(raw, env) };
 }
 
 /** The settings table; README's configuration table lists the same rows. */
 export const SETTINGS: Setting[] = [
-  def('nodeId', 'OMOI_NODE_ID', 'Node identity in the cluster (default `<hostname>-<http port>`).', text),
+  def('nodeId', 'OMOI_NODE_ID', 'Node identity in the cluster: at most 58 letters, digits, `_`, `-` and single dots (default `<hostname>-<http port>`).', nodeId),
   def('dataDir', 'OMOI_DATA_DIR', 'Data directory: embedded PostgreSQL and NATS stores, sandboxes, logs (default `./.omoi`).', text),
   def('databaseUrl', 'DATABASE_URL', 'PostgreSQL URL; unset → embedded PostgreSQL in the data directory.', url(['postgres:', 'postgresql:'])),
   def('postgresDir', 'OMOI_POSTGRES_DIR', 'Data directory of the embedded PostgreSQL (default `<data dir>/postgres`; as root, when the `postgres` user cannot enter it, a directory under `/var/lib/omoi/postgres` that it links to).', text),

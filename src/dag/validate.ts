@@ -1,11 +1,9 @@
 import { TerminalError } from '../errors.ts';
+import { isSafeId, MAX_ID_LENGTH, SAFE_ID_PATTERN } from '../ids.ts';
 import type { TaskSpec } from './task-spec.ts';
 
-/**
- * Task ids become git branch names (and parts of join ids), so they are restricted to a safe
- * alphabet: a letter or digit first, then letters, digits, `_`, `.`, `-`; at most 64 chars.
- */
-export const TASK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Task ids become git branch names (and parts of join ids): the safe ids of src/ids.ts. */
+export const TASK_ID_PATTERN = SAFE_ID_PATTERN;
 
 /** The part of a task the graph checks need. */
 export type TaskNode = Pick<TaskSpec, 'id' | 'depends_on'>;
@@ -35,10 +33,10 @@ export function validateTasks(tasks: readonly TaskNode[], existing: readonly Tas
   }
 
   for (const task of tasks) {
-    if (typeof task.id !== 'string' || !TASK_ID_PATTERN.test(task.id)) {
+    if (!isSafeId(task.id)) {
       throw new TerminalError(
         'invalid_task_id',
-        `task id ${JSON.stringify(task.id)} is invalid: it must match ${TASK_ID_PATTERN.source} (it becomes a branch name)`,
+        `task id ${JSON.stringify(task.id)} is invalid: at most ${MAX_ID_LENGTH} characters matching ${TASK_ID_PATTERN.source} (it becomes a branch name)`,
         { task: task.id, pattern: TASK_ID_PATTERN.source },
       );
     }

@@ -1,9 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { MAX_ID_LENGTH, SAFE_ID_PATTERN } from '../ids.ts';
 
 export const PROTOCOL_VERSION = 1;
 
-/** Identifiers that travel in subjects and branch names. */
-export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$' });
+/** Ticket, task, join and agent ids: safe in branch names, paths, subjects and derived message ids (src/ids.ts). */
+export const Id = Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH, pattern: SAFE_ID_PATTERN.source });
 
 /**
  * Every message on the wire. `id` is the idempotency key (also sent as `Nats-Msg-Id`);

@@ -64,11 +64,11 @@ t.test('a dependency listed twice is rejected', async (t) => {
 });
 
 t.test('task ids must be safe branch names', async (t) => {
-  for (const bad of ['', '-a', '.a', '_a', 'a b', 'a/b', 'a~1', 'a:b', 'é', 'x'.repeat(65), 'a..b\n']) {
+  for (const bad of ['', '-a', '.a', '_a', 'a b', 'a/b', 'a~1', 'a:b', 'é', 'x'.repeat(65), 'a..b\n', 'a..b', 'a.', 'x.lock', 'a\tb', 'a\u0000', 'a*', 'a>']) {
     const err = rejection(t, () => validateTasks([task(bad)]), 'invalid_task_id');
     t.equal(err.details.task, bad);
   }
-  for (const good of ['a', 'A', '0', 'a-b', 'a_b', 'a.b', 'Z9', 'x'.repeat(64)]) {
+  for (const good of ['a', 'A', '0', 'a-b', 'a_b', 'a.b', 'a.b.c', 'v1.2-rc_3', 'lock', 'a.locked', 'Z9', 'x'.repeat(64)]) {
     t.doesNotThrow(() => validateTasks([task(good)]), `${good} is accepted`);
   }
 });

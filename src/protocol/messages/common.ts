@@ -1,7 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import { Id } from '../envelope.ts';
+import { MAX_ID_LENGTH, SAFE_ID_PATTERN } from '../../ids.ts';
 
 export { Id };
+/** A join's id: `join-<continuation task id>` (src/dag/joins.ts), so five characters longer than a task id. */
+export const JoinId = Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH + 'join-'.length, pattern: SAFE_ID_PATTERN.source });
 export const TicketRef = { ticket_id: Id };
 export const Glob = Type.String({ minLength: 1, maxLength: 512 });
 export const Sha = Type.String({ pattern: '^[0-9a-f]{40}$' });

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import { ActorType, OBSERVERS, command, event } from '../define.ts';
-import { Id, Sha, TicketRef } from './common.ts';
+import { Id, JoinId, Sha, TicketRef } from './common.ts';
 
 const route = (p: { ticket_id: string }) => ({ entity: 'ticket' as const, id: p.ticket_id });
-const JoinRef = { ...TicketRef, join_id: Id };
+const JoinRef = { ...TicketRef, join_id: JoinId };
 
 /**
  * Why a merge attempt failed, as data: `conflict` — conflicts stayed unresolved (`files` names
