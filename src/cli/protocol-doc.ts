@@ -1,5 +1,5 @@
-import { MAX_ID_LENGTH } from '../ids.ts';
 import { fileURLToPath } from 'node:url';
+import { MAX_ID_LENGTH } from '../ids.ts';
 import {
   commands,
   Envelope,
