@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -21,6 +22,7 @@ async function startChild(t: TestContext, c: Cluster, dataDir: string, nodeId: s
   const config = {
     dataDir, databaseUrl: c.databaseUrl, natsUrl: c.nats.url, httpPort: 0, partitions: 4, logLevel: 'silent',
     heartbeatMs: 300, ackWaitMs: 5_000, nodeId, apiToken: 'test-token',
+    sandboxWritable: [os.tmpdir()], // tasks and resolvers here wait on flag files in /tmp (see test/harness/node.ts)
   };
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'node-process.ts'), JSON.stringify(config)], {
     cwd: path.resolve(here, '../..'), stdio: ['ignore', 'pipe', 'inherit'],
