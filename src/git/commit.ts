@@ -7,10 +7,11 @@ import { openRepository } from './repository.ts';
  * Stages everything in the worktree at `worktreeDir` (new, modified and deleted files;
  * `.gitignore` is respected) and commits it on the checked-out branch (or detached HEAD) as
  * `who`, with `who.time`, so the same changes, message and identity give the same sha.
- * Returns the new commit and the files it changed. If nothing changed, no commit is made and
- * the current HEAD is returned with `[]`.
+ * Returns the new commit, the files it changed, and the commit it was made on (`parent`: HEAD
+ * before, `null` on an unborn branch). If nothing changed, no commit is made and the current
+ * HEAD is returned with `[]`.
  */
-export async function commitAll(worktreeDir: string, message: string, who: Identity): Promise<{ commit: string; changedFiles: string[] }> {
+export async function commitAll(worktreeDir: string, message: string, who: Identity): Promise<{ commit: string; changedFiles: string[]; parent: string | null }> {
   const signature = toSignature(who);
   const repo = await openRepository(worktreeDir);
   try {
@@ -22,13 +23,13 @@ export async function commitAll(worktreeDir: string, message: string, who: Ident
     const head = repo.headUnborn() ? null : await repo.getHeadCommit();
     const headTree = head ? await head.getTree() : null;
     if (head && head.treeId().tostrS() === treeId.tostrS()) {
-      return { commit: head.sha(), changedFiles: [] }; // nothing to commit, nor an index to write
+      return { commit: head.sha(), changedFiles: [], parent: head.sha() }; // nothing to commit, nor an index to write
     }
     await index.write();
     const tree = await repo.getTree(treeId);
     const changedFiles = await changedPathsBetweenTrees(repo, headTree, tree);
     const commitId = await repo.createCommit('HEAD', signature, signature, message, treeId, head ? [head.id()] : []);
-    return { commit: commitId.tostrS(), changedFiles };
+    return { commit: commitId.tostrS(), changedFiles, parent: head?.sha() ?? null };
   } finally {
     repo.cleanup();
   }

@@ -2,6 +2,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TerminalError } from '../errors.ts';
 import { commitAll } from '../git/commit.ts';
+import { changedFilesBetween } from '../git/diff.ts';
 import type { Identity } from '../git/identity.ts';
 import { resolveCommit } from '../git/repository.ts';
 import type { Sandbox } from './manager.ts';
@@ -124,7 +125,11 @@ export async function executeTask(opts: ExecuteOptions): Promise<ExecutionResult
     if (code !== 'ENOENT') return failed(`result file ${files.result} is not valid JSON: ${(err as Error).message}`);
   }
 
-  const { commit, changedFiles } = await commitAll(sandbox.dir, `omoi: task ${task.id} of ticket ${task.ticketId}`, opts.who);
+  const made = await commitAll(sandbox.dir, `omoi: task ${task.id} of ticket ${task.ticketId}`, opts.who);
+  const commit = made.commit;
+  // A task that committed itself (many coding agents do) moved HEAD: what it changed, and what
+  // the ownership check judges, is everything since the base, not only what was left uncommitted.
+  const changedFiles = made.parent === sandbox.base ? made.changedFiles : await changedFilesBetween(sandbox.dir, sandbox.base, commit);
   return {
     ok: true, exitCode: run.exitCode, timedOut: false, commit, changedFiles,
     violations: ownershipViolations(changedFiles, task.owns), result, tail: run.tail, logFile: files.log,

@@ -36,7 +36,7 @@ t.test('commitAll stages additions, modifications and deletions on the worktree 
 
 t.test('commitAll with nothing changed returns HEAD and no files', async (t) => {
   const { dir, base } = await worktreeOf(t, 'w2');
-  t.same(await commitAll(dir, 'nothing', WHO), { commit: base, changedFiles: [] });
+  t.same(await commitAll(dir, 'nothing', WHO), { commit: base, changedFiles: [], parent: base });
 });
 
 t.test('the same changes, message and identity give the same sha (deterministic)', async (t) => {

@@ -63,6 +63,21 @@ t.test('files written outside `owns` are listed as violations', async (t) => {
   t.same(outcome.violations, ['README.md', 'other/x.txt'], 'dotfiles inside owned globs are owned');
 });
 
+t.test('a task that commits its own work is judged on everything since the base, not only what it left uncommitted', async (t) => {
+  const s = await setup(t);
+  const commit = 'git -c user.name=T -c user.email=t@x commit -qm';
+  const outcome = await s.run({
+    owns: ['src/**'],
+    run: `echo stolen > README.md && git add -A && ${commit} one && git checkout -q -b side && echo x > other.txt && git add -A && ${commit} two && mkdir -p src && echo a > src/ok.txt`,
+  });
+  t.equal(outcome.ok, true, outcome.error ?? 'ok');
+  t.same(outcome.changedFiles, ['README.md', 'other.txt', 'src/ok.txt'], 'the files of its own commits are counted');
+  t.same(outcome.violations, ['README.md', 'other.txt'], 'and checked against its claims');
+  const fresh = await setup(t, 'task-b');
+  const nothingLeft = await fresh.run({ owns: ['src/**'], run: `echo again > README.md && git add -A && ${commit} all-committed` });
+  t.same(nothingLeft.violations, ['README.md'], 'also when nothing was left uncommitted');
+});
+
 t.test('a failing command commits nothing', async (t) => {
   const s = await setup(t);
   const outcome = await s.run({ run: 'echo partial > README.md; echo broke >&2; exit 2' });
