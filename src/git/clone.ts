@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RetryableError, TerminalError } from '../errors.ts';
+import { redactIn, redactUrl } from '../redact.ts';
 import { runGitCli } from './git-cli.ts';
 import { repoLock } from './keyed-lock.ts';
 
@@ -101,9 +102,11 @@ async function isRepository(dir: string): Promise<boolean> {
 async function git(args: string[], cwd: string | undefined, source: string): Promise<void> {
   const result = await runGitCli(args, cwd);
   if (result.code === 0) return;
-  const detail = result.stderr.trim() || `git ${args[0]} exited with ${result.code}`;
+  // Errors reach events and dead letters: no credential of the URL may be in them (nor in git's words).
+  const detail = redactIn(result.stderr.trim() || `git ${args[0]} exited with ${result.code}`, source);
+  const shown = redactUrl(source);
   if (PERMANENT_FAILURE.test(detail)) {
-    throw new TerminalError('repository_unavailable', `cannot clone ${source}: ${detail}`, { source });
+    throw new TerminalError('repository_unavailable', `cannot clone ${shown}: ${detail}`, { source: shown });
   }
-  throw new RetryableError('repository_fetch_failed', `cannot fetch ${source}: ${detail}`, { source });
+  throw new RetryableError('repository_fetch_failed', `cannot fetch ${shown}: ${detail}`, { source: shown });
 }

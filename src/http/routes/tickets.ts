@@ -4,6 +4,7 @@ import { JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEnt
 import type { HttpDeps } from '../deps.ts';
 import { newTicketId } from '../ids.ts';
 import { plainRow as plain } from '../plain-row.ts';
+import { redactUrl } from '../../redact.ts';
 import { bodyObject, paramId, paramString, queryInt, queryString } from '../request-input.ts';
 import { submitCommand } from '../submit-command.ts';
 
@@ -22,7 +23,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     const em = deps.db.em();
     const tickets = await em.find(TicketEntity, status ? { status } : {}, { orderBy: { created_at: 'desc', id: 'desc' }, limit });
     const counts = await taskCounts(deps, tickets.map((t) => t.id));
-    return { tickets: tickets.map((t) => ({ ...plain(t), tasks: counts.get(t.id) ?? {} })) };
+    return { tickets: tickets.map((t) => ({ ...plain(t), repository: redactUrl(t.repository), tasks: counts.get(t.id) ?? {} })) };
   });
 
   app.get('/tickets/:id', async (req) => {
@@ -38,7 +39,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     ]);
     const completed = completedByJoin(joinSources);
     return {
-      ticket: plain(ticket), tasks: tasks.map(plain),
+      ticket: { ...plain(ticket), repository: redactUrl(ticket.repository) }, tasks: tasks.map(plain),
       joins: joins.map((j) => ({ ...plain(j), completed: completed.get(j.id) ?? {} })),
       merge_attempts: mergeAttempts.map(plain),
     };
