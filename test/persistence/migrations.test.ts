@@ -1,6 +1,7 @@
 import t from 'tap';
 import { pino } from 'pino';
 import { openDatabase } from '../../src/persistence/index.ts';
+import { MIGRATIONS } from '../../src/persistence/migrations/index.ts';
 import { withPostgres, type TestContext } from '../harness/index.ts';
 
 /** A fresh database with every migration applied, its migrator, and a raw SQL helper; closed in teardown. */
@@ -118,4 +119,15 @@ t.test('lease_history: an existing cluster keeps its partition count and the his
   await migrator.down();
   t.same(await sql(`select to_regclass('omoi_lease_history') as h, to_regclass('omoi_cluster') as c`), [{ h: null, c: null }], 'down drops both tables');
   await migrator.up();
+});
+
+t.test('three nodes opening a fresh database at the same moment all start; each migration is applied once', async (t) => {
+  const pg = await withPostgres(t);
+  const log = pino({ level: 'silent' });
+  const opened = await Promise.allSettled([1, 2, 3].map(() => openDatabase(pg.url, log)));
+  for (const o of opened) if (o.status === 'fulfilled') t.teardown(() => o.value.close());
+  t.same(opened.map((o) => o.status === 'rejected' ? String(o.reason) : 'ok'), ['ok', 'ok', 'ok'], 'no node failed its migrations');
+  const db = (opened[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof openDatabase>>>).value;
+  const applied = (await db.em().getConnection().execute('select name from omoi_migrations order by id')) as Array<{ name: string }>;
+  t.same(applied.map((r) => r.name), MIGRATIONS.map((m) => m.name), 'every migration recorded exactly once');
 });
