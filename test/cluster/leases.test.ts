@@ -1,6 +1,6 @@
 import t from 'tap';
 import { pino } from 'pino';
-import { LeaseManager } from '../../src/cluster/leases.ts';
+import { LeaseManager } from '../../src/cluster/index.ts';
 import { openDatabase, type Database } from '../../src/persistence/index.ts';
 import { misorderedHoldings, overlappingHoldings, waitFor, withPostgres, type TestContext } from '../harness/index.ts';
 
