@@ -19,7 +19,8 @@ function ticketIn(partition: number): string {
 t.test('three nodes started at the same moment on a fresh database and server all start, share the partitions and serve', async (t) => {
   const cluster = await withCluster(t);
   const ids = ['start-one', 'start-two', 'start-three'];
-  const nodes = await Promise.all(ids.map((id) => withNode(t, cluster, { nodeId: id, partitions: PARTITIONS, localAgentCapabilities: [id] })));
+  // Leases of 6 s: a node slowed down by a loaded machine keeps its partitions (see below).
+  const nodes = await Promise.all(ids.map((id) => withNode(t, cluster, { nodeId: id, partitions: PARTITIONS, localAgentCapabilities: [id], heartbeatMs: 2_000 })));
   await waitFor('every node holding its fair share', () => nodes.every((n) => n.leases.owned().length === PARTITIONS / nodes.length), { timeoutMs: 30_000 });
 
   // A ticket in every partition, each sent through another node. A task runs where its agent's
