@@ -12,7 +12,7 @@ import { MergeSupervisor } from './actors/merge-actor.ts';
 import { AgentBehavior, agentPolicyFrom } from './actors/agent-actor.ts';
 import { AgentDirectory } from './actors/agent-directory.ts';
 import { commandPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
-import { LeaseManager } from './cluster/leases.ts';
+import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
 import { startEmbeddedNats, startEmbeddedPostgres, type EmbeddedNats, type EmbeddedPostgres } from './embedded/index.ts';
 import { errorMessage, RetryableError } from './errors.ts';
@@ -54,7 +54,7 @@ export interface OmoiNode {
 
 /**
  * Starts a node. Reads top to bottom as the wiring diagram of the system:
- * logger → database (embedded if no DATABASE_URL; migrations) → NATS (embedded if no NATS_URL)
+ * logger → database (embedded if no DATABASE_URL; migrations; the cluster's partition count) → NATS (embedded if no NATS_URL)
  * → JetStream streams and consumers → actor system → partition leases and workers →
  * ingress router → HTTP. Every step is logged; a failure stops what was started.
  */
@@ -86,6 +86,8 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     }
     const db = await openDatabase(databaseUrl, log);
     cleanup.push(() => db.close());
+    // Before anything is made per partition: a node with another count than the cluster's stops here.
+    await ensurePartitionCount(db, config.partitions);
 
     // 2. NATS and JetStream
     let natsUrl = config.natsUrl;

@@ -1,6 +1,7 @@
 import { errorMessage, FencedError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Database, EntityManager } from '../persistence/index.ts';
+import { intArray, recordEnded, recordTaken, type Holding, type Sql } from './lease-history.ts';
 
 /**
  * Partition leases in PostgreSQL (`omoi_partition_lease`), with fencing.
@@ -14,10 +15,16 @@ import type { Database, EntityManager } from '../persistence/index.ts';
  *    (`assertHeld`): a node that lost a lease cannot commit a stale write.
  * 4. Fair share: a node aims at ceil(partitions / live nodes) partitions, takes free or expired
  *    ones, and gives back its surplus, so partitions spread as nodes come and go.
+ * 5. Every change of holder is recorded in `omoi_lease_history`, in the same transaction
+ *    (`lease-history.ts`).
+ * 6. Ticks are single-flight: a tick still running (a slow database, a slow `onAcquired`) when
+ *    the next is due is not started again, and `release()` waits for it.
  */
 export class LeaseManager {
   private readonly held = new Map<number, number>();
   private timer?: NodeJS.Timeout;
+  /** The tick in progress, if any. */
+  private ticking?: Promise<void>;
 
   constructor(
     private readonly deps: {
@@ -62,14 +69,28 @@ export class LeaseManager {
       [this.deps.partitions],
     );
     // A previous process with our node id (crashed, restarted) held these: free them at once.
-    await conn.execute(`update omoi_partition_lease set node_id = null, expires_at = now() where node_id = ?`, [this.deps.nodeId]);
+    await this.freeAll();
     await this.tick();
-    this.timer = setInterval(() => void this.tick().catch((err) => this.deps.log.error({ err: errorMessage(err) }, 'lease tick failed')), this.deps.heartbeatMs);
+    this.timer = setInterval(() => {
+      // Still running: skip this beat rather than join it (its failure is logged once).
+      if (this.ticking) return;
+      void this.tick().catch((err) => this.deps.log.error({ err: errorMessage(err) }, 'lease tick failed'));
+    }, this.deps.heartbeatMs);
     this.timer.unref();
   }
 
-  /** One heartbeat: announce the node, renew, then take or give partitions toward fair share. */
-  async tick(): Promise<void> {
+  /**
+   * One heartbeat: announce the node, renew, then take or give partitions toward fair share.
+   * Single-flight: called while a tick is running, it returns that tick's promise.
+   */
+  tick(): Promise<void> {
+    this.ticking ??= this.heartbeat().finally(() => {
+      this.ticking = undefined;
+    });
+    return this.ticking;
+  }
+
+  private async heartbeat(): Promise<void> {
     const { db, nodeId, partitions, heartbeatMs } = this.deps;
     const conn = db.em().getConnection();
     const ttl = `${heartbeatMs * 3} milliseconds`;
@@ -86,7 +107,7 @@ export class LeaseManager {
           `update omoi_partition_lease l set expires_at = now() + ?::interval
            from unnest(?::int[], ?::int[]) as h(partition, epoch)
            where l.partition = h.partition and l.epoch = h.epoch and l.node_id = ? returning l.partition`,
-          [ttl, `{${held.join(',')}}`, `{${held.map((p) => this.held.get(p)).join(',')}}`, nodeId],
+          [ttl, intArray(held), intArray(held.map((p) => this.held.get(p)!)), nodeId],
         )
       : [];
     const still = new Set(renewed.map((r) => r.partition));
@@ -96,21 +117,28 @@ export class LeaseManager {
     const share = Math.ceil(partitions / Math.max(1, live));
     if (this.held.size > share) {
       for (const p of this.owned().slice(share)) {
-        await conn.execute('update omoi_partition_lease set node_id = null, expires_at = now() where partition = ? and node_id = ? and epoch = ?', [p, nodeId, this.held.get(p)]);
+        await this.transaction(async (sql) => {
+          const given = await sql('update omoi_partition_lease set node_id = null, expires_at = now() where partition = ? and node_id = ? and epoch = ? returning partition, epoch', [p, nodeId, this.held.get(p)]);
+          await recordEnded(sql, given as Holding[]);
+        });
         await this.lose(p);
       }
       return;
     }
     const want = share - this.held.size;
     if (want <= 0) return;
-    const taken: Array<{ partition: number; epoch: number }> = await conn.execute(
-      `update omoi_partition_lease l set node_id = ?, epoch = l.epoch + 1, expires_at = now() + ?::interval
-       from (select partition, epoch from omoi_partition_lease where expires_at <= now() or node_id is null
-             order by partition limit ? for update skip locked) f
-       where l.partition = f.partition and l.epoch = f.epoch
-       returning l.partition, l.epoch`,
-      [nodeId, ttl, want],
-    );
+    const taken = await this.transaction(async (sql) => {
+      const rows = await sql(
+        `update omoi_partition_lease l set node_id = ?, epoch = l.epoch + 1, expires_at = now() + ?::interval
+         from (select partition, epoch from omoi_partition_lease where expires_at <= now() or node_id is null
+               order by partition limit ? for update skip locked) f
+         where l.partition = f.partition and l.epoch = f.epoch
+         returning l.partition, l.epoch`,
+        [nodeId, ttl, want],
+      ) as Holding[];
+      await recordTaken(sql, nodeId, rows);
+      return rows;
+    });
     for (const t of taken) {
       this.held.set(t.partition, t.epoch);
       try {
@@ -127,13 +155,27 @@ export class LeaseManager {
     await this.deps.onLost(partition);
   }
 
-  /** Stop renewing and release every lease so other nodes take over at once. */
+  /** Stop renewing, wait for a tick in progress, and release every lease so other nodes take over at once. */
   async release(): Promise<void> {
     clearInterval(this.timer);
-    const conn = this.deps.db.em().getConnection();
-    await conn.execute(`update omoi_partition_lease set node_id = null, expires_at = now() where node_id = ?`, [this.deps.nodeId]);
-    await conn.execute(`update omoi_node set status = 'down' where id = ?`, [this.deps.nodeId]);
+    await this.ticking?.catch(() => undefined);
+    await this.freeAll();
+    await this.deps.db.em().getConnection().execute(`update omoi_node set status = 'down' where id = ?`, [this.deps.nodeId]);
     this.held.clear();
+  }
+
+  /** Frees every lease held under this node id, with its history. */
+  private async freeAll(): Promise<void> {
+    await this.transaction(async (sql) => {
+      const freed = await sql('update omoi_partition_lease set node_id = null, expires_at = now() where node_id = ? returning partition, epoch', [this.deps.nodeId]);
+      await recordEnded(sql, freed as Holding[]);
+    });
+  }
+
+  /** Runs `work` in one transaction: a lease change and its history commit together. */
+  private transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+    const conn = this.deps.db.em().getConnection();
+    return conn.transactional((trx) => work((query, params = []) => conn.execute(query, params, 'all', trx)));
   }
 
   stop(): void {

@@ -80,7 +80,7 @@ export const SETTINGS: Setting[] = [
   def('httpHost', 'OMOI_HTTP_HOST', 'Address the HTTP server binds (default `127.0.0.1`).', text),
   def('httpPort', 'OMOI_HTTP_PORT', 'HTTP port; 0 picks a free one (default 7070).', int(0, 65535)),
   def('apiToken', 'OMOI_API_TOKEN', 'Bearer token for the HTTP API; unset → generated into `<data dir>/api-token`.', text),
-  def('partitions', 'OMOI_PARTITIONS', 'Number of partitions, the same on every node (default 64).', int(1, 4096)),
+  def('partitions', 'OMOI_PARTITIONS', 'Number of partitions, the same on every node: the first node to start records it in the database and a node with another count refuses to start (default 64).', int(1, 4096)),
   def('logLevel', 'OMOI_LOG_LEVEL', 'trace | debug | info | warn | error | fatal | silent (default info).', oneOf(LOG_LEVELS)),
   def('maxDeliver', 'OMOI_MAX_DELIVER', 'Deliveries of one message before it is dead-lettered (default 5).', int(1, 1000)),
   def('ackWaitMs', 'OMOI_ACK_WAIT_MS', 'ms JetStream waits for an ack before redelivery (default 30000).', int(1000, 3_600_000)),

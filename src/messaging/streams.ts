@@ -9,7 +9,9 @@ export const partitionConsumer = (partition: number) => `part-${partition}`;
 
 /**
  * Creates or updates the streams and durable consumers; safe to run on every start of every
- * node (idempotent):
+ * node (idempotent), also by several nodes at the same moment: JetStream answers a create
+ * whose config equals the existing one with success, so two nodes that both found nothing
+ * both succeed (`test/messaging/streams.test.ts`).
  * - OMOI_IN   `omoi.in.>`   work queue of outside commands, one shared durable `router`
  * - OMOI_PART `omoi.part.>` work queue, one durable pull consumer per partition
  * - OMOI_EVT  `omoi.evt.>`, `omoi.errors.>`, `omoi.agent.>` history for observers (7 days)

@@ -15,7 +15,8 @@ export interface Database {
 
 /**
  * Connects, retrying while PostgreSQL is starting (up to `timeoutMs`), then applies pending
- * migrations. Throws `RetryableError` naming the URL's host if it never answers.
+ * migrations (`migrate`: once, however many nodes start at the same moment). Throws
+ * `RetryableError` naming the URL's host if it never answers.
  */
 export async function openDatabase(url: string, log: Logger, timeoutMs = 30_000): Promise<Database> {
   const deadline = Date.now() + timeoutMs;
@@ -36,7 +37,11 @@ export async function openDatabase(url: string, log: Logger, timeoutMs = 30_000)
     const host = safeHost(url);
     throw new RetryableError('database_unavailable', `PostgreSQL at ${host} did not answer within ${timeoutMs} ms: ${(lastError as Error)?.message}`);
   }
-  const applied = await orm.getMigrator().up();
+  // A failed migration must not leave the pool open: it would keep the process alive.
+  const applied = await migrate(orm).catch(async (err: unknown) => {
+    await orm.close(true).catch(() => undefined);
+    throw err;
+  });
   log.info({ migrations: applied.map((m) => m.name) }, 'database ready');
   const ready = orm;
   let closed = false;
@@ -49,6 +54,24 @@ export async function openDatabase(url: string, log: Logger, timeoutMs = 30_000)
       await ready.close(true);
     },
   };
+}
+
+/** Key of the advisory lock that serializes migrations across nodes (`omoi` in ASCII). */
+const MIGRATION_LOCK = 0x6f6d6f69;
+
+/**
+ * Applies pending migrations under a PostgreSQL advisory lock, so that nodes starting at the
+ * same moment on a fresh database do not run them twice: the first applies them, the others
+ * wait for the lock, then find nothing pending. The lock belongs to a transaction on a
+ * connection of its own (the migrator runs on others) and ends with it, also if the process
+ * dies.
+ */
+async function migrate(orm: MikroORM) {
+  const conn = orm.em.getConnection();
+  return conn.transactional(async (lock) => {
+    await conn.execute('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK], 'all', lock);
+    return orm.getMigrator().up();
+  });
 }
 
 function safeHost(url: string): string {

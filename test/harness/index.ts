@@ -9,3 +9,4 @@ export { freePort } from '../../src/embedded/index.ts';
 export { withNats } from './nats.ts';
 export { withPostgres } from './postgres.ts';
 export { makeRepo, git } from './git-repo.ts';
+export { overlappingHoldings, misorderedHoldings } from './lease-history.ts';

@@ -30,6 +30,41 @@ export const PartitionLeaseEntity = new EntitySchema<PartitionLeaseRow>({
   },
 });
 
+/**
+ * One holding of a partition lease: `node_id` held `partition` at `epoch` from `held_from`
+ * until `held_to` (null while it holds it). Written in the transaction that changes the
+ * lease's holder, so the table is the lease's whole history.
+ */
+export interface LeaseHistoryRow { id?: number; partition: number; epoch: number; node_id: string; held_from: Date; held_to: Date | null }
+export const LeaseHistoryEntity = new EntitySchema<LeaseHistoryRow>({
+  name: 'LeaseHistoryRow',
+  tableName: 'omoi_lease_history',
+  uniques: [{ properties: ['partition', 'epoch'] }],
+  properties: {
+    id: { type: 'bigint', primary: true, autoincrement: true },
+    partition: { type: 'integer' },
+    epoch: { type: 'integer' },
+    node_id: { type: 'string' },
+    held_from: { type: 'Date' },
+    held_to: { type: 'Date', nullable: true },
+  },
+});
+
+/**
+ * The cluster's fixed facts, one row (`id` 1), written by the first node to start: the
+ * partition count every other node must share.
+ */
+export interface ClusterRow { id: number; partitions: number; created_at: Date }
+export const ClusterEntity = new EntitySchema<ClusterRow>({
+  name: 'ClusterRow',
+  tableName: 'omoi_cluster',
+  properties: {
+    id: { type: 'integer', primary: true, autoincrement: false },
+    partitions: { type: 'integer' },
+    created_at: { type: 'Date' },
+  },
+});
+
 /** Ids of messages whose effects are committed: a redelivered id is acked and ignored. */
 export interface ProcessedMessageRow { message_id: string; partition: number; processed_at: Date }
 export const ProcessedMessageEntity = new EntitySchema<ProcessedMessageRow>({

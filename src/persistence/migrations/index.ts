@@ -2,6 +2,7 @@ import { Migration20261122000000_initial } from './Migration20261122000000_initi
 import { Migration20261122100000_join_sources } from './Migration20261122100000_join_sources.ts';
 import { Migration20261201000000_explicit_flags } from './Migration20261201000000_explicit_flags.ts';
 import { Migration20261201220000_join_blocked_by } from './Migration20261201220000_join_blocked_by.ts';
+import { Migration20261202010000_lease_history } from './Migration20261202010000_lease_history.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261122100000_join_sources', class: Migration20261122100000_join_sources },
   { name: 'Migration20261201000000_explicit_flags', class: Migration20261201000000_explicit_flags },
   { name: 'Migration20261201220000_join_blocked_by', class: Migration20261201220000_join_blocked_by },
+  { name: 'Migration20261202010000_lease_history', class: Migration20261202010000_lease_history },
 ];

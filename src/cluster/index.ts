@@ -1,0 +1,2 @@
+export { LeaseManager } from './leases.ts';
+export { ensurePartitionCount } from './partition-count.ts';
