@@ -16,7 +16,7 @@ import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
 import { startEmbeddedNats, startEmbeddedPostgres, type EmbeddedNats, type EmbeddedPostgres } from './embedded/index.ts';
 import { errorMessage, RetryableError } from './errors.ts';
-import { sweepClones, type TicketLiveness } from './git/index.ts';
+import { checkGitVersion, sweepClones, type TicketLiveness } from './git/index.ts';
 import { startHttp, type Readiness } from './http/index.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { connectNats, type NatsConnection } from './messaging/connection.ts';
@@ -128,6 +128,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       isolation,
     });
     cleanup.push(() => executor.stop());
+    await checkGitVersion();
     const swept = await executor.sweep();
     if (swept.length) log.info({ sandboxes: swept }, 'removed sandboxes left by a crash');
     // The clone cache (src/git/clone-cache.ts): links of tickets that no longer need them, then

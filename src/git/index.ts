@@ -18,3 +18,4 @@ export {
   type SweepOptions, type TicketLiveness,
 } from './clone-cache.ts';
 export { KeyedLock } from './keyed-lock.ts';
+export { checkGitVersion, parseGitVersion, MIN_GIT_VERSION } from './git-version.ts';
