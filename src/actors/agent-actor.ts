@@ -107,6 +107,15 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     const caps = p.capabilities;
     const dup = caps.find((c, i) => caps.indexOf(c) !== i);
     if (dup) throw new TerminalError('duplicate_capability', `capability ${JSON.stringify(dup)} is listed twice`, { capability: dup });
+    // Re-registering must not take an agent over: turning a node's local agent into a remote
+    // one (its assignments then go to an open subject), or replacing a remote agent's key. Until
+    // agent messages are signed, only a removed agent's id may be registered anew differently.
+    if (agent && agent.status !== 'removed') {
+      const newKey = p.public_key ?? agent.public_key;
+      if (agent.kind !== p.kind || (agent.public_key !== null && newKey !== agent.public_key)) {
+        throw new TerminalError('agent_exists', `agent ${agent.id} is registered as a ${agent.kind} agent${agent.public_key ? ' with another key' : ''}; deregister it before registering it differently`, { agent_id: agent.id });
+      }
+    }
     const now = ctx.scope.now;
     const local = p.kind === 'local';
     const status = local ? 'healthy' : 'registered';

@@ -38,6 +38,25 @@ t.test('scenario 10: registration validates; no first heartbeat in time → remo
   await node.submit('agent.heartbeat', { agent_id: 'alive' });
   await waitAgent('alive', 'healthy');
   t.same(await agentEvents('alive'), ['registered', 'healthy']);
+  // Taking it over by registering it again differently is refused; the same registration is fine.
+  await register(node, 'alive', { kind: 'local' });
+  await waitFor('dead letter for a takeover', async () => (await sql<any>(node, `select * from omoi_dead_letter where code = 'agent_exists'`))[0]);
+  t.equal((await agentRow('alive')).kind, 'remote', 'still the remote agent it was');
+  const local = `local-${node.config.nodeId}`;
+  await register(node, local, { kind: 'remote' });
+  await waitFor('a second takeover refused', async () => (await sql<any>(node, `select * from omoi_dead_letter where code = 'agent_exists'`)).length === 2);
+  t.equal((await agentRow(local)).kind, 'local', "a node's local agent cannot be turned into a remote one");
+  await register(node, 'alive');
+  await node.submit('agent.deregister', { agent_id: 'alive' });
+  await waitAgent('alive', 'removed');
+  await register(node, 'alive', { kind: 'remote', public_key: 'another-key' });
+  await waitFor('a removed id registered anew', async () => ((await agentRow('alive'))?.public_key === 'another-key' ? true : undefined));
+  t.pass('a removed agent\'s id may be registered anew');
+  await node.submit('agent.heartbeat', { agent_id: 'alive' }); // not removed for want of a first heartbeat meanwhile
+  await waitAgent('alive', 'healthy');
+  await register(node, 'alive', { kind: 'remote', public_key: 'a-third-key' });
+  await waitFor('a key change refused', async () => (await sql<any>(node, `select * from omoi_dead_letter where code = 'agent_exists'`)).length === 3);
+  t.equal((await agentRow('alive')).public_key, 'another-key', 'its key cannot be replaced by registering again');
   await node.submit('agent.deregister', { agent_id: 'alive' });
   await waitAgent('alive', 'removed');
 });

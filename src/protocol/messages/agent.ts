@@ -8,7 +8,7 @@ const Capabilities = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
 
 export const AgentRegister = command({
   type: 'agent.register',
-  description: 'Register an agent (phase, capabilities, version). Remote agents must send a first heartbeat within the registration timeout.',
+  description: 'Register an agent (phase, capabilities, version). Remote agents must send a first heartbeat within the registration timeout. Registering an existing agent again with another `kind` or `public_key` is refused (`agent_exists`) unless it was removed (deregistered or timed out).',
   handledBy: ActorType.AgentActor,
   ingress: true,
   route,
