@@ -36,8 +36,10 @@ export class LocalExecutor {
   private readonly attempts = new Map<string, AbortController>();
   private readonly running = new Set<Promise<void>>();
 
-  /** `pool`: the sandbox pool's bounds (see `SandboxPool`); absent or `size: 0` → a sandbox per attempt. */
-  /** `isolation`: how task commands run (see src/sandbox/isolation.ts; decided at node start). */
+  /**
+   * `pool`: the sandbox pool's bounds (see `SandboxPool`); absent or `size: 0` → a sandbox per
+   * attempt. `isolation`: how task commands run (src/sandbox/isolation.ts; decided at node start).
+   */
   constructor(private readonly deps: { dataDir: string; publish: PublishCommand; log: Logger; capacity: number; agentTemplate?: string; pool?: Omit<SandboxPoolOptions, 'onResetFailure'>; isolation: Isolation }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
     this.pool = new SandboxPool(this.sandboxes, {
