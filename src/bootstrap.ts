@@ -149,6 +149,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       policy: agentPolicy,
       agentChanged: () => agents.invalidate(),
       runLocal: (a) => executor.run(a),
+      stopLocal: (key) => executor.stopAttempt(key),
       offerRemote: (a) => nc.publish(Subjects.agentAssignments(a.agent_id), JSON.stringify(a)),
     }));
     // Recovery on partition takeover, agent heartbeat supervision, stuck-ready sweep.

@@ -32,6 +32,12 @@ export interface AgentDeps {
   runLocal: (a: Assignment) => void;
   /** Hands an assignment to a remote agent on `omoi.agent.<id>.assign` (after the commit). */
   offerRemote: (a: Assignment) => void;
+  /**
+   * Stops attempt `<ticket>/<task>/<attempt>` of a local agent if it still runs or waits on this
+   * node (after the commit of its `agent.task_ended`: it was cancelled or superseded); a no-op
+   * for an attempt that already ended.
+   */
+  stopLocal?: (key: string) => void;
   /** Told whenever an agent row is written (in the transaction, and again if it rolls back). */
   agentChanged?: () => void;
 }
@@ -68,7 +74,12 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       ctx.scope.uow.afterCommit(() => (agent.kind === 'local' ? this.deps.runLocal(a) : this.deps.offerRemote(a)));
       return agent.running.includes(keyOf(a)) ? agent : { ...agent, running: [...agent.running, keyOf(a)] };
     },
-    'agent.task_ended': (agent, p) => ({ ...agent, running: agent.running.filter((k) => k !== keyOf(p)) }),
+    'agent.task_ended': (agent, p, ctx) => {
+      const key = keyOf(p);
+      // Ended for its ticket (cancelled, or superseded by a retry): a process still running it must not go on.
+      if (agent.kind === 'local' && this.deps.stopLocal) ctx.scope.uow.afterCommit(() => this.deps.stopLocal!(key));
+      return { ...agent, running: agent.running.filter((k) => k !== key) };
+    },
     'agent.check': (agent, _p, ctx) => this.check(agent, ctx.scope.now, ctx),
     'agent.wake': (agent, p, ctx) => {
       if (agent.kind !== 'local') return agent;

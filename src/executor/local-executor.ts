@@ -35,6 +35,8 @@ export class LocalExecutor {
    */
   private readonly attempts = new Map<string, AbortController>();
   private readonly running = new Set<Promise<void>>();
+  /** Attempts stopped by `stopAttempt` before they started: they never will. */
+  private readonly unwanted = new Set<string>();
 
   /**
    * `pool`: the sandbox pool's bounds (see `SandboxPool`); absent or `size: 0` → a sandbox per
@@ -71,15 +73,27 @@ export class LocalExecutor {
     if (this.live.has(key)) return;
     this.live.add(key);
     const job = this.slot()
-      .then(() => (this.stopping ? undefined : this.execute(a, key)))
+      .then(() => (this.stopping || this.unwanted.has(key) ? undefined : this.execute(a, key)))
       .catch((err) => this.deps.log.error({ ticket: a.ticket_id, task: a.task_id, err: errorMessage(err) }, 'could not report task result'))
       .finally(() => {
         this.live.delete(key);
+        this.unwanted.delete(key);
         this.active--;
         this.running.delete(job);
         this.queue.shift()?.();
       });
     this.running.add(job);
+  }
+
+  /**
+   * Stops one attempt (`<ticket>/<task>/<attempt>`) its ticket no longer wants (cancelled,
+   * superseded): a running one has its process tree killed (it then reports a failure the
+   * ticket ignores as stale), a queued one never starts. A no-op for an attempt not here.
+   */
+  stopAttempt(key: string): void {
+    if (!this.live.has(key)) return;
+    this.unwanted.add(key);
+    this.attempts.get(key)?.abort();
   }
 
   /**

@@ -89,10 +89,12 @@ t.test('a task works in its sandbox with git, cannot write the clone\'s objects,
 
 t.test('nothing a task starts outlives it, not even a process that left its process group', async (t) => {
   const s = await setup(t);
-  const tag = `omoi-escapee-${process.pid}-${Date.now()}`;
-  const outcome = await s.run(`setsid sh -c 'exec -a ${tag} sleep 30' > /dev/null 2>&1 & sleep 0.3; exit 0`);
+  // A sleep of a duration no other process has: its command line is the tag `ps` finds.
+  const tag = `sleep ${300 + (process.pid % 1000)}.${Date.now() % 1000}`;
+  const outcome = await s.run(`setsid ${tag} > /dev/null 2>&1 & sleep 0.3; ps -eo args > ps.txt; exit 0`);
   t.equal(outcome.ok, true, outcome.error ?? 'ok');
-  const alive = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').some((l) => l.startsWith(tag));
+  t.ok(readFileSync(path.join(outcome.sandbox.dir, 'ps.txt'), 'utf8').split('\n').some((l) => l.trim() === tag), 'the escapee was running when the task ended');
+  const alive = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').some((l) => l.trim() === tag);
   for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
   t.notOk(alive(), 'the setsid escapee died with the task');
 });
