@@ -13,7 +13,10 @@ import type { PublishCommand } from './command-publisher.ts';
  * assignment's base; from the node's `SandboxPool`: a reset warm worktree or a fresh one) →
  * `executeTask` → ownership check (strict: violations fail the attempt, not retryable; lenient: allowed) → `setBranch` → `task.complete` or `task.fail`, published
  * to the ticket's partition with id `task-result:<ticket>:<task>:<attempt>` (one result per
- * attempt, deduplicated). On every path the sandbox goes back to the pool, or is removed when
+ * attempt, deduplicated) through `publish`, the node's `effectPublisher`: it resolves only once
+ * the report is durable (in JetStream or in the outbox, which the sweep re-drives), so a NATS
+ * outage delays a report but never loses it, and the attempt stays in `liveKeys()` until then
+ * (the deadline check leaves it alone). On every path the sandbox goes back to the pool, or is removed when
  * in doubt (the attempt was killed, timed out, or the executor failed). Never throws.
  *
  * Lifetime: in memory; a crash loses the running attempts, which `agent.wake` fails on recovery
@@ -67,6 +70,7 @@ export class LocalExecutor {
     this.live.add(key);
     const job = this.slot()
       .then(() => (this.stopping ? undefined : this.execute(a, key)))
+      // Only when the node stops before the report is durable: recovery (`agent.wake`) re-drives the attempt.
       .catch((err) => this.deps.log.error({ ticket: a.ticket_id, task: a.task_id, err: errorMessage(err) }, 'could not report task result'))
       .finally(() => {
         this.live.delete(key);

@@ -22,12 +22,22 @@ function live(w: Work, p: { task_id: string; attempt: number }): Task | undefine
 
 export function started(w: Work, p: PayloadOf<'task.started'>): void {
   const t = live(w, p);
-  if (t?.status === TaskState.assigned) setTask(w, t.id, { status: TaskState.running });
+  if (t) runningNow(w, t);
+}
+
+/**
+ * An attempt that reports is running. Its result may overtake its `task.started`: a report
+ * kept in the outbox while NATS was away is re-driven later than the result published after
+ * NATS came back, so a result for an `assigned` attempt first moves it to `running`.
+ */
+function runningNow(w: Work, t: Task): Task {
+  return t.status === TaskState.assigned ? setTask(w, t.id, { status: TaskState.running }) : t;
 }
 
 export async function complete(w: Work, p: PayloadOf<'task.complete'>): Promise<void> {
-  const t = live(w, p);
-  if (!t) return; // stale attempt or duplicate completion: nothing changes
+  const reported = live(w, p);
+  if (!reported) return; // stale attempt or duplicate completion: nothing changes
+  const t = runningNow(w, reported);
   const commit = p.commit ?? t.base_commit;
   if (p.ownership_warnings?.length) emit(w.ctx.scope, 'task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: p.ownership_warnings, mode: 'lenient' });
   setTask(w, t.id, { status: TaskState.completed, commit, result: p.result ?? null, reason: null });
@@ -39,8 +49,9 @@ export async function complete(w: Work, p: PayloadOf<'task.complete'>): Promise<
 }
 
 export async function fail(w: Work, p: PayloadOf<'task.fail'>): Promise<void> {
-  const t = live(w, p);
-  if (!t) return;
+  const reported = live(w, p);
+  if (!reported) return;
+  const t = runningNow(w, reported);
   if (p.violations?.length) emit(w.ctx.scope, 'task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: p.violations, mode: 'strict' });
   endedOnAgent(w, t);
   if (p.retryable !== false && t.attempt <= t.spec.max_retries && w.s.ticket.status === TicketState.running) {
