@@ -153,6 +153,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const supervisor = new NodeSupervisor({
       db, log, publish, partitions: config.partitions, intervalMs: Math.max(200, config.heartbeatMs), policy: agentPolicy,
       held: () => leases, liveAttempts: () => executor.liveKeys(), liveMerge: (ticket, join, attempt) => merges.isRunning(ticket, join, attempt),
+      localAgentId: `local-${config.nodeId}`, attemptSilenceMs: config.attemptSilenceMs, expired: (status) => metrics.attemptsExpired.inc({ status }),
     });
     supervisor.start();
     cleanup.push(() => supervisor.stop());

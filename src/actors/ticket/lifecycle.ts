@@ -49,9 +49,8 @@ export async function complete(w: Work, p: PayloadOf<'task.complete'>): Promise<
 }
 
 export async function fail(w: Work, p: PayloadOf<'task.fail'>): Promise<void> {
-  const reported = live(w, p);
-  if (!reported) return;
-  const t = runningNow(w, reported);
+  const t = live(w, p);
+  if (!t) return;
   if (p.violations?.length) emit(w.ctx.scope, 'task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: p.violations, mode: 'strict' });
   endedOnAgent(w, t);
   if (p.retryable !== false && t.attempt <= t.spec.max_retries && w.s.ticket.status === TicketState.running) {
@@ -64,7 +63,21 @@ export async function fail(w: Work, p: PayloadOf<'task.fail'>): Promise<void> {
     });
     return;
   }
+  runningNow(w, t); // an attempt that never started fails for good through `running`
   await failForGood(w, t.id, `task_failed: ${p.error.slice(0, 2000)}`);
+}
+
+/**
+ * `task.expire`: the attempt passed its deadline (its agent went silent). If it is still the
+ * live attempt it is failed retryably, as a lost agent's attempt is (requeued with backoff, or
+ * failed for good when no retries are left), after a `task.expired` event. Once per attempt: a
+ * second expiry, or one that a result overtook, finds the attempt no longer live.
+ */
+export async function expire(w: Work, p: PayloadOf<'task.expire'>): Promise<void> {
+  const t = live(w, p);
+  if (!t) return;
+  emit(w.ctx.scope, 'task.expired', { ticket_id: t.ticket_id, task_id: t.id, attempt: t.attempt, agent_id: p.agent_id, status: t.status, silent_ms: p.silent_ms });
+  await fail(w, { ticket_id: t.ticket_id, task_id: t.id, attempt: t.attempt, retryable: true, error: `attempt_expired: no progress and no heartbeat of agent ${p.agent_id} for ${p.silent_ms} ms` });
 }
 
 /** The backoff of a failed attempt elapsed: the task is due again. */
