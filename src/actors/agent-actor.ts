@@ -1,4 +1,5 @@
 import { NotFoundError, TerminalError } from '../errors.ts';
+import { failpoint } from '../failpoints.ts';
 import { AgentEntity, type AgentRow, type EntityManager } from '../persistence/index.ts';
 import { emit, send } from '../messaging/typed.ts';
 import { ActorType, type PayloadOf } from '../protocol/index.ts';
@@ -65,7 +66,10 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     'agent.heartbeat': (agent, _p, ctx) => this.heartbeat(agent, ctx),
     'agent.deregister': (agent, p, ctx) => this.lose(agent, 'removed', p.reason ?? 'deregistered', ctx),
     'agent.assign': (agent, a, ctx) => {
-      ctx.scope.uow.afterCommit(() => (agent.kind === 'local' ? this.deps.runLocal(a) : this.deps.offerRemote(a)));
+      ctx.scope.uow.afterCommit(() => {
+        failpoint('agent.offer'); // a test's stand-in for an offer lost after its commit (the attempt deadline re-drives it)
+        return agent.kind === 'local' ? this.deps.runLocal(a) : this.deps.offerRemote(a);
+      });
       return agent.running.includes(keyOf(a)) ? agent : { ...agent, running: [...agent.running, keyOf(a)] };
     },
     'agent.task_ended': (agent, p) => ({ ...agent, running: agent.running.filter((k) => k !== keyOf(p)) }),
