@@ -16,7 +16,8 @@ export type { Dispatch, LeaseCheck } from './group-commit.ts';
  *
  * Invariants:
  * 1. Durable before ack: a message is acked only after the transaction holding its effects
- *    (and its id in `omoi_processed_message`) committed and its outbox was published.
+ *    (and its id in `omoi_processed_message`) committed and its outbox was published (or, that
+ *    failing, left to the `OutboxSweeper`).
  * 2. A message id already processed is acked and ignored (redelivery after a crash).
  * 3. A batch that fails is retried message by message, so one bad message cannot hold back
  *    the others; bad input is dead-lettered and terminated, transient failures nak'ed with
