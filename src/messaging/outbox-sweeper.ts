@@ -9,7 +9,7 @@ export interface OutboxSweeperOptions {
   maxBackoffMs?: number;
   /** Rows younger than this are left to the commit that wrote them, which publishes them itself, ms (default 2000). */
   minAgeMs?: number;
-  /** Rows per partition per sweep (default 500). */
+  /** Rows per query; a sweep goes on while queries come back full and everything landed (default 500). */
   batch?: number;
 }
 
@@ -24,10 +24,11 @@ export interface OutboxSweeperOptions {
  * 2. No duplicate effects: a row keeps its message id, which is its `Nats-Msg-Id` (JetStream
  *    drops a copy within its duplicate window) and the envelope id the receiving partition
  *    worker records in `omoi_processed_message` (a later copy is acked and ignored).
- * 3. Bounded: at most `batch` rows per partition per sweep, one sweep at a time; while
- *    publications fail the pause doubles up to `maxBackoffMs`, and it is back to `intervalMs`
- *    after a sweep that published everything it tried.
- * 4. Oldest first within a partition, so effects of one partition keep their order of commit.
+ * 3. Bounded: one query over the held partitions per round, at most `batch` rows, one sweep at
+ *    a time (a sweep goes on with the next round only while rounds come back full and
+ *    everything landed); while publications fail the pause doubles up to `maxBackoffMs`, and
+ *    it is back to `intervalMs` after a sweep that published everything it tried.
+ * 4. Oldest first, so effects of one partition are re-driven in their order of commit.
  */
 export class OutboxSweeper {
   private timer?: NodeJS.Timeout;
@@ -54,14 +55,13 @@ export class OutboxSweeper {
   /** One sweep over the held partitions; returns how many rows were tried and how many failed. */
   async sweep(): Promise<{ tried: number; failed: number }> {
     const total = { tried: 0, failed: 0 };
-    for (const partition of this.deps.held()) {
-      if (this.stopped) break;
-      const r = await this.deps.outbox.flushPending(partition, this.o.minAgeMs, this.o.batch);
+    for (;;) {
+      const r = await this.deps.outbox.flushPending(this.deps.held(), this.o.minAgeMs, this.o.batch);
       total.tried += r.tried;
       total.failed += r.failed;
-      if (r.failed) break; // NATS is most likely down: back off instead of trying every partition
+      // A failure: NATS is most likely down, back off. A short round: nothing more is pending.
+      if (r.failed || r.tried < this.o.batch || this.stopped) return total;
     }
-    return total;
   }
 
   private schedule(): void {

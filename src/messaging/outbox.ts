@@ -28,13 +28,15 @@ export class OutboxPublisher {
   }
 
   /**
-   * Republishes what a partition left in its outbox (crash, NATS outage), oldest first, at
+   * Republishes what partitions left in their outbox (crash, NATS outage), oldest first, at
    * most `limit` rows; those that landed are deleted. Returns how many rows it tried and how
    * many failed (then NATS is most likely down: the caller backs off).
    */
-  async flushPending(partition: number, olderThanMs = 0, limit = 1000): Promise<{ tried: number; failed: number }> {
+  async flushPending(partitions: number | number[], olderThanMs = 0, limit = 1000): Promise<{ tried: number; failed: number }> {
+    const list = typeof partitions === 'number' ? [partitions] : partitions;
+    if (!list.length) return { tried: 0, failed: 0 };
     const em = this.deps.db.em();
-    const rows = await em.find(OutboxEntity, { partition, created_at: { $lte: new Date(Date.now() - olderThanMs) } }, { orderBy: { id: 'asc' }, limit });
+    const rows = await em.find(OutboxEntity, { partition: { $in: list }, created_at: { $lte: new Date(Date.now() - olderThanMs) } }, { orderBy: { id: 'asc' }, limit });
     if (!rows.length) return { tried: 0, failed: 0 };
     const landed = await this.publishEach(rows);
     const done = rows.filter((_, i) => landed[i]).map((r) => r.id!);
