@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import t from 'tap';
+import { makeRepo, tempDir, waitFor, type TestContext } from '../harness/index.ts';
+import { withCluster, type Cluster } from '../harness/node.ts';
+import { openDatabase } from '../../src/persistence/index.ts';
+
+// A result reported while NATS was down is kept in the outbox; the node then dies (kill -9).
+// After NATS and a node come back, the kept result is delivered: the attempt is not failed as
+// lost and run again.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cluster = await withCluster(t);
+const db = await openDatabase(cluster.databaseUrl, pino({ level: 'silent' }));
+t.teardown(() => db.close());
+const sql = async <T = any>(q: string, params: unknown[] = []) => (await db.em().getConnection().execute(q, params)) as T[];
+
+async function startChild(t: TestContext, c: Cluster, dataDir: string, nodeId: string): Promise<ChildProcess> {
+  const config = { dataDir, databaseUrl: c.databaseUrl, natsUrl: c.nats.url, httpPort: 0, partitions: 4, logLevel: 'silent', heartbeatMs: 300, ackWaitMs: 5_000, nodeId, apiToken: 'test-token' };
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, '../flow/fixtures/node-process.ts'), JSON.stringify(config)], { cwd: path.resolve(here, '../..'), stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    child.once('exit', (code, signal) => reject(new Error(`node exited early (${code ?? signal})`)));
+  });
+  return child;
+}
+
+t.test('a result kept in the outbox outlives its node', async (t) => {
+  const dataDir = await tempDir(t, 'node');
+  const flags = await tempDir(t, 'flags');
+  const repo = await makeRepo(t, { 'README.md': 'hi\n' });
+  let child = await startChild(t, cluster, dataDir, 'kept-1');
+  const { connect } = await import('@nats-io/transport-node');
+  const nc = await connect({ servers: cluster.nats.url });
+  nc.publish('omoi.in.ticket.create', JSON.stringify({
+    ticket_id: 'K1', title: 'kept result', repository: repo.dir, base_branch: 'main',
+    tasks: [{ id: 'X', run: `echo X >> ${flags}/effects; while [ ! -f ${flags}/go ]; do sleep 0.05; done; echo x > x.txt`, owns: ['x.txt'] }],
+  }));
+  await nc.flush();
+  await nc.close();
+  await waitFor('X running', async () => (await sql(`select status from omoi_task where ticket_id = 'K1' and id = 'X'`))[0]?.status === 'running', { timeoutMs: 60_000 });
+
+  cluster.nats.kill9();
+  await writeFile(`${flags}/go`, '');
+  await waitFor('the result kept in the outbox', async () => (await sql(`select * from omoi_outbox where message_id = 'task-result:K1:X:1'`)).length === 1, { timeoutMs: 60_000 });
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+
+  await cluster.nats.restart();
+  child = await startChild(t, cluster, dataDir, 'kept-2');
+  await waitFor('K1 completed', async () => (await sql(`select status from omoi_ticket where id = 'K1'`))[0]?.status === 'completed', { timeoutMs: 60_000 });
+  const x = (await sql(`select attempt, status from omoi_task where ticket_id = 'K1' and id = 'X'`))[0];
+  t.equal(x.attempt, 1, 'the attempt that ran is the one that completed');
+  t.equal((await readFile(`${flags}/effects`, 'utf8')).trim(), 'X', 'the task ran once');
+  t.same(await sql(`select * from omoi_outbox where message_id = 'task-result:K1:X:1'`), [], 'the kept result was delivered and deleted');
+});
