@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { makeRepo, tempDir, waitFor } from '../harness/index.ts';
@@ -47,4 +47,38 @@ t.test('scenario g: nats-server kill -9 and restart during a fan-out: the ticket
   t.equal(tasks.J.base_commit, joins[0].merge_commit, 'the continuation ran on it');
   const agent = (await sql<any>(node, 'select running from omoi_agent where id = ?', [`local-${node.config.nodeId}`]))[0];
   t.same(agent.running, [], 'the local agent holds no slot any more');
+});
+
+t.test('a merge that finishes while nats-server is down reports through the outbox, without crashing its MergeActor', async (t) => {
+  const repo = await makeRepo(t, { 'config.py': Array.from({ length: 60 }, (_, i) => `line ${i + 1}`).join('\n') + '\n' });
+  const flags = await tempDir(t, 'flags');
+  const edit = (v: string) => `sed -i 's/^line 50$/TIMEOUT = ${v}/' config.py`;
+  // The resolver waits for a flag, so the merge ends while the server is away.
+  const resolver = `touch ${flags}/resolving; while [ ! -f ${flags}/go ]; do sleep 0.05; done; sed -i -e '/^<<<<<<<\\|^=======\\|^>>>>>>>/d' -e 's/^TIMEOUT = .*/TIMEOUT = 30/' config.py && awk '!seen[$0]++' config.py > c.tmp && mv c.tmp config.py`;
+  await node.submit('ticket.create', {
+    ticket_id: 'G2', title: 'merge through a NATS crash', repository: repo.dir, base_branch: 'main', resolver_command: resolver,
+    tasks: [
+      task('A', edit('10'), { owns: ['config.py'] }),
+      task('B', edit('20'), { owns: ['config.py'] }),
+      task('C', 'grep -q "TIMEOUT = 30" config.py && echo ok > c.txt', { depends_on: ['A', 'B'], owns: ['c.txt'] }),
+    ],
+  });
+  await waitFor('the resolver running', async () => (await readFile(`${flags}/resolving`).then(() => true, () => false)), { timeoutMs: 60_000 });
+  const crashes = async () => Number(/^omoi_actor_restarts_total\{actor="MergeActor",action="crashed"\} (\d+)$/m.exec(await node.metrics.registry.metrics())?.[1] ?? 0);
+  const before = await crashes();
+
+  cluster.nats.kill9();
+  await writeFile(`${flags}/go`, '');
+  await waitFor('merge.finished kept in the outbox', async () => (await sql(node, `select * from omoi_outbox where message_id like 'merge-finished:G2:%'`)).length === 1, { timeoutMs: 30_000 });
+  await sleep(1_000);
+  await cluster.nats.restart();
+
+  await waitTicket(node, 'G2', 'completed', 90_000);
+  t.equal(await crashes(), before, 'the MergeActor never crashed: a NATS outage is not its failure');
+  const joins = await sql<any>(node, `select * from omoi_join where ticket_id = 'G2'`);
+  t.equal(joins[0].status, 'merged');
+  t.equal(joins[0].attempts, 1, 'one merge attempt');
+  const attempts = await sql<any>(node, `select * from omoi_merge_attempt where ticket_id = 'G2'`);
+  t.equal(attempts.length, 1);
+  t.equal(attempts[0].commit, joins[0].merge_commit, 'exactly one merge commit');
 });
