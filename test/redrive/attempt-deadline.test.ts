@@ -72,3 +72,16 @@ t.test('a local attempt its executor never got (the offer was lost after its com
   const agent = (await sql<any>(node, 'select running from omoi_agent where id = ?', [`local-${node.config.nodeId}`]))[0];
   t.same(agent.running, [], 'the slot of the lost attempt was freed');
 });
+
+t.test('a result that overtakes its task.started (the start re-driven later) completes the attempt', async (t) => {
+  await node.submit('agent.register', { agent_id: 'eager', name: 'eager', phase: 'execute', capabilities: ['go'], version: '1.0.0', kind: 'remote', capacity: 1 });
+  await node.submit('agent.heartbeat', { agent_id: 'eager' });
+  const repo = await makeRepo(t, { 'README.md': 'hi\n' });
+  await node.submit('ticket.create', { ticket_id: 'D4', title: 'overtaken start', repository: repo.dir, base_branch: 'main', tasks: [task('G', 'true', { capabilities: ['go'] })] });
+  await waitFor('offer to eager', () => assignments.find((a) => a.task_id === 'G' && a.agent_id === 'eager'));
+  await node.submit('task.complete', { ticket_id: 'D4', task_id: 'G', attempt: 1, result: {} });
+  await waitTicket(node, 'D4', 'completed', 30_000);
+  const statuses = (await events(node, 'D4', 'task.status')).map((e) => e.payload.status);
+  t.same(statuses, ['ready', 'assigned', 'running', 'completed'], 'assigned → running → completed');
+  t.same(await sql(node, `select * from omoi_dead_letter where message_id like '%D4%'`), [], 'nothing dead-lettered');
+});
