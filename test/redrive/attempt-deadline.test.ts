@@ -69,8 +69,10 @@ t.test('a local attempt its executor never got (the offer was lost after its com
   const expired = await events(node, 'D3', 'task.expired');
   t.same(expired.map((e) => [e.payload.attempt, e.payload.status, e.payload.agent_id]), [[1, 'assigned', `local-${node.config.nodeId}`]], 'the lost attempt expired once');
   t.equal((await taskRows(node, 'D3')).X.attempt, 2, 'and ran again as attempt 2');
-  const agent = (await sql<any>(node, 'select running from omoi_agent where id = ?', [`local-${node.config.nodeId}`]))[0];
-  t.same(agent.running, [], 'the slot of the lost attempt was freed');
+  // The ticket tells the agent (agent.task_ended, on the agent's partition) after it recorded the ending.
+  const running = async () => (await sql<any>(node, 'select running from omoi_agent where id = ?', [`local-${node.config.nodeId}`]))[0].running;
+  await waitFor('the slots freed', async () => (await running()).length === 0).catch(() => undefined);
+  t.same(await running(), [], 'the slot of the lost attempt was freed');
 });
 
 t.test('a result that overtakes its task.started (the start re-driven later) completes the attempt', async (t) => {

@@ -45,8 +45,10 @@ t.test('scenario g: nats-server kill -9 and restart during a fan-out: the ticket
   t.equal(attempts.length, 1, 'one merge attempt recorded');
   t.equal(attempts[0].commit, joins[0].merge_commit, 'exactly one merge commit for the join');
   t.equal(tasks.J.base_commit, joins[0].merge_commit, 'the continuation ran on it');
-  const agent = (await sql<any>(node, 'select running from omoi_agent where id = ?', [`local-${node.config.nodeId}`]))[0];
-  t.same(agent.running, [], 'the local agent holds no slot any more');
+  // The ticket tells the agent (agent.task_ended, on the agent's partition) after it recorded the ending.
+  const running = async () => (await sql<any>(node, 'select running from omoi_agent where id = ?', [`local-${node.config.nodeId}`]))[0].running;
+  await waitFor('the slots freed', async () => (await running()).length === 0).catch(() => undefined);
+  t.same(await running(), [], 'the local agent holds no slot any more');
 });
 
 t.test('a merge that finishes while nats-server is down reports through the outbox, without crashing its MergeActor', async (t) => {
