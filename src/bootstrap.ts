@@ -23,6 +23,7 @@ import { DeadLetters } from './messaging/dead-letters.ts';
 import { IngressRouter } from './messaging/ingress-router.ts';
 import { OutboxPublisher } from './messaging/outbox.ts';
 import { OutboxSweeper } from './messaging/outbox-sweeper.ts';
+import { ExhaustedDeliveries } from './messaging/exhausted-deliveries.ts';
 import { GroupCommitter } from './messaging/group-commit.ts';
 import { PartitionWorker } from './messaging/partition-worker.ts';
 import { Rejections } from './messaging/rejections.ts';
@@ -166,6 +167,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
 
     // 4. Partitions: leases decide which workers run here
     const rejections = new Rejections({ db, js, log, metrics, source: config.nodeId });
+    // Messages JetStream gave up on without a worker deciding (last delivery never acked): dead letters.
+    const exhausted = new ExhaustedDeliveries({ nc, jsm, rejections, log });
+    exhausted.start();
+    cleanup.push(() => exhausted.stop());
     const workers = new Map<number, PartitionWorker>();
     // One transaction serves the batches of every partition this node holds (group commit).
     const committer: GroupCommitter = new GroupCommitter({ db, log, leases: { epoch: (p) => leases.epoch(p), assertHeld: (em, e) => leases.assertHeld(em, e) }, dispatch: runtime.dispatch, outbox, partitions: config.partitions, nodeId: config.nodeId });

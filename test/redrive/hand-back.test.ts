@@ -6,6 +6,7 @@ import { withCluster } from '../harness/node.ts';
 import { FencedError } from '../../src/errors.ts';
 import { encodeCommand } from '../../src/executor/index.ts';
 import { connectNats } from '../../src/messaging/connection.ts';
+import { ExhaustedDeliveries } from '../../src/messaging/exhausted-deliveries.ts';
 import type { GroupCommitter } from '../../src/messaging/group-commit.ts';
 import { OutboxPublisher } from '../../src/messaging/outbox.ts';
 import { PartitionWorker } from '../../src/messaging/partition-worker.ts';
@@ -25,7 +26,7 @@ const nc = await connectNats(cluster.nats.url, 'hand-back-test', log);
 t.teardown(() => nc.close());
 const jsm = await jetstreamManager(nc);
 const maxDeliver = 2;
-await ensureStreams(jsm, { partitions: 1, maxDeliver, ackWaitMs: 5_000 });
+await ensureStreams(jsm, { partitions: 1, maxDeliver, ackWaitMs: 1_000 });
 const js = jetstream(nc);
 const metrics = new Metrics();
 const sql = async <T = any>(q: string, params: unknown[] = []) => (await db.em().getConnection().execute(q, params)) as T[];
@@ -50,4 +51,33 @@ t.test('handed back on every delivery (fencing): dead-lettered on its last one, 
   t.equal(fenced, maxDeliver + 1, 'every delivery was handed back, none failed');
   await waitFor('the message gone from the work queue', async () => (await jsm.streams.info(Streams.partitions)).state.messages === 0);
   t.pass('terminated: nothing is left undelivered in the stream');
+});
+
+t.test('a message whose last delivery is never acknowledged (its worker hung) is dead-lettered from the advisory', async (t) => {
+  const rejections = new Rejections({ db, js, log, metrics, source: 'test' });
+  const exhausted = new ExhaustedDeliveries({ nc, jsm, rejections, log });
+  exhausted.start();
+  t.teardown(() => exhausted.stop());
+  await nc.flush();
+  // A worker whose transaction never ends: it never acks, JetStream redelivers until it gives up.
+  let release: (e: unknown) => void = () => undefined;
+  const committer = { commit: () => new Promise((_, reject) => { release = reject; }) } as unknown as GroupCommitter;
+  const worker = new PartitionWorker(0, {
+    js, log, metrics, committer, outbox: new OutboxPublisher({ js, db, log }), rejections, fetchBatch: 16, maxDeliver, onFenced: () => undefined,
+  });
+  await worker.start();
+  t.teardown(async () => {
+    release(new FencedError(0, 1));
+    await worker.drain();
+  });
+  const c = encodeCommand('ticket.wake', { ticket_id: 'H2' }, 'wake:H2:hung', 1, 'test');
+  await js.publish(c.subject, c.body, { msgID: 'wake:H2:hung' });
+
+  const dead = await waitFor('a dead letter', async () => (await sql(`select * from omoi_dead_letter where message_id = 'wake:H2:hung'`))[0], { timeoutMs: 30_000 });
+  t.equal(dead.code, 'max_deliver_exceeded');
+  t.equal(dead.deliveries, maxDeliver + 1);
+  t.match(dead.reason, /the last delivery was never acknowledged/);
+  t.match(JSON.parse(dead.body), { type: 'ticket.wake', payload: { ticket_id: 'H2' } }, 'the original bytes, for omoi dlq retry');
+  await waitFor('the message gone from the work queue', async () => (await jsm.streams.info(Streams.partitions)).state.messages === 0);
+  t.pass('deleted from the stream');
 });
