@@ -11,7 +11,7 @@ import { JoinBehavior } from './actors/join-actor.ts';
 import { MergeSupervisor } from './actors/merge-actor.ts';
 import { AgentBehavior, agentPolicyFrom } from './actors/agent-actor.ts';
 import { AgentDirectory } from './actors/agent-directory.ts';
-import { commandPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
+import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
 import { startEmbeddedNats, startEmbeddedPostgres, type EmbeddedNats, type EmbeddedPostgres } from './embedded/index.ts';
@@ -23,6 +23,8 @@ import { connectNats, type NatsConnection } from './messaging/connection.ts';
 import { DeadLetters } from './messaging/dead-letters.ts';
 import { IngressRouter } from './messaging/ingress-router.ts';
 import { OutboxPublisher } from './messaging/outbox.ts';
+import { OutboxSweeper } from './messaging/outbox-sweeper.ts';
+import { ExhaustedDeliveries } from './messaging/exhausted-deliveries.ts';
 import { GroupCommitter } from './messaging/group-commit.ts';
 import { PartitionWorker } from './messaging/partition-worker.ts';
 import { Rejections } from './messaging/rejections.ts';
@@ -118,16 +120,22 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const isolation = await decideIsolation(config.sandbox, [config.dataDir, os.homedir()], config.sandboxWritable);
     if (isolation.mode === 'none') log.warn('OMOI_SANDBOX=none: task commands run unsandboxed, as this node\'s user, and can read its data directory');
     if (isolation.mode === 'unavailable') log.error({ reason: isolation.reason }, 'task commands are refused: they cannot be sandboxed here');
+    // Results of effects (tasks, merges) are never fire-and-forget: published, or kept in the
+    // outbox for the sweep (src/executor/effect-publisher.ts); given up only when the node stops.
+    const outbox = new OutboxPublisher({ js, db, log });
+    const stopEffects = new AbortController();
+    const publishResult = effectPublisher({ js, outbox, log, partitions: config.partitions, source: config.nodeId, signal: stopEffects.signal });
     // MergeActors: children of their JoinActor (final merges: of a node-level supervisor).
-    const merges = new MergeSupervisor({ dataDir: config.dataDir, publish, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs, isolation });
+    const merges = new MergeSupervisor({ dataDir: config.dataDir, publish: publishResult, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs, isolation });
     cleanup.push(() => merges.stopAll());
     const agentPolicy = agentPolicyFrom(config);
     const executor = new LocalExecutor({
-      dataDir: config.dataDir, publish, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,
+      dataDir: config.dataDir, publish: publishResult, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,
       pool: { size: config.sandboxPool, perRepository: config.sandboxPoolPerRepository, idleMs: config.sandboxPoolIdleMs },
       isolation,
     });
     cleanup.push(() => executor.stop());
+    cleanup.push(() => stopEffects.abort()); // runs before executor.stop(): a report retrying forever would hold it
     await checkGitVersion();
     const swept = await executor.sweep();
     if (swept.length) log.info({ sandboxes: swept }, 'removed sandboxes left by a crash');
@@ -156,6 +164,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const supervisor = new NodeSupervisor({
       db, log, publish, partitions: config.partitions, intervalMs: Math.max(200, config.heartbeatMs), policy: agentPolicy,
       held: () => leases, liveAttempts: () => executor.liveKeys(), liveMerge: (ticket, join, attempt) => merges.isRunning(ticket, join, attempt),
+      localAgentId: `local-${config.nodeId}`, attemptSilenceMs: config.attemptSilenceMs, expired: (status) => metrics.attemptsExpired.inc({ status }),
     });
     supervisor.start();
     cleanup.push(() => supervisor.stop());
@@ -168,7 +177,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
 
     // 4. Partitions: leases decide which workers run here
     const rejections = new Rejections({ db, js, log, metrics, source: config.nodeId });
-    const outbox = new OutboxPublisher({ js, db, log });
+    // Messages JetStream gave up on without a worker deciding (last delivery never acked): dead letters.
+    const exhausted = new ExhaustedDeliveries({ nc, jsm, rejections, log });
+    exhausted.start();
+    cleanup.push(() => exhausted.stop());
     const workers = new Map<number, PartitionWorker>();
     // One transaction serves the batches of every partition this node holds (group commit).
     const committer: GroupCommitter = new GroupCommitter({ db, log, leases: { epoch: (p) => leases.epoch(p), assertHeld: (em, e) => leases.assertHeld(em, e) }, dispatch: runtime.dispatch, outbox, partitions: config.partitions, nodeId: config.nodeId });
@@ -191,6 +203,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       },
     });
     await leases.start();
+    // Committed effects are re-driven continuously, not only when a partition worker starts.
+    const sweeper = new OutboxSweeper({ outbox, held: () => leases.owned(), log });
+    sweeper.start();
+    cleanup.push(() => sweeper.stop());
     log.info({ partitions: leases.owned().length }, 'partition leases acquired');
     const announce = (status: string) => publishDirect(js, config.nodeId, log, 'node.status', { node_id: config.nodeId, status, partitions: leases.owned() });
     announce('started');

@@ -13,6 +13,7 @@ export class Metrics {
   readonly liveActors = new Gauge({ name: 'omoi_live_actors', help: 'Live entity actors on this node, by actor type', labelNames: ['actor'], registers: [this.registry] });
   readonly spawns = new Counter({ name: 'omoi_actor_spawns_total', help: 'Child actors spawned (MergeActors), by actor type and the actor type of their nact parent (`node` for a node-level supervisor)', labelNames: ['actor', 'parent'], registers: [this.registry] });
   readonly restarts = new Counter({ name: 'omoi_actor_restarts_total', help: 'Actor restarts and escalations, by actor type and action', labelNames: ['actor', 'action'], registers: [this.registry] });
+  readonly attemptsExpired = new Counter({ name: 'omoi_attempts_expired_total', help: 'Task attempts past their deadline (agent silent) sent back to the queue, by the state they were in', labelNames: ['status'], registers: [this.registry] });
   readonly partitions = new Gauge({ name: 'omoi_partitions_held', help: 'Partitions leased by this node', registers: [this.registry] });
 
   constructor() {

@@ -1,4 +1,5 @@
 import { NotFoundError, TerminalError } from '../errors.ts';
+import { failpoint } from '../failpoints.ts';
 import { AgentEntity, type AgentRow, type EntityManager } from '../persistence/index.ts';
 import { emit, send } from '../messaging/typed.ts';
 import { ActorType, type PayloadOf } from '../protocol/index.ts';
@@ -54,7 +55,8 @@ const keyOf = (p: { ticket_id: string; task_id: string; attempt: number }) => `$
  * retryable `task.fail` (`agent_lost`), so its ticket queues it again for another agent.
  * Local agents (`local-<nodeId>`) start `healthy`, run assignments through the node's executor
  * and are exempt from heartbeat checks (their node is their heartbeat); on recovery
- * (`agent.wake`) the attempts no process runs any more are failed, once each.
+ * (`agent.wake`) the attempts no process runs any more are failed, once each, unless their
+ * result is kept in the outbox (reported while NATS was away): the sweep delivers that.
  */
 export class AgentBehavior implements EntityBehavior<AgentRow | undefined, CommandMail> {
   readonly type = ActorType.AgentActor;
@@ -67,11 +69,14 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
   }
 
   /** One typed handler per command of an existing agent: the agent row after it. */
-  private readonly handlers: { [T in AgentCommand]: (agent: AgentRow, p: PayloadOf<T>, ctx: ActorContext) => AgentRow } = {
+  private readonly handlers: { [T in AgentCommand]: (agent: AgentRow, p: PayloadOf<T>, ctx: ActorContext) => AgentRow | Promise<AgentRow> } = {
     'agent.heartbeat': (agent, _p, ctx) => this.heartbeat(agent, ctx),
     'agent.deregister': (agent, p, ctx) => this.lose(agent, 'removed', p.reason ?? 'deregistered', ctx),
     'agent.assign': (agent, a, ctx) => {
-      ctx.scope.uow.afterCommit(() => (agent.kind === 'local' ? this.deps.runLocal(a) : this.deps.offerRemote(a)));
+      ctx.scope.uow.afterCommit(() => {
+        failpoint('agent.offer'); // a test's stand-in for an offer lost after its commit (the attempt deadline re-drives it)
+        return agent.kind === 'local' ? this.deps.runLocal(a) : this.deps.offerRemote(a);
+      });
       return agent.running.includes(keyOf(a)) ? agent : { ...agent, running: [...agent.running, keyOf(a)] };
     },
     'agent.task_ended': (agent, p, ctx) => {
@@ -81,10 +86,13 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       return { ...agent, running: agent.running.filter((k) => k !== key) };
     },
     'agent.check': (agent, _p, ctx) => this.check(agent, ctx.scope.now, ctx),
-    'agent.wake': (agent, p, ctx) => {
+    'agent.wake': async (agent, p, ctx) => {
       if (agent.kind !== 'local') return agent;
       const live = new Set<string>(p.live);
-      for (const k of agent.running.filter((k) => !live.has(k))) this.failAttempt(k, 'agent_lost: the process running it is gone', ctx);
+      const gone = agent.running.filter((k) => !live.has(k));
+      // An attempt whose result its process kept in the outbox finished: the sweep delivers that result.
+      const reported = await this.keptResults(gone, ctx);
+      for (const k of gone.filter((k) => !reported.has(k))) this.failAttempt(k, 'agent_lost: the process running it is gone', ctx);
       return { ...agent, running: agent.running.filter((k) => live.has(k)) };
     },
   };
@@ -101,8 +109,8 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       return { state: agent };
     }
     if (!agent) throw new NotFoundError('agent', (env.payload as { agent_id: string }).agent_id);
-    const handler = this.handlers[env.type] as (agent: AgentRow, p: PayloadOf<AgentCommand>, ctx: ActorContext) => AgentRow;
-    const next = handler(agent, env.payload as PayloadOf<AgentCommand>, ctx);
+    const handler = this.handlers[env.type] as (agent: AgentRow, p: PayloadOf<AgentCommand>, ctx: ActorContext) => AgentRow | Promise<AgentRow>;
+    const next = await handler(agent, env.payload as PayloadOf<AgentCommand>, ctx);
     if (next === agent) return { state: agent };
     const saved = { ...next, updated_at: ctx.scope.now, version: agent.version + 1 };
     this.save(ctx, saved);
@@ -185,6 +193,15 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     for (const k of agent.running) this.failAttempt(k, `agent_lost: ${agent.id} ${status} (${reason})`, ctx);
     emit(ctx.scope, 'agent.status', { agent_id: agent.id, status, reason, restarts: agent.restarts });
     return { ...agent, status, reason, running: [] };
+  }
+
+  /** The attempts (`<ticket>/<task>/<attempt>`) whose result is kept in the outbox (see `effectPublisher`). */
+  private async keptResults(keys: string[], ctx: ActorContext): Promise<Set<string>> {
+    if (!keys.length) return new Set();
+    const ids = keys.map((k) => `task-result:${k.split('/').join(':')}`);
+    const rows = await ctx.scope.em.getConnection().execute('select message_id from omoi_outbox where message_id in (?)', [ids], 'all', ctx.scope.em.getTransactionContext()) as Array<{ message_id: string }>;
+    const kept = new Set(rows.map((r) => r.message_id));
+    return new Set(keys.filter((_, i) => kept.has(ids[i])));
   }
 
   private failAttempt(key: string, error: string, ctx: ActorContext): void {

@@ -79,8 +79,10 @@ export interface MergeSupervisorDeps {
  *    the message that made the join `merging` — every source in, or `wake` after a restart of
  *    the node. At most one per (ticket, join, attempt) on a node: a second spawn is a no-op.
  * 2. **Stopped once its result is durable.** It publishes `merge.finished` (Nats-Msg-Id
- *    `merge-finished:<ticket>:<join>:<attempt>`, acknowledged by JetStream: the result can no
- *    longer be lost) and stops itself. The JoinActor, committing that result, stops any
+ *    `merge-finished:<ticket>:<join>:<attempt>`) through the node's `effectPublisher`, which
+ *    resolves once JetStream acknowledged it or, NATS being away, once it is kept in the
+ *    outbox that the sweep re-drives: the result can no longer be lost, and an outage of NATS
+ *    is not a crash of the MergeActor. Then it stops itself. The JoinActor, committing that result, stops any
  *    MergeActor of the attempt still alive here (a duplicate spawned by a `wake`).
  * 3. **The join stays up while it merges.** Until it has reported, the MergeActor sends
  *    `keepAlive` to its JoinActor every `idleMs / 3`, so an idle join is not passivated under

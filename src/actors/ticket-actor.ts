@@ -9,7 +9,7 @@ import { create } from './ticket/create.ts';
 import { add, split } from './ticket/dynamic-dag.ts';
 import { cancelTicket, finalize } from './ticket/finish.ts';
 import { mergeFinished, resolve, wake } from './ticket/joins.ts';
-import { cancelTask, complete, fail, retryDue, started } from './ticket/lifecycle.ts';
+import { cancelTask, complete, expire, fail, retryDue, started } from './ticket/lifecycle.ts';
 import { schedule } from './ticket/schedule.ts';
 import { save, type TicketActorState, type TicketDeps, type Work } from './ticket/work.ts';
 
@@ -19,7 +19,7 @@ export type { TicketActorState, TicketDeps } from './ticket/work.ts';
 /** The commands of an existing ticket, each with its typed handler. */
 type TicketCommand =
   | 'ticket.cancel' | 'ticket.wake' | 'ticket.finalize'
-  | 'task.started' | 'task.complete' | 'task.fail' | 'task.retry_due' | 'task.add' | 'task.split' | 'task.cancel'
+  | 'task.started' | 'task.complete' | 'task.fail' | 'task.expire' | 'task.retry_due' | 'task.add' | 'task.split' | 'task.cancel'
   | 'merge.finished' | 'merge.resolve';
 
 type Handler<T extends TicketCommand> = (w: Work, payload: PayloadOf<T>) => void | Promise<void>;
@@ -35,6 +35,7 @@ const HANDLERS: { [T in TicketCommand]: { run: Handler<T>; full?: true } } = {
   'task.started': { run: started },
   'task.complete': { run: complete },
   'task.fail': { run: fail },
+  'task.expire': { run: expire },
   'task.retry_due': { run: retryDue },
   'task.add': { run: add, full: true },
   'task.split': { run: split, full: true },

@@ -59,6 +59,12 @@ export interface OmoiConfig {
   agentRestartCooldownMs: number;
   /** Restarts a failed agent may make before it is refused for good. */
   agentRestartMax: number;
+  /**
+   * Deadline of an `assigned` or `running` attempt, ms: no progress (assignment, start) and no
+   * sign of its agent (a remote agent's heartbeat; the local executor still holding it) this
+   * long → the attempt is requeued (`task.expire`).
+   */
+  attemptSilenceMs: number;
   /** Capabilities of this node's local agent. */
   localAgentCapabilities: string[];
   /** Tasks this node's local agent runs at once. */
@@ -115,6 +121,7 @@ export const DEFAULTS = {
   agentFailedAfterMs: 90_000,
   agentRestartCooldownMs: 10_000,
   agentRestartMax: 3,
+  attemptSilenceMs: 120_000,
   localAgentCapabilities: [] as string[],
   localAgentCapacity: 2,
   sandboxPool: 64,

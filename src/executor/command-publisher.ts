@@ -10,13 +10,22 @@ import { encode, lookup, makeEnvelope, partitionOf, Subjects, validatePayload, t
  */
 export type PublishCommand = (type: string, payload: Record<string, unknown>, id: string) => Promise<void>;
 
+/** A command ready to publish: its partition, subject and encoded envelope. */
+export interface EncodedCommand { partition: number; subject: string; body: Uint8Array }
+
+/** Validates and encodes a command for its entity's partition; throws on a caller's bug (see `PublishCommand`). */
+export function encodeCommand(type: string, payload: Record<string, unknown>, id: string, partitions: number, source: string): EncodedCommand {
+  const def = lookup(type);
+  if (def?.kind !== 'command') throw new Error(`publish: ${type} is not a command of the protocol`);
+  const valid = validatePayload(type, payload);
+  const { entity, id: entityId } = (def as CommandDef).route(valid as never);
+  const partition = partitionOf(entity, entityId, partitions);
+  return { partition, subject: Subjects.partition(partition, type), body: encode(makeEnvelope(type, valid, { source, id })) };
+}
+
 export function commandPublisher(js: JetStreamClient, partitions: number, source: string): PublishCommand {
   return async (type, payload, id) => {
-    const def = lookup(type);
-    if (def?.kind !== 'command') throw new Error(`publish: ${type} is not a command of the protocol`);
-    const valid = validatePayload(type, payload);
-    const { entity, id: entityId } = (def as CommandDef).route(valid as never);
-    const env = makeEnvelope(type, valid, { source, id });
-    await js.publish(Subjects.partition(partitionOf(entity, entityId, partitions), type), encode(env), { msgID: id });
+    const c = encodeCommand(type, payload, id, partitions, source);
+    await js.publish(c.subject, c.body, { msgID: id });
   };
 }

@@ -15,7 +15,10 @@ import type { PublishCommand } from './command-publisher.ts';
  * violations fail the attempt, not retryable; lenient: allowed) → the task's objects imported
  * into the clone and the clone's task branch moved to its commit → `task.complete` or `task.fail`, published
  * to the ticket's partition with id `task-result:<ticket>:<task>:<attempt>` (one result per
- * attempt, deduplicated). On every path the sandbox goes back to the pool, or is removed when
+ * attempt, deduplicated) through `publish`, the node's `effectPublisher`: it resolves only once
+ * the report is durable (in JetStream or in the outbox, which the sweep re-drives), so a NATS
+ * outage delays a report but never loses it, and the attempt stays in `liveKeys()` until then
+ * (the deadline check leaves it alone). On every path the sandbox goes back to the pool, or is removed when
  * in doubt (the attempt was killed, timed out, or the executor failed). Never throws.
  *
  * Lifetime: in memory; a crash loses the running attempts, which `agent.wake` fails on recovery
@@ -74,6 +77,7 @@ export class LocalExecutor {
     this.live.add(key);
     const job = this.slot()
       .then(() => (this.stopping || this.unwanted.has(key) ? undefined : this.execute(a, key)))
+      // Only when the node stops before the report is durable: recovery (`agent.wake`) re-drives the attempt.
       .catch((err) => this.deps.log.error({ ticket: a.ticket_id, task: a.task_id, err: errorMessage(err) }, 'could not report task result'))
       .finally(() => {
         this.live.delete(key);

@@ -14,6 +14,15 @@ export interface HeldPartitions { owned(): number[]; epoch(partition: number): n
  *   running ticket of it gets `ticket.wake` (id `wake:<ticket>:<epoch>`) and every local agent
  *   of it `agent.wake` with the attempts still executing here (id `agent-wake:<agent>:<epoch>`).
  * - **Heartbeat supervision**: remote agents past a timeout get `agent.check` (the actor decides).
+ * - **Attempt deadlines**: an `assigned` or `running` attempt whose last sign of life is older
+ *   than `attemptSilenceMs` gets `task.expire` (id `expire:<ticket>:<task>:<attempt>`: once per
+ *   attempt; the TicketActor requeues it). Signs of life: the attempt's last change of state
+ *   (assigned, started); for a remote agent, once it started, the agent's heartbeat; for this
+ *   node's local agent, the executor still holding the attempt (queued, running, or reporting).
+ *   Attempts of this node's local agent are judged here whatever partition their ticket is in
+ *   (only this node knows what its executor holds); a result kept in the outbox counts as
+ *   reported. Remote agents' attempts are judged by the holder of the ticket's partition; local
+ *   agents of other nodes by their node (a dead node's by `agent.wake`).
  * - **Nothing waits forever**: tickets with a task `ready` for more than two ticks (no agent
  *   was free, or a retry timer died with its node) get `ticket.wake`; so do tickets with a join
  *   `merging` for more than two ticks whose MergeActor is not alive here (it died with its
@@ -23,6 +32,8 @@ export interface HeldPartitions { owned(): number[]; epoch(partition: number): n
  */
 export class NodeSupervisor {
   private readonly seen = new Map<number, number>();
+  /** Attempts this node already sent `task.expire` for and that are still silent (metric counted once). */
+  private readonly expired = new Set<string>();
   private timer?: NodeJS.Timeout;
   private ticking = false;
 
@@ -30,6 +41,10 @@ export class NodeSupervisor {
     private readonly deps: {
       db: Database; log: Logger; publish: PublishCommand; partitions: number; intervalMs: number; policy: AgentPolicy;
       held: () => HeldPartitions | undefined; liveAttempts: () => string[];
+      /** This node's local agent, and the deadline of an attempt without a sign of life (ms). */
+      localAgentId: string; attemptSilenceMs: number;
+      /** Counts expired attempts (`omoi_attempts_expired_total`). */
+      expired: (status: string) => void;
       /** Whether the MergeActor of this join attempt is alive on this node. */
       liveMerge: (ticketId: string, joinId: string, attempt: number) => boolean;
     },
@@ -83,11 +98,44 @@ export class NodeSupervisor {
     }
   }
 
+  /** Attempt deadlines (see the class comment). */
+  private async expireSilent(owned: Set<number>, now: number): Promise<void> {
+    const { db, publish, attemptSilenceMs, localAgentId } = this.deps;
+    const conn = db.em().getConnection();
+    const rows = await conn.execute(
+      `select t.ticket_id, t.id, t.attempt, t.status, t.agent_id, t.updated_at, a.kind, a.last_heartbeat_at
+         from omoi_task t join omoi_ticket k on k.id = t.ticket_id left join omoi_agent a on a.id = t.agent_id
+        where k.status = 'running' and t.status in ('assigned', 'running') and t.updated_at < ?`,
+      [new Date(now - attemptSilenceMs)]) as Array<{ ticket_id: string; id: string; attempt: number; status: string; agent_id: string | null; updated_at: Date; kind: string | null; last_heartbeat_at: Date | null }>;
+    if (!rows.length) return;
+    const live = new Set(this.deps.liveAttempts());
+    const kept = new Set((await conn.execute(`select message_id from omoi_outbox where message_id in (?)`, [rows.map((r) => resultId(r))]) as Array<{ message_id: string }>).map((r) => r.message_id));
+    for (const r of rows) {
+      const agent = r.agent_id ?? '';
+      const local = r.kind === 'local';
+      if (local ? agent !== localAgentId : !owned.has(partitionOf('ticket', r.ticket_id, this.deps.partitions))) continue;
+      if (local && live.has(`${r.ticket_id}/${r.id}/${r.attempt}`)) continue;
+      if (kept.has(resultId(r))) continue; // its result is on its way (the outbox sweep)
+      let lastSign = new Date(r.updated_at).getTime();
+      if (!local && r.status === 'running' && r.last_heartbeat_at) lastSign = Math.max(lastSign, new Date(r.last_heartbeat_at).getTime());
+      const silent = now - lastSign;
+      if (silent <= attemptSilenceMs) continue;
+      await publish('task.expire', { ticket_id: r.ticket_id, task_id: r.id, attempt: r.attempt, agent_id: agent, silent_ms: silent }, `expire:${r.ticket_id}:${r.id}:${r.attempt}`);
+      const key = `${r.ticket_id}/${r.id}/${r.attempt}`;
+      if (!this.expired.has(key)) this.deps.expired(r.status);
+      this.expired.add(key);
+    }
+    // Forget attempts no longer silent (requeued, or reported meanwhile): the set stays small.
+    const silentNow = new Set(rows.map((r) => `${r.ticket_id}/${r.id}/${r.attempt}`));
+    for (const key of this.expired) if (!silentNow.has(key)) this.expired.delete(key);
+  }
+
   private async sweep(owned: Set<number>): Promise<void> {
     const { db, publish, policy, intervalMs } = this.deps;
     const conn = db.em().getConnection();
     const now = Date.now();
     const bucket = Math.floor(now / intervalMs);
+    await this.expireSilent(owned, now);
     const agents = await conn.execute(`select id, status, registered_at, last_heartbeat_at from omoi_agent where kind <> 'local' and status in ('registered', 'healthy', 'degraded')`) as Array<{ id: string; status: string; registered_at: Date; last_heartbeat_at: Date | null }>;
     for (const a of agents) {
       if (!owned.has(partitionOf('agent', a.id, this.deps.partitions))) continue;
@@ -107,4 +155,9 @@ export class NodeSupervisor {
     const orphaned = new Set(merging.filter((j) => owned.has(partitionOf('ticket', j.ticket_id, this.deps.partitions)) && !this.deps.liveMerge(j.ticket_id, j.id, j.attempts)).map((j) => j.ticket_id));
     for (const ticket_id of orphaned) await publish('ticket.wake', { ticket_id }, `wake-merge:${ticket_id}:${bucket}`);
   }
+}
+
+/** The message id of an attempt's result (see `LocalExecutor`). */
+function resultId(r: { ticket_id: string; id: string; attempt: number }): string {
+  return `task-result:${r.ticket_id}:${r.id}:${r.attempt}`;
 }

@@ -16,7 +16,8 @@ export type { Dispatch, LeaseCheck } from './group-commit.ts';
  *
  * Invariants:
  * 1. Durable before ack: a message is acked only after the transaction holding its effects
- *    (and its id in `omoi_processed_message`) committed and its outbox was published.
+ *    (and its id in `omoi_processed_message`) committed and its outbox was published (or, that
+ *    failing, left to the `OutboxSweeper`).
  * 2. A message id already processed is acked and ignored (redelivery after a crash).
  * 3. A batch that fails is retried message by message, so one bad message cannot hold back
  *    the others; bad input is dead-lettered and terminated, transient failures nak'ed with
@@ -27,6 +28,11 @@ export type { Dispatch, LeaseCheck } from './group-commit.ts';
  *    group commit, outside any transaction: a slow one holds back this partition only, never
  *    the other partitions sharing the node's transaction. A message whose prepare step fails
  *    is failed as in 3 (dead-lettered or redelivered) and leaves its batch.
+ * 6. A message handed back without a failure (drain, fencing) is nak'ed, which still counts a
+ *    delivery; on its last delivery (the consumer's `max_deliver` is `maxDeliver + 1`) a nak
+ *    would leave it in the stream, never delivered again: it is dead-lettered instead
+ *    (`max_deliver_exceeded`), so every message that exhausts its deliveries ends as a dead
+ *    letter.
  */
 export class PartitionWorker {
   private messages?: ConsumerMessages;
@@ -52,7 +58,7 @@ export class PartitionWorker {
     this.messages = await consumer.consume({ max_messages: this.deps.fetchBatch * 2 });
     void (async () => {
       for await (const m of this.messages!) {
-        if (this.stopped) { m.nak(); continue; }
+        if (this.stopped) { await this.handBack(m, 'its node was draining'); continue; }
         this.queue.push(m);
         this.kick();
       }
@@ -64,7 +70,7 @@ export class PartitionWorker {
     this.stopped = true;
     await this.messages?.close().catch(() => undefined);
     await this.running;
-    for (const m of this.queue.splice(0)) m.nak();
+    for (const m of this.queue.splice(0)) await this.handBack(m, 'its node was draining');
   }
 
   /** Resolves when nothing is queued or being processed (tests, benchmarks). */
@@ -161,7 +167,28 @@ export class PartitionWorker {
 
   private fenced(items: Item[], err: RetryableError): void {
     this.deps.log.warn({ partition: this.partition, err: err.message }, 'lease lost; stopping partition');
-    for (const item of items) item.msg.nak();
+    for (const item of items) void this.handBack(item.msg, 'its partition was fenced off this node', item.env);
     this.deps.onFenced(this.partition);
+  }
+
+  /**
+   * Gives a message back for another delivery (invariant 6): a nak, or, when this was its last
+   * delivery, a dead letter (then it is terminated; if even that fails, nak'ed as a last resort).
+   */
+  private async handBack(msg: JsMsg, why: string, env?: Envelope): Promise<void> {
+    const deliveries = msg.info.deliveryCount;
+    if (deliveries <= this.deps.maxDeliver) return msg.nak();
+    const type = env?.type ?? msg.subject.split('.').slice(3).join('.');
+    try {
+      await this.deps.rejections.reject(
+        { subject: msg.subject, data: msg.data, messageId: env?.id ?? (msg.headers?.get('Nats-Msg-Id') || undefined), type, deliveries },
+        { code: 'max_deliver_exceeded', reason: `delivered ${deliveries} times; handed back on its last delivery (${why}), not failed: retry it` },
+      );
+      this.deps.metrics.handled.inc({ type, outcome: 'rejected' });
+      msg.term();
+    } catch (err) {
+      this.deps.log.error({ partition: this.partition, err: errorMessage(err) }, 'could not dead-letter a handed-back message');
+      msg.nak();
+    }
   }
 }

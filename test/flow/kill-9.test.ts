@@ -1,41 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import t from 'tap';
-import { git, makeRepo, tempDir, waitFor, type TestContext } from '../harness/index.ts';
-import { withCluster, type Cluster } from '../harness/node.ts';
+import { git, makeRepo, tempDir, waitFor } from '../harness/index.ts';
+import { startChildNode } from '../harness/child-node.ts';
+import { withCluster } from '../harness/node.ts';
 import { openDatabase } from '../../src/persistence/index.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const cluster = await withCluster(t);
 const db = await openDatabase(cluster.databaseUrl, pino({ level: 'silent' }));
 t.teardown(() => db.close());
 const sql = async <T = any>(q: string, params: unknown[] = []) => (await db.em().getConnection().execute(q, params)) as T[];
 const gate = (file: string) => `while [ ! -f ${file} ]; do sleep 0.05; done`;
-
-/** A node in a child process (through tsx), SIGKILLed at teardown if still alive. */
-async function startChild(t: TestContext, c: Cluster, dataDir: string, nodeId: string): Promise<ChildProcess> {
-  const config = {
-    dataDir, databaseUrl: c.databaseUrl, natsUrl: c.nats.url, httpPort: 0, partitions: 4, logLevel: 'silent',
-    heartbeatMs: 300, ackWaitMs: 5_000, nodeId, apiToken: 'test-token',
-    sandboxWritable: [os.tmpdir()], // tasks and resolvers here wait on flag files in /tmp (see test/harness/node.ts)
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'node-process.ts'), JSON.stringify(config)], {
-    cwd: path.resolve(here, '../..'), stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-    child.once('exit', (code, signal) => reject(new Error(`node exited early (${code ?? signal})`)));
-  });
-  return child;
-}
 
 async function kill9(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
@@ -60,7 +38,7 @@ t.test('scenario 13: kill -9 with a task running and a join half-collected, then
   const dataDir = await tempDir(t, 'omoi-kill-');
   const flags = await tempDir(t, 'flags-');
   const repo = await makeRepo(t, { 'config.py': Array.from({ length: 60 }, (_, i) => `line ${i + 1}`).join('\n') + '\n' });
-  let child = await startChild(t, cluster, dataDir, 'crash-1');
+  let child = await startChildNode(t, cluster, dataDir, 'crash-1');
 
   // Ticket K1: B runs until a flag exists; C completes; kill while B runs and the join holds only C.
   await submit(child, 'ticket.create', {
@@ -94,7 +72,7 @@ t.test('scenario 13: kill -9 with a task running and a join half-collected, then
   await kill9(child);
   await writeFile(`${flags}/go`, '');
   // The node restarts as another node on the same data directory.
-  child = await startChild(t, cluster, dataDir, 'crash-2');
+  child = await startChildNode(t, cluster, dataDir, 'crash-2');
 
   await waitFor('K1 completed', async () => (await ticketStatus('K1'))?.status === 'completed', { timeoutMs: 90_000 }).catch(async (err) => {
     const dump = { tickets: await sql(`select id, status, reason from omoi_ticket`), tasks: await sql(`select ticket_id, id, status, attempt, reason, agent_id from omoi_task order by 1, 2`), agents: await sql(`select id, status, running from omoi_agent`), leases: await sql(`select * from omoi_partition_lease`), dead: await sql(`select * from omoi_dead_letter`), joins: await sql(`select ticket_id, id, status, attempts from omoi_join`), processed: (await sql(`select message_id from omoi_processed_message order by processed_at`)).map((r: any) => r.message_id).filter((m: string) => !m.includes('/')), ev: (await sql(`select type, payload from omoi_event where ticket_id = 'K1' or type like 'agent%' order by time`)).map((e: any) => `${e.type} ${JSON.stringify(e.payload)}`) };

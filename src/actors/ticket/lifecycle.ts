@@ -22,12 +22,22 @@ function live(w: Work, p: { task_id: string; attempt: number }): Task | undefine
 
 export function started(w: Work, p: PayloadOf<'task.started'>): void {
   const t = live(w, p);
-  if (t?.status === TaskState.assigned) setTask(w, t.id, { status: TaskState.running });
+  if (t) runningNow(w, t);
+}
+
+/**
+ * An attempt that reports is running. Its result may overtake its `task.started`: a report
+ * kept in the outbox while NATS was away is re-driven later than the result published after
+ * NATS came back, so a result for an `assigned` attempt first moves it to `running`.
+ */
+function runningNow(w: Work, t: Task): Task {
+  return t.status === TaskState.assigned ? setTask(w, t.id, { status: TaskState.running }) : t;
 }
 
 export async function complete(w: Work, p: PayloadOf<'task.complete'>): Promise<void> {
-  const t = live(w, p);
-  if (!t) return; // stale attempt or duplicate completion: nothing changes
+  const reported = live(w, p);
+  if (!reported) return; // stale attempt or duplicate completion: nothing changes
+  const t = runningNow(w, reported);
   const commit = p.commit ?? t.base_commit;
   if (p.ownership_warnings?.length) emit(w.ctx.scope, 'task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: p.ownership_warnings, mode: 'lenient' });
   setTask(w, t.id, { status: TaskState.completed, commit, result: p.result ?? null, reason: null });
@@ -53,7 +63,21 @@ export async function fail(w: Work, p: PayloadOf<'task.fail'>): Promise<void> {
     });
     return;
   }
+  runningNow(w, t); // an attempt that never started fails for good through `running`
   await failForGood(w, t.id, `task_failed: ${p.error.slice(0, 2000)}`);
+}
+
+/**
+ * `task.expire`: the attempt passed its deadline (its agent went silent). If it is still the
+ * live attempt it is failed retryably, as a lost agent's attempt is (requeued with backoff, or
+ * failed for good when no retries are left), after a `task.expired` event. Once per attempt: a
+ * second expiry, or one that a result overtook, finds the attempt no longer live.
+ */
+export async function expire(w: Work, p: PayloadOf<'task.expire'>): Promise<void> {
+  const t = live(w, p);
+  if (!t) return;
+  emit(w.ctx.scope, 'task.expired', { ticket_id: t.ticket_id, task_id: t.id, attempt: t.attempt, agent_id: p.agent_id, status: t.status, silent_ms: p.silent_ms });
+  await fail(w, { ticket_id: t.ticket_id, task_id: t.id, attempt: t.attempt, retryable: true, error: `attempt_expired: no progress and no heartbeat of agent ${p.agent_id} for ${p.silent_ms} ms` });
 }
 
 /** The backoff of a failed attempt elapsed: the task is due again. */

@@ -89,6 +89,19 @@ export const TaskRetryDue = command({
   example: { ticket_id: 'T1', task_id: 'B', attempt: 2 },
 });
 
+export const TaskExpire = command({
+  type: 'task.expire',
+  description: 'Internal (attempt deadline of the node supervisor): an `assigned` or `running` attempt showed no progress and no heartbeat of its agent for `OMOI_ATTEMPT_SILENCE_MS`; it is requeued as a retryable failure (counts against `max_retries`), once per attempt, with a `task.expired` event. A stale attempt changes nothing.',
+  handledBy: ActorType.TicketActor,
+  ingress: false,
+  route,
+  payload: Type.Object({
+    ...TaskRef, attempt: Attempt, agent_id: Type.String(),
+    silent_ms: Type.Integer({ minimum: 0, description: 'time since the attempt\'s last sign of life (assignment, start, or its agent\'s heartbeat), ms' }),
+  }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, agent_id: 'agent-7', silent_ms: 125000 },
+});
+
 const TaskState = Type.Object({
   ...TaskRef,
   status: Type.String(),
@@ -107,6 +120,14 @@ export const TaskStatusChanged = event({
   consumers: OBSERVERS,
   payload: TaskState,
   example: { ticket_id: 'T1', task_id: 'B', status: 'completed', attempt: 1, commit: '0123456789abcdef0123456789abcdef01234567' },
+});
+
+export const TaskExpired = event({
+  type: 'task.expired',
+  description: 'An attempt passed its deadline (no progress, its agent silent) and was requeued (or failed for good when no retries were left); see `task.expire`.',
+  consumers: OBSERVERS,
+  payload: Type.Object({ ...TaskRef, attempt: Attempt, agent_id: Type.String(), status: Type.String({ description: 'the attempt\'s state when it expired: assigned or running' }), silent_ms: Type.Integer() }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, agent_id: 'agent-7', status: 'assigned', silent_ms: 125000 },
 });
 
 export const TaskOwnershipViolation = event({

@@ -1,0 +1,31 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Cluster } from './node.ts';
+import type { TestContext } from './test-context.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * A node in a child process (through tsx, `test/flow/fixtures/node-process.ts`), so a test can
+ * `kill -9` it; resolves once it printed `ready`, SIGKILLed at teardown if still alive. Like
+ * `withNode`, its task commands may write the host's /tmp, where tests keep their flag files.
+ */
+export async function startChildNode(t: TestContext, c: Cluster, dataDir: string, nodeId: string): Promise<ChildProcess> {
+  const config = {
+    dataDir, databaseUrl: c.databaseUrl, natsUrl: c.nats.url, httpPort: 0, partitions: 4, logLevel: 'silent',
+    heartbeatMs: 300, ackWaitMs: 5_000, nodeId, apiToken: 'test-token', sandboxWritable: [os.tmpdir()],
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/flow/fixtures/node-process.ts'), JSON.stringify(config)], {
+    cwd: root, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    child.once('exit', (code, signal) => reject(new Error(`node exited early (${code ?? signal})`)));
+  });
+  return child;
+}
