@@ -24,6 +24,9 @@ import type { PublishCommand } from './command-publisher.ts';
  * Lifetime: in memory; a crash loses the running attempts, which `agent.wake` fails on recovery
  * (`liveKeys()` tells it which ones still run here).
  */
+/** How long an attempt that reported counts as live (its ticket handles the report well within it). */
+const REPORTED_MS = 10 * 60_000;
+
 export class LocalExecutor {
   private readonly live = new Set<string>();
   private readonly queue: Array<() => void> = [];
@@ -40,6 +43,8 @@ export class LocalExecutor {
   private readonly running = new Set<Promise<void>>();
   /** Attempts stopped by `stopAttempt` before they started: they never will. */
   private readonly unwanted = new Set<string>();
+  /** Attempts whose report is durable, by when (see `liveKeys`). */
+  private readonly reported = new Map<string, number>();
 
   /**
    * `pool`: the sandbox pool's bounds (see `SandboxPool`); absent or `size: 0` → a sandbox per
@@ -66,9 +71,17 @@ export class LocalExecutor {
     return this.sandboxes.sweep(new Set());
   }
 
-  /** Attempts (`<ticket>/<task>/<attempt>`) queued or executing on this node. */
+  /**
+   * Attempts (`<ticket>/<task>/<attempt>`) queued or executing on this node, and those that
+   * reported in the last `REPORTED_MS`: their result is durable but its ticket may not have
+   * handled it yet, so recovery (`agent.wake`) and the deadline check must not take them for
+   * lost (under load, a lease lapse re-wakes the agent in that window). Forgotten once their
+   * ticket ends them (`stopAttempt`).
+   */
   liveKeys(): string[] {
-    return [...this.live];
+    const since = Date.now() - REPORTED_MS;
+    for (const [key, at] of this.reported) if (at < since) this.reported.delete(key);
+    return [...new Set([...this.live, ...this.reported.keys()])];
   }
 
   run(a: Assignment): void {
@@ -95,6 +108,7 @@ export class LocalExecutor {
    * ticket ignores as stale), a queued one never starts. A no-op for an attempt not here.
    */
   stopAttempt(key: string): void {
+    this.reported.delete(key);
     if (!this.live.has(key)) return;
     this.unwanted.add(key);
     this.attempts.get(key)?.abort();
@@ -126,6 +140,7 @@ export class LocalExecutor {
     this.attempts.set(key, abort);
     try {
       await this.executeWith(a, abort.signal);
+      this.reported.set(key, Date.now());
     } finally {
       this.attempts.delete(key);
     }

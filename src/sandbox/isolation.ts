@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TerminalError } from '../errors.ts';
 
 // What a task's command can see of the machine. Under bubblewrap (the sandbox of Codex CLI and
@@ -25,6 +26,12 @@ export interface Isolation {
   mode: IsolationMode;
   /** Hidden from commands: the node's data directory and the home directory. */
   hidden: string[];
+  /**
+   * Readable by every command even where a hidden directory or the private /tmp covers it:
+   * Omoi's own installation, whose scripts a configured command may run (the demo's resolver),
+   * also when it was cloned under /tmp or the home directory.
+   */
+  readable: string[];
   /** Writable for every command besides its own sandbox (`OMOI_SANDBOX_WRITABLE`). */
   writable: string[];
   /** Why bubblewrap is unavailable (`mode: 'unavailable'`). */
@@ -41,7 +48,7 @@ export interface CommandView { writable: string[]; readOnly?: string[]; cwd: str
  */
 export async function decideIsolation(requested: string | undefined, hidden: string[], writable: string[] = []): Promise<Isolation> {
   // A HOME of `/` is not hidden, nor a directory that does not exist (bwrap could not mount on it).
-  const base = { hidden: unique(hidden).filter((d) => d !== path.parse(d).root && existsSync(d)), writable: unique(writable) };
+  const base = { hidden: unique(hidden).filter((d) => d !== path.parse(d).root && existsSync(d)), writable: unique(writable), readable: [OMOI_ROOT] };
   const missing = base.writable.filter((d) => !existsSync(d));
   if (missing.length) throw new TerminalError('invalid_config', `OMOI_SANDBOX_WRITABLE: ${missing.join(', ')} does not exist`);
   if (requested === 'none') return { mode: 'none', ...base };
@@ -68,7 +75,7 @@ export function isolationPrefix(isolation: Isolation, view: CommandView): string
   // data dir shows through its tmpfs, and a writable /tmp does not uncover a data dir inside it.
   const mounts = [
     ...isolation.hidden.map((dir) => ({ dir, order: 0, args: ['--tmpfs', dir] })),
-    ...unique(view.readOnly ?? []).map((dir) => ({ dir, order: 1, args: ['--ro-bind', dir, dir] })),
+    ...unique([...isolation.readable, ...(view.readOnly ?? [])]).map((dir) => ({ dir, order: 1, args: ['--ro-bind', dir, dir] })),
     ...unique([...isolation.writable, ...view.writable]).map((dir) => ({ dir, order: 2, args: ['--bind', dir, dir] })),
   ].sort((a, b) => byDepth(a.dir, b.dir) || a.order - b.order);
   for (const m of mounts) args.push(...m.args);
@@ -86,6 +93,9 @@ function probeBubblewrap(): Promise<string | undefined> {
       });
   });
 }
+
+/** Where Omoi is installed (this file is `<root>/src/sandbox/isolation.ts`). */
+const OMOI_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const unique = (dirs: string[]) => [...new Set(dirs.filter(Boolean).map((d) => path.resolve(d)))];
 const byDepth = (a: string, b: string) => a.split(path.sep).length - b.split(path.sep).length || a.localeCompare(b);

@@ -46,9 +46,14 @@ t.test('bubblewrap is chosen when it runs; `none` only when asked; anything else
   const dir = tempDir(t, 'omoi-hidden-');
   t.same((await decideIsolation(undefined, ['/', dir, `${dir}/`, '/tmp/omoi-no-such-dir'])).hidden, [dir], 'a HOME of / or one that does not exist is never hidden; duplicates once');
   await t.rejects(decideIsolation(undefined, [], ['/tmp/omoi-no-such-dir']), { code: 'invalid_config', message: /OMOI_SANDBOX_WRITABLE: \/tmp\/omoi-no-such-dir does not exist/ });
-  t.same(isolationPrefix({ mode: 'none', hidden: [], writable: [] }, { writable: ['/x'], cwd: '/x' }), [], 'none: the command runs as it is');
-  t.throws(() => isolationPrefix({ mode: 'unavailable', hidden: [], writable: [], reason: 'no bwrap here' }, { writable: [], cwd: '/' }),
+  t.same(isolationPrefix({ mode: 'none', hidden: [], writable: [], readable: [] }, { writable: ['/x'], cwd: '/x' }), [], 'none: the command runs as it is');
+  t.throws(() => isolationPrefix({ mode: 'unavailable', hidden: [], writable: [], readable: [], reason: 'no bwrap here' }, { writable: [], cwd: '/' }),
     { code: 'sandbox_unavailable', message: /no bwrap here/ }, 'unavailable: refused with the reason');
+  // Omoi's own installation stays readable over the private /tmp (a checkout in \`mktemp -d\`, as CI clones).
+  const root = path.resolve(import.meta.dirname, '..', '..');
+  const args = isolationPrefix(await decideIsolation(undefined, []), { writable: ['/tmp/omoi-x'], cwd: '/tmp/omoi-x' });
+  const at = (flag: string, dir: string) => args.findIndex((a, i) => a === flag && args[i + 1] === dir);
+  t.ok(at('--ro-bind', root) > at('--tmpfs', '/tmp'), 'the installation is bound back after the private /tmp');
 });
 
 t.test('a task cannot read the node\'s data directory or the home directory', async (t) => {
