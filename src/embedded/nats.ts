@@ -169,6 +169,9 @@ class NatsServer implements EmbeddedNats {
     );
     this.child = child;
     const spawnFailed = new Promise<Error>((resolve) => child.once('error', resolve));
+    // Listen at once: a server that fails at once (a taken port) exits while we write its record.
+    const ready = this.waitUntilReady(child, output, spawnFailed);
+    ready.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     if (child.pid) {
       await writeServerRecord(path.join(this.storeDir, RECORD_FILE), child.pid);
       // With a watchdog, our exit (of any kind) is its cue; without one, a normal exit signals the server.
@@ -176,7 +179,7 @@ class NatsServer implements EmbeddedNats {
       else process.on('exit', this.onExit);
     }
     try {
-      this.boundPort = await this.waitUntilReady(child, output, spawnFailed);
+      this.boundPort = await ready;
     } catch (err) {
       await this.stopNow();
       throw err;
@@ -223,7 +226,8 @@ class NatsServer implements EmbeddedNats {
       };
       child.stdout!.on('data', onData);
       child.stderr!.on('data', onData);
-      child.once('exit', (code, signal) => fail(`exited during start (code ${code}, signal ${signal})`));
+      // `close`, not `exit`: after the output is read too, so the error carries the server's last words.
+      child.once('close', (code, signal) => fail(`exited during start (code ${code}, signal ${signal})`));
       void spawnFailed.then((err) => fail(`could not be spawned: ${err.message}`));
     });
   }
