@@ -158,6 +158,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       agentChanged: () => agents.invalidate(),
       runLocal: (a) => executor.run(a),
       stopLocal: (key) => executor.stopAttempt(key),
+      liveLocal: () => executor.liveKeys(),
       offerRemote: (a) => nc.publish(Subjects.agentAssignments(a.agent_id), JSON.stringify(a)),
     }));
     // Recovery on partition takeover, agent heartbeat supervision, stuck-ready sweep.

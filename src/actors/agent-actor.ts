@@ -39,6 +39,8 @@ export interface AgentDeps {
    * for an attempt that already ended.
    */
   stopLocal?: (key: string) => void;
+  /** Attempts this node's executor holds now (queued, running or reported), for `agent.wake`. */
+  liveLocal?: () => string[];
   /** Told whenever an agent row is written (in the transaction, and again if it rolls back). */
   agentChanged?: () => void;
 }
@@ -88,7 +90,9 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     'agent.check': (agent, _p, ctx) => this.check(agent, ctx.scope.now, ctx),
     'agent.wake': async (agent, p, ctx) => {
       if (agent.kind !== 'local') return agent;
-      const live = new Set<string>(p.live);
+      // The wake's list is a snapshot from when it was sent; an attempt assigned since then runs
+      // here too (a local agent's actor is handled by the node that runs it): ask the executor now.
+      const live = new Set<string>([...p.live, ...(this.deps.liveLocal?.() ?? [])]);
       const gone = agent.running.filter((k) => !live.has(k));
       // An attempt whose result its process kept in the outbox finished: the sweep delivers that result.
       const reported = await this.keptResults(gone, ctx);
