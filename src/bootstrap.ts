@@ -28,7 +28,7 @@ import { ExhaustedDeliveries } from './messaging/exhausted-deliveries.ts';
 import { GroupCommitter } from './messaging/group-commit.ts';
 import { PartitionWorker } from './messaging/partition-worker.ts';
 import { Rejections } from './messaging/rejections.ts';
-import { ensureStreams } from './messaging/streams.ts';
+import { ensureStreams, storageReplicas } from './messaging/streams.ts';
 import { Metrics } from './metrics.ts';
 import { decideIsolation } from './sandbox/index.ts';
 import { openDatabase, type Database } from './persistence/index.ts';
@@ -102,9 +102,9 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const nc = await connectNats(natsUrl, `omoi-${config.nodeId}`, log);
     cleanup.push(() => nc.drain().catch(() => nc.close()));
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm, config);
+    await untilJetStreamAnswers(log, () => ensureStreams(jsm, { ...config, replicas: storageReplicas(config) }));
     const js = jetstream(nc);
-    log.info({ partitions: config.partitions }, 'jetstream streams and consumers ready');
+    log.info({ partitions: config.partitions, replicas: storageReplicas(config) }, 'jetstream streams and consumers ready');
 
     // 3. Actors
     const metrics = new Metrics();
@@ -299,6 +299,23 @@ const CLONE_SWEEP_MS = 3_600_000;
 async function ticketLiveness(db: Database, ids: string[]): Promise<Map<string, TicketLiveness>> {
   const rows = await db.em().getConnection().execute('select id, status, updated_at from omoi_ticket where id in (?)', [ids]) as Array<{ id: string; status: string; updated_at: Date | string }>;
   return new Map(rows.map((r) => [r.id, { status: r.status, updatedAt: new Date(r.updated_at) }]));
+}
+
+/**
+ * Runs `step` again while JetStream is not answering yet: a NATS cluster that has just formed
+ * (or lost a server) answers "temporarily unavailable" until it has elected its leaders.
+ */
+async function untilJetStreamAnswers(log: Logger, step: () => Promise<void>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      if (Date.now() > deadline || !/temporarily unavailable|timeout|no responders|503/i.test(errorMessage(err))) throw err;
+      log.warn({ err: errorMessage(err) }, 'jetstream not answering yet: retrying');
+      await sleep(1_000);
+    }
+  }
 }
 
 function sleep(ms: number): Promise<void> {
