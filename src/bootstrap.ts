@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './logging/logger.ts';
 import { connectNats, type NatsConnection } from './messaging/connection.ts';
 import { DeadLetters } from './messaging/dead-letters.ts';
 import { IngressRouter } from './messaging/ingress-router.ts';
+import { consumerLag } from './messaging/lag.ts';
 import { OutboxPublisher } from './messaging/outbox.ts';
 import { OutboxSweeper } from './messaging/outbox-sweeper.ts';
 import { ExhaustedDeliveries } from './messaging/exhausted-deliveries.ts';
@@ -240,7 +241,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
 
     // 6. HTTP: API, dashboard, health, readiness, metrics
     const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
-    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, deadLetters: new DeadLetters({ db, js }) });
+    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, deadLetters: new DeadLetters({ db, js }), lag: () => consumerLag(jsm, config.partitions) });
     log.info({ url: http.url }, 'http server listening');
 
     let stopping: Promise<void> | undefined;
