@@ -186,8 +186,9 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const workers = new Map<number, PartitionWorker>();
     // One transaction serves the batches of every partition this node holds (group commit).
     const committer: GroupCommitter = new GroupCommitter({ db, log, leases: { epoch: (p) => leases.epoch(p), assertHeld: (em, e) => leases.assertHeld(em, e) }, dispatch: runtime.dispatch, outbox, partitions: config.partitions, nodeId: config.nodeId });
+    let httpUrl: string | undefined;
     const leases: LeaseManager = new LeaseManager({
-      db, log, nodeId: config.nodeId, partitions: config.partitions, heartbeatMs: config.heartbeatMs,
+      db, log, nodeId: config.nodeId, partitions: config.partitions, heartbeatMs: config.heartbeatMs, httpUrl: () => httpUrl,
       onAcquired: async (partition) => {
         const worker = new PartitionWorker(partition, {
           js, log, metrics, committer, outbox, rejections, fetchBatch: config.fetchBatch, maxDeliver: config.maxDeliver, prepare: runtime.prepare,
@@ -242,6 +243,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // 6. HTTP: API, dashboard, health, readiness, metrics
     const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
     const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, deadLetters: new DeadLetters({ db, js }), lag: () => consumerLag(jsm, config.partitions) });
+    httpUrl = http.url;
     log.info({ url: http.url }, 'http server listening');
 
     let stopping: Promise<void> | undefined;
