@@ -16,12 +16,13 @@ import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
 import { startEmbeddedNats, startEmbeddedPostgres, type EmbeddedNats, type EmbeddedPostgres } from './embedded/index.ts';
 import { errorMessage, RetryableError } from './errors.ts';
-import { checkGitVersion, sweepClones, type TicketLiveness } from './git/index.ts';
+import { checkGitVersion, CommitStore, sweepClones, type TicketLiveness } from './git/index.ts';
 import { startHttp, type Readiness } from './http/index.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { connectNats, type NatsConnection } from './messaging/connection.ts';
 import { DeadLetters } from './messaging/dead-letters.ts';
 import { IngressRouter } from './messaging/ingress-router.ts';
+import { openGitBucket } from './messaging/git-bucket.ts';
 import { consumerLag } from './messaging/lag.ts';
 import { OutboxPublisher } from './messaging/outbox.ts';
 import { OutboxSweeper } from './messaging/outbox-sweeper.ts';
@@ -105,7 +106,9 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const jsm = await jetstreamManager(nc);
     await untilJetStreamAnswers(log, () => ensureStreams(jsm, { ...config, replicas: storageReplicas(config) }));
     const js = jetstream(nc);
-    log.info({ partitions: config.partitions, replicas: storageReplicas(config) }, 'jetstream streams and consumers ready');
+    // A node's disk is a cache: commits travel between nodes through this bucket.
+    const commits = new CommitStore({ dataDir: config.dataDir, bucket: await openGitBucket(js, storageReplicas(config)) });
+    log.info({ partitions: config.partitions, replicas: storageReplicas(config) }, 'jetstream streams, consumers and the git bucket ready');
 
     // 3. Actors
     const metrics = new Metrics();
@@ -127,13 +130,13 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const stopEffects = new AbortController();
     const publishResult = effectPublisher({ js, outbox, log, partitions: config.partitions, source: config.nodeId, signal: stopEffects.signal });
     // MergeActors: children of their JoinActor (final merges: of a node-level supervisor).
-    const merges = new MergeSupervisor({ dataDir: config.dataDir, publish: publishResult, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs, isolation });
+    const merges = new MergeSupervisor({ dataDir: config.dataDir, publish: publishResult, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs, isolation, commits });
     cleanup.push(() => merges.stopAll());
     const agentPolicy = agentPolicyFrom(config);
     const executor = new LocalExecutor({
       dataDir: config.dataDir, publish: publishResult, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,
       pool: { size: config.sandboxPool, perRepository: config.sandboxPoolPerRepository, idleMs: config.sandboxPoolIdleMs },
-      isolation,
+      isolation, commits,
     });
     cleanup.push(() => executor.stop());
     cleanup.push(() => stopEffects.abort()); // runs before executor.stop(): a report retrying forever would hold it
@@ -152,8 +155,9 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     cleanup.push(() => clearInterval(cloneSweeper));
     const ownership = runtime.register(new OwnershipBehavior());
     const joins = runtime.register(new JoinBehavior({ dataDir: config.dataDir, merges }));
-    const agents = new AgentDirectory();
-    runtime.register(new TicketBehavior({ dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents }));
+    // Lenient on purpose (a loaded node's heartbeat may lag): what a dead node's agent is given meanwhile, its wake or deadline requeues.
+    const agents = new AgentDirectory(undefined, Math.max(10_000, 5 * config.heartbeatMs));
+    runtime.register(new TicketBehavior({ dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits }));
     runtime.register(new AgentBehavior({
       policy: agentPolicy,
       agentChanged: () => agents.invalidate(),
@@ -190,9 +194,17 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const leases: LeaseManager = new LeaseManager({
       db, log, nodeId: config.nodeId, partitions: config.partitions, heartbeatMs: config.heartbeatMs, httpUrl: () => httpUrl,
       onAcquired: async (partition) => {
-        const worker = new PartitionWorker(partition, {
+        const worker: PartitionWorker = new PartitionWorker(partition, {
           js, log, metrics, committer, outbox, rejections, fetchBatch: config.fetchBatch, maxDeliver: config.maxDeliver, prepare: runtime.prepare,
-          onFenced: (p) => void workers.get(p)?.drain().finally(() => workers.delete(p)),
+          databaseUp: () => db.em().getConnection().execute('select 1').then(() => true, () => false),
+          onFenced: () => {
+            // Only this worker: the partition may have been acquired again meanwhile, by a new
+            // worker that must stay in the map (an unmapped worker is never drained and would
+            // pull, fenced, forever, spending every message's deliveries).
+            if (workers.get(partition) === worker) workers.delete(partition);
+            metrics.partitions.set(workers.size);
+            void worker.drain();
+          },
         });
         workers.set(partition, worker);
         await worker.start();

@@ -17,7 +17,12 @@ export class AgentDirectory {
   /** Bumped by `invalidate`: a read that an agent write overtook is not kept. */
   private generation = 0;
 
-  constructor(private readonly ttlMs = 200) {}
+  /**
+   * `nodeTtlMs`: a node whose heartbeat is older than this is gone, and its local agent
+   * (`local-<node>`) is left out: nothing is assigned to the agent of a node that stopped or
+   * died (absent: every local agent is listed).
+   */
+  constructor(private readonly ttlMs = 200, private readonly nodeTtlMs?: number) {}
 
   /** Agents that are not removed, ordered by id; read in `scope`'s transaction when stale. */
   async list(scope: MessageScope): Promise<AgentRow[]> {
@@ -25,7 +30,14 @@ export class AgentDirectory {
     if (this.snapshot && now - this.snapshot.at < this.ttlMs) return this.snapshot.rows;
     const generation = this.generation;
     await scope.uow.flush(AgentEntity); // agents written earlier in this transaction count
-    const rows = (await scope.em.find(AgentEntity, { status: { $ne: 'removed' } }, { orderBy: { id: 'asc' }, disableIdentityMap: true })) as AgentRow[];
+    let rows = (await scope.em.find(AgentEntity, { status: { $ne: 'removed' } }, { orderBy: { id: 'asc' }, disableIdentityMap: true })) as AgentRow[];
+    if (this.nodeTtlMs !== undefined && rows.some((r) => r.kind === 'local')) {
+      const up = await scope.em.getConnection().execute(
+        `select id from omoi_node where status = 'up' and heartbeat_at > now() - ?::interval`, [`${this.nodeTtlMs} milliseconds`], 'all', scope.em.getTransactionContext(),
+      ) as Array<{ id: string }>;
+      const live = new Set(up.map((n) => `local-${n.id}`));
+      rows = rows.filter((r) => r.kind !== 'local' || live.has(r.id));
+    }
     if (generation === this.generation) {
       this.snapshot = { at: now, rows };
       // An idle node does not keep the rows (thousands of agents) alive past their use.

@@ -1,5 +1,6 @@
 import nact from 'nact';
 import { isTerminal, RetryableError, errorMessage } from '../errors.ts';
+import { isDatabaseOutage } from '../persistence/outage.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { MessageScope } from '../messaging/unit-of-work.ts';
 import type { Metrics } from '../metrics.ts';
@@ -177,7 +178,8 @@ export class EntityHost<S, M = unknown> {
           return { hydrated: true, value: out.state };
         } catch (err) {
           dispatch(mail.sender, { ok: false, error: err } satisfies Reply);
-          if (isTerminal(err)) return { hydrated: false };
+          // Not a crash: the message fails and waits for the database (its worker retries it).
+          if (isTerminal(err) || isDatabaseOutage(err)) return { hydrated: false };
           throw err;
         }
       },

@@ -186,7 +186,7 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
     if (!ticket?.base_commit) throw new NotFoundError('ticket base commit', join.ticket_id);
     const job: MergeJob = {
       ticketId: join.ticket_id, joinId: join.id, attempt: join.attempts,
-      repoDir: path.join(this.deps.dataDir, 'repos', join.ticket_id), base: ticket.base_commit,
+      repoDir: path.join(this.deps.dataDir, 'repos', join.ticket_id), repository: ticket.repository, base: ticket.base_commit,
       sources: join.sources.map((s) => ({ id: s, commit: state.completed.get(s)!.commit })),
       time: new Date(join.created_at), resolverCommand: ticket.resolver_command, checkCommand: ticket.check_command,
     };

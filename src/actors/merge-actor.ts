@@ -4,7 +4,7 @@ import nact from 'nact';
 import { errorMessage, isTerminal, RetryableError } from '../errors.ts';
 import type { PublishCommand } from '../executor/command-publisher.ts';
 import { failpoint } from '../failpoints.ts';
-import { KeyedLock, mergeSources, type MergeOutcome, type MergeSource } from '../git/index.ts';
+import { KeyedLock, mergeSources, type CommitStore, type MergeOutcome, type MergeSource } from '../git/index.ts';
 import type { Isolation } from '../sandbox/isolation.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -22,6 +22,8 @@ export interface MergeJob {
   attempt: number;
   /** Omoi's clone of the ticket's repository (`<dataDir>/repos/<ticket>`). */
   repoDir: string;
+  /** The ticket's repository: where a node that never saw the ticket clones it from. */
+  repository: string;
   /** The ticket's base commit; the merge starts at the sources' fork point when that is newer (see `mergeSources`). */
   base: string;
   sources: MergeSource[];
@@ -63,6 +65,8 @@ export interface MergeSupervisorDeps {
   idleMs: number;
   /** How resolver and check commands are isolated (src/sandbox/isolation.ts); absent: unsandboxed. */
   isolation?: Isolation;
+  /** Where commits travel between nodes: sources fetched before the merge, the merge commit saved before its report. */
+  commits: CommitStore;
 }
 
 /**
@@ -287,12 +291,17 @@ export class MergeSupervisor {
       await rm(sandboxDir, { recursive: true, force: true });
       failpoint('merge.start');
       try {
-        return await mergeSources({
+        // The sources may have been made on other nodes, the base too (a join's merge commit).
+        await this.deps.commits.ensure(job.ticketId, job.repository, [job.base, ...job.sources.map((s) => s.commit)]);
+        const outcome = await mergeSources({
           repoDir: job.repoDir, sandboxDir, base: job.base, sources: job.sources,
           who: { name: 'Omoi', email: 'omoi@localhost', time: job.time },
           resolverCommand: job.resolverCommand ?? undefined, checkCommand: job.checkCommand ?? undefined,
           logFile: path.join(logDir, `merge-${job.joinId}-${job.attempt}.log`), signal, isolation: this.deps.isolation,
         });
+        // Durable off this node before `merge.finished` announces it (src/git/commit-store.ts).
+        if (outcome.ok) await this.deps.commits.save(job.ticketId, outcome.commit, [...job.sources.map((s) => s.commit), job.base]);
+        return outcome;
       } finally {
         await rm(sandboxDir, { recursive: true, force: true }).catch(() => undefined);
       }

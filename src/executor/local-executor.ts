@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { errorMessage, TerminalError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import { importSandboxObjects, setBranch } from '../git/index.ts';
+import { importSandboxObjects, setBranch, type CommitStore } from '../git/index.ts';
 import { executeTask, SandboxManager, SandboxPool, type Isolation, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
 import type { Assignment } from '../actors/agent-actor.ts';
 import type { PublishCommand } from './command-publisher.ts';
@@ -50,7 +50,12 @@ export class LocalExecutor {
    * `pool`: the sandbox pool's bounds (see `SandboxPool`); absent or `size: 0` → a sandbox per
    * attempt. `isolation`: how task commands run (src/sandbox/isolation.ts; decided at node start).
    */
-  constructor(private readonly deps: { dataDir: string; publish: PublishCommand; log: Logger; capacity: number; agentTemplate?: string; pool?: Omit<SandboxPoolOptions, 'onResetFailure'>; isolation: Isolation }) {
+  constructor(private readonly deps: {
+    dataDir: string; publish: PublishCommand; log: Logger; capacity: number; agentTemplate?: string;
+    pool?: Omit<SandboxPoolOptions, 'onResetFailure'>; isolation: Isolation;
+    /** Where commits travel between nodes: the base fetched before the task, its commit saved before the report. */
+    commits: CommitStore;
+  }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
     this.pool = new SandboxPool(this.sandboxes, {
       ...(deps.pool ?? { size: 0, idleMs: 0 }),
@@ -156,10 +161,12 @@ export class LocalExecutor {
     let reusable = false; // the attempt's process ended on its own: its sandbox may go back to the pool
     let outcome: { type: 'task.complete' | 'task.fail'; payload: Record<string, unknown> };
     try {
+      // This node may never have seen the ticket, or lack the base (another node's commit).
+      if (a.repository) await this.deps.commits.ensure(a.ticket_id, a.repository, [a.base]);
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const result = await executeTask({
         sandbox, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
-        context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, signal, isolation: this.deps.isolation,
+        context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, attempt: a.attempt, signal, isolation: this.deps.isolation,
         logDir: path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`),
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
       });
@@ -173,6 +180,8 @@ export class LocalExecutor {
         // out there): into the clone with it, verified, then the clone's task branch.
         await importSandboxObjects(sandbox.dir, sandbox.cloneGitDir);
         await setBranch(repoDir, a.branch, result.commit);
+        // Durable off this node before `task.complete` announces it (src/git/commit-store.ts).
+        await this.deps.commits.save(a.ticket_id, result.commit, [a.base]);
         outcome = { type: 'task.complete', payload: { ...ref, commit: result.commit, result: result.result ?? {}, ...(result.violations.length ? { ownership_warnings: result.violations } : {}) } };
       }
     } catch (err) {

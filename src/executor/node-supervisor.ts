@@ -22,7 +22,8 @@ export interface HeldPartitions { owned(): number[]; epoch(partition: number): n
  *   Attempts of this node's local agent are judged here whatever partition their ticket is in
  *   (only this node knows what its executor holds); a result kept in the outbox counts as
  *   reported. Remote agents' attempts are judged by the holder of the ticket's partition; local
- *   agents of other nodes by their node (a dead node's by `agent.wake`).
+ *   agents of other nodes by their node (a dead node's by `agent.wake`, and once its node has
+ *   been silent longer than `attemptSilenceMs`, by the holder of the ticket's partition).
  * - **Nothing waits forever**: tickets with a task `ready` for more than two ticks (no agent
  *   was free, or a retry timer died with its node) get `ticket.wake`; so do tickets with a join
  *   `merging` for more than two ticks whose MergeActor is not alive here (it died with its
@@ -109,10 +110,14 @@ export class NodeSupervisor {
       [new Date(now - attemptSilenceMs)]) as Array<{ ticket_id: string; id: string; attempt: number; status: string; agent_id: string | null; updated_at: Date; kind: string | null; last_heartbeat_at: Date | null }>;
     if (!rows.length) return;
     const live = new Set(this.deps.liveAttempts());
+    // Local agents of nodes that are gone: nobody else would ever expire their attempts.
+    const upNodes = new Set((await conn.execute(`select id from omoi_node where status = 'up' and heartbeat_at > now() - ?::interval`, [`${attemptSilenceMs} milliseconds`]) as Array<{ id: string }>).map((n) => `local-${n.id}`));
     const kept = new Set((await conn.execute(`select message_id from omoi_outbox where message_id in (?)`, [rows.map((r) => resultId(r))]) as Array<{ message_id: string }>).map((r) => r.message_id));
     for (const r of rows) {
       const agent = r.agent_id ?? '';
-      const local = r.kind === 'local';
+      // A local agent's attempts are judged by its own node; a remote agent's, and those of a
+      // local agent whose node is gone, by the node holding the ticket.
+      const local = r.kind === 'local' && (agent === localAgentId || upNodes.has(agent));
       if (local ? agent !== localAgentId : !owned.has(partitionOf('ticket', r.ticket_id, this.deps.partitions))) continue;
       if (local && live.has(`${r.ticket_id}/${r.id}/${r.attempt}`)) continue;
       if (kept.has(resultId(r))) continue; // its result is on its way (the outbox sweep)

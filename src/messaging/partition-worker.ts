@@ -6,6 +6,7 @@ import { decodeEnvelope, Streams, type Envelope } from '../protocol/index.ts';
 import type { GroupCommitter, Item } from './group-commit.ts';
 import type { OutboxPublisher } from './outbox.ts';
 import { describe, isTerminalInput, type Rejections } from './rejections.ts';
+import { isDatabaseOutage } from '../persistence/outage.ts';
 import { partitionConsumer } from './streams.ts';
 
 export type { Dispatch, LeaseCheck } from './group-commit.ts';
@@ -30,10 +31,20 @@ export type { Dispatch, LeaseCheck } from './group-commit.ts';
  *    is failed as in 3 (dead-lettered or redelivered) and leaves its batch.
  * 6. A message handed back without a failure (drain, fencing) is nak'ed, which still counts a
  *    delivery; on its last delivery (the consumer's `max_deliver` is `maxDeliver + 1`) a nak
- *    would leave it in the stream, never delivered again: it is dead-lettered instead
- *    (`max_deliver_exceeded`), so every message that exhausts its deliveries ends as a dead
- *    letter.
+ *    would leave it in the stream, never delivered again. It was not its fault (leases that
+ *    move often on a loaded cluster), so it goes back into the stream as a new message with a
+ *    fresh budget (`Nats-Msg-Id` `<id>:handed-back:<stream seq>`; its envelope id is the same,
+ *    so it is still applied at most once) and the old one is terminated; only if that publish
+ *    fails is it dead-lettered (`max_deliver_exceeded`), so no message is ever silently left
+ *    behind. The nak is delayed (`HAND_BACK_DELAY_MS`): an immediate one would come straight
+ *    back to this worker's subscription while it closes, spending every delivery in moments.
+ * 7. A batch that fails while the database is unreachable (a restart of PostgreSQL) is not the
+ *    messages' fault: it is kept in progress (`working()`: no delivery is spent) and tried again
+ *    once the database answers (`databaseUp`), however long that takes, until the worker stops.
  */
+/** Delay of a nak that hands a message back without a failure (invariant 6), ms. */
+const HAND_BACK_DELAY_MS = 2_000;
+
 export class PartitionWorker {
   private messages?: ConsumerMessages;
   private queue: JsMsg[] = [];
@@ -49,6 +60,8 @@ export class PartitionWorker {
       onFenced: (partition: number) => void;
       /** Slow work a message needs before its transaction (invariant 5); none when absent. */
       prepare?: (env: Envelope) => Promise<void>;
+      /** Whether the database answers now (invariant 7); absent: every failure is the message's. */
+      databaseUp?: () => Promise<boolean>;
     },
   ) {}
 
@@ -117,7 +130,7 @@ export class PartitionWorker {
     }
     if (!items.length) return;
     try {
-      await this.commit(items);
+      await this.commitThroughOutages(items);
     } catch (err) {
       if (err instanceof FencedError) return this.fenced(items, err);
       if (items.length === 1) return this.fail(items[0].msg, items[0].env.type, err, items[0].env);
@@ -131,6 +144,26 @@ export class PartitionWorker {
         }
       }
     }
+  }
+
+  /** `commit`, tried again (invariant 7) for as long as a failure finds the database unreachable. */
+  private async commitThroughOutages(items: Item[]): Promise<void> {
+    for (let wait = 250; ; wait = Math.min(wait * 2, 5_000)) {
+      try {
+        return await this.commit(items);
+      } catch (err) {
+        if (err instanceof FencedError || this.stopped || !this.deps.databaseUp) throw err;
+        if (!isDatabaseOutage(err) && (await this.deps.databaseUp())) throw err;
+        this.deps.log.warn({ partition: this.partition, err: errorMessage(err), retryInMs: wait }, 'database unreachable; the batch waits for it');
+        await this.waitKeepingInProgress(items, wait);
+        while (!this.stopped && !(await this.deps.databaseUp())) await this.waitKeepingInProgress(items, wait);
+      }
+    }
+  }
+
+  private async waitKeepingInProgress(items: Item[], ms: number): Promise<void> {
+    for (const item of items) item.msg.working();
+    await new Promise((r) => setTimeout(r, ms));
   }
 
   private async commit(items: Item[]): Promise<void> {
@@ -166,6 +199,8 @@ export class PartitionWorker {
   }
 
   private fenced(items: Item[], err: RetryableError): void {
+    if (this.stopped) return void items.forEach((item) => void this.handBack(item.msg, 'its partition was fenced off this node', item.env));
+    this.stopped = true; // nothing more is taken on: what arrives is handed back at once
     this.deps.log.warn({ partition: this.partition, err: err.message }, 'lease lost; stopping partition');
     for (const item of items) void this.handBack(item.msg, 'its partition was fenced off this node', item.env);
     this.deps.onFenced(this.partition);
@@ -177,8 +212,17 @@ export class PartitionWorker {
    */
   private async handBack(msg: JsMsg, why: string, env?: Envelope): Promise<void> {
     const deliveries = msg.info.deliveryCount;
-    if (deliveries <= this.deps.maxDeliver) return msg.nak();
+    if (deliveries <= this.deps.maxDeliver) return msg.nak(HAND_BACK_DELAY_MS);
     const type = env?.type ?? msg.subject.split('.').slice(3).join('.');
+    const id = env?.id ?? (msg.headers?.get('Nats-Msg-Id') || `seq-${msg.info.streamSequence}`);
+    try {
+      await this.deps.js.publish(msg.subject, msg.data, { msgID: `${id}:handed-back:${msg.info.streamSequence}` });
+      this.deps.log.info({ partition: this.partition, type, deliveries, why }, 'message handed back on its last delivery; re-queued with a fresh budget');
+      msg.term();
+      return;
+    } catch (err) {
+      this.deps.log.warn({ partition: this.partition, type, err: errorMessage(err) }, 'could not re-queue a handed-back message; dead-lettering it');
+    }
     try {
       await this.deps.rejections.reject(
         { subject: msg.subject, data: msg.data, messageId: env?.id ?? (msg.headers?.get('Nats-Msg-Id') || undefined), type, deliveries },
@@ -188,7 +232,7 @@ export class PartitionWorker {
       msg.term();
     } catch (err) {
       this.deps.log.error({ partition: this.partition, err: errorMessage(err) }, 'could not dead-letter a handed-back message');
-      msg.nak();
+      msg.nak(HAND_BACK_DELAY_MS);
     }
   }
 }

@@ -37,6 +37,8 @@ export interface ExecuteOptions {
   who: Identity;
   /** Variables given to the command besides the OMOI_* ones (nothing else is inherited). */
   env?: Record<string, string>;
+  /** The attempt's number (`OMOI_ATTEMPT`). */
+  attempt?: number;
   tailBytes?: number;
   /** How the command is isolated (see `isolation.ts`); absent: it runs as it is (tests of this function). */
   isolation?: Isolation;
@@ -64,7 +66,7 @@ export interface ExecutionResult {
  * with the message `omoi: task <task> of ticket <ticket>` and identity `who`.
  * The command sees only PATH, HOME, LANG, TERM, `env`, and `OMOI_TASK_FILE` (JSON with the
  * task and its context), `OMOI_RESULT_FILE` (where it may write a JSON result),
- * `OMOI_TASK_ID`, `OMOI_TICKET_ID` (and `OMOI_PROMPT_FILE` for agents).
+ * `OMOI_TASK_ID`, `OMOI_TICKET_ID`, `OMOI_ATTEMPT` (and `OMOI_PROMPT_FILE` for agents).
  * Task failures are reported in the result (`ok: false`, `error`), never thrown; throws
  * `TerminalError('agent_not_configured')` for an agent task without `agentTemplate`.
  */
@@ -91,6 +93,8 @@ export async function executeTask(opts: ExecuteOptions): Promise<ExecutionResult
     OMOI_RESULT_FILE: files.result,
     OMOI_TASK_ID: task.id,
     OMOI_TICKET_ID: task.ticketId,
+    // An agent's key for effects outside the repository: one attempt may be retried, never run twice.
+    ...(opts.attempt !== undefined ? { OMOI_ATTEMPT: String(opts.attempt) } : {}),
   };
   let shellCommand = task.run;
   if (task.kind === 'agent') {

@@ -23,7 +23,7 @@ const jsm = await jetstreamManager(client);
 
 t.test('three replicas of every stream; a fan-out completes through the SIGKILL of a server, every effect once', async (t) => {
   const dataDir = await tempDir(t, 'replicated-node');
-  await startChildNode(t, { nats, databaseUrl: pg.url }, dataDir, 'replicated', { streamReplicas: 3, natsUrl: nats.url });
+  await startChildNode(t, { nats, databaseUrl: pg.url }, dataDir, 'replicated', { config: { streamReplicas: 3, natsUrl: nats.url } });
 
   for (const name of [Streams.ingress, Streams.partitions, Streams.events]) {
     const info = await jsm.streams.info(name);

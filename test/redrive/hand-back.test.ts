@@ -16,8 +16,8 @@ import { Metrics } from '../../src/metrics.ts';
 import { openDatabase } from '../../src/persistence/index.ts';
 import { Streams } from '../../src/protocol/index.ts';
 
-// A message that exhausts its JetStream deliveries ends as a dead letter also when it was only
-// handed back (here: its partition fenced off on every delivery), never failed.
+// A message only handed back (its partition fenced off) on every delivery is re-queued with a
+// fresh budget, never lost; one whose deliveries JetStream gave up on ends as a dead letter.
 const log = pino({ level: process.env.OMOI_TEST_LOG ?? 'silent' });
 const cluster = await withCluster(t);
 const db = await openDatabase(cluster.databaseUrl, log);
@@ -31,26 +31,41 @@ const js = jetstream(nc);
 const metrics = new Metrics();
 const sql = async <T = any>(q: string, params: unknown[] = []) => (await db.em().getConnection().execute(q, params)) as T[];
 
-t.test('handed back on every delivery (fencing): dead-lettered on its last one, not left in the stream', async (t) => {
+t.test('handed back on every delivery (fencing): re-queued with a fresh budget on its last one, never left behind, applied once', async (t) => {
   let fenced = 0;
   // The narrow seam: a committer whose every transaction finds the lease gone.
-  const committer = { commit: async () => { fenced++; throw new FencedError(0, 1); } } as unknown as GroupCommitter;
-  const worker = new PartitionWorker(0, {
-    js, log, metrics, committer, outbox: new OutboxPublisher({ js, db, log }), rejections: new Rejections({ db, js, log, metrics, source: 'test' }),
-    fetchBatch: 16, maxDeliver, onFenced: () => undefined,
-  });
-  await worker.start();
-  t.teardown(() => worker.drain());
+  const fencing = { commit: async () => { fenced++; throw new FencedError(0, 1); } } as unknown as GroupCommitter;
+  const options = { js, log, metrics, outbox: new OutboxPublisher({ js, db, log }), rejections: new Rejections({ db, js, log, metrics, source: 'test' }), fetchBatch: 16, maxDeliver, onFenced: () => undefined };
+  const first = new PartitionWorker(0, { ...options, committer: fencing });
+  await first.start();
   const c = encodeCommand('ticket.wake', { ticket_id: 'H1' }, 'wake:H1:fenced', 1, 'test');
-  await js.publish(c.subject, c.body, { msgID: 'wake:H1:fenced' });
+  const original = await js.publish(c.subject, c.body, { msgID: 'wake:H1:fenced' });
 
-  const dead = await waitFor('a dead letter', async () => (await sql(`select * from omoi_dead_letter where message_id = 'wake:H1:fenced'`))[0]);
-  t.equal(dead.code, 'max_deliver_exceeded');
-  t.equal(dead.deliveries, maxDeliver + 1, 'on the consumer\'s last delivery');
-  t.match(dead.reason, /handed back on its last delivery \(its partition was fenced off this node\)/);
-  t.equal(fenced, maxDeliver + 1, 'every delivery was handed back, none failed');
-  await waitFor('the message gone from the work queue', async () => (await jsm.streams.info(Streams.partitions)).state.messages === 0);
-  t.pass('terminated: nothing is left undelivered in the stream');
+  const copy = await waitFor('the original gone, a copy queued', async () => {
+    const state = (await jsm.streams.info(Streams.partitions)).state;
+    return state.first_seq > original.seq && state.messages === 1 ? state.first_seq : undefined;
+  }, { timeoutMs: 30_000 });
+  t.ok(fenced >= 1, 'handed back, never failed');
+  const stored = await jsm.streams.getMessage(Streams.partitions, { seq: copy });
+  t.equal(stored?.header.get('Nats-Msg-Id'), `wake:H1:fenced:handed-back:${original.seq}`, 'the copy names the original');
+  t.same(await sql(`select * from omoi_dead_letter where message_id = 'wake:H1:fenced'`), [], 'not a dead letter');
+  await first.drain();
+
+  // A new holder of the partition applies the copy: the same envelope, once.
+  const applied: string[] = [];
+  const committing = {
+    commit: async (job: { items: Array<{ env: { id: string } }> }) => {
+      for (const item of job.items) applied.push(item.env.id);
+      return { handled: new Set(job.items) };
+    },
+  } as unknown as GroupCommitter;
+  const second = new PartitionWorker(0, { ...options, committer: committing });
+  await second.start();
+  t.teardown(() => second.drain());
+  await waitFor('the copy applied', async () => applied.length === 1, { timeoutMs: 30_000 });
+  t.same(applied, ['wake:H1:fenced'], 'the copy carries the original envelope');
+  await waitFor('nothing left in the work queue', async () => (await jsm.streams.info(Streams.partitions)).state.messages === 0);
+  t.pass('acknowledged');
 });
 
 t.test('a message whose last delivery is never acknowledged (its worker hung) is dead-lettered from the advisory', async (t) => {

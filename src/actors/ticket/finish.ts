@@ -19,13 +19,15 @@ export async function completeIfDone(w: Work): Promise<void> {
   if (sinks.length === 1) return completeTicket(w, sinks[0]!.commit!);
   setTicket(w, { finalizing: true });
   const job = {
-    ticketId: ticket.id, repoDir: w.repoDir(ticket.id), base: ticket.base_commit!, sources: sinks.map((t) => ({ id: t.id, commit: t.commit! })),
+    ticketId: ticket.id, repoDir: w.repoDir(ticket.id), repository: ticket.repository, base: ticket.base_commit!, sources: sinks.map((t) => ({ id: t.id, commit: t.commit! })),
     time: new Date(ticket.created_at), resolverCommand: ticket.resolver_command, checkCommand: ticket.check_command,
   };
   w.ctx.scope.uow.afterCommit(() => w.deps.merges.finalize(job));
 }
 
 async function completeTicket(w: Work, head: string): Promise<void> {
+  // The head may have been made on another node (a task's or a merge's commit).
+  await w.deps.commits.ensure(w.s.ticket.id, w.s.ticket.repository, [head]);
   await setBranch(w.repoDir(w.s.ticket.id), `omoi/${w.s.ticket.id}`, head); // idempotent: safe before the commit
   endTicket(w, TicketState.completed, null, head);
 }

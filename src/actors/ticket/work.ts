@@ -1,5 +1,6 @@
 import { assertTransition, isActive } from '../../dag/index.ts';
 import type { PublishCommand } from '../../executor/command-publisher.ts';
+import type { CommitStore } from '../../git/index.ts';
 import { emit, send } from '../../messaging/typed.ts';
 import { TaskEntity, TicketEntity, fromTask, type Task, type Ticket } from '../../persistence/index.ts';
 import type { PayloadOf } from '../../protocol/index.ts';
@@ -17,6 +18,8 @@ export interface TicketDeps {
   /** Final merges of several sinks (`finalize`), run by a MergeActor under the node's supervisor. */
   merges: MergeSupervisor;
   publish: PublishCommand;
+  /** Where commits travel between nodes (the ticket's head is fetched before its branch is set). */
+  commits: CommitStore;
   /** The agents tasks may be offered to (a short-lived snapshot, see there). */
   agents: AgentDirectory;
   /** First retry delay of a failed attempt, doubled per attempt (default 500 ms, at most 60 s). */
