@@ -6,7 +6,9 @@
  *   (b) end-to-end: `agent.heartbeat` → AgentActor → commit → ack, through `node.submit`.
  *
  * Then the DAG benchmarks: merge of 8 branches, Omoi vs the git CLI (`merge-compare.ts`); the
- * cost of a task command under bubblewrap against the unsandboxed path (`sandbox-cost.ts`); on a
+ * cost of a task command under bubblewrap against the unsandboxed path (`sandbox-cost.ts`); the
+ * per-task cost of saving a commit to the object store and fetching it elsewhere
+ * (`git-transfer.ts`); on a
  * restarted node, fan-out/fan-in 1 → N → 1 with `true` tasks on the local agent
  * (`dag-fanout.ts`), then many tickets A → B ∥ C → D on one repository, published at once
  * (`dag-many-tickets.ts`); on a node restarted with the sandbox pool off, the fan-out's big
@@ -33,6 +35,7 @@ import { mergeCompareBench } from './merge-compare.ts';
 import { heapBench } from './heap-idle-actors.ts';
 import { manyTicketsBench } from './dag-many-tickets.ts';
 import { sandboxCostBench } from './sandbox-cost.ts';
+import { gitTransferBench } from './git-transfer.ts';
 
 const TARGET_RATIO = 0.3;
 const quick = process.argv.includes('--quick');
@@ -59,6 +62,7 @@ const settings = {
     bigContinuationWaitMs: quick ? 3_000 : 10_000,
     mergeRepetitions: quick ? 2 : 5,
     sandboxCommands: quick ? 50 : 300,
+    gitTransferCommits: quick ? 30 : 200,
     heapTickets: quick ? 1_000 : 10_000,
     heapAgents: quick ? 1_000 : 10_000,
     // 7(d): tickets A → B ∥ C → D on one repository, published at once; a small run, then the big one.
@@ -129,6 +133,7 @@ async function main(): Promise<void> {
   // no actors left over from earlier steps); last, heap per idle actor (it leaves 20,000 live).
   const merge = await mergeCompareBench({ workDir: dataDir, repetitions: settings.dag.mergeRepetitions, progress });
   const sandboxCost = await sandboxCostBench({ n: settings.dag.sandboxCommands, workDir: dataDir, progress });
+  const gitTransfer = await gitTransferBench({ n: settings.dag.gitTransferCommits, repoFiles: settings.dag.manyTicketsRepoFiles, workDir: dataDir, progress });
   progress('restarting the node for the DAG benchmarks (sandbox pool on)');
   await node.stop();
   node = await startNode(config);
@@ -190,6 +195,8 @@ async function main(): Promise<void> {
     { measure: 'DAG (b) merge conflicts ratio Omoi/git', value: round(merge.conflicts.ratio, 2), unit: '×', detail: `same tree: ${merge.conflicts.sameTree}; target ≤ ${TARGET_MERGE_RATIO} → ${met(merge.conflicts.ratio <= TARGET_MERGE_RATIO)}` },
     { measure: 'sandbox: `true` unsandboxed, wall p50', value: sandboxCost.unsandboxed.wallMsP50, unit: 'ms', detail: `${sandboxCost.n} commands one at a time through the process host; p99 ${sandboxCost.unsandboxed.wallMsP99} ms; CPU ${sandboxCost.unsandboxed.cpuMsPerCommand} ms per command, all processes` },
     { measure: 'sandbox: `true` under bubblewrap, wall p50', value: sandboxCost.bubblewrap.wallMsP50, unit: 'ms', detail: `p99 ${sandboxCost.bubblewrap.wallMsP99} ms; CPU ${sandboxCost.bubblewrap.cpuMsPerCommand} ms per command; bubblewrap ÷ unsandboxed: wall ${sandboxCost.ratioWall}×, CPU ${sandboxCost.ratioCpu}×` },
+    { measure: 'git transfer: save a task commit (bundle → object store), p50', value: gitTransfer.saveMsP50, unit: 'ms', detail: `${gitTransfer.n} commits one at a time, one file changed on ${gitTransfer.repoFiles} files; p99 ${gitTransfer.saveMsP99} ms; ${gitTransfer.bytesPerTask} B stored per task` },
+    { measure: 'git transfer: fetch it on a node that never saw it, p50', value: gitTransfer.fetchMsP50, unit: 'ms', detail: `object store → bundle → clone; p99 ${gitTransfer.fetchMsP99} ms` },
     { measure: 'DAG (c) heap per idle actor', value: round(heap.bytesPerActor / 1024, 2), unit: 'KiB', detail: `${heap.tickets} tickets + ${heap.agents} agents, heapUsed after GC; target ≤ 10 KiB → ${met(heapOk)}` },
     ...many.runs.map((r) => ({ measure: `DAG (d) ${r.tickets} tickets A→B∥C→D, one repository`, value: round(r.tasksPerSec, 1), unit: 'tasks/s', detail: `${r.tasks} tasks in ${r.seconds.toFixed(2)} s, first task running → last completed; publish → all completed ${r.wallSeconds.toFixed(1)} s (${(r.tasks / r.wallSeconds).toFixed(1)} tasks/s)` })),
     { measure: `DAG (d) ${many.big.tickets} tickets vs (a) 1→${fan.big.sources}→1`, value: round(manyRatio * 100, 1), unit: '%', detail: `target ≥ ${TARGET_MANY_TICKETS_RATIO * 100}% → ${met(manyRatio >= TARGET_MANY_TICKETS_RATIO)}` },
@@ -206,7 +213,7 @@ async function main(): Promise<void> {
     bench: 'omoi-messaging', quick, settings, raw, endToEnd: e2e,
     ratio: round(ratio, 4), targetRatio: TARGET_RATIO, targetMet: ratio >= TARGET_RATIO,
     dag: {
-      fanOut: fan, fanOutPoolOff: fanNoPool, poolGain: round(poolGain, 3), merge, heap, manyTickets: many, sandboxCost,
+      fanOut: fan, fanOutPoolOff: fanNoPool, poolGain: round(poolGain, 3), merge, heap, manyTickets: many, sandboxCost, gitTransfer,
       targets: {
         completionsPerSec: { target: TARGET_COMPLETIONS, value: round(fan.big.completionsPerSec, 1), met: fan.big.completionsPerSec >= TARGET_COMPLETIONS },
         cpuMsPerTask: { target: TARGET_CPU_MS_PER_TASK, value: round(fan.bigCpuMsPerTask, 2), met: fan.bigCpuMsPerTask <= TARGET_CPU_MS_PER_TASK },

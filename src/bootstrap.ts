@@ -194,8 +194,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const leases: LeaseManager = new LeaseManager({
       db, log, nodeId: config.nodeId, partitions: config.partitions, heartbeatMs: config.heartbeatMs, httpUrl: () => httpUrl,
       onAcquired: async (partition) => {
+        runtime.invalidateAll(); // actors of this partition may hold state from an earlier holding
         const worker: PartitionWorker = new PartitionWorker(partition, {
           js, log, metrics, committer, outbox, rejections, fetchBatch: config.fetchBatch, maxDeliver: config.maxDeliver, prepare: runtime.prepare,
+          ackWaitMs: config.ackWaitMs,
           databaseUp: () => db.em().getConnection().execute('select 1').then(() => true, () => false),
           onFenced: () => {
             // Only this worker: the partition may have been acquired again meanwhile, by a new

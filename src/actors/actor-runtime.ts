@@ -27,6 +27,16 @@ export const ENTITY_ID: Record<ActorType, (payload: any) => string> = {
 export class ActorRuntime {
   private readonly system = nact.start();
   private readonly hosts = new Map<ActorType, EntityHost<any, any>>();
+
+  /**
+   * Forgets the in-memory state of every live entity actor (each re-reads its rows with its next
+   * message). Called when this node acquires a partition: while another node held it, that node
+   * changed the rows this node's actors may still hold from an earlier holding, and handling a
+   * message on such stale state would lose or overwrite the other node's work.
+   */
+  invalidateAll(): void {
+    for (const host of this.hosts.values()) host.invalidateAll();
+  }
   private readonly prepares = new Map<ActorType, (env: Envelope) => Promise<void>>();
 
   constructor(

@@ -122,6 +122,11 @@ export class EntityHost<S, M = unknown> {
     if (ref) dispatch(ref, { kind: 'invalidate' } satisfies Mail<M>);
   }
 
+  /** Forget every entity's in-memory state (a partition was acquired: another node may have changed its rows). */
+  invalidateAll(): void {
+    for (const id of this.refs.keys()) this.invalidate(id);
+  }
+
   isLive(id: string): boolean {
     return this.refs.has(id);
   }

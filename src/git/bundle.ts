@@ -21,14 +21,13 @@ export async function hasCommit(repoDir: string, commit: string): Promise<boolea
  * takes only refs, so the commit is named by a temporary ref of its own for the moment.
  */
 export async function createBundle(repoDir: string, commit: string, exclude: readonly string[], file: string): Promise<boolean> {
-  for (const e of exclude) {
-    if (e === commit || (await runGitCli(['merge-base', '--is-ancestor', commit, e], repoDir)).code === 0) return false;
-  }
+  if (exclude.includes(commit)) return false;
   const ref = `refs/omoi-transfer/${commit}-${randomBytes(4).toString('hex')}`;
   const set = await runGitCli(['update-ref', ref, commit], repoDir);
   if (set.code !== 0) throw new TerminalError('commit_unavailable', `cannot bundle ${commit}: ${set.stderr.trim()}`, { commit });
   try {
     const made = await runGitCli(['bundle', 'create', '-q', file, ref, ...exclude.map((e) => `^${e}`)], repoDir);
+    if (made.code !== 0 && /empty bundle/.test(made.stderr)) return false; // an ancestor of what it excludes
     if (made.code !== 0) throw new RetryableError('bundle_failed', `git bundle create ${commit}: ${made.stderr.trim()}`);
     return true;
   } finally {

@@ -8,6 +8,7 @@ import type { OutboxPublisher } from './outbox.ts';
 import { describe, isTerminalInput, type Rejections } from './rejections.ts';
 import { isDatabaseOutage } from '../persistence/outage.ts';
 import { partitionConsumer } from './streams.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type { Dispatch, LeaseCheck } from './group-commit.ts';
 
@@ -41,6 +42,9 @@ export type { Dispatch, LeaseCheck } from './group-commit.ts';
  * 7. A batch that fails while the database is unreachable (a restart of PostgreSQL) is not the
  *    messages' fault: it is kept in progress (`working()`: no delivery is spent) and tried again
  *    once the database answers (`databaseUp`), however long that takes, until the worker stops.
+ * 8. Every message this worker holds (queued behind a batch, or in one) is kept in progress
+ *    (`working()` three times per ack wait): a slow batch on a loaded node is not taken for a
+ *    lost one, redelivered and counted against the message's deliveries.
  */
 /** Delay of a nak that hands a message back without a failure (invariant 6), ms. */
 const HAND_BACK_DELAY_MS = 2_000;
@@ -51,6 +55,9 @@ export class PartitionWorker {
   private running?: Promise<void>;
   private stopped = false;
   private readonly idle: Array<() => void> = [];
+  /** The batch being processed (invariant 8). */
+  private current: JsMsg[] = [];
+  private inProgress?: NodeJS.Timeout;
 
   constructor(
     readonly partition: number,
@@ -60,6 +67,8 @@ export class PartitionWorker {
       onFenced: (partition: number) => void;
       /** Slow work a message needs before its transaction (invariant 5); none when absent. */
       prepare?: (env: Envelope) => Promise<void>;
+      /** The consumer's ack wait, ms: held messages are marked in progress three times per period (invariant 8). */
+      ackWaitMs?: number;
       /** Whether the database answers now (invariant 7); absent: every failure is the message's. */
       databaseUp?: () => Promise<boolean>;
     },
@@ -69,6 +78,10 @@ export class PartitionWorker {
     await this.deps.outbox.flushPending(this.partition);
     const consumer = await this.deps.js.consumers.get(Streams.partitions, partitionConsumer(this.partition));
     this.messages = await consumer.consume({ max_messages: this.deps.fetchBatch * 2 });
+    this.inProgress = setInterval(() => {
+      for (const m of this.current) m.working();
+      for (const m of this.queue) m.working();
+    }, Math.max(100, Math.floor((this.deps.ackWaitMs ?? 30_000) / 3))).unref();
     void (async () => {
       for await (const m of this.messages!) {
         if (this.stopped) { await this.handBack(m, 'its node was draining'); continue; }
@@ -83,6 +96,7 @@ export class PartitionWorker {
     this.stopped = true;
     await this.messages?.close().catch(() => undefined);
     await this.running;
+    clearInterval(this.inProgress);
     for (const m of this.queue.splice(0)) await this.handBack(m, 'its node was draining');
   }
 
@@ -97,9 +111,11 @@ export class PartitionWorker {
     this.running = (async () => {
       while (this.queue.length && !this.stopped) {
         const batch = this.queue.splice(0, this.deps.fetchBatch);
+        this.current = batch;
         await this.processBatch(batch).catch((err) => this.deps.log.error({ partition: this.partition, err: errorMessage(err) }, 'batch failed'));
       }
     })().finally(() => {
+      this.current = [];
       this.running = undefined;
       if (this.queue.length && !this.stopped) this.kick();
       else for (const r of this.idle.splice(0)) r();
@@ -119,10 +135,9 @@ export class PartitionWorker {
     }
     if (this.deps.prepare) {
       const prepare = this.deps.prepare;
-      // A clone may take longer than the ack wait: tell the server the messages are in progress.
+      // A clone may take longer than the ack wait: the messages are kept in progress (invariant 8).
       // (A clone cannot hang for good: git commands are killed after a time, see runGitCli.)
-      const working = setInterval(() => { for (const item of items) item.msg.working(); }, 1_000).unref();
-      const prepared = await Promise.allSettled(items.map((item) => prepare(item.env))).finally(() => clearInterval(working));
+      const prepared = await Promise.allSettled(items.map((item) => prepare(item.env)));
       for (const [i, r] of prepared.entries()) {
         if (r.status === 'rejected') await this.fail(items[i].msg, items[i].env.type, r.reason, items[i].env);
       }
@@ -155,15 +170,10 @@ export class PartitionWorker {
         if (err instanceof FencedError || this.stopped || !this.deps.databaseUp) throw err;
         if (!isDatabaseOutage(err) && (await this.deps.databaseUp())) throw err;
         this.deps.log.warn({ partition: this.partition, err: errorMessage(err), retryInMs: wait }, 'database unreachable; the batch waits for it');
-        await this.waitKeepingInProgress(items, wait);
-        while (!this.stopped && !(await this.deps.databaseUp())) await this.waitKeepingInProgress(items, wait);
+        await sleep(wait); // kept in progress meanwhile (invariant 8)
+        while (!this.stopped && !(await this.deps.databaseUp())) await sleep(wait); // kept in progress meanwhile (invariant 8)
       }
     }
-  }
-
-  private async waitKeepingInProgress(items: Item[], ms: number): Promise<void> {
-    for (const item of items) item.msg.working();
-    await new Promise((r) => setTimeout(r, ms));
   }
 
   private async commit(items: Item[]): Promise<void> {
