@@ -23,13 +23,14 @@ import { connectNats, type NatsConnection } from './messaging/connection.ts';
 import { DeadLetters } from './messaging/dead-letters.ts';
 import { IngressRouter } from './messaging/ingress-router.ts';
 import { openGitBucket } from './messaging/git-bucket.ts';
+import { consumerLag } from './messaging/lag.ts';
 import { OutboxPublisher } from './messaging/outbox.ts';
 import { OutboxSweeper } from './messaging/outbox-sweeper.ts';
 import { ExhaustedDeliveries } from './messaging/exhausted-deliveries.ts';
 import { GroupCommitter } from './messaging/group-commit.ts';
 import { PartitionWorker } from './messaging/partition-worker.ts';
 import { Rejections } from './messaging/rejections.ts';
-import { ensureStreams } from './messaging/streams.ts';
+import { ensureStreams, storageReplicas } from './messaging/streams.ts';
 import { Metrics } from './metrics.ts';
 import { decideIsolation } from './sandbox/index.ts';
 import { openDatabase, type Database } from './persistence/index.ts';
@@ -103,11 +104,11 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const nc = await connectNats(natsUrl, `omoi-${config.nodeId}`, log);
     cleanup.push(() => nc.drain().catch(() => nc.close()));
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm, config);
+    await untilJetStreamAnswers(log, () => ensureStreams(jsm, { ...config, replicas: storageReplicas(config) }));
     const js = jetstream(nc);
     // A node's disk is a cache: commits travel between nodes through this bucket.
-    const commits = new CommitStore({ dataDir: config.dataDir, bucket: await openGitBucket(js) });
-    log.info({ partitions: config.partitions }, 'jetstream streams, consumers and the git bucket ready');
+    const commits = new CommitStore({ dataDir: config.dataDir, bucket: await openGitBucket(js, storageReplicas(config)) });
+    log.info({ partitions: config.partitions, replicas: storageReplicas(config) }, 'jetstream streams, consumers and the git bucket ready');
 
     // 3. Actors
     const metrics = new Metrics();
@@ -189,8 +190,9 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const workers = new Map<number, PartitionWorker>();
     // One transaction serves the batches of every partition this node holds (group commit).
     const committer: GroupCommitter = new GroupCommitter({ db, log, leases: { epoch: (p) => leases.epoch(p), assertHeld: (em, e) => leases.assertHeld(em, e) }, dispatch: runtime.dispatch, outbox, partitions: config.partitions, nodeId: config.nodeId });
+    let httpUrl: string | undefined;
     const leases: LeaseManager = new LeaseManager({
-      db, log, nodeId: config.nodeId, partitions: config.partitions, heartbeatMs: config.heartbeatMs,
+      db, log, nodeId: config.nodeId, partitions: config.partitions, heartbeatMs: config.heartbeatMs, httpUrl: () => httpUrl,
       onAcquired: async (partition) => {
         runtime.invalidateAll(); // actors of this partition may hold state from an earlier holding
         const worker: PartitionWorker = new PartitionWorker(partition, {
@@ -254,7 +256,8 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
 
     // 6. HTTP: API, dashboard, health, readiness, metrics
     const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
-    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, deadLetters: new DeadLetters({ db, js }) });
+    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, deadLetters: new DeadLetters({ db, js }), lag: () => consumerLag(jsm, config.partitions) });
+    httpUrl = http.url;
     log.info({ url: http.url }, 'http server listening');
 
     let stopping: Promise<void> | undefined;
@@ -313,6 +316,23 @@ const CLONE_SWEEP_MS = 3_600_000;
 async function ticketLiveness(db: Database, ids: string[]): Promise<Map<string, TicketLiveness>> {
   const rows = await db.em().getConnection().execute('select id, status, updated_at from omoi_ticket where id in (?)', [ids]) as Array<{ id: string; status: string; updated_at: Date | string }>;
   return new Map(rows.map((r) => [r.id, { status: r.status, updatedAt: new Date(r.updated_at) }]));
+}
+
+/**
+ * Runs `step` again while JetStream is not answering yet: a NATS cluster that has just formed
+ * (or lost a server) answers "temporarily unavailable" until it has elected its leaders.
+ */
+async function untilJetStreamAnswers(log: Logger, step: () => Promise<void>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      if (Date.now() > deadline || !/temporarily unavailable|timeout|no responders|503/i.test(errorMessage(err))) throw err;
+      log.warn({ err: errorMessage(err) }, 'jetstream not answering yet: retrying');
+      await sleep(1_000);
+    }
+  }
 }
 
 function sleep(ms: number): Promise<void> {

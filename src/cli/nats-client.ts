@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsServers } from '../config/nats-servers.ts';
 import { errorMessage } from '../errors.ts';
 import { CliError } from './cli-error.ts';
 import { DEFAULT_NATS_URL } from './defaults.ts';
@@ -17,7 +18,7 @@ export function natsUrlFrom(option: string | undefined, env: NodeJS.ProcessEnv =
  */
 export async function connectCli(url: string, opts: { reconnect?: boolean } = {}): Promise<NatsConnection> {
   try {
-    return await connect({ servers: url, name: 'omoi-cli', timeout: 5_000, maxReconnectAttempts: opts.reconnect ? -1 : 0 });
+    return await connect({ servers: natsServers(url), name: 'omoi-cli', timeout: 5_000, maxReconnectAttempts: opts.reconnect ? -1 : 0 });
   } catch (err) {
     throw new CliError(`cannot connect to NATS at ${url}: ${errorMessage(err)}`);
   }

@@ -28,7 +28,9 @@ export class LeaseManager {
 
   constructor(
     private readonly deps: {
-      db: Database; log: Logger; nodeId: string; partitions: number; heartbeatMs: number; httpUrl?: string;
+      db: Database; log: Logger; nodeId: string; partitions: number; heartbeatMs: number;
+      /** This node's HTTP URL for `omoi_node.http_url`; known only once HTTP listens, after the first heartbeats. */
+      httpUrl?: () => string | undefined;
       onAcquired: (partition: number, epoch: number) => Promise<void>;
       onLost: (partition: number) => Promise<void>;
     },
@@ -97,7 +99,7 @@ export class LeaseManager {
     await conn.execute(
       `insert into omoi_node (id, started_at, heartbeat_at, http_url, status) values (?, now(), now(), ?, 'up')
        on conflict (id) do update set heartbeat_at = now(), status = 'up', http_url = excluded.http_url`,
-      [nodeId, this.deps.httpUrl ?? null],
+      [nodeId, this.deps.httpUrl?.() ?? null],
     );
     // Renew by epoch, not by "not yet expired": a renewal delayed by load still succeeds unless
     // another node has taken the partition meanwhile (its epoch would differ).

@@ -21,8 +21,16 @@ export interface OmoiConfig {
   postgresBinaryCache: string | undefined;
   /** PostgreSQL URL; undefined → embedded PostgreSQL under `dataDir/postgres`. */
   databaseUrl: string | undefined;
-  /** NATS URL; undefined → a `nats-server -js` child process with its store under `dataDir/nats`. */
+  /**
+   * NATS URL, or comma-separated URLs of the servers of one NATS cluster (`natsServers` splits
+   * them); undefined → a `nats-server -js` child process with its store under `dataDir/nats`.
+   */
   natsUrl: string | undefined;
+  /**
+   * Replicas of every JetStream stream and consumer (and of object store buckets); the same on
+   * every node. More than 1 needs a NATS cluster with at least that many JetStream servers.
+   */
+  streamReplicas: number;
   httpHost: string;
   /** HTTP port; 0 picks a free port (printed at start). */
   httpPort: number;
@@ -105,6 +113,7 @@ export const DEFAULTS = {
   httpHost: '127.0.0.1',
   httpPort: 7070,
   partitions: 64,
+  streamReplicas: 1,
   logLevel: 'info',
   maxDeliver: 5,
   ackWaitMs: 30_000,

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.ts';
+import { natsServers } from './nats-servers.ts';
 import { isSafeNodeId, MAX_NODE_ID_LENGTH, type OmoiConfig } from './options.ts';
 
 /** How one setting is named in the environment and the config file, and how it is parsed. */
@@ -41,6 +42,15 @@ function url(protocols: string[]) {
   };
 }
 
+/** One NATS URL or a comma-separated list (servers of one cluster); each is checked. */
+function natsUrls(raw: string, name: string): string {
+  const servers = natsServers(raw);
+  if (servers.length === 0) throw new ConfigError(name, 'must not be empty');
+  const check = url(['nats:', 'tls:']);
+  for (const server of servers) check(server, name);
+  return servers.join(',');
+}
+
 function oneOf(values: string[]) {
   return (raw: string, name: string): string => {
     if (!values.includes(raw)) throw new ConfigError(name, `must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
@@ -76,7 +86,8 @@ export const SETTINGS: Setting[] = [
   def('databaseUrl', 'DATABASE_URL', 'PostgreSQL URL; unset → embedded PostgreSQL in the data directory.', url(['postgres:', 'postgresql:'])),
   def('postgresDir', 'OMOI_POSTGRES_DIR', 'Data directory of the embedded PostgreSQL (default `<data dir>/postgres`; as root, when the `postgres` user cannot enter it, a directory under `/var/lib/omoi/postgres` that it links to).', text),
   def('postgresBinaryCache', 'OMOI_POSTGRES_BINARY_CACHE', 'As root: where the embedded PostgreSQL binaries are copied for the `postgres` user to run (default `/var/cache/omoi/postgres`).', text),
-  def('natsUrl', 'NATS_URL', 'NATS URL; unset → an embedded `nats-server -js` child process.', url(['nats:', 'tls:'])),
+  def('natsUrl', 'NATS_URL', 'NATS URL, or a comma-separated list of the URLs of one NATS cluster; unset → an embedded `nats-server -js` child process.', natsUrls),
+  def('streamReplicas', 'OMOI_STREAM_REPLICAS', 'Replicas of each JetStream stream (and of its consumers): 3 in a NATS cluster of three servers keeps every message through the loss of one; more than 1 needs a NATS cluster with at least that many JetStream servers (default 1).', int(1, 5)),
   def('httpHost', 'OMOI_HTTP_HOST', 'Address the HTTP server binds (default `127.0.0.1`).', text),
   def('httpPort', 'OMOI_HTTP_PORT', 'HTTP port; 0 picks a free one (default 7070).', int(0, 65535)),
   def('apiToken', 'OMOI_API_TOKEN', 'Bearer token for the HTTP API; unset → generated into `<data dir>/api-token`.', text),

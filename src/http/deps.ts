@@ -1,5 +1,6 @@
 import type { OmoiConfig } from '../config/index.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { Lag } from '../messaging/lag.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Database } from '../persistence/index.ts';
 
@@ -16,6 +17,8 @@ export interface HttpDeps {
   readiness(): Promise<Readiness>;
   /** Validates (throws ProtocolError from src/protocol/codec.ts on bad input) and publishes a command durably; resolves when JetStream acked it. */
   submit(type: string, payload: unknown, opts?: { id?: string }): Promise<{ id: string }>;
+  /** How far behind the JetStream consumers are (`src/messaging/lag.ts`); absent → `/api/cluster` reports no lag. */
+  lag?(): Promise<Lag>;
   deadLetters: { list(status?: string, limit?: number): Promise<unknown[]>; show(id: number): Promise<unknown | undefined>; retry(id: number): Promise<void>; discard(id: number): Promise<void> };
 }
 

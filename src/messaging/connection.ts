@@ -1,15 +1,18 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsServers } from '../config/nats-servers.ts';
 import type { Logger } from '../logging/logger.ts';
 
 export type { NatsConnection };
 
 /**
  * Connects to NATS and keeps reconnecting forever (2 s between attempts, jittered), so a
- * nats-server restart only pauses the node. Connection status changes are logged.
+ * nats-server restart only pauses the node. `url` may list several servers of one cluster
+ * (comma-separated): the client picks one and moves to another when it goes away. Connection
+ * status changes are logged.
  */
 export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
   const nc = await connect({
-    servers: url,
+    servers: natsServers(url),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 2_000,

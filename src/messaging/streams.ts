@@ -1,8 +1,21 @@
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
+import { errorMessage, OmoiError } from '../errors.ts';
 import { Streams, Subjects } from '../protocol/index.ts';
 
-export interface StreamSettings { partitions: number; maxDeliver: number; ackWaitMs: number }
+export interface StreamSettings {
+  partitions: number; maxDeliver: number; ackWaitMs: number;
+  /** Replicas of each stream (its consumers follow it); default 1. See `storageReplicas`. */
+  replicas?: number;
+}
+
+/**
+ * How many replicas Omoi's JetStream storage keeps: streams, their consumers, and any object
+ * store bucket a node creates (`OMOI_STREAM_REPLICAS`); so all survive the same server losses.
+ */
+export function storageReplicas(config: { streamReplicas?: number }): number {
+  return config.streamReplicas ?? 1;
+}
 
 export const ROUTER_CONSUMER = 'router';
 export const partitionConsumer = (partition: number) => `part-${partition}`;
@@ -15,20 +28,23 @@ export const partitionConsumer = (partition: number) => `part-${partition}`;
  * - OMOI_IN   `omoi.in.>`   work queue of outside commands, one shared durable `router`
  * - OMOI_PART `omoi.part.>` work queue, one durable pull consumer per partition
  * - OMOI_EVT  `omoi.evt.>`, `omoi.errors.>`, `omoi.agent.>` history for observers (7 days)
+ * Each stream has `s.replicas` replicas; a stream made with fewer is scaled up (JetStream
+ * allows changing `num_replicas` in place).
  */
 export async function ensureStreams(jsm: JetStreamManager, s: StreamSettings): Promise<void> {
   const dedupe = nanos(10 * 60_000);
+  const num_replicas = s.replicas ?? 1;
   await upsertStream(jsm, {
     name: Streams.ingress, subjects: [Subjects.ingressAll], retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File, duplicate_window: dedupe, max_msg_size: 2 * 1024 * 1024,
+    storage: StorageType.File, duplicate_window: dedupe, max_msg_size: 2 * 1024 * 1024, num_replicas,
   });
   await upsertStream(jsm, {
     name: Streams.partitions, subjects: [Subjects.partitionAll], retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File, duplicate_window: dedupe,
+    storage: StorageType.File, duplicate_window: dedupe, num_replicas,
   });
   await upsertStream(jsm, {
     name: Streams.events, subjects: [Subjects.eventsAll, Subjects.errorsAll, 'omoi.agent.>'], retention: RetentionPolicy.Limits,
-    storage: StorageType.File, duplicate_window: dedupe, max_age: nanos(7 * 24 * 3600_000), max_bytes: 1024 ** 3, discard: DiscardPolicy.Old,
+    storage: StorageType.File, duplicate_window: dedupe, max_age: nanos(7 * 24 * 3600_000), max_bytes: 1024 ** 3, discard: DiscardPolicy.Old, num_replicas,
   });
   const consumer = {
     ack_policy: AckPolicy.Explicit,
@@ -49,11 +65,19 @@ type ConsumerConfig = Parameters<JetStreamManager['consumers']['add']>[1];
 
 async function upsertStream(jsm: JetStreamManager, cfg: StreamConfig & { name: string }): Promise<void> {
   try {
-    await jsm.streams.info(cfg.name);
-    await jsm.streams.update(cfg.name, cfg);
+    try {
+      await jsm.streams.info(cfg.name);
+      await jsm.streams.update(cfg.name, cfg);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.streams.add(cfg);
+    }
   } catch (err) {
-    if (!isNotFound(err)) throw err;
-    await jsm.streams.add(cfg);
+    // The server's own words ("replicas > 1 not supported in non-clustered mode") name no setting.
+    if ((cfg.num_replicas ?? 1) > 1 && /replica|cluster|peers|resources/i.test(errorMessage(err))) {
+      throw new OmoiError('stream_replicas', `stream ${cfg.name} with ${cfg.num_replicas} replicas (OMOI_STREAM_REPLICAS): ${errorMessage(err)}; replicas need a NATS cluster with at least that many JetStream servers`);
+    }
+    throw err;
   }
 }
 

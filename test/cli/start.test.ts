@@ -36,7 +36,8 @@ t.test('omoi start against a cluster; pub, sub, status and dlq against it; SIGTE
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /^node +cli-node at http:\/\/127\.0\.0\.1:\d+: ready$/m);
     t.match(r.stdout, /^checks +database ok .*nats ok .*partitions ok/m);
-    t.match(r.stdout, /^cli-node +up +4 /m, 'the node holds the 4 partitions');
+    t.match(r.stdout, /^cli-node +up +4 +\d+\.\ds ago /m, 'the node holds the 4 partitions; its last heartbeat was moments ago');
+    t.match(r.stdout, /^lag +\d+ messages waiting/m, 'the consumers\' lag');
     const wrongToken = await runOmoi(['status', '--url', url!], { OMOI_API_TOKEN: 'wrong' });
     t.equal(wrongToken.code, 1);
     t.match(wrongToken.stderr, /refused the API token/);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { ConfigError } from '../../src/errors.ts';
-import { DEFAULTS, loadConfig, SETTINGS } from '../../src/config/index.ts';
+import { DEFAULTS, loadConfig, natsServers, SETTINGS } from '../../src/config/index.ts';
 
 t.test('defaults: embedded servers, 64 partitions, a node id', async (t) => {
   const c = loadConfig({});
@@ -13,6 +13,23 @@ t.test('defaults: embedded servers, 64 partitions, a node id', async (t) => {
   t.equal(c.httpPort, DEFAULTS.httpPort);
   t.match(c.nodeId, /-7070$/);
   t.same(c.localAgentCapabilities, []);
+  t.equal(c.streamReplicas, 1, 'one replica per stream');
+});
+
+t.test('NATS_URL may list the servers of a NATS cluster; each is checked', async (t) => {
+  const three = 'nats://10.0.0.1:4222, nats://10.0.0.2:4222,tls://10.0.0.3:4222';
+  const c = loadConfig({ NATS_URL: three, OMOI_STREAM_REPLICAS: '3' });
+  t.equal(c.natsUrl, 'nats://10.0.0.1:4222,nats://10.0.0.2:4222,tls://10.0.0.3:4222');
+  t.same(natsServers(c.natsUrl!), ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222', 'tls://10.0.0.3:4222']);
+  t.equal(c.streamReplicas, 3);
+  t.same(natsServers('nats://127.0.0.1:4222'), ['nats://127.0.0.1:4222'], 'one URL is a list of one');
+  for (const [value, problem] of [
+    ['nats://10.0.0.1:4222,http://10.0.0.2:4222', /^NATS_URL: must use nats: or tls:, got "http:"/],
+    ['nats://10.0.0.1:4222,10.0.0.2', /^NATS_URL: is not a URL: "10\.0\.0\.2"/],
+    [' , ', /^NATS_URL: must not be empty/],
+  ] as const) {
+    t.throws(() => loadConfig({ NATS_URL: value }), problem, `${JSON.stringify(value)} is refused`);
+  }
 });
 
 t.test('the environment overrides the config file, which overrides defaults', async (t) => {
@@ -30,7 +47,7 @@ t.test('each invalid setting is named in one clear error', async (t) => {
   const bad: Record<string, string> = {
     OMOI_HTTP_PORT: 'abc', OMOI_PARTITIONS: '0', DATABASE_URL: 'mysql://x', NATS_URL: 'not a url', OMOI_LOG_LEVEL: 'loud',
     OMOI_MAX_DELIVER: '-1', OMOI_ACK_WAIT_MS: '5', OMOI_NODE_ID: ' ', OMOI_LOCAL_AGENT_CAPABILITIES: 'a b',
-    OMOI_AGENT_RESTART_MAX: 'many',
+    OMOI_AGENT_RESTART_MAX: 'many', OMOI_STREAM_REPLICAS: '6',
   };
   for (const [name, value] of Object.entries(bad)) {
     let caught: unknown;

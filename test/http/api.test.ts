@@ -260,6 +260,7 @@ t.test('agents, dead letters and cluster views', async (t) => {
   t.equal(cluster.json.partitions, 64);
   t.same(cluster.json.nodes.map((n: { id: string }) => n.id), ['node-1']);
   t.same(cluster.json.leases.map((l: { partition: number; node_id: string; epoch: number }) => [l.partition, l.node_id, l.epoch]), [[0, 'node-1', 3]]);
+  t.equal(cluster.json.lag, null, 'no NATS behind this server: no lag to report');
 });
 
 t.test('the dashboard is served without a token and with a strict content security policy', async (t) => {

@@ -15,6 +15,8 @@ interface Cluster {
   partitions: number;
   nodes: Array<{ id: string; status: string; heartbeat_at: string; http_url: string | null }>;
   leases: Array<{ partition: number; node_id: string | null; expires_at: string }>;
+  lag?: { total: number; router: { pending: number; ack_pending: number }; partitions: Array<{ partition: number; pending: number; ack_pending: number }> } | null;
+  lag_error?: string;
 }
 interface Tickets { tickets: Array<{ status: string }> }
 
@@ -23,7 +25,8 @@ const TICKET_PAGE = 1000;
 
 /**
  * `omoi status`: asks a node over HTTP for its readiness (`/readyz`), the cluster
- * (`/api/cluster`: nodes and partition leases) and the tickets by status (`/api/tickets`),
+ * (`/api/cluster`: nodes with the partitions each holds and the age of its last heartbeat,
+ * and the lag of the JetStream consumers) and the tickets by status (`/api/tickets`),
  * and returns a small report plus whether the node is ready. The API token is
  * `OMOI_API_TOKEN`, else `<data dir>/api-token`. Throws `CliError` when no node answers at
  * the URL or the token is refused.
@@ -58,14 +61,34 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
     `node        ${cluster.node_id} at ${base}: ${readiness.ready ? 'ready' : 'NOT READY'}`,
     `checks      ${checks.join(' · ')}`,
     `partitions  ${cluster.partitions}${unheld > 0 ? ` (${unheld} not leased)` : ''}`,
+    `lag         ${lagLine(cluster)}`,
     `tickets     ${ticketLine}`,
     '',
     textTable(
-      ['NODE', 'STATUS', 'PARTITIONS', 'LAST HEARTBEAT', 'HTTP'],
-      cluster.nodes.map((n) => [n.id, n.status, String(held.get(n.id) ?? 0), n.heartbeat_at, n.http_url ?? '-']),
+      ['NODE', 'STATUS', 'PARTITIONS', 'HEARTBEAT', 'HTTP'],
+      cluster.nodes.map((n) => [n.id, n.status, String(held.get(n.id) ?? 0), age(now - Date.parse(n.heartbeat_at)), n.http_url ?? '-']),
     ),
   ].join('\n');
   return { report, ready: readiness.ready };
+}
+
+/** Messages the consumers have not finished, in total and where most wait. */
+function lagLine(cluster: Cluster): string {
+  if (!cluster.lag) return `unknown${cluster.lag_error ? ` (${cluster.lag_error})` : ''}`;
+  const { total, router, partitions } = cluster.lag;
+  if (total === 0) return '0 messages waiting';
+  const parts = partitions.map((p) => ({ p: p.partition, n: p.pending + p.ack_pending })).filter((p) => p.n > 0).sort((a, b) => b.n - a.n);
+  const most = parts.slice(0, 3).map((p) => `${p.p}: ${p.n}`).join(', ');
+  return `${total} messages waiting (router ${router.pending + router.ack_pending}${parts.length ? ` · partitions ${most}${parts.length > 3 ? ', …' : ''}` : ''})`;
+}
+
+/** `1.2s ago`, `3m ago`: how long since a heartbeat. */
+function age(ms: number): string {
+  if (!Number.isFinite(ms)) return '-';
+  const s = Math.max(0, ms) / 1000;
+  if (s < 60) return `${s.toFixed(1)}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  return `${Math.floor(s / 3600)}h ago`;
 }
 
 async function get<T>(base: string, path: string, token: string | undefined, accept: number[] = [200]): Promise<T> {

@@ -340,6 +340,7 @@ async function refreshCluster() {
   $('cluster').replaceChildren(
     el('span', {}, `node ${c.node_id}`),
     ...c.nodes.map((n) => el('span', { class: `node status-${n.status}` }, `${n.id}: ${n.status}, ${held.get(n.id) || 0}/${c.partitions} partitions`)),
+    el('span', {}, c.lag ? `lag ${c.lag.total}` : 'lag unknown'),
   );
 }
 

@@ -1,16 +1,22 @@
 import type { FastifyInstance } from 'fastify';
+import { errorMessage } from '../../errors.ts';
 import { NodeEntity, PartitionLeaseEntity } from '../../persistence/index.ts';
 import type { HttpDeps } from '../deps.ts';
 import { plainRow } from '../plain-row.ts';
 
-/** `GET /api/cluster`: the nodes that heartbeat and who holds each partition lease. */
+/**
+ * `GET /api/cluster`: the nodes that heartbeat, who holds each partition lease, and the lag of
+ * the JetStream consumers (`lag`: router, per partition, total). NATS not answering does not
+ * fail the request: `lag` is null and `lag_error` says why.
+ */
 export async function clusterRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   app.get('/cluster', async () => {
     const em = deps.db.em();
-    const [nodes, leases] = await Promise.all([
+    const [nodes, leases, lag] = await Promise.all([
       em.find(NodeEntity, {}, { orderBy: { id: 'asc' } }),
       em.find(PartitionLeaseEntity, {}, { orderBy: { partition: 'asc' } }),
+      deps.lag ? deps.lag().then((l) => ({ lag: l }), (err) => ({ lag: null, lag_error: errorMessage(err) })) : { lag: null },
     ]);
-    return { node_id: deps.config.nodeId, partitions: deps.config.partitions, nodes: nodes.map(plainRow), leases: leases.map(plainRow) };
+    return { node_id: deps.config.nodeId, partitions: deps.config.partitions, nodes: nodes.map(plainRow), leases: leases.map(plainRow), ...lag };
   });
 }
