@@ -9,7 +9,7 @@ import { TicketBehavior } from './actors/ticket-actor.ts';
 import { OwnershipBehavior } from './actors/ownership-actor.ts';
 import { JoinBehavior } from './actors/join-actor.ts';
 import { MergeSupervisor } from './actors/merge-actor.ts';
-import { AgentBehavior, agentPolicyFrom } from './actors/agent-actor.ts';
+import { AgentBehavior, agentPolicyFrom, type Assignment } from './actors/agent-actor.ts';
 import { AgentDirectory } from './actors/agent-directory.ts';
 import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
@@ -34,7 +34,7 @@ import { ensureStreams, storageReplicas } from './messaging/streams.ts';
 import { Metrics } from './metrics.ts';
 import { decideIsolation } from './sandbox/index.ts';
 import { openDatabase, type Database } from './persistence/index.ts';
-import { encode, lookup, makeEnvelope, partitionOf, Subjects, validatePayload, ProtocolError, type CommandDef } from './protocol/index.ts';
+import { encode, lookup, makeEnvelope, parseJson, partitionOf, Subjects, validatePayload, ProtocolError, type CommandDef } from './protocol/index.ts';
 
 /** A running node. `stop()` is graceful and idempotent. */
 export interface OmoiNode {
@@ -162,10 +162,29 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       policy: agentPolicy,
       agentChanged: () => agents.invalidate(),
       runLocal: (a) => executor.run(a),
+      localAgentId: `local-${config.nodeId}`,
+      // Alive: a heartbeat within twice the lease TTL (a loaded node's heartbeat may lag).
+      nodeAlive: async (nodeId, ctx) => (await ctx.scope.em.getConnection().execute(
+        `select 1 from omoi_node where id = ? and status = 'up' and heartbeat_at > now() - ?::interval`,
+        [nodeId, `${6 * config.heartbeatMs} milliseconds`], 'all', ctx.scope.em.getTransactionContext(),
+      )).length > 0,
       stopLocal: (key) => executor.stopAttempt(key),
       liveLocal: () => executor.liveKeys(),
       offerRemote: (a) => nc.publish(Subjects.agentAssignments(a.agent_id), JSON.stringify(a)),
     }));
+    // This node's local agent may be handled by any node (its partition's holder): its
+    // assignments come here on its assignment subject, like a remote agent's.
+    const ownAssignments = nc.subscribe(Subjects.agentAssignments(`local-${config.nodeId}`), {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          executor.run(validatePayload('agent.assign', parseJson(msg.data)) as Assignment);
+        } catch (e) {
+          log.warn({ err: errorMessage(e) }, 'ignored a malformed assignment for this node\'s local agent');
+        }
+      },
+    });
+    cleanup.push(() => ownAssignments.unsubscribe());
     // Recovery on partition takeover, agent heartbeat supervision, stuck-ready sweep.
     const supervisor = new NodeSupervisor({
       db, log, publish, partitions: config.partitions, intervalMs: Math.max(200, config.heartbeatMs), policy: agentPolicy,

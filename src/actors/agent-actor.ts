@@ -29,8 +29,16 @@ type AgentCommand = 'agent.heartbeat' | 'agent.deregister' | 'agent.assign' | 'a
 
 export interface AgentDeps {
   policy: AgentPolicy;
-  /** Runs an assignment of a local agent on this node (after the commit). */
+  /** Runs an assignment of this node's local agent here (after the commit). */
   runLocal: (a: Assignment) => void;
+  /**
+   * This node's local agent (`local-<node>`). Another node's local agent runs its assignments
+   * on its own node (they are sent there, like a remote agent's); only its node knows which
+   * of its attempts still run. Absent: every local agent is this node's (tests of one node).
+   */
+  localAgentId?: string;
+  /** Whether the node of a local agent is alive (heartbeat within its lease TTL), read in the message's transaction. */
+  nodeAlive?: (nodeId: string, ctx: ActorContext) => Promise<boolean>;
   /** Hands an assignment to a remote agent on `omoi.agent.<id>.assign` (after the commit). */
   offerRemote: (a: Assignment) => void;
   /**
@@ -77,19 +85,29 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     'agent.assign': (agent, a, ctx) => {
       ctx.scope.uow.afterCommit(() => {
         failpoint('agent.offer'); // a test's stand-in for an offer lost after its commit (the attempt deadline re-drives it)
-        return agent.kind === 'local' ? this.deps.runLocal(a) : this.deps.offerRemote(a);
+        // Another node's local agent: to its node, on the agent's assignment subject (it listens there).
+        return agent.kind === 'local' && this.isHere(agent.id) ? this.deps.runLocal(a) : this.deps.offerRemote(a);
       });
       return agent.running.includes(keyOf(a)) ? agent : { ...agent, running: [...agent.running, keyOf(a)] };
     },
     'agent.task_ended': (agent, p, ctx) => {
       const key = keyOf(p);
       // Ended for its ticket (cancelled, or superseded by a retry): a process still running it must not go on.
-      if (agent.kind === 'local' && this.deps.stopLocal) ctx.scope.uow.afterCommit(() => this.deps.stopLocal!(key));
+      if (agent.kind === 'local' && this.isHere(agent.id) && this.deps.stopLocal) ctx.scope.uow.afterCommit(() => this.deps.stopLocal!(key));
       return { ...agent, running: agent.running.filter((k) => k !== key) };
     },
     'agent.check': (agent, _p, ctx) => this.check(agent, ctx.scope.now, ctx),
     'agent.wake': async (agent, p, ctx) => {
       if (agent.kind !== 'local') return agent;
+      if (!this.isHere(agent.id)) {
+        // Another node's agent: its attempts run there, and only that node knows which still do.
+        // While it lives it judges them (its attempt deadlines; a restart registers anew); once it
+        // is gone, every attempt it ran is lost.
+        if (await this.deps.nodeAlive?.(agent.id.replace(/^local-/, ''), ctx)) return agent;
+        const reported = await this.keptResults(agent.running, ctx);
+        for (const k of agent.running.filter((k) => !reported.has(k))) this.failAttempt(k, `agent_lost: the node of ${agent.id} is gone`, ctx);
+        return { ...agent, running: [] };
+      }
       // The wake's list is a snapshot from when it was sent; an attempt assigned since then runs
       // here too (a local agent's actor is handled by the node that runs it): ask the executor now.
       const live = new Set<string>([...p.live, ...(this.deps.liveLocal?.() ?? [])]);
@@ -104,7 +122,7 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
   async handle(agent: AgentRow | undefined, mail: CommandMail, ctx: ActorContext): Promise<{ state: AgentRow | undefined }> {
     const { env } = mail;
     // The codec validated each payload against its command's schema before it got here.
-    if (env.type === 'agent.register') return { state: this.register(agent, env.payload as PayloadOf<'agent.register'>, ctx) };
+    if (env.type === 'agent.register') return { state: await this.register(agent, env.payload as PayloadOf<'agent.register'>, ctx) };
     if (!isAgentCommand(env.type)) throw new TerminalError('unsupported_command', `AgentActor cannot handle ${env.type}`);
     if (env.type === 'agent.assign' && (!agent || !LIVE.has(agent.status))) {
       // The agent went away between the ticket's choice and now: the attempt goes back to the queue.
@@ -126,7 +144,7 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     this.deps.agentChanged?.();
   }
 
-  private register(agent: AgentRow | undefined, p: PayloadOf<'agent.register'>, ctx: ActorContext): AgentRow {
+  private async register(agent: AgentRow | undefined, p: PayloadOf<'agent.register'>, ctx: ActorContext): Promise<AgentRow> {
     const caps = p.capabilities;
     const dup = caps.find((c, i) => caps.indexOf(c) !== i);
     if (dup) throw new TerminalError('duplicate_capability', `capability ${JSON.stringify(dup)} is listed twice`, { capability: dup });
@@ -141,10 +159,19 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     }
     const now = ctx.scope.now;
     const local = p.kind === 'local';
+    let running = agent && agent.status !== 'removed' ? agent.running : [];
+    if (local && running.length) {
+      // A node registers its local agent when it starts: nothing runs in a process that just
+      // started, so the attempts recorded before were its previous process's, and are lost
+      // (unless their result is kept in the outbox: the sweep delivers it).
+      const reported = await this.keptResults(running, ctx);
+      for (const k of running.filter((k) => !reported.has(k))) this.failAttempt(k, 'agent_lost: its node restarted', ctx);
+      running = [];
+    }
     const status = local ? 'healthy' : 'registered';
     const row: AgentRow = {
       id: p.agent_id, name: p.name, phase: p.phase, capabilities: caps, agent_version: p.version, kind: p.kind, public_key: p.public_key ?? agent?.public_key ?? null,
-      status, capacity: p.capacity, running: agent && agent.status !== 'removed' ? agent.running : [], registered_at: now,
+      status, capacity: p.capacity, running, registered_at: now,
       last_heartbeat_at: local ? now : null, restarts: agent?.restarts ?? 0, restart_window_start: agent?.restart_window_start ?? null,
       reason: null, updated_at: now, version: (agent?.version ?? 0) + 1,
     };
@@ -200,6 +227,11 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
   }
 
   /** The attempts (`<ticket>/<task>/<attempt>`) whose result is kept in the outbox (see `effectPublisher`). */
+  /** Whether a local agent is this node's own (see `AgentDeps.localAgentId`). */
+  private isHere(agentId: string): boolean {
+    return this.deps.localAgentId === undefined || this.deps.localAgentId === agentId;
+  }
+
   private async keptResults(keys: string[], ctx: ActorContext): Promise<Set<string>> {
     if (!keys.length) return new Set();
     const ids = keys.map((k) => `task-result:${k.split('/').join(':')}`);

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { MAX_ID_LENGTH } from '../ids.ts';
+import { GIT_BUCKET } from '../messaging/git-bucket.ts';
 import {
   commands,
   Envelope,
@@ -137,6 +138,17 @@ export function generateProtocolDoc(): string {
     '',
     'Every stream has a duplicate window: a message published again with the same `Nats-Msg-Id`',
     'inside it is stored once.',
+    '',
+    `Commits travel between nodes through the JetStream object store \`${GIT_BUCKET}\` (stream`,
+    `\`OBJ_${GIT_BUCKET}\`, subjects \`$O.${GIT_BUCKET}.C.>\` and \`$O.${GIT_BUCKET}.M.>\`): one git bundle per commit Omoi made,`,
+    'named `<ticket>/<commit>`, holding what the commit adds over the commits listed in its',
+    '`requires` metadata (a task\'s base; a merge\'s sources and base). A node saves it before the',
+    'message announcing the commit (`task.complete`, `merge.finished`, `ticket.finalize`) is published.',
+    '',
+    '```sh',
+    `nats object ls ${GIT_BUCKET}                                   # every saved commit`,
+    `nats object get ${GIT_BUCKET} T1/<commit> -O t1.bundle && git fetch t1.bundle   # into a clone that has its requires`,
+    '```',
     '',
   );
 

@@ -59,6 +59,7 @@ export class CommitStore {
     const started = performance.now();
     const name = CommitStore.objectName(ticketId, commit);
     const done = (bytes: number, uploaded: boolean): SavedCommit => ({ name, bytes, ms: performance.now() - started, uploaded });
+    if (exclude.includes(commit)) return done(0, false); // nothing added: no object, no round trip
     if (await this.deps.bucket.has(name)) return done(0, false);
     const file = await this.tempFile();
     try {
