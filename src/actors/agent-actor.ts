@@ -106,7 +106,10 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
         if (await this.deps.nodeAlive?.(agent.id.replace(/^local-/, ''), ctx)) return agent;
         const reported = await this.keptResults(agent.running, ctx);
         for (const k of agent.running.filter((k) => !reported.has(k))) this.failAttempt(k, `agent_lost: the node of ${agent.id} is gone`, ctx);
-        return { ...agent, running: [] };
+        // Failed: nothing more is assigned to it until its node starts again (and registers it).
+        const reason = 'its node is gone';
+        if (agent.status !== 'failed') emit(ctx.scope, 'agent.status', { agent_id: agent.id, status: 'failed', reason, restarts: agent.restarts });
+        return { ...agent, status: 'failed', reason, running: [] };
       }
       // The wake's list is a snapshot from when it was sent; an attempt assigned since then runs
       // here too (a local agent's actor is handled by the node that runs it): ask the executor now.

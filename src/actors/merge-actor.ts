@@ -300,7 +300,12 @@ export class MergeSupervisor {
           logFile: path.join(logDir, `merge-${job.joinId}-${job.attempt}.log`), signal, isolation: this.deps.isolation,
         });
         // Durable off this node before `merge.finished` announces it (src/git/commit-store.ts).
-        if (outcome.ok) await this.deps.commits.save(job.ticketId, outcome.commit, [...job.sources.map((s) => s.commit), job.base]);
+        // While NATS is away this waits (no crash: an outage is not the merge's failure).
+        if (outcome.ok) {
+          await this.deps.commits.saveRetrying(job.ticketId, outcome.commit, [...job.sources.map((s) => s.commit), job.base], {
+            signal, onRetry: (err, ms) => this.deps.log.warn({ merge: `${job.ticketId}/${job.joinId}/${job.attempt}`, err: errorMessage(err), retryInMs: ms }, 'could not save the merge commit to the object store; retrying'),
+          });
+        }
         return outcome;
       } finally {
         await rm(sandboxDir, { recursive: true, force: true }).catch(() => undefined);

@@ -151,20 +151,6 @@ export class LocalExecutor {
     }
   }
 
-  /** `commits.save`, retried with backoff until it succeeds, fails for good, or the attempt is stopped. */
-  private async saveCommit(a: Assignment, commit: string, signal: AbortSignal): Promise<void> {
-    for (let wait = 250; ; wait = Math.min(wait * 2, 5_000)) {
-      try {
-        await this.deps.commits.save(a.ticket_id, commit, [a.base]);
-        return;
-      } catch (err) {
-        if (err instanceof TerminalError || signal.aborted || this.stopping) throw err;
-        this.deps.log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt, err: errorMessage(err), retryInMs: wait }, 'could not save the task\'s commit to the object store; retrying');
-        await new Promise((r) => setTimeout(r, wait));
-      }
-    }
-  }
-
   private async executeWith(a: Assignment, signal: AbortSignal): Promise<void> {
     const { publish, log, dataDir } = this.deps;
     const ref = { ticket_id: a.ticket_id, task_id: a.task_id, attempt: a.attempt };
@@ -196,7 +182,9 @@ export class LocalExecutor {
         await setBranch(repoDir, a.branch, result.commit);
         // Durable off this node before `task.complete` announces it (src/git/commit-store.ts);
         // while NATS is away that waits (the attempt stays live here) rather than failing it.
-        await this.saveCommit(a, result.commit, signal);
+        await this.deps.commits.saveRetrying(a.ticket_id, result.commit, [a.base], {
+          signal, onRetry: (err, ms) => log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt, err: errorMessage(err), retryInMs: ms }, 'could not save the task\'s commit to the object store; retrying'),
+        });
         outcome = { type: 'task.complete', payload: { ...ref, commit: result.commit, result: result.result ?? {}, ...(result.violations.length ? { ownership_warnings: result.violations } : {}) } };
       }
     } catch (err) {

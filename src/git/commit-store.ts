@@ -73,6 +73,24 @@ export class CommitStore {
   }
 
   /**
+   * `save`, tried again with backoff (0.25 s doubling to 5 s) while it fails for a passing
+   * reason (NATS away: the commit cannot be announced before it is durable, so its announcer
+   * waits rather than fail), until it succeeds, fails for good (`TerminalError`) or `signal`
+   * aborts (then the last error is thrown).
+   */
+  async saveRetrying(ticketId: string, commit: string, exclude: readonly string[], o: { signal?: AbortSignal; onRetry?: (err: unknown, waitMs: number) => void } = {}): Promise<SavedCommit> {
+    for (let wait = 250; ; wait = Math.min(wait * 2, 5_000)) {
+      try {
+        return await this.save(ticketId, commit, exclude);
+      } catch (err) {
+        if (err instanceof TerminalError || o.signal?.aborted) throw err;
+        o.onRetry?.(err, wait);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  /**
    * Makes sure this node has the ticket's clone (`<dataDir>/repos/<ticket>`, cloned from
    * `repository` if missing) holding every commit of `commits`: from the bucket, else from
    * the repository (a ticket's base is a commit of the user's repository). Throws
