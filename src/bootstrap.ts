@@ -103,7 +103,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     }
     const nc = await connectNats(natsUrl, `omoi-${config.nodeId}`, log);
     cleanup.push(() => nc.drain().catch(() => nc.close()));
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nc, { checkAPI: false }); // a cluster still electing its leader answers below, retried
     await untilJetStreamAnswers(log, () => ensureStreams(jsm, { ...config, replicas: storageReplicas(config) }));
     const js = jetstream(nc);
     // A node's disk is a cache: commits travel between nodes through this bucket.
@@ -155,18 +155,21 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     cleanup.push(() => clearInterval(cloneSweeper));
     const ownership = runtime.register(new OwnershipBehavior());
     const joins = runtime.register(new JoinBehavior({ dataDir: config.dataDir, merges }));
-    // Lenient on purpose (a loaded node's heartbeat may lag): what a dead node's agent is given meanwhile, its wake or deadline requeues.
-    const agents = new AgentDirectory(undefined, Math.max(10_000, 5 * config.heartbeatMs));
+    // A node silent this long is gone (its local agent gets no work, and is woken to fail what it
+    // ran). Lenient on purpose: a loaded node's heartbeat may lag well past its lease TTL.
+    const nodeGoneAfterMs = Math.max(10_000, 5 * config.heartbeatMs);
+    const agents = new AgentDirectory(undefined, nodeGoneAfterMs);
     runtime.register(new TicketBehavior({ dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits }));
     runtime.register(new AgentBehavior({
       policy: agentPolicy,
       agentChanged: () => agents.invalidate(),
       runLocal: (a) => executor.run(a),
       localAgentId: `local-${config.nodeId}`,
-      // Alive: a heartbeat within twice the lease TTL (a loaded node's heartbeat may lag).
+      // Alive: a heartbeat within `nodeGoneAfterMs` (lenient: a loaded node's heartbeat lags, and
+      // a live node's agent judged dead would lose the attempts it runs).
       nodeAlive: async (nodeId, ctx) => (await ctx.scope.em.getConnection().execute(
         `select 1 from omoi_node where id = ? and status = 'up' and heartbeat_at > now() - ?::interval`,
-        [nodeId, `${6 * config.heartbeatMs} milliseconds`], 'all', ctx.scope.em.getTransactionContext(),
+        [nodeId, `${nodeGoneAfterMs} milliseconds`], 'all', ctx.scope.em.getTransactionContext(),
       )).length > 0,
       stopLocal: (key) => executor.stopAttempt(key),
       liveLocal: () => executor.liveKeys(),
@@ -189,7 +192,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const supervisor = new NodeSupervisor({
       db, log, publish, partitions: config.partitions, intervalMs: Math.max(200, config.heartbeatMs), policy: agentPolicy,
       held: () => leases, liveAttempts: () => executor.liveKeys(), liveMerge: (ticket, join, attempt) => merges.isRunning(ticket, join, attempt),
-      localAgentId: `local-${config.nodeId}`, attemptSilenceMs: config.attemptSilenceMs, expired: (status) => metrics.attemptsExpired.inc({ status }),
+      localAgentId: `local-${config.nodeId}`, attemptSilenceMs: config.attemptSilenceMs, nodeGoneAfterMs, expired: (status) => metrics.attemptsExpired.inc({ status }),
     });
     supervisor.start();
     cleanup.push(() => supervisor.stop());

@@ -44,6 +44,8 @@ export class NodeSupervisor {
       held: () => HeldPartitions | undefined; liveAttempts: () => string[];
       /** This node's local agent, and the deadline of an attempt without a sign of life (ms). */
       localAgentId: string; attemptSilenceMs: number;
+      /** A node whose heartbeat is older than this is gone: its local agent is woken (and fails what it ran). */
+      nodeGoneAfterMs: number;
       /** Counts expired attempts (`omoi_attempts_expired_total`). */
       expired: (status: string) => void;
       /** Whether the MergeActor of this join attempt is alive on this node. */
@@ -141,6 +143,15 @@ export class NodeSupervisor {
     const now = Date.now();
     const bucket = Math.floor(now / intervalMs);
     await this.expireSilent(owned, now);
+    // Local agents of nodes that stopped heartbeating: their wake fails what they ran and marks them failed.
+    const orphans = await conn.execute(
+      `select a.id from omoi_agent a left join omoi_node n on n.id = substr(a.id, 7)
+        where a.kind = 'local' and a.status in ('healthy', 'degraded') and a.id <> ?
+          and (n.id is null or n.status <> 'up' or n.heartbeat_at < now() - ?::interval)`,
+      [this.deps.localAgentId, `${this.deps.nodeGoneAfterMs} milliseconds`]) as Array<{ id: string }>;
+    for (const { id } of orphans) {
+      if (owned.has(partitionOf('agent', id, this.deps.partitions))) await publish('agent.wake', { agent_id: id, live: [] }, `agent-wake:${id}:gone:${bucket}`);
+    }
     const agents = await conn.execute(`select id, status, registered_at, last_heartbeat_at from omoi_agent where kind <> 'local' and status in ('registered', 'healthy', 'degraded')`) as Array<{ id: string; status: string; registered_at: Date; last_heartbeat_at: Date | null }>;
     for (const a of agents) {
       if (!owned.has(partitionOf('agent', a.id, this.deps.partitions))) continue;

@@ -55,7 +55,7 @@ export async function withNatsCluster(t: TestContext, size = 3): Promise<NatsClu
 export async function jetStreamReady(url: string, timeoutMs = 30_000): Promise<void> {
   const nc = await connect({ servers: url.split(','), maxReconnectAttempts: -1 });
   try {
-    const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+    const jsm = await jetstreamManager(nc, { timeout: 2_000, checkAPI: false }); // its own check would throw before the cluster elects a leader
     await waitFor('the JetStream cluster to answer', () => jsm.getAccountInfo().then(() => true), { timeoutMs, intervalMs: 250 });
   } finally {
     await nc.close();
