@@ -188,19 +188,24 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       },
     });
     cleanup.push(() => ownAssignments.unsubscribe());
+    // This node's local agent, registered at start (and again by the supervisor should another
+    // node have judged this one gone and failed it: its node is alive, so it works again).
+    const registerLocalAgent = (id = `register-local:${config.nodeId}:${Date.now()}`) => publish('agent.register', {
+      agent_id: `local-${config.nodeId}`, name: `local agent of ${config.nodeId}`, phase: 'execute', capabilities: config.localAgentCapabilities,
+      version: '1.0.0', kind: 'local', capacity: config.localAgentCapacity,
+    }, id);
     // Recovery on partition takeover, agent heartbeat supervision, stuck-ready sweep.
     const supervisor = new NodeSupervisor({
       db, log, publish, partitions: config.partitions, intervalMs: Math.max(200, config.heartbeatMs), policy: agentPolicy,
       held: () => leases, liveAttempts: () => executor.liveKeys(), liveMerge: (ticket, join, attempt) => merges.isRunning(ticket, join, attempt),
-      localAgentId: `local-${config.nodeId}`, attemptSilenceMs: config.attemptSilenceMs, nodeGoneAfterMs, expired: (status) => metrics.attemptsExpired.inc({ status }),
+      localAgentId: `local-${config.nodeId}`, attemptSilenceMs: config.attemptSilenceMs, nodeGoneAfterMs,
+      // One revival per 10 s window (a deduplicated id): the failed row stays until it is handled.
+      reviveLocalAgent: () => registerLocalAgent(`register-local:${config.nodeId}:revive:${Math.floor(Date.now() / 10_000)}`), expired: (status) => metrics.attemptsExpired.inc({ status }),
     });
     supervisor.start();
     cleanup.push(() => supervisor.stop());
     // This node's local agent (runs tasks in sandboxes here); it starts healthy.
-    await publish('agent.register', {
-      agent_id: `local-${config.nodeId}`, name: `local agent of ${config.nodeId}`, phase: 'execute', capabilities: config.localAgentCapabilities,
-      version: '1.0.0', kind: 'local', capacity: config.localAgentCapacity,
-    }, `register-local:${config.nodeId}:${Date.now()}`);
+    await registerLocalAgent();
     log.info({ actors: runtime.registeredTypes() }, 'actor system started');
 
     // 4. Partitions: leases decide which workers run here

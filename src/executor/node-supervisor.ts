@@ -46,6 +46,8 @@ export class NodeSupervisor {
       localAgentId: string; attemptSilenceMs: number;
       /** A node whose heartbeat is older than this is gone: its local agent is woken (and fails what it ran). */
       nodeGoneAfterMs: number;
+      /** Registers this node's local agent again (it was found `failed` while this node lives). */
+      reviveLocalAgent?: () => Promise<void>;
       /** Counts expired attempts (`omoi_attempts_expired_total`). */
       expired: (status: string) => void;
       /** Whether the MergeActor of this join attempt is alive on this node. */
@@ -143,6 +145,11 @@ export class NodeSupervisor {
     const now = Date.now();
     const bucket = Math.floor(now / intervalMs);
     await this.expireSilent(owned, now);
+    // This node's own agent, failed by another node that took this one for gone (a long stall).
+    if (this.deps.reviveLocalAgent) {
+      const [own] = await conn.execute(`select status from omoi_agent where id = ?`, [this.deps.localAgentId]) as Array<{ status: string }>;
+      if (own?.status === 'failed') await this.deps.reviveLocalAgent();
+    }
     // Local agents of nodes that stopped heartbeating: their wake fails what they ran and marks them failed.
     const orphans = await conn.execute(
       `select a.id from omoi_agent a left join omoi_node n on n.id = substr(a.id, 7)
