@@ -171,7 +171,7 @@ export class PartitionWorker {
         if (!isDatabaseOutage(err) && (await this.deps.databaseUp())) throw err;
         this.deps.log.warn({ partition: this.partition, err: errorMessage(err), retryInMs: wait }, 'database unreachable; the batch waits for it');
         await sleep(wait); // kept in progress meanwhile (invariant 8)
-        while (!this.stopped && !(await this.deps.databaseUp())) await sleep(wait); // kept in progress meanwhile (invariant 8)
+        while (!this.stopped && !(await this.deps.databaseUp())) await sleep(wait);
       }
     }
   }

@@ -7,7 +7,7 @@ import t from 'tap';
 import { CommitStore } from '../../src/git/commit-store.ts';
 import { prepareTicketClone, ticketRepoDir } from '../../src/git/index.ts';
 import { GIT_BUCKET, openGitBucket } from '../../src/messaging/git-bucket.ts';
-import { withNats } from '../harness/index.ts';
+import { withNats, type TestContext } from '../harness/index.ts';
 import { git, SourceRepo, tempDir } from './fixture.ts';
 
 /** A commit on `parents` in the clone `repoDir` (through a throw-away worktree). */
@@ -25,11 +25,17 @@ function commitIn(repoDir: string, parents: string[], files: Record<string, stri
   }
 }
 
-t.test('commits saved on one node are rebuilt on a node that never saw the ticket', async (t) => {
+/** A nats-server of this test, a client, and the git bucket on it. */
+async function withBucket(t: TestContext) {
   const nats = await withNats(t);
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
-  const bucket = await openGitBucket(jetstream(nc));
+  const js = jetstream(nc);
+  return { js, bucket: await openGitBucket(js) };
+}
+
+t.test('commits saved on one node are rebuilt on a node that never saw the ticket', async (t) => {
+  const { bucket } = await withBucket(t);
   const root = tempDir(t);
   const source = SourceRepo.create(root, { 'a.txt': 'a\n', 'b.txt': 'b\n' });
   const base = git(source.dir, 'rev-parse', 'HEAD');
@@ -63,10 +69,7 @@ t.test('commits saved on one node are rebuilt on a node that never saw the ticke
 });
 
 t.test('a commit in neither the store nor the repository is refused with a clear error', async (t) => {
-  const nats = await withNats(t);
-  const nc = await connect({ servers: nats.url });
-  t.teardown(() => nc.close());
-  const bucket = await openGitBucket(jetstream(nc));
+  const { bucket } = await withBucket(t);
   const root = tempDir(t);
   const source = SourceRepo.create(root);
   const store = new CommitStore({ dataDir: path.join(root, 'n'), bucket });
@@ -79,11 +82,7 @@ t.test('a commit in neither the store nor the repository is refused with a clear
 });
 
 t.test('a damaged or wrong object in the store is refused, and nothing of it is used', async (t) => {
-  const nats = await withNats(t);
-  const nc = await connect({ servers: nats.url });
-  t.teardown(() => nc.close());
-  const js = jetstream(nc);
-  const bucket = await openGitBucket(js);
+  const { js, bucket } = await withBucket(t);
   const raw = await new Objm(js).open(GIT_BUCKET);
   const root = tempDir(t);
   const source = SourceRepo.create(root);
@@ -106,12 +105,8 @@ t.test('a damaged or wrong object in the store is refused, and nothing of it is 
 });
 
 t.test('the bucket is created with the replicas asked for, and opening it again is harmless', async (t) => {
-  const nats = await withNats(t);
-  const nc = await connect({ servers: nats.url });
-  t.teardown(() => nc.close());
-  const js = jetstream(nc);
-  await openGitBucket(js, 1);
-  await openGitBucket(js, 1);
+  const { js } = await withBucket(t);
+  await openGitBucket(js, 1); // opening it again is harmless
   const status = await (await new Objm(js).open(GIT_BUCKET)).status();
   t.equal(status.replicas, 1);
   t.equal(status.storage, 'file');
