@@ -50,13 +50,30 @@ async function importLooseDir(fromDir: string, toDir: string, prefix: string): P
     });
     const actual = createHash(id.length === 40 ? 'sha1' : 'sha256').update(content).digest('hex');
     if (actual !== id) throw new TerminalError('bad_object', `the sandbox's object ${id} holds content that hashes to ${actual}`, { object: id });
-    await mkdir(toDir, { recursive: true });
-    const temp = path.join(toDir, `tmp_obj_omoi_${randomBytes(6).toString('hex')}`);
-    await writeFile(temp, bytes, { mode: 0o444 });
-    await rename(temp, target);
+    await writeLooseObject(toDir, target, bytes);
     imported++;
   }
   return imported;
+}
+
+/**
+ * Writes `bytes` to a temporary name in the fan-out directory `dir`, then renames it to
+ * `target`. A `git gc` in the clone (git's automatic one after a fetch) removes fan-out
+ * directories it emptied while we write: like git itself, make the directory again and retry.
+ */
+async function writeLooseObject(dir: string, target: string, bytes: Buffer): Promise<void> {
+  for (let tries = 1; ; tries++) {
+    await mkdir(dir, { recursive: true });
+    const temp = path.join(dir, `tmp_obj_omoi_${randomBytes(6).toString('hex')}`);
+    try {
+      await writeFile(temp, bytes, { mode: 0o444 });
+      await rename(temp, target); // the temporary file keeps the directory from being removed
+      return;
+    } catch (err) {
+      await rm(temp, { force: true });
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || tries >= 10) throw err;
+    }
+  }
 }
 
 /** Copies `pack` into the clone's pack dir under a temporary name and lets `git index-pack` verify and index it. */

@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { addWorktree, ensureClone, importSandboxObjects } from '../../src/git/index.ts';
@@ -104,6 +105,34 @@ t.test('an object whose content does not hash to its name is refused; packs are 
   await importSandboxObjects(sandbox.dir, sandbox.cloneGitDir);
   t.equal(git(s.clone, 'show', `${commit}:packed.txt`), 'packed', 'the packed commit reached the clone');
   t.equal(git(s.clone, 'fsck', '--no-dangling'), '', 'the clone is sound');
+  await manager.remove(sandbox);
+});
+
+t.test("objects arrive while a gc in the clone removes the fan-out directories it emptied", async (t) => {
+  const s = await setup(t);
+  const manager = new SandboxManager(s.sandboxes);
+  const sandbox = await manager.create(s.clone, 'gc', 'omoi/x/gc', s.base);
+  for (let i = 0; i < 1500; i++) writeFileSync(path.join(sandbox.dir, `f${i}.txt`), `${i}\n`);
+  git(sandbox.dir, 'add', '-A');
+  git(sandbox.dir, '-c', 'user.name=T', '-c', 'user.email=t@x', 'commit', '-q', '-m', 'many');
+  const commit = git(sandbox.dir, 'rev-parse', 'HEAD');
+  // What `git prune-packed` does at the end of an automatic gc: remove every empty fan-out directory.
+  const objects = path.join(s.clone, 'objects');
+  let importing = true;
+  let removed = 0;
+  const gc = (async () => {
+    const fanout = Array.from({ length: 256 }, (_, i) => path.join(objects, i.toString(16).padStart(2, '0')));
+    while (importing) { // one pass after another, a directory at a time, as git does
+      for (const d of fanout) await rmdir(d).then(() => removed++, () => undefined);
+    }
+  })();
+  const imported = await importSandboxObjects(sandbox.dir, sandbox.cloneGitDir).finally(() => { importing = false; });
+  await gc;
+  t.ok(removed > 0, `the gc removed ${removed} empty fan-out directories meanwhile`);
+  t.ok(imported >= 1502, 'every object arrived');
+  t.equal(git(s.clone, 'show', `${commit}:f1499.txt`), "1499", 'the clone has the commit and its files');
+  t.equal(git(s.clone, 'fsck', '--no-dangling'), '', 'the clone is sound');
+  t.same(readdirSync(objects).flatMap((d) => /^[0-9a-f]{2}$/.test(d) ? readdirSync(path.join(objects, d)).filter((f) => f.startsWith('tmp_')) : []), [], 'no temporary file left');
   await manager.remove(sandbox);
 });
 
