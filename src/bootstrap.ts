@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { ActorRuntime } from './actors/actor-runtime.ts';
 import type { SupervisionReport } from './actors/entity-host.ts';
 import { TicketBehavior } from './actors/ticket-actor.ts';
@@ -11,6 +11,7 @@ import { JoinBehavior } from './actors/join-actor.ts';
 import { MergeSupervisor } from './actors/merge-actor.ts';
 import { AgentBehavior, agentPolicyFrom, type Assignment } from './actors/agent-actor.ts';
 import { AgentDirectory } from './actors/agent-directory.ts';
+import { agentOfNode } from './actors/local-agent.ts';
 import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
@@ -34,7 +35,7 @@ import { ensureStreams, storageReplicas } from './messaging/streams.ts';
 import { Metrics } from './metrics.ts';
 import { decideIsolation } from './sandbox/index.ts';
 import { openDatabase, type Database } from './persistence/index.ts';
-import { encode, lookup, makeEnvelope, parseJson, partitionOf, Subjects, validatePayload, ProtocolError, type CommandDef } from './protocol/index.ts';
+import { encode, lookup, makeEnvelope, parseJson, partitionOf, Streams, Subjects, validatePayload, ProtocolError, type CommandDef } from './protocol/index.ts';
 
 /** A running node. `stop()` is graceful and idempotent. */
 export interface OmoiNode {
@@ -158,13 +159,14 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // A node silent this long is gone (its local agent gets no work, and is woken to fail what it
     // ran). Lenient on purpose: a loaded node's heartbeat may lag well past its lease TTL.
     const nodeGoneAfterMs = Math.max(10_000, 5 * config.heartbeatMs);
+    const ownAgentId = agentOfNode(config.nodeId);
     const agents = new AgentDirectory(undefined, nodeGoneAfterMs);
     runtime.register(new TicketBehavior({ dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits }));
     runtime.register(new AgentBehavior({
       policy: agentPolicy,
       agentChanged: () => agents.invalidate(),
       runLocal: (a) => executor.run(a),
-      localAgentId: `local-${config.nodeId}`,
+      localAgentId: ownAgentId,
       // Alive: a heartbeat within `nodeGoneAfterMs` (lenient: a loaded node's heartbeat lags, and
       // a live node's agent judged dead would lose the attempts it runs).
       nodeAlive: async (nodeId, ctx) => (await ctx.scope.em.getConnection().execute(
@@ -173,13 +175,16 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       )).length > 0,
       stopLocal: (key) => executor.stopAttempt(key),
       liveLocal: () => executor.liveKeys(),
-      offerRemote: (a) => nc.publish(Subjects.agentAssignments(a.agent_id), JSON.stringify(a)),
     }));
     // This node's local agent may be handled by any node (its partition's holder): its
-    // assignments come here on its assignment subject, like a remote agent's.
-    const ownAssignments = nc.subscribe(Subjects.agentAssignments(`local-${config.nodeId}`), {
-      callback: (err, msg) => {
-        if (err) return;
+    // assignments come here on its assignment subject, like a remote agent's, read from the
+    // stream that stored them (an ordered consumer resumes where it was after a reconnect, so
+    // an offer made while this node was cut off from NATS is not lost). Those made before
+    // this process started were its predecessor's: registering the agent failed them.
+    const ownAssignments = await (await js.consumers.get(Streams.events, {
+      filter_subjects: Subjects.agentAssignments(ownAgentId), deliver_policy: DeliverPolicy.New,
+    })).consume({
+      callback: (msg) => {
         try {
           executor.run(validatePayload('agent.assign', parseJson(msg.data)) as Assignment);
         } catch (e) {
@@ -187,18 +192,18 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
         }
       },
     });
-    cleanup.push(() => ownAssignments.unsubscribe());
+    cleanup.push(() => void ownAssignments.stop());
     // This node's local agent, registered at start (and again by the supervisor should another
     // node have judged this one gone and failed it: its node is alive, so it works again).
     const registerLocalAgent = (id = `register-local:${config.nodeId}:${Date.now()}`) => publish('agent.register', {
-      agent_id: `local-${config.nodeId}`, name: `local agent of ${config.nodeId}`, phase: 'execute', capabilities: config.localAgentCapabilities,
+      agent_id: ownAgentId, name: `local agent of ${config.nodeId}`, phase: 'execute', capabilities: config.localAgentCapabilities,
       version: '1.0.0', kind: 'local', capacity: config.localAgentCapacity,
     }, id);
     // Recovery on partition takeover, agent heartbeat supervision, stuck-ready sweep.
     const supervisor = new NodeSupervisor({
       db, log, publish, partitions: config.partitions, intervalMs: Math.max(200, config.heartbeatMs), policy: agentPolicy,
       held: () => leases, liveAttempts: () => executor.liveKeys(), liveMerge: (ticket, join, attempt) => merges.isRunning(ticket, join, attempt),
-      localAgentId: `local-${config.nodeId}`, attemptSilenceMs: config.attemptSilenceMs, nodeGoneAfterMs,
+      localAgentId: ownAgentId, attemptSilenceMs: config.attemptSilenceMs, nodeGoneAfterMs,
       // One revival per 10 s window (a deduplicated id): the failed row stays until it is handled.
       reviveLocalAgent: () => registerLocalAgent(`register-local:${config.nodeId}:revive:${Math.floor(Date.now() / 10_000)}`), expired: (status) => metrics.attemptsExpired.inc({ status }),
     });

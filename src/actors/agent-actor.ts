@@ -2,9 +2,10 @@ import { NotFoundError, TerminalError } from '../errors.ts';
 import { failpoint } from '../failpoints.ts';
 import { AgentEntity, type AgentRow, type EntityManager } from '../persistence/index.ts';
 import { emit, send } from '../messaging/typed.ts';
-import { ActorType, type PayloadOf } from '../protocol/index.ts';
+import { ActorType, Subjects, type PayloadOf } from '../protocol/index.ts';
 import type { CommandMail } from './actor-runtime.ts';
 import type { ActorContext, EntityBehavior } from './entity-host.ts';
+import { nodeOfLocalAgent } from './local-agent.ts';
 
 /** Heartbeat supervision limits (ms) and the restart policy of agents that come back. */
 export interface AgentPolicy {
@@ -39,8 +40,6 @@ export interface AgentDeps {
   localAgentId?: string;
   /** Whether the node of a local agent is alive (heartbeat within its lease TTL), read in the message's transaction. */
   nodeAlive?: (nodeId: string, ctx: ActorContext) => Promise<boolean>;
-  /** Hands an assignment to a remote agent on `omoi.agent.<id>.assign` (after the commit). */
-  offerRemote: (a: Assignment) => void;
   /**
    * Stops attempt `<ticket>/<task>/<attempt>` of a local agent if it still runs or waits on this
    * node (after the commit of its `agent.task_ended`: it was cancelled or superseded); a no-op
@@ -83,11 +82,16 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     'agent.heartbeat': (agent, _p, ctx) => this.heartbeat(agent, ctx),
     'agent.deregister': (agent, p, ctx) => this.lose(agent, 'removed', p.reason ?? 'deregistered', ctx),
     'agent.assign': (agent, a, ctx) => {
-      ctx.scope.uow.afterCommit(() => {
-        failpoint('agent.offer'); // a test's stand-in for an offer lost after its commit (the attempt deadline re-drives it)
-        // Another node's local agent: to its node, on the agent's assignment subject (it listens there).
-        return agent.kind === 'local' && this.isHere(agent.id) ? this.deps.runLocal(a) : this.deps.offerRemote(a);
-      });
+      if (agent.kind === 'local' && this.isHere(agent.id)) {
+        ctx.scope.uow.afterCommit(() => {
+          failpoint('agent.offer'); // a test's stand-in for an offer lost after its commit (the attempt deadline re-drives it)
+          this.deps.runLocal(a);
+        });
+      } else {
+        // A remote agent's, or another node's local agent's: on the agent's assignment subject,
+        // stored by JetStream (stream OMOI_EVT) and re-driven by the outbox until it is.
+        ctx.scope.offer(Subjects.agentAssignments(a.agent_id), a, `assign:${a.ticket_id}:${a.task_id}:${a.attempt}`);
+      }
       return agent.running.includes(keyOf(a)) ? agent : { ...agent, running: [...agent.running, keyOf(a)] };
     },
     'agent.task_ended': (agent, p, ctx) => {
@@ -103,7 +107,7 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
         // Another node's agent: its attempts run there, and only that node knows which still do.
         // While it lives it judges them (its attempt deadlines; a restart registers anew); once it
         // is gone, every attempt it ran is lost.
-        if (await this.deps.nodeAlive?.(agent.id.replace(/^local-/, ''), ctx)) return agent;
+        if (await this.deps.nodeAlive?.(nodeOfLocalAgent(agent.id)!, ctx)) return agent;
         const reported = await this.keptResults(agent.running, ctx);
         for (const k of agent.running.filter((k) => !reported.has(k))) this.failAttempt(k, `agent_lost: the node of ${agent.id} is gone`, ctx);
         // Failed: nothing more is assigned to it until its node starts again (and registers it).
@@ -159,6 +163,11 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       if (agent.kind !== p.kind || (agent.public_key !== null && newKey !== agent.public_key)) {
         throw new TerminalError('agent_exists', `agent ${agent.id} is registered as a ${agent.kind} agent${agent.public_key ? ' with another key' : ''}; deregister it before registering it differently`, { agent_id: agent.id });
       }
+    }
+    if ((p.kind === 'local') !== (nodeOfLocalAgent(p.agent_id) !== undefined)) {
+      throw new TerminalError('reserved_agent_id', p.kind === 'local'
+        ? `a local agent is a node's own: its id is local-<node id>, not ${p.agent_id}`
+        : `agent ids starting with local- are reserved for the nodes' own agents; register ${p.agent_id} under another id`, { agent_id: p.agent_id });
     }
     const now = ctx.scope.now;
     const local = p.kind === 'local';

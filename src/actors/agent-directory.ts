@@ -1,5 +1,6 @@
 import { AgentEntity, type AgentRow } from '../persistence/index.ts';
 import type { MessageScope } from '../messaging/unit-of-work.ts';
+import { agentOfNode } from './local-agent.ts';
 
 /**
  * The agents a TicketActor may offer tasks to, as a short-lived snapshot of `omoi_agent`.
@@ -35,7 +36,7 @@ export class AgentDirectory {
       const up = await scope.em.getConnection().execute(
         `select id from omoi_node where status = 'up' and heartbeat_at > now() - ?::interval`, [`${this.nodeTtlMs} milliseconds`], 'all', scope.em.getTransactionContext(),
       ) as Array<{ id: string }>;
-      const live = new Set(up.map((n) => `local-${n.id}`));
+      const live = new Set(up.map((n) => agentOfNode(n.id)));
       rows = rows.filter((r) => r.kind !== 'local' || live.has(r.id));
     }
     if (generation === this.generation) {

@@ -3,6 +3,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { Database } from '../persistence/index.ts';
 import { partitionOf } from '../protocol/index.ts';
 import type { AgentPolicy } from '../actors/agent-actor.ts';
+import { agentOfNode, LOCAL_AGENT_PREFIX } from '../actors/local-agent.ts';
 import type { PublishCommand } from './command-publisher.ts';
 
 /** The partitions this node holds now, with their lease epochs. */
@@ -115,7 +116,7 @@ export class NodeSupervisor {
     if (!rows.length) return;
     const live = new Set(this.deps.liveAttempts());
     // Local agents of nodes that are gone: nobody else would ever expire their attempts.
-    const upNodes = new Set((await conn.execute(`select id from omoi_node where status = 'up' and heartbeat_at > now() - ?::interval`, [`${attemptSilenceMs} milliseconds`]) as Array<{ id: string }>).map((n) => `local-${n.id}`));
+    const upNodes = new Set((await conn.execute(`select id from omoi_node where status = 'up' and heartbeat_at > now() - ?::interval`, [`${attemptSilenceMs} milliseconds`]) as Array<{ id: string }>).map((n) => agentOfNode(n.id)));
     const kept = new Set((await conn.execute(`select message_id from omoi_outbox where message_id in (?)`, [rows.map((r) => resultId(r))]) as Array<{ message_id: string }>).map((r) => r.message_id));
     for (const r of rows) {
       const agent = r.agent_id ?? '';
@@ -152,10 +153,10 @@ export class NodeSupervisor {
     }
     // Local agents of nodes that stopped heartbeating: their wake fails what they ran and marks them failed.
     const orphans = await conn.execute(
-      `select a.id from omoi_agent a left join omoi_node n on n.id = substr(a.id, 7)
+      `select a.id from omoi_agent a left join omoi_node n on a.id = ? || n.id
         where a.kind = 'local' and a.status in ('healthy', 'degraded') and a.id <> ?
           and (n.id is null or n.status <> 'up' or n.heartbeat_at < now() - ?::interval)`,
-      [this.deps.localAgentId, `${this.deps.nodeGoneAfterMs} milliseconds`]) as Array<{ id: string }>;
+      [LOCAL_AGENT_PREFIX, this.deps.localAgentId, `${this.deps.nodeGoneAfterMs} milliseconds`]) as Array<{ id: string }>;
     for (const { id } of orphans) {
       if (owned.has(partitionOf('agent', id, this.deps.partitions))) await publish('agent.wake', { agent_id: id, live: [] }, `agent-wake:${id}:gone:${bucket}`);
     }

@@ -14,6 +14,13 @@ export async function hasCommit(repoDir: string, commit: string): Promise<boolea
   return (await runGitCli(['cat-file', '-e', `${commit}^{commit}`], repoDir)).code === 0;
 }
 
+/** Whether `ancestor` is `commit` or one of its ancestors (both commits of the repository at `repoDir`). */
+export async function isAncestor(repoDir: string, ancestor: string, commit: string): Promise<boolean> {
+  const r = await runGitCli(['merge-base', '--is-ancestor', ancestor, commit], repoDir);
+  if (r.code > 1) throw new TerminalError('unknown_commit', `git merge-base --is-ancestor ${ancestor} ${commit}: ${r.stderr.trim().slice(0, 2000)}`);
+  return r.code === 0;
+}
+
 /**
  * Writes to `file` a bundle of what `commit` adds over `exclude` (the objects reachable from
  * it and from none of them). Returns `false`, writing nothing, when it adds nothing (the

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TerminalError } from '../errors.ts';
-import { createBundle, hasCommit, readBundleHeader, unbundle } from './bundle.ts';
+import { createBundle, hasCommit, isAncestor, readBundleHeader, unbundle } from './bundle.ts';
 import { attachTicketClone, ticketRepoDir } from './clone-cache.ts';
 import { KeyedLock } from './keyed-lock.ts';
 
@@ -100,6 +100,20 @@ export class CommitStore {
     await attachTicketClone(this.deps.dataDir, ticketId, repository);
     const repoDir = ticketRepoDir(this.deps.dataDir, ticketId);
     for (const commit of commits) await this.ensureOne(repoDir, ticketId, repository, commit);
+  }
+
+  /**
+   * A commit delivered from outside Omoi (a remote agent's, uploaded as `<ticket>/<commit>`):
+   * `ensure`s it and the task's `base`, then checks that it descends from `base`. Throws
+   * `TerminalError` — `commit_unavailable` (in neither the bucket nor the repository),
+   * `bad_bundle` (its object is no bundle git accepts) or `not_descendant` — for a commit that
+   * must be refused; a passing failure (NATS away) as it came.
+   */
+  async ensureDescendant(ticketId: string, repository: string, base: string, commit: string): Promise<void> {
+    await this.ensure(ticketId, repository, [base, commit]);
+    if (!(await isAncestor(ticketRepoDir(this.deps.dataDir, ticketId), base, commit))) {
+      throw new TerminalError('not_descendant', `commit ${commit} does not descend from the task's base ${base}`, { commit, base });
+    }
   }
 
   private async ensureOne(repoDir: string, ticketId: string, repository: string, commit: string): Promise<void> {

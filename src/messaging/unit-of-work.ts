@@ -164,6 +164,15 @@ export class MessageScope {
     this.push(Subjects.partition(partition, type), this.envelope(type, valid));
   }
 
+  /**
+   * Publishes a bare payload on `subject` after commit, through the outbox like every effect
+   * (so it is re-driven until JetStream stored it), as message `id`. For subjects outside
+   * Omoi's envelopes: a remote agent's assignments (`omoi.agent.<id>.assign`).
+   */
+  offer(subject: string, payload: Record<string, unknown>, id: string): void {
+    this.uow.outbox.push({ message_id: id, subject, body: JSON.stringify(payload), partition: this.partition, created_at: this.uow.now });
+  }
+
   private envelope(type: string, payload: unknown): Envelope {
     return makeEnvelope(type, payload, { source: this.uow.source, id: `${this.cause.id}/${++this.seq}`, causation: this.cause, time: this.uow.now });
   }

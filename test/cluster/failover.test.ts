@@ -32,7 +32,7 @@ const HEARTBEAT_MS = 300; // child nodes (test/harness/child-node.ts); a lease l
 const LEASE_TTL_MS = 3 * HEARTBEAT_MS;
 
 // Longer than the suite's 180 s a file: three node processes and 210 sandboxed tasks on two cores.
-t.setTimeout(480_000);
+t.setTimeout(600_000);
 
 /** `TICKETS` ticket ids that cover every partition: each node holds some, so each runs merges. */
 function ticketIds(): string[] {

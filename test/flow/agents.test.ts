@@ -59,6 +59,17 @@ t.test('scenario 10: registration validates; no first heartbeat in time → remo
   t.equal((await agentRow('alive')).public_key, 'another-key', 'its key cannot be replaced by registering again');
   await node.submit('agent.deregister', { agent_id: 'alive' });
   await waitAgent('alive', 'removed');
+  // `local-` ids are the nodes' own agents: whoever runs a task says whether Omoi's executor checked its commit.
+  await register(node, 'local-impostor', { kind: 'remote' });
+  await register(node, 'not-a-node', { kind: 'local' });
+  const reserved = await waitFor('both refused', async () => {
+    const rows = await sql<any>(node, `select reason from omoi_dead_letter where code = 'reserved_agent_id' order by id`);
+    return rows.length === 2 ? rows : undefined;
+  });
+  t.match(reserved[0].reason, /reserved for the nodes' own agents/, 'a remote agent cannot take a local- id');
+  t.match(reserved[1].reason, /a local agent is a node's own/, 'a local agent must have its node\'s id');
+  t.equal(await agentRow('local-impostor'), undefined, 'neither was registered');
+  t.equal(await agentRow('not-a-node'), undefined);
 });
 
 t.test('scenario 11 and 12: matching, mismatch, lost agents, restart limits', async (t) => {

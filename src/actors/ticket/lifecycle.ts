@@ -1,8 +1,9 @@
 import { continuationsOf, isActive, isTerminal, joinIdFor, soleDependents, TaskState, TicketState } from '../../dag/index.ts';
-import { ConflictError, NotFoundError } from '../../errors.ts';
+import { ConflictError, NotFoundError, TerminalError } from '../../errors.ts';
 import { emit } from '../../messaging/typed.ts';
 import type { Task } from '../../persistence/index.ts';
 import type { PayloadOf } from '../../protocol/index.ts';
+import { nodeOfLocalAgent } from '../local-agent.ts';
 import { endTicket } from './finish.ts';
 import { onJoinReply } from './joins.ts';
 import { askJoin, endedOnAgent, releaseClaims, setTask, type Work } from './work.ts';
@@ -37,6 +38,8 @@ function runningNow(w: Work, t: Task): Task {
 export async function complete(w: Work, p: PayloadOf<'task.complete'>): Promise<void> {
   const reported = live(w, p);
   if (!reported) return; // stale attempt or duplicate completion: nothing changes
+  const refused = await refusedCommit(w, reported, p.commit);
+  if (refused) return fail(w, { ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt, retryable: true, error: refused });
   const t = runningNow(w, reported);
   const commit = p.commit ?? t.base_commit;
   if (p.ownership_warnings?.length) emit(w.ctx.scope, 'task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: p.ownership_warnings, mode: 'lenient' });
@@ -45,6 +48,23 @@ export async function complete(w: Work, p: PayloadOf<'task.complete'>): Promise<
   await release(w, t.id);
   for (const c of continuationsOf(w.s.tasks, t.id)) {
     onJoinReply(w, await askJoin(w, joinIdFor(c.id), { kind: 'source_completed', source: { taskId: t.id, commit: commit!, result: p.result ?? null } }));
+  }
+}
+
+/**
+ * Why a commit delivered from outside Omoi — by a remote agent, or through HTTP — is refused
+ * (the attempt then fails retryably with that reason), or `undefined` to take it. It must be
+ * in the object store (`<ticket>/<commit>`) or the ticket's repository, and descend from the
+ * attempt's base. A node's own agent's commits were saved and checked by its executor.
+ */
+async function refusedCommit(w: Work, t: Task, commit: string | undefined): Promise<string | undefined> {
+  if (!commit || commit === t.base_commit || (t.agent_id && nodeOfLocalAgent(t.agent_id) !== undefined)) return undefined;
+  try {
+    await w.deps.commits.ensureDescendant(w.s.ticket.id, w.s.ticket.repository, t.base_commit ?? commit, commit);
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof TerminalError)) throw err; // passing (NATS away): the message is delivered again
+    return err.message; // ends with its code, e.g. `[not_descendant]`
   }
 }
 

@@ -1,0 +1,184 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import t from 'tap';
+import { partitionOf } from '../../src/protocol/index.ts';
+import { makeRepo, waitFor } from '../harness/index.ts';
+import { withCluster, withNode } from '../harness/node.ts';
+import { events, filesAt, gitIn as gitInClone, sql, task, taskRows, waitTicket } from '../flow/helpers.ts';
+
+// The remote-agent loop of docs/protocol.md, driven by an agent written here with nothing of
+// Omoi's: the nats.js client, the git CLI and a shell. It registers, heartbeats, reads its
+// assignments from a durable consumer (acking each), fetches each task's base (from the
+// ticket's repository, or as bundles from the OMOI_GIT object store: a join's merge commit was
+// made by a node), runs the task, and delivers its commit as a bundle before `task.complete`.
+// Two nodes: the agent's partition and the ticket's are held by different nodes.
+
+const exec = promisify(execFile);
+const sh = async (cwd: string, ...args: string[]) => (await exec(args[0]!, args.slice(1), { cwd })).stdout.trim();
+const gitIn = (cwd: string, ...args: string[]) => sh(cwd, 'git', '-c', 'user.name=Plain Agent', '-c', 'user.email=plain@agent.invalid', ...args);
+
+/** What the agent should do wrong with an attempt, if anything (to see the node refuse it). */
+type Misdeed = 'unsent_commit' | 'unrelated_commit' | undefined;
+
+/** A remote agent as a user would write one: plain NATS and git, nothing of Omoi's. */
+class PlainAgent {
+  readonly delivered: Array<{ task: string; attempt: number; commit: string }> = [];
+  private store!: ObjectStore;
+  private beat?: NodeJS.Timeout;
+  private work!: string;
+
+  constructor(private readonly nc: NatsConnection, readonly id: string, private readonly misdeed: (task: string, attempt: number) => Misdeed) {}
+
+  private readonly js = () => jetstream(this.nc);
+  private publish(type: string, payload: Record<string, unknown>, id: string) {
+    return this.js().publish(`omoi.in.${type}`, JSON.stringify(payload), { msgID: id });
+  }
+
+  async start(): Promise<void> {
+    this.work = await mkdtemp(path.join(os.tmpdir(), 'plain-agent-'));
+    this.store = await new Objm(this.js()).open('OMOI_GIT');
+    await this.publish('agent.register', { agent_id: this.id, name: 'plain agent', phase: 'execute', capabilities: ['plain'], version: '1.0.0', kind: 'remote', capacity: 2 }, `register-${this.id}`);
+    const beat = () => void this.publish('agent.heartbeat', { agent_id: this.id }, `beat-${this.id}-${Date.now()}`).catch(() => undefined);
+    beat();
+    this.beat = setInterval(beat, 300);
+    // Its assignments, durably: a consumer of its own on the stream that stores them.
+    const jsm = await jetstreamManager(this.nc);
+    await jsm.consumers.add('OMOI_EVT', { durable_name: `agent-${this.id}`, filter_subject: `omoi.agent.${this.id}.assign`, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 60_000_000_000 });
+    const consumer = await this.js().consumers.get('OMOI_EVT', `agent-${this.id}`);
+    const messages = await consumer.consume();
+    void (async () => {
+      for await (const m of messages) await this.handle(m).catch((err) => { console.error(`plain agent: ${(err as Error).message}`); m.nak(1_000); });
+    })();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.beat);
+    await rm(this.work, { recursive: true, force: true });
+  }
+
+  private async handle(m: JsMsg): Promise<void> {
+    const a = m.json<{ ticket_id: string; task_id: string; attempt: number; base: string; branch: string; run: string; repository: string }>();
+    const ref = { ticket_id: a.ticket_id, task_id: a.task_id, attempt: a.attempt };
+    const attemptId = `${a.ticket_id}-${a.task_id}-${a.attempt}`;
+    await this.publish('task.started', ref, `started-${attemptId}`);
+    const repo = path.join(this.work, a.ticket_id);
+    await exec('git', ['clone', '--quiet', '--no-checkout', a.repository, repo]).catch(() => undefined); // once per ticket
+    await this.fetchCommit(repo, a.ticket_id, a.base);
+    const dir = path.join(this.work, attemptId);
+    await gitIn(repo, 'worktree', 'remove', '--force', dir).catch(() => undefined); // a redelivery starts over
+    await gitIn(repo, 'worktree', 'add', '--quiet', '-B', a.branch, dir, a.base);
+    await sh(dir, 'sh', '-c', a.run);
+    await gitIn(dir, 'add', '-A');
+    await gitIn(dir, 'commit', '--quiet', '--allow-empty', '-m', `${a.task_id} attempt ${a.attempt}`);
+    let commit = await gitIn(dir, 'rev-parse', 'HEAD');
+    const misdeed = this.misdeed(a.task_id, a.attempt);
+    if (misdeed === 'unrelated_commit') {
+      // A commit of the right files that does not build on the base: a history of its own.
+      commit = await gitIn(dir, 'commit-tree', '-m', 'unrelated', `${commit}^{tree}`);
+      await gitIn(dir, 'reset', '--quiet', '--soft', commit);
+      await this.upload(dir, a.ticket_id, commit, []);
+    } else if (misdeed !== 'unsent_commit') {
+      await this.upload(dir, a.ticket_id, commit, [a.base]);
+    }
+    await this.publish('task.complete', { ...ref, commit, result: { by: this.id } }, `complete-${attemptId}`);
+    this.delivered.push({ task: a.task_id, attempt: a.attempt, commit });
+    await gitIn(repo, 'worktree', 'remove', '--force', dir);
+    m.ack();
+  }
+
+  /**
+   * Delivers the commit checked out in `dir`: a bundle of what it adds over `requires` (git
+   * bundles a ref, hence `HEAD`), as `<ticket>/<commit>`, with its `requires`.
+   */
+  private async upload(dir: string, ticket: string, commit: string, requires: string[]): Promise<void> {
+    const file = path.join(this.work, `${commit}.bundle`);
+    await gitIn(dir, 'bundle', 'create', '--quiet', file, 'HEAD', ...requires.map((r) => `^${r}`));
+    await this.store.putBlob({ name: `${ticket}/${commit}`, metadata: { requires: requires.join(',') } }, await readFile(file));
+  }
+
+  /** Brings `commit` into `repo`: from the object store, walking `requires` first, else from the repository. */
+  private async fetchCommit(repo: string, ticket: string, commit: string): Promise<void> {
+    if (await gitIn(repo, 'cat-file', '-e', `${commit}^{commit}`).then(() => true, () => false)) return;
+    const info = await this.store.info(`${ticket}/${commit}`);
+    if (!info) throw new Error(`commit ${commit} is in neither the object store nor the repository`);
+    for (const before of (info.metadata?.requires ?? '').split(',').filter(Boolean)) await this.fetchCommit(repo, ticket, before);
+    const file = path.join(this.work, `${commit}.in.bundle`);
+    await writeFile(file, (await this.store.getBlob(`${ticket}/${commit}`))!);
+    await gitIn(repo, 'bundle', 'unbundle', file);
+  }
+}
+
+const cluster = await withCluster(t);
+// Leases of 6 s (3 heartbeats): on a loaded machine shorter ones may change holder mid-test.
+const a = await withNode(t, cluster, { partitions: 4, heartbeatMs: 2_000 });
+const b = await withNode(t, cluster, { partitions: 4, heartbeatMs: 2_000 });
+const held = async (node: typeof a) => (await sql<{ partition: number }>(node, 'select partition from omoi_partition_lease where node_id = ? and expires_at > now()', [node.config.nodeId])).map((r) => r.partition);
+await waitFor('each node holds two partitions', async () => (await held(a)).length === 2 && (await held(b)).length === 2, { timeoutMs: 30_000 });
+const aParts = await held(a);
+const bParts = await held(b);
+/** The first id `<prefix><n>` whose entity lives in one of `parts`. */
+const idIn = (entity: 'ticket' | 'agent', prefix: string, parts: number[]) => {
+  for (let n = 1; ; n++) if (parts.includes(partitionOf(entity, `${prefix}${n}`, 4))) return `${prefix}${n}`;
+};
+
+/** The node holding the partition of an entity now. */
+const holderOf = async (entity: 'ticket' | 'agent', id: string) => {
+  const [row] = await sql<{ node_id: string }>(a, 'select node_id from omoi_partition_lease where partition = ?', [partitionOf(entity, id, 4)]);
+  return row?.node_id === b.config.nodeId ? b : a;
+};
+
+const nc = await connect({ servers: cluster.nats.url });
+t.teardown(() => nc.close());
+
+t.test('a remote agent with no Omoi code runs a DAG with a join: fetches bases, delivers bundles; bad deliveries are refused and retried', async (t) => {
+  const agentId = idIn('agent', 'plain-', bParts);
+  const ticketId = idIn('ticket', 'R', aParts);
+  t.comment(`agent ${agentId} on node ${b.config.nodeId}'s partitions ${bParts}; ticket ${ticketId} on node ${a.config.nodeId}'s ${aParts}`);
+  const agent = new PlainAgent(nc, agentId, (task, attempt) => (attempt > 1 ? undefined : task === 'B1' ? 'unsent_commit' : task === 'B2' ? 'unrelated_commit' : undefined));
+  await agent.start();
+  t.teardown(() => agent.stop());
+  await waitFor('the agent is healthy', async () => (await sql<any>(a, 'select status from omoi_agent where id = ?', [agentId]))[0]?.status === 'healthy');
+
+  const repo = await makeRepo(t, { 'README.md': 'plain\n' });
+  const plain = { capabilities: ['plain'] }; // only the plain agent has it: no node's own agent takes these
+  await nc.publish('omoi.in.ticket.create', JSON.stringify({
+    ticket_id: ticketId, title: 'remote agent loop', repository: repo.dir, base_branch: 'main',
+    tasks: [
+      task('A', 'echo a > a.txt', { ...plain, owns: ['a.txt'] }),
+      task('B1', 'echo b1 > b1.txt', { ...plain, owns: ['b1.txt'], depends_on: ['A'] }),
+      task('B2', 'echo b2 > b2.txt', { ...plain, owns: ['b2.txt'], depends_on: ['A'] }),
+      task('J', 'cat a.txt b1.txt b2.txt > j.txt', { ...plain, owns: ['j.txt'], depends_on: ['B1', 'B2'] }),
+    ],
+  }));
+  const ticket = await waitTicket(a, ticketId, 'completed', 90_000);
+
+  const rows = await taskRows(a, ticketId);
+  t.same(Object.values(rows).map((r) => [r.id, r.status, r.attempt, r.agent_id]), [
+    ['A', 'completed', 1, agentId], ['B1', 'completed', 2, agentId], ['B2', 'completed', 2, agentId], ['J', 'completed', 1, agentId],
+  ], 'every task ran on the plain agent; the two bad deliveries were retried once each');
+  const retries = (await events(a, ticketId, 'task.status')).filter((e) => e.payload.status === 'ready' && e.payload.attempt === 1).map((e) => [e.payload.task_id, e.payload.reason]);
+  t.match(Object.fromEntries(retries), {
+    B1: /commit_unavailable/,
+    B2: /does not descend from the task's base .*not_descendant/,
+  }, 'a commit never uploaded and one not built on the base were refused, each with a clear reason');
+  t.equal(rows.B1!.commit, agent.delivered.find((d) => d.task === 'B1' && d.attempt === 2)!.commit, "B1's commit is the one its second attempt delivered");
+
+  // J ran on the join's merge commit, which a node made: the agent fetched it from the object store.
+  const merge = rows.J!.base_commit;
+  t.not(merge, rows.A!.commit, "J's base is the join's merge, not A's commit");
+  t.equal(ticket.head, rows.J!.commit, "the ticket's head is J's delivered commit");
+  // The node holding the ticket now made its branch: it has the head (fetched from the object store).
+  const owner = await holderOf('ticket', ticketId);
+  t.not(owner, await holderOf('agent', agentId), "the ticket's node is not the one handling the agent");
+  t.same(await filesAt(owner, ticketId, ticket.head), ['README.md', 'a.txt', 'b1.txt', 'b2.txt', 'j.txt'], "the final head has every task's file");
+  t.equal(await gitInClone(owner, ticketId, 'show', `${ticket.head}:j.txt`), 'a\nb1\nb2', 'J saw the merged code of A, B1 and B2');
+  t.equal(await gitInClone(owner, ticketId, 'rev-parse', `omoi/${ticketId}`), ticket.head, "the ticket's branch is at its head");
+  t.ok(agent.delivered.length >= 6, `the agent delivered ${agent.delivered.length} results (four tasks, two bad first attempts)`);
+  t.same(await sql(a, 'select code from omoi_dead_letter'), [], 'no dead letters');
+});
