@@ -35,7 +35,7 @@ import { ensureStreams, storageReplicas } from './messaging/streams.ts';
 import { Metrics } from './metrics.ts';
 import { decideIsolation } from './sandbox/index.ts';
 import { openDatabase, type Database } from './persistence/index.ts';
-import { encode, lookup, makeEnvelope, parseJson, partitionOf, Streams, Subjects, validatePayload, ProtocolError, type CommandDef } from './protocol/index.ts';
+import { encode, lookup, makeEnvelope, parseJson, partitionOf, Streams, Subjects, validatePayload, ProtocolError, type CommandDef, type PayloadOf } from './protocol/index.ts';
 
 /** A running node. `stop()` is graceful and idempotent. */
 export interface OmoiNode {
@@ -181,14 +181,20 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // stream that stored them (an ordered consumer resumes where it was after a reconnect, so
     // an offer made while this node was cut off from NATS is not lost). Those made before
     // this process started were its predecessor's: registering the agent failed them.
+    // Its stops (an attempt cancelled or expired) come the same way.
     const ownAssignments = await (await js.consumers.get(Streams.events, {
-      filter_subjects: Subjects.agentAssignments(ownAgentId), deliver_policy: DeliverPolicy.New,
+      filter_subjects: Subjects.agentAll(ownAgentId), deliver_policy: DeliverPolicy.New,
     })).consume({
       callback: (msg) => {
         try {
-          executor.run(validatePayload('agent.assign', parseJson(msg.data)) as Assignment);
+          if (msg.subject === Subjects.agentStops(ownAgentId)) {
+            const p = validatePayload('agent.task_ended', parseJson(msg.data)) as PayloadOf<'agent.task_ended'>;
+            executor.stopAttempt(`${p.ticket_id}/${p.task_id}/${p.attempt}`);
+          } else {
+            executor.run(validatePayload('agent.assign', parseJson(msg.data)) as Assignment);
+          }
         } catch (e) {
-          log.warn({ err: errorMessage(e) }, 'ignored a malformed assignment for this node\'s local agent');
+          log.warn({ err: errorMessage(e), subject: msg.subject }, 'ignored a malformed message for this node\'s local agent');
         }
       },
     });

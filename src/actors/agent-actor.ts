@@ -97,7 +97,12 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     'agent.task_ended': (agent, p, ctx) => {
       const key = keyOf(p);
       // Ended for its ticket (cancelled, or superseded by a retry): a process still running it must not go on.
-      if (agent.kind === 'local' && this.isHere(agent.id) && this.deps.stopLocal) ctx.scope.uow.afterCommit(() => this.deps.stopLocal!(key));
+      if (agent.kind === 'local' && this.isHere(agent.id)) {
+        if (this.deps.stopLocal) ctx.scope.uow.afterCommit(() => this.deps.stopLocal!(key));
+      } else if (p.stop) {
+        // It runs elsewhere (a remote agent, another node): told there, durably, like its assignment.
+        ctx.scope.offer(Subjects.agentStops(agent.id), { agent_id: agent.id, ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt }, `stop:${p.ticket_id}:${p.task_id}:${p.attempt}`);
+      }
       return { ...agent, running: agent.running.filter((k) => k !== key) };
     },
     'agent.check': (agent, _p, ctx) => this.check(agent, ctx.scope.now, ctx),

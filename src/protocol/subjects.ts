@@ -12,6 +12,10 @@ export const Subjects = {
   event: (type: string) => `omoi.evt.${type}`,
   error: (code: string) => `omoi.errors.${code}`,
   agentAssignments: (agentId: string) => `omoi.agent.${agentId}.assign`,
+  /** Attempts of an agent that ended without its report (cancelled, expired): stop working on them. */
+  agentStops: (agentId: string) => `omoi.agent.${agentId}.stop`,
+  /** Everything for one agent (its assignments and stops). */
+  agentAll: (agentId: string) => `omoi.agent.${agentId}.>`,
   ingressAll: 'omoi.in.>',
   partitionAll: 'omoi.part.>',
   partitionFilter: (partition: number) => `omoi.part.${partition}.>`,

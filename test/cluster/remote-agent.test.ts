@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,9 +8,10 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } fro
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import t from 'tap';
-import { partitionOf } from '../../src/protocol/index.ts';
 import { makeRepo, waitFor } from '../harness/index.ts';
 import { withCluster, withNode } from '../harness/node.ts';
+import { evenlyShared, holderOf, idInPartitions } from '../harness/partition-ids.ts';
+import { partitionOf } from '../../src/protocol/index.ts';
 import { events, filesAt, gitIn as gitInClone, sql, task, taskRows, waitTicket } from '../flow/helpers.ts';
 
 // The remote-agent loop of docs/protocol.md, driven by an agent written here with nothing of
@@ -29,11 +31,21 @@ type Misdeed = 'unsent_commit' | 'unrelated_commit' | undefined;
 /** A remote agent as a user would write one: plain NATS and git, nothing of Omoi's. */
 class PlainAgent {
   readonly delivered: Array<{ task: string; attempt: number; commit: string }> = [];
+  /** The attempts it was told to stop (`<ticket>/<task>/<attempt>`). */
+  readonly stops: string[] = [];
+  /** The task command of each attempt running now, by `<ticket>/<task>/<attempt>`. */
+  private readonly running = new Map<string, ChildProcess>();
+  /** One clone per ticket, made by the first of its attempts. */
+  private readonly clones = new Map<string, Promise<unknown>>();
   private store!: ObjectStore;
   private beat?: NodeJS.Timeout;
+  private messages?: { stop(): unknown };
   private work!: string;
 
-  constructor(private readonly nc: NatsConnection, readonly id: string, private readonly misdeed: (task: string, attempt: number) => Misdeed) {}
+  constructor(
+    private readonly nc: NatsConnection, readonly id: string, private readonly capability: string,
+    private readonly misdeed: (task: string, attempt: number) => Misdeed = () => undefined,
+  ) {}
 
   private readonly js = () => jetstream(this.nc);
   private publish(type: string, payload: Record<string, unknown>, id: string) {
@@ -43,22 +55,37 @@ class PlainAgent {
   async start(): Promise<void> {
     this.work = await mkdtemp(path.join(os.tmpdir(), 'plain-agent-'));
     this.store = await new Objm(this.js()).open('OMOI_GIT');
-    await this.publish('agent.register', { agent_id: this.id, name: 'plain agent', phase: 'execute', capabilities: ['plain'], version: '1.0.0', kind: 'remote', capacity: 2 }, `register-${this.id}`);
+    await this.publish('agent.register', { agent_id: this.id, name: 'plain agent', phase: 'execute', capabilities: [this.capability], version: '1.0.0', kind: 'remote', capacity: 2 }, `register-${this.id}`);
     const beat = () => void this.publish('agent.heartbeat', { agent_id: this.id }, `beat-${this.id}-${Date.now()}`).catch(() => undefined);
     beat();
     this.beat = setInterval(beat, 300);
-    // Its assignments, durably: a consumer of its own on the stream that stores them.
+    // Its assignments and stops, durably: a consumer of its own on the stream that stores them.
     const jsm = await jetstreamManager(this.nc);
-    await jsm.consumers.add('OMOI_EVT', { durable_name: `agent-${this.id}`, filter_subject: `omoi.agent.${this.id}.assign`, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 60_000_000_000 });
+    await jsm.consumers.add('OMOI_EVT', { durable_name: `agent-${this.id}`, filter_subject: `omoi.agent.${this.id}.>`, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 60_000_000_000 });
     const consumer = await this.js().consumers.get('OMOI_EVT', `agent-${this.id}`);
     const messages = await consumer.consume();
+    this.messages = messages;
     void (async () => {
-      for await (const m of messages) await this.handle(m).catch((err) => { console.error(`plain agent: ${(err as Error).message}`); m.nak(1_000); });
+      for await (const m of messages) {
+        if (m.subject.endsWith('.stop')) {
+          const s = m.json<{ ticket_id: string; task_id: string; attempt: number }>();
+          const key = `${s.ticket_id}/${s.task_id}/${s.attempt}`;
+          this.stops.push(key);
+          const child = this.running.get(key);
+          if (child?.pid) process.kill(-child.pid, 'SIGKILL'); // the command's whole process group
+          m.ack();
+          continue;
+        }
+        // Assignments run side by side (its capacity is 2); a failure is delivered again.
+        void this.handle(m).catch((err) => { console.error(`plain agent: ${(err as Error).message}`); m.nak(1_000); });
+      }
     })();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.beat);
+    this.messages?.stop();
+    await this.publish('agent.deregister', { agent_id: this.id, reason: 'test over' }, `deregister-${this.id}`);
     await rm(this.work, { recursive: true, force: true });
   }
 
@@ -68,12 +95,27 @@ class PlainAgent {
     const attemptId = `${a.ticket_id}-${a.task_id}-${a.attempt}`;
     await this.publish('task.started', ref, `started-${attemptId}`);
     const repo = path.join(this.work, a.ticket_id);
-    await exec('git', ['clone', '--quiet', '--no-checkout', a.repository, repo]).catch(() => undefined); // once per ticket
+    if (!this.clones.has(a.ticket_id)) this.clones.set(a.ticket_id, exec('git', ['clone', '--quiet', '--no-checkout', a.repository, repo]));
+    await this.clones.get(a.ticket_id);
     await this.fetchCommit(repo, a.ticket_id, a.base);
     const dir = path.join(this.work, attemptId);
     await gitIn(repo, 'worktree', 'remove', '--force', dir).catch(() => undefined); // a redelivery starts over
     await gitIn(repo, 'worktree', 'add', '--quiet', '-B', a.branch, dir, a.base);
-    await sh(dir, 'sh', '-c', a.run);
+    const key = `${a.ticket_id}/${a.task_id}/${a.attempt}`;
+    const child = spawn('sh', ['-c', a.run], { cwd: dir, detached: true, stdio: 'ignore' });
+    this.running.set(key, child);
+    const [code, signal] = await once(child, 'exit') as [number | null, string | null];
+    this.running.delete(key);
+    if (signal) { // stopped: the attempt ended for its ticket, nothing to report
+      await gitIn(repo, 'worktree', 'remove', '--force', dir);
+      m.ack();
+      return;
+    }
+    if (code !== 0) {
+      await this.publish('task.fail', { ...ref, error: `exited with ${code}`, retryable: true }, `fail-${attemptId}`);
+      m.ack();
+      return;
+    }
     await gitIn(dir, 'add', '-A');
     await gitIn(dir, 'commit', '--quiet', '--allow-empty', '-m', `${a.task_id} attempt ${a.attempt}`);
     let commit = await gitIn(dir, 'rev-parse', 'HEAD');
@@ -116,31 +158,21 @@ class PlainAgent {
 
 const cluster = await withCluster(t);
 // Leases of 6 s (3 heartbeats): on a loaded machine shorter ones may change holder mid-test.
+// Node a starts first and keeps partitions 0 and 1 when b comes; b's own agent (capability
+// `b-only`) lives in one of them, so a node other than b handles it.
 const a = await withNode(t, cluster, { partitions: 4, heartbeatMs: 2_000 });
-const b = await withNode(t, cluster, { partitions: 4, heartbeatMs: 2_000 });
-const held = async (node: typeof a) => (await sql<{ partition: number }>(node, 'select partition from omoi_partition_lease where node_id = ? and expires_at > now()', [node.config.nodeId])).map((r) => r.partition);
-await waitFor('each node holds two partitions', async () => (await held(a)).length === 2 && (await held(b)).length === 2, { timeoutMs: 30_000 });
-const aParts = await held(a);
-const bParts = await held(b);
-/** The first id `<prefix><n>` whose entity lives in one of `parts`. */
-const idIn = (entity: 'ticket' | 'agent', prefix: string, parts: number[]) => {
-  for (let n = 1; ; n++) if (parts.includes(partitionOf(entity, `${prefix}${n}`, 4))) return `${prefix}${n}`;
-};
-
-/** The node holding the partition of an entity now. */
-const holderOf = async (entity: 'ticket' | 'agent', id: string) => {
-  const [row] = await sql<{ node_id: string }>(a, 'select node_id from omoi_partition_lease where partition = ?', [partitionOf(entity, id, 4)]);
-  return row?.node_id === b.config.nodeId ? b : a;
-};
+const bNode = idInPartitions('agent', 'local-b', [0, 1], 4).slice('local-'.length);
+const b = await withNode(t, cluster, { partitions: 4, heartbeatMs: 2_000, nodeId: bNode, localAgentCapabilities: ['b-only'] });
+const [aParts, bParts] = await evenlyShared([a, b]);
 
 const nc = await connect({ servers: cluster.nats.url });
 t.teardown(() => nc.close());
 
 t.test('a remote agent with no Omoi code runs a DAG with a join: fetches bases, delivers bundles; bad deliveries are refused and retried', async (t) => {
-  const agentId = idIn('agent', 'plain-', bParts);
-  const ticketId = idIn('ticket', 'R', aParts);
+  const agentId = idInPartitions('agent', 'plain-', bParts!, 4);
+  const ticketId = idInPartitions('ticket', 'R', aParts!, 4);
   t.comment(`agent ${agentId} on node ${b.config.nodeId}'s partitions ${bParts}; ticket ${ticketId} on node ${a.config.nodeId}'s ${aParts}`);
-  const agent = new PlainAgent(nc, agentId, (task, attempt) => (attempt > 1 ? undefined : task === 'B1' ? 'unsent_commit' : task === 'B2' ? 'unrelated_commit' : undefined));
+  const agent = new PlainAgent(nc, agentId, 'plain', (task, attempt) => (attempt > 1 ? undefined : task === 'B1' ? 'unsent_commit' : task === 'B2' ? 'unrelated_commit' : undefined));
   await agent.start();
   t.teardown(() => agent.stop());
   await waitFor('the agent is healthy', async () => (await sql<any>(a, 'select status from omoi_agent where id = ?', [agentId]))[0]?.status === 'healthy');
@@ -174,11 +206,53 @@ t.test('a remote agent with no Omoi code runs a DAG with a join: fetches bases, 
   t.not(merge, rows.A!.commit, "J's base is the join's merge, not A's commit");
   t.equal(ticket.head, rows.J!.commit, "the ticket's head is J's delivered commit");
   // The node holding the ticket now made its branch: it has the head (fetched from the object store).
-  const owner = await holderOf('ticket', ticketId);
-  t.not(owner, await holderOf('agent', agentId), "the ticket's node is not the one handling the agent");
+  const owner = await holderOf([a, b], 'ticket', ticketId);
+  t.not(owner, await holderOf([a, b], 'agent', agentId), "the ticket's node is not the one handling the agent");
   t.same(await filesAt(owner, ticketId, ticket.head), ['README.md', 'a.txt', 'b1.txt', 'b2.txt', 'j.txt'], "the final head has every task's file");
   t.equal(await gitInClone(owner, ticketId, 'show', `${ticket.head}:j.txt`), 'a\nb1\nb2', 'J saw the merged code of A, B1 and B2');
   t.equal(await gitInClone(owner, ticketId, 'rev-parse', `omoi/${ticketId}`), ticket.head, "the ticket's branch is at its head");
   t.ok(agent.delivered.length >= 6, `the agent delivered ${agent.delivered.length} results (four tasks, two bad first attempts)`);
   t.same(await sql(a, 'select code from omoi_dead_letter'), [], 'no dead letters');
+});
+
+/** Whether a process with exactly this command line runs (a unique `sleep` is the tag of a task). */
+const alive = (tag: string) => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').some((l) => l.trim() === tag);
+
+t.test('cancelling a task stops it where it runs: on a remote agent (told on omoi.agent.<id>.stop) and on another node\'s agent', async (t) => {
+  const agentId = idInPartitions('agent', 'stoppable-', bParts!, 4);
+  const agent = new PlainAgent(nc, agentId, 'stoppable');
+  await agent.start();
+  t.teardown(() => agent.stop());
+  t.ok(aParts!.includes(partitionOf('agent', `local-${bNode}`, 4)), `node a handles node b's agent (partition ${partitionOf('agent', `local-${bNode}`, 4)})`);
+  await waitFor('the agent is healthy', async () => (await sql<any>(a, 'select status from omoi_agent where id = ?', [agentId]))[0]?.status === 'healthy');
+
+  const ticketId = idInPartitions('ticket', 'S', aParts!, 4);
+  const seconds = `${700 + (process.pid % 100)}.${Date.now() % 1000}`;
+  const remoteTag = `sleep ${seconds}1`;
+  const nodeTag = `sleep ${seconds}2`;
+  const repo = await makeRepo(t, { 'README.md': 'stop\n' });
+  await nc.publish('omoi.in.ticket.create', JSON.stringify({
+    ticket_id: ticketId, title: 'stops', repository: repo.dir, base_branch: 'main', ownership: 'lenient',
+    tasks: [
+      task('R', remoteTag, { capabilities: ['stoppable'], timeout_ms: 600_000 }),
+      task('N', nodeTag, { capabilities: ['b-only'], timeout_ms: 600_000 }),
+      task('K', 'true', { capabilities: ['stoppable'] }),
+    ],
+  }));
+  await waitFor('both long tasks run', () => (alive(remoteTag) && alive(nodeTag)) || undefined, { timeoutMs: 60_000 }).catch(async (err) => {
+    throw new Error(`${(err as Error).message}: remote ${alive(remoteTag)}, node ${alive(nodeTag)}; tasks ${JSON.stringify(await sql(a, 'select id, status, agent_id, reason, attempt from omoi_task where ticket_id = ?', [ticketId]))}; agents ${JSON.stringify(await sql(a, 'select id, status, capabilities, running from omoi_agent'))}`);
+  });
+  t.equal((await taskRows(a, ticketId)).N!.agent_id, `local-${bNode}`, "N runs on node b's own agent");
+
+  const cancelled = Date.now();
+  for (const id of ['R', 'N']) await nc.publish('omoi.in.task.cancel', JSON.stringify({ ticket_id: ticketId, task_id: id, reason: 'not needed' }));
+  await waitFor('both commands are gone', () => (!alive(remoteTag) && !alive(nodeTag)) || undefined, { timeoutMs: 20_000 }).catch(async (err) => {
+    throw new Error(`${(err as Error).message}: remote ${alive(remoteTag) ? 'runs' : 'gone'}, node ${alive(nodeTag) ? 'runs' : 'gone'}; stops ${agent.stops}; tasks ${JSON.stringify(await taskRows(a, ticketId))}; outbox ${JSON.stringify(await sql(a, 'select subject, message_id from omoi_outbox'))}`);
+  });
+  t.ok(Date.now() - cancelled < 20_000, 'stopped at once, not at their 10-minute timeouts');
+  t.same(agent.stops, [`${ticketId}/R/1`], 'the remote agent was told to stop the attempt, and only that one');
+  const rows = await taskRows(a, ticketId);
+  t.same([rows.R!.status, rows.N!.status, rows.K!.status], ['cancelled', 'cancelled', 'completed'], 'both cancelled; the other task completed');
+  await waitFor('the agents\' slots are free', async () => (await sql<any>(a, 'select running from omoi_agent where id in (?, ?)', [agentId, `local-${bNode}`])).every((r) => r.running.length === 0));
+  t.pass('no attempt holds either agent');
 });

@@ -53,7 +53,7 @@ export function cancelTicket(w: Work, p: PayloadOf<'ticket.cancel'>): void {
   assertTicketTransition(w.s.ticket.status, TicketState.cancelled, w.s.ticket.id);
   for (const task of [...w.s.tasks.values()]) {
     if (isTerminal(task.status)) continue;
-    endedOnAgent(w, task); // only an active attempt has an agent to tell
+    endedOnAgent(w, task, { stop: true }); // only an active attempt has an agent to tell
     setTask(w, task.id, { status: TaskState.cancelled, reason: `ticket cancelled: ${reason}` }, { reason });
   }
   endTicket(w, TicketState.cancelled, reason);

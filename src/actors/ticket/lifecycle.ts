@@ -68,11 +68,11 @@ async function refusedCommit(w: Work, t: Task, commit: string | undefined): Prom
   }
 }
 
-export async function fail(w: Work, p: PayloadOf<'task.fail'>): Promise<void> {
+export async function fail(w: Work, p: PayloadOf<'task.fail'>, o: { stop?: boolean } = {}): Promise<void> {
   const t = live(w, p);
   if (!t) return;
   if (p.violations?.length) emit(w.ctx.scope, 'task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: p.violations, mode: 'strict' });
-  endedOnAgent(w, t);
+  endedOnAgent(w, t, o);
   if (p.retryable !== false && t.attempt <= t.spec.max_retries && w.s.ticket.status === TicketState.running) {
     const delay = Math.min((w.deps.retryBaseMs ?? 500) * 2 ** (t.attempt - 1), 60_000);
     setTask(w, t.id, { status: TaskState.ready, ready_since: new Date(w.ctx.scope.now.getTime() + delay), reason: `retry after: ${p.error.slice(0, 2000)}`, agent_id: null });
@@ -97,7 +97,7 @@ export async function expire(w: Work, p: PayloadOf<'task.expire'>): Promise<void
   const t = live(w, p);
   if (!t) return;
   emit(w.ctx.scope, 'task.expired', { ticket_id: t.ticket_id, task_id: t.id, attempt: t.attempt, agent_id: p.agent_id, status: t.status, silent_ms: p.silent_ms });
-  await fail(w, { ticket_id: t.ticket_id, task_id: t.id, attempt: t.attempt, retryable: true, error: `attempt_expired: no progress and no heartbeat of agent ${p.agent_id} for ${p.silent_ms} ms` });
+  await fail(w, { ticket_id: t.ticket_id, task_id: t.id, attempt: t.attempt, retryable: true, error: `attempt_expired: no progress and no heartbeat of agent ${p.agent_id} for ${p.silent_ms} ms` }, { stop: true });
 }
 
 /** The backoff of a failed attempt elapsed: the task is due again. */
@@ -110,7 +110,7 @@ export async function cancelTask(w: Work, p: PayloadOf<'task.cancel'>): Promise<
   const t = w.s.tasks.get(p.task_id);
   if (!t) throw new NotFoundError('task', `${w.s.ticket.id}/${p.task_id}`);
   if (isTerminal(t.status)) throw new ConflictError('illegal_transition', `task ${JSON.stringify(t.id)} is already ${t.status}`);
-  endedOnAgent(w, t);
+  endedOnAgent(w, t, { stop: true });
   await failForGood(w, t.id, p.reason ?? 'cancelled', TaskState.cancelled);
 }
 

@@ -77,9 +77,14 @@ export function setTicket(w: Work, patch: Partial<Ticket>): Ticket {
   return w.s.ticket;
 }
 
-/** Tells the agent of an active attempt that it ended, so it frees the slot. */
-export function endedOnAgent(w: Work, t: Task): void {
-  if (t.agent_id && isActive(t)) send(w.ctx.scope, 'agent.task_ended', { agent_id: t.agent_id, ticket_id: t.ticket_id, task_id: t.id, attempt: t.attempt });
+/**
+ * Tells the agent of an active attempt that it ended, so it frees the slot; `stop` when it ended
+ * without the agent's report (cancelled, expired), so a process still running it is stopped.
+ */
+export function endedOnAgent(w: Work, t: Task, o: { stop?: boolean } = {}): void {
+  if (t.agent_id && isActive(t)) {
+    send(w.ctx.scope, 'agent.task_ended', { agent_id: t.agent_id, ticket_id: t.ticket_id, task_id: t.id, attempt: t.attempt, ...(o.stop ? { stop: true } : {}) });
+  }
 }
 
 export async function askJoin(w: Work, joinId: string, mail: JoinMail): Promise<JoinReply> {

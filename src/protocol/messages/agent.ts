@@ -78,8 +78,11 @@ export const AgentTaskEnded = command({
   handledBy: ActorType.AgentActor,
   ingress: false,
   route,
-  payload: Type.Object({ ...AgentRef, ticket_id: Id, task_id: Id, attempt: Type.Integer({ minimum: 1 }) }),
-  example: { agent_id: 'agent-7', ticket_id: 'T1', task_id: 'B', attempt: 1 },
+  payload: Type.Object({
+    ...AgentRef, ticket_id: Id, task_id: Id, attempt: Type.Integer({ minimum: 1 }),
+    stop: Type.Optional(Type.Boolean({ description: 'The attempt ended without its agent reporting it (cancelled, expired): the agent is told on `omoi.agent.<id>.stop` to stop working on it.' })),
+  }),
+  example: { agent_id: 'agent-7', ticket_id: 'T1', task_id: 'B', attempt: 1, stop: true },
 });
 
 export const AgentCheck = command({
