@@ -7,8 +7,9 @@
  * is the event loop, `node` the libuv pool doing file and git work) used during it, and where
  * the tasks' time went between their `task.status` events, and the cost per task in messages
  * and transactions: commands handled by type, events by type, JetStream messages stored per
- * stream, and PostgreSQL transactions committed (these include the bench's own polling, about
- * 50 selects a second).
+ * stream, deliveries to the node's consumers (each one acked), bytes added to the git object
+ * store, and PostgreSQL transactions committed (these include the bench's own polling, about
+ * 50 selects a second), rows inserted, updated and deleted, and WAL bytes written.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { startNode, type OmoiNode } from '../src/bootstrap.ts';
 import { Streams } from '../src/protocol/index.ts';
+import { GIT_BUCKET } from '../src/messaging/git-bucket.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { runFanOut, retireOtherAgents } from './dag-fanout.ts';
 import { makeRepo, sql } from './dag-shared.ts';
@@ -76,8 +78,22 @@ async function counts(node: OmoiNode, ticket: string): Promise<Record<string, nu
   for (const e of await sql(node, 'select type, count(*)::int as n from omoi_event where ticket_id = ? group by type', [ticket])) out[`event ${e.type}`] = e.n;
   const jsm = await jetstreamManager(node.nc);
   for (const stream of Object.values(Streams)) out[`jetstream ${stream} messages`] = (await jsm.streams.info(stream)).state.last_seq;
-  const [tx] = await sql(node, 'select xact_commit::int as n from pg_stat_database where datname = current_database()');
+  out[`jetstream ${GIT_BUCKET} object store bytes`] = (await jsm.streams.info(`OBJ_${GIT_BUCKET}`)).state.bytes;
+  // Messages handed to a consumer (each is acked once unless redelivered): the router's and the partitions'.
+  let delivered = 0;
+  for (const stream of [Streams.ingress, Streams.partitions]) {
+    for await (const c of jsm.consumers.list(stream)) delivered += c.delivered.consumer_seq;
+  }
+  out['jetstream deliveries to consumers (acks)'] = delivered;
+  // Statistics are flushed by each backend at most once a second: wait them in.
+  await new Promise((r) => setTimeout(r, 1_500));
+  const [tx] = await sql(node, `select xact_commit::int as n, tup_inserted::int as ins, tup_updated::int as upd, tup_deleted::int as del,
+    pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint as wal from pg_stat_database where datname = current_database()`);
   out['postgres transactions committed'] = tx!.n;
+  out['postgres rows inserted'] = tx!.ins;
+  out['postgres rows updated'] = tx!.upd;
+  out['postgres rows deleted'] = tx!.del;
+  out['postgres WAL bytes'] = Number(tx!.wal);
   return out;
 }
 
