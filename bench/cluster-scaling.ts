@@ -35,7 +35,11 @@ export interface ScalingRun {
 export interface ClusterScaling {
   tickets: number; fanOut: number; tasksPerRun: number; repeat: number;
   settings: { partitions: number; localAgentCapacity: number; heartbeatMs: number; fetchBatch: number };
-  byNodes: Array<{ nodes: number; tasksPerSec: number; ratioToOneNode: number; cpuMsPerTask: number; runs: ScalingRun[] }>;
+  byNodes: Array<{
+    nodes: number; tasksPerSec: number; ratioToOneNode: number; cpuMsPerTask: number; runs: ScalingRun[];
+    /** CPU ms per second of the whole cluster (nodes and servers) with no work: leases, supervisors, partition consumers polling. */
+    idleCpuMsPerSec: number;
+  }>;
   cores: number;
 }
 
@@ -103,7 +107,7 @@ async function runOnce(cluster: BenchCluster, opts: { ids: string[]; repo: strin
 
 export async function clusterScalingBench(opts: {
   nodeCounts: number[]; tickets: number; fanOut: number; repeat: number; workDir: string; progress: (line: string) => void;
-  config?: Partial<OmoiConfig>; timeoutMs?: number;
+  config?: Partial<OmoiConfig>; timeoutMs?: number; idleMs?: number;
 }): Promise<ClusterScaling> {
   const { progress } = opts;
   const settings = { partitions: 64, localAgentCapacity: 64, heartbeatMs: 2_000, fetchBatch: 128, ...opts.config };
@@ -118,7 +122,12 @@ export async function clusterScalingBench(opts: {
       try {
         for (let i = 1; i <= n; i++) await cluster.startNode(`scale${n}-node${i}`, settings);
         await waitForBalance(cluster, settings.partitions, 120_000);
-        progress(`cluster scaling: ${n} node${n > 1 ? 's' : ''} up, partitions spread; warm-up (each node clones the repository)`);
+        // What the cluster costs doing nothing: a background that every task's CPU share includes.
+        const idle0 = cpuOfTree();
+        const idleT0 = performance.now();
+        await sleep(opts.idleMs ?? 10_000);
+        const idleCpuMsPerSec = round((Object.values(cpuBetween(idle0, cpuOfTree())).reduce((a, b) => a + b, 0) * 1e6) / (performance.now() - idleT0), 1);
+        progress(`cluster scaling: ${n} node${n > 1 ? 's' : ''} up, partitions spread; idle CPU ${idleCpuMsPerSec} ms/s; warm-up (each node clones the repository)`);
         const warmUp = Array.from({ length: opts.tickets }, (_, t) => `warm${n}-${t}`);
         for (const id of warmUp) await cluster.submit('ticket.create', fanOutTicket(id, repo, 4));
         await waitForTickets(cluster, warmUp, timeoutMs);
@@ -131,7 +140,7 @@ export async function clusterScalingBench(opts: {
           progress(`cluster scaling: ${n} node(s) run ${r + 1}/${opts.repeat}: ${run.tasksPerSec} tasks/s (${run.tasks} tasks in ${run.seconds} s), ${run.cpuMsPerTask} ms CPU per task; tasks by agent ${JSON.stringify(run.tasksByAgent)}`);
         }
         const rate = percentile(runs.map((r) => r.tasksPerSec), 50);
-        byNodes.push({ nodes: n, tasksPerSec: rate, ratioToOneNode: NaN, cpuMsPerTask: percentile(runs.map((r) => r.cpuMsPerTask), 50), runs });
+        byNodes.push({ nodes: n, tasksPerSec: rate, ratioToOneNode: NaN, idleCpuMsPerSec, cpuMsPerTask: percentile(runs.map((r) => r.cpuMsPerTask), 50), runs });
       } finally {
         await cluster.stop();
       }
@@ -150,7 +159,7 @@ export async function clusterScalingBench(opts: {
 }
 
 /** Sizes of `npm run bench` (and of the standalone run). */
-export const clusterScalingSizes = (quick: boolean) => ({ nodeCounts: [1, 2, 3], tickets: quick ? 4 : 10, fanOut: quick ? 25 : 50, repeat: quick ? 1 : 3 });
+export const clusterScalingSizes = (quick: boolean) => ({ nodeCounts: [1, 2, 3], tickets: quick ? 4 : 6, fanOut: quick ? 15 : 30, repeat: quick ? 1 : 2, idleMs: quick ? 5_000 : 10_000 });
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes('--quick');
@@ -164,7 +173,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
   clusterScalingBench({ ...clusterScalingSizes(quick), workDir, progress })
     .then((r) => {
-      console.table(r.byNodes.map((b) => ({ nodes: b.nodes, 'tasks/s (median)': b.tasksPerSec, 'ratio to 1 node': b.ratioToOneNode, 'CPU ms/task': b.cpuMsPerTask, runs: b.runs.map((x) => x.tasksPerSec).join(', ') })));
+      console.table(r.byNodes.map((b) => ({ nodes: b.nodes, 'tasks/s (median)': b.tasksPerSec, 'ratio to 1 node': b.ratioToOneNode, 'CPU ms/task': b.cpuMsPerTask, 'idle CPU ms/s': b.idleCpuMsPerSec, runs: b.runs.map((x) => x.tasksPerSec).join(', ') })));
       console.log(JSON.stringify(r));
     })
     .catch((err) => { console.error(`cluster scaling bench failed: ${(err as Error).stack}`); process.exitCode = 1; })

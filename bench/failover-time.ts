@@ -30,8 +30,12 @@ export interface FailoverRun {
   heartbeatToKillMs: number;
   /** Last heartbeat → first moved partition taken by the survivor, ms. */
   heartbeatToTakeoverMs: number;
+  /** Last heartbeat → the first `task.status` event of a moved partition's ticket after the kill (its new holder at work), ms. */
+  heartbeatToFirstEventMs: number;
   /** Last heartbeat → first task of a moved partition's ticket running, ms: the failover time. */
   heartbeatToFirstTaskMs: number;
+  /** Attempts of the moved tickets assigned after the kill to the dead node's agent (lost until it is judged gone). */
+  assignedToDeadAgent: number;
   /** Every ticket of the run completed after the failover. */
   allCompleted: boolean;
 }
@@ -100,6 +104,9 @@ export async function failoverTimeBench(opts: {
         firstTask = row!.at ?? undefined;
         return firstTask !== undefined;
       }, timeoutMs, 50);
+      const [after] = await cluster.sql(
+        `select min(time) as first_event, count(*) filter (where payload->>'status' = 'assigned' and payload->>'agent_id' = $3)::int as to_dead
+           from omoi_event where type = 'task.status' and ticket_id = any($1) and time > $2`, [movedTickets, killed!.at, `local-${victim}`]);
       const [takeover] = await cluster.sql(
         `select min(held_from) as at from omoi_lease_history where partition = any($1) and node_id <> $2 and held_from > $3`, [moved, victim, killed!.at]);
       let allCompleted = true;
@@ -110,10 +117,11 @@ export async function failoverTimeBench(opts: {
       const run: FailoverRun = {
         victim, movedPartitions: moved.length, movedTickets: movedTickets.length,
         heartbeatToKillMs: ms(killed!.heartbeat, killed!.at), heartbeatToTakeoverMs: ms(killed!.heartbeat, takeover!.at),
-        heartbeatToFirstTaskMs: ms(killed!.heartbeat, firstTask!), allCompleted,
+        heartbeatToFirstEventMs: ms(killed!.heartbeat, after!.first_event), heartbeatToFirstTaskMs: ms(killed!.heartbeat, firstTask!),
+        assignedToDeadAgent: after!.to_dead, allCompleted,
       };
       runs.push(run);
-      progress(`failover ${r + 1}/${opts.repeat}: last heartbeat → partition taken ${run.heartbeatToTakeoverMs} ms → first moved task running ${run.heartbeatToFirstTaskMs} ms (lease TTL ${3 * heartbeatMs} ms); all tickets completed: ${allCompleted}`);
+      progress(`failover ${r + 1}/${opts.repeat}: last heartbeat → partition taken ${run.heartbeatToTakeoverMs} ms → first event of a moved ticket ${run.heartbeatToFirstEventMs} ms → first moved task running ${run.heartbeatToFirstTaskMs} ms (${run.assignedToDeadAgent} attempts assigned to the dead node's agent meanwhile; lease TTL ${3 * heartbeatMs} ms); all tickets completed: ${allCompleted}`);
       if (r + 1 < opts.repeat) {
         victim = `victim${r + 2}`;
         await cluster.startNode(victim, config);
