@@ -65,7 +65,10 @@ export async function waitForTickets(cluster: BenchCluster, ids: string[], timeo
       `select (select count(*)::int from omoi_ticket where id = any($1) and status = 'completed') as completed,
               (select string_agg(id || ' ' || status || ': ' || coalesce(reason, ''), '; ') from omoi_ticket where id = any($1) and status in ('failed', 'cancelled')) as failed,
               (select count(*)::int from omoi_task where ticket_id = any($1) and status = 'completed') as tasks`, [ids]);
-    if (row!.failed) throw new Error(`bench tickets ended badly: ${row!.failed}`);
+    if (row!.failed) {
+      const tasks = await cluster.sql(`select ticket_id || '/' || id || ' attempt ' || attempt || ' on ' || coalesce(agent_id, '-') || ': ' || coalesce(reason, '') as t from omoi_task where ticket_id = any($1) and status = 'failed' limit 5`, [ids]);
+      throw new Error(`bench tickets ended badly: ${row!.failed}; failed tasks: ${tasks.map((x) => x.t).join('; ')}`);
+    }
     if (row!.tasks !== done) { done = row!.tasks; progressAt = Date.now(); }
     if (Date.now() - progressAt > stallMs) throw new Error(`stalled: no task completed for ${stallMs} ms (${done} completed, ${row!.completed}/${ids.length} tickets)`);
     return row!.completed === ids.length;
