@@ -37,6 +37,8 @@ export interface ClusterScaling {
   settings: { partitions: number; localAgentCapacity: number; heartbeatMs: number; fetchBatch: number };
   byNodes: Array<{
     nodes: number; tasksPerSec: number; ratioToOneNode: number; cpuMsPerTask: number; runs: ScalingRun[];
+    /** Set when a run failed (stalled, a ticket failed): the series stopped there. */
+    error?: string;
     /** CPU ms per second of the whole cluster (nodes and servers) with no work: leases, supervisors, partition consumers polling. */
     idleCpuMsPerSec: number;
   }>;
@@ -70,9 +72,18 @@ export async function waitForTickets(cluster: BenchCluster, ids: string[], timeo
       throw new Error(`bench tickets ended badly: ${row!.failed}; failed tasks: ${tasks.map((x) => x.t).join('; ')}`);
     }
     if (row!.tasks !== done) { done = row!.tasks; progressAt = Date.now(); }
-    if (Date.now() - progressAt > stallMs) throw new Error(`stalled: no task completed for ${stallMs} ms (${done} completed, ${row!.completed}/${ids.length} tickets)`);
+    if (Date.now() - progressAt > stallMs) throw new Error(`stalled: no task completed for ${stallMs} ms (${done} completed, ${row!.completed}/${ids.length} tickets); ${await clusterState(cluster, ids)}`);
     return row!.completed === ids.length;
   }, timeoutMs, 100);
+}
+
+/** Tasks by state, node heartbeat ages, lease changes of the last minute, dead letters: what a stalled run looked like. */
+async function clusterState(cluster: BenchCluster, ids: string[]): Promise<string> {
+  const tasks = await cluster.sql(`select status || ' ' || count(*) as s from omoi_task where ticket_id = any($1) group by status`, [ids]);
+  const nodes = await cluster.sql(`select id || ' ' || status || ' ' || round(extract(epoch from now() - heartbeat_at)::numeric, 1) || ' s ago' as s from omoi_node order by id`);
+  const [leases] = await cluster.sql(`select count(*)::int as n from omoi_lease_history where held_from > now() - interval '1 minute'`);
+  const dead = await cluster.sql(`select type || ': ' || left(reason, 200) as s from omoi_dead_letter order by created_at desc limit 3`);
+  return `tasks: ${tasks.map((x) => x.s).join(', ')}; node heartbeats: ${nodes.map((x) => x.s).join(', ')}; lease changes in the last minute: ${leases!.n}; dead letters: ${dead.map((x) => x.s).join(' | ') || 'none'}`;
 }
 
 /** Every node of `cluster` holds partitions, every partition is held, and every local agent is healthy. */
@@ -122,6 +133,8 @@ export async function clusterScalingBench(opts: {
     const byNodes: ClusterScaling['byNodes'] = [];
     for (const n of opts.nodeCounts) {
       const cluster = await BenchCluster.start(pg, path.join(root, `n${n}`), `scale_${n}_nodes`);
+      // A failed run ends this node count's series (recorded), not the benchmark.
+      let error: string | undefined;
       try {
         for (let i = 1; i <= n; i++) await cluster.startNode(`scale${n}-node${i}`, settings);
         await waitForBalance(cluster, settings.partitions, 120_000);
@@ -133,17 +146,24 @@ export async function clusterScalingBench(opts: {
         progress(`cluster scaling: ${n} node${n > 1 ? 's' : ''} up, partitions spread; idle CPU ${idleCpuMsPerSec} ms/s; warm-up (each node clones the repository)`);
         const warmUp = Array.from({ length: opts.tickets }, (_, t) => `warm${n}-${t}`);
         for (const id of warmUp) await cluster.submit('ticket.create', fanOutTicket(id, repo, 4));
-        await waitForTickets(cluster, warmUp, timeoutMs);
+        await waitForTickets(cluster, warmUp, timeoutMs).catch((err) => {
+          error = `warm-up: ${(err as Error).message}`;
+          progress(`cluster scaling: ${n} node(s) FAILED: ${error}`);
+        });
         const runs: ScalingRun[] = [];
-        for (let r = 0; r < opts.repeat; r++) {
+        for (let r = 0; r < opts.repeat && !error; r++) {
           await sleep(1_000); // let the pools refill and the warm-up's stragglers settle
           const ids = Array.from({ length: opts.tickets }, (_, t) => `scale${n}-r${r}-t${t}`);
-          const run = await runOnce(cluster, { ids, repo, fanOut: opts.fanOut, timeoutMs });
+          const run = await runOnce(cluster, { ids, repo, fanOut: opts.fanOut, timeoutMs }).catch((err) => {
+            error = (err as Error).message;
+            progress(`cluster scaling: ${n} node(s) run ${r + 1} FAILED: ${error}`);
+          });
+          if (!run) break;
           runs.push(run);
           progress(`cluster scaling: ${n} node(s) run ${r + 1}/${opts.repeat}: ${run.tasksPerSec} tasks/s (${run.tasks} tasks in ${run.seconds} s), ${run.cpuMsPerTask} ms CPU per task; tasks by agent ${JSON.stringify(run.tasksByAgent)}`);
         }
         const rate = percentile(runs.map((r) => r.tasksPerSec), 50);
-        byNodes.push({ nodes: n, tasksPerSec: rate, ratioToOneNode: NaN, idleCpuMsPerSec, cpuMsPerTask: percentile(runs.map((r) => r.cpuMsPerTask), 50), runs });
+        byNodes.push({ nodes: n, tasksPerSec: rate, ratioToOneNode: NaN, idleCpuMsPerSec, ...(error ? { error } : {}), cpuMsPerTask: percentile(runs.map((r) => r.cpuMsPerTask), 50), runs });
       } finally {
         await cluster.stop();
       }
@@ -176,7 +196,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
   clusterScalingBench({ ...clusterScalingSizes(quick), workDir, progress })
     .then((r) => {
-      console.table(r.byNodes.map((b) => ({ nodes: b.nodes, 'tasks/s (median)': b.tasksPerSec, 'ratio to 1 node': b.ratioToOneNode, 'CPU ms/task': b.cpuMsPerTask, 'idle CPU ms/s': b.idleCpuMsPerSec, runs: b.runs.map((x) => x.tasksPerSec).join(', ') })));
+      console.table(r.byNodes.map((b) => ({ nodes: b.nodes, 'tasks/s (median)': b.tasksPerSec, 'ratio to 1 node': b.ratioToOneNode, 'CPU ms/task': b.cpuMsPerTask, 'idle CPU ms/s': b.idleCpuMsPerSec, runs: b.runs.map((x) => x.tasksPerSec).join(', '), error: b.error?.slice(0, 200) ?? '' })));
       console.log(JSON.stringify(r));
     })
     .catch((err) => { console.error(`cluster scaling bench failed: ${(err as Error).stack}`); process.exitCode = 1; })
