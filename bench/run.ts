@@ -12,7 +12,10 @@
  * restarted node, fan-out/fan-in 1 → N → 1 with `true` tasks on the local agent
  * (`dag-fanout.ts`), then many tickets A → B ∥ C → D on one repository, published at once
  * (`dag-many-tickets.ts`); on a node restarted with the sandbox pool off, the fan-out's big
- * shape again; last, heap per idle actor (`heap-idle-actors.ts`). Targets are in the table.
+ * shape again; heap per idle actor (`heap-idle-actors.ts`). Last, with the node stopped, the
+ * multi-node benchmarks: fan-out throughput with 1, 2 and 3 nodes in their own processes
+ * (`cluster-scaling.ts`) and failover time after `kill -9` (`failover-time.ts`). Targets are in
+ * the table.
  *
  * Prints progress lines, a table, then one JSON line with every number. The ratio (b)/(a
  * publish) has a target of ≥ 30%. Every temp dir and child server is removed at the end and
@@ -36,6 +39,9 @@ import { heapBench } from './heap-idle-actors.ts';
 import { manyTicketsBench } from './dag-many-tickets.ts';
 import { sandboxCostBench } from './sandbox-cost.ts';
 import { gitTransferBench } from './git-transfer.ts';
+import { stopBenchClusters } from './cluster-nodes.ts';
+import { clusterScalingBench, clusterScalingSizes } from './cluster-scaling.ts';
+import { failoverSizes, failoverTimeBench } from './failover-time.ts';
 
 const TARGET_RATIO = 0.3;
 const quick = process.argv.includes('--quick');
@@ -69,6 +75,8 @@ const settings = {
     manyTickets: quick ? [10, 50] : [20, 200],
     manyTicketsRepoFiles: 256, // × 16 KiB incompressible: a 4 MiB repository
   },
+  // Issue 7, item 7: nodes in their own processes on one nats-server and one PostgreSQL.
+  cluster: { scaling: clusterScalingSizes(quick), failover: failoverSizes(quick) },
 };
 /** Issue 13: twice the last median before it (71.4 tasks/s), and a CPU budget per task summed over every process. */
 const TARGET_COMPLETIONS = 150;
@@ -91,6 +99,7 @@ function cleanup(): Promise<void> {
   return (cleaning ??= (async () => {
     clock.uninstall();
     await node?.stop().catch((e) => console.error(`bench: node did not stop cleanly: ${(e as Error).message}`));
+    await stopBenchClusters();
     rmSync(dataDir, { recursive: true, force: true });
   })());
 }
@@ -156,6 +165,12 @@ async function main(): Promise<void> {
   const poolGain = fan.big.completionsPerSec / fanNoPool.big.completionsPerSec;
   const heap = await heapBench(node, { tickets: settings.dag.heapTickets, agents: settings.dag.heapAgents, window: settings.window, timeoutMs: 300_000, progress });
   progress(`heap: ${(heap.bytesPerActor / 1024).toFixed(2)} KiB per idle actor over ${heap.liveAfter - heap.liveBefore} actors`);
+  // The multi-node benchmarks bring their own servers and node processes: this node would only compete for the cores.
+  progress('stopping the node for the multi-node benchmarks');
+  await node.stop();
+  node = undefined;
+  const scaling = await clusterScalingBench({ ...settings.cluster.scaling, workDir: dataDir, progress });
+  const failover = await failoverTimeBench({ ...settings.cluster.failover, workDir: dataDir, progress });
 
   const ratio = e2e.perSec / raw.publishPerSec;
   const ms = (x: number) => round(x, 2);
@@ -202,6 +217,8 @@ async function main(): Promise<void> {
     { measure: `DAG (d) ${many.big.tickets} tickets vs (a) 1→${fan.big.sources}→1`, value: round(manyRatio * 100, 1), unit: '%', detail: `target ≥ ${TARGET_MANY_TICKETS_RATIO * 100}% → ${met(manyRatio >= TARGET_MANY_TICKETS_RATIO)}` },
     ...many.runs.map((r) => ({ measure: `DAG (d) clone disk, ${r.tickets} tickets`, value: mib(r.cloneBytes), unit: 'MiB', detail: `${r.clonesOfRepository} clone for ${r.tickets} tickets (du); source .git ${mib(r.sourceGitBytes)} MiB; per-ticket clones would be ≈ ${mib(r.tickets * r.sourceGitBytes)} MiB` })),
     { measure: 'DAG (d) clone disk per extra ticket', value: round(many.bytesPerExtraTicket / 1024, 1), unit: 'KiB', detail: `(${many.runs.map((r) => r.tickets).join(' → ')} tickets) the tickets' own commits, not a copy of the repository` },
+    ...scaling.byNodes.map((b) => ({ measure: `cluster: fan-out throughput, ${b.nodes} node${b.nodes > 1 ? 's' : ''}`, value: b.tasksPerSec, unit: 'tasks/s', detail: `${b.error ? `FAILED: ${b.error.slice(0, 100)}…; ` : ''}${b.ratioToOneNode}× 1 node; median of ${b.runs.length} (${b.runs.map((r) => r.tasksPerSec).join(', ')}); ${scaling.tickets} tickets 1→${scaling.fanOut}→1 at once; CPU ${b.cpuMsPerTask} ms per task, idle ${b.idleCpuMsPerSec} ms/s; ${scaling.cores} cores for every node` })),
+    { measure: 'cluster: failover after kill -9, median', value: failover.failoverMs.median, unit: 'ms', detail: `last heartbeat → first task of a moved partition running; max ${failover.failoverMs.max} ms over ${failover.runs.length}; partition taken after ${failover.takeoverMs.median} ms (median); lease TTL ${failover.leaseTtlMs} ms (heartbeat ${failover.heartbeatMs} ms)` },
   ]);
 
   const machine = {
@@ -213,7 +230,7 @@ async function main(): Promise<void> {
     bench: 'omoi-messaging', quick, settings, raw, endToEnd: e2e,
     ratio: round(ratio, 4), targetRatio: TARGET_RATIO, targetMet: ratio >= TARGET_RATIO,
     dag: {
-      fanOut: fan, fanOutPoolOff: fanNoPool, poolGain: round(poolGain, 3), merge, heap, manyTickets: many, sandboxCost, gitTransfer,
+      fanOut: fan, fanOutPoolOff: fanNoPool, poolGain: round(poolGain, 3), merge, heap, manyTickets: many, sandboxCost, gitTransfer, clusterScaling: scaling, failover,
       targets: {
         completionsPerSec: { target: TARGET_COMPLETIONS, value: round(fan.big.completionsPerSec, 1), met: fan.big.completionsPerSec >= TARGET_COMPLETIONS },
         cpuMsPerTask: { target: TARGET_CPU_MS_PER_TASK, value: round(fan.bigCpuMsPerTask, 2), met: fan.bigCpuMsPerTask <= TARGET_CPU_MS_PER_TASK },
