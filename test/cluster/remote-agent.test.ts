@@ -156,6 +156,7 @@ class PlainAgent {
   }
 }
 
+t.setTimeout(400_000); // two nodes, a DAG and a second ticket: about 100 s on an idle machine
 const cluster = await withCluster(t);
 // Leases of 6 s (3 heartbeats): on a loaded machine shorter ones may change holder mid-test.
 // Node a starts first and keeps partitions 0 and 1 when b comes; b's own agent (capability
