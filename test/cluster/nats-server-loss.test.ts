@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
@@ -23,16 +24,17 @@ import { withNatsCluster, type ClusterServer } from '../harness/nats-cluster.ts'
 const TICKETS = 10;
 const FAN = 19; // A → F1..F19 → J: 21 tasks a ticket
 const PARTITIONS = 4;
-const NODES = ['n1', 'n2', 'n3'];
-// A lease lasts three heartbeats. Longer than the child nodes' default 300 ms: six server
-// processes beside three nodes on two cores stall event loops for longer than 900 ms, and
-// leases that lapse under load (then move) would blur what the loss of a server costs.
-const HEARTBEAT_MS = 1_000;
+const NODES = ['node1', 'node2', 'node3']; // the servers are n1, n2, n3
+// A lease lasts three heartbeats. Omoi's default (2 s), not the child nodes' 300 ms: a
+// nats-server that lost a raft leader waits 4–9 s (its election timeout) before it campaigns,
+// so no stream or consumer of the dead server has a new leader within a 900 ms TTL + 5 s.
+const HEARTBEAT_MS = 2_000;
 const LEASE_TTL_MS = 3 * HEARTBEAT_MS;
+const WINDOW_MS = 40_000; // after the kill, where pauses are measured
 
 // Longer than the suite's 180 s a file: three nats-servers, three node processes and 210
-// sandboxed tasks on two cores.
-t.setTimeout(420_000);
+// sandboxed tasks on two cores (about 3 minutes when the machine is otherwise idle).
+t.setTimeout(600_000);
 
 t.test('three nodes on three nats-servers, 210 tasks with joins: the partition stream\'s leader is SIGKILLed', async (t) => {
   const nats = await withNatsCluster(t, 3);
@@ -82,49 +84,62 @@ t.test('three nodes on three nats-servers, 210 tasks with joins: the partition s
     await client.request(`$JS.API.STREAM.LEADER.STEPDOWN.${Streams.partitions}`, '', { timeout: 5_000 }).catch(() => undefined);
     await waitFor('a new leader of the partition stream', async () => ((await leader()) ?? name) !== name, { timeoutMs: 30_000 });
   }
-  t.ok(victim, 'the partition stream\'s leader is one of our servers');
-  const victimNodes = await nodesOn(victim!);
-  t.comment(`victim ${victim!.name}; nodes connected to it: ${victimNodes.join(', ') || 'none'}; to the others: ${(await Promise.all(nats.servers.filter((s) => s !== victim).map(async (s) => `${s.name}: ${(await nodesOn(s)).join(', ')}`))).join('; ')}`);
 
   // The work: stored by a majority of the servers before we go on.
   const js = jetstream(client);
   for (const ticket of dag.tickets()) await js.publish('omoi.in.ticket.create', JSON.stringify(ticket));
   await progress('tickets submitted');
 
-  await waitFor('40 tasks completed', async () => (await completedTasks()) >= 40, { timeoutMs: 180_000 });
-  t.equal(await leader(), victim!.name, `${victim!.name} still leads the partition stream when it is killed`);
+  await waitFor('25 tasks completed', async () => (await completedTasks()) >= 25, { timeoutMs: 240_000 });
+  // The leader now (a loaded machine may have moved it since).
+  const leaderNow = await waitFor('a leader of the partition stream', leader, { timeoutMs: 30_000 });
+  victim = nats.servers.find((s) => s.name === leaderNow);
+  t.ok(victim, 'the partition stream\'s leader is one of our servers');
+  t.comment(`victim ${victim!.name}; nodes on each server: ${(await Promise.all(nats.servers.map(async (s) => `${s.name}: ${(await nodesOn(s)).join(', ') || 'none'}`))).join('; ')}`);
   const killedAt = Date.now();
   victim!.kill9();
   await progress(`${victim!.name} killed (SIGKILL)`);
 
-  // Recovery: a new leader for the partition stream, then a task completed after the kill in
-  // every partition and by every node's agent (the nodes on the dead server included).
+  // Recovery. Three measures, from the kill: a new leader of the partition stream; tasks
+  // completing again (the first completion); and, in each partition, the longest pause in the
+  // messages its worker handled (omoi_processed_message) over the WINDOW_MS after the kill
+  // (the kill itself counts as the start of a pause, the end of the window as its end: a
+  // partition that never resumes pauses for the whole window). With too few tasks a second
+  // per partition the pause also holds the gaps between ordinary messages: a loaded machine
+  // lengthens it, never hides a stall.
   const newLeader = await waitFor('a new leader of the partition stream', async () => {
     const name = await leader();
     return name && name !== victim!.name ? name : undefined;
   }, { timeoutMs: 60_000 });
   const leaderMs = Date.now() - killedAt;
-  const firstAfterKill = async () => new Map((await sql(
+  const completedAfterKill = async () => sql<{ ticket_id: string; agent_id: string; at: number }>(
     `select ticket_id, agent_id, extract(epoch from updated_at) * 1000 as at from omoi_task
       where status = 'completed' and updated_at > to_timestamp(? / 1000.0)`, [killedAt],
-  )).map((r) => [`${r.ticket_id} ${r.agent_id}`, Number(r.at)]));
-  const firsts = await waitFor('a task completed after the kill in every partition and on every node', async () => {
-    const rows = [...(await firstAfterKill())];
-    const by = (key: (k: string) => string) => {
-      const m = new Map<string, number>();
-      for (const [k, at] of rows) m.set(key(k), Math.min(m.get(key(k)) ?? Infinity, at));
-      return m;
-    };
-    const partitions = by((k) => `partition ${partitionOf('ticket', k.split(' ')[0], PARTITIONS)}`);
-    const agents = by((k) => k.split(' ')[1]);
-    return partitions.size === PARTITIONS && agents.size === NODES.length ? new Map([...partitions, ...agents]) : undefined;
-  }, { timeoutMs: 120_000, intervalMs: 100 }).catch(async (err) => {
-    throw new Error(`${(err as Error).message}: completed after the kill: ${JSON.stringify([...(await firstAfterKill())])}`);
+  );
+  await sleep(Math.max(0, killedAt + WINDOW_MS - Date.now()));
+  const firsts = new Map<string, number>(); // 'partition n' / agent → its first task completion after the kill
+  for (const r of await completedAfterKill()) {
+    for (const key of [`partition ${partitionOf('ticket', r.ticket_id, PARTITIONS)}`, r.agent_id]) firsts.set(key, Math.min(firsts.get(key) ?? Infinity, Number(r.at) - killedAt));
+  }
+  const handled = await sql<{ partition: number; at: number }>(
+    `select partition, extract(epoch from processed_at) * 1000 as at from omoi_processed_message
+      where processed_at > to_timestamp(? / 1000.0) and processed_at <= to_timestamp(? / 1000.0) order by 1, 2`, [killedAt, killedAt + WINDOW_MS],
+  );
+  const pauses = Array.from({ length: PARTITIONS }, (_, p) => {
+    const points = [killedAt, ...handled.filter((r) => r.partition === p).map((r) => Number(r.at)), killedAt + WINDOW_MS];
+    let longest = { ms: 0, from: 0 };
+    for (let i = 1; i < points.length; i++) if (points[i]! - points[i - 1]! > longest.ms) longest = { ms: Math.round(points[i]! - points[i - 1]!), from: Math.round(points[i - 1]! - killedAt) };
+    return longest;
   });
-  const recovery = Object.fromEntries([...firsts].map(([k, at]) => [k, Math.round(at - killedAt)]));
-  const recoveryMs = Math.max(...Object.values(recovery));
-  t.comment(`recovery after the SIGKILL of ${victim!.name}: new partition stream leader ${newLeader} after ${leaderMs} ms; first completion after the kill (ms): ${JSON.stringify(recovery)}`);
-  t.ok(recoveryMs <= LEASE_TTL_MS + 5_000, `work went on in every partition and on every node within the lease TTL + 5 s of the kill (${recoveryMs} ms)`);
+  const firstMs = Math.min(...firsts.values());
+  t.comment(`recovery after the SIGKILL of ${victim!.name}: new partition stream leader ${newLeader} after ${leaderMs} ms; first task completed after ${firstMs} ms; `
+    + `longest pause of each partition in the ${WINDOW_MS / 1000} s after the kill (ms, starting at ms after the kill): ${JSON.stringify(pauses)}; `
+    + `first completion after the kill by partition and agent (ms): ${JSON.stringify(Object.fromEntries([...firsts].sort()))}`);
+  const budget = LEASE_TTL_MS + 5_000;
+  t.ok(firstMs <= budget, `tasks completed again within the lease TTL + 5 s of the kill (${firstMs} ms, budget ${budget} ms)`);
+  const longest = Math.max(...pauses.map((p) => p.ms));
+  t.ok(longest <= budget, `no partition paused longer than the lease TTL + 5 s after the kill (${longest} ms)`);
+  t.equal(firsts.size, PARTITIONS + NODES.length, `in the ${WINDOW_MS / 1000} s after the kill, tasks completed in every partition and on every node's agent`);
   await progress('recovered');
 
   // The server comes back on its store while the work goes on, and catches up.
@@ -136,7 +151,7 @@ t.test('three nodes on three nats-servers, 210 tasks with joins: the partition s
     const bad = rows.filter((r) => ['failed', 'cancelled'].includes(r.status));
     if (bad.length) throw new Error(`tickets ended ${JSON.stringify(bad)}`);
     return rows.find((r) => r.status === 'completed')?.n === TICKETS;
-  }, { timeoutMs: 300_000 }).catch(async (err) => {
+  }, { timeoutMs: 420_000 }).catch(async (err) => {
     throw new Error(`${(err as Error).message}: ${JSON.stringify(await sql(`select ticket_id, id, status, attempt, agent_id, reason from omoi_task where status <> 'completed' order by 1, 2`))}; leases: ${JSON.stringify(await sql(`select partition, node_id, epoch, expires_at > now() as live from omoi_partition_lease order by 1`))}`);
   });
   await progress('every ticket completed');
