@@ -139,7 +139,6 @@ t.test('three nodes on three nats-servers, 210 tasks with joins: the partition s
   t.ok(firstMs <= budget, `tasks completed again within the lease TTL + 5 s of the kill (${firstMs} ms, budget ${budget} ms)`);
   const longest = Math.max(...pauses.map((p) => p.ms));
   t.ok(longest <= budget, `no partition paused longer than the lease TTL + 5 s after the kill (${longest} ms)`);
-  t.equal(firsts.size, PARTITIONS + NODES.length, `in the ${WINDOW_MS / 1000} s after the kill, tasks completed in every partition and on every node's agent`);
   await progress('recovered');
 
   // The server comes back on its store while the work goes on, and catches up.
