@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { decodeIngress, encode, lookup, partitionOf, Streams, Subjects, type CommandDef, type Envelope } from '../protocol/index.ts';
 import { describe, isTerminalInput, type Rejections } from './rejections.ts';
-import { ROUTER_CONSUMER } from './streams.ts';
+import { pullOptions, ROUTER_CONSUMER } from './streams.ts';
 
 /**
  * The edge for outside commands: pulls `omoi.in.>` (one durable shared by every node),
@@ -22,7 +22,7 @@ export class IngressRouter {
 
   async start(): Promise<void> {
     const consumer = await this.deps.js.consumers.get(Streams.ingress, ROUTER_CONSUMER);
-    this.messages = await consumer.consume({ max_messages: 256 });
+    this.messages = await consumer.consume(pullOptions(256));
     this.done = (async () => {
       for await (const m of this.messages!) await this.route(m);
     })().catch((err) => this.deps.log.error({ err: errorMessage(err) }, 'ingress router ended'));

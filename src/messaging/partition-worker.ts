@@ -7,7 +7,7 @@ import type { GroupCommitter, Item } from './group-commit.ts';
 import type { OutboxPublisher } from './outbox.ts';
 import { describe, isTerminalInput, type Rejections } from './rejections.ts';
 import { isDatabaseOutage } from '../persistence/outage.ts';
-import { partitionConsumer } from './streams.ts';
+import { partitionConsumer, pullOptions } from './streams.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export type { Dispatch, LeaseCheck } from './group-commit.ts';
@@ -77,7 +77,7 @@ export class PartitionWorker {
   async start(): Promise<void> {
     await this.deps.outbox.flushPending(this.partition);
     const consumer = await this.deps.js.consumers.get(Streams.partitions, partitionConsumer(this.partition));
-    this.messages = await consumer.consume({ max_messages: this.deps.fetchBatch * 2 });
+    this.messages = await consumer.consume(pullOptions(this.deps.fetchBatch * 2));
     this.inProgress = setInterval(() => {
       for (const m of this.current) m.working();
       for (const m of this.queue) m.working();

@@ -21,6 +21,20 @@ export const ROUTER_CONSUMER = 'router';
 export const partitionConsumer = (partition: number) => `part-${partition}`;
 
 /**
+ * Options of the node's long-lived pulls (`consume`: the ingress router, each partition
+ * worker). A pull request lives on the server leading its consumer; if that server dies, the
+ * request dies with it, and a client connected to another server is not told. It notices by
+ * two missed idle heartbeats, then asks for the consumer's info (retrying, spaced ½–1½ pull
+ * lifetimes, until the consumer has a new leader) and pulls again. With nats.js's defaults
+ * (30 s pulls, a heartbeat every 15 s) a partition stalled 30 s and more after the loss of a
+ * server of its cluster (test/cluster/nats-server-loss.test.ts); 2 s pulls with a heartbeat
+ * every second notice in about 2 s, and cost an idle consumer one pull request every 2 s.
+ */
+export function pullOptions(maxMessages: number): { max_messages: number; expires: number; idle_heartbeat: number } {
+  return { max_messages: maxMessages, expires: 2_000, idle_heartbeat: 1_000 };
+}
+
+/**
  * Creates or updates the streams and durable consumers; safe to run on every start of every
  * node (idempotent), also by several nodes at the same moment: JetStream answers a create
  * whose config equals the existing one with success, so two nodes that both found nothing

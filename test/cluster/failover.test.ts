@@ -1,18 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
 import { pino } from 'pino';
 import t from 'tap';
 import { connectSql } from '../../src/embedded/index.ts';
-import { CommitStore } from '../../src/git/index.ts';
-import { openGitBucket } from '../../src/messaging/git-bucket.ts';
 import { openDatabase } from '../../src/persistence/index.ts';
-import { partitionOf } from '../../src/protocol/subjects.ts';
-import { git, makeRepo, misorderedHoldings, overlappingHoldings, tempDir, waitFor, withNats } from '../harness/index.ts';
+import { makeRepo, tempDir, waitFor, withNats } from '../harness/index.ts';
 import { startChildNode } from '../harness/child-node.ts';
+import { dagWorkload, verifyDag, verifyHeadsFromObjectStore } from '../harness/dag-workload.ts';
 import { withRestartablePostgres } from '../harness/restartable-postgres.ts';
 
 // Issue 7, item 6 (a), (b), (c), (e), (f): three nodes in their own processes on one
@@ -33,20 +30,6 @@ const LEASE_TTL_MS = 3 * HEARTBEAT_MS;
 
 // Longer than the suite's 180 s a file: three node processes and 210 sandboxed tasks on two cores.
 t.setTimeout(600_000);
-
-/** `TICKETS` ticket ids that cover every partition: each node holds some, so each runs merges. */
-function ticketIds(): string[] {
-  const ids: string[] = [];
-  const covered = new Set<number>();
-  for (let i = 0; ids.length < TICKETS; i++) {
-    const id = `S${i}`;
-    const p = partitionOf('ticket', id, PARTITIONS);
-    if (covered.size < PARTITIONS && covered.has(p)) continue;
-    covered.add(p);
-    ids.push(id);
-  }
-  return ids;
-}
 
 t.test('three nodes, 210 tasks: a node joins, one dies mid-merge and returns without its data, PostgreSQL restarts, one is SIGTERMed', async (t) => {
   const nats = await withNats(t);
@@ -83,22 +66,10 @@ t.test('three nodes, 210 tasks: a node joins, one dies mid-merge and returns wit
   await start('n2');
   await waitFor('both nodes hold partitions', async () => (await sql(`select distinct node_id from omoi_partition_lease where expires_at > now()`)).length === 2, { timeoutMs: 30_000 });
 
-  const step = (file: string) => `echo "$OMOI_TICKET_ID $OMOI_TASK_ID $OMOI_ATTEMPT" >> ${effects} && echo "$OMOI_TASK_ID" > ${file}`;
-  const fan = Array.from({ length: FAN }, (_, i) => `F${i + 1}`);
-  const ids = ticketIds();
+  const dag = dagWorkload({ tickets: TICKETS, fan: FAN, partitions: PARTITIONS, repository: repo.dir, effects });
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
-  for (const id of ids) {
-    nc.publish('omoi.in.ticket.create', JSON.stringify({
-      ticket_id: id, title: `scale ${id}`, repository: repo.dir, base_branch: 'main',
-      tasks: [
-        { id: 'A', run: step('a.txt'), owns: ['a.txt'] },
-        ...fan.map((f) => ({ id: f, run: step(`${f.toLowerCase()}.txt`), depends_on: ['A'], owns: [`${f.toLowerCase()}.txt`] })),
-        // The continuation runs on the merge: every source's file must be there.
-        { id: 'J', run: `test "$(ls f*.txt | wc -l)" = ${FAN} && test -f a.txt && ${step('j.txt')}`, depends_on: fan, owns: ['j.txt'] },
-      ],
-    }));
-  }
+  for (const ticket of dag.tickets()) nc.publish('omoi.in.ticket.create', JSON.stringify(ticket));
   await nc.flush();
 
   // (a) A node joins while the work runs.
@@ -134,30 +105,12 @@ t.test('three nodes, 210 tasks: a node joins, one dies mid-merge and returns wit
 
   await progress('every ticket completed');
 
-  // Exactly one merge commit per join, and the continuation ran on it.
-  const joins = await sql(`select ticket_id, id, status, merge_commit from omoi_join order by ticket_id`);
-  t.equal(joins.length, TICKETS);
-  t.ok(joins.every((j) => j.status === 'merged' && j.merge_commit), 'every join merged');
-  const mergeCommits = await sql(`select ticket_id, join_id, count(distinct commit)::int as commits from omoi_merge_attempt where commit is not null group by 1, 2`);
-  t.ok(mergeCommits.every((m) => m.commits === 1), 'one merge commit per join, however often its merge ran');
-  const continuations = await sql(`select t.ticket_id from omoi_task t join omoi_join j on j.ticket_id = t.ticket_id where t.id = 'J' and t.base_commit = j.merge_commit`);
-  t.equal(continuations.length, TICKETS, 'each continuation ran on its join\'s merge commit');
-
-  // Every attempt's effect once: the attempt that completed left exactly one line, no attempt two.
-  const lines = (await readFile(effects, 'utf8')).trim().split('\n');
-  const seen = new Map<string, number>();
-  for (const line of lines) seen.set(line, (seen.get(line) ?? 0) + 1);
-  t.same([...seen].filter(([, n]) => n > 1), [], 'no attempt ran twice');
-  const tasks = await sql(`select ticket_id, id, attempt, agent_id from omoi_task`);
-  t.equal(tasks.length, TICKETS * (FAN + 2));
-  t.same(tasks.filter((r) => seen.get(`${r.ticket_id} ${r.id} ${r.attempt}`) !== 1).map((r) => `${r.ticket_id}/${r.id}#${r.attempt}`), [], 'the completed attempt of every task left its effect once');
-  t.ok(new Set(tasks.map((r) => r.agent_id)).size >= 2, 'tasks ran on more than one node');
-
-  // No partition was ever held twice at once; the killed node's partitions moved in time.
+  // One merge commit per join, the continuation on it, every effect once, leases never held twice.
   const db = await openDatabase(pg.url, pino({ level: 'silent' }));
   t.teardown(() => db.close());
-  t.same(await overlappingHoldings(db), [], 'no partition held by two nodes at once');
-  t.same(await misorderedHoldings(db), [], 'epochs and holding times agree');
+  await verifyDag(t, dag, sql, db, { minAgents: 2 });
+
+  // The killed node's partitions moved in time.
   const takeovers = await sql(`select partition, min(held_from) as at from omoi_lease_history where node_id <> 'n1' and held_from > to_timestamp($1 / 1000.0) - interval '1 second' and partition = any($2) group by 1`, [n1Died, n1Partitions]);
   t.ok(n1Partitions.length > 0, 'the killed node held partitions');
   for (const p of n1Partitions) {
@@ -167,12 +120,5 @@ t.test('three nodes, 210 tasks: a node joins, one dies mid-merge and returns wit
   }
 
   // Every head is whole on a node that never saw the tickets: from the object store alone.
-  const bucket = await openGitBucket(jetstream(nc));
-  const stranger = new CommitStore({ dataDir: path.join(root, 'stranger'), bucket });
-  const expected = ['README.md', 'a.txt', ...fan.map((f) => `${f.toLowerCase()}.txt`), 'j.txt'].sort();
-  for (const ticket of await sql(`select id, head from omoi_ticket order by id`)) {
-    await stranger.ensure(ticket.id, repo.dir, [ticket.head]);
-    const files = await git(path.join(root, 'stranger', 'repos', ticket.id), 'ls-tree', '-r', '--name-only', ticket.head);
-    t.same(files.split('\n').sort(), expected, `${ticket.id}: the head holds every task's file`);
-  }
+  await verifyHeadsFromObjectStore(t, dag, sql, nc, path.join(root, 'stranger'), repo.dir);
 });

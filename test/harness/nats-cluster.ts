@@ -18,6 +18,8 @@ export interface ClusterServer {
   name: string;
   url: string;
   pid: number;
+  /** Names of the clients connected to it now (its monitoring endpoint's `/connz`). */
+  clientNames(): Promise<string[]>;
   /** SIGKILL, to simulate a crash; `restart()` brings it back on the same ports and store. */
   kill9(): void;
   restart(): Promise<void>;
@@ -38,9 +40,9 @@ export interface NatsCluster {
 export async function withNatsCluster(t: TestContext, size = 3): Promise<NatsCluster> {
   const binary = await findNatsServer();
   const root = await mkdtemp(path.join(os.tmpdir(), 'omoi-test-nats-cluster-'));
-  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort() })));
+  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort(), monitor: await freePort() })));
   const routes = ports.map((p) => `nats://127.0.0.1:${p.route}`).join(',');
-  const servers = ports.map((p, i) => new Server(binary, `n${i + 1}`, path.join(root, `n${i + 1}`), p.client, p.route, routes));
+  const servers = ports.map((p, i) => new Server(binary, `n${i + 1}`, path.join(root, `n${i + 1}`), p.client, p.route, p.monitor, routes));
   t.teardown(async () => {
     await Promise.all(servers.map((s) => s.stop()));
     await rm(root, { recursive: true, force: true });
@@ -72,6 +74,7 @@ class Server implements ClusterServer {
     private readonly storeDir: string,
     private readonly port: number,
     private readonly routePort: number,
+    private readonly monitorPort: number,
     private readonly routes: string,
   ) {}
 
@@ -83,10 +86,16 @@ class Server implements ClusterServer {
     return this.child?.pid ?? 0;
   }
 
+  async clientNames(): Promise<string[]> {
+    const res = await fetch(`http://127.0.0.1:${this.monitorPort}/connz?limit=1000`);
+    const body = await res.json() as { connections?: Array<{ name?: string }> };
+    return (body.connections ?? []).map((c) => c.name ?? '');
+  }
+
   async start(): Promise<void> {
     const output = new OutputLines(serverLog(this.name));
     const child = spawn(this.binary, [
-      '-a', '127.0.0.1', '-p', String(this.port), '--server_name', this.name,
+      '-a', '127.0.0.1', '-p', String(this.port), '-m', String(this.monitorPort), '--server_name', this.name,
       '--cluster_name', 'omoi-test', '--cluster', `nats://127.0.0.1:${this.routePort}`, '--routes', this.routes,
       '-js', '-sd', this.storeDir,
     ], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
