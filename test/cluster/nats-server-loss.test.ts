@@ -138,8 +138,10 @@ t.test('three nodes on three nats-servers, 210 tasks with joins: the partition s
     + `first completion after the kill by partition and agent (ms): ${JSON.stringify(Object.fromEntries([...firsts].sort()))}`);
   const budget = LEASE_TTL_MS + 5_000;
   t.ok(firstMs <= budget, `tasks completed again within the lease TTL + 5 s of the kill (${firstMs} ms, budget ${budget} ms)`);
+  // Nothing of a partition whose stream lost its leader moves before NATS elects a new one (its
+  // raft election timeout, 4–9 s, is not ours to tune): Omoi's part is what comes after.
   const longest = Math.max(...pauses.map((p) => p.ms));
-  t.ok(longest <= budget, `no partition paused longer than the lease TTL + 5 s after the kill (${longest} ms)`);
+  t.ok(longest <= leaderMs + budget, `no partition paused longer than NATS's election + the lease TTL + 5 s (${longest} ms, election ${leaderMs} ms)`);
   await progress('recovered');
 
   // The server comes back on its store while the work goes on, and catches up.
