@@ -8,7 +8,8 @@
  * closes), and the servers have the embedded watchdog.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, mkdirSync, readlinkSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -141,4 +142,24 @@ async function stopProcess(child: ChildProcess, graceMs: number): Promise<void> 
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * Runs a cluster benchmark as its own command: a temp work dir, progress lines with the time
+ * since start, `print` of its result, and every cluster and temp dir removed at the end and on
+ * Ctrl-C (SIGINT/SIGTERM).
+ */
+export function runStandalone<R>(name: string, bench: (workDir: string, progress: (line: string) => void) => Promise<R>, print: (result: R) => void): void {
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'omoi-bench-'));
+  const started = Date.now();
+  const progress = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
+  const cleanup = async () => {
+    await stopBenchClusters();
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+  bench(workDir, progress)
+    .then(print)
+    .catch((err) => { console.error(`${name} failed: ${(err as Error).stack}`); process.exitCode = 1; })
+    .finally(() => cleanup());
 }

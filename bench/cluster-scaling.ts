@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { OmoiConfig } from '../src/config/index.ts';
-import { BenchCluster, BenchPostgres, stopBenchClusters } from './cluster-nodes.ts';
+import { BenchCluster, BenchPostgres, runStandalone } from './cluster-nodes.ts';
 import { makeRepo, sleep, waitFor } from './dag-shared.ts';
 import { cpuBetween, cpuOfTree } from './process-cpu.ts';
 import { percentile, round } from './stats.ts';
@@ -186,19 +186,8 @@ export const clusterScalingSizes = (quick: boolean) => ({ nodeCounts: [1, 2, 3],
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes('--quick');
-  const workDir = mkdtempSync(path.join(os.tmpdir(), 'omoi-bench-'));
-  const started = Date.now();
-  const progress = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
-  const cleanup = async () => {
-    await stopBenchClusters();
-    rmSync(workDir, { recursive: true, force: true });
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
-  clusterScalingBench({ ...clusterScalingSizes(quick), workDir, progress })
-    .then((r) => {
-      console.table(r.byNodes.map((b) => ({ nodes: b.nodes, 'tasks/s (median)': b.tasksPerSec, 'ratio to 1 node': b.ratioToOneNode, 'CPU ms/task': b.cpuMsPerTask, 'idle CPU ms/s': b.idleCpuMsPerSec, runs: b.runs.map((x) => x.tasksPerSec).join(', '), error: b.error?.slice(0, 200) ?? '' })));
-      console.log(JSON.stringify(r));
-    })
-    .catch((err) => { console.error(`cluster scaling bench failed: ${(err as Error).stack}`); process.exitCode = 1; })
-    .finally(() => cleanup());
+  runStandalone('cluster scaling bench', (workDir, progress) => clusterScalingBench({ ...clusterScalingSizes(quick), workDir, progress }), (r) => {
+    console.table(r.byNodes.map((b) => ({ nodes: b.nodes, 'tasks/s (median)': b.tasksPerSec, 'ratio to 1 node': b.ratioToOneNode, 'CPU ms/task': b.cpuMsPerTask, 'idle CPU ms/s': b.idleCpuMsPerSec, runs: b.runs.map((x) => x.tasksPerSec).join(', '), error: b.error?.slice(0, 200) ?? '' })));
+    console.log(JSON.stringify(r));
+  });
 }

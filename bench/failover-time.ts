@@ -16,10 +16,9 @@
  * Standalone: `node --import tsx bench/failover-time.ts [--quick]`; `npm run bench` runs it too.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { partitionOf } from '../src/protocol/index.ts';
-import { BenchCluster, BenchPostgres, stopBenchClusters } from './cluster-nodes.ts';
+import { BenchCluster, BenchPostgres, runStandalone } from './cluster-nodes.ts';
 import { fanOutTicket, waitForBalance, waitForTickets } from './cluster-scaling.ts';
 import { makeRepo, waitFor } from './dag-shared.ts';
 import { percentile } from './stats.ts';
@@ -146,20 +145,9 @@ export const failoverSizes = (quick: boolean) => ({ repeat: quick ? 1 : 3, ticke
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes('--quick');
-  const workDir = mkdtempSync(path.join(os.tmpdir(), 'omoi-bench-'));
-  const started = Date.now();
-  const progress = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
-  const cleanup = async () => {
-    await stopBenchClusters();
-    rmSync(workDir, { recursive: true, force: true });
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
-  failoverTimeBench({ ...failoverSizes(quick), workDir, progress })
-    .then((r) => {
-      console.table(r.runs);
-      console.log(`failover (last heartbeat → first moved task running): median ${r.failoverMs.median} ms, max ${r.failoverMs.max} ms; lease TTL ${r.leaseTtlMs} ms`);
-      console.log(JSON.stringify(r));
-    })
-    .catch((err) => { console.error(`failover bench failed: ${(err as Error).stack}`); process.exitCode = 1; })
-    .finally(() => cleanup());
+  runStandalone('failover bench', (workDir, progress) => failoverTimeBench({ ...failoverSizes(quick), workDir, progress }), (r) => {
+    console.table(r.runs);
+    console.log(`failover (last heartbeat → first moved task running): median ${r.failoverMs.median} ms, max ${r.failoverMs.max} ms; lease TTL ${r.leaseTtlMs} ms`);
+    console.log(JSON.stringify(r));
+  });
 }

@@ -167,7 +167,7 @@ export class MessageScope {
   /**
    * Publishes a bare payload on `subject` after commit, through the outbox like every effect
    * (so it is re-driven until JetStream stored it), as message `id`. For subjects outside
-   * Omoi's envelopes: a remote agent's assignments (`omoi.agent.<id>.assign`).
+   * Omoi's envelopes: an agent's assignments and stops (`omoi.agent.<id>.assign`, `.stop`).
    */
   offer(subject: string, payload: Record<string, unknown>, id: string): void {
     this.uow.outbox.push({ message_id: id, subject, body: JSON.stringify(payload), partition: this.partition, created_at: this.uow.now });
