@@ -227,6 +227,10 @@ t.test('cancelling a task stops it where it runs: on a remote agent (told on omo
   t.ok(aParts!.includes(partitionOf('agent', `local-${bNode}`, 4)), `node a handles node b's agent (partition ${partitionOf('agent', `local-${bNode}`, 4)})`);
   await waitFor('the agent is healthy', async () => (await sql<any>(a, 'select status from omoi_agent where id = ?', [agentId]))[0]?.status === 'healthy');
 
+  // Junk on node b's agent subjects first: logged and skipped, its consumer goes on (N below runs there).
+  for (const [subject, body] of [['assign', '{not json'], ['assign', '{"agent_id":"x"}'], ['stop', '{"ticket_id":"S","task_id":"N","attempt":"one"}']]) {
+    await jetstream(nc).publish(`omoi.agent.local-${bNode}.${subject}`, body!);
+  }
   const ticketId = idInPartitions('ticket', 'S', aParts!, 4);
   const seconds = `${700 + (process.pid % 100)}.${Date.now() % 1000}`;
   const remoteTag = `sleep ${seconds}1`;
