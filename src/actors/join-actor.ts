@@ -188,7 +188,7 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
       ticketId: join.ticket_id, joinId: join.id, attempt: join.attempts,
       repoDir: path.join(this.deps.dataDir, 'repos', join.ticket_id), repository: ticket.repository, base: ticket.base_commit,
       sources: join.sources.map((s) => ({ id: s, commit: state.completed.get(s)!.commit })),
-      time: new Date(join.created_at), resolverCommand: ticket.resolver_command, checkCommand: ticket.check_command,
+      time: new Date(join.created_at), resolverCommand: ticket.resolver_command, checkCommand: ticket.check_command, network: ticket.network,
     };
     ctx.scope.uow.afterCommit(() => this.deps.merges.spawn(ctx.self, job));
   }

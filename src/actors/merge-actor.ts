@@ -31,6 +31,8 @@ export interface MergeJob {
   time: Date;
   resolverCommand?: string | null;
   checkCommand?: string | null;
+  /** false: the resolver and check commands get no network (the ticket's `network`). */
+  network?: boolean;
 }
 
 /** The final merge of a ticket with several sink tasks (no join, no attempt). */
@@ -297,7 +299,7 @@ export class MergeSupervisor {
           repoDir: job.repoDir, sandboxDir, base: job.base, sources: job.sources,
           who: { name: 'Omoi', email: 'omoi@localhost', time: job.time },
           resolverCommand: job.resolverCommand ?? undefined, checkCommand: job.checkCommand ?? undefined,
-          logFile: path.join(logDir, `merge-${job.joinId}-${job.attempt}.log`), signal, isolation: this.deps.isolation,
+          logFile: path.join(logDir, `merge-${job.joinId}-${job.attempt}.log`), signal, isolation: this.deps.isolation, network: job.network,
         });
         // Durable off this node before `merge.finished` announces it (src/git/commit-store.ts).
         // While NATS is away this waits (no crash: an outage is not the merge's failure).

@@ -166,7 +166,7 @@ export class LocalExecutor {
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const result = await executeTask({
         sandbox, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
-        context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, attempt: a.attempt, signal, isolation: this.deps.isolation,
+        context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, attempt: a.attempt, signal, isolation: this.deps.isolation, network: a.network,
         logDir: path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`),
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
       });

@@ -42,6 +42,8 @@ export interface MergeOptions {
   logFile?: string;
   /** How the resolver and check commands are isolated (src/sandbox/isolation.ts); absent: as they are. */
   isolation?: Isolation;
+  /** false: the resolver and check commands get no network (needs bubblewrap). */
+  network?: boolean;
 }
 
 /** The record of one merge of a join's sources, kept whether it succeeded or not. */
@@ -118,7 +120,7 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
   const worktree = await addWorktree(opts.repoDir, opts.sandboxDir, base, { checkout: false }); // files only if a resolver needs them
   // A resolver writes its sandbox, the worktree's record (index) and its log; reads the clone.
   const wrap = () => (opts.isolation
-    ? isolationPrefix(opts.isolation, { writable: [worktree.dir, worktree.adminDir, path.dirname(logFile)], readOnly: [worktree.commonDir], cwd: worktree.dir })
+    ? isolationPrefix(opts.isolation, { writable: [worktree.dir, worktree.adminDir, path.dirname(logFile)], readOnly: [worktree.commonDir], cwd: worktree.dir, network: opts.network })
     : []);
   let sandbox: NodeGit.Repository | undefined;
   try {

@@ -25,7 +25,7 @@ export class RowDecodeError extends Error {
 export function toTicket(row: TicketRow): Ticket {
   if (!isTicketState(row.status)) throw new RowDecodeError('omoi_ticket', row.id, 'status', row.status);
   if (row.ownership !== 'strict' && row.ownership !== 'lenient') throw new RowDecodeError('omoi_ticket', row.id, 'ownership', row.ownership);
-  return { ...row, status: row.status, ownership: row.ownership, finalizing: row.finalizing ?? false };
+  return { ...row, status: row.status, ownership: row.ownership, finalizing: row.finalizing ?? false, network: row.network ?? true };
 }
 
 export function toTask(row: TaskRow): Task {

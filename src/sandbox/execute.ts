@@ -42,6 +42,8 @@ export interface ExecuteOptions {
   tailBytes?: number;
   /** How the command is isolated (see `isolation.ts`); absent: it runs as it is (tests of this function). */
   isolation?: Isolation;
+  /** false: the command gets no network (the ticket's `network: false`; needs bubblewrap). */
+  network?: boolean;
 }
 
 export interface ExecutionResult {
@@ -107,7 +109,7 @@ export async function executeTask(opts: ExecuteOptions): Promise<ExecutionResult
 
   // Writable: the sandbox and the attempt's log dir (task, prompt and result files); readable: the clone's objects it borrows.
   const wrap = opts.isolation
-    ? isolationPrefix(opts.isolation, { writable: [sandbox.dir, opts.logDir], readOnly: [path.join(sandbox.cloneGitDir, 'objects')], cwd: sandbox.dir })
+    ? isolationPrefix(opts.isolation, { writable: [sandbox.dir, opts.logDir], readOnly: [path.join(sandbox.cloneGitDir, 'objects')], cwd: sandbox.dir, network: opts.network })
     : [];
   const run = await runProcess({
     command: shellCommand, cwd: sandbox.dir, env, timeoutMs: opts.timeoutMs, signal: opts.signal, logFile: files.log, tailBytes: opts.tailBytes, wrap,

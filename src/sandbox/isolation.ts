@@ -15,7 +15,8 @@ import { TerminalError } from '../errors.ts';
 //  - the clone's objects, which the sandbox borrows, visible read-only;
 //  - every process dies with the command: the PID namespace ends when its first process
 //    does, so a process that left the process group (`setsid`) dies too.
-// The network is the host's; NATS and PostgreSQL refuse what they do not authenticate.
+// The network is the host's (NATS and PostgreSQL refuse what they do not authenticate), unless
+// the ticket says `network: false`: then a network namespace of its own, with loopback only.
 
 /** How task commands are isolated: `bwrap` (bubblewrap), `none` (the operator's explicit
  * choice), or `unavailable` (bubblewrap cannot run here and nobody chose `none`: commands are
@@ -39,7 +40,11 @@ export interface Isolation {
 }
 
 /** What one command may see: its writable directories, directories it may read under hidden ones, where it starts. */
-export interface CommandView { writable: string[]; readOnly?: string[]; cwd: string }
+export interface CommandView {
+  writable: string[]; readOnly?: string[]; cwd: string;
+  /** false: no network (loopback only). Only bubblewrap can take it away. */
+  network?: boolean;
+}
 
 /**
  * Decides the isolation at node start: `requested` is `OMOI_SANDBOX` (`bwrap`, `none`, or
@@ -67,9 +72,13 @@ export async function decideIsolation(requested: string | undefined, hidden: str
  * Throws `TerminalError('sandbox_unavailable')` when commands may not run here.
  */
 export function isolationPrefix(isolation: Isolation, view: CommandView): string[] {
+  if (isolation.mode === 'none' && view.network === false) {
+    throw new TerminalError('sandbox_unavailable', 'the ticket asks for no network (network: false), which only bubblewrap can enforce, and this node runs commands unsandboxed (OMOI_SANDBOX=none)');
+  }
   if (isolation.mode === 'none') return [];
   if (isolation.mode === 'unavailable') throw new TerminalError('sandbox_unavailable', isolation.reason ?? 'task commands may not run unsandboxed');
   const args = ['bwrap', '--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    ...(view.network === false ? ['--unshare-net'] : []),
     '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
   // Outermost first, so each mount lands on what is above it: a sandbox bound inside the hidden
   // data dir shows through its tmpfs, and a writable /tmp does not uncover a data dir inside it.

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { makeRepo } from '../harness/index.ts';
@@ -33,4 +34,32 @@ t.test('a task cannot read the node\'s API token; with OMOI_SANDBOX=none it coul
   await waitTicket(open, 'T-open', 'completed');
   const leaked = await gitIn(open, 'T-open', 'show', `${(await taskRows(open, 'T-open')).A.commit}:leak.txt`);
   t.equal(leaked.trim(), open.apiToken, 'unsandboxed, the task committed the token: what bubblewrap prevents');
+});
+
+t.test('a ticket with network: false runs its tasks with no network; the default keeps it; unsandboxed it is refused', async (t) => {
+  // A listener on the host's loopback, as NATS, PostgreSQL or a cloud metadata proxy would be.
+  const server = createServer((socket) => socket.end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  const reach = `node -e 'require("net").connect(${port}, "127.0.0.1").on("connect", () => process.exit(0)).on("error", (e) => { console.error("cannot connect: " + e.code); process.exit(3); })'`;
+
+  const cluster = await withCluster(t);
+  const node = await withNode(t, cluster);
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  await node.submit('ticket.create', { ticket_id: 'T-net-on', title: 'network', repository: repo.dir, ownership: 'lenient', tasks: [task('A', reach, { max_retries: 0 })] });
+  await node.submit('ticket.create', {
+    ticket_id: 'T-net-off', title: 'no network', repository: repo.dir, ownership: 'lenient', network: false, tasks: [task('A', reach, { max_retries: 0 })],
+  });
+  await waitTicket(node, 'T-net-on', 'completed');
+  await waitTicket(node, 'T-net-off', 'failed');
+  t.match((await taskRows(node, 'T-net-off')).A.reason, /cannot connect: ECONNREFUSED/, 'network: false — the host\'s listener is out of reach');
+
+  const other = await withCluster(t);
+  const open = await withNode(t, other, { sandbox: 'none' });
+  await open.submit('ticket.create', {
+    ticket_id: 'T-net-none', title: 'no network, unsandboxed', repository: repo.dir, ownership: 'lenient', network: false, tasks: [task('A', 'true', { max_retries: 0 })],
+  });
+  await waitTicket(open, 'T-net-none', 'failed');
+  t.match((await taskRows(open, 'T-net-none')).A.reason, /network: false.*only bubblewrap can enforce/, 'OMOI_SANDBOX=none cannot take the network away: the task is refused, not run with it');
 });

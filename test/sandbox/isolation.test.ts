@@ -54,6 +54,10 @@ t.test('bubblewrap is chosen when it runs; `none` only when asked; anything else
   const args = isolationPrefix(await decideIsolation(undefined, []), { writable: ['/tmp/omoi-x'], cwd: '/tmp/omoi-x' });
   const at = (flag: string, dir: string) => args.findIndex((a, i) => a === flag && args[i + 1] === dir);
   t.ok(at('--ro-bind', root) > at('--tmpfs', '/tmp'), 'the installation is bound back after the private /tmp');
+  t.notOk(args.includes('--unshare-net'), 'the network is the host\'s by default');
+  t.ok(isolationPrefix(await decideIsolation(undefined, []), { writable: [], cwd: '/', network: false }).includes('--unshare-net'), 'network: false — a network namespace of its own');
+  t.throws(() => isolationPrefix({ mode: 'none', hidden: [], writable: [], readable: [] }, { writable: [], cwd: '/', network: false }),
+    { code: 'sandbox_unavailable', message: /only bubblewrap can enforce/ }, 'unsandboxed, no network cannot be had: refused, not ignored');
 });
 
 t.test('a task cannot read the node\'s data directory or the home directory', async (t) => {

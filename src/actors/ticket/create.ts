@@ -28,7 +28,7 @@ export async function create(w: Omit<Work, 's'>, existing: Ticket | undefined, p
   const ticket: Ticket = {
     id: p.ticket_id, title: p.title, repository: p.repository, base_branch: p.base_branch, base_commit: baseCommit,
     status: TicketState.open, ownership: p.ownership, resolver_command: p.resolver_command ?? null, check_command: p.check_command ?? null,
-    head: null, reason: null, failed_reason: null, finalizing: false, created_at: now, updated_at: now, version: 1,
+    network: p.network ?? true, head: null, reason: null, failed_reason: null, finalizing: false, created_at: now, updated_at: now, version: 1,
   };
   const work: Work = { ...w, s: { ticket, tasks: new Map() } };
   for (const spec of p.tasks) insertTask(work, spec);

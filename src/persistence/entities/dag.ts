@@ -3,6 +3,8 @@ import { EntitySchema, type Opt } from '@mikro-orm/core';
 export interface TicketRow {
   id: string; title: string; repository: string; base_branch: string; base_commit: string | null;
   status: string; ownership: string; resolver_command: string | null; check_command: string | null;
+  /** false: its commands run with no network (`ticket.create` `network`). */
+  network: Opt<boolean>;
   head: string | null; reason: string | null; failed_reason: string | null;
   /** Every task completed and the final merge of its several sinks is under way (`reason` is for people only). */
   finalizing: Opt<boolean>;
@@ -21,6 +23,7 @@ export const TicketEntity = new EntitySchema<TicketRow>({
     ownership: { type: 'string' },
     resolver_command: { type: 'text', nullable: true },
     check_command: { type: 'text', nullable: true },
+    network: { type: 'boolean', default: true },
     head: { type: 'string', nullable: true },
     reason: { type: 'text', nullable: true },
     failed_reason: { type: 'text', nullable: true },

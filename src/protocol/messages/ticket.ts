@@ -20,6 +20,7 @@ export const TicketCreate = command({
       ownership: Type.Union([Type.Literal('strict'), Type.Literal('lenient')], { default: 'strict' }),
       resolver_command: Type.Optional(Type.String({ maxLength: 10_000 })),
       check_command: Type.Optional(Type.String({ maxLength: 10_000 })),
+      network: Type.Optional(Type.Boolean({ default: true, description: 'false: the ticket\'s task, resolver and check commands run with no network (a network namespace of their own: loopback only); needs bubblewrap' })),
     },
     { additionalProperties: false },
   ),
