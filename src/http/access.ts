@@ -13,6 +13,10 @@ declare module 'fastify' {
     /** Set on state-changing routes: the audit log's command (`ticket.cancel`, `token.create`). */
     action?: string;
   }
+  interface FastifyInstance {
+    /** The role and audit action of every `/api` route, as registered. */
+    apiAccess: readonly RouteAccess[];
+  }
   interface FastifyRequest {
     /** Who the request acts as, once authenticated (`/api` only). */
     principal: Principal | null;
@@ -26,7 +30,7 @@ export interface RouteAccess { method: string; url: string; role: Role; action?:
  * Access control and audit of the `/api` routes, in one place:
  *
  * 1. Registering an `/api` route without a valid `config.role` fails the build (fail closed):
- *    a new route cannot forget. `routes` lists what every route declared.
+ *    a new route cannot forget. `app.apiAccess` lists what every route declared.
  * 2. onRequest: an address with too many recent authentication failures gets 429
  *    `too_many_failures` with `Retry-After`, whatever it sends. Then the bearer token must
  *    name a live principal (else 401 `unauthorized`, counted as a failure), whose role must
@@ -35,9 +39,10 @@ export interface RouteAccess { method: string; url: string; role: Role; action?:
  *    writes exactly one audit row with its outcome (`accepted`, or `refused:<code>` for any
  *    error answer, 403 and validation errors included), before the answer leaves.
  */
-export function guardApi(app: FastifyInstance, deps: HttpDeps, isApiRequest: (req: FastifyRequest) => boolean): { routes: RouteAccess[] } {
+export function guardApi(app: FastifyInstance, deps: HttpDeps, isApiRequest: (req: FastifyRequest) => boolean): void {
   const routes: RouteAccess[] = [];
   const failures = new AuthFailures(deps.authFailureLimit);
+  app.decorate('apiAccess', routes);
   app.decorateRequest('principal', null);
 
   app.addHook('onRoute', (route: RouteOptions) => {
@@ -76,8 +81,6 @@ export function guardApi(app: FastifyInstance, deps: HttpDeps, isApiRequest: (re
     });
     return payload;
   });
-
-  return { routes };
 }
 
 /** Outcome, target and message id of an answered request, from its answer (never its headers). */

@@ -6,7 +6,7 @@ import { Counter } from 'prom-client';
 import { ConfigError } from '../errors.ts';
 import { SECRET_LOG_PATHS, type Logger } from '../logging/logger.ts';
 import { MAX_MESSAGE_BYTES } from '../protocol/index.ts';
-import { guardApi } from './access.ts';
+import { guardApi, type RouteAccess } from './access.ts';
 import type { HttpDeps } from './deps.ts';
 import { badRequest, errorReply } from './error-reply.ts';
 import { agentRoutes } from './routes/agents.ts';
@@ -78,9 +78,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
 /**
  * Starts the HTTP server on `config.httpHost:config.httpPort` (port 0 picks a free one).
- * `close()` stops accepting, finishes in-flight requests, and may be called more than once.
+ * `close()` stops accepting, finishes in-flight requests, and may be called more than once;
+ * `routes` is the role and audit action of every `/api` route.
  */
-export async function startHttp(deps: HttpDeps): Promise<{ url: string; port: number; close(): Promise<void> }> {
+export async function startHttp(deps: HttpDeps): Promise<{ url: string; port: number; routes: readonly RouteAccess[]; close(): Promise<void> }> {
   const app = await buildHttpServer(deps);
   try {
     await app.listen({ host: deps.config.httpHost, port: deps.config.httpPort });
@@ -92,7 +93,7 @@ export async function startHttp(deps: HttpDeps): Promise<{ url: string; port: nu
   const url = `http://${displayHost(deps.config.httpHost)}:${port}`;
   deps.log.debug({ url }, 'HTTP API and dashboard listening');
   let closing: Promise<void> | undefined;
-  return { url, port, close: () => (closing ??= app.close()) };
+  return { url, port, routes: app.apiAccess, close: () => (closing ??= app.close()) };
 }
 
 function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, log: Logger): void {
