@@ -1,8 +1,8 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { newToken, Principals } from './access/index.ts';
 import { ActorRuntime } from './actors/actor-runtime.ts';
 import type { SupervisionReport } from './actors/entity-host.ts';
 import { TicketBehavior } from './actors/ticket-actor.ts';
@@ -11,6 +11,7 @@ import { JoinBehavior } from './actors/join-actor.ts';
 import { MergeSupervisor } from './actors/merge-actor.ts';
 import { AgentBehavior, agentPolicyFrom, type Assignment } from './actors/agent-actor.ts';
 import { AgentDirectory } from './actors/agent-directory.ts';
+import { ingressAudit, PostgresAuditLog } from './audit/index.ts';
 import { agentOfNode } from './actors/local-agent.ts';
 import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
@@ -266,8 +267,9 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const announce = (status: string) => publishDirect(js, config.nodeId, log, 'node.status', { node_id: config.nodeId, status, partitions: leases.owned() });
     announce('started');
 
-    // 5. Ingress: outside commands are validated and routed to partitions
-    const router = new IngressRouter({ js, log, metrics, rejections, partitions: config.partitions, maxDeliver: config.maxDeliver, source: config.nodeId });
+    // 5. Ingress: outside commands are validated and routed to partitions, each one audited
+    const audit = new PostgresAuditLog({ db, log });
+    const router = new IngressRouter({ js, log, metrics, rejections, partitions: config.partitions, maxDeliver: config.maxDeliver, source: config.nodeId, audit: ingressAudit(audit) });
     await router.start();
 
     const submit = async (type: string, payload: unknown, o: { id?: string } = {}) => {
@@ -292,9 +294,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       return { ready: Object.values(checks).every((c) => c.ok), checks };
     };
 
-    // 6. HTTP: API, dashboard, health, readiness, metrics
+    // 6. HTTP: API (principals with roles; the node's token is the bootstrap admin), dashboard, health, readiness, metrics
     const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
-    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, deadLetters: new DeadLetters({ db, js }), lag: () => consumerLag(jsm, config.partitions) });
+    const principals = new Principals(db);
+    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, principals, audit, deadLetters: new DeadLetters({ db, js }), lag: () => consumerLag(jsm, config.partitions) });
     httpUrl = http.url;
     log.info({ url: http.url }, 'http server listening');
 
@@ -341,7 +344,7 @@ function supervisionReporter(js: JetStreamClient, source: string, log: Logger) {
 function readOrCreateToken(dataDir: string): string {
   const file = path.join(dataDir, 'api-token');
   if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
-  const token = crypto.randomBytes(24).toString('base64url');
+  const token = newToken();
   fs.writeFileSync(file, token + '\n', { mode: 0o600 });
   return token;
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeFailure } from './cli-error.ts';
+import { ROLES, type Role } from '../access/roles.ts';
 import { DEFAULT_NATS_URL, DEFAULT_NODE_URL, DLQ_STATUSES, type DlqStatus } from './defaults.ts';
 
 // Commands are imported when they run: `--help` and usage errors stay fast.
@@ -10,9 +11,13 @@ const sub = () => import('./commands/sub.ts');
 const dlqCommands = () => import('./commands/dlq.ts');
 const status = () => import('./commands/status.ts');
 const docs = () => import('./commands/docs.ts');
+const tokenCommands = () => import('./commands/token.ts');
+const audit = () => import('./commands/audit.ts');
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const NATS_URL_HELP = `NATS server (default: $NATS_URL or ${DEFAULT_NATS_URL})`;
+const NODE_URL_HELP = "the node's HTTP URL";
+const ADMIN_TOKEN_HELP = 'Needs an admin token: $OMOI_API_TOKEN, or <data dir>/api-token (the node\'s bootstrap admin).';
 
 /** Output of a run; the process's own streams unless a caller (a test) gives others. */
 export interface CliIo {
@@ -52,6 +57,7 @@ export function buildProgram(io: CliIo = processIo): Command {
       `omoi sub 'omoi.evt.>' --pretty`,
       `omoi pub omoi.in.ticket.cancel '{"ticket_id":"T1"}'`,
       'omoi status',
+      'omoi token create ci-bot --role operator',
     ) + '\nConfiguration is read from the environment (OMOI_*, DATABASE_URL, NATS_URL) and the file named by OMOI_CONFIG.\nThe message protocol is described in docs/protocol.md.\n');
 
   program
@@ -175,6 +181,58 @@ export function buildProgram(io: CliIo = processIo): Command {
       const { report, ready } = await (await status()).runStatus(opts);
       io.out(report + '\n');
       if (!ready) process.exitCode = 1;
+    });
+
+  const token = program
+    .command('token')
+    .summary('create, list or revoke API tokens (principals with a role)')
+    .description(`API tokens for the HTTP API and dashboard, each a principal with a role:\nviewer (reads), operator (plus ticket commands), admin (plus agents, dead letters, tokens, audit).\nTokens are shown once and stored only hashed. ${ADMIN_TOKEN_HELP}`)
+    .addHelpText('after', examples('omoi token create ci-bot --role operator', 'omoi token list', 'omoi token revoke ci-bot'));
+
+  token
+    .command('create')
+    .description('Create a principal and print its new token once (only its sha256 is stored).')
+    .argument('<name>', 'principal name (letters, digits, _ - .; at most 64)')
+    .addOption(new Option('--role <role>', 'what it may do').choices(ROLES).makeOptionMandatory())
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi token create dashboard-viewer --role viewer', 'omoi token create ci-bot --role operator --url http://10.0.0.5:7070'))
+    .action(async (name: string, opts: { role: Role; url: string; json?: boolean }) => {
+      io.out((await (await tokenCommands()).tokenCreate(name, opts.role, opts)) + '\n');
+    });
+
+  token
+    .command('list')
+    .description('List every principal with its role, creator and revocation (never a token or hash).')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi token list', 'omoi token list --json'))
+    .action(async (opts: { url: string; json?: boolean }) => {
+      io.out((await (await tokenCommands()).tokenList(opts)) + '\n');
+    });
+
+  token
+    .command('revoke')
+    .description('Revoke a principal\'s token: refused at once by this node, by the others within a second.')
+    .argument('<name>', 'principal name')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .addHelpText('after', examples('omoi token revoke ci-bot'))
+    .action(async (name: string, opts: { url: string }) => {
+      io.out((await (await tokenCommands()).tokenRevoke(name, opts)) + '\n');
+    });
+
+  program
+    .command('audit')
+    .summary('the audit log: who changed what, newest first')
+    .description(`Print the audit log: one row per state-changing call (HTTP, NATS ingress, omoi pub) with its principal,\nrole, channel, command, target and outcome (accepted or refused:<code>), newest first. ${ADMIN_TOKEN_HELP}`)
+    .option('--limit <n>', 'at most n rows', positiveInt('--limit'), 50)
+    .option('--principal <name>', 'only this principal')
+    .option('--command <command>', 'only this command, e.g. ticket.cancel or token.create')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi audit', 'omoi audit --limit 200 --principal ci-bot', 'omoi audit --command ticket.cancel --json'))
+    .action(async (opts: { limit: number; principal?: string; command?: string; url: string; json?: boolean }) => {
+      io.out((await (await audit()).runAudit(opts)) + '\n');
     });
 
   program

@@ -173,6 +173,10 @@ export function generateProtocolDoc(): string {
     'inside the duplicate window, and the node records every handled id: a command delivered twice',
     'takes effect once.',
     '',
+    '**Audit.** The node records every command it routes or rejects here in its audit log',
+    '(`omoi audit`, `GET /api/audit`) as principal `nats-client` on channel `nats`, or `cli` when the',
+    'message carries the header `Omoi-Channel: cli` (which `omoi pub` sets). The header changes nothing else.',
+    '',
     ...(create ? ['Example:', '', '```sh', natsPub(create, 'Nats-Msg-Id:create-T1'), '```', ''] : []),
   );
 

@@ -1,8 +1,11 @@
+import type { PrincipalStore } from '../access/index.ts';
+import type { AuditLog } from '../audit/index.ts';
 import type { OmoiConfig } from '../config/index.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Lag } from '../messaging/lag.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Database } from '../persistence/index.ts';
+import type { AuthFailureLimit } from './auth-failures.ts';
 
 /** What `/readyz` reports: ready only when every check is ok. */
 export interface Readiness { ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> }
@@ -10,7 +13,8 @@ export interface Readiness { ready: boolean; checks: Record<string, { ok: boolea
 /**
  * Everything the HTTP layer needs from the node, built by `src/bootstrap.ts`. The HTTP layer
  * reads state from PostgreSQL and changes it only through `submit` (commands) and
- * `deadLetters` (operator actions); it never writes entity rows itself.
+ * `deadLetters` (operator actions); it never writes entity rows itself, except through
+ * `principals` (tokens) and `audit` (one row per state-changing call).
  */
 export interface HttpDeps {
   config: OmoiConfig; log: Logger; metrics: Metrics; db: Database;
@@ -19,6 +23,12 @@ export interface HttpDeps {
   submit(type: string, payload: unknown, opts?: { id?: string }): Promise<{ id: string }>;
   /** How far behind the JetStream consumers are (`src/messaging/lag.ts`); absent → `/api/cluster` reports no lag. */
   lag?(): Promise<Lag>;
+  /** Who may call `/api`, by token; `Principals` over `omoi_principal`. */
+  principals: PrincipalStore;
+  /** The append-only audit log (`omoi_audit`). */
+  audit: AuditLog;
+  /** Failed authentications allowed per client address; default 10 within 60 s. */
+  authFailureLimit?: AuthFailureLimit;
   deadLetters: { list(status?: string, limit?: number): Promise<unknown[]>; show(id: number): Promise<unknown | undefined>; retry(id: number): Promise<void>; discard(id: number): Promise<void> };
 }
 

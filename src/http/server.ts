@@ -4,30 +4,34 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
 import { ConfigError } from '../errors.ts';
-import type { Logger } from '../logging/logger.ts';
+import { SECRET_LOG_PATHS, type Logger } from '../logging/logger.ts';
 import { MAX_MESSAGE_BYTES } from '../protocol/index.ts';
-import { requireBearer } from './auth.ts';
+import { guardApi, type RouteAccess } from './access.ts';
 import type { HttpDeps } from './deps.ts';
 import { badRequest, errorReply } from './error-reply.ts';
 import { agentRoutes } from './routes/agents.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { clusterRoutes } from './routes/cluster.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ticketRoutes } from './routes/tickets.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 
 const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url));
 
 /**
  * Builds the node's HTTP server (not listening): probes, the authenticated `/api`, and the
  * dashboard. Every failure is answered by one error handler as `{ error: { code, message,
- * field } }`; nothing a client sends can throw past it. Throws `ConfigError` when the node
- * has no API token (the API never runs open).
+ * field } }`; nothing a client sends can throw past it. Access (roles, rate limit, audit) is
+ * `guardApi` in access.ts. The node's API token becomes the bootstrap `admin` principal.
+ * Throws `ConfigError` when the node has no API token (the API never runs open).
  */
 export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const apiToken = deps.config.apiToken;
   if (!apiToken) throw new ConfigError('OMOI_API_TOKEN', 'the HTTP API needs a token; none was configured or generated');
-  const log = deps.log.child({ component: 'http' });
+  await deps.principals.ensureBootstrapAdmin(apiToken);
+  const log = deps.log.child({ component: 'http' }, { redact: SECRET_LOG_PATHS });
 
   const app = Fastify({
     // pino's own types and fastify's copy of them differ only nominally.
@@ -48,9 +52,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
   acceptJsonOnly(app);
 
-  app.addHook('onRequest', async (req) => {
-    if (isApiRequest(req)) requireBearer(req.headers.authorization, apiToken);
-  });
+  guardApi(app, deps, isApiRequest);
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     if (isApiRequest(req)) reply.header('cache-control', 'no-store');
@@ -65,6 +67,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await agentRoutes(api, deps);
     await deadLetterRoutes(api, deps);
     await clusterRoutes(api, deps);
+    await tokenRoutes(api, deps);
+    await auditRoutes(api, deps);
   }, { prefix: '/api' });
   await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/', wildcard: false, index: 'index.html' });
 
@@ -74,9 +78,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
 /**
  * Starts the HTTP server on `config.httpHost:config.httpPort` (port 0 picks a free one).
- * `close()` stops accepting, finishes in-flight requests, and may be called more than once.
+ * `close()` stops accepting, finishes in-flight requests, and may be called more than once;
+ * `routes` is the role and audit action of every `/api` route.
  */
-export async function startHttp(deps: HttpDeps): Promise<{ url: string; port: number; close(): Promise<void> }> {
+export async function startHttp(deps: HttpDeps): Promise<{ url: string; port: number; routes: readonly RouteAccess[]; close(): Promise<void> }> {
   const app = await buildHttpServer(deps);
   try {
     await app.listen({ host: deps.config.httpHost, port: deps.config.httpPort });
@@ -88,7 +93,7 @@ export async function startHttp(deps: HttpDeps): Promise<{ url: string; port: nu
   const url = `http://${displayHost(deps.config.httpHost)}:${port}`;
   deps.log.debug({ url }, 'HTTP API and dashboard listening');
   let closing: Promise<void> | undefined;
-  return { url, port, close: () => (closing ??= app.close()) };
+  return { url, port, routes: app.apiAccess, close: () => (closing ??= app.close()) };
 }
 
 function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, log: Logger): void {

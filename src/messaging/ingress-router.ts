@@ -1,4 +1,5 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { IngressAudit } from '../audit/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -17,7 +18,7 @@ export class IngressRouter {
   private done?: Promise<void>;
 
   constructor(
-    private readonly deps: { js: JetStreamClient; log: Logger; metrics: Metrics; rejections: Rejections; partitions: number; maxDeliver: number; source: string },
+    private readonly deps: { js: JetStreamClient; log: Logger; metrics: Metrics; rejections: Rejections; partitions: number; maxDeliver: number; source: string; audit?: IngressAudit },
   ) {}
 
   async start(): Promise<void> {
@@ -53,6 +54,7 @@ export class IngressRouter {
     try {
       await this.forward(env);
       this.deps.metrics.handled.inc({ type, outcome: 'routed' });
+      await this.deps.audit?.(m, 'accepted', env); // before the ack: a redelivery finds the row (same id) and adds none
       m.ack();
     } catch (err) {
       if (isTerminalInput(err) || m.info.deliveryCount >= this.deps.maxDeliver) await this.reject(m, type, err, env);
@@ -62,7 +64,9 @@ export class IngressRouter {
 
   private async reject(m: JsMsg, type: string, err: unknown, env?: Envelope): Promise<void> {
     try {
-      await this.deps.rejections.reject({ subject: m.subject, data: m.data, messageId: env?.id ?? (m.headers?.get('Nats-Msg-Id') || undefined), type, deliveries: m.info.deliveryCount }, describe(err));
+      const problem = describe(err);
+      await this.deps.rejections.reject({ subject: m.subject, data: m.data, messageId: env?.id ?? (m.headers?.get('Nats-Msg-Id') || undefined), type, deliveries: m.info.deliveryCount }, problem);
+      await this.deps.audit?.(m, `refused:${problem.code}`, env);
       m.term(); // no reason: nats-server 2.9 ignores "+TERM <reason>"
     } catch (e) {
       this.deps.log.error({ err: errorMessage(e) }, 'could not dead-letter ingress message; will redeliver');

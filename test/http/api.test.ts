@@ -31,7 +31,8 @@ const API_ROUTES: [method: string, path: string, body?: unknown][] = [
 ];
 
 t.test('every /api route refuses a missing, malformed or wrong token with 401 and submits nothing', async (t) => {
-  const node = await startTestNode(t);
+  // More failures than the rate limit allows from one address (test/http/principals.test.ts tests the limit).
+  const node = await startTestNode(t, { authFailureLimit: { max: 1_000, windowMs: 60_000 } });
   await seedBlockedDiamond(node.db);
   await seedCluster(node.db);
   const refusals: { token?: string | null; headers?: Record<string, string>; why: string }[] = [

@@ -92,3 +92,26 @@ t.test('without a token the dashboard asks for one, and a wrong one is refused',
   await page.locator('#tickets-empty').waitFor();
   t.ok(await page.locator('#board').isVisible(), 'the right token opens the board');
 });
+
+t.test('a viewer token opens the dashboard; retrying a dead letter shows the server\'s 403 and changes nothing', async (t) => {
+  const node = await startTestNode(t);
+  await seedCluster(node.db);
+  const created = await fetch(`${node.url}/api/tokens`, {
+    method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'wall-screen', role: 'viewer' }),
+  });
+  const { token } = await created.json() as { token: string };
+  const browser = await launch();
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(`${node.url}/#token=${encodeURIComponent(token)}`);
+  await page.locator('#dead-letters li').first().waitFor();
+  t.ok(await page.locator('#board').isVisible(), 'the viewer sees the board');
+
+  await page.locator('#dead-letters li button', { hasText: 'retry' }).first().click();
+  const error = page.locator('#dead-letters-error', { hasText: 'forbidden' });
+  await error.waitFor();
+  t.match(await error.innerText(), /retry refused: 403 forbidden: admin role needed; wall-screen is viewer/, 'the server\'s answer is shown');
+  const [letter] = await node.db.em().getConnection().execute(`select status from omoi_dead_letter order by id limit 1`);
+  t.equal(letter.status, 'open', 'the dead letter is still open');
+  t.ok(await page.locator('#board').isVisible(), 'and the viewer stays signed in');
+});

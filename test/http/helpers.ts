@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { pino } from 'pino';
+import { Principals } from '../../src/access/index.ts';
+import { PostgresAuditLog } from '../../src/audit/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { NotFoundError, TerminalError } from '../../src/errors.ts';
 import type { HttpDeps, Readiness } from '../../src/http/index.ts';
 import { startHttp } from '../../src/http/index.ts';
+import type { RouteAccess } from '../../src/http/access.ts';
+import type { AuthFailureLimit } from '../../src/http/auth-failures.ts';
+import type { Logger } from '../../src/logging/logger.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { DeadLetterEntity, openDatabase, type Database } from '../../src/persistence/index.ts';
 import { lookup, validatePayload } from '../../src/protocol/index.ts';
@@ -23,6 +28,8 @@ export interface TestNode {
   /** Set what `/readyz` reports. */
   readiness: Readiness;
   metrics: Metrics;
+  /** The role and audit action every `/api` route declared. */
+  routes: readonly RouteAccess[];
 }
 
 /**
@@ -31,14 +38,16 @@ export interface TestNode {
  * records the command instead of publishing it to NATS; `beforeSubmit` may throw to play a
  * failing dependency. Everything is closed in teardown.
  */
-export async function startTestNode(t: TestContext, opts: { beforeSubmit?: (type: string, payload: unknown) => void } = {}): Promise<TestNode> {
+export async function startTestNode(
+  t: TestContext, opts: { beforeSubmit?: (type: string, payload: unknown) => void; authFailureLimit?: AuthFailureLimit; log?: Logger } = {},
+): Promise<TestNode> {
   const { url: dbUrl } = await withPostgres(t);
-  const log = pino({ level: 'silent' });
+  const log = opts.log ?? pino({ level: 'silent' });
   const db = await openDatabase(dbUrl, log);
   t.teardown(() => db.close());
   const metrics = new Metrics();
   const submitted: Submitted[] = [];
-  const node = { db, submitted, metrics, readiness: { ready: true, checks: { database: { ok: true } } } as Readiness, url: '' };
+  const node = { db, submitted, metrics, readiness: { ready: true, checks: { database: { ok: true } } } as Readiness, url: '', routes: [] as readonly RouteAccess[] };
   const deps: HttpDeps = {
     config: loadConfig({}, { apiToken: TOKEN, httpHost: '127.0.0.1', httpPort: 0, nodeId: 'test-node' }),
     log, metrics, db,
@@ -53,10 +62,14 @@ export async function startTestNode(t: TestContext, opts: { beforeSubmit?: (type
       return { id };
     },
     deadLetters: deadLettersOver(db),
+    principals: new Principals(db),
+    audit: new PostgresAuditLog({ db, log }),
+    authFailureLimit: opts.authFailureLimit,
   };
   const server = await startHttp(deps);
   t.teardown(() => server.close());
   node.url = server.url;
+  node.routes = server.routes;
   return node;
 }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { AuditChannel, CHANNEL_HEADER } from '../../audit/index.ts';
 import { errorMessage } from '../../errors.ts';
 import { decodeIngress, ProtocolError, Subjects } from '../../protocol/index.ts';
 import { CliError } from '../cli-error.ts';
@@ -33,14 +34,16 @@ export async function runPub(subject: string, input: string, opts: PubOptions): 
   const nc = await connectCli(url);
   try {
     const stream = await streamOf(nc, subject);
+    // The audit log records commands sent this way with channel `cli` (other NATS clients: `nats`).
+    const h = headers();
+    h.set(CHANNEL_HEADER, AuditChannel.cli);
     if (stream) {
-      const ack = await jetstream(nc).publish(subject, body, { ...(opts.id ? { msgID: opts.id } : {}), timeout: 10_000 });
+      const ack = await jetstream(nc).publish(subject, body, { ...(opts.id ? { msgID: opts.id } : {}), headers: h, timeout: 10_000 });
       const dup = ack.duplicate ? ' (duplicate: a message with this Nats-Msg-Id is already stored; not stored again)' : '';
       return `published to ${subject}: stream ${ack.stream} seq ${ack.seq}${dup}`;
     }
-    const h = opts.id ? headers() : undefined;
-    if (h && opts.id) h.set('Nats-Msg-Id', opts.id);
-    nc.publish(subject, body, h ? { headers: h } : {});
+    if (opts.id) h.set('Nats-Msg-Id', opts.id);
+    nc.publish(subject, body, { headers: h });
     await nc.flush();
     const hint = subject.startsWith('omoi.') ? ' (no stream stores this subject: has a node ever started on this NATS server? only current subscribers see it)' : '';
     return `published to ${subject}: plain NATS publish${hint}`;

@@ -323,9 +323,16 @@ async function refreshDeadLetters() {
   )));
 }
 
+/** Retry or discard (admin only): a refusal, such as a viewer's 403, stays under the panel until the next action. */
 async function dlqAction(id, action) {
+  $('dead-letters-error').textContent = '';
   await guarded(async () => {
-    await api(`/api/dlq/${id}/${action}`, { method: 'POST', body: '{}' });
+    try {
+      await api(`/api/dlq/${id}/${action}`, { method: 'POST', body: '{}' });
+    } catch (err) {
+      if (err instanceof Unauthorized) throw err;
+      $('dead-letters-error').textContent = `${action} refused: ${err.message}`;
+    }
     await refreshDeadLetters();
   });
 }

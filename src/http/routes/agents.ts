@@ -8,18 +8,18 @@ import { bodyObject, paramString, queryString } from '../request-input.ts';
 import { submitCommand } from '../submit-command.ts';
 
 /**
- * Agents. Registration generates an ed25519 key pair: the public key travels in
+ * Agents (read: viewer; change: admin). Registration generates an ed25519 key pair: the public key travels in
  * `agent.register`, the private key is in the 201 answer only — never stored, logged or
  * published, so a lost key means registering again.
  */
 export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  app.get('/agents', async (req) => {
+  app.get('/agents', { config: { role: 'viewer' } }, async (req) => {
     const status = queryString(req.query, 'status', 50);
     const agents = await deps.db.em().find(AgentEntity, status ? { status } : {}, { orderBy: { id: 'asc' } });
     return { agents: agents.map(plainRow) };
   });
 
-  app.post('/agents', async (req, reply) => {
+  app.post('/agents', { config: { role: 'admin', action: 'agent.register' } }, async (req, reply) => {
     const body = bodyObject(req.body);
     const keys = generateAgentKeyPair();
     const agent_id = body.agent_id === undefined ? newAgentId() : body.agent_id;
@@ -27,13 +27,13 @@ export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise
     return reply.code(201).send({ agent_id, message_id: id, public_key: keys.publicKey, private_key: keys.privateKey });
   });
 
-  app.post('/agents/:id/heartbeat', async (req, reply) => {
+  app.post('/agents/:id/heartbeat', { config: { role: 'admin', action: 'agent.heartbeat' } }, async (req, reply) => {
     const agent_id = paramString(req.params, 'id');
     const { id } = await submitCommand(deps, req, 'agent.heartbeat', { ...bodyObject(req.body), agent_id }, { params: { agent_id: 'id' } });
     return reply.code(202).send({ agent_id, message_id: id });
   });
 
-  app.delete('/agents/:id', async (req, reply) => {
+  app.delete('/agents/:id', { config: { role: 'admin', action: 'agent.deregister' } }, async (req, reply) => {
     const agent_id = paramString(req.params, 'id');
     const { id } = await submitCommand(deps, req, 'agent.deregister', { ...bodyObject(req.body), agent_id }, { params: { agent_id: 'id' } });
     return reply.code(202).send({ agent_id, message_id: id });

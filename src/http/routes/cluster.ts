@@ -10,7 +10,7 @@ import { plainRow } from '../plain-row.ts';
  * fail the request: `lag` is null and `lag_error` says why.
  */
 export async function clusterRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  app.get('/cluster', async () => {
+  app.get('/cluster', { config: { role: 'viewer' } }, async () => {
     const em = deps.db.em();
     const [nodes, leases, lag] = await Promise.all([
       em.find(NodeEntity, {}, { orderBy: { id: 'asc' } }),

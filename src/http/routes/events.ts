@@ -11,7 +11,7 @@ import { queryFlag, queryId, queryInt } from '../request-input.ts';
  * the newest `limit` events (still ascending), which is where a live feed starts.
  */
 export async function eventRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  app.get('/events', async (req) => {
+  app.get('/events', { config: { role: 'viewer' } }, async (req) => {
     const ticketId = queryId(req.query, 'ticket_id');
     const after = queryInt(req.query, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER });
     const limit = queryInt(req.query, 'limit', { min: 1, max: 1000, default: 100 });

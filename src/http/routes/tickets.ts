@@ -12,12 +12,12 @@ import { submitCommand } from '../submit-command.ts';
 const TASK_ACTIONS = { complete: 'task.complete', fail: 'task.fail', cancel: 'task.cancel', split: 'task.split' } as const;
 
 /**
- * Tickets: reads come from PostgreSQL; every change is a command handed to `submit` and
+ * Tickets (read: viewer; change: operator): reads come from PostgreSQL; every change is a command handed to `submit` and
  * answered 202 (accepted: the ticket's actor applies it, or rejects it with a
  * `ticket.rejected` event, e.g. for an unknown ticket or an illegal transition).
  */
 export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  app.get('/tickets', async (req) => {
+  app.get('/tickets', { config: { role: 'viewer' } }, async (req) => {
     const status = queryString(req.query, 'status', 50);
     const limit = queryInt(req.query, 'limit', { min: 1, max: 1000, default: 100 });
     const em = deps.db.em();
@@ -26,7 +26,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     return { tickets: tickets.map((t) => ({ ...plain(t), repository: redactUrl(t.repository), tasks: counts.get(t.id) ?? {} })) };
   });
 
-  app.get('/tickets/:id', async (req) => {
+  app.get('/tickets/:id', { config: { role: 'viewer' } }, async (req) => {
     const id = paramId(req.params, 'id');
     const em = deps.db.em();
     const ticket = await em.findOne(TicketEntity, { id });
@@ -45,20 +45,20 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     };
   });
 
-  app.post('/tickets', async (req, reply) => {
+  app.post('/tickets', { config: { role: 'operator', action: 'ticket.create' } }, async (req, reply) => {
     const body = bodyObject(req.body);
     const payload = { ...body, ticket_id: body.ticket_id === undefined ? newTicketId() : body.ticket_id };
     const { id } = await submitCommand(deps, req, 'ticket.create', payload);
     return reply.code(202).send({ ticket_id: payload.ticket_id, message_id: id });
   });
 
-  app.post('/tickets/:id/cancel', async (req, reply) => {
+  app.post('/tickets/:id/cancel', { config: { role: 'operator', action: 'ticket.cancel' } }, async (req, reply) => {
     const ticket_id = paramString(req.params, 'id');
     const { id } = await submitCommand(deps, req, 'ticket.cancel', { ...bodyObject(req.body), ticket_id }, { params: { ticket_id: 'id' } });
     return reply.code(202).send({ ticket_id, message_id: id });
   });
 
-  app.post('/tickets/:id/tasks', async (req, reply) => {
+  app.post('/tickets/:id/tasks', { config: { role: 'operator', action: 'task.add' } }, async (req, reply) => {
     const ticket_id = paramString(req.params, 'id');
     const task = bodyObject(req.body);
     const { id } = await submitCommand(deps, req, 'task.add', { ticket_id, task }, { params: { ticket_id: 'id' }, bodyAt: '/task' });
@@ -66,7 +66,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
   });
 
   for (const [action, type] of Object.entries(TASK_ACTIONS)) {
-    app.post(`/tickets/:id/tasks/:task/${action}`, async (req, reply) => {
+    app.post(`/tickets/:id/tasks/:task/${action}`, { config: { role: 'operator', action: type } }, async (req, reply) => {
       const ticket_id = paramString(req.params, 'id');
       const task_id = paramString(req.params, 'task');
       const payload = { ...bodyObject(req.body), ticket_id, task_id };
@@ -75,7 +75,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     });
   }
 
-  app.post('/tickets/:id/joins/:join/resolve', async (req, reply) => {
+  app.post('/tickets/:id/joins/:join/resolve', { config: { role: 'operator', action: 'merge.resolve' } }, async (req, reply) => {
     const ticket_id = paramString(req.params, 'id');
     const join_id = paramString(req.params, 'join');
     const payload = { ...bodyObject(req.body), ticket_id, join_id };
