@@ -23,6 +23,7 @@ import { createLogger, type Logger } from './logging/logger.ts';
 import { connectNats, type NatsConnection } from './messaging/connection.ts';
 import { DeadLetters } from './messaging/dead-letters.ts';
 import { IngressRouter } from './messaging/ingress-router.ts';
+import { AgentAuthenticator } from './messaging/agent-authenticator.ts';
 import { openGitBucket } from './messaging/git-bucket.ts';
 import { consumerLag } from './messaging/lag.ts';
 import { OutboxPublisher } from './messaging/outbox.ts';
@@ -267,7 +268,8 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     announce('started');
 
     // 5. Ingress: outside commands are validated and routed to partitions
-    const router = new IngressRouter({ js, log, metrics, rejections, partitions: config.partitions, maxDeliver: config.maxDeliver, source: config.nodeId });
+    const agentAuth = new AgentAuthenticator({ db, log, maxAgeMs: config.signatureMaxAgeMs });
+    const router = new IngressRouter({ js, log, metrics, rejections, partitions: config.partitions, maxDeliver: config.maxDeliver, source: config.nodeId, agents: agentAuth });
     await router.start();
 
     const submit = async (type: string, payload: unknown, o: { id?: string } = {}) => {

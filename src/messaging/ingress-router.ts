@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { decodeIngress, encode, lookup, partitionOf, Streams, Subjects, type CommandDef, type Envelope } from '../protocol/index.ts';
+import type { AgentAuthenticator } from './agent-authenticator.ts';
 import { describe, isTerminalInput, type Rejections } from './rejections.ts';
 import { pullOptions, ROUTER_CONSUMER } from './streams.ts';
 
@@ -17,7 +18,11 @@ export class IngressRouter {
   private done?: Promise<void>;
 
   constructor(
-    private readonly deps: { js: JetStreamClient; log: Logger; metrics: Metrics; rejections: Rejections; partitions: number; maxDeliver: number; source: string },
+    private readonly deps: {
+      js: JetStreamClient; log: Logger; metrics: Metrics; rejections: Rejections; partitions: number; maxDeliver: number; source: string;
+      /** Checks the signature of remote agents' messages. */
+      agents: AgentAuthenticator;
+    },
   ) {}
 
   async start(): Promise<void> {
@@ -51,6 +56,7 @@ export class IngressRouter {
       return;
     }
     try {
+      env = await this.authenticate(m, env);
       await this.forward(env);
       this.deps.metrics.handled.inc({ type, outcome: 'routed' });
       m.ack();
@@ -58,6 +64,15 @@ export class IngressRouter {
       if (isTerminalInput(err) || m.info.deliveryCount >= this.deps.maxDeliver) await this.reject(m, type, err, env);
       else m.nak(1_000);
     }
+  }
+
+  /**
+   * An agent's report or registration must be signed by that agent: its source becomes
+   * `agent:<id>` (whatever the sender wrote). Refusals are terminal; a database error is not.
+   */
+  private async authenticate(m: JsMsg, env: Envelope): Promise<Envelope> {
+    if (!this.deps.agents.requires(env.type)) return env;
+    return this.deps.agents.authenticate({ subject: m.subject, data: m.data, header: (name) => m.headers?.get(name) || undefined, streamSeq: m.info.streamSequence }, env);
   }
 
   private async reject(m: JsMsg, type: string, err: unknown, env?: Envelope): Promise<void> {

@@ -3,6 +3,7 @@ import { Migration20261122100000_join_sources } from './Migration20261122100000_
 import { Migration20261201000000_explicit_flags } from './Migration20261201000000_explicit_flags.ts';
 import { Migration20261201220000_join_blocked_by } from './Migration20261201220000_join_blocked_by.ts';
 import { Migration20261202010000_lease_history } from './Migration20261202010000_lease_history.ts';
+import { Migration20261202110000_agent_messages } from './Migration20261202110000_agent_messages.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261201000000_explicit_flags', class: Migration20261201000000_explicit_flags },
   { name: 'Migration20261201220000_join_blocked_by', class: Migration20261201220000_join_blocked_by },
   { name: 'Migration20261202010000_lease_history', class: Migration20261202010000_lease_history },
+  { name: 'Migration20261202110000_agent_messages', class: Migration20261202110000_agent_messages },
 ];
