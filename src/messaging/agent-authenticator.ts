@@ -30,7 +30,7 @@ interface StoredAgent { key: KeyObject | undefined; live: boolean }
  */
 export class AgentAuthenticator {
   /** Keys read at most `cacheMs` ago: a rotated key is refused at most that much later. */
-  private readonly keys = new Map<string, { agent: StoredAgent | undefined; at: number }>();
+  private readonly keys = new Map<string, { agent: StoredAgent; at: number }>();
   private lastPrune = 0;
 
   constructor(
@@ -49,39 +49,51 @@ export class AgentAuthenticator {
     if (named !== undefined && named !== claim.agentId) {
       throw new ProtocolError('bad_signature', `signed by agent ${claim.agentId} for agent ${named}`, '/payload/agent_id');
     }
-    const stored = await this.stored(claim.agentId);
-    let key = stored?.key;
-    let source = agentSource(claim.agentId);
+    let resolved = await this.resolve(claim.agentId, env, false);
+    try {
+      verifyAgentMessage({ subject: m.subject, body: m.data, claim, publicKey: resolved.key, now: this.now(), maxAgeMs: this.deps.maxAgeMs });
+    } catch (err) {
+      // A key read before a rotation (under a second ago) must not refuse the new key's messages.
+      if (!resolved.cached || !(err instanceof ProtocolError && err.code === 'bad_signature')) throw err;
+      resolved = await this.resolve(claim.agentId, env, true);
+      verifyAgentMessage({ subject: m.subject, body: m.data, claim, publicKey: resolved.key, now: this.now(), maxAgeMs: this.deps.maxAgeMs });
+    }
+    await this.remember(claim.agentId, claim.msgId, m.streamSeq);
+    return { ...env, source: resolved.source };
+  }
+
+  /** The key that must have signed the message, and the source that proves. */
+  private async resolve(agentId: string, env: Envelope, fresh: boolean): Promise<{ key: KeyObject; source: string; cached: boolean }> {
+    const { agent: stored, cached } = await this.stored(agentId, fresh);
     if (env.type === 'agent.register' && !(stored?.live && stored.key)) {
       // A new agent (or a removed one, or one registered before keys were checked): it proves it
       // holds the key it registers. Only a message signed by a stored key may replace one.
       const registered = (env.payload as PayloadOf<'agent.register'>).public_key;
       if (!registered) throw new ProtocolError('bad_signature', `agent.register of a new remote agent must carry its public_key and be signed with it`, '/payload/public_key');
-      key = publicKeyOf(registered, claim.agentId);
-      source = newAgentSource(claim.agentId);
+      return { key: publicKeyOf(registered, agentId), source: newAgentSource(agentId), cached };
     }
-    if (!stored && !key) throw new ProtocolError('bad_signature', `unknown agent ${claim.agentId}: register it first`);
-    if (!key) throw new ProtocolError('bad_signature', `agent ${claim.agentId} has no public key: its messages cannot be checked (register it with one, or rotate its key over HTTP)`);
-    verifyAgentMessage({ subject: m.subject, body: m.data, claim, publicKey: key, now: this.now(), maxAgeMs: this.deps.maxAgeMs });
-    await this.remember(claim.agentId, claim.msgId, m.streamSeq);
-    return { ...env, source };
+    if (!stored) throw new ProtocolError('bad_signature', `unknown agent ${agentId}: register it first`);
+    if (!stored.key) throw new ProtocolError('bad_signature', `agent ${agentId} has no public key: its messages cannot be checked (register it with one, or rotate its key over HTTP)`);
+    return { key: stored.key, source: agentSource(agentId), cached };
   }
 
   private now(): Date {
     return this.deps.now?.() ?? new Date();
   }
 
-  private async stored(agentId: string): Promise<StoredAgent | undefined> {
+  /** The agent's row; only keys are cached (an unknown agent may register any moment). */
+  private async stored(agentId: string, fresh: boolean): Promise<{ agent: StoredAgent | undefined; cached: boolean }> {
     const now = Date.now();
-    const cached = this.keys.get(agentId);
-    if (cached && now - cached.at < (this.deps.cacheMs ?? 1_000)) return cached.agent;
+    const hit = this.keys.get(agentId);
+    if (!fresh && hit && now - hit.at < (this.deps.cacheMs ?? 1_000)) return { agent: hit.agent, cached: true };
     const rows = await this.deps.db.em().getConnection().execute('select public_key, status from omoi_agent where id = ?', [agentId]) as Array<{ public_key: string | null; status: string }>;
     const row = rows[0];
     // A stored key that does not parse signs nothing: treated like no key.
     const agent = row ? { key: row.public_key ? this.parse(row.public_key, agentId) : undefined, live: row.status !== 'removed' } : undefined;
     if (this.keys.size >= 10_000) this.keys.clear();
-    this.keys.set(agentId, { agent, at: now });
-    return agent;
+    if (agent?.key) this.keys.set(agentId, { agent, at: now });
+    else this.keys.delete(agentId);
+    return { agent, cached: false };
   }
 
   private parse(pem: string, agentId: string): KeyObject | undefined {
