@@ -3,11 +3,8 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Database } from '../persistence/index.ts';
 import {
-  agentSource, newAgentSource, ProtocolError, publicKeyOf, readAgentHeaders, verifyAgentMessage, type Envelope, type PayloadOf,
+  agentSource, newAgentSource, ProtocolError, SIGNED_AGENT_TYPES, publicKeyOf, readAgentHeaders, verifyAgentMessage, type Envelope, type PayloadOf,
 } from '../protocol/index.ts';
-
-/** What an agent sends on `omoi.in` that must carry its signature. */
-const SIGNED_TYPES = new Set(['agent.register', 'agent.heartbeat', 'agent.deregister', 'agent.rotate_key', 'task.started', 'task.complete', 'task.fail']);
 
 /** One received message, as the authenticator needs it. */
 export interface ReceivedMessage {
@@ -38,7 +35,7 @@ export class AgentAuthenticator {
   ) {}
 
   requires(type: string): boolean {
-    return SIGNED_TYPES.has(type);
+    return SIGNED_AGENT_TYPES.has(type);
   }
 
   /** The envelope to forward, its `source` naming the agent that signed it; throws a refusal. */
