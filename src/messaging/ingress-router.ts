@@ -2,7 +2,7 @@ import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstrea
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { decodeIngress, encode, lookup, partitionOf, Streams, Subjects, type CommandDef, type Envelope } from '../protocol/index.ts';
+import { decodeIngress, encode, isAgentSource, lookup, partitionOf, Streams, Subjects, type CommandDef, type Envelope } from '../protocol/index.ts';
 import type { AgentAuthenticator } from './agent-authenticator.ts';
 import { describe, isTerminalInput, type Rejections } from './rejections.ts';
 import { pullOptions, ROUTER_CONSUMER } from './streams.ts';
@@ -71,7 +71,8 @@ export class IngressRouter {
    * `agent:<id>` (whatever the sender wrote). Refusals are terminal; a database error is not.
    */
   private async authenticate(m: JsMsg, env: Envelope): Promise<Envelope> {
-    if (!this.deps.agents.requires(env.type)) return env;
+    // An unsigned envelope claiming an agent's source is given this node's, as a bare payload is.
+    if (!this.deps.agents.requires(env.type)) return isAgentSource(env.source) ? { ...env, source: this.deps.source } : env;
     return this.deps.agents.authenticate({ subject: m.subject, data: m.data, header: (name) => m.headers?.get(name) || undefined, streamSeq: m.info.streamSequence }, env);
   }
 

@@ -84,6 +84,9 @@ export const agentSource = (agentId: string) => `agent:${agentId}`;
 /** ...and an `agent.register` signed by the key it registers (an id with no live key): proof of possession only. */
 export const newAgentSource = (agentId: string) => `new-agent:${agentId}`;
 
+/** Whether a source claims to be an agent's: only the ingress router's check may give one. */
+export const isAgentSource = (source: string) => source.startsWith('agent:') || source.startsWith('new-agent:');
+
 /** The agent a source names (`agent:<id>`), if the message was signed by that agent's stored key. */
 export function agentOfSource(source: string): string | undefined {
   return source.startsWith('agent:') ? source.slice('agent:'.length) : undefined;

@@ -129,6 +129,14 @@ t.test("reports: unsigned, forged, another agent's, stale and reused ones are re
   t.match(await deadLetter('another-id'), { code: 'bad_signature', reason: /is not its Nats-Msg-Id/ }, "an envelope whose id is not the signed Nats-Msg-Id: refused");
 });
 
+t.test('an unsigned command claiming an agent as its source is forwarded as the node\'s', async (t) => {
+  const forwarded = nc.subscribe('omoi.part.*.ticket.cancel', { max: 1 });
+  await nc.flush();
+  const id = `cancel-${randomUUID()}`;
+  await publish('ticket.cancel', { id, type: 'ticket.cancel', version: 1, time: new Date().toISOString(), source: 'agent:owner', payload: { ticket_id: 'no-such-ticket' } }, { id });
+  for await (const m of forwarded) t.equal(m.json<{ source: string }>().source, node.config.nodeId, 'the claimed agent source is replaced');
+});
+
 t.test('key rotation: by registering again signed with the current key, by agent.rotate_key, and by an admin over HTTP; old keys refused after', async (t) => {
   const a = await healthyAgent('rotating');
   const events = async () => (await sql<any>(node, `select payload from omoi_event where type = 'agent.status' and entity = 'rotating' order by id`)).map((r) => r.payload);
