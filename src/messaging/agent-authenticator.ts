@@ -105,11 +105,16 @@ export class AgentAuthenticator {
   /**
    * Records the id as used; `replayed` if that agent used it before in another message. The
    * same stream sequence again is a redelivery (a failed forward, a crash before the ack).
+   * One statement, committed without waiting for its fsync (`synchronous_commit` off for it
+   * alone): the router handles messages one at a time, and the table is the last of three
+   * guards (`OMOI_IN`'s 10-minute duplicate window, longer than the default max age, and the
+   * partition's processed ids come first), so a PostgreSQL crash losing its last rows opens no replay.
    */
   private async remember(agentId: string, msgId: string, streamSeq: number): Promise<void> {
     const conn = this.deps.db.em().getConnection();
     const rows = await conn.execute(
-      `insert into omoi_agent_message (agent_id, message_id, stream_seq, at) values (?, ?, ?, now())
+      `insert into omoi_agent_message (agent_id, message_id, stream_seq, at)
+       select ?, ?, ?, now() from (select set_config('synchronous_commit', 'off', true)) as async_commit
        on conflict (agent_id, message_id) do update set at = omoi_agent_message.at
        where omoi_agent_message.stream_seq = excluded.stream_seq returning 1 as ok`,
       [agentId, msgId, streamSeq],
