@@ -294,6 +294,12 @@ export function generateProtocolDoc(): string {
     SIGNING_EXAMPLES.shell,
     '```',
     '',
+    'Or `omoi pub`, which signs when given the agent and its key (and refuses to send an agent\'s message unsigned):',
+    '',
+    '```sh',
+    `omoi pub omoi.in.agent.heartbeat '{"agent_id":"agent-7"}' --agent agent-7 --key agent-7.key`,
+    '```',
+    '',
   );
 
   out.push(

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers, nanos } from '@nats-io/nats-core';
 import t from 'tap';
-import { makeRepo, waitFor } from '../harness/index.ts';
+import { makeRepo, tempDir, waitFor } from '../harness/index.ts';
 import { withClient, withCluster, withNode } from '../harness/node.ts';
 import { sql, task, taskRows, waitTask } from './helpers.ts';
+import { runOmoi } from '../cli/run-omoi.ts';
 import { generateAgentKeyPair, type AgentKeyPair } from '../../src/http/agent-keys.ts';
 import { KEY_ROTATED } from '../../src/actors/agent-actor.ts';
 import { signAgentMessage, Streams } from '../../src/protocol/index.ts';
@@ -184,4 +187,21 @@ t.test('key rotation: by registering again signed with the current key, by agent
   t.equal(http.status, 202);
   await waitFor('healthy again by the HTTP heartbeat', async () => (await agentRow(a.id)).status === 'healthy' || undefined);
   t.pass('the HTTP heartbeat route still works');
+});
+
+t.test('omoi pub signs as an agent with --agent and --key, and refuses to send an agent message unsigned', async (t) => {
+  const a = await healthyAgent('cli-agent');
+  const dir = await tempDir(t, 'cli-agent-key');
+  const keyFile = path.join(dir, 'cli-agent.key');
+  await writeFile(keyFile, a.keys.privateKey, { mode: 0o600 });
+  const env = { NATS_URL: cluster.nats.url };
+  const unsigned = await runOmoi(['pub', 'omoi.in.agent.heartbeat', '{"agent_id":"cli-agent"}'], env);
+  t.equal(unsigned.code, 1);
+  t.match(unsigned.stderr, /a remote agent's message: sign it with --agent <id> --key <private key file> \(nothing sent/);
+  const signed = await runOmoi(['pub', 'omoi.in.agent.heartbeat', '{"agent_id":"cli-agent"}', '--agent', 'cli-agent', '--key', keyFile, '--id', 'cli-beat-1'], env);
+  t.equal(signed.code, 0, signed.stderr);
+  await waitFor('the signed heartbeat handled', async () => (await sql(node, 'select 1 from omoi_processed_message where message_id = ?', ['cli-beat-1'])).length > 0 || undefined);
+  t.same(await sql(node, 'select code from omoi_dead_letter where message_id = ?', ['cli-beat-1']), [], 'taken');
+  const halfway = await runOmoi(['pub', 'omoi.in.agent.heartbeat', '{"agent_id":"cli-agent"}', '--agent', 'cli-agent'], env);
+  t.match([halfway.code, halfway.stderr], [1, /signing needs both --agent <id> and --key/]);
 });

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { errorMessage } from '../../errors.ts';
-import { decodeIngress, ProtocolError, Subjects } from '../../protocol/index.ts';
+import { decodeIngress, ProtocolError, signAgentMessage, SIGNED_AGENT_TYPES, Subjects } from '../../protocol/index.ts';
 import { CliError } from '../cli-error.ts';
 import { connectCli, natsUrlFrom } from '../nats-client.ts';
 
@@ -12,6 +13,9 @@ export interface PubOptions {
   id?: string;
   /** Check `omoi.in.<type>` input with the protocol codec before sending (default true). */
   validate?: boolean;
+  /** Sign as this remote agent (docs/protocol.md, *Signing*), with the private key (PEM) in `key`. */
+  agent?: string;
+  key?: string;
 }
 
 const INGRESS_PREFIX = Subjects.ingress('');
@@ -28,18 +32,22 @@ export async function runPub(subject: string, input: string, opts: PubOptions): 
   if (!subject || /\s/.test(subject) || /[*>]/.test(subject)) throw new CliError(`${JSON.stringify(subject)} is not a subject one can publish to`);
   const body = readInput(input);
   if (opts.validate !== false && subject.startsWith(INGRESS_PREFIX)) checkIngress(subject, body, opts.id);
+  if (opts.validate !== false && subject.startsWith(INGRESS_PREFIX) && SIGNED_AGENT_TYPES.has(subject.slice(INGRESS_PREFIX.length)) && !opts.agent) {
+    throw new CliError(`${subject} is a remote agent's message: sign it with --agent <id> --key <private key file> (nothing sent; --no-validate sends it unsigned, to be refused)`);
+  }
+  const signed = opts.agent || opts.key ? signedHeaders(subject, body, opts) : undefined;
 
   const url = natsUrlFrom(opts.natsUrl);
   const nc = await connectCli(url);
   try {
     const stream = await streamOf(nc, subject);
     if (stream) {
-      const ack = await jetstream(nc).publish(subject, body, { ...(opts.id ? { msgID: opts.id } : {}), timeout: 10_000 });
+      const ack = await jetstream(nc).publish(subject, body, { ...(signed ? { headers: signed } : opts.id ? { msgID: opts.id } : {}), timeout: 10_000 });
       const dup = ack.duplicate ? ' (duplicate: a message with this Nats-Msg-Id is already stored; not stored again)' : '';
       return `published to ${subject}: stream ${ack.stream} seq ${ack.seq}${dup}`;
     }
-    const h = opts.id ? headers() : undefined;
-    if (h && opts.id) h.set('Nats-Msg-Id', opts.id);
+    const h = signed ?? (opts.id ? headers() : undefined);
+    if (h && opts.id && !signed) h.set('Nats-Msg-Id', opts.id);
     nc.publish(subject, body, h ? { headers: h } : {});
     await nc.flush();
     const hint = subject.startsWith('omoi.') ? ' (no stream stores this subject: has a node ever started on this NATS server? only current subscribers see it)' : '';
@@ -60,6 +68,27 @@ function readInput(input: string): Uint8Array {
   } catch (err) {
     throw new CliError(`cannot read ${file === '-' ? 'stdin' : file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
   }
+}
+
+/** The signature headers of an agent's message (its id: `--id`, or a fresh uuid). */
+function signedHeaders(subject: string, body: Uint8Array, opts: PubOptions) {
+  if (!opts.agent || !opts.key) throw new CliError('signing needs both --agent <id> and --key <private key file>');
+  if (!subject.startsWith(INGRESS_PREFIX)) throw new CliError(`only messages on ${INGRESS_PREFIX}<type> are signed, not ${subject}`);
+  let pem: Buffer;
+  try {
+    pem = fs.readFileSync(opts.key);
+  } catch (err) {
+    throw new CliError(`cannot read the key ${opts.key}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+  }
+  let signed: Record<string, string>;
+  try {
+    signed = signAgentMessage({ subject, body, msgId: opts.id ?? randomUUID(), agentId: opts.agent, privateKey: pem.toString('utf8') });
+  } catch (err) {
+    throw new CliError(`cannot sign with ${opts.key}: ${errorMessage(err)} (an ed25519 private key, PEM)`);
+  }
+  const h = headers();
+  for (const [k, v] of Object.entries(signed)) h.set(k, v);
+  return h;
 }
 
 function checkIngress(subject: string, body: Uint8Array, id: string | undefined): void {
