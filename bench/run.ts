@@ -4,6 +4,8 @@
  *
  *   (a) raw JetStream floor: pipelined publish+ack, then durable pull consume+ack;
  *   (b) end-to-end: `agent.heartbeat` → AgentActor → commit → ack, through `node.submit`.
+ *   Then what signed remote-agent messages cost: sign and verify one (µs), and signed heartbeats
+ *   through the ingress router against unsigned commands of the same size (`agent-signature.ts`).
  *
  * Then the DAG benchmarks: merge of 8 branches, Omoi vs the git CLI (`merge-compare.ts`); the
  * cost of a task command under bubblewrap against the unsandboxed path (`sandbox-cost.ts`); the
@@ -29,6 +31,7 @@ import { startNode, type OmoiNode } from '../src/bootstrap.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { findNatsServer } from '../src/embedded/index.ts';
 import { AckClock } from './ack-clock.ts';
+import { agentSignatureBench } from './agent-signature.ts';
 import { endToEnd } from './end-to-end.ts';
 import { rawJetStream } from './raw-jetstream.ts';
 import { percentile as percentileOf, round } from './stats.ts';
@@ -48,6 +51,8 @@ const quick = process.argv.includes('--quick');
 const settings = {
   rawMessages: quick ? 5_000 : 20_000,
   e2eMessages: quick ? 1_000 : 5_000,
+  signatureMessages: quick ? 1_000 : 5_000,
+  signatureAgents: quick ? 16 : 64,
   agents: quick ? 64 : 256,
   window: 256,
   payloadBytes: 200,
@@ -136,6 +141,7 @@ async function main(): Promise<void> {
     n: settings.e2eMessages, agents: settings.agents, window: settings.window, sample: settings.sample, timeoutMs: 300_000, progress,
   });
   progress(`e2e: ${e2e.perSec.toFixed(0)} msg/s`);
+  const signatures = await agentSignatureBench(node, { n: settings.signatureMessages, agents: settings.signatureAgents, window: settings.window, timeoutMs: 300_000, progress });
 
   // ---- DAG benchmarks: merge (no node); fan-out/fan-in and many tickets on a fresh node, the
   // fan-out again on a fresh node with the sandbox pool off (the two compared on equal footing:
@@ -192,6 +198,11 @@ async function main(): Promise<void> {
     { measure: '(b) publish→ack p99', value: ms(e2e.publishToAckMs.p99), unit: 'ms', detail: `max ${ms(e2e.publishToAckMs.max)} ms` },
     { measure: '(b) publish→processed_at p50', value: ms(e2e.publishToProcessedAtMs.p50), unit: 'ms', detail: `${e2e.publishToProcessedAtMs.samples} sampled (tx start)` },
     { measure: '(b) publish→processed_at p99', value: ms(e2e.publishToProcessedAtMs.p99), unit: 'ms', detail: '' },
+    { measure: 'signature: sign one agent message, median', value: signatures.micro.signUsP50, unit: 'µs', detail: `ed25519 over a ${signatures.micro.bodyBytes} B heartbeat and its headers; p99 ${signatures.micro.signUsP99} µs; ${signatures.micro.n} messages` },
+    { measure: 'signature: verify one agent message, median', value: signatures.micro.verifyUsP50, unit: 'µs', detail: `signature and time, key parsed once; p99 ${signatures.micro.verifyUsP99} µs` },
+    { measure: 'ingress: unsigned ticket.cancel routed', value: signatures.ingress.unsignedRoutedPerSec, unit: 'msg/s', detail: `${signatures.ingress.n} through one node's ingress router, window ${signatures.ingress.window}; end to end ${signatures.ingress.unsignedEndToEndPerSec} msg/s (a ticket row + an event each)` },
+    { measure: 'ingress: signed agent.heartbeat routed', value: signatures.ingress.signedRoutedPerSec, unit: 'msg/s', detail: `same size, over ${signatures.ingress.agents} agents; key lookup + verify + replay row: ${signatures.ingress.extraUsPerMessage} µs more per message` },
+    { measure: 'ingress: signed agent.heartbeat end to end', value: signatures.ingress.signedEndToEndPerSec, unit: 'msg/s', detail: `omoi.in → router → AgentActor commit (an agent row each); outcomes ${JSON.stringify(signatures.ingress.signedOutcomes)}` },
     { measure: 'ratio (b)/(a publish+ack)', value: round(ratio * 100, 1), unit: '%', detail: `target ≥ ${TARGET_RATIO * 100}% → ${ratio >= TARGET_RATIO ? 'MET' : 'NOT MET'}` },
     { measure: `DAG (a) fan-out 1→${fan.big.sources}→1 completions`, value: round(fan.big.completionsPerSec, 1), unit: 'tasks/s', detail: `${fan.bigError ? `FAILED: ${fan.bigError.slice(0, 60)}…` : `median of ${fan.bigRuns.length} runs (${fan.bigRuns.map((r) => r.completionsPerSec.toFixed(0)).join(', ')})`}, local agent capacity ${fan.capacity}; target ≥ ${TARGET_COMPLETIONS} → ${met(fan.big.completionsPerSec >= TARGET_COMPLETIONS)}` },
     { measure: `DAG (a) 1→${fan.big.sources}→1 CPU per task, all processes`, value: round(fan.bigCpuMsPerTask, 2), unit: 'ms', detail: `${cpuDetail(fan.bigCpuMsPerTaskByProcess)}; target ≤ ${TARGET_CPU_MS_PER_TASK} → ${met(fan.bigCpuMsPerTask <= TARGET_CPU_MS_PER_TASK)}` },
@@ -228,7 +239,7 @@ async function main(): Promise<void> {
     natsServer: natsVersion(await findNatsServer()), postgres: pg.version.split(',')[0], fsync: pg.fsync, synchronousCommit: pg.synchronous_commit,
   };
   const report = {
-    bench: 'omoi-messaging', quick, settings, raw, endToEnd: e2e,
+    bench: 'omoi-messaging', quick, settings, raw, endToEnd: e2e, signatures,
     ratio: round(ratio, 4), targetRatio: TARGET_RATIO, targetMet: ratio >= TARGET_RATIO,
     dag: {
       fanOut: fan, fanOutPoolOff: fanNoPool, poolGain: round(poolGain, 3), merge, heap, manyTickets: many, sandboxCost, gitTransfer, clusterScaling: scaling, failover,

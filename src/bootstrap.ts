@@ -24,6 +24,7 @@ import { createLogger, type Logger } from './logging/logger.ts';
 import { connectNats, type NatsConnection } from './messaging/connection.ts';
 import { DeadLetters } from './messaging/dead-letters.ts';
 import { IngressRouter } from './messaging/ingress-router.ts';
+import { AgentAuthenticator } from './messaging/agent-authenticator.ts';
 import { openGitBucket } from './messaging/git-bucket.ts';
 import { consumerLag } from './messaging/lag.ts';
 import { OutboxPublisher } from './messaging/outbox.ts';
@@ -267,9 +268,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const announce = (status: string) => publishDirect(js, config.nodeId, log, 'node.status', { node_id: config.nodeId, status, partitions: leases.owned() });
     announce('started');
 
-    // 5. Ingress: outside commands are validated and routed to partitions, each one audited
+    // 5. Ingress: outside commands are validated (remote agents' signatures checked) and routed to partitions, each one audited
     const audit = new PostgresAuditLog({ db, log });
-    const router = new IngressRouter({ js, log, metrics, rejections, partitions: config.partitions, maxDeliver: config.maxDeliver, source: config.nodeId, audit: ingressAudit(audit) });
+    const agentAuth = new AgentAuthenticator({ db, log, maxAgeMs: config.signatureMaxAgeMs });
+    const router = new IngressRouter({ js, log, metrics, rejections, partitions: config.partitions, maxDeliver: config.maxDeliver, source: config.nodeId, agents: agentAuth, audit: ingressAudit(audit) });
     await router.start();
 
     const submit = async (type: string, payload: unknown, o: { id?: string } = {}) => {

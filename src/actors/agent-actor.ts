@@ -2,7 +2,7 @@ import { NotFoundError, TerminalError } from '../errors.ts';
 import { failpoint } from '../failpoints.ts';
 import { AgentEntity, type AgentRow, type EntityManager } from '../persistence/index.ts';
 import { emit, send } from '../messaging/typed.ts';
-import { ActorType, Subjects, type PayloadOf } from '../protocol/index.ts';
+import { ActorType, agentOfSource, publicKeyOf, Subjects, type PayloadOf } from '../protocol/index.ts';
 import type { CommandMail } from './actor-runtime.ts';
 import type { ActorContext, EntityBehavior } from './entity-host.ts';
 import { nodeOfLocalAgent } from './local-agent.ts';
@@ -26,7 +26,7 @@ export interface AgentPolicy {
 export type Assignment = PayloadOf<'agent.assign'>;
 
 /** The commands of an existing agent (`agent.register` may create one). */
-type AgentCommand = 'agent.heartbeat' | 'agent.deregister' | 'agent.assign' | 'agent.task_ended' | 'agent.check' | 'agent.wake';
+type AgentCommand = 'agent.heartbeat' | 'agent.deregister' | 'agent.rotate_key' | 'agent.assign' | 'agent.task_ended' | 'agent.check' | 'agent.wake';
 
 export interface AgentDeps {
   policy: AgentPolicy;
@@ -53,8 +53,10 @@ export interface AgentDeps {
 }
 
 const LIVE = new Set(['registered', 'healthy', 'degraded']);
+/** The reason of the `agent.status` event that tells an agent's key was replaced. */
+export const KEY_ROTATED = 'public key rotated';
 const isAgentCommand = (type: string): type is AgentCommand =>
-  ['agent.heartbeat', 'agent.deregister', 'agent.assign', 'agent.task_ended', 'agent.check', 'agent.wake'].includes(type);
+  ['agent.heartbeat', 'agent.deregister', 'agent.rotate_key', 'agent.assign', 'agent.task_ended', 'agent.check', 'agent.wake'].includes(type);
 const keyOf = (p: { ticket_id: string; task_id: string; attempt: number }) => `${p.ticket_id}/${p.task_id}/${p.attempt}`;
 
 /**
@@ -81,6 +83,13 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
   private readonly handlers: { [T in AgentCommand]: (agent: AgentRow, p: PayloadOf<T>, ctx: ActorContext) => AgentRow | Promise<AgentRow> } = {
     'agent.heartbeat': (agent, _p, ctx) => this.heartbeat(agent, ctx),
     'agent.deregister': (agent, p, ctx) => this.lose(agent, 'removed', p.reason ?? 'deregistered', ctx),
+    'agent.rotate_key': (agent, p, ctx) => {
+      // The edge checked that its current key signed it, or a node sent it (an admin over HTTP).
+      if (agent.kind !== 'remote' || agent.status === 'removed') {
+        throw new TerminalError('agent_not_rotatable', `agent ${agent.id} is ${agent.kind === 'remote' ? 'removed' : 'a node\'s own agent'}: it has no key to rotate`, { agent_id: agent.id });
+      }
+      return this.withKey(agent, p.public_key, ctx);
+    },
     'agent.assign': (agent, a, ctx) => {
       if (agent.kind === 'local' && this.isHere(agent.id)) {
         ctx.scope.uow.afterCommit(() => {
@@ -134,7 +143,7 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
   async handle(agent: AgentRow | undefined, mail: CommandMail, ctx: ActorContext): Promise<{ state: AgentRow | undefined }> {
     const { env } = mail;
     // The codec validated each payload against its command's schema before it got here.
-    if (env.type === 'agent.register') return { state: await this.register(agent, env.payload as PayloadOf<'agent.register'>, ctx) };
+    if (env.type === 'agent.register') return { state: await this.register(agent, env.payload as PayloadOf<'agent.register'>, env.source, ctx) };
     if (!isAgentCommand(env.type)) throw new TerminalError('unsupported_command', `AgentActor cannot handle ${env.type}`);
     if (env.type === 'agent.assign' && (!agent || !LIVE.has(agent.status))) {
       // The agent went away between the ticket's choice and now: the attempt goes back to the queue.
@@ -156,17 +165,21 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     this.deps.agentChanged?.();
   }
 
-  private async register(agent: AgentRow | undefined, p: PayloadOf<'agent.register'>, ctx: ActorContext): Promise<AgentRow> {
+  private async register(agent: AgentRow | undefined, p: PayloadOf<'agent.register'>, source: string, ctx: ActorContext): Promise<AgentRow> {
     const caps = p.capabilities;
     const dup = caps.find((c, i) => caps.indexOf(c) !== i);
     if (dup) throw new TerminalError('duplicate_capability', `capability ${JSON.stringify(dup)} is listed twice`, { capability: dup });
+    if (p.public_key !== undefined) this.checkKey(p.agent_id, p.public_key);
     // Re-registering must not take an agent over: turning a node's local agent into a remote
-    // one (its assignments then go to an open subject), or replacing a remote agent's key. Until
-    // agent messages are signed, only a removed agent's id may be registered anew differently.
+    // one (its assignments then go to an open subject), or replacing a remote agent's key. Only
+    // a registration signed by the agent's current key (source `agent:<id>`, checked by the
+    // ingress router) replaces it: a key rotation. A removed agent's id may be registered anew.
+    let rotated = false;
     if (agent && agent.status !== 'removed') {
       const newKey = p.public_key ?? agent.public_key;
-      if (agent.kind !== p.kind || (agent.public_key !== null && newKey !== agent.public_key)) {
-        throw new TerminalError('agent_exists', `agent ${agent.id} is registered as a ${agent.kind} agent${agent.public_key ? ' with another key' : ''}; deregister it before registering it differently`, { agent_id: agent.id });
+      rotated = agent.public_key !== null && newKey !== agent.public_key;
+      if (agent.kind !== p.kind || (rotated && agentOfSource(source) !== agent.id)) {
+        throw new TerminalError('agent_exists', `agent ${agent.id} is registered as a ${agent.kind} agent${agent.public_key ? ' with another key' : ''}; deregister it before registering it differently, or sign with its current key`, { agent_id: agent.id });
       }
     }
     if ((p.kind === 'local') !== (nodeOfLocalAgent(p.agent_id) !== undefined)) {
@@ -193,8 +206,25 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       reason: null, updated_at: now, version: (agent?.version ?? 0) + 1,
     };
     this.save(ctx, row);
-    emit(ctx.scope, 'agent.status', { agent_id: row.id, status: row.status });
+    emit(ctx.scope, 'agent.status', { agent_id: row.id, status: row.status, ...(rotated ? { reason: KEY_ROTATED } : {}) });
     return row;
+  }
+
+  /** A rotation: the new key replaces the old one; the event says so (a public key only, never a private one). */
+  private withKey(agent: AgentRow, publicKey: string, ctx: ActorContext): AgentRow {
+    this.checkKey(agent.id, publicKey);
+    if (publicKey === agent.public_key) return agent;
+    emit(ctx.scope, 'agent.status', { agent_id: agent.id, status: agent.status, reason: KEY_ROTATED });
+    return { ...agent, public_key: publicKey };
+  }
+
+  /** A key no message could ever be checked with is refused now, not at the agent's first message. */
+  private checkKey(agentId: string, pem: string): void {
+    try {
+      publicKeyOf(pem, agentId);
+    } catch (err) {
+      throw new TerminalError('invalid_public_key', (err as Error).message, { agent_id: agentId });
+    }
   }
 
   private heartbeat(agent: AgentRow, ctx: ActorContext): AgentRow {

@@ -9,7 +9,7 @@ import { create } from './ticket/create.ts';
 import { add, split } from './ticket/dynamic-dag.ts';
 import { cancelTicket, finalize } from './ticket/finish.ts';
 import { mergeFinished, resolve, wake } from './ticket/joins.ts';
-import { cancelTask, complete, expire, fail, retryDue, started } from './ticket/lifecycle.ts';
+import { assertReporter, cancelTask, complete, expire, fail, retryDue, started } from './ticket/lifecycle.ts';
 import { schedule } from './ticket/schedule.ts';
 import { save, type TicketActorState, type TicketDeps, type Work } from './ticket/work.ts';
 
@@ -43,6 +43,9 @@ const HANDLERS: { [T in TicketCommand]: { run: Handler<T>; full?: true } } = {
   'merge.finished': { run: mergeFinished },
   'merge.resolve': { run: resolve, full: true },
 };
+
+/** An agent's reports of its attempt: signed ones must be that agent's (`assertReporter`). */
+const REPORTS = new Set<string>(['task.started', 'task.complete', 'task.fail']);
 
 const isTicketCommand = (type: string): type is TicketCommand => Object.hasOwn(HANDLERS, type);
 
@@ -81,6 +84,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     const ticket = this.existing(state, env.payload);
     const w: Work = { ...base, s: { ticket, tasks: new Map(state.tasks) } };
     const handler = HANDLERS[env.type] as { run: Handler<TicketCommand>; full?: true };
+    if (REPORTS.has(env.type)) assertReporter(w, env.source, env.payload as PayloadOf<'task.started'>);
     await handler.run(w, env.payload as PayloadOf<TicketCommand>);
     await schedule(w, handler.full ? 'all' : w.dirty);
     // The ticket row is written only when this message replaced it (changes never mutate it in place).

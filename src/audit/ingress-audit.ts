@@ -6,7 +6,8 @@ import { auditTarget } from './target.ts';
 /** Header `omoi pub` sets (`cli`) so that the audit log tells its commands from other NATS clients'. */
 export const CHANNEL_HEADER = 'Omoi-Channel';
 
-/** NATS 2.9 does not tell a consumer who published: every ingress row names this principal. */
+/** NATS 2.9 does not tell a consumer who published: an ingress row names this principal, or the
+ * remote agent whose signature the router verified (`agent:<id>`). */
 export const NATS_PRINCIPAL = 'nats-client';
 
 /** Records one ingress command: routed (`accepted`) or dead-lettered (`refused:<code>`). */
@@ -19,7 +20,8 @@ export type IngressAudit = (m: JsMsg, outcome: string, env?: Envelope) => Promis
  */
 export function ingressAudit(audit: AuditLog): IngressAudit {
   return (m, outcome, env) => audit.record({
-    principal: NATS_PRINCIPAL,
+    // Only a routed envelope's source is the verified one; a refused one's is what the sender claimed.
+    principal: outcome === 'accepted' && env?.source.startsWith('agent:') ? env.source : NATS_PRINCIPAL,
     role: null,
     channel: m.headers?.get(CHANNEL_HEADER) === AuditChannel.cli ? AuditChannel.cli : AuditChannel.nats,
     command: env?.type ?? m.subject.split('.').slice(2).join('.'),

@@ -83,12 +83,14 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option('--nats-url <url>', NATS_URL_HELP)
     .option('--id <id>', 'Nats-Msg-Id header: the same id is stored and handled once')
     .option('--no-validate', 'send the body as is, even if invalid (to test rejection)')
+    .option('--agent <id>', "sign as this remote agent (its messages must be signed; needs --key)")
+    .option('--key <file>', "the agent's ed25519 private key (PEM), to sign with")
     .addHelpText('after', examples(
-      `omoi pub omoi.in.task.complete '{"ticket_id":"T1","task_id":"B","attempt":1}' --id complete-T1-B-1`,
+      `omoi pub omoi.in.task.complete '{"ticket_id":"T1","task_id":"B","attempt":1}' --id complete-T1-B-1 --agent agent-7 --key agent-7.key`,
       'omoi pub omoi.in.ticket.create @ticket.json',
       `omoi pub --no-validate omoi.in.task.complete '{not json'`,
     ))
-    .action(async (subject: string, input: string, opts: { natsUrl?: string; id?: string; validate: boolean }) => {
+    .action(async (subject: string, input: string, opts: { natsUrl?: string; id?: string; validate: boolean; agent?: string; key?: string }) => {
       io.out((await (await pub()).runPub(subject, input, opts)) + '\n');
     });
 

@@ -73,6 +73,11 @@ export interface OmoiConfig {
    * long → the attempt is requeued (`task.expire`).
    */
   attemptSilenceMs: number;
+  /**
+   * A signed remote-agent message whose `Omoi-Time` is further than this from now, ms, either
+   * way, is refused (`replayed`); accepted message ids are remembered twice this long.
+   */
+  signatureMaxAgeMs: number;
   /** Capabilities of this node's local agent. */
   localAgentCapabilities: string[];
   /** Tasks this node's local agent runs at once. */
@@ -131,6 +136,7 @@ export const DEFAULTS = {
   agentRestartCooldownMs: 10_000,
   agentRestartMax: 3,
   attemptSilenceMs: 120_000,
+  signatureMaxAgeMs: 300_000,
   localAgentCapabilities: [] as string[],
   localAgentCapacity: 2,
   sandboxPool: 64,

@@ -109,6 +109,7 @@ export const SETTINGS: Setting[] = [
   def('agentRestartCooldownMs', 'OMOI_AGENT_RESTART_COOLDOWN_MS', 'A failed agent may come back only after this long, ms (default 10000).', int(0, 86_400_000)),
   def('agentRestartMax', 'OMOI_AGENT_RESTART_MAX', 'Comebacks a failed agent may make before it is refused for good (default 3).', int(0, 1000)),
   def('attemptSilenceMs', 'OMOI_ATTEMPT_SILENCE_MS', 'An `assigned` or `running` attempt with no progress and no sign of its agent (heartbeat, or the local executor holding it) this long is requeued, once per attempt, ms (default 120000).', int(100, 86_400_000)),
+  def('signatureMaxAgeMs', 'OMOI_SIGNATURE_MAX_AGE_MS', 'A signed remote-agent message whose `Omoi-Time` is further than this from the node\'s clock, either way, is refused (`replayed`); accepted message ids are kept twice this long, ms (default 300000).', int(1_000, 86_400_000)),
   def('localAgentCapabilities', 'OMOI_LOCAL_AGENT_CAPABILITIES', 'Comma-separated capabilities of this node\'s local agent (default none).', list),
   def('agentCommand', 'OMOI_AGENT_COMMAND', 'Command template for `kind: agent` tasks, run in the sandbox: `{prompt_file}` `{task_file}` `{result_file}` `{task_id}` `{ticket_id}` are filled in (default unset).', text),
   def('localAgentCapacity', 'OMOI_LOCAL_AGENT_CAPACITY', 'Tasks this node\'s local agent runs at once (default 2).', int(1, 1000)),

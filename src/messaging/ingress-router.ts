@@ -3,7 +3,8 @@ import type { IngressAudit } from '../audit/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { decodeIngress, encode, lookup, partitionOf, Streams, Subjects, type CommandDef, type Envelope } from '../protocol/index.ts';
+import { decodeIngress, encode, isAgentSource, lookup, partitionOf, Streams, Subjects, type CommandDef, type Envelope } from '../protocol/index.ts';
+import type { AgentAuthenticator } from './agent-authenticator.ts';
 import { describe, isTerminalInput, type Rejections } from './rejections.ts';
 import { pullOptions, ROUTER_CONSUMER } from './streams.ts';
 
@@ -18,7 +19,12 @@ export class IngressRouter {
   private done?: Promise<void>;
 
   constructor(
-    private readonly deps: { js: JetStreamClient; log: Logger; metrics: Metrics; rejections: Rejections; partitions: number; maxDeliver: number; source: string; audit?: IngressAudit },
+    private readonly deps: {
+      js: JetStreamClient; log: Logger; metrics: Metrics; rejections: Rejections; partitions: number; maxDeliver: number; source: string;
+      /** Checks the signature of remote agents' messages. */
+      agents: AgentAuthenticator;
+      audit?: IngressAudit;
+    },
   ) {}
 
   async start(): Promise<void> {
@@ -52,6 +58,7 @@ export class IngressRouter {
       return;
     }
     try {
+      env = await this.authenticate(m, env);
       await this.forward(env);
       this.deps.metrics.handled.inc({ type, outcome: 'routed' });
       await this.deps.audit?.(m, 'accepted', env); // before the ack: a redelivery finds the row (same id) and adds none
@@ -60,6 +67,16 @@ export class IngressRouter {
       if (isTerminalInput(err) || m.info.deliveryCount >= this.deps.maxDeliver) await this.reject(m, type, err, env);
       else m.nak(1_000);
     }
+  }
+
+  /**
+   * An agent's report or registration must be signed by that agent: its source becomes
+   * `agent:<id>` (whatever the sender wrote). Refusals are terminal; a database error is not.
+   */
+  private async authenticate(m: JsMsg, env: Envelope): Promise<Envelope> {
+    // An unsigned envelope claiming an agent's source is given this node's, as a bare payload is.
+    if (!this.deps.agents.requires(env.type)) return isAgentSource(env.source) ? { ...env, source: this.deps.source } : env;
+    return this.deps.agents.authenticate({ subject: m.subject, data: m.data, header: (name) => m.headers?.get(name) || undefined, streamSeq: m.info.streamSequence }, env);
   }
 
   private async reject(m: JsMsg, type: string, err: unknown, env?: Envelope): Promise<void> {

@@ -1,4 +1,5 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -6,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import t from 'tap';
 import { makeRepo, waitFor } from '../harness/index.ts';
 import { withCluster, withNode } from '../harness/node.ts';
@@ -19,6 +20,7 @@ import { events, filesAt, gitIn as gitInClone, sql, task, taskRows, waitTicket }
 // assignments from a durable consumer (acking each), fetches each task's base (from the
 // ticket's repository, or as bundles from the OMOI_GIT object store: a join's merge commit was
 // made by a node), runs the task, and delivers its commit as a bundle before `task.complete`.
+// Every message it sends is signed with its own ed25519 key (docs/protocol.md, *Signing*).
 // Two nodes: the agent's partition and the ticket's are held by different nodes.
 
 const exec = promisify(execFile);
@@ -47,15 +49,35 @@ class PlainAgent {
     private readonly misdeed: (task: string, attempt: number) => Misdeed = () => undefined,
   ) {}
 
+  /** Its signing key: the public half is registered, the private half never leaves it. */
+  private readonly keys = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+
   private readonly js = () => jetstream(this.nc);
+  /** Signed: "omoi-agent-v1\n" + subject + "\n" + id + "\n" + time + "\n" + agent + "\n" + body. */
   private publish(type: string, payload: Record<string, unknown>, id: string) {
-    return this.js().publish(`omoi.in.${type}`, JSON.stringify(payload), { msgID: id });
+    const subject = `omoi.in.${type}`;
+    const body = JSON.stringify(payload);
+    const time = new Date().toISOString();
+    const signature = sign(null, Buffer.from(`omoi-agent-v1\n${subject}\n${id}\n${time}\n${this.id}\n${body}`), this.keys.privateKey);
+    const h = headers();
+    h.set('Nats-Msg-Id', id);
+    h.set('Omoi-Agent', this.id);
+    h.set('Omoi-Time', time);
+    h.set('Omoi-Signature', signature.toString('base64'));
+    return this.js().publish(subject, body, { headers: h });
   }
 
   async start(): Promise<void> {
     this.work = await mkdtemp(path.join(os.tmpdir(), 'plain-agent-'));
     this.store = await new Objm(this.js()).open('OMOI_GIT');
-    await this.publish('agent.register', { agent_id: this.id, name: 'plain agent', phase: 'execute', capabilities: [this.capability], version: '1.0.0', kind: 'remote', capacity: 2 }, `register-${this.id}`);
+    // Registered once its `agent.status` event says so: only then does a node know its key.
+    const registered = this.nc.subscribe('omoi.evt.agent.status');
+    await this.nc.flush();
+    await this.publish('agent.register', { agent_id: this.id, name: 'plain agent', phase: 'execute', capabilities: [this.capability], version: '1.0.0', kind: 'remote', capacity: 2, public_key: this.keys.publicKey }, `register-${this.id}`);
+    for await (const m of registered) {
+      if (m.json<{ payload: { agent_id: string } }>().payload.agent_id === this.id) break;
+    }
+    registered.unsubscribe();
     const beat = () => void this.publish('agent.heartbeat', { agent_id: this.id }, `beat-${this.id}-${Date.now()}`).catch(() => undefined);
     beat();
     this.beat = setInterval(beat, 300);
@@ -213,7 +235,11 @@ t.test('a remote agent with no Omoi code runs a DAG with a join: fetches bases, 
   t.equal(await gitInClone(owner, ticketId, 'show', `${ticket.head}:j.txt`), 'a\nb1\nb2', 'J saw the merged code of A, B1 and B2');
   t.equal(await gitInClone(owner, ticketId, 'rev-parse', `omoi/${ticketId}`), ticket.head, "the ticket's branch is at its head");
   t.ok(agent.delivered.length >= 6, `the agent delivered ${agent.delivered.length} results (four tasks, two bad first attempts)`);
-  t.same(await sql(a, 'select code from omoi_dead_letter'), [], 'no dead letters');
+  t.same(await sql(a, 'select code from omoi_dead_letter'), [], 'no dead letters: every signed message was taken');
+  const unsigned = 'unsigned-complete-J';
+  await jetstream(nc).publish('omoi.in.task.complete', JSON.stringify({ ticket_id: ticketId, task_id: 'J', attempt: 1 }), { msgID: unsigned });
+  const refused = await waitFor('the unsigned report dead-lettered', async () => (await sql<any>(a, 'select code from omoi_dead_letter where message_id = ?', [unsigned]))[0]);
+  t.equal(refused.code, 'bad_signature', 'an unsigned report of the agent\'s task is refused');
 });
 
 /** Whether a process with exactly this command line runs (a unique `sleep` is the tag of a task). */

@@ -3,6 +3,7 @@ import { makeRepo, waitFor } from '../harness/index.ts';
 import { withClient, withCluster, withNode } from '../harness/node.ts';
 import { events, sql, task, taskRows, waitTask, waitTicket } from './helpers.ts';
 import type { OmoiNode } from '../../src/bootstrap.ts';
+import { generateAgentKeyPair } from '../../src/http/agent-keys.ts';
 
 const cluster = await withCluster(t);
 // Short agent supervision limits for this node.
@@ -49,14 +50,17 @@ t.test('scenario 10: registration validates; no first heartbeat in time → remo
   await register(node, 'alive');
   await node.submit('agent.deregister', { agent_id: 'alive' });
   await waitAgent('alive', 'removed');
-  await register(node, 'alive', { kind: 'remote', public_key: 'another-key' });
-  await waitFor('a removed id registered anew', async () => ((await agentRow('alive'))?.public_key === 'another-key' ? true : undefined));
+  const [anotherKey, aThirdKey] = [generateAgentKeyPair().publicKey, generateAgentKeyPair().publicKey];
+  await register(node, 'alive', { kind: 'remote', public_key: anotherKey });
+  await waitFor('a removed id registered anew', async () => ((await agentRow('alive'))?.public_key === anotherKey ? true : undefined));
   t.pass('a removed agent\'s id may be registered anew');
   await node.submit('agent.heartbeat', { agent_id: 'alive' }); // not removed for want of a first heartbeat meanwhile
   await waitAgent('alive', 'healthy');
-  await register(node, 'alive', { kind: 'remote', public_key: 'a-third-key' });
+  await register(node, 'alive', { kind: 'remote', public_key: aThirdKey });
   await waitFor('a key change refused', async () => (await sql<any>(node, `select * from omoi_dead_letter where code = 'agent_exists'`)).length === 3);
-  t.equal((await agentRow('alive')).public_key, 'another-key', 'its key cannot be replaced by registering again');
+  t.equal((await agentRow('alive')).public_key, anotherKey, 'its key cannot be replaced by registering again (unsigned by its key)');
+  await register(node, 'alive', { kind: 'remote', public_key: 'not a key' });
+  await waitFor('a key that is no key refused', async () => (await sql<any>(node, `select * from omoi_dead_letter where code = 'invalid_public_key'`))[0]);
   await node.submit('agent.deregister', { agent_id: 'alive' });
   await waitAgent('alive', 'removed');
   // `local-` ids are the nodes' own agents: whoever runs a task says whether Omoi's executor checked its commit.

@@ -2,6 +2,7 @@ import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
 import t from 'tap';
 import { request, send, startTestNode, taskSpec, TOKEN } from './helpers.ts';
 import { seedBlockedDiamond, seedCluster, seedEvent } from './seed.ts';
+import { AgentEntity } from '../../src/persistence/index.ts';
 
 const SHA = 'c'.repeat(40);
 
@@ -231,6 +232,32 @@ t.test('agent registration: ed25519 key pair, public key submitted, private key 
   t.equal(second.json.agent_id, 'agent-x', 'a given agent id is kept');
   t.not(node.submitted.at(-1)!.payload.public_key, 'mine', 'the key pair is always generated here');
   t.not(second.json.private_key, res.json.private_key, 'each registration gets its own key');
+});
+
+t.test('admin key rotation: a new pair for a remote agent, the public half submitted as agent.rotate_key; unknown and local agents refused', async (t) => {
+  const node = await startTestNode(t);
+  await seedCluster(node.db); // agent-1 is a local agent
+  const old = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const em = node.db.em();
+  em.create(AgentEntity, {
+    id: 'remote-1', name: 'remote', phase: 'execute', capabilities: [], agent_version: '1.0.0', kind: 'remote', public_key: old.publicKey, status: 'healthy',
+    capacity: 1, running: [], registered_at: new Date(), last_heartbeat_at: new Date(), restarts: 0, restart_window_start: null, reason: null, updated_at: new Date(), version: 1,
+  });
+  await em.flush();
+  const res = await send(node.url, 'POST', '/api/agents/remote-1/rotate-key');
+  t.equal(res.status, 202);
+  const cmd = node.submitted.at(-1)!;
+  t.same([cmd.type, cmd.payload.agent_id], ['agent.rotate_key', 'remote-1']);
+  t.equal(cmd.payload.public_key, res.json.public_key, 'the new public key is submitted');
+  t.not(res.json.public_key, old.publicKey, 'a new key');
+  const message = Buffer.from('heartbeat');
+  t.ok(verify(null, message, createPublicKey(res.json.public_key), sign(null, message, res.json.private_key)), 'the returned private key is its pair');
+  t.notOk(JSON.stringify(node.submitted).includes('PRIVATE KEY'), 'the private key is not submitted');
+  const unknown = await send(node.url, 'POST', '/api/agents/nobody/rotate-key');
+  t.same([unknown.status, unknown.json.error.code], [404, 'not_found']);
+  const local = await send(node.url, 'POST', '/api/agents/agent-1/rotate-key');
+  t.same([local.status, local.json.error.code], [409, 'agent_not_rotatable'], "a node's own agent has no key");
+  t.equal(node.submitted.at(-1), cmd, 'nothing submitted for either');
 });
 
 t.test('agents, dead letters and cluster views', async (t) => {

@@ -126,7 +126,7 @@ t.test('fuzz: 200 random requests (OMOI_FUZZ_ROUNDS to change) never get a 5xx a
     ['POST', '/api/tickets/:x/tasks/:x/split', example('task.split', ['ticket_id', 'task_id'])],
     ['POST', '/api/tickets/:x/joins/:x/resolve', example('merge.resolve', ['ticket_id', 'join_id'])],
     ['POST', '/api/agents', example('agent.register', ['agent_id'])],
-    ['POST', '/api/agents/:x/heartbeat', {}], ['DELETE', '/api/agents/:x', {}],
+    ['POST', '/api/agents/:x/heartbeat', {}], ['POST', '/api/agents/:x/rotate-key', {}], ['DELETE', '/api/agents/:x', {}],
     ['POST', '/api/dlq/:x/retry', {}], ['POST', '/api/dlq/:x/discard', {}], ['POST', '/api/:x', {}],
   ];
   const queries = ['', '?status=open', '?limit=:x', '?after=:x', '?ticket_id=:x', '?tail=:x', '?limit=1&limit=2', '?status[]=x', '?a=%ZZ'];

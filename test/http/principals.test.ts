@@ -26,6 +26,7 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['GET', '/api/agents', '/api/agents', 'viewer'],
   ['POST', '/api/agents', '/api/agents', 'admin', { name: 'a', phase: 'execute', capabilities: [], version: '1.0.0' }],
   ['POST', '/api/agents/:id/heartbeat', '/api/agents/agent-1/heartbeat', 'admin', {}],
+  ['POST', '/api/agents/:id/rotate-key', '/api/agents/agent-1/rotate-key', 'admin', {}],
   ['DELETE', '/api/agents/:id', '/api/agents/agent-1', 'admin'],
   ['GET', '/api/dlq', '/api/dlq?status=all', 'viewer'],
   ['GET', '/api/dlq/:id', '/api/dlq/1', 'viewer'],

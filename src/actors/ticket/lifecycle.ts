@@ -2,7 +2,7 @@ import { continuationsOf, isActive, isTerminal, joinIdFor, soleDependents, TaskS
 import { ConflictError, NotFoundError, TerminalError } from '../../errors.ts';
 import { emit } from '../../messaging/typed.ts';
 import type { Task } from '../../persistence/index.ts';
-import type { PayloadOf } from '../../protocol/index.ts';
+import { agentOfSource, type PayloadOf } from '../../protocol/index.ts';
 import { nodeOfLocalAgent } from '../local-agent.ts';
 import { endTicket } from './finish.ts';
 import { onJoinReply } from './joins.ts';
@@ -19,6 +19,21 @@ function live(w: Work, p: { task_id: string; attempt: number }): Task | undefine
   const t = w.s.tasks.get(p.task_id);
   if (!t) throw new NotFoundError('task', `${w.s.ticket.id}/${p.task_id}`);
   return t.attempt === p.attempt && isActive(t) ? t : undefined;
+}
+
+/**
+ * A report signed by a remote agent (source `agent:<id>`, set by the ingress router) must name an
+ * attempt assigned to that agent: `wrong_agent` otherwise, and the task is left as it was. A
+ * report of an attempt that is not the task's current one is stale and changes nothing anyway.
+ * Nodes' reports (their executors, HTTP) are not signed by an agent and are taken as before.
+ */
+export function assertReporter(w: Work, source: string, p: { task_id: string; attempt: number }): void {
+  const agent = agentOfSource(source);
+  if (agent === undefined) return;
+  const t = w.s.tasks.get(p.task_id);
+  if (t && t.attempt === p.attempt && t.agent_id !== agent) {
+    throw new TerminalError('wrong_agent', `attempt ${p.attempt} of task ${w.s.ticket.id}/${p.task_id} is ${t.agent_id ? `assigned to agent ${t.agent_id}` : 'not assigned to an agent'}, not to ${agent}`, { agent_id: agent });
+  }
 }
 
 export function started(w: Work, p: PayloadOf<'task.started'>): void {

@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { AuditChannel, CHANNEL_HEADER } from '../../audit/index.ts';
 import { errorMessage } from '../../errors.ts';
-import { decodeIngress, ProtocolError, Subjects } from '../../protocol/index.ts';
+import { decodeIngress, ProtocolError, signAgentMessage, SIGNED_AGENT_TYPES, Subjects } from '../../protocol/index.ts';
 import { CliError } from '../cli-error.ts';
 import { connectCli, natsUrlFrom } from '../nats-client.ts';
 
@@ -13,6 +14,9 @@ export interface PubOptions {
   id?: string;
   /** Check `omoi.in.<type>` input with the protocol codec before sending (default true). */
   validate?: boolean;
+  /** Sign as this remote agent (docs/protocol.md, *Signing*), with the private key (PEM) in `key`. */
+  agent?: string;
+  key?: string;
 }
 
 const INGRESS_PREFIX = Subjects.ingress('');
@@ -29,20 +33,24 @@ export async function runPub(subject: string, input: string, opts: PubOptions): 
   if (!subject || /\s/.test(subject) || /[*>]/.test(subject)) throw new CliError(`${JSON.stringify(subject)} is not a subject one can publish to`);
   const body = readInput(input);
   if (opts.validate !== false && subject.startsWith(INGRESS_PREFIX)) checkIngress(subject, body, opts.id);
+  if (opts.validate !== false && subject.startsWith(INGRESS_PREFIX) && SIGNED_AGENT_TYPES.has(subject.slice(INGRESS_PREFIX.length)) && !opts.agent) {
+    throw new CliError(`${subject} is a remote agent's message: sign it with --agent <id> --key <private key file> (nothing sent; --no-validate sends it unsigned, to be refused)`);
+  }
+  const signed = opts.agent || opts.key ? signedHeaders(subject, body, opts) : undefined;
 
   const url = natsUrlFrom(opts.natsUrl);
   const nc = await connectCli(url);
   try {
     const stream = await streamOf(nc, subject);
     // The audit log records commands sent this way with channel `cli` (other NATS clients: `nats`).
-    const h = headers();
+    const h = signed ?? headers(); // signed: already has its Nats-Msg-Id
     h.set(CHANNEL_HEADER, AuditChannel.cli);
     if (stream) {
-      const ack = await jetstream(nc).publish(subject, body, { ...(opts.id ? { msgID: opts.id } : {}), headers: h, timeout: 10_000 });
+      const ack = await jetstream(nc).publish(subject, body, { ...(opts.id && !signed ? { msgID: opts.id } : {}), headers: h, timeout: 10_000 });
       const dup = ack.duplicate ? ' (duplicate: a message with this Nats-Msg-Id is already stored; not stored again)' : '';
       return `published to ${subject}: stream ${ack.stream} seq ${ack.seq}${dup}`;
     }
-    if (opts.id) h.set('Nats-Msg-Id', opts.id);
+    if (opts.id && !signed) h.set('Nats-Msg-Id', opts.id);
     nc.publish(subject, body, { headers: h });
     await nc.flush();
     const hint = subject.startsWith('omoi.') ? ' (no stream stores this subject: has a node ever started on this NATS server? only current subscribers see it)' : '';
@@ -63,6 +71,27 @@ function readInput(input: string): Uint8Array {
   } catch (err) {
     throw new CliError(`cannot read ${file === '-' ? 'stdin' : file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
   }
+}
+
+/** The signature headers of an agent's message (its id: `--id`, or a fresh uuid). */
+function signedHeaders(subject: string, body: Uint8Array, opts: PubOptions) {
+  if (!opts.agent || !opts.key) throw new CliError('signing needs both --agent <id> and --key <private key file>');
+  if (!subject.startsWith(INGRESS_PREFIX)) throw new CliError(`only messages on ${INGRESS_PREFIX}<type> are signed, not ${subject}`);
+  let pem: Buffer;
+  try {
+    pem = fs.readFileSync(opts.key);
+  } catch (err) {
+    throw new CliError(`cannot read the key ${opts.key}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+  }
+  let signed: Record<string, string>;
+  try {
+    signed = signAgentMessage({ subject, body, msgId: opts.id ?? randomUUID(), agentId: opts.agent, privateKey: pem.toString('utf8') });
+  } catch (err) {
+    throw new CliError(`cannot sign with ${opts.key}: ${errorMessage(err)} (an ed25519 private key, PEM)`);
+  }
+  const h = headers();
+  for (const [k, v] of Object.entries(signed)) h.set(k, v);
+  return h;
 }
 
 function checkIngress(subject: string, body: Uint8Array, id: string | undefined): void {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { ConflictError, NotFoundError } from '../../errors.ts';
 import { AgentEntity } from '../../persistence/index.ts';
 import { generateAgentKeyPair } from '../agent-keys.ts';
 import type { HttpDeps } from '../deps.ts';
@@ -10,7 +11,7 @@ import { submitCommand } from '../submit-command.ts';
 /**
  * Agents (read: viewer; change: admin). Registration generates an ed25519 key pair: the public key travels in
  * `agent.register`, the private key is in the 201 answer only — never stored, logged or
- * published, so a lost key means registering again.
+ * published, so a lost key means registering again, or an admin's `rotate-key`.
  */
 export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   app.get('/agents', { config: { role: 'viewer' } }, async (req) => {
@@ -31,6 +32,18 @@ export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise
     const agent_id = paramString(req.params, 'id');
     const { id } = await submitCommand(deps, req, 'agent.heartbeat', { ...bodyObject(req.body), agent_id }, { params: { agent_id: 'id' } });
     return reply.code(202).send({ agent_id, message_id: id });
+  });
+
+  // A new key pair for a remote agent (its old key is refused from then on). The private key
+  // is in the answer only, as at registration.
+  app.post('/agents/:id/rotate-key', { config: { role: 'admin', action: 'agent.rotate_key' } }, async (req, reply) => {
+    const agent_id = paramString(req.params, 'id');
+    const agent = await deps.db.em().findOne(AgentEntity, { id: agent_id });
+    if (!agent || agent.status === 'removed') throw new NotFoundError('agent', agent_id);
+    if (agent.kind !== 'remote') throw new ConflictError('agent_not_rotatable', `agent ${agent_id} is a node's own agent: it has no key to rotate`);
+    const keys = generateAgentKeyPair();
+    const { id } = await submitCommand(deps, req, 'agent.rotate_key', { agent_id, public_key: keys.publicKey }, { params: { agent_id: 'id' } });
+    return reply.code(202).send({ agent_id, message_id: id, public_key: keys.publicKey, private_key: keys.privateKey });
   });
 
   app.delete('/agents/:id', { config: { role: 'admin', action: 'agent.deregister' } }, async (req, reply) => {

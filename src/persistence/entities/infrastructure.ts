@@ -135,3 +135,20 @@ export const EventLogEntity = new EntitySchema<EventLogRow>({
     time: { type: 'Date' },
   },
 });
+
+/**
+ * A signed agent message the ingress router accepted: its id may not be used again by that
+ * agent (`replayed`), except by a redelivery of the same `OMOI_IN` stream sequence. Rows older
+ * than twice `OMOI_SIGNATURE_MAX_AGE_MS` are pruned: a message that old is refused by its time.
+ */
+export interface AgentMessageRow { agent_id: string; message_id: string; stream_seq: number; at: Date }
+export const AgentMessageEntity = new EntitySchema<AgentMessageRow>({
+  name: 'AgentMessageRow',
+  tableName: 'omoi_agent_message',
+  properties: {
+    agent_id: { type: 'string', primary: true },
+    message_id: { type: 'string', primary: true },
+    stream_seq: { type: 'bigint' },
+    at: { type: 'Date', index: true },
+  },
+});

@@ -4,6 +4,7 @@ import { Migration20261201000000_explicit_flags } from './Migration2026120100000
 import { Migration20261201220000_join_blocked_by } from './Migration20261201220000_join_blocked_by.ts';
 import { Migration20261202010000_lease_history } from './Migration20261202010000_lease_history.ts';
 import { Migration20261202100000_principals_audit } from './Migration20261202100000_principals_audit.ts';
+import { Migration20261202110000_agent_messages } from './Migration20261202110000_agent_messages.ts';
 import { Migration20261202120000_ticket_network } from './Migration20261202120000_ticket_network.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
@@ -14,5 +15,6 @@ export const MIGRATIONS = [
   { name: 'Migration20261201220000_join_blocked_by', class: Migration20261201220000_join_blocked_by },
   { name: 'Migration20261202010000_lease_history', class: Migration20261202010000_lease_history },
   { name: 'Migration20261202100000_principals_audit', class: Migration20261202100000_principals_audit },
+  { name: 'Migration20261202110000_agent_messages', class: Migration20261202110000_agent_messages },
   { name: 'Migration20261202120000_ticket_network', class: Migration20261202120000_ticket_network },
 ];

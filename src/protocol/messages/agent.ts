@@ -8,7 +8,7 @@ const Capabilities = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
 
 export const AgentRegister = command({
   type: 'agent.register',
-  description: 'Register an agent (phase, capabilities, version). Remote agents must send a first heartbeat within the registration timeout. Registering an existing agent again with another `kind` or `public_key` is refused (`agent_exists`) unless it was removed (deregistered or timed out).',
+  description: 'Register an agent (phase, capabilities, version). Remote agents must send a first heartbeat within the registration timeout. On `omoi.in` a new remote agent must carry its ed25519 `public_key` (PEM) and sign the message with it (see Signing). Registering an existing agent again with another `kind` is refused (`agent_exists`), and with another `public_key` too unless signed by its current key (a key rotation) or the agent was removed (deregistered or timed out).',
   handledBy: ActorType.AgentActor,
   ingress: true,
   route,
@@ -26,6 +26,16 @@ export const AgentRegister = command({
     { additionalProperties: false },
   ),
   example: { agent_id: 'agent-7', name: 'coder-7', phase: 'execute', capabilities: ['typescript', 'git'], version: '1.2.0', kind: 'remote', capacity: 1 },
+});
+
+export const AgentRotateKey = command({
+  type: 'agent.rotate_key',
+  description: 'Replace a remote agent\'s public key (ed25519, PEM). On `omoi.in` it must be signed by the current key; `POST /api/agents/<id>/rotate-key` (admin) makes a new pair and sends it. An `agent.status` event (reason `public key rotated`) tells; from then on only the new key signs.',
+  handledBy: ActorType.AgentActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...AgentRef, public_key: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
+  example: { agent_id: 'agent-7', public_key: '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA…\n-----END PUBLIC KEY-----\n' },
 });
 
 export const AgentHeartbeat = command({
