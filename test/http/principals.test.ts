@@ -26,7 +26,7 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['GET', '/api/agents', '/api/agents', 'viewer'],
   ['POST', '/api/agents', '/api/agents', 'admin', { name: 'a', phase: 'execute', capabilities: [], version: '1.0.0' }],
   ['POST', '/api/agents/:id/heartbeat', '/api/agents/agent-1/heartbeat', 'admin', {}],
-  ['POST', '/api/agents/:id/rotate-key', '/api/agents/agent-1/rotate-key', 'admin', {}],
+  ['POST', '/api/agents/:id/rotate-key', '/api/agents/agent-r/rotate-key', 'admin', {}],
   ['DELETE', '/api/agents/:id', '/api/agents/agent-1', 'admin'],
   ['GET', '/api/dlq', '/api/dlq?status=all', 'viewer'],
   ['GET', '/api/dlq/:id', '/api/dlq/1', 'viewer'],
@@ -113,6 +113,9 @@ t.test('every state-changing call is audited exactly once with its principal and
   const node = await startTestNode(t);
   await seedBlockedDiamond(node.db);
   await seedDeadLetters(node);
+  // A remote agent with a key, for the rotation.
+  await node.db.em().getConnection().execute(`insert into omoi_agent (id, name, phase, capabilities, agent_version, kind, public_key, status, capacity, running, registered_at, restarts, updated_at)
+    values ('agent-r', 'remote-r', 'execute', '[]', '1.0.0', 'remote', 'pem', 'active', 1, '[]', now(), 0, now())`);
   const before = (await auditRows(node)).length;
   const mutations = ROUTE_ROLES.filter(([method]) => method !== 'GET');
   for (const [method, , path, , body] of mutations) {
@@ -127,7 +130,7 @@ t.test('every state-changing call is audited exactly once with its principal and
   t.equal(rows.length, mutations.length, 'one row per state-changing call, none for reads or a refused token');
   const byCommand = new Map(rows.map((r) => [r.command, r]));
   t.same([...byCommand.keys()].sort(), [
-    'agent.deregister', 'agent.heartbeat', 'agent.register', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
+    'agent.deregister', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
     'task.complete', 'task.fail', 'task.split', 'ticket.cancel', 'ticket.create', 'token.create', 'token.revoke',
   ], 'each call under its command');
   for (const r of rows) {

@@ -136,7 +136,7 @@ t.test('agent_messages: the table of accepted signed agent message ids, one row 
   const { migrator, sql } = await migratedDatabase(t);
   await sql(`insert into omoi_agent_message (agent_id, message_id, stream_seq, at) values ('a', 'm1', 1, now()), ('b', 'm1', 2, now())`);
   await t.rejects(sql(`insert into omoi_agent_message (agent_id, message_id, stream_seq, at) values ('a', 'm1', 3, now())`), /duplicate key/, 'an id is used once per agent');
-  t.same((await migrator.down()).map((m) => m.name), ['Migration20261202110000_agent_messages']);
+  t.same((await migrator.down({ to: 'Migration20261202110000_agent_messages' })).map((m) => m.name), ['Migration20261202120000_ticket_network', 'Migration20261202110000_agent_messages']);
   t.same(await sql(`select to_regclass('omoi_agent_message') as m`), [{ m: null }], 'down drops the table');
   await migrator.up();
 });
