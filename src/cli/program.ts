@@ -10,6 +10,7 @@ const sub = () => import('./commands/sub.ts');
 const dlqCommands = () => import('./commands/dlq.ts');
 const status = () => import('./commands/status.ts');
 const docs = () => import('./commands/docs.ts');
+const natsUser = () => import('./commands/nats-user.ts');
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const NATS_URL_HELP = `NATS server (default: $NATS_URL or ${DEFAULT_NATS_URL})`;
@@ -175,6 +176,38 @@ export function buildProgram(io: CliIo = processIo): Command {
       const { report, ready } = await (await status()).runStatus(opts);
       io.out(report + '\n');
       if (!ready) process.exitCode = 1;
+    });
+
+  const natsUsers = program
+    .command('nats-user')
+    .summary('NATS users of remote agents on the embedded nats-server')
+    .description('Give a remote agent a NATS user of its own (an nkey; the node keeps only the public key) with only the permissions an agent needs.\nChanges <data dir>/nats-agents.json and makes a running embedded nats-server reload it; --print-config prints the users for an external server\'s config.')
+    .addHelpText('after', examples('omoi nats-user add-agent builder-1 --out builder-1.nk', 'omoi nats-user list', 'omoi nats-user list --print-config', 'omoi nats-user remove-agent builder-1'));
+
+  natsUsers
+    .command('add-agent')
+    .description('Make an nkey for a remote agent, record its public key, write its seed (0600) and reload the embedded server.')
+    .argument('<agent-id>', 'the agent id it will register with')
+    .option('--out <file>', 'where to write the seed (default ./<agent-id>.nk; never overwritten)')
+    .option('--print-config', 'also print its user entry for an external nats-server\'s authorization block')
+    .action(async (agentId: string, opts: { out?: string; printConfig?: boolean }) => {
+      io.out((await (await natsUser()).addAgent(agentId, opts)) + '\n');
+    });
+
+  natsUsers
+    .command('remove-agent')
+    .description('Forget a remote agent\'s NATS user; the embedded server refuses its key after the reload.')
+    .argument('<agent-id>', 'agent id')
+    .action(async (agentId: string) => {
+      io.out((await (await natsUser()).removeAgent(agentId)) + '\n');
+    });
+
+  natsUsers
+    .command('list')
+    .description('List the remote agents with a NATS user.')
+    .option('--print-config', 'print an authorization block (nodes, clients, these agents) for an external nats-server')
+    .action(async (opts: { printConfig?: boolean }) => {
+      io.out((await natsUser()).listAgents(opts) + '\n');
     });
 
   program
