@@ -107,7 +107,7 @@ export const SETTINGS: Setting[] = [
   def('postgresDir', 'OMOI_POSTGRES_DIR', 'Data directory of the embedded PostgreSQL (default `<data dir>/postgres`; as root, when the `postgres` user cannot enter it, a directory under `/var/lib/omoi/postgres` that it links to).', text),
   def('postgresBinaryCache', 'OMOI_POSTGRES_BINARY_CACHE', 'As root: where the embedded PostgreSQL binaries are copied for the `postgres` user to run (default `/var/cache/omoi/postgres`).', text),
   def('natsUrl', 'NATS_URL', 'NATS URL, or a comma-separated list of the URLs of one NATS cluster; unset → an embedded `nats-server -js` child process.', natsUrls),
-  def('natsUser', 'NATS_USER', 'NATS user name (with `NATS_PASSWORD`); unset with `NATS_URL` unset → the node\'s own user of the embedded server.', text),
+  def('natsUser', 'NATS_USER', 'NATS user name (with `NATS_PASSWORD`) at `NATS_URL`. Without `NATS_URL` the node uses its own user of the embedded server, and `omoi` commands without `NATS_*` credentials the client user in `<data dir>/nats-client.env` (docs/security.md).', text),
   def('natsPassword', 'NATS_PASSWORD', 'Password of `NATS_USER` (never logged).', text),
   def('natsToken', 'NATS_TOKEN', 'NATS authentication token, instead of a user.', text),
   def('natsNkey', 'NATS_NKEY', 'Path of an nkey seed file to authenticate to NATS with, instead of a user.', readableFile),
