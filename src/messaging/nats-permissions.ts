@@ -86,14 +86,12 @@ export function agentPermissions(agentId: string): NatsPermissions {
         `$JS.API.CONSUMER.INFO.${events}.${consumer}`,
         `$JS.API.CONSUMER.MSG.NEXT.${events}.${consumer}`,
         `$JS.ACK.${events}.${consumer}.>`,
-        // The git bucket: chunks and metadata, and what nats.js's object store get/put/info ask.
+        // The git bucket: chunks and metadata, and what nats.js's object store get/put/info ask
+        // (stream info, the last metadata message, an ordered consumer of an object's chunks).
         `$O.${GIT_BUCKET}.C.>`, `$O.${GIT_BUCKET}.M.>`,
         `$JS.API.STREAM.INFO.${GIT_STREAM}`,
         `$JS.API.STREAM.MSG.GET.${GIT_STREAM}`,
-        `$JS.API.DIRECT.GET.${GIT_STREAM}.>`,
         `$JS.API.CONSUMER.CREATE.${GIT_STREAM}.*.$O.${GIT_BUCKET}.C.>`,
-        `$JS.API.CONSUMER.INFO.${GIT_STREAM}.*`,
-        `$JS.API.CONSUMER.DELETE.${GIT_STREAM}.*`,
       ],
       // Named so that a later, broader allow cannot give them away.
       deny: [`$JS.API.STREAM.PURGE.${GIT_STREAM}`, `$JS.API.STREAM.DELETE.${GIT_STREAM}`, 'omoi.part.>', `$JS.API.CONSUMER.DURABLE.CREATE.>`],
