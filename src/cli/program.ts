@@ -13,7 +13,7 @@ const docs = () => import('./commands/docs.ts');
 const natsUser = () => import('./commands/nats-user.ts');
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-const NATS_URL_HELP = `NATS server (default: $NATS_URL or ${DEFAULT_NATS_URL})`;
+const NATS_URL_HELP = `NATS server (default: $NATS_URL, else the embedded server of the node in $OMOI_DATA_DIR, as named in its nats-client.env, else ${DEFAULT_NATS_URL})`;
 
 /** Output of a run; the process's own streams unless a caller (a test) gives others. */
 export interface CliIo {
@@ -53,7 +53,7 @@ export function buildProgram(io: CliIo = processIo): Command {
       `omoi sub 'omoi.evt.>' --pretty`,
       `omoi pub omoi.in.ticket.cancel '{"ticket_id":"T1"}'`,
       'omoi status',
-    ) + '\nConfiguration is read from the environment (OMOI_*, DATABASE_URL, NATS_URL) and the file named by OMOI_CONFIG.\nThe message protocol is described in docs/protocol.md.\n');
+    ) + '\nConfiguration is read from the environment (OMOI_*, DATABASE_URL, NATS_URL and the NATS_* credentials) and the file named by OMOI_CONFIG.\nThe message protocol is described in docs/protocol.md.\n');
 
   program
     .command('start')
@@ -190,6 +190,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .argument('<agent-id>', 'the agent id it will register with')
     .option('--out <file>', 'where to write the seed (default ./<agent-id>.nk; never overwritten)')
     .option('--print-config', 'also print its user entry for an external nats-server\'s authorization block')
+    .addHelpText('after', examples('omoi nats-user add-agent builder-1', 'omoi nats-user add-agent builder-1 --out /secure/builder-1.nk --print-config'))
     .action(async (agentId: string, opts: { out?: string; printConfig?: boolean }) => {
       io.out((await (await natsUser()).addAgent(agentId, opts)) + '\n');
     });
@@ -198,6 +199,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .command('remove-agent')
     .description('Forget a remote agent\'s NATS user; the embedded server refuses its key after the reload.')
     .argument('<agent-id>', 'agent id')
+    .addHelpText('after', examples('omoi nats-user remove-agent builder-1'))
     .action(async (agentId: string) => {
       io.out((await (await natsUser()).removeAgent(agentId)) + '\n');
     });
@@ -206,6 +208,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .command('list')
     .description('List the remote agents with a NATS user.')
     .option('--print-config', 'print an authorization block (nodes, clients, these agents) for an external nats-server')
+    .addHelpText('after', examples('omoi nats-user list', 'omoi nats-user list --print-config > omoi-users.conf'))
     .action(async (opts: { printConfig?: boolean }) => {
       io.out((await natsUser()).listAgents(opts) + '\n');
     });
