@@ -12,6 +12,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { LOCAL_AGENT_PREFIX } from '../actors/local-agent.ts';
 import { OmoiError } from '../errors.ts';
 import { isSafeId } from '../ids.ts';
 import {
@@ -133,12 +134,14 @@ export function readClientEnv(dataDir: string): Record<string, string> | undefin
 }
 
 /**
- * Refuses an agent id that cannot get a user of its own: not a safe id, already provisioned,
+ * Refuses an agent id that cannot get a user of its own: not a safe id, a node's own agent
+ * (`local-…`), already provisioned,
  * or one whose assignment subjects overlap another's (`a` and `a.b`: `omoi.agent.a.>` covers
  * `omoi.agent.a.b.assign`).
  */
 export function checkNewAgentId(agentId: string, existing: AgentUser[]): void {
   if (!isSafeId(agentId)) throw new OmoiError('invalid_agent_id', `${JSON.stringify(agentId)} is not a valid agent id (letters, digits, _ - and single dots, starting with a letter or digit)`);
+  if (agentId.startsWith(LOCAL_AGENT_PREFIX)) throw new OmoiError('reserved_agent_id', `${agentId}: ids starting with ${LOCAL_AGENT_PREFIX} are the nodes' own agents, which use the node's NATS user`);
   for (const a of existing) {
     if (a.agent_id === agentId) throw new OmoiError('agent_user_exists', `agent ${agentId} already has a NATS user (remove-agent it first to make a new key)`);
     if (a.agent_id.startsWith(agentId + '.') || agentId.startsWith(a.agent_id + '.')) {

@@ -135,6 +135,12 @@ t.test('a remote agent provisioned on the running server: its whole loop, and no
   t.notMatch(await readFile(NatsAuthFiles.agents(dataDir), 'utf8'), /"SU/, 'the node keeps only the public key');
   const again = await runOmoi(['nats-user', 'add-agent', 'builder', '--out', path.join(dataDir, 'x.nk')], { OMOI_DATA_DIR: dataDir });
   t.match(again.stderr, /overlap/, 'an id whose subjects would cover builder.1\'s is refused');
+  for (const [id, why] of [['local-n1', /reserved_agent_id/], ['bad..id', /not a valid agent id/], [agentId, /agent_user_exists/]] as const) {
+    const r = await runOmoi(['nats-user', 'add-agent', id, '--out', path.join(dataDir, `refused-${id}.nk`)], { OMOI_DATA_DIR: dataDir });
+    t.equal(r.code, 1, `add-agent ${id} fails`);
+    t.match(r.stderr, why);
+  }
+  t.equal((await readFile(NatsAuthFiles.agents(dataDir), 'utf8')).match(/"agent_id"/g)?.length, 1, 'nothing was recorded for the refused ids');
 
   const creds: NatsCredentials = { nkeyFile: seedFile, inboxPrefix: agentInboxPrefix(agentId) };
   // No restart: the reload takes effect by itself.
