@@ -26,7 +26,7 @@ export function natsUrlFrom(option: string | undefined, env: NodeJS.ProcessEnv =
 /**
  * Where a command connects and with which credentials:
  * 1. `NATS_*` credentials in the environment (or the config file): those, at `--nats-url`,
- *    `NATS_URL` or the local default;
+ *    `NATS_URL`, the data directory's embedded server (its URL only) or the local default;
  * 2. else, when the data directory (`OMOI_DATA_DIR`, default `./.omoi`) has the files of a
  *    node's embedded nats-server and no other URL was asked for: that server, as its client
  *    user (`nats-client.env`), or as the node's own user for `role: 'node'` (`omoi dlq retry`
@@ -38,8 +38,9 @@ export function natsTarget(option: string | undefined, role: 'client' | 'node' =
   const config = loadConfig(env);
   const asked = option || config.natsUrl;
   const configured = credentialsOf(config);
-  if (authenticates(configured)) return { url: asked || DEFAULT_NATS_URL, creds: configured, from: 'NATS_* settings' };
   const local = readClientEnv(config.dataDir);
+  // Own credentials (an agent's nkey, an operator's user): the local embedded server unless another URL is asked for.
+  if (authenticates(configured)) return { url: asked || local?.NATS_URL || DEFAULT_NATS_URL, creds: configured, from: 'NATS_* settings' };
   if (local?.NATS_URL && (!asked || asked === local.NATS_URL)) {
     const file = NatsAuthFiles.clientEnv(config.dataDir);
     if (role === 'node') {

@@ -177,7 +177,9 @@ export function generateProtocolDoc(): string {
     'node\'s machine, `omoi pub` finds the client user in the data directory; for `nats`, first',
     '`set -a; . .omoi/nats-client.env; set +a` (it sets `NATS_URL`, `NATS_USER`, `NATS_PASSWORD`, and',
     '`NATS_INBOX_PREFIX`, which a `nats` command that waits for a reply takes as `--inbox-prefix`). The',
-    'client user may publish on `omoi.in.>` only, and read `omoi.evt.>` and `omoi.errors.>`.',
+    'client user may publish on `omoi.in.>` only, except an agent\'s reports (`agent.register`,',
+    '`agent.heartbeat`, `agent.deregister`, `task.started`, `task.complete`, `task.fail`: those come from',
+    'the agent\'s own user, see [Remote agents](#remote-agents)), and read `omoi.evt.>` and `omoi.errors.>`.',
     '',
     ...(create ? ['Example:', '', '```sh', natsPub(create, 'Nats-Msg-Id:create-T1'), '```', ''] : []),
   );

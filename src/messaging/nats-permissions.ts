@@ -5,9 +5,9 @@
  * external server).
  *
  * Invariants:
- * 1. A client may only send commands (`omoi.in.>`) and watch events and errors; it reads
- *    replies only on its own inbox prefix, never `_INBOX.>` (where nodes get their pull
- *    deliveries).
+ * 1. A client may only send commands (`omoi.in.>`, but not an agent's reports) and watch
+ *    events and errors; it reads replies only on its own inbox prefix, never `_INBOX.>`
+ *    (where nodes get their pull deliveries).
  * 2. A remote agent may only send its own lifecycle and task reports, read its own durable
  *    consumer on `OMOI_EVT` (created with its own filter in the create subject), and get and
  *    put objects in `OMOI_GIT` (never purge or delete the stream); it reads replies only on
@@ -55,7 +55,10 @@ export function nodePermissions(): NatsPermissions {
   return { publish: { allow: all }, subscribe: { allow: all } };
 }
 
-/** A client or operator: send commands, watch events and errors, read-only stream lookups. */
+/** Ingress commands a remote agent sends. */
+export const AGENT_COMMANDS = ['agent.register', 'agent.heartbeat', 'agent.deregister', 'task.started', 'task.complete', 'task.fail'] as const;
+
+/** A client or operator: send commands (not an agent's), watch events and errors, read-only stream lookups. */
 export function clientPermissions(): NatsPermissions {
   return {
     publish: {
@@ -64,13 +67,12 @@ export function clientPermissions(): NatsPermissions {
         // `omoi pub` asks which stream stores a subject, to publish with JetStream and await the ack.
         '$JS.API.INFO', '$JS.API.STREAM.NAMES', `$JS.API.STREAM.INFO.${Streams.ingress}`,
       ],
+      // A client does not speak for an agent: those reports come from the agent's own user.
+      deny: AGENT_COMMANDS.map((type) => Subjects.ingress(type)),
     },
     subscribe: { allow: [Subjects.eventsAll, Subjects.errorsAll, `${CLIENT_INBOX_PREFIX}.>`] },
   };
 }
-
-/** Ingress commands a remote agent sends. */
-export const AGENT_COMMANDS = ['agent.register', 'agent.heartbeat', 'agent.deregister', 'task.started', 'task.complete', 'task.fail'] as const;
 
 /** Remote agent `agentId`: its reports, its own consumer of its assignments, the git bucket. */
 export function agentPermissions(agentId: string): NatsPermissions {

@@ -43,13 +43,13 @@ t.test('omoi start on the embedded defaults: SIGINT stops the node and every ser
   t.match(anonymous, /Authorization Violation/, 'a connection without credentials is refused');
 
   // The CLI finds the URL and the client user in the data directory: no flags, as in the README.
-  const sub = spawnOmoi(t, ['sub', 'omoi.evt.>', '--count', '1', '--timeout', '60000'], { OMOI_DATA_DIR: dataDir });
-  await sub.line(/listening on omoi\.evt\.>/, 'omoi sub listening');
-  const register = JSON.stringify({ agent_id: 'cli-agent', name: 'cli agent', phase: 'execute', capabilities: ['x'], version: '1.0.0', kind: 'remote', capacity: 1 });
-  const pub = await runOmoi(['pub', 'omoi.in.agent.register', register], { OMOI_DATA_DIR: dataDir });
+  const sub = spawnOmoi(t, ['sub', 'omoi.errors.>', '--count', '1', '--timeout', '60000'], { OMOI_DATA_DIR: dataDir });
+  await sub.line(/listening on omoi\.errors\.>/, 'omoi sub listening');
+  const pub = await runOmoi(['pub', '--no-validate', 'omoi.in.ticket.create', '{"ticket_id":'], { OMOI_DATA_DIR: dataDir });
   t.equal(pub.code, 0, pub.stderr);
   t.match(pub.stdout, /stream OMOI_IN seq \d+/, 'omoi pub with no extra flags is stored');
-  t.same(await sub.exited, { code: 0, signal: null }, 'omoi sub saw the node\'s answer (an event): the node works end to end on its own user');
+  t.same(await sub.exited, { code: 0, signal: null }, 'omoi sub saw the node\'s answer (its rejection): the node works end to end on its own user');
+  t.match(sub.stdout(), /"subject":"omoi\.errors\./);
 
   node.child.kill('SIGINT');
   t.same(await node.exited, { code: 0, signal: null }, 'SIGINT: a graceful stop, exit 0');

@@ -88,6 +88,11 @@ t.test('client user: commands on omoi.in.> only, events and errors, its own inbo
   t.equal(pv.subject, 'omoi.part.0.ticket.create', 'the server refuses an internal command');
   await nc.flush();
   t.equal(await streamMessages('OMOI_PART'), before, 'nothing was stored in OMOI_PART');
+  for (const subject of ['omoi.in.task.complete', 'omoi.in.agent.register']) {
+    const asAgent = nextViolation(nc);
+    nc.publish(subject, '{}');
+    t.equal((await asAgent).subject, subject, `a client may not speak for an agent (${subject})`);
+  }
 
   const events = nc.subscribe('omoi.evt.>');
   await nc.flush();

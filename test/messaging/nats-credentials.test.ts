@@ -76,7 +76,8 @@ t.test('the CLI: the client user of a data directory, the node user for dlq retr
   t.same({ url: client.url, user: client.creds.user, inbox: client.creds.inboxPrefix }, { url: nats.url, user: 'omoi-client', inbox: '_INBOX.omoi-client' });
   t.equal(natsTarget(nats.url, 'client', env).creds.user, 'omoi-client', '--nats-url naming the same server: the same user');
   t.same(natsTarget('nats://10.1.2.3:4222', 'client', env).creds, {}, 'another server never gets the local passwords');
-  t.equal(natsTarget(undefined, 'client', { ...env, NATS_USER: 'me', NATS_PASSWORD: 'pw' }).creds.user, 'me', 'NATS_* settings win');
+  const own = natsTarget(undefined, 'client', { ...env, NATS_USER: 'me', NATS_PASSWORD: 'pw' });
+  t.same({ url: own.url, user: own.creds.user, inbox: own.creds.inboxPrefix }, { url: nats.url, user: 'me', inbox: undefined }, 'NATS_* settings win; the local server\'s URL is still found');
 
   const node = natsTarget(undefined, 'node', env);
   t.equal(node.creds.user, 'omoi-node');
