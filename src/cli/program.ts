@@ -79,8 +79,8 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option('--id <id>', 'Nats-Msg-Id header: the same id is stored and handled once')
     .option('--no-validate', 'send the body as is, even if invalid (to test rejection)')
     .addHelpText('after', examples(
-      `NATS_NKEY=agent-7.nk NATS_INBOX_PREFIX=_INBOX.omoi-agent.agent-7 omoi pub omoi.in.task.complete '{"ticket_id":"T1","task_id":"B","attempt":1}' --id complete-T1-B-1`,
       'omoi pub omoi.in.ticket.create @ticket.json',
+      `NATS_NKEY=agent-7.nk NATS_INBOX_PREFIX=_INBOX.omoi-agent.agent-7 omoi pub omoi.in.task.complete '{"ticket_id":"T1","task_id":"B","attempt":1}' --id complete-T1-B-1`,
       `omoi pub --no-validate omoi.in.task.complete '{not json'`,
     ))
     .action(async (subject: string, input: string, opts: { natsUrl?: string; id?: string; validate: boolean }) => {
