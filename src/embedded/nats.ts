@@ -11,10 +11,14 @@
  *   still signals it.
  * - A server recorded in the store dir by an owner that has since died is stopped at start;
  *   if its owner is still alive, start fails: two servers must never share a store.
+ *
+ * Authorization: off unless `authorization` is given (a node's users, src/embedded/nats-auth.ts);
+ * the config file is rewritten at every start, and `reloadEmbeddedNats` applies a rewritten one
+ * to the running server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, chmod, mkdir, realpath, writeFile } from 'node:fs/promises';
+import { access, mkdir, realpath, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OmoiError } from '../errors.ts';
 import { acceptsConnections } from './free-port.ts';
@@ -76,8 +80,11 @@ export async function writeEmbeddedNatsConfig(storeDir: string, authorization?: 
     `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
     authorization ?? '',
   ].join('\n');
-  await writeFile(file, text, { mode: 0o600 });
-  await chmod(file, 0o600); // an older file keeps its mode through writeFile
+  // Whole or not at all, and private from the first byte: a reload never reads half a file,
+  // and an older, wider-open file is replaced rather than rewritten in place.
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await rename(tmp, file);
   return file;
 }
 
