@@ -12,7 +12,7 @@ import { openGitBucket } from '../../src/messaging/git-bucket.ts';
 import { connectOptionsOf, type NatsCredentials } from '../../src/messaging/nats-credentials.ts';
 import { agentConsumerName, agentInboxPrefix, CLIENT_INBOX_PREFIX } from '../../src/messaging/nats-permissions.ts';
 import { ensureStreams } from '../../src/messaging/streams.ts';
-import { tempDir, waitFor, type TestContext } from '../harness/index.ts';
+import { tempDir, waitFor, withNats, type TestContext } from '../harness/index.ts';
 import { serverLog } from '../harness/server-log.ts';
 import { runOmoi } from '../cli/run-omoi.ts';
 
@@ -211,4 +211,12 @@ t.test('--print-config: the users of an external server, one permission source',
   t.match(r.stdout, /authorization \{\n {2}users = \[/);
   t.match(r.stdout, /user: "omoi-client", password: "<client password>", permissions: \{ publish: \{ allow: \["omoi\.in\.>"/);
   t.notMatch(r.stdout, new RegExp(auth.node.password), 'no real password');
+
+  // Pasted into an external server's config as printed, it works.
+  const external = await withNats(t, { authorization: () => r.stdout });
+  const client = await connect({ servers: external.url, maxReconnectAttempts: 0, user: 'omoi-client', pass: '<client password>', inboxPrefix: CLIENT_INBOX_PREFIX });
+  t.teardown(() => client.close());
+  const violation = nextViolation(client);
+  client.publish('omoi.part.0.ticket.create', '{}');
+  t.equal((await violation).subject, 'omoi.part.0.ticket.create', 'with the same permissions');
 });
