@@ -16,12 +16,16 @@ import { agentOfNode } from './actors/local-agent.ts';
 import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
-import { startEmbeddedNats, startEmbeddedPostgres, type EmbeddedNats, type EmbeddedPostgres } from './embedded/index.ts';
+import {
+  embeddedAuthorization, loadOrCreateNatsAuth, NatsAuthFiles, startEmbeddedNats, startEmbeddedPostgres, writeClientEnv,
+  type EmbeddedNats, type EmbeddedPostgres,
+} from './embedded/index.ts';
 import { errorMessage, RetryableError } from './errors.ts';
 import { checkGitVersion, CommitStore, sweepClones, type TicketLiveness } from './git/index.ts';
 import { startHttp, type Readiness } from './http/index.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { connectNats, type NatsConnection } from './messaging/connection.ts';
+import { authenticates, credentialsOf } from './messaging/nats-credentials.ts';
 import { DeadLetters } from './messaging/dead-letters.ts';
 import { IngressRouter } from './messaging/ingress-router.ts';
 import { AgentAuthenticator } from './messaging/agent-authenticator.ts';
@@ -98,13 +102,24 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
 
     // 2. NATS and JetStream
     let natsUrl = config.natsUrl;
+    let natsCredentials = credentialsOf(config);
     if (!natsUrl) {
-      log.info('NATS_URL unset: starting embedded nats-server');
-      const nats: EmbeddedNats = await startEmbeddedNats({ storeDir: path.join(config.dataDir, 'nats'), log: (line) => log.debug({ nats: line }) });
+      log.info('NATS_URL unset: starting embedded nats-server (with authorization: users in the data directory)');
+      // Every role has a user of its own (src/messaging/nats-permissions.ts); agents are added by `omoi nats-user`.
+      const auth = loadOrCreateNatsAuth(config.dataDir);
+      const nats: EmbeddedNats = await startEmbeddedNats({
+        storeDir: NatsAuthFiles.storeDir(config.dataDir),
+        log: (line) => log.debug({ nats: line }),
+        authorization: () => embeddedAuthorization(config.dataDir),
+      });
       cleanup.push(() => nats.stop());
       natsUrl = nats.url;
+      // NATS_* credentials describe an external server; the embedded one knows only its own users.
+      if (authenticates(natsCredentials)) log.warn('NATS_URL unset: the NATS_* credentials are ignored; the node uses its own user of the embedded server');
+      natsCredentials = { user: auth.node.user, password: auth.node.password };
+      writeClientEnv(config.dataDir, nats.url, auth.client);
     }
-    const nc = await connectNats(natsUrl, `omoi-${config.nodeId}`, log);
+    const nc = await connectNats(natsUrl, `omoi-${config.nodeId}`, log, natsCredentials);
     cleanup.push(() => nc.drain().catch(() => nc.close()));
     const jsm = await jetstreamManager(nc, { checkAPI: false }); // a cluster still electing its leader answers below, retried
     await untilJetStreamAnswers(log, () => ensureStreams(jsm, { ...config, replicas: storageReplicas(config) }));

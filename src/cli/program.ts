@@ -13,9 +13,10 @@ const status = () => import('./commands/status.ts');
 const docs = () => import('./commands/docs.ts');
 const tokenCommands = () => import('./commands/token.ts');
 const audit = () => import('./commands/audit.ts');
+const natsUser = () => import('./commands/nats-user.ts');
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-const NATS_URL_HELP = `NATS server (default: $NATS_URL or ${DEFAULT_NATS_URL})`;
+const NATS_URL_HELP = `NATS server (default: $NATS_URL, else the embedded server of the node in $OMOI_DATA_DIR, as named in its nats-client.env, else ${DEFAULT_NATS_URL})`;
 const NODE_URL_HELP = "the node's HTTP URL";
 const ADMIN_TOKEN_HELP = 'Needs an admin token: $OMOI_API_TOKEN, or <data dir>/api-token (the node\'s bootstrap admin).';
 
@@ -58,7 +59,7 @@ export function buildProgram(io: CliIo = processIo): Command {
       `omoi pub omoi.in.ticket.cancel '{"ticket_id":"T1"}'`,
       'omoi status',
       'omoi token create ci-bot --role operator',
-    ) + '\nConfiguration is read from the environment (OMOI_*, DATABASE_URL, NATS_URL) and the file named by OMOI_CONFIG.\nThe message protocol is described in docs/protocol.md.\n');
+    ) + '\nConfiguration is read from the environment (OMOI_*, DATABASE_URL, NATS_URL and the NATS_* credentials) and the file named by OMOI_CONFIG.\nThe message protocol is described in docs/protocol.md.\n');
 
   program
     .command('start')
@@ -83,11 +84,12 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option('--nats-url <url>', NATS_URL_HELP)
     .option('--id <id>', 'Nats-Msg-Id header: the same id is stored and handled once')
     .option('--no-validate', 'send the body as is, even if invalid (to test rejection)')
-    .option('--agent <id>', "sign as this remote agent (its messages must be signed; needs --key)")
+    .option('--agent <id>', "sign as this remote agent (its messages must be signed; needs --key; on a node's NATS, connect as the agent's user too: NATS_NKEY=<seed> NATS_INBOX_PREFIX=_INBOX.omoi-agent.<id, . as ~>)")
     .option('--key <file>', "the agent's ed25519 private key (PEM), to sign with")
     .addHelpText('after', examples(
-      `omoi pub omoi.in.task.complete '{"ticket_id":"T1","task_id":"B","attempt":1}' --id complete-T1-B-1 --agent agent-7 --key agent-7.key`,
+      `NATS_NKEY=agent-7.nk NATS_INBOX_PREFIX=_INBOX.omoi-agent.agent-7 omoi pub omoi.in.task.complete '{"ticket_id":"T1","task_id":"B","attempt":1}' --id complete-T1-B-1 --agent agent-7 --key agent-7.key`,
       'omoi pub omoi.in.ticket.create @ticket.json',
+      `NATS_NKEY=agent-7.nk NATS_INBOX_PREFIX=_INBOX.omoi-agent.agent-7 omoi pub omoi.in.task.complete '{"ticket_id":"T1","task_id":"B","attempt":1}' --id complete-T1-B-1`,
       `omoi pub --no-validate omoi.in.task.complete '{not json'`,
     ))
     .action(async (subject: string, input: string, opts: { natsUrl?: string; id?: string; validate: boolean; agent?: string; key?: string }) => {
@@ -235,6 +237,41 @@ export function buildProgram(io: CliIo = processIo): Command {
     .addHelpText('after', examples('omoi audit', 'omoi audit --limit 200 --principal ci-bot', 'omoi audit --command ticket.cancel --json'))
     .action(async (opts: { limit: number; principal?: string; command?: string; url: string; json?: boolean }) => {
       io.out((await (await audit()).runAudit(opts)) + '\n');
+    });
+
+  const natsUsers = program
+    .command('nats-user')
+    .summary('NATS users of remote agents on the embedded nats-server')
+    .description('Give a remote agent a NATS user of its own (an nkey; the node keeps only the public key) with only the permissions an agent needs.\nChanges <data dir>/nats-agents.json and makes a running embedded nats-server reload it; --print-config prints the users for an external server\'s config.')
+    .addHelpText('after', examples('omoi nats-user add-agent builder-1 --out builder-1.nk', 'omoi nats-user list', 'omoi nats-user list --print-config', 'omoi nats-user remove-agent builder-1'));
+
+  natsUsers
+    .command('add-agent')
+    .description('Make an nkey for a remote agent, record its public key, write its seed (0600) and reload the embedded server.')
+    .argument('<agent-id>', 'the agent id it will register with')
+    .option('--out <file>', 'where to write the seed (default ./<agent-id>.nk; never overwritten)')
+    .option('--print-config', 'also print its user entry for an external nats-server\'s authorization block')
+    .addHelpText('after', examples('omoi nats-user add-agent builder-1', 'omoi nats-user add-agent builder-1 --out /secure/builder-1.nk --print-config'))
+    .action(async (agentId: string, opts: { out?: string; printConfig?: boolean }) => {
+      io.out((await (await natsUser()).addAgent(agentId, opts)) + '\n');
+    });
+
+  natsUsers
+    .command('remove-agent')
+    .description('Forget a remote agent\'s NATS user; the embedded server refuses its key after the reload.')
+    .argument('<agent-id>', 'agent id')
+    .addHelpText('after', examples('omoi nats-user remove-agent builder-1'))
+    .action(async (agentId: string) => {
+      io.out((await (await natsUser()).removeAgent(agentId)) + '\n');
+    });
+
+  natsUsers
+    .command('list')
+    .description('List the remote agents with a NATS user.')
+    .option('--print-config', 'print an authorization block (nodes, clients, these agents) for an external nats-server')
+    .addHelpText('after', examples('omoi nats-user list', 'omoi nats-user list --print-config > omoi-users.conf'))
+    .action(async (opts: { printConfig?: boolean }) => {
+      io.out((await natsUser()).listAgents(opts) + '\n');
     });
 
   program

@@ -35,7 +35,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (config.restartBackoffMaxMs < config.restartBackoffMs) {
     throw new ConfigError('OMOI_RESTART_BACKOFF_MAX_MS', 'must be at least OMOI_RESTART_BACKOFF_MS');
   }
+  checkNatsCredentials(config);
   return config;
+}
+
+/** Credentials come whole and one kind at a time; half a pair would fail only at connect. */
+function checkNatsCredentials(c: OmoiConfig): void {
+  if (c.natsUser && !c.natsPassword) throw new ConfigError('NATS_PASSWORD', 'must be set with NATS_USER');
+  if (c.natsPassword && !c.natsUser) throw new ConfigError('NATS_USER', 'must be set with NATS_PASSWORD');
+  if (c.natsCert && !c.natsKey) throw new ConfigError('NATS_KEY', 'must be set with NATS_CERT');
+  if (c.natsKey && !c.natsCert) throw new ConfigError('NATS_CERT', 'must be set with NATS_KEY');
+  const kinds = [['NATS_USER', c.natsUser], ['NATS_TOKEN', c.natsToken], ['NATS_NKEY', c.natsNkey], ['NATS_CREDS', c.natsCreds]].filter(([, v]) => v);
+  if (kinds.length > 1) throw new ConfigError(kinds[1]![0]!, `set only one of NATS_USER, NATS_TOKEN, NATS_NKEY, NATS_CREDS (also set: ${kinds[0]![0]})`);
 }
 
 function readConfigFile(file: string): Record<string, unknown> {

@@ -27,6 +27,25 @@ export interface OmoiConfig {
    */
   natsUrl: string | undefined;
   /**
+   * How this process authenticates to NATS (`src/messaging/nats-credentials.ts`): at most one
+   * of user+password, token, nkey seed file, creds file; plus TLS files. All unset with
+   * `natsUrl` unset → the node's own user of the embedded server. Secrets are never logged.
+   */
+  natsUser: string | undefined;
+  natsPassword: string | undefined;
+  natsToken: string | undefined;
+  /** Path of an nkey seed file. */
+  natsNkey: string | undefined;
+  /** Path of a `.creds` file (JWT + seed). */
+  natsCreds: string | undefined;
+  /** Path of a CA certificate (PEM) to trust for the server's TLS certificate. */
+  natsCa: string | undefined;
+  /** Paths of a TLS client certificate and its key (PEM); both or neither. */
+  natsCert: string | undefined;
+  natsKey: string | undefined;
+  /** Prefix of this process's reply inboxes; undefined → nats.js's `_INBOX`. */
+  natsInboxPrefix: string | undefined;
+  /**
    * Replicas of every JetStream stream and consumer (and of object store buckets); the same on
    * every node. More than 1 needs a NATS cluster with at least that many JetStream servers.
    */

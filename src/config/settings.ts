@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { ConfigError } from '../errors.ts';
 import { natsServers } from './nats-servers.ts';
 import { isSafeNodeId, MAX_NODE_ID_LENGTH, type OmoiConfig } from './options.ts';
@@ -75,6 +76,25 @@ function nodeId(raw: string, name: string): string {
   return raw;
 }
 
+/** A file this process can read (a credential, key or certificate); checked at start-up, read at connect. */
+function readableFile(raw: string, name: string): string {
+  const file = text(raw, name);
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+    if (!fs.statSync(file).isFile()) throw new ConfigError(name, `${JSON.stringify(file)} is not a file`);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(name, `cannot read ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  return file;
+}
+
+/** A NATS subject prefix without wildcards (an inbox prefix). */
+function subjectPrefix(raw: string, name: string): string {
+  if (!/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/.test(raw)) throw new ConfigError(name, `must be dot-separated tokens of letters, digits, _ $ -, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
 function def(key: keyof OmoiConfig, env: string, description: string, parse: (raw: string, name: string) => unknown): Setting {
   return { key, env, description, parse: (raw) => parse(raw, env) };
 }
@@ -87,6 +107,15 @@ export const SETTINGS: Setting[] = [
   def('postgresDir', 'OMOI_POSTGRES_DIR', 'Data directory of the embedded PostgreSQL (default `<data dir>/postgres`; as root, when the `postgres` user cannot enter it, a directory under `/var/lib/omoi/postgres` that it links to).', text),
   def('postgresBinaryCache', 'OMOI_POSTGRES_BINARY_CACHE', 'As root: where the embedded PostgreSQL binaries are copied for the `postgres` user to run (default `/var/cache/omoi/postgres`).', text),
   def('natsUrl', 'NATS_URL', 'NATS URL, or a comma-separated list of the URLs of one NATS cluster; unset → an embedded `nats-server -js` child process.', natsUrls),
+  def('natsUser', 'NATS_USER', 'NATS user name (with `NATS_PASSWORD`) at `NATS_URL`. Without `NATS_URL` the node uses its own user of the embedded server, and `omoi` commands without `NATS_*` credentials the client user in `<data dir>/nats-client.env` (docs/security.md).', text),
+  def('natsPassword', 'NATS_PASSWORD', 'Password of `NATS_USER` (never logged).', text),
+  def('natsToken', 'NATS_TOKEN', 'NATS authentication token, instead of a user.', text),
+  def('natsNkey', 'NATS_NKEY', 'Path of an nkey seed file to authenticate to NATS with, instead of a user.', readableFile),
+  def('natsCreds', 'NATS_CREDS', 'Path of a NATS `.creds` file (user JWT and seed), instead of a user.', readableFile),
+  def('natsCa', 'NATS_CA', 'Path of the CA certificate (PEM) that signed the NATS server\'s TLS certificate.', readableFile),
+  def('natsCert', 'NATS_CERT', 'Path of a TLS client certificate (PEM) for NATS, with `NATS_KEY`.', readableFile),
+  def('natsKey', 'NATS_KEY', 'Path of the private key (PEM) of `NATS_CERT`.', readableFile),
+  def('natsInboxPrefix', 'NATS_INBOX_PREFIX', 'Subject prefix of this process\'s reply inboxes, for a NATS user allowed to subscribe only there (default `_INBOX`; the embedded server\'s client user needs `_INBOX.omoi-client`).', subjectPrefix),
   def('streamReplicas', 'OMOI_STREAM_REPLICAS', 'Replicas of each JetStream stream (and of its consumers): 3 in a NATS cluster of three servers keeps every message through the loss of one; more than 1 needs a NATS cluster with at least that many JetStream servers (default 1).', int(1, 5)),
   def('httpHost', 'OMOI_HTTP_HOST', 'Address the HTTP server binds (default `127.0.0.1`).', text),
   def('httpPort', 'OMOI_HTTP_PORT', 'HTTP port; 0 picks a free one (default 7070).', int(0, 65535)),

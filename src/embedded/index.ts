@@ -5,7 +5,12 @@
  */
 export { startEmbeddedPostgres, EMBEDDED_DATABASE } from './postgres.ts';
 export type { EmbeddedPostgres, StartEmbeddedPostgresOptions } from './postgres.ts';
-export { startEmbeddedNats, findNatsServer } from './nats.ts';
+export { startEmbeddedNats, findNatsServer, writeEmbeddedNatsConfig, reloadEmbeddedNats } from './nats.ts';
+export {
+  NatsAuthFiles, loadOrCreateNatsAuth, readNatsAuth, readAgentUsers, writeAgentUsers, embeddedUsers, embeddedAuthorization,
+  writeClientEnv, readClientEnv, checkNewAgentId,
+} from './nats-auth.ts';
+export type { NatsAuth, AgentUser, PasswordUser } from './nats-auth.ts';
 export type { EmbeddedNats, StartEmbeddedNatsOptions } from './nats.ts';
 export { connectSql, quoteIdent } from './sql-client.ts';
 export type { SqlClient } from './sql-client.ts';

@@ -11,10 +11,14 @@
  *   still signals it.
  * - A server recorded in the store dir by an owner that has since died is stopped at start;
  *   if its owner is still alive, start fails: two servers must never share a store.
+ *
+ * Authorization: off unless `authorization` is given (a node's users, src/embedded/nats-auth.ts);
+ * the config file is rewritten at every start, and `reloadEmbeddedNats` applies a rewritten one
+ * to the running server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdir, realpath, writeFile } from 'node:fs/promises';
+import { access, mkdir, realpath, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OmoiError } from '../errors.ts';
 import { acceptsConnections } from './free-port.ts';
@@ -48,6 +52,11 @@ export interface StartEmbeddedNatsOptions {
   watchdog?: boolean;
   /** How long the server may take to become ready (default 30 s). */
   startTimeoutMs?: number;
+  /**
+   * The config's `authorization { ... }` block, asked at every (re)start so that users added
+   * since are in; undefined → no authentication (the test harness's default).
+   */
+  authorization?: () => string | Promise<string>;
 }
 
 const RECORD_FILE = 'omoi-nats-server.json';
@@ -55,6 +64,43 @@ const CONFIG_FILE = 'omoi-nats-server.conf';
 /** Generous message size limit (the server's own maximum recommendation is 8 MB). */
 const MAX_PAYLOAD = 8 * 1024 * 1024;
 const SEARCH_DIRS = ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/sbin', '/bin'];
+
+/**
+ * Writes the embedded server's config file in `storeDir` (mode 0600: it may hold passwords):
+ * our limits, JetStream with its store, and `authorization` when given. JetStream is in
+ * the file, not on the command line, because a reload applies the file: a reload
+ * (`reloadEmbeddedNats`) of a server given `-js -sd` shuts JetStream down, or is refused.
+ */
+export async function writeEmbeddedNatsConfig(storeDir: string, authorization?: string): Promise<string> {
+  storeDir = await realpath(storeDir); // as the running server has it: a reload must see the same store
+  const file = path.join(storeDir, CONFIG_FILE);
+  const text = [
+    '# Written by Omoi for the embedded nats-server.',
+    `max_payload: ${MAX_PAYLOAD}`,
+    `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+    authorization ?? '',
+  ].join('\n');
+  // Whole or not at all, and private from the first byte: a reload never reads half a file,
+  // and an older, wider-open file is replaced rather than rewritten in place.
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await rename(tmp, file);
+  return file;
+}
+
+/**
+ * Makes the embedded nats-server running on `storeDir`, if any, reload its config file
+ * (SIGHUP: nats-server applies changed users and permissions without dropping other
+ * clients). Resolves with its pid, or undefined when none runs there (it reads the file at
+ * its next start anyway).
+ */
+export async function reloadEmbeddedNats(storeDir: string): Promise<number | undefined> {
+  const dir = await realpath(storeDir).catch(() => path.resolve(storeDir));
+  const record = await readServerRecord(path.join(dir, RECORD_FILE));
+  if (!record || !(await isNatsServerOf(record.serverPid, dir))) return undefined;
+  process.kill(record.serverPid, 'SIGHUP');
+  return record.serverPid;
+}
 
 /**
  * Path of the `nats-server` binary in `dirs` (default: PATH, then /usr/sbin, /usr/bin, ...).
@@ -159,12 +205,11 @@ class NatsServer implements EmbeddedNats {
 
   private async startNow(port: number): Promise<void> {
     await this.stopStaleServer();
-    const config = path.join(this.storeDir, CONFIG_FILE);
-    await writeFile(config, `# Written by Omoi for the embedded nats-server.\nmax_payload: ${MAX_PAYLOAD}\n`);
+    const config = await writeEmbeddedNatsConfig(this.storeDir, await this.opts.authorization?.());
     const output = new OutputLines(this.opts.log);
     const child = spawn(
       this.binary,
-      ['-c', config, '-js', '-sd', this.storeDir, '-a', '127.0.0.1', '-p', String(port || -1)],
+      ['-c', config, '-a', '127.0.0.1', '-p', String(port || -1)],
       { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
@@ -270,8 +315,11 @@ class NatsServer implements EmbeddedNats {
 async function isNatsServerOf(pid: number, storeDir: string): Promise<boolean> {
   const args = await processArgs(pid);
   if (!args || path.basename(args[0] ?? '') !== 'nats-server') return false;
+  // Ours run on `-c <store>/omoi-nats-server.conf`; those of older versions had `-sd <store>`.
   const sd = args.findIndex((arg) => arg === '-sd' || arg === '--store_dir');
-  return sd >= 0 && args[sd + 1] === storeDir && (await isRunning(pid));
+  const c = args.findIndex((arg) => arg === '-c' || arg === '--config');
+  const ours = (sd >= 0 && args[sd + 1] === storeDir) || (c >= 0 && args[c + 1] === path.join(storeDir, CONFIG_FILE));
+  return ours && (await isRunning(pid));
 }
 
 /** Running nats-servers with this store dir that no record names (e.g. the record was lost). */

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, RetryableError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Database } from '../persistence/index.ts';
 import {
@@ -69,7 +69,10 @@ export class AgentAuthenticator {
       if (!registered) throw new ProtocolError('bad_signature', `agent.register of a new remote agent must carry its public_key and be signed with it`, '/payload/public_key');
       return { key: publicKeyOf(registered, agentId), source: newAgentSource(agentId), cached };
     }
-    if (!stored) throw new ProtocolError('bad_signature', `unknown agent ${agentId}: register it first`);
+    // Retried (the router naks it, up to OMOI_MAX_DELIVER deliveries, then dead-letters it with
+    // this code): an agent's heartbeat may overtake its registration, and an agent's NATS user
+    // cannot watch the events that would tell it the registration was applied.
+    if (!stored) throw new RetryableError('bad_signature', `unknown agent ${agentId}: register it first`);
     if (!stored.key) throw new ProtocolError('bad_signature', `agent ${agentId} has no public key: its messages cannot be checked (register it with one, or rotate its key over HTTP)`);
     return { key: stored.key, source: agentSource(agentId), cached };
   }

@@ -14,7 +14,7 @@ export const OMOI_BIN = fileURLToPath(new URL('../../bin/omoi.mjs', import.meta.
  * what the test gives it (a developer's DATABASE_URL must not leak into a test).
  */
 export function cleanEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OMOI_(?!TEST$)|DATABASE_URL$|NATS_URL$)/.test(k)));
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OMOI_(?!TEST$)|DATABASE_URL$|NATS_(URL|USER|PASSWORD|TOKEN|NKEY|CREDS|CA|CERT|KEY|INBOX_PREFIX)$)/.test(k)));
   return { ...base, ...env };
 }
 

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readlink, rm, stat } from 'node:fs/promises';
+import { readFile, readlink, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
+import { connect } from '@nats-io/transport-node';
 import { tempDir, waitFor } from '../harness/index.ts';
 import type { TestContext } from '../harness/index.ts';
 import { childPids, runOmoi, spawnOmoi, stillRunning } from './run-omoi.ts';
@@ -20,8 +21,7 @@ t.test('omoi start on the embedded defaults: SIGINT stops the node and every ser
   const node = spawnOmoi(t, ['start'], nodeEnv(dataDir));
   const line = await node.line(/^omoi: node /, 'the start line');
   const url = /· http (http:\/\/\S+) ·/.exec(line)?.[1];
-  const natsUrl = /--nats-url (nats:\/\/127\.0\.0\.1:\d+)$/.exec(line)?.[1];
-  t.ok(natsUrl, 'the start line says where the embedded NATS listens');
+  t.ok(line.includes(`NATS client credentials in ${path.join(dataDir, 'nats-client.env')}`), 'the start line says where the NATS client credentials are');
   t.equal((await fetch(`${url}/readyz`)).status, 200, 'ready');
 
   const children = await childPids(node.pid);
@@ -32,9 +32,24 @@ t.test('omoi start on the embedded defaults: SIGINT stops the node and every ser
   t.equal(dlq.code, 0, dlq.stderr);
   t.equal(dlq.stdout.trim(), 'no open dead letters');
 
-  // The hinted URL works for watching.
-  const sub = spawnOmoi(t, ['sub', 'omoi.evt.>', '--nats-url', natsUrl!, '--timeout', '1'], {});
-  t.same(await sub.exited, { code: 0, signal: null }, 'omoi sub connects to the embedded NATS');
+  // The embedded NATS wants a user: every file holding one is private.
+  for (const file of ['nats-auth.json', 'nats-client.env', 'api-token', 'nats/omoi-nats-server.conf']) {
+    t.equal((await stat(path.join(dataDir, file))).mode & 0o777, 0o600, `${file} is 0600`);
+  }
+  const env = await readFile(path.join(dataDir, 'nats-client.env'), 'utf8');
+  const natsUrl = /^NATS_URL=(nats:\/\/127\.0\.0\.1:\d+)$/m.exec(env)?.[1];
+  t.ok(natsUrl, 'nats-client.env says where the embedded NATS listens');
+  const anonymous = await connect({ servers: natsUrl!, maxReconnectAttempts: 0 }).then(async (nc) => { await nc.close(); return 'connected'; }, (err: Error) => err.message);
+  t.match(anonymous, /Authorization Violation/, 'a connection without credentials is refused');
+
+  // The CLI finds the URL and the client user in the data directory: no flags, as in the README.
+  const sub = spawnOmoi(t, ['sub', 'omoi.errors.>', '--count', '1', '--timeout', '60000'], { OMOI_DATA_DIR: dataDir });
+  await sub.line(/listening on omoi\.errors\.>/, 'omoi sub listening');
+  const pub = await runOmoi(['pub', '--no-validate', 'omoi.in.ticket.create', '{"ticket_id":'], { OMOI_DATA_DIR: dataDir });
+  t.equal(pub.code, 0, pub.stderr);
+  t.match(pub.stdout, /stream OMOI_IN seq \d+/, 'omoi pub with no extra flags is stored');
+  t.same(await sub.exited, { code: 0, signal: null }, 'omoi sub saw the node\'s answer (its rejection): the node works end to end on its own user');
+  t.match(sub.stdout(), /"subject":"omoi\.errors\./);
 
   node.child.kill('SIGINT');
   t.same(await node.exited, { code: 0, signal: null }, 'SIGINT: a graceful stop, exit 0');

@@ -66,3 +66,39 @@ t.test('the README lists every setting with its variable', async (t) => {
   const readme = fs.readFileSync('README.md', 'utf8');
   for (const s of SETTINGS) t.ok(readme.includes(`| \`${s.env}\` | \`${s.key}\` |`), `${s.env} is documented`);
 });
+
+t.test('NATS credentials: files must be readable, pairs complete, one kind at a time', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omoi-config-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const seed = path.join(dir, 'agent.nk');
+  fs.writeFileSync(seed, 'SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4\n', { mode: 0o600 });
+  const c = loadConfig({ NATS_URL: 'nats://h:4222', NATS_NKEY: seed, NATS_INBOX_PREFIX: '_INBOX.omoi-agent.a1' });
+  t.equal(c.natsNkey, seed);
+  t.equal(c.natsInboxPrefix, '_INBOX.omoi-agent.a1');
+  t.equal(loadConfig({ NATS_USER: 'u', NATS_PASSWORD: 'p' }).natsPassword, 'p');
+  for (const [env, setting, problem] of [
+    [{ NATS_USER: 'u' }, 'NATS_PASSWORD', /must be set with NATS_USER/],
+    [{ NATS_PASSWORD: 'p' }, 'NATS_USER', /must be set with NATS_PASSWORD/],
+    [{ NATS_CREDS: path.join(dir, 'missing.creds') }, 'NATS_CREDS', /cannot read .*missing\.creds.*ENOENT/],
+    [{ NATS_CA: dir }, 'NATS_CA', /is not a file/],
+    [{ NATS_CERT: seed }, 'NATS_KEY', /must be set with NATS_CERT/],
+    [{ NATS_USER: 'u', NATS_PASSWORD: 'p', NATS_NKEY: seed }, 'NATS_NKEY', /set only one of/],
+    [{ NATS_INBOX_PREFIX: '_INBOX.>' }, 'NATS_INBOX_PREFIX', /dot-separated tokens/],
+  ] as const) {
+    let caught: unknown;
+    try {
+      loadConfig(env);
+    } catch (err) {
+      caught = err;
+    }
+    t.ok(caught instanceof ConfigError && caught.setting === setting, `${JSON.stringify(env)} → ${(caught as Error)?.message}`);
+    t.match((caught as Error)?.message, problem);
+  }
+  // As root every file is readable: check an unreadable one only where permissions bite.
+  if (process.getuid?.() !== 0) {
+    const locked = path.join(dir, 'locked.creds');
+    fs.writeFileSync(locked, 'x', { mode: 0o000 });
+    t.throws(() => loadConfig({ NATS_CREDS: locked }), /NATS_CREDS: cannot read .*EACCES/);
+  }
+});
+

@@ -6,7 +6,7 @@ import { DeadLetters } from '../../messaging/dead-letters.ts';
 import { openDatabase, type Database, type DeadLetterRow } from '../../persistence/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { DlqStatus } from '../defaults.ts';
-import { connectCli, natsUrlFrom } from '../nats-client.ts';
+import { connectCli, natsTarget } from '../nats-client.ts';
 import { NodeFiles, readNodeFile } from '../node-files.ts';
 import { textTable } from '../text-table.ts';
 
@@ -75,7 +75,7 @@ async function withDeadLetters<T>(opts: DlqOptions, needNats: boolean, fn: (dl: 
     const hint = from === 'file' ? ` (URL read from ${NodeFiles.databaseUrl(config.dataDir)}: is the node that wrote it still running?)` : '';
     throw new CliError(`cannot open the database: ${errorMessage(err)}${hint}`);
   }
-  const nc = needNats ? await connectCli(natsUrlFrom(opts.natsUrl || config.natsUrl)).catch(async (err) => {
+  const nc = needNats ? await connectCli(natsTarget(opts.natsUrl, 'node')).catch(async (err) => {
     await db.close();
     throw err;
   }) : undefined;

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { errors, headers, type NatsConnection } from '@nats-io/transport-node';
 import { AuditChannel, CHANNEL_HEADER } from '../../audit/index.ts';
 import { errorMessage } from '../../errors.ts';
 import { decodeIngress, ProtocolError, signAgentMessage, SIGNED_AGENT_TYPES, Subjects } from '../../protocol/index.ts';
 import { CliError } from '../cli-error.ts';
-import { connectCli, natsUrlFrom } from '../nats-client.ts';
+import { connectCli, natsTarget } from '../nats-client.ts';
 
 export interface PubOptions {
   natsUrl?: string;
@@ -38,29 +38,60 @@ export async function runPub(subject: string, input: string, opts: PubOptions): 
   }
   const signed = opts.agent || opts.key ? signedHeaders(subject, body, opts) : undefined;
 
-  const url = natsUrlFrom(opts.natsUrl);
-  const nc = await connectCli(url);
+  const nc = await connectCli(natsTarget(opts.natsUrl));
+  const refused = publishRefused(nc, subject);
   try {
     const stream = await streamOf(nc, subject);
     // The audit log records commands sent this way with channel `cli` (other NATS clients: `nats`).
     const h = signed ?? headers(); // signed: already has its Nats-Msg-Id
     h.set(CHANNEL_HEADER, AuditChannel.cli);
     if (stream) {
-      const ack = await jetstream(nc).publish(subject, body, { ...(opts.id && !signed ? { msgID: opts.id } : {}), headers: h, timeout: 10_000 });
+      const ack = await Promise.race([refused, jetstream(nc).publish(subject, body, { ...(opts.id && !signed ? { msgID: opts.id } : {}), headers: h, timeout: 10_000 })]);
       const dup = ack.duplicate ? ' (duplicate: a message with this Nats-Msg-Id is already stored; not stored again)' : '';
       return `published to ${subject}: stream ${ack.stream} seq ${ack.seq}${dup}`;
     }
     if (opts.id && !signed) h.set('Nats-Msg-Id', opts.id);
     nc.publish(subject, body, { headers: h });
-    await nc.flush();
+    await Promise.race([refused, nc.flush()]);
     const hint = subject.startsWith('omoi.') ? ' (no stream stores this subject: has a node ever started on this NATS server? only current subscribers see it)' : '';
     return `published to ${subject}: plain NATS publish${hint}`;
   } catch (err) {
     if (err instanceof CliError) throw err;
+    if (isPermissionViolation(err)) throw refusal(subject);
     throw new CliError(`could not publish to ${subject}: ${errorMessage(err)}`);
   } finally {
     await nc.drain().catch(() => nc.close());
   }
+}
+
+/**
+ * Rejects with a `CliError` when the server refuses this connection's publish to `subject`
+ * (a permissions violation: it comes back asynchronously, and a JetStream publish would
+ * otherwise only time out). Never resolves otherwise.
+ */
+function publishRefused(nc: NatsConnection, subject: string): Promise<never> {
+  const refused = new Promise<never>((_, reject) => {
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'error' && s.error instanceof errors.PermissionViolationError && s.error.operation === 'publish' && s.error.subject === subject) {
+          reject(refusal(subject));
+          return;
+        }
+      }
+    })().catch(() => undefined);
+  });
+  refused.catch(() => undefined); // raced above; unobserved once the publish settles
+  return refused;
+}
+
+/** True if `err`, or an error it wraps (a JetStream publish wraps its request's), is a permissions violation. */
+function isPermissionViolation(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) if (e instanceof errors.PermissionViolationError) return true;
+  return false;
+}
+
+function refusal(subject: string): CliError {
+  return new CliError(`NATS refused the publish to ${subject}: this user may not publish there (clients may publish only on omoi.in.>) [nats_permission_denied]`);
 }
 
 function readInput(input: string): Uint8Array {

@@ -2,6 +2,7 @@ import { startNode, type OmoiNode } from '../../bootstrap.ts';
 import { loadConfig } from '../../config/index.ts';
 import { ConfigError } from '../../errors.ts';
 import { CliError } from '../cli-error.ts';
+import { NatsAuthFiles } from '../../embedded/index.ts';
 import { NodeFiles } from '../node-files.ts';
 
 export interface StartOptions {
@@ -79,7 +80,8 @@ async function runDemoOn(node: OmoiNode, signal: AbortSignal): Promise<void> {
 export function startLine(node: OmoiNode): string {
   const { config } = node;
   const token = config.apiToken ? 'as configured (OMOI_API_TOKEN)' : `in ${NodeFiles.apiToken(config.dataDir)}`;
-  // An embedded nats-server listens on a port of its own choosing: say which.
-  const natsHint = config.natsUrl ? '' : ` --nats-url nats://${node.nc.getServer()}`;
+  // An embedded nats-server listens on a port of its own choosing, and wants a user: the CLI
+  // finds both in the data directory; other clients source the env file.
+  const natsHint = config.natsUrl ? '' : ` · NATS client credentials in ${NatsAuthFiles.clientEnv(config.dataDir)} (nats ${node.nc.getServer()})`;
   return `omoi: node ${config.nodeId} started · http ${node.httpUrl} · API token ${token} · watch events: omoi sub 'omoi.evt.>'${natsHint}`;
 }

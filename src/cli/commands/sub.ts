@@ -1,6 +1,7 @@
+import { errors } from '@nats-io/transport-node';
 import { CliError } from '../cli-error.ts';
 import { jsonLine, prettyLine } from '../message-line.ts';
-import { connectCli, natsUrlFrom } from '../nats-client.ts';
+import { connectCli, natsTarget } from '../nats-client.ts';
 
 export interface SubOptions {
   natsUrl?: string;
@@ -20,8 +21,9 @@ export interface SubOptions {
  * `count` messages arrived.
  */
 export async function runSub(pattern: string, opts: SubOptions, out: (line: string) => void): Promise<void> {
-  const url = natsUrlFrom(opts.natsUrl);
-  const nc = await connectCli(url, { reconnect: true });
+  const target = natsTarget(opts.natsUrl);
+  const url = target.url;
+  const nc = await connectCli(target, { reconnect: true });
   let received = 0;
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
@@ -39,6 +41,11 @@ export async function runSub(pattern: string, opts: SubOptions, out: (line: stri
       received++;
       out(opts.pretty ? prettyLine(m.subject, m.data) : jsonLine(m.subject, m.data));
     }
+  } catch (err) {
+    if (err instanceof errors.PermissionViolationError) {
+      throw new CliError(`NATS refused the subscription to ${pattern}: this user may not read it (clients may read omoi.evt.> and omoi.errors.>) [nats_permission_denied]`);
+    }
+    throw err;
   } finally {
     clearTimeout(timer);
     await nc.drain().catch(() => nc.close());
