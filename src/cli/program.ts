@@ -87,10 +87,10 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option('--agent <id>', "sign as this remote agent (its messages must be signed; needs --key; on a node's NATS, connect as the agent's user too: NATS_NKEY=<seed> NATS_INBOX_PREFIX=_INBOX.omoi-agent.<id, . as ~>)")
     .option('--key <file>', "the agent's ed25519 private key (PEM), to sign with")
     .addHelpText('after', examples(
-      `NATS_NKEY=agent-7.nk NATS_INBOX_PREFIX=_INBOX.omoi-agent.agent-7 omoi pub omoi.in.task.complete '{"ticket_id":"T1","task_id":"B","attempt":1}' --id complete-T1-B-1 --agent agent-7 --key agent-7.key`,
       'omoi pub omoi.in.ticket.create @ticket.json',
-      `NATS_NKEY=agent-7.nk NATS_INBOX_PREFIX=_INBOX.omoi-agent.agent-7 omoi pub omoi.in.task.complete '{"ticket_id":"T1","task_id":"B","attempt":1}' --id complete-T1-B-1`,
-      `omoi pub --no-validate omoi.in.task.complete '{not json'`,
+      `omoi pub omoi.in.ticket.cancel '{"ticket_id":"T1","reason":"superseded"}' --id cancel-T1`,
+      `omoi pub omoi.in.task.complete '{"ticket_id":"T1","task_id":"B","attempt":1}' --id complete-T1-B-1 --agent agent-7 --key agent-7.key`,
+      `omoi pub --no-validate omoi.in.ticket.cancel '{not json'`,
     ))
     .action(async (subject: string, input: string, opts: { natsUrl?: string; id?: string; validate: boolean; agent?: string; key?: string }) => {
       io.out((await (await pub()).runPub(subject, input, opts)) + '\n');
