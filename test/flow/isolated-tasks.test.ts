@@ -63,3 +63,20 @@ t.test('a ticket with network: false runs its tasks with no network; the default
   await waitTicket(open, 'T-net-none', 'failed');
   t.match((await taskRows(open, 'T-net-none')).A.reason, /network: false.*only bubblewrap can enforce/, 'OMOI_SANDBOX=none cannot take the network away: the task is refused, not run with it');
 });
+
+t.test('a task sees neither the database URL nor any token in its environment, nor in any process it can list', async (t) => {
+  const cluster = await withCluster(t);
+  // As an operator would start a node: its secrets in the node process's environment.
+  const saved = { DATABASE_URL: process.env.DATABASE_URL, OMOI_API_TOKEN: process.env.OMOI_API_TOKEN, NATS_PASSWORD: process.env.NATS_PASSWORD };
+  Object.assign(process.env, { DATABASE_URL: cluster.databaseUrl, OMOI_API_TOKEN: 'env-secret-token', NATS_PASSWORD: 'env-secret-nats' });
+  t.teardown(() => { for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v; });
+  const node = await withNode(t, cluster);
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  const look = `{ env; for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < "$f"; done; } > seen.txt 2>/dev/null; true`;
+  await node.submit('ticket.create', { ticket_id: 'T-env', title: 'look around', repository: repo.dir, ownership: 'lenient', tasks: [task('A', look, { max_retries: 0 })] });
+  await waitTicket(node, 'T-env', 'completed');
+  const seen = await gitIn(node, 'T-env', 'show', `${(await taskRows(node, 'T-env')).A.commit}:seen.txt`);
+  t.match(seen, /OMOI_TASK_ID=A/, 'the task\'s own variables are there (the file is what it saw)');
+  t.notOk(seen.includes(cluster.databaseUrl), 'not the database URL');
+  t.notMatch(seen, /env-secret-token|env-secret-nats|DATABASE_URL|OMOI_API_TOKEN|NATS_PASSWORD/, 'no token, no password, not even their names');
+});

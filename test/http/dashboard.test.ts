@@ -114,4 +114,33 @@ t.test('a viewer token opens the dashboard; retrying a dead letter shows the ser
   const [letter] = await node.db.em().getConnection().execute(`select status from omoi_dead_letter order by id limit 1`);
   t.equal(letter.status, 'open', 'the dead letter is still open');
   t.ok(await page.locator('#board').isVisible(), 'and the viewer stays signed in');
+
+  await page.locator('#audit-panel summary').click();
+  const auditError = page.locator('#audit-error', { hasText: 'forbidden' });
+  await auditError.waitFor();
+  t.match(await auditError.innerText(), /403 forbidden: admin role needed/, 'the audit log is for admins: the viewer sees why not');
+  t.equal(await page.locator('#audit tr').count(), 0, 'and no row');
+});
+
+t.test('an admin reads the audit log in the dashboard: the refused retry is there with its principal', async (t) => {
+  const node = await startTestNode(t);
+  await seedCluster(node.db);
+  const created = await fetch(`${node.url}/api/tokens`, {
+    method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'wall-screen', role: 'viewer' }),
+  });
+  const { token } = await created.json() as { token: string };
+  await fetch(`${node.url}/api/dlq/1/retry`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+  const browser = await launch();
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(`${node.url}/#token=${encodeURIComponent(TOKEN)}`);
+  await page.locator('#audit-panel summary').click();
+  const rows = page.locator('#audit tr');
+  await rows.nth(1).waitFor();
+  const text = await page.locator('#audit').innerText();
+  t.match(text, /wall-screen[\s\S]*dlq\.retry[\s\S]*refused:forbidden/, 'the viewer\'s refused retry, with who and the outcome');
+  t.match(text, /admin[\s\S]*token\.create[\s\S]*wall-screen[\s\S]*accepted/, 'the token the admin made');
+  t.same(pageErrors, [], 'no page errors');
 });

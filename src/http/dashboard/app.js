@@ -149,7 +149,7 @@ async function guarded(fn) {
 }
 
 async function refreshAll() {
-  await Promise.all([refreshTickets(), refreshAgents(), refreshDeadLetters(), refreshCluster()]);
+  await Promise.all([refreshTickets(), refreshAgents(), refreshDeadLetters(), refreshCluster(), refreshAudit()]);
   await refreshDetail();
 }
 
@@ -337,6 +337,29 @@ async function dlqAction(id, action) {
   });
 }
 
+/** The audit log, read only while its panel is open; a non-admin sees the server's 403 there. */
+async function refreshAudit() {
+  if (!$('audit-panel').open) return;
+  let rows;
+  try {
+    ({ audit: rows } = await api('/api/audit?limit=50'));
+  } catch (err) {
+    if (err instanceof Unauthorized) throw err;
+    $('audit').replaceChildren();
+    $('audit-empty').hidden = true;
+    $('audit-error').textContent = err.message;
+    return;
+  }
+  $('audit-error').textContent = '';
+  $('audit-empty').hidden = rows.length > 0;
+  $('audit').replaceChildren(...rows.map((r) => el('tr', { dataset: { audit: r.id } },
+    el('td', {}, time(r.at)),
+    el('td', {}, r.principal, el('div', { class: 'muted' }, [r.role, r.channel].filter(Boolean).join(' · '))),
+    el('td', {}, r.command, r.target ? el('div', { class: 'id' }, r.target) : null),
+    el('td', { class: String(r.outcome).startsWith('refused') ? 'reason' : '' }, r.outcome),
+  )));
+}
+
 async function refreshCluster() {
   const c = await api('/api/cluster');
   const now = Date.now();
@@ -400,6 +423,7 @@ $('forget-token').addEventListener('click', () => {
 });
 $('ticket-status').addEventListener('change', () => guarded(refreshTickets));
 $('events-selected-only').addEventListener('change', filterEvents);
+$('audit-panel').addEventListener('toggle', () => guarded(refreshAudit));
 
 const token = initialToken();
 if (token) connect(token);
