@@ -19,14 +19,19 @@ export type IngressAudit = (m: JsMsg, outcome: string, env?: Envelope) => Promis
  * once; without a routed envelope, the header's id if any.
  */
 export function ingressAudit(audit: AuditLog): IngressAudit {
-  return (m, outcome, env) => audit.record({
-    // Only a routed envelope's source is the verified one; a refused one's is what the sender claimed.
-    principal: outcome === 'accepted' && env?.source.startsWith('agent:') ? env.source : NATS_PRINCIPAL,
-    role: null,
-    channel: m.headers?.get(CHANNEL_HEADER) === AuditChannel.cli ? AuditChannel.cli : AuditChannel.nats,
-    command: env?.type ?? m.subject.split('.').slice(2).join('.'),
-    target: env && typeof env.payload === 'object' && env.payload !== null ? auditTarget(env.payload as Record<string, unknown>) : null,
-    outcome,
-    message_id: env?.id ?? (m.headers?.get('Nats-Msg-Id') || null),
-  });
+  return async (m, outcome, env) => {
+    // A heartbeat is liveness, not a command: thousands of agents every few seconds would bury
+    // the log (and cost a write each). A refused one is still recorded.
+    if (outcome === 'accepted' && env?.type === 'agent.heartbeat') return;
+    await audit.record({
+      // Only a routed envelope's source is the verified one; a refused one's is what the sender claimed.
+      principal: outcome === 'accepted' && env?.source.startsWith('agent:') ? env.source : NATS_PRINCIPAL,
+      role: null,
+      channel: m.headers?.get(CHANNEL_HEADER) === AuditChannel.cli ? AuditChannel.cli : AuditChannel.nats,
+      command: env?.type ?? m.subject.split('.').slice(2).join('.'),
+      target: env && typeof env.payload === 'object' && env.payload !== null ? auditTarget(env.payload as Record<string, unknown>) : null,
+      outcome,
+      message_id: env?.id ?? (m.headers?.get('Nats-Msg-Id') || null),
+    });
+  };
 }

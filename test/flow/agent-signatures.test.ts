@@ -203,6 +203,7 @@ t.test('omoi pub signs as an agent with --agent and --key, and refuses to send a
   t.equal(signed.code, 0, signed.stderr);
   await waitFor('the signed heartbeat handled', async () => (await sql(node, 'select 1 from omoi_processed_message where message_id = ?', ['cli-beat-1'])).length > 0 || undefined);
   t.same(await sql(node, 'select code from omoi_dead_letter where message_id = ?', ['cli-beat-1']), [], 'taken');
+  t.same(await sql(node, 'select 1 from omoi_audit where message_id = ?', ['cli-beat-1']), [], 'an accepted heartbeat is liveness, not a command: not in the audit log');
   const halfway = await runOmoi(['pub', 'omoi.in.agent.heartbeat', '{"agent_id":"cli-agent"}', '--agent', 'cli-agent'], env);
   t.match([halfway.code, halfway.stderr], [1, /signing needs both --agent <id> and --key/]);
 });
