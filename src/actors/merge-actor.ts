@@ -294,7 +294,9 @@ export class MergeSupervisor {
       failpoint('merge.start');
       try {
         // The sources may have been made on other nodes, the base too (a join's merge commit).
-        await this.deps.commits.ensure(job.ticketId, job.repository, [job.base, ...job.sources.map((s) => s.commit)]);
+        await this.deps.commits.ensureRetrying(job.ticketId, job.repository, [job.base, ...job.sources.map((s) => s.commit)], {
+          signal, onRetry: (err, ms) => this.deps.log.warn({ ticket: job.ticketId, join: job.joinId, err: errorMessage(err), retryInMs: ms }, 'could not fetch the merge\'s commits; retrying'),
+        });
         const outcome = await mergeSources({
           repoDir: job.repoDir, sandboxDir, base: job.base, sources: job.sources,
           who: { name: 'Omoi', email: 'omoi@localhost', time: job.time },

@@ -162,7 +162,11 @@ export class LocalExecutor {
     let outcome: { type: 'task.complete' | 'task.fail'; payload: Record<string, unknown> };
     try {
       // This node may never have seen the ticket, or lack the base (another node's commit).
-      if (a.repository) await this.deps.commits.ensure(a.ticket_id, a.repository, [a.base]);
+      if (a.repository) {
+        await this.deps.commits.ensureRetrying(a.ticket_id, a.repository, [a.base], {
+          signal, onRetry: (err, ms) => log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt, err: errorMessage(err), retryInMs: ms }, 'could not fetch the task\'s base; retrying'),
+        });
+      }
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const result = await executeTask({
         sandbox, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },

@@ -78,16 +78,18 @@ export class CommitStore {
    * waits rather than fail), until it succeeds, fails for good (`TerminalError`) or `signal`
    * aborts (then the last error is thrown).
    */
-  async saveRetrying(ticketId: string, commit: string, exclude: readonly string[], o: { signal?: AbortSignal; onRetry?: (err: unknown, waitMs: number) => void } = {}): Promise<SavedCommit> {
-    for (let wait = 250; ; wait = Math.min(wait * 2, 5_000)) {
-      try {
-        return await this.save(ticketId, commit, exclude);
-      } catch (err) {
-        if (err instanceof TerminalError || o.signal?.aborted) throw err;
-        o.onRetry?.(err, wait);
-        await new Promise((r) => setTimeout(r, wait));
-      }
-    }
+  saveRetrying(ticketId: string, commit: string, exclude: readonly string[], o: RetryOptions = {}): Promise<SavedCommit> {
+    return retryPassing(() => this.save(ticketId, commit, exclude), o);
+  }
+
+  /**
+   * `ensure`, retrying passing failures (NATS answering `timeout` or 503 while a stream of the
+   * object store elects a leader, seconds after a nats-server dies) for up to `patienceMs`
+   * (default 60 s) or until `signal` aborts; a `TerminalError` (`commit_unavailable`) at once.
+   * An attempt should not burn its retries on an election.
+   */
+  ensureRetrying(ticketId: string, repository: string, commits: readonly string[], o: RetryOptions & { patienceMs?: number } = {}): Promise<void> {
+    return retryPassing(() => this.ensure(ticketId, repository, commits), { ...o, until: Date.now() + (o.patienceMs ?? 60_000) });
   }
 
   /**
@@ -146,5 +148,20 @@ export class CommitStore {
     const dir = path.join(this.deps.dataDir, 'tmp', 'bundles');
     await mkdir(dir, { recursive: true });
     return path.join(dir, `${Date.now()}-${randomBytes(6).toString('hex')}.bundle`);
+  }
+}
+
+export interface RetryOptions { signal?: AbortSignal; onRetry?: (err: unknown, waitMs: number) => void }
+
+/** Runs `step` until it succeeds, throws a `TerminalError`, `signal` aborts or the time `until` passed (then the last error is thrown); waits 250 ms, doubling up to 5 s, in between. */
+async function retryPassing<T>(step: () => Promise<T>, o: RetryOptions & { until?: number }): Promise<T> {
+  for (let wait = 250; ; wait = Math.min(wait * 2, 5_000)) {
+    try {
+      return await step();
+    } catch (err) {
+      if (err instanceof TerminalError || o.signal?.aborted || (o.until !== undefined && Date.now() + wait > o.until)) throw err;
+      o.onRetry?.(err, wait);
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 }

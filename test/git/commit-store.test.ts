@@ -28,10 +28,10 @@ function commitIn(repoDir: string, parents: string[], files: Record<string, stri
 /** A nats-server of this test, a client, and the git bucket on it. */
 async function withBucket(t: TestContext) {
   const nats = await withNats(t);
-  const nc = await connect({ servers: nats.url });
+  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   t.teardown(() => nc.close());
   const js = jetstream(nc);
-  return { js, bucket: await openGitBucket(js) };
+  return { nats, js, bucket: await openGitBucket(js) };
 }
 
 t.test('commits saved on one node are rebuilt on a node that never saw the ticket', async (t) => {
@@ -79,6 +79,40 @@ t.test('a commit in neither the store nor the repository is refused with a clear
   const later = source.commit('pushed later', { 'x.txt': 'x\n' });
   await store.ensure('T1', source.dir, [later]);
   t.equal(git(ticketRepoDir(path.join(root, 'n'), 'T1'), 'cat-file', '-t', later), 'commit', 'fetched from the repository');
+});
+
+t.test('fetching a commit waits out NATS being away (an election after a server died) instead of failing the attempt', async (t) => {
+  const { nats, bucket } = await withBucket(t);
+  const root = tempDir(t);
+  const source = SourceRepo.create(root, { 'a.txt': 'a\n' });
+  const base = git(source.dir, 'rev-parse', 'HEAD');
+  const dataA = path.join(root, 'a');
+  await prepareTicketClone(dataA, 'T1', source.dir);
+  const made = commitIn(ticketRepoDir(dataA, 'T1'), [base], { 'a.txt': 'A\n' }, 'made on node A');
+  await new CommitStore({ dataDir: dataA, bucket }).save('T1', made, [base]);
+
+  await nats.stop();
+  const b = new CommitStore({ dataDir: path.join(root, 'b'), bucket });
+  await t.rejects(b.ensure('T1', source.dir, [made]), 'without retrying, NATS away fails at once');
+  const retries: number[] = [];
+  const fetched = b.ensureRetrying('T1', source.dir, [made], { onRetry: (_err, ms) => retries.push(ms) });
+  await new Promise((r) => setTimeout(r, 1_500));
+  await nats.restart();
+  await fetched;
+  t.equal(git(ticketRepoDir(path.join(root, 'b'), 'T1'), 'cat-file', '-t', made), 'commit', 'the commit arrived once NATS was back');
+  t.ok(retries.length >= 1, `it retried (${retries.length} times) rather than failing`);
+
+  // Patience has an end: a store that stays away fails the fetch, with the last error.
+  await nats.stop();
+  const c = new CommitStore({ dataDir: path.join(root, 'c'), bucket });
+  const started = Date.now();
+  await t.rejects(c.ensureRetrying('T1', source.dir, [made], { patienceMs: 1_000 }));
+  t.ok(Date.now() - started < 10_000, 'gives up after its patience');
+  // A commit that is nowhere is refused at once, not retried.
+  await nats.restart();
+  await new CommitStore({ dataDir: path.join(root, 'c'), bucket }).ensureRetrying('T1', source.dir, [made]); // the client is back
+  const d = new CommitStore({ dataDir: path.join(root, 'd'), bucket });
+  await t.rejects(d.ensureRetrying('T1', source.dir, ['0123456789abcdef0123456789abcdef01234567'], { onRetry: () => t.fail('a missing commit is not retried') }), { code: 'commit_unavailable' });
 });
 
 t.test('a damaged or wrong object in the store is refused, and nothing of it is used', async (t) => {
