@@ -105,8 +105,10 @@ t.test('three nodes on three nats-servers, 210 tasks with joins: the partition s
   // completing again (the first completion); and, in each partition, the longest pause in the
   // messages its worker handled (omoi_processed_message) over the WINDOW_MS after the kill
   // (the kill itself counts as the start of a pause, the end of the window as its end: a
-  // partition that never resumes pauses for the whole window; a partition whose tickets have
-  // all completed has no work left, so its window ends with its last ticket). With too few tasks a second
+  // partition that never resumes pauses for the whole window). A partition's window ends
+  // sooner when its last fan-out task completed: after that its tickets only wait for their
+  // joins' 19-way merges (seconds of CPU each, on two cores shared by three nodes) and their
+  // continuations, and a partition with nothing to handle is idle, not stalled. With too few tasks a second
   // per partition the pause also holds the gaps between ordinary messages: a loaded machine
   // lengthens it, never hides a stall.
   const newLeader = await waitFor('a new leader of the partition stream', async () => {
@@ -127,9 +129,11 @@ t.test('three nodes on three nats-servers, 210 tasks with joins: the partition s
     `select partition, extract(epoch from processed_at) * 1000 as at from omoi_processed_message
       where processed_at > to_timestamp(? / 1000.0) and processed_at <= to_timestamp(? / 1000.0) order by 1, 2`, [killedAt, killedAt + WINDOW_MS],
   );
-  const tickets = await sql<{ id: string; status: string; at: number }>(`select id, status, extract(epoch from updated_at) * 1000 as at from omoi_ticket`);
+  const fanTasks = await sql<{ ticket_id: string; status: string; at: number }>(
+    `select ticket_id, status, extract(epoch from updated_at) * 1000 as at from omoi_task where id like 'F%'`,
+  );
   const workEnds = (p: number) => {
-    const mine = tickets.filter((r) => partitionOf('ticket', r.id, PARTITIONS) === p);
+    const mine = fanTasks.filter((r) => partitionOf('ticket', r.ticket_id, PARTITIONS) === p);
     return mine.every((r) => r.status === 'completed') ? Math.max(killedAt, ...mine.map((r) => Number(r.at))) : Infinity;
   };
   const pauses = Array.from({ length: PARTITIONS }, (_, p) => {
@@ -143,7 +147,7 @@ t.test('three nodes on three nats-servers, 210 tasks with joins: the partition s
   t.comment(`recovery after the SIGKILL of ${victim!.name}: new partition stream leader ${newLeader} after ${leaderMs} ms; first task completed after ${firstMs} ms; `
     + `longest pause of each partition in the ${WINDOW_MS / 1000} s after the kill (ms, starting at ms after the kill): ${JSON.stringify(pauses)}; `
     + `first completion after the kill by partition and agent (ms): ${JSON.stringify(Object.fromEntries([...firsts].sort()))}; `
-    + `every ticket of the partition completed (ms after the kill, null: not in the window): ${JSON.stringify(Array.from({ length: PARTITIONS }, (_, p) => (Number.isFinite(workEnds(p)) ? Math.round(workEnds(p) - killedAt) : null)))}`);
+    + `the partition's last fan-out task completed (ms after the kill, null: not in the window): ${JSON.stringify(Array.from({ length: PARTITIONS }, (_, p) => (Number.isFinite(workEnds(p)) ? Math.round(workEnds(p) - killedAt) : null)))}`);
   const budget = LEASE_TTL_MS + 5_000;
   t.ok(firstMs <= budget, `tasks completed again within the lease TTL + 5 s of the kill (${firstMs} ms, budget ${budget} ms)`);
   // Nothing of a partition whose stream lost its leader moves before NATS elects a new one (its
