@@ -17,6 +17,14 @@ async function launch(): Promise<Browser> {
   });
 }
 
+/** A new viewer principal `wall-screen`, made by the node's admin; its token. */
+async function viewerToken(url: string): Promise<string> {
+  const created = await fetch(`${url}/api/tokens`, {
+    method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'wall-screen', role: 'viewer' }),
+  });
+  return ((await created.json()) as { token: string }).token;
+}
+
 t.test('the dashboard shows tickets, the DAG with statuses and blocked reasons, agents, dead letters and live events', async (t) => {
   const node = await startTestNode(t);
   await seedBlockedDiamond(node.db, 'T-diamond');
@@ -96,10 +104,7 @@ t.test('without a token the dashboard asks for one, and a wrong one is refused',
 t.test('a viewer token opens the dashboard; retrying a dead letter shows the server\'s 403 and changes nothing', async (t) => {
   const node = await startTestNode(t);
   await seedCluster(node.db);
-  const created = await fetch(`${node.url}/api/tokens`, {
-    method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'wall-screen', role: 'viewer' }),
-  });
-  const { token } = await created.json() as { token: string };
+  const token = await viewerToken(node.url);
   const browser = await launch();
   t.teardown(() => browser.close());
   const page = await browser.newPage();
@@ -125,10 +130,7 @@ t.test('a viewer token opens the dashboard; retrying a dead letter shows the ser
 t.test('an admin reads the audit log in the dashboard: the refused retry is there with its principal', async (t) => {
   const node = await startTestNode(t);
   await seedCluster(node.db);
-  const created = await fetch(`${node.url}/api/tokens`, {
-    method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'wall-screen', role: 'viewer' }),
-  });
-  const { token } = await created.json() as { token: string };
+  const token = await viewerToken(node.url);
   await fetch(`${node.url}/api/dlq/1/retry`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
   const browser = await launch();
   t.teardown(() => browser.close());
