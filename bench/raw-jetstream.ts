@@ -3,7 +3,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { pipelined } from './stats.ts';
 
 export const RAW_STREAM = 'BENCH_RAW';
-const SUBJECT = 'bench.raw.msgs';
+// Under omoi.>: the node's NATS user (the embedded server's authorization) may publish nothing else.
+const SUBJECT = 'omoi.bench.raw.msgs';
 const DURABLE = 'bench-raw';
 
 export interface RawResult {
