@@ -4,7 +4,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { tempDir } from '../harness/index.ts';
+import { tempDir, waitFor } from '../harness/index.ts';
 import { cleanEnv, runOmoi } from '../cli/run-omoi.ts';
 
 const execFileAsync = promisify(execFile);
@@ -71,7 +71,10 @@ t.test('scripts/cluster.sh starts three nats-servers, one PostgreSQL and three n
   for (const url of urls) t.equal((await fetch(`${url}/readyz`)).status, 200, `${url} is ready`);
 
   const token = (await readFile(`${dir}/api-token`, 'utf8')).trim();
-  const view = await (await fetch(`${urls[2]}/api/cluster`, { headers: { authorization: `Bearer ${token}` } })).json() as any;
+  // Ready is not settled: a node records its HTTP URL, and the partitions are spread, just after it.
+  const clusterView = async () => (await fetch(`${urls[2]}/api/cluster`, { headers: { authorization: `Bearer ${token}` } })).json() as any;
+  const settled = (v: any) => v.nodes.every((n: any) => n.http_url) && v.leases.filter((l: any) => l.node_id && Date.parse(l.expires_at) > Date.now()).length === 4;
+  const view = await waitFor('every node with its URL, every partition leased', async () => { const v = await clusterView(); return settled(v) ? v : undefined; }, { timeoutMs: 20_000 }).catch(clusterView);
   t.same(view.nodes.map((n: any) => [n.id, n.status]), [['node-1', 'up'], ['node-2', 'up'], ['node-3', 'up']], 'three nodes up');
   t.same(view.nodes.map((n: any) => n.http_url), urls, 'each with its HTTP URL');
   const now = Date.now();
