@@ -10,5 +10,5 @@ export { runStatus, type StatusOptions } from './commands/status.ts';
 export { runDocs, type DocsOptions } from './commands/docs.ts';
 export { jsonLine, prettyLine } from './message-line.ts';
 export { NodeFiles, readNodeFile } from './node-files.ts';
-export { connectCli, natsTarget, natsUrlFrom } from './nats-client.ts';
+export { connectCli, natsTarget } from './nats-client.ts';
 export { DEFAULT_NATS_URL, DEFAULT_NODE_URL, DLQ_STATUSES, type DlqStatus } from './defaults.ts';

@@ -18,11 +18,6 @@ export interface NatsTarget {
   from: string;
 }
 
-/** `--nats-url`, else `NATS_URL`, else the local default. */
-export function natsUrlFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return option || env.NATS_URL || DEFAULT_NATS_URL;
-}
-
 /**
  * Where a command connects and with which credentials:
  * 1. `NATS_*` credentials in the environment (or the config file): those, at `--nats-url`,

@@ -56,6 +56,17 @@ async function streamMessages(stream: string): Promise<number> {
   return (await (await jetstreamManager(node)).streams.info(stream)).state.messages;
 }
 
+
+/** What a subscription yields first: a message, its close, or the error the server sent (a refused subscribe). */
+async function firstOrError(sub: AsyncIterable<unknown>): Promise<unknown> {
+  try {
+    for await (const _ of sub) return 'a message';
+    return 'closed without error';
+  } catch (err) {
+    return err;
+  }
+}
+
 t.test('the data directory files are private', async (t) => {
   for (const file of [NatsAuthFiles.auth(dataDir), NatsAuthFiles.clientEnv(dataDir), path.join(NatsAuthFiles.storeDir(dataDir), 'omoi-nats-server.conf')]) {
     t.equal((await stat(file)).mode & 0o777, 0o600, `${path.basename(file)} is 0600`);
@@ -101,15 +112,7 @@ t.test('client user: commands on omoi.in.> only, events and errors, its own inbo
   t.equal(got.value?.subject, 'omoi.evt.test.happened', 'events are readable');
 
   const other = await open(t, clientCreds);
-  const inboxes = other.subscribe('_INBOX.>');
-  const refused = await (async () => {
-    try {
-      for await (const _ of inboxes) return 'a message';
-      return 'closed without error';
-    } catch (err) {
-      return err;
-    }
-  })();
+  const refused = await firstOrError(other.subscribe('_INBOX.>'));
   t.ok(refused instanceof errors.PermissionViolationError, `subscribing to _INBOX.> (the nodes' pull deliveries) is refused: ${String(refused)}`);
 });
 
@@ -188,15 +191,7 @@ t.test('a remote agent provisioned on the running server: its whole loop, and no
   t.not(await otherConsumer((m) => m.consumers.add('OMOI_EVT', { durable_name: name, filter_subject: 'omoi.evt.>', ack_policy: AckPolicy.Explicit })), 'allowed', 'nor its own with another filter');
   t.not(await otherConsumer((m) => m.streams.purge('OBJ_OMOI_GIT')), 'allowed', 'nor purge the git bucket');
   const c = await open(t, creds);
-  const sniff = c.subscribe('_INBOX.omoi-client.>');
-  const sniffed = await (async () => {
-    try {
-      for await (const _ of sniff) return 'a message';
-      return 'closed';
-    } catch (err) {
-      return err;
-    }
-  })();
+  const sniffed = await firstOrError(c.subscribe('_INBOX.omoi-client.>'));
   t.ok(sniffed instanceof errors.PermissionViolationError, 'it may not read others\' inboxes');
 
   const removed = await runOmoi(['nats-user', 'remove-agent', agentId], { OMOI_DATA_DIR: dataDir });
