@@ -14,6 +14,7 @@ import { AgentDirectory } from './actors/agent-directory.ts';
 import { ingressAudit, PostgresAuditLog } from './audit/index.ts';
 import { agentOfNode } from './actors/local-agent.ts';
 import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
+import { Breakers } from './breakers/breakers.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
 import {
@@ -53,6 +54,7 @@ export interface OmoiNode {
   metrics: Metrics;
   runtime: ActorRuntime;
   leases: LeaseManager;
+  breakers: Breakers;
   httpUrl: string;
   apiToken: string;
   /** Validate and publish a command (as HTTP and the CLI do). */
@@ -130,6 +132,9 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
 
     // 3. Actors
     const metrics = new Metrics();
+    // Circuit breakers around what this node calls outside itself (git remotes, alert routes,
+    // resolver and agent commands): each state change is an event (and an alert while open).
+    const breakers = new Breakers({ onChange: (c) => publishDirect(js, config.nodeId, log, 'breaker.state', { node_id: config.nodeId, ...c }) });
     const report = supervisionReporter(js, config.nodeId, log);
     const runtime = new ActorRuntime({
       db, log, metrics, report,
@@ -320,7 +325,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
 
     let stopping: Promise<void> | undefined;
     const node: OmoiNode = {
-      config, log, db, nc, js, metrics, runtime, leases, httpUrl: http.url, apiToken, submit, readiness,
+      config, log, db, nc, js, metrics, runtime, leases, breakers, httpUrl: http.url, apiToken, submit, readiness,
       idle: async () => {
         await Promise.all([...workers.values()].map((w) => w.whenIdle()));
       },
@@ -353,8 +358,7 @@ function publishDirect(js: JetStreamClient, source: string, log: Logger, type: s
 function supervisionReporter(js: JetStreamClient, source: string, log: Logger) {
   return (r: SupervisionReport) => {
     const publish = (type: string, payload: Record<string, unknown>) => publishDirect(js, source, log, type, payload);
-    publish('actor.supervision', { ...r });
-    if (r.action === 'escalated') publish('alert.raised', { severity: 'critical', code: 'actor_escalated', message: `${r.actor} ${r.entity} exhausted its restarts: ${r.error ?? ''}`, entity: r.entity });
+    publish('actor.supervision', { ...r }); // an escalation becomes an `actor_escalated` alert (src/alerts)
   };
 }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { parseAlertsConfig } from '../alerts/alerts-config.ts';
 import { ConfigError } from '../errors.ts';
 import { DEFAULTS, defaultNodeId, type OmoiConfig } from './options.ts';
 import { SETTINGS } from './settings.ts';
@@ -23,6 +24,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       resolved[setting.key] = setting.parse(envValue);
     }
   }
+  // The one structured section: rules and routes, checked whole (not an environment variable).
+  resolved.alerts = parseAlertsConfig(fromFile.alerts);
   Object.assign(resolved, overrides);
   const config = resolved as unknown as OmoiConfig;
   config.dataDir = path.resolve(config.dataDir);
@@ -66,7 +69,7 @@ function readConfigFile(file: string): Record<string, unknown> {
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError('OMOI_CONFIG', `${file} must hold a mapping of settings`);
   }
-  const known = new Set(SETTINGS.map((s) => s.key as string));
+  const known = new Set([...SETTINGS.map((s) => s.key as string), 'alerts']);
   for (const key of Object.keys(parsed)) {
     if (!known.has(key)) throw new ConfigError('OMOI_CONFIG', `${file}: unknown setting ${JSON.stringify(key)}`);
   }

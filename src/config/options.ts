@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import type { AlertsConfig } from '../alerts/alerts-config.ts';
 import { isSafeId, MAX_ID_LENGTH } from '../ids.ts';
 
 /**
@@ -130,6 +131,12 @@ export interface OmoiConfig {
    * ticket links to any more is removed by the clone sweep (at start, then hourly).
    */
   cloneRetainFinishedMs: number;
+  /**
+   * Alert rules and routes: the `alerts:` section of the config file (no environment
+   * variables; `src/alerts/alerts-config.ts` has the schema). Empty → alerts show only in the
+   * dashboard, the API and `omoi alerts`.
+   */
+  alerts: AlertsConfig;
 }
 
 export const DEFAULTS = {
@@ -163,6 +170,7 @@ export const DEFAULTS = {
   sandboxPoolIdleMs: 60_000,
   sandboxWritable: [] as string[],
   cloneRetainFinishedMs: 7 * 24 * 3_600_000,
+  alerts: {} as AlertsConfig,
 } as const satisfies Partial<OmoiConfig>;
 
 /**

@@ -32,14 +32,6 @@ export const SupervisionEvent = event({
   example: { actor: 'TicketActor', entity: 'T1', action: 'restarted', error: 'boom', restarts: 1, backoff_ms: 100 },
 });
 
-export const AlertRaised = event({
-  type: 'alert.raised',
-  description: 'Something needs a person: an escalated actor, a dead letter, a failed agent, a blocked continuation.',
-  consumers: [...OBSERVERS, 'alert routing (operators subscribe to `omoi.evt.alert.raised`)'],
-  payload: Type.Object({ severity: Type.Union([Type.Literal('warning'), Type.Literal('critical')]), code: Type.String(), message: Type.String(), entity: Type.Optional(Type.String()) }),
-  example: { severity: 'critical', code: 'dead_letter', message: 'message 42 exhausted 5 deliveries', entity: 'T1' },
-});
-
 export const NodeStatus = event({
   type: 'node.status',
   description: 'A node started, stopped, or gained/lost partitions.',
