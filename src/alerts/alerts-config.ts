@@ -74,7 +74,13 @@ export function parseAlertsConfig(raw: unknown): AlertsConfig {
   if (raw === undefined || raw === null) return {};
   if (!Value.Check(AlertsConfig, raw)) {
     const first = [...Value.Errors(AlertsConfig, raw)][0]!;
-    throw new ConfigError('OMOI_CONFIG', `alerts${first.path.replaceAll('/', '.')}: ${first.message}`);
+    const where = `alerts${first.path.replaceAll('/', '.')}`;
+    // A union's own message ("Expected union value") does not say what would do.
+    const hint = /\/kind(\/\d+)?$/.test(first.path) ? `must be one of ${ALERT_KINDS.join(', ')}, got ${JSON.stringify(first.value)}`
+      : /\/severity$/.test(first.path) ? `must be one of ${ALERT_SEVERITIES.join(', ')}, got ${JSON.stringify(first.value)}`
+        : /^\/routes\/[^/]+$/.test(first.path) ? 'must be a webhook {type, url, secret?, headers?}, slack {type, url} or email {type, to, from?, smtp} route'
+          : first.message;
+    throw new ConfigError('OMOI_CONFIG', `${where}: ${hint}`);
   }
   const routes = raw.routes ?? {};
   (raw.rules ?? []).forEach((rule, i) => {
