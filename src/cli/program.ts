@@ -66,12 +66,13 @@ export function buildProgram(io: CliIo = processIo): Command {
     .summary('start a node (runs until Ctrl-C)')
     .description('Start a node: database (embedded unless DATABASE_URL), NATS (embedded unless NATS_URL), actors, partitions, HTTP.\nRuns until SIGINT/SIGTERM, then stops gracefully; a second signal forces the exit (130/143).\nInvalid configuration exits 2 with one line naming the setting.')
     .option('--demo', 'also run the demo: a ticket on a sample repository (split, join, real merges, a resolved conflict), narrated as it runs; see docs/tutorial.md')
+    .option('--demo-conflict', 'run the demo without its resolver: the config.py conflict blocks the merge of join-G for a person to resolve, and raises a merge_unresolved alert (implies --demo)')
     .addHelpText('after', examples(
       'omoi start',
       'OMOI_HTTP_PORT=0 DATABASE_URL=postgres://localhost/omoi NATS_URL=nats://localhost:4222 omoi start',
       'OMOI_CONFIG=omoi.yaml omoi start',
     ))
-    .action(async (opts: { demo?: boolean }) => {
+    .action(async (opts: { demo?: boolean; demoConflict?: boolean }) => {
       await (await start()).runStart(opts);
     });
 

@@ -26,7 +26,8 @@ export interface DemoTicket {
   repository: string;
   base_branch: string;
   ownership: 'lenient';
-  resolver_command: string;
+  /** Absent with `--demo-conflict`: the conflict is left to a person. */
+  resolver_command?: string;
   tasks: DemoTask[];
 }
 
@@ -73,7 +74,7 @@ function editFeatures(line: string): string {
  * run on merged code and on the synthesized results of their sources. D and G are both sinks:
  * the ticket's final head merges them. Every task is a shell command (`kind: command`).
  */
-export function demoTicket(ticketId: string, repository: string, resolverCommand = defaultResolverCommand()): DemoTicket {
+export function demoTicket(ticketId: string, repository: string, resolverCommand: string | null = defaultResolverCommand()): DemoTicket {
   const task = (id: string, title: string, depends_on: string[], owns: string[], run: string[]): DemoTask =>
     ({ id, title, depends_on, owns, kind: 'command', run: run.join(' && ') });
   return {
@@ -82,7 +83,7 @@ export function demoTicket(ticketId: string, repository: string, resolverCommand
     repository,
     base_branch: 'main',
     ownership: 'lenient',
-    resolver_command: resolverCommand,
+    ...(resolverCommand === null ? {} : { resolver_command: resolverCommand }),
     tasks: [
       task('A', 'setup: project metadata and requirements', [], ['pyproject.toml', 'requirements.txt'], [
         write('pyproject.toml', ['[project]', 'name = "shop"', 'version = "0.1.0"', 'requires-python = ">=3.9"']),

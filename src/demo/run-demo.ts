@@ -19,8 +19,11 @@ export interface DemoOptions {
   signal?: AbortSignal;
   /** The ticket id (default `demo-<UTC timestamp>`: a new ticket each run). */
   ticketId?: string;
-  /** The ticket's resolver command (default: `node src/demo/resolve-features.mjs`). */
-  resolverCommand?: string;
+  /**
+   * The ticket's resolver command (default: `node src/demo/resolve-features.mjs`); `null`: none,
+   * so join-G's conflict is left to a person (`omoi start --demo --demo-conflict`).
+   */
+  resolverCommand?: string | null;
   /** Where the sample repository is (default `<dataDir>/demo/sample-repo`); an existing one is reused. */
   sampleRepoDir?: string;
 }
@@ -73,7 +76,7 @@ export async function runDemo(node: OmoiNode, opts: DemoOptions): Promise<DemoOu
   const sql = (query: string, params: unknown[] = []) => node.db.em().getConnection().execute(query, params) as Promise<Row[]>;
 
   write(`demo: sample repository ${repo.dir} (main at ${repo.commit.slice(0, 7)})`);
-  write(`demo: submitting ticket ${ticketId}: A → B ∥ C ∥ H → D (join), A → E ∥ F → G (join); ownership lenient; resolver ${opts.resolverCommand ?? path.relative(process.cwd(), RESOLVER_SCRIPT)}`);
+  write(`demo: submitting ticket ${ticketId}: A → B ∥ C ∥ H → D (join), A → E ∥ F → G (join); ownership lenient; ${opts.resolverCommand === null ? 'no resolver: the config.py conflict is left to you' : `resolver ${opts.resolverCommand ?? path.relative(process.cwd(), RESOLVER_SCRIPT)}`}`);
 
   const started = Date.now();
   const line = (text: string) => write(`${elapsed(Date.now() - started)} ${text}`);

@@ -8,6 +8,8 @@ import { NodeFiles } from '../node-files.ts';
 export interface StartOptions {
   /** Once the node is up, run the demo ticket on a sample repository (`src/demo/`). */
   demo?: boolean;
+  /** With `demo`: no resolver, so the demo's conflict blocks its merge for a person (and raises an alert). */
+  demoConflict?: boolean;
 }
 
 /** Exit codes of a forced stop, as a shell reports a death by that signal (128 + number). */
@@ -50,7 +52,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
 
   // The demo runs beside the node; a stop signal ends its wait, and the node stops as usual.
   const demoStop = new AbortController();
-  const demo = opts.demo ? runDemoOn(node, demoStop.signal) : Promise.resolve();
+  const demo = opts.demo || opts.demoConflict ? runDemoOn(node, demoStop.signal, opts.demoConflict ?? false) : Promise.resolve();
 
   await stopSignal;
   demoStop.abort();
@@ -67,10 +69,10 @@ export async function runStart(opts: StartOptions): Promise<void> {
  * failed, blocked, timed out) is reported by the demo itself; an error creating or submitting
  * it is printed as one line. Either way the node keeps running until a stop signal.
  */
-async function runDemoOn(node: OmoiNode, signal: AbortSignal): Promise<void> {
+async function runDemoOn(node: OmoiNode, signal: AbortSignal, leaveConflict: boolean): Promise<void> {
   try {
     const { runDemo } = await import('../../demo/index.ts');
-    await runDemo(node, { write: (line) => process.stdout.write(line + '\n'), signal });
+    await runDemo(node, { write: (line) => process.stdout.write(line + '\n'), signal, ...(leaveConflict ? { resolverCommand: null } : {}) });
   } catch (err) {
     if (!signal.aborted) process.stdout.write(`demo: could not run the demo: ${(err as Error)?.message ?? String(err)} (the node keeps running)\n`);
   }
