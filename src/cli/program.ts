@@ -264,7 +264,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .description('Send a test notification (status "test") through a configured route now, from here: with this\nenvironment\'s OMOI_CONFIG and secrets, no retry, nothing recorded. Prints the route\'s answer; exits 1 if it failed.')
     .argument('<route>', 'route name (a key of alerts.routes)')
     .option('--timeout <ms>', 'give up after ms milliseconds', positiveInt('--timeout'), 10_000)
-    .addHelpText('after', examples('OMOI_CONFIG=omoi.yaml omoi alert-deliveries test ops-webhook'))
+    .addHelpText('after', examples('omoi alert-deliveries test ops-webhook', 'OMOI_CONFIG=omoi.yaml omoi alert-deliveries test team-mail --timeout 20000'))
     .action(async (route: string, opts: { timeout: number }) => {
       io.out((await (await alertDeliveryCommands()).testRoute(route, { timeoutMs: opts.timeout })) + '\n');
     });
