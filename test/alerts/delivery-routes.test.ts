@@ -1,9 +1,13 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import t from 'tap';
 import { backoffDelay, RouteRejectedError, RouteUnavailableError, sendTestNotification, signatureOf, slackMessage } from '../../src/alerts/delivery/index.ts';
 import { sendThrough } from '../../src/alerts/delivery/route-sender.ts';
 import type { AlertRoute } from '../../src/alerts/alerts-config.ts';
 import type { AlertNotification } from '../../src/alerts/alert-kinds.ts';
-import { freePort } from '../harness/index.ts';
+import { freePort, tempDir } from '../harness/index.ts';
 import { mailHeader, notification, smtpSink, webhookReceiver } from './receivers.ts';
 
 const N = notification() as AlertNotification;
@@ -147,6 +151,31 @@ t.test('backoff doubles per attempt, with jitter between half and all of it, cap
   const opts = { baseMs: 1_000, maxMs: 10_000 };
   t.same([1, 2, 3, 4, 5, 9].map((a) => backoffDelay(a, opts, () => 0)), [500, 1_000, 2_000, 4_000, 5_000, 5_000]);
   t.same([1, 2, 3, 4, 5, 9].map((a) => backoffDelay(a, opts, () => 0.999999)), [1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+});
+
+t.test("README's signature checks (Node and Python) accept a real webhook's signature and refuse a changed body", async (t) => {
+  const hook = await webhookReceiver(t);
+  await sendThrough({ type: 'webhook', url: hook.url, secret: 'readme-key' }, request('ops-webhook'));
+  const { body, headers } = hook.received[0]!;
+  const readme = fs.readFileSync('README.md', 'utf8');
+  const section = readme.slice(readme.indexOf('Verify the signature'));
+  const js = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+  const py = /```python\n([\s\S]*?)```/.exec(section)?.[1];
+  t.ok(js && py, 'README has both checks');
+  const dir = await tempDir(t, 'readme-signature');
+  const module = path.join(dir, 'verify.mjs');
+  fs.writeFileSync(module, `${js}\nexport { verified };\n`);
+  const { verified } = await import(module) as { verified: (raw: Buffer, header: unknown, secret: string) => boolean };
+  t.equal(verified(Buffer.from(body), headers['omoi-signature'], 'readme-key'), true, 'Node: the real signature checks out');
+  t.equal(verified(Buffer.from(createTampered(body)), headers['omoi-signature'], 'readme-key'), false, 'Node: a changed body does not');
+  t.equal(verified(Buffer.from(body), undefined, 'readme-key'), false, 'Node: no header does not');
+  const script = `${py}\nimport sys\nraw = open(sys.argv[1], 'rb').read()\nprint(verified(raw, sys.argv[2], 'readme-key'))\n`;
+  fs.writeFileSync(path.join(dir, 'verify.py'), script);
+  fs.writeFileSync(path.join(dir, 'good.json'), body);
+  fs.writeFileSync(path.join(dir, 'bad.json'), createTampered(body));
+  const run = async (file: string) => (await promisify(execFile)('python3', [path.join(dir, 'verify.py'), path.join(dir, file), String(headers['omoi-signature'])])).stdout.trim();
+  t.equal(await run('good.json'), 'True', 'Python: the real signature checks out');
+  t.equal(await run('bad.json'), 'False', 'Python: a changed body does not');
 });
 
 function createTampered(body: string): string {
