@@ -14,8 +14,9 @@ export interface PostOptions {
 /**
  * POSTs `body` (JSON) and classifies the answer: 2xx → the reply; 408, 429 and 5xx, a refused
  * connection or no answer in time → `RouteUnavailableError` (retry); any other status →
- * `RouteRejectedError` `route_refused` (give up). Errors never contain the URL: a Slack
- * webhook's path is its secret.
+ * `RouteRejectedError` `route_refused` (give up). A redirect is not followed (it is a
+ * refusal): a signed body goes only where it was configured to. Errors never contain the URL:
+ * a Slack webhook's path is its secret.
  */
 export async function postJson(url: string, body: string, headers: Record<string, string>, opts: PostOptions): Promise<RouteReply> {
   const timeout = AbortSignal.timeout(opts.timeoutMs);
