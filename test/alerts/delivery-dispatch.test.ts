@@ -175,3 +175,16 @@ t.test('a route whose receiver is down opens its breaker: deliveries deferred (c
   t.ok(await counted(metrics, 'webhook', 'deferred') > 0, 'deferrals are counted');
   t.equal(await counted(metrics, 'webhook', 'delivered'), 4);
 });
+
+t.test('two nodes share the durable and the dispatch: each of 20 notifications is delivered exactly once', async (t) => {
+  const hook = await webhookReceiver(t, { delayMs: 20 });
+  const routes: Record<string, AlertRoute> = { shared: { type: 'webhook', url: hook.url } };
+  const [a, b] = [await startDelivery(t, routes), await startDelivery(t, routes)];
+  const ids = Array.from({ length: 20 }, (_, i) => `A-shared-${i}`);
+  await Promise.all(ids.map((id) => raise(notification({ alert_id: id, routes: ['shared'] }))));
+  for (const id of ids) await settled(id);
+  const got = hook.received.map((r) => r.json.alert_id).sort();
+  t.same(got, [...ids].sort(), 'every notification arrived once, none twice');
+  const delivered = (await counted(a.metrics, 'webhook', 'delivered')) + (await counted(b.metrics, 'webhook', 'delivered'));
+  t.equal(delivered, 20, `the two dispatchers delivered 20 between them (${await counted(a.metrics, 'webhook', 'delivered')} and ${await counted(b.metrics, 'webhook', 'delivered')})`);
+});
