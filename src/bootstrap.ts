@@ -14,6 +14,7 @@ import { AgentDirectory } from './actors/agent-directory.ts';
 import { ingressAudit, PostgresAuditLog } from './audit/index.ts';
 import { agentOfNode } from './actors/local-agent.ts';
 import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
+import { AlertDelivery } from './alerts/delivery/index.ts';
 import { Breakers } from './breakers/breakers.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
@@ -69,7 +70,7 @@ export interface OmoiNode {
  * Starts a node. Reads top to bottom as the wiring diagram of the system:
  * logger → database (embedded if no DATABASE_URL; migrations; the cluster's partition count) → NATS (embedded if no NATS_URL)
  * → JetStream streams and consumers → actor system → partition leases and workers →
- * ingress router → HTTP. Every step is logged; a failure stops what was started.
+ * ingress router → alert delivery → HTTP. Every step is logged; a failure stops what was started.
  */
 export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {}): Promise<OmoiNode> {
   const log = opts.log ?? createLogger(config.logLevel, config.nodeId);
@@ -294,6 +295,12 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const router = new IngressRouter({ js, log, metrics, rejections, partitions: config.partitions, maxDeliver: config.maxDeliver, source: config.nodeId, agents: agentAuth, audit: ingressAudit(audit) });
     await router.start();
 
+    // 6. Alert delivery, off the actors' path: one durable shared by the cluster records each
+    // `alert.raised` notification per route; a dispatcher on every node delivers them (webhook,
+    // Slack, e-mail) with retries, behind the `webhook` and `smtp` breakers.
+    const alertDelivery = await AlertDelivery.start({ js, jsm, db, breakers, log, metrics, config, dashboardUrl: () => httpUrl });
+    cleanup.push(() => alertDelivery.stop());
+
     const submit = async (type: string, payload: unknown, o: { id?: string } = {}) => {
       const def = lookup(type);
       if (def?.kind !== 'command' || !(def as CommandDef).ingress) throw new ProtocolError('unknown_type', `${JSON.stringify(type)} is not a command clients may send`, '/type', type);
@@ -316,7 +323,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       return { ready: Object.values(checks).every((c) => c.ok), checks };
     };
 
-    // 6. HTTP: API (principals with roles; the node's token is the bootstrap admin), dashboard, health, readiness, metrics
+    // 7. HTTP: API (principals with roles; the node's token is the bootstrap admin), dashboard, health, readiness, metrics
     const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
     const principals = new Principals(db);
     const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, principals, audit, deadLetters: new DeadLetters({ db, js }), lag: () => consumerLag(jsm, config.partitions) });

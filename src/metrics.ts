@@ -14,6 +14,8 @@ export class Metrics {
   readonly spawns = new Counter({ name: 'omoi_actor_spawns_total', help: 'Child actors spawned (MergeActors), by actor type and the actor type of their nact parent (`node` for a node-level supervisor)', labelNames: ['actor', 'parent'], registers: [this.registry] });
   readonly restarts = new Counter({ name: 'omoi_actor_restarts_total', help: 'Actor restarts and escalations, by actor type and action', labelNames: ['actor', 'action'], registers: [this.registry] });
   readonly attemptsExpired = new Counter({ name: 'omoi_attempts_expired_total', help: 'Task attempts past their deadline (agent silent) sent back to the queue, by the state they were in', labelNames: ['status'], registers: [this.registry] });
+  /** Alert deliveries by route type (webhook, slack, email) and outcome (delivered, retry, failed, deferred): src/alerts/delivery. */
+  readonly alertDeliveries = new Counter({ name: 'omoi_alert_deliveries_total', help: 'Alert deliveries tried or deferred, by route type and outcome (delivered, retry, failed, deferred: its breaker was open)', labelNames: ['route_type', 'outcome'], registers: [this.registry] });
   readonly partitions = new Gauge({ name: 'omoi_partitions_held', help: 'Partitions leased by this node', registers: [this.registry] });
 
   constructor() {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeFailure } from './cli-error.ts';
 import { ROLES, type Role } from '../access/roles.ts';
-import { DEFAULT_NATS_URL, DEFAULT_NODE_URL, DLQ_STATUSES, type DlqStatus } from './defaults.ts';
+import { ALERT_DELIVERY_STATUSES, DEFAULT_NATS_URL, DEFAULT_NODE_URL, DLQ_STATUSES, type AlertDeliveryStatus, type DlqStatus } from './defaults.ts';
 
 // Commands are imported when they run: `--help` and usage errors stay fast.
 const start = () => import('./commands/start.ts');
@@ -14,6 +14,7 @@ const docs = () => import('./commands/docs.ts');
 const tokenCommands = () => import('./commands/token.ts');
 const audit = () => import('./commands/audit.ts');
 const natsUser = () => import('./commands/nats-user.ts');
+const alertDeliveryCommands = () => import('./commands/alert-deliveries.ts');
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const NATS_URL_HELP = `NATS server (default: $NATS_URL, else the embedded server of the node in $OMOI_DATA_DIR, as named in its nats-client.env, else ${DEFAULT_NATS_URL})`;
@@ -238,6 +239,35 @@ export function buildProgram(io: CliIo = processIo): Command {
     .addHelpText('after', examples('omoi audit', 'omoi audit --limit 200 --principal ci-bot', 'omoi audit --command ticket.cancel --json'))
     .action(async (opts: { limit: number; principal?: string; command?: string; url: string; json?: boolean }) => {
       io.out((await (await audit()).runAudit(opts)) + '\n');
+    });
+
+  const alertDeliveries = program
+    .command('alert-deliveries')
+    .summary('where alert notifications went (webhook, Slack, e-mail); test a route')
+    .description('Alert deliveries: one per notification of an alert and route, with status (pending, delivered, failed),\nattempts, next attempt, the route\'s last answer and last error. Routes are `alerts.routes` in the config file.')
+    .addHelpText('after', examples('omoi alert-deliveries', 'omoi alert-deliveries --status failed', 'omoi alert-deliveries --alert 01JF3Q8ZK2', 'omoi alert-deliveries test ops-webhook'));
+
+  alertDeliveries
+    .command('list', { isDefault: true })
+    .description('List alert deliveries, newest first (any token: $OMOI_API_TOKEN or <data dir>/api-token).')
+    .option('--alert <id>', 'only this alert\'s')
+    .addOption(new Option('--status <status>', 'only deliveries with this status').choices(ALERT_DELIVERY_STATUSES))
+    .option('--limit <n>', 'at most n rows', positiveInt('--limit'), 50)
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi alert-deliveries list --status failed', 'omoi alert-deliveries list --alert 01JF3Q8ZK2 --json'))
+    .action(async (opts: { alert?: string; status?: AlertDeliveryStatus; limit: number; url: string; json?: boolean }) => {
+      io.out((await (await alertDeliveryCommands()).listDeliveries(opts)) + '\n');
+    });
+
+  alertDeliveries
+    .command('test')
+    .description('Send a test notification (status "test") through a configured route now, from here: with this\nenvironment\'s OMOI_CONFIG and secrets, no retry, nothing recorded. Prints the route\'s answer; exits 1 if it failed.')
+    .argument('<route>', 'route name (a key of alerts.routes)')
+    .option('--timeout <ms>', 'give up after ms milliseconds', positiveInt('--timeout'), 10_000)
+    .addHelpText('after', examples('omoi alert-deliveries test ops-webhook', 'OMOI_CONFIG=omoi.yaml omoi alert-deliveries test team-mail --timeout 20000'))
+    .action(async (route: string, opts: { timeout: number }) => {
+      io.out((await (await alertDeliveryCommands()).testRoute(route, { timeoutMs: opts.timeout })) + '\n');
     });
 
   const natsUsers = program

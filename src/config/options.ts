@@ -137,6 +137,11 @@ export interface OmoiConfig {
    * dashboard, the API and `omoi alerts`.
    */
   alerts: AlertsConfig;
+  /**
+   * Attempts at delivering one alert notification to one route (webhook, Slack, e-mail) before
+   * it is recorded `failed`; retries back off exponentially (with jitter) from 2 s to 10 min.
+   */
+  alertDeliveryMaxAttempts: number;
 }
 
 export const DEFAULTS = {
@@ -171,6 +176,7 @@ export const DEFAULTS = {
   sandboxWritable: [] as string[],
   cloneRetainFinishedMs: 7 * 24 * 3_600_000,
   alerts: {} as AlertsConfig,
+  alertDeliveryMaxAttempts: 8,
 } as const satisfies Partial<OmoiConfig>;
 
 /**

@@ -148,4 +148,5 @@ export const SETTINGS: Setting[] = [
   def('sandboxWritable', 'OMOI_SANDBOX_WRITABLE', 'Absolute directories, `:`-separated, that task commands may write besides their sandbox, under bubblewrap (default none).', paths),
   def('sandboxPoolIdleMs', 'OMOI_SANDBOX_POOL_IDLE_MS', 'An idle pooled sandbox is removed after this long, ms (default 60000).', int(10, 86_400_000)),
   def('cloneRetainFinishedMs', 'OMOI_CLONE_RETAIN_FINISHED_MS', 'A finished ticket keeps its link to the node\'s clone of its repository this long, ms; a clone no ticket links to is removed (default 604800000, 7 days).', int(0, 3_153_600_000)),
+  def('alertDeliveryMaxAttempts', 'OMOI_ALERT_DELIVERY_MAX_ATTEMPTS', 'Attempts at delivering an alert notification to one route before it is recorded `failed`; retries back off exponentially from 2 s to 10 min, with jitter (default 8).', int(1, 100)),
 ];

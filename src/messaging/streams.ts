@@ -95,7 +95,8 @@ async function upsertStream(jsm: JetStreamManager, cfg: StreamConfig & { name: s
   }
 }
 
-async function upsertConsumer(jsm: JetStreamManager, stream: string, cfg: ConsumerConfig & { durable_name: string }): Promise<void> {
+/** Creates the durable consumer, or updates it to `cfg`: safe on every start of every node. */
+export async function upsertConsumer(jsm: JetStreamManager, stream: string, cfg: ConsumerConfig & { durable_name: string }): Promise<void> {
   try {
     await jsm.consumers.info(stream, cfg.durable_name);
     await jsm.consumers.update(stream, cfg.durable_name, cfg);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { FormatRegistry } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { CommandDef, MessageDef } from './define.ts';
 import { Envelope, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from './envelope.ts';
@@ -27,6 +28,14 @@ export class ProtocolError extends Error {
     super(`${reason} [${code}]`);
   }
 }
+
+/**
+ * String formats the message schemas use. TypeBox refuses every value of a format it has not
+ * been given a checker for, so each one the schemas name is registered here, once.
+ * `date-time`: an RFC 3339 timestamp with a zone (`2026-12-02T12:00:00.000Z`).
+ */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => RFC3339.test(v) && !Number.isNaN(Date.parse(v)));
 
 const envelopeCheck = TypeCompiler.Compile(Envelope);
 const payloadChecks = new Map<string, TypeCheck<TSchema>>();

@@ -37,6 +37,8 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['POST', '/api/tokens', '/api/tokens', 'admin', { name: 'made-by-test', role: 'viewer' }],
   ['DELETE', '/api/tokens/:name', '/api/tokens/made-by-test', 'admin'],
   ['GET', '/api/audit', '/api/audit', 'admin'],
+  ['GET', '/api/alerts/:id/deliveries', '/api/alerts/A1/deliveries', 'viewer'],
+  ['GET', '/api/alert-deliveries', '/api/alert-deliveries?status=failed', 'viewer'],
 ];
 
 async function createToken(node: TestNode, name: string, role: string): Promise<string> {

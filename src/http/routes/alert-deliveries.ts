@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import { DELIVERY_STATUSES, DeliveryStore } from '../../alerts/delivery/index.ts';
+import type { HttpDeps } from '../deps.ts';
+import { badRequest } from '../error-reply.ts';
+import { queryEnum, queryInt, queryString } from '../request-input.ts';
+
+/** Longest alert id accepted in a path or query (the column is varchar(255)). */
+const ALERT_ID_MAX = 255;
+
+/**
+ * Alert deliveries (viewer): where each notification of an alert went (webhook, Slack,
+ * e-mail), with status, attempts, next attempt, the route's last answer and last error.
+ * - `GET /api/alerts/:id/deliveries`: one alert's, newest first.
+ * - `GET /api/alert-deliveries?status=&alert=&limit=`: all of them, e.g. `status=failed`.
+ * Neither shows a route's URL, headers or secret: only its name and type.
+ */
+export async function alertDeliveryRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  const store = new DeliveryStore(deps.db);
+
+  app.get('/alerts/:id/deliveries', { config: { role: 'viewer' } }, async (req) => {
+    const alertId = alertIdParam((req.params as { id?: unknown }).id);
+    const limit = queryInt(req.query, 'limit', { min: 1, max: 1000, default: 100 });
+    return { deliveries: await store.list({ alertId, limit }) };
+  });
+
+  app.get('/alert-deliveries', { config: { role: 'viewer' } }, async (req) => {
+    const status = queryEnum(req.query, 'status', DELIVERY_STATUSES);
+    const alertId = queryString(req.query, 'alert', ALERT_ID_MAX);
+    const limit = queryInt(req.query, 'limit', { min: 1, max: 1000, default: 100 });
+    return { deliveries: await store.list({ status, alertId, limit }) };
+  });
+}
+
+function alertIdParam(value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw badRequest('invalid_path', 'path parameter id is missing', 'params.id');
+  if (value.length > ALERT_ID_MAX || value.includes('\u0000')) throw badRequest('invalid_path', `path parameter id must be at most ${ALERT_ID_MAX} characters, without NUL`, 'params.id');
+  return value;
+}
