@@ -3,10 +3,10 @@ export * from './dag.ts';
 export * from './access.ts';
 import { AgentMessageEntity, ClusterEntity, DeadLetterEntity, EventLogEntity, LeaseHistoryEntity, NodeEntity, OutboxEntity, PartitionLeaseEntity, ProcessedMessageEntity } from './infrastructure.ts';
 import { AuditEntity, PrincipalEntity } from './access.ts';
-import { AgentEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from './dag.ts';
+import { AgentEntity, AttemptUsageEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from './dag.ts';
 
 export const ENTITIES = [
   ClusterEntity, NodeEntity, PartitionLeaseEntity, LeaseHistoryEntity, ProcessedMessageEntity, OutboxEntity, DeadLetterEntity, EventLogEntity, AgentMessageEntity,
-  TicketEntity, TaskEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, AgentEntity,
+  TicketEntity, TaskEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, AgentEntity, AttemptUsageEntity,
   PrincipalEntity, AuditEntity,
 ];
