@@ -132,8 +132,8 @@ t.test('every state-changing call is audited exactly once with its principal and
   t.equal(rows.length, mutations.length, 'one row per state-changing call, none for reads or a refused token');
   const byCommand = new Map(rows.map((r) => [r.command, r]));
   t.same([...byCommand.keys()].sort(), [
-    'agent.deregister', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
-    'task.complete', 'task.fail', 'task.split', 'ticket.cancel', 'ticket.create', 'token.create', 'token.revoke',
+    'agent.deregister', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'agent.set_budget', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
+    'task.complete', 'task.fail', 'task.split', 'ticket.cancel', 'ticket.create', 'ticket.set_budget', 'token.create', 'token.revoke',
   ], 'each call under its command');
   for (const r of rows) {
     t.equal(r.principal, 'admin', `${r.command}: principal`);
