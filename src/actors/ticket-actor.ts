@@ -1,4 +1,4 @@
-import { TicketState } from '../dag/index.ts';
+import { TaskState, TicketState } from '../dag/index.ts';
 import { NotFoundError, TerminalError } from '../errors.ts';
 import { prepareTicketClone, refreshTicketClone, ticketRepoDir } from '../git/index.ts';
 import { TaskEntity, TicketEntity, toTask, toTicket, type EntityManager } from '../persistence/index.ts';
@@ -28,13 +28,14 @@ type Handler<T extends TicketCommand> = (w: Work, payload: PayloadOf<T>) => void
 /**
  * An attempt's report, then its usage charged (src/actors/ticket/budget.ts): only the live
  * attempt's, so once per attempt, and after the report changed its task (a stop on reaching the
- * budget then finds it no longer running).
+ * budget then finds it no longer running). The outcome is what the report made of the task (a
+ * completion whose commit was refused failed).
  */
-function charged<T extends 'task.complete' | 'task.fail'>(report: Handler<T>, outcome: 'completed' | 'failed'): Handler<T> {
+function charged<T extends 'task.complete' | 'task.fail'>(report: Handler<T>): Handler<T> {
   return async (w, p) => {
     const attempt = live(w, p);
     await report(w, p);
-    if (attempt) chargeAttempt(w, attempt, outcome, p.usage);
+    if (attempt) chargeAttempt(w, attempt, w.s.tasks.get(attempt.id)?.status === TaskState.completed ? 'completed' : 'failed', p.usage);
   };
 }
 
@@ -48,8 +49,8 @@ const HANDLERS: { [T in TicketCommand]: { run: Handler<T>; full?: true } } = {
   'ticket.finalize': { run: finalize },
   'ticket.set_budget': { run: setBudget, full: true },
   'task.started': { run: started },
-  'task.complete': { run: charged(complete, 'completed') },
-  'task.fail': { run: charged((w, p) => fail(w, p), 'failed') },
+  'task.complete': { run: charged(complete) },
+  'task.fail': { run: charged((w, p) => fail(w, p)) },
   'task.expire': { run: expire },
   'task.retry_due': { run: retryDue },
   'task.add': { run: add, full: true },
