@@ -9,7 +9,7 @@ import { create } from './ticket/create.ts';
 import { add, split } from './ticket/dynamic-dag.ts';
 import { cancelTicket, finalize } from './ticket/finish.ts';
 import { mergeFinished, resolve, wake } from './ticket/joins.ts';
-import { chargeAttempt, setBudget } from './ticket/budget.ts';
+import { chargeAttempt, chargeLateAttempt, setBudget } from './ticket/budget.ts';
 import { assertReporter, cancelTask, complete, expire, fail, live, retryDue, started } from './ticket/lifecycle.ts';
 import { schedule } from './ticket/schedule.ts';
 import { save, type TicketActorState, type TicketDeps, type Work } from './ticket/work.ts';
@@ -29,13 +29,15 @@ type Handler<T extends TicketCommand> = (w: Work, payload: PayloadOf<T>) => void
  * An attempt's report, then its usage charged (src/actors/ticket/budget.ts): only the live
  * attempt's, so once per attempt, and after the report changed its task (a stop on reaching the
  * budget then finds it no longer running). The outcome is what the report made of the task (a
- * completion whose commit was refused failed).
+ * completion whose commit was refused failed). A late report of an earlier attempt is charged
+ * once too (`chargeLateAttempt`).
  */
 function charged<T extends 'task.complete' | 'task.fail'>(report: Handler<T>): Handler<T> {
   return async (w, p) => {
     const attempt = live(w, p);
     await report(w, p);
     if (attempt) chargeAttempt(w, attempt, w.s.tasks.get(attempt.id)?.status === TaskState.completed ? 'completed' : 'failed', p.usage);
+    else await chargeLateAttempt(w, p);
   };
 }
 

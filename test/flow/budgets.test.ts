@@ -139,6 +139,12 @@ t.test('budgets', async (t) => {
     const done = await waitTicket(node, 'T-stop', 'completed');
     t.equal(done.budget_exceeded, false);
     t.equal((await taskRows(node, 'T-stop')).LONG.attempt, 2, 'a new attempt ran after the raise');
+    // The stopped attempt's late report (its process was killed) still costs: charged once, to the ticket.
+    const stoppedUsage = await waitFor('the stopped attempt charged', async () =>
+      (await sql<any>(node, `select outcome, agent_id, usage from omoi_attempt_usage where ticket_id = 'T-stop' and task_id = 'LONG' and attempt = 1`))[0]);
+    t.match(stoppedUsage, { outcome: 'failed', agent_id: null });
+    t.ok(stoppedUsage.usage.wall_ms > 0, 'its wall time');
+    t.equal((await ticketRow(node, 'T-stop'))!.spend.attempts, 3, 'SHORT, the stopped LONG and the LONG after the raise');
     t.match((await events(node, 'T-stop', 'budget.changed')).map((e) => e.payload), [{ wall_ms: null, cost_usd: null, exceeded: false }]);
   });
 

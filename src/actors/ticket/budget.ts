@@ -9,8 +9,10 @@ import { endedOnAgent, setTask, setTicket, type Work } from './work.ts';
  * A ticket's budget (cost and wall time of its attempts).
  *
  * 1. The live attempt's report (`task.complete`, `task.fail`) carries its usage: one
- *    `omoi_attempt_usage` row, the ticket's spend, and `agent.usage` to its agent (id
- *    `usage:<ticket>:<task>:<attempt>`), once per attempt (a stale or repeated report is not live).
+ *    `omoi_attempt_usage` row, the ticket's spend, and `agent.usage` to its agent, once per
+ *    attempt (a repeated report is not live). A late report of an earlier attempt (one stopped
+ *    by a cancel, a budget or its deadline) is charged to the ticket if its attempt has no row
+ *    yet; its agent is not known any more, so the agent's spend does not include it.
  * 2. Crossing the warn share publishes `budget.warning`, reaching a limit `budget.exceeded`
  *    (src/budget/account.ts decides, once per limit value) and sets `budget_exceeded`.
  * 3. While `budget_exceeded`, no attempt starts (`holdsAttempts`); with `on_exceeded: stop` the
@@ -22,15 +24,37 @@ import { endedOnAgent, setTask, setTicket, type Work } from './work.ts';
 /** Why a ready task does not start while its ticket is over budget (people read it; `budget_exceeded` on the ticket decides). */
 export const BUDGET_HOLD = 'budget_exceeded';
 
+type Usage = NonNullable<PayloadOf<'task.complete'>['usage']>;
+
 /** Charges the usage of attempt `t` (the live one when its report arrived), after the report was applied. */
-export function chargeAttempt(w: Work, t: Task, outcome: 'completed' | 'failed', usage: PayloadOf<'task.complete'>['usage']): void {
-  if (!usage) return;
+export function chargeAttempt(w: Work, t: Task, outcome: 'completed' | 'failed', usage: Usage | undefined): void {
+  if (usage) charge(w, { taskId: t.id, attempt: t.attempt, agentId: t.agent_id }, outcome, usage);
+}
+
+/**
+ * A report of an earlier attempt of the task (stale: a later attempt exists, or the task moved on)
+ * is charged to the ticket once, if that attempt has no usage row yet (one query, only for such
+ * reports). Its outcome is `failed`: it was not taken.
+ */
+export async function chargeLateAttempt(w: Work, p: { task_id: string; attempt: number; usage?: Usage }): Promise<void> {
+  const t = w.s.tasks.get(p.task_id);
+  if (!p.usage || !t || p.attempt > t.attempt) return; // an attempt never assigned costs nothing
+  const { scope } = w.ctx;
+  await scope.uow.flush(AttemptUsageEntity); // rows of earlier messages of this transaction count
+  const rows = await scope.em.getConnection().execute(
+    'select 1 from omoi_attempt_usage where ticket_id = ? and task_id = ? and attempt = ?', [t.ticket_id, t.id, p.attempt], 'all', scope.em.getTransactionContext(),
+  ) as unknown[];
+  if (!rows.length) charge(w, { taskId: t.id, attempt: p.attempt, agentId: null }, 'failed', p.usage);
+}
+
+function charge(w: Work, a: { taskId: string; attempt: number; agentId: string | null }, outcome: 'completed' | 'failed', usage: Usage): void {
   const { scope } = w.ctx;
   const charge = chargeOf(usage);
+  const ticketId = w.s.ticket.id;
   scope.uow.upsert(AttemptUsageEntity, ['ticket_id', 'task_id', 'attempt'], {
-    ticket_id: t.ticket_id, task_id: t.id, attempt: t.attempt, agent_id: t.agent_id, outcome, model: usage.model ?? null, usage: { ...usage }, recorded_at: scope.now,
+    ticket_id: ticketId, task_id: a.taskId, attempt: a.attempt, agent_id: a.agentId, outcome, model: usage.model ?? null, usage: { ...usage }, recorded_at: scope.now,
   });
-  if (t.agent_id) send(scope, 'agent.usage', { agent_id: t.agent_id, ticket_id: t.ticket_id, task_id: t.id, attempt: t.attempt, ...charge });
+  if (a.agentId) send(scope, 'agent.usage', { agent_id: a.agentId, ticket_id: ticketId, task_id: a.taskId, attempt: a.attempt, ...charge });
   const onUsage = w.deps.onUsage;
   if (onUsage) scope.uow.afterCommit(() => onUsage(charge, outcome));
   const ticket = w.s.ticket;
