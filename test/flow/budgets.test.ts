@@ -66,6 +66,12 @@ t.test('budgets', async (t) => {
     const list = await api(node, 'GET', '/api/tickets');
     t.match(list.json.tickets.find((x: any) => x.id === 'T-usage'), { spend: { cost_usd: 0.25 } }, 'the list shows it too');
 
+    // A repeated report of the same attempt (another message id) changes nothing: charged once per attempt.
+    await node.submit('task.complete', { ticket_id: 'T-usage', task_id: 'A', attempt: 1, usage: { cost_usd: 9 } });
+    await node.submit('ticket.set_budget', { ticket_id: 'T-usage', cost_usd: 100 }); // handled after it, in order
+    await waitFor('the marker handled', async () => (await events(node, 'T-usage', 'budget.changed'))[0]);
+    t.match((await ticketRow(node, 'T-usage'))!.spend, { cost_usd: 0.25, attempts: 2 }, 'the repeated report was not charged');
+
     const metrics = (await api(node, 'GET', '/metrics')).text;
     t.match(metrics, /omoi_spend_cost_usd_total\{outcome="completed"\} 0\.25/, 'the cost counter');
     t.match(metrics, /omoi_spend_tokens_total\{direction="input",outcome="completed"\} 1200/, 'the token counter');
@@ -193,5 +199,11 @@ t.test('budgets', async (t) => {
     await node.submit('agent.set_budget', { agent_id: agentId, cost_usd: null });
     await waitTicket(node, 'T-agent-2', 'completed');
     t.match(await agentRow(), { budget_exceeded: false });
+
+    // A budget given at registration.
+    const registered = await api(node, 'POST', '/api/agents', { agent_id: 'agent-b', name: 'b', phase: 'review', capabilities: [], version: '1.0.0', budget: { cost_usd: 3, warn_share: 0.9 } });
+    t.equal(registered.status, 201, registered.text);
+    const row = await waitFor('agent-b registered', async () => (await sql<any>(node, `select budget, spend, budget_exceeded from omoi_agent where id = 'agent-b'`))[0]);
+    t.match(row, { budget: { cost_usd: 3, warn_share: 0.9, wall_ms: null }, spend: { cost_usd: 0, attempts: 0 }, budget_exceeded: false });
   });
 });
