@@ -118,7 +118,7 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       return { ...agent, running: agent.running.filter((k) => k !== key) };
     },
     'agent.check': (agent, _p, ctx) => this.check(agent, ctx.scope.now, ctx),
-    // Once per attempt: its ticket sends it once (id `usage:<ticket>:<task>:<attempt>`), and a processed id is not handled again.
+    // Once per attempt: its ticket sends it once, with the attempt's live report (its id derives from the report's), and a processed id is not handled again.
     'agent.usage': (agent, p, ctx) => {
       const spend = addCharge(agent.spend ?? NO_SPEND, p);
       const { crossed, marks } = crossings(agent.budget, spend, agent.budget_marks ?? {}, this.deps.budgetDefaults);

@@ -37,7 +37,7 @@ export const AgentSetBudget = command({
 
 export const AgentUsage = command({
   type: 'agent.usage',
-  description: 'Internal: a ticket recorded the usage of an attempt its agent ran (once per attempt, id `usage:<ticket>:<task>:<attempt>`); it is added to the agent\'s spend.',
+  description: 'Internal: a ticket recorded the usage of an attempt its agent ran (once per attempt, sent with the attempt\'s live report); it is added to the agent\'s spend.',
   handledBy: ActorType.AgentActor,
   ingress: false,
   route: (p: { agent_id: string }) => ({ entity: 'agent' as const, id: p.agent_id }),
