@@ -75,6 +75,8 @@ export function setBudget(w: Work, p: PayloadOf<'ticket.set_budget'>): void {
   emit(w.ctx.scope, 'budget.changed', { scope: 'ticket', id: ticket.id, ticket_id: ticket.id, cost_usd: changed.budget?.cost_usd ?? null, wall_ms: changed.budget?.wall_ms ?? null, exceeded });
   announce(w, crossed);
   updateExceeded(w);
+  // Still over, and the change asked for `stop`: what runs is stopped now (a no-op when nothing does).
+  if (w.s.ticket.budget_exceeded && !isTerminal(w.s.ticket.status) && onExceededOf(w.s.ticket.budget, w.deps.budgetDefaults) === 'stop') stopRunning(w);
 }
 
 /** True while the ticket may start no attempt; marks its due ready tasks with why. */
