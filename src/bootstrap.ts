@@ -184,9 +184,13 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const nodeGoneAfterMs = Math.max(10_000, 5 * config.heartbeatMs);
     const ownAgentId = agentOfNode(config.nodeId);
     const agents = new AgentDirectory(undefined, nodeGoneAfterMs);
-    runtime.register(new TicketBehavior({ dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits }));
+    const budgetDefaults = { warnShare: config.budgetWarnShare, onExceeded: config.budgetOnExceeded };
+    runtime.register(new TicketBehavior({
+      dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits,
+      budgetDefaults, onUsage: (charge, outcome) => metrics.countUsage(charge, outcome),
+    }));
     runtime.register(new AgentBehavior({
-      policy: agentPolicy,
+      policy: agentPolicy, budgetDefaults,
       agentChanged: () => agents.invalidate(),
       runLocal: (a) => executor.run(a),
       localAgentId: ownAgentId,

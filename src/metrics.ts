@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Charge } from './budget/index.ts';
 
 /** The node's Prometheus metrics, served on `/metrics`. One registry per node. */
 export class Metrics {
@@ -16,9 +17,21 @@ export class Metrics {
   readonly attemptsExpired = new Counter({ name: 'omoi_attempts_expired_total', help: 'Task attempts past their deadline (agent silent) sent back to the queue, by the state they were in', labelNames: ['status'], registers: [this.registry] });
   /** Alert deliveries by route type (webhook, slack, email) and outcome (delivered, retry, failed, deferred): src/alerts/delivery. */
   readonly alertDeliveries = new Counter({ name: 'omoi_alert_deliveries_total', help: 'Alert deliveries tried or deferred, by route type and outcome (delivered, retry, failed, deferred: its breaker was open)', labelNames: ['route_type', 'outcome'], registers: [this.registry] });
+  // Spend of the attempts whose ticket this node handled. Labels: `outcome` (completed | failed), `direction` (input | output); never a model or an id.
+  readonly spendCost = new Counter({ name: 'omoi_spend_cost_usd_total', help: 'Cost of task attempts as their agents reported it, US dollars, by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  readonly spendTokens = new Counter({ name: 'omoi_spend_tokens_total', help: 'Tokens used by task attempts, by direction (input, output) and outcome', labelNames: ['direction', 'outcome'], registers: [this.registry] });
+  readonly spendWall = new Counter({ name: 'omoi_spend_wall_seconds_total', help: 'Wall time of task attempts, seconds, by outcome', labelNames: ['outcome'], registers: [this.registry] });
   readonly partitions = new Gauge({ name: 'omoi_partitions_held', help: 'Partitions leased by this node', registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'omoi_process_' });
+  }
+
+  /** One attempt's recorded usage (after its ticket's commit). */
+  countUsage(c: Charge, outcome: 'completed' | 'failed'): void {
+    this.spendCost.inc({ outcome }, c.cost_usd);
+    this.spendTokens.inc({ direction: 'input', outcome }, c.input_tokens);
+    this.spendTokens.inc({ direction: 'output', outcome }, c.output_tokens);
+    this.spendWall.inc({ outcome }, c.wall_ms / 1000);
   }
 }

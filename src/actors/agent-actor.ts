@@ -1,3 +1,4 @@
+import { addCharge, budgetFrom, changeBudget, crossings, isOverBudget, NO_SPEND, type BudgetDefaults, type Crossing } from '../budget/index.ts';
 import { NotFoundError, TerminalError } from '../errors.ts';
 import { failpoint } from '../failpoints.ts';
 import { AgentEntity, type AgentRow, type EntityManager } from '../persistence/index.ts';
@@ -26,7 +27,7 @@ export interface AgentPolicy {
 export type Assignment = PayloadOf<'agent.assign'>;
 
 /** The commands of an existing agent (`agent.register` may create one). */
-type AgentCommand = 'agent.heartbeat' | 'agent.deregister' | 'agent.rotate_key' | 'agent.assign' | 'agent.task_ended' | 'agent.check' | 'agent.wake';
+type AgentCommand = 'agent.heartbeat' | 'agent.deregister' | 'agent.rotate_key' | 'agent.assign' | 'agent.task_ended' | 'agent.check' | 'agent.wake' | 'agent.usage' | 'agent.set_budget';
 
 export interface AgentDeps {
   policy: AgentPolicy;
@@ -50,13 +51,15 @@ export interface AgentDeps {
   liveLocal?: () => string[];
   /** Told whenever an agent row is written (in the transaction, and again if it rolls back). */
   agentChanged?: () => void;
+  /** Warn share of budgets that do not set one (OMOI_BUDGET_WARN_SHARE). */
+  budgetDefaults: BudgetDefaults;
 }
 
 const LIVE = new Set(['registered', 'healthy', 'degraded']);
 /** The reason of the `agent.status` event that tells an agent's key was replaced. */
 export const KEY_ROTATED = 'public key rotated';
 const isAgentCommand = (type: string): type is AgentCommand =>
-  ['agent.heartbeat', 'agent.deregister', 'agent.rotate_key', 'agent.assign', 'agent.task_ended', 'agent.check', 'agent.wake'].includes(type);
+  ['agent.heartbeat', 'agent.deregister', 'agent.rotate_key', 'agent.assign', 'agent.task_ended', 'agent.check', 'agent.wake', 'agent.usage', 'agent.set_budget'].includes(type);
 const keyOf = (p: { ticket_id: string; task_id: string; attempt: number }) => `${p.ticket_id}/${p.task_id}/${p.attempt}`;
 
 /**
@@ -115,6 +118,22 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       return { ...agent, running: agent.running.filter((k) => k !== key) };
     },
     'agent.check': (agent, _p, ctx) => this.check(agent, ctx.scope.now, ctx),
+    // Once per attempt: its ticket sends it once, with the attempt's live report (its id derives from the report's), and a processed id is not handled again.
+    'agent.usage': (agent, p, ctx) => {
+      const spend = addCharge(agent.spend ?? NO_SPEND, p);
+      const { crossed, marks } = crossings(agent.budget, spend, agent.budget_marks ?? {}, this.deps.budgetDefaults);
+      this.announce(agent.id, crossed, ctx, p.ticket_id);
+      return { ...agent, spend, budget_marks: marks, budget_exceeded: isOverBudget(agent.budget, spend) };
+    },
+    'agent.set_budget': (agent, p, ctx) => {
+      const spend = agent.spend ?? NO_SPEND;
+      const changed = changeBudget(agent.budget, p, agent.budget_marks ?? {});
+      const { crossed, marks } = crossings(changed.budget, spend, changed.marks, this.deps.budgetDefaults);
+      const exceeded = isOverBudget(changed.budget, spend);
+      emit(ctx.scope, 'budget.changed', { scope: 'agent', id: agent.id, cost_usd: changed.budget?.cost_usd ?? null, wall_ms: changed.budget?.wall_ms ?? null, exceeded });
+      this.announce(agent.id, crossed, ctx);
+      return { ...agent, budget: changed.budget, budget_marks: marks, budget_exceeded: exceeded };
+    },
     'agent.wake': async (agent, p, ctx) => {
       if (agent.kind !== 'local') return agent;
       if (!this.isHere(agent.id)) {
@@ -199,11 +218,17 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       running = [];
     }
     const status = local ? 'healthy' : 'registered';
+    // A budget given at registration replaces the one before, unless the agent registers itself
+    // again (signed): an agent must not raise its own budget. Spend is the agent's for good.
+    const spend = agent?.spend ?? NO_SPEND;
+    const takesBudget = p.budget !== undefined && !(agent && agent.status !== 'removed' && agentOfSource(source) === agent.id);
+    const budget = takesBudget ? budgetFrom(p.budget) : agent?.budget ?? null;
+    const budgetMarks = takesBudget ? {} : agent?.budget_marks ?? {};
     const row: AgentRow = {
       id: p.agent_id, name: p.name, phase: p.phase, capabilities: caps, agent_version: p.version, kind: p.kind, public_key: p.public_key ?? agent?.public_key ?? null,
       status, capacity: p.capacity, running, registered_at: now,
       last_heartbeat_at: local ? now : null, restarts: agent?.restarts ?? 0, restart_window_start: agent?.restart_window_start ?? null,
-      reason: null, updated_at: now, version: (agent?.version ?? 0) + 1,
+      reason: null, budget, spend, budget_marks: budgetMarks, budget_exceeded: isOverBudget(budget, spend), updated_at: now, version: (agent?.version ?? 0) + 1,
     };
     this.save(ctx, row);
     emit(ctx.scope, 'agent.status', { agent_id: row.id, status: row.status, ...(rotated ? { reason: KEY_ROTATED } : {}) });
@@ -273,12 +298,21 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     return { ...agent, status, reason, running: [] };
   }
 
-  /** The attempts (`<ticket>/<task>/<attempt>`) whose result is kept in the outbox (see `effectPublisher`). */
+  /** `budget.warning` / `budget.exceeded` of the agent's lines just crossed (src/budget/account.ts decides, once per limit value). */
+  private announce(agentId: string, crossed: Crossing[], ctx: ActorContext, ticketId?: string): void {
+    for (const c of crossed) {
+      emit(ctx.scope, c.kind === 'warning' ? 'budget.warning' : 'budget.exceeded', {
+        scope: 'agent', id: agentId, ...(ticketId ? { ticket_id: ticketId } : {}), measure: c.measure, spent: c.spent, limit: c.limit, share: c.share,
+      });
+    }
+  }
+
   /** Whether a local agent is this node's own (see `AgentDeps.localAgentId`). */
   private isHere(agentId: string): boolean {
     return this.deps.localAgentId === undefined || this.deps.localAgentId === agentId;
   }
 
+  /** The attempts (`<ticket>/<task>/<attempt>`) whose result is kept in the outbox (see `effectPublisher`). */
   private async keptResults(keys: string[], ctx: ActorContext): Promise<Set<string>> {
     if (!keys.length) return new Set();
     const ids = keys.map((k) => `task-result:${k.split('/').join(':')}`);

@@ -1,4 +1,4 @@
-import { TicketState } from '../dag/index.ts';
+import { TaskState, TicketState } from '../dag/index.ts';
 import { NotFoundError, TerminalError } from '../errors.ts';
 import { prepareTicketClone, refreshTicketClone, ticketRepoDir } from '../git/index.ts';
 import { TaskEntity, TicketEntity, toTask, toTicket, type EntityManager } from '../persistence/index.ts';
@@ -9,7 +9,8 @@ import { create } from './ticket/create.ts';
 import { add, split } from './ticket/dynamic-dag.ts';
 import { cancelTicket, finalize } from './ticket/finish.ts';
 import { mergeFinished, resolve, wake } from './ticket/joins.ts';
-import { assertReporter, cancelTask, complete, expire, fail, retryDue, started } from './ticket/lifecycle.ts';
+import { chargeAttempt, chargeLateAttempt, setBudget } from './ticket/budget.ts';
+import { assertReporter, cancelTask, complete, expire, fail, live, retryDue, started } from './ticket/lifecycle.ts';
 import { schedule } from './ticket/schedule.ts';
 import { save, type TicketActorState, type TicketDeps, type Work } from './ticket/work.ts';
 
@@ -18,11 +19,27 @@ export type { TicketActorState, TicketDeps } from './ticket/work.ts';
 
 /** The commands of an existing ticket, each with its typed handler. */
 type TicketCommand =
-  | 'ticket.cancel' | 'ticket.wake' | 'ticket.finalize'
+  | 'ticket.cancel' | 'ticket.wake' | 'ticket.finalize' | 'ticket.set_budget'
   | 'task.started' | 'task.complete' | 'task.fail' | 'task.expire' | 'task.retry_due' | 'task.add' | 'task.split' | 'task.cancel'
   | 'merge.finished' | 'merge.resolve';
 
 type Handler<T extends TicketCommand> = (w: Work, payload: PayloadOf<T>) => void | Promise<void>;
+
+/**
+ * An attempt's report, then its usage charged (src/actors/ticket/budget.ts): only the live
+ * attempt's, so once per attempt, and after the report changed its task (a stop on reaching the
+ * budget then finds it no longer running). The outcome is what the report made of the task (a
+ * completion whose commit was refused failed). A late report of an earlier attempt is charged
+ * once too (`chargeLateAttempt`).
+ */
+function charged<T extends 'task.complete' | 'task.fail'>(report: Handler<T>): Handler<T> {
+  return async (w, p) => {
+    const attempt = live(w, p);
+    await report(w, p);
+    if (attempt) chargeAttempt(w, attempt, w.s.tasks.get(attempt.id)?.status === TaskState.completed ? 'completed' : 'failed', p.usage);
+    else await chargeLateAttempt(w, p);
+  };
+}
 
 /**
  * One handler per command. `full`: after it any pending task may have become schedulable, so
@@ -32,9 +49,10 @@ const HANDLERS: { [T in TicketCommand]: { run: Handler<T>; full?: true } } = {
   'ticket.cancel': { run: cancelTicket },
   'ticket.wake': { run: wake, full: true },
   'ticket.finalize': { run: finalize },
+  'ticket.set_budget': { run: setBudget, full: true },
   'task.started': { run: started },
-  'task.complete': { run: complete },
-  'task.fail': { run: fail },
+  'task.complete': { run: charged(complete) },
+  'task.fail': { run: charged((w, p) => fail(w, p)) },
   'task.expire': { run: expire },
   'task.retry_due': { run: retryDue },
   'task.add': { run: add, full: true },

@@ -15,6 +15,7 @@ const tokenCommands = () => import('./commands/token.ts');
 const audit = () => import('./commands/audit.ts');
 const natsUser = () => import('./commands/nats-user.ts');
 const alertDeliveryCommands = () => import('./commands/alert-deliveries.ts');
+const budgetCommands = () => import('./commands/budget.ts');
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const NATS_URL_HELP = `NATS server (default: $NATS_URL, else the embedded server of the node in $OMOI_DATA_DIR, as named in its nats-client.env, else ${DEFAULT_NATS_URL})`;
@@ -34,6 +35,14 @@ const processIo: CliIo = {
 
 function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+function positiveNumber(name: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number above 0.`);
+    return n;
+  };
 }
 
 function positiveInt(name: string) {
@@ -225,6 +234,38 @@ export function buildProgram(io: CliIo = processIo): Command {
     .addHelpText('after', examples('omoi token revoke ci-bot'))
     .action(async (name: string, opts: { url: string }) => {
       io.out((await (await tokenCommands()).tokenRevoke(name, opts)) + '\n');
+    });
+
+  const budget = program
+    .command('budget')
+    .summary('show or change the budget of a ticket or an agent')
+    .description('Budgets limit the cost (US dollars, as agents report it) and wall time of a ticket\'s or an agent\'s attempts.\nAt the warn share a budget.warning event is published; at 100 % budget.exceeded, and the ticket starts no new attempt\n(the agent is offered none) until the budget is raised. Changing a budget needs the operator role.')
+    .addHelpText('after', examples('omoi budget set --ticket T1 --cost-usd 5 --wall-ms 600000', 'omoi budget show --ticket T1', 'omoi budget set --agent agent-7 --cost-usd 50', 'omoi budget set --ticket T1 --clear'));
+
+  budget
+    .command('set')
+    .description('Raise, change or clear a budget: the limits given replace the old ones, the others are kept; --clear removes them all.')
+    .option('--ticket <id>', 'the ticket')
+    .option('--agent <id>', 'the agent')
+    .option('--cost-usd <usd>', 'cost limit, US dollars', positiveNumber('--cost-usd'))
+    .option('--wall-ms <ms>', 'wall-time limit, ms (summed over attempts)', positiveInt('--wall-ms'))
+    .option('--warn-share <share>', 'share of a limit that warns, above 0 and at most 1', positiveNumber('--warn-share'))
+    .addOption(new Option('--on-exceeded <policy>', 'a ticket\'s running attempts at 100 %').choices(['finish', 'stop']))
+    .option('--clear', 'no budget: clear every limit and setting')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .action(async (opts: { ticket?: string; agent?: string; costUsd?: number; wallMs?: number; warnShare?: number; onExceeded?: 'finish' | 'stop'; clear?: boolean; url: string }) => {
+      io.out((await (await budgetCommands()).budgetSet(opts)) + '\n');
+    });
+
+  budget
+    .command('show')
+    .description('Show a budget: the limits, what was spent (cost, wall time, tokens, attempts) and whether it is exceeded.')
+    .option('--ticket <id>', 'the ticket')
+    .option('--agent <id>', 'the agent')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .action(async (opts: { ticket?: string; agent?: string; url: string; json?: boolean }) => {
+      io.out((await (await budgetCommands()).budgetShow(opts)) + '\n');
     });
 
   program

@@ -87,6 +87,10 @@ export interface OmoiConfig {
   agentRestartCooldownMs: number;
   /** Restarts a failed agent may make before it is refused for good. */
   agentRestartMax: number;
+  /** Share (0–1] of a budget limit at which `budget.warning` is published, unless the budget sets `warn_share`. */
+  budgetWarnShare: number;
+  /** At 100 % of a ticket's budget: running attempts `finish`, or `stop` (requeued for after a raise), unless the budget says. */
+  budgetOnExceeded: 'finish' | 'stop';
   /**
    * Deadline of an `assigned` or `running` attempt, ms: no progress (assignment, start) and no
    * sign of its agent (a remote agent's heartbeat; the local executor still holding it) this
@@ -166,6 +170,8 @@ export const DEFAULTS = {
   agentFailedAfterMs: 90_000,
   agentRestartCooldownMs: 10_000,
   agentRestartMax: 3,
+  budgetWarnShare: 0.8,
+  budgetOnExceeded: 'finish',
   attemptSilenceMs: 120_000,
   signatureMaxAgeMs: 300_000,
   localAgentCapabilities: [] as string[],

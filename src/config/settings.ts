@@ -52,6 +52,13 @@ function natsUrls(raw: string, name: string): string {
   return servers.join(',');
 }
 
+/** A share of a whole: a number above 0, at most 1. */
+function share(raw: string, name: string): number {
+  const n = Number(raw.trim());
+  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1) throw new ConfigError(name, `must be a number above 0 and at most 1, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
 function oneOf(values: string[]) {
   return (raw: string, name: string): string => {
     if (!values.includes(raw)) throw new ConfigError(name, `must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
@@ -137,6 +144,8 @@ export const SETTINGS: Setting[] = [
   def('agentFailedAfterMs', 'OMOI_AGENT_FAILED_AFTER_MS', 'No heartbeat this long → agent `failed`, its tasks requeued, ms (default 90000).', int(100, 86_400_000)),
   def('agentRestartCooldownMs', 'OMOI_AGENT_RESTART_COOLDOWN_MS', 'A failed agent may come back only after this long, ms (default 10000).', int(0, 86_400_000)),
   def('agentRestartMax', 'OMOI_AGENT_RESTART_MAX', 'Comebacks a failed agent may make before it is refused for good (default 3).', int(0, 1000)),
+  def('budgetWarnShare', 'OMOI_BUDGET_WARN_SHARE', 'Share of a ticket\'s or agent\'s budget limit at which `budget.warning` is published, unless the budget says otherwise (default 0.8).', share),
+  def('budgetOnExceeded', 'OMOI_BUDGET_ON_EXCEEDED', 'What a ticket over budget does with its running attempts, unless its budget says otherwise: `finish` (they finish) or `stop` (they are stopped and requeued for after a raise) (default finish).', oneOf(['finish', 'stop'])),
   def('attemptSilenceMs', 'OMOI_ATTEMPT_SILENCE_MS', 'An `assigned` or `running` attempt with no progress and no sign of its agent (heartbeat, or the local executor holding it) this long is requeued, once per attempt, ms (default 120000).', int(100, 86_400_000)),
   def('signatureMaxAgeMs', 'OMOI_SIGNATURE_MAX_AGE_MS', 'A signed remote-agent message whose `Omoi-Time` is further than this from the node\'s clock, either way, is refused (`replayed`); accepted message ids are kept twice this long, ms (default 300000).', int(1_000, 86_400_000)),
   def('localAgentCapabilities', 'OMOI_LOCAL_AGENT_CAPABILITIES', 'Comma-separated capabilities of this node\'s local agent (default none).', list),

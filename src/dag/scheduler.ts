@@ -18,7 +18,7 @@ import type { TaskSpec } from './task-spec.ts';
  * 2. Only the tasks a message touched, and the pending dependents of those it completed, are
  *    examined (`touched`), unless the message may have changed any of them (`'all'`).
  * 3. A task is offered only to an agent of its phase, with every capability it requires,
- *    `healthy`, below its capacity (counting this ticket's active attempts and other tickets'
+ *    `healthy`, within its budget, below its capacity (counting this ticket's active attempts and other tickets'
  *    from the agent row). No task is assigned twice, no agent beyond its capacity.
  * 4. Ready tasks go in `orderReady` order (priority, then age, then fewer retries, then id),
  *    a task whose retry backoff has not elapsed (`ready_since` > now) not at all; only as many
@@ -54,6 +54,8 @@ export interface SchedAgent {
   readonly capacity: number;
   /** `<ticket>/<task>/<attempt>` keys of the attempts the agent runs, as its row knows them. */
   readonly running: readonly string[];
+  /** Its budget is spent: it is offered nothing until `agent.set_budget` raises it. */
+  readonly budget_exceeded?: boolean;
 }
 
 /** A task whose dependencies are done: the claims to ask for, and where it will start. */
@@ -128,12 +130,13 @@ export function planClaims(ticketBase: string, tasks: ReadonlyMap<string, SchedT
   return plans;
 }
 
-/** What `agent` lacks to run `spec` (empty: it matches): phase, capabilities, health. */
+/** What `agent` lacks to run `spec` (empty: it matches): phase, capabilities, health, budget. */
 export function missingFor(spec: SchedTask['spec'], agent: SchedAgent): string[] {
   const missing: string[] = [];
   if (agent.phase !== spec.phase) missing.push(`phase:${spec.phase}`);
   for (const c of spec.capabilities) if (!agent.capabilities.includes(c)) missing.push(`capability:${c}`);
   if (agent.status !== 'healthy') missing.push(`status:healthy (is ${agent.status})`);
+  if (agent.budget_exceeded) missing.push('budget (exceeded)');
   return missing;
 }
 
@@ -185,7 +188,7 @@ export function planAssignments(ticketId: string, tasks: ReadonlyMap<string, Sch
       });
     }
   }
-  const freeSlots = () => agents.reduce((n, a) => n + (a.status === 'healthy' ? Math.max(0, a.capacity - load.get(a.id)!) : 0), 0);
+  const freeSlots = () => agents.reduce((n, a) => n + (a.status === 'healthy' && !a.budget_exceeded ? Math.max(0, a.capacity - load.get(a.id)!) : 0), 0);
   let remaining = candidates;
   for (let slots = freeSlots(); slots > 0 && remaining.length; slots = freeSlots()) {
     const round = bestReady(remaining, now, slots);

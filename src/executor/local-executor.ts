@@ -4,6 +4,7 @@ import type { Logger } from '../logging/logger.ts';
 import { importSandboxObjects, setBranch, type CommitStore } from '../git/index.ts';
 import { executeTask, SandboxManager, SandboxPool, type Isolation, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
 import type { Assignment } from '../actors/agent-actor.ts';
+import { attemptUsage } from './attempt-usage.ts';
 import type { PublishCommand } from './command-publisher.ts';
 
 /**
@@ -13,7 +14,8 @@ import type { PublishCommand } from './command-publisher.ts';
  * `<dataDir>/repos/<ticket>`, on the task branch at the assignment's base; from the node's
  * `SandboxPool`: a reset warm one or a fresh one) → `executeTask` → ownership check (strict:
  * violations fail the attempt, not retryable; lenient: allowed) → the task's objects imported
- * into the clone and the clone's task branch moved to its commit → `task.complete` or `task.fail`, published
+ * into the clone and the clone's task branch moved to its commit → `task.complete` or `task.fail` (with the
+ * attempt's `usage`: its measured wall time, and what its result file's `usage` says), published
  * to the ticket's partition with id `task-result:<ticket>:<task>:<attempt>` (one result per
  * attempt, deduplicated) through `publish`, the node's `effectPublisher`: it resolves only once
  * the report is durable (in JetStream or in the outbox, which the sweep re-drives), so a NATS
@@ -160,6 +162,9 @@ export class LocalExecutor {
     let sandbox: Sandbox | undefined;
     let reusable = false; // the attempt's process ended on its own: its sandbox may go back to the pool
     let outcome: { type: 'task.complete' | 'task.fail'; payload: Record<string, unknown> };
+    // The attempt's wall time, always reported; tokens and cost only if its result file says (`usage`).
+    const startedAt = performance.now();
+    let usageFrom: { result?: unknown; resultFile?: string } = {};
     try {
       // This node may never have seen the ticket, or lack the base (another node's commit).
       if (a.repository) {
@@ -175,6 +180,7 @@ export class LocalExecutor {
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
       });
       reusable = !result.timedOut && result.exitCode !== null && !signal.aborted; // not killed
+      usageFrom = { result: result.result, resultFile: result.resultFile };
       if (!result.ok) {
         outcome = { type: 'task.fail', payload: { ...ref, error: `${result.error ?? 'failed'}\n${result.tail}`.slice(0, 20_000), retryable: true } };
       } else if (result.violations.length && a.ownership !== 'lenient') {
@@ -200,6 +206,8 @@ export class LocalExecutor {
     } finally {
       if (sandbox) await (reusable ? this.pool.release(sandbox) : this.pool.destroy(sandbox));
     }
-    await publish(outcome.type, outcome.payload, resultId);
+    const { usage, warning } = await attemptUsage(performance.now() - startedAt, usageFrom);
+    if (warning) log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt }, warning);
+    await publish(outcome.type, { ...outcome.payload, usage }, resultId);
   }
 }

@@ -26,7 +26,8 @@ export interface HeldPartitions { owned(): number[]; epoch(partition: number): n
  *   agents of other nodes by their node (a dead node's by `agent.wake`, and once its node has
  *   been silent longer than `attemptSilenceMs`, by the holder of the ticket's partition).
  * - **Nothing waits forever**: tickets with a task `ready` for more than two ticks (no agent
- *   was free, or a retry timer died with its node) get `ticket.wake`; so do tickets with a join
+ *   was free, or a retry timer died with its node) get `ticket.wake` (not a ticket over budget:
+ *   it waits for `ticket.set_budget`, which schedules it itself); so do tickets with a join
  *   `merging` for more than two ticks whose MergeActor is not alive here (it died with its
  *   JoinActor: a crash of the join, escalation), and the wake spawns it again.
  * Commands carry deterministic ids, so two ticks (or two nodes) produce each at most once per
@@ -169,7 +170,7 @@ export class NodeSupervisor {
     }
     const stuck = await conn.execute(
       `select distinct t.ticket_id from omoi_task t join omoi_ticket k on k.id = t.ticket_id
-        where k.status = 'running' and t.status = 'ready' and t.ready_since < ?`, [new Date(now - 2 * intervalMs)]) as Array<{ ticket_id: string }>;
+        where k.status = 'running' and not k.budget_exceeded and t.status = 'ready' and t.ready_since < ?`, [new Date(now - 2 * intervalMs)]) as Array<{ ticket_id: string }>;
     for (const { ticket_id } of stuck) {
       if (owned.has(partitionOf('ticket', ticket_id, this.deps.partitions))) await publish('ticket.wake', { ticket_id }, `wake-ready:${ticket_id}:${bucket}`);
     }

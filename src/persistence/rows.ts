@@ -1,4 +1,5 @@
 import { isTaskState, isTicketState, type SynthesisStrategy, type TaskSpec, type TaskState, type TicketState } from '../dag/index.ts';
+import { NO_SPEND } from '../budget/index.ts';
 import type { TaskRow, TicketRow } from './entities/dag.ts';
 
 /**
@@ -25,7 +26,10 @@ export class RowDecodeError extends Error {
 export function toTicket(row: TicketRow): Ticket {
   if (!isTicketState(row.status)) throw new RowDecodeError('omoi_ticket', row.id, 'status', row.status);
   if (row.ownership !== 'strict' && row.ownership !== 'lenient') throw new RowDecodeError('omoi_ticket', row.id, 'ownership', row.ownership);
-  return { ...row, status: row.status, ownership: row.ownership, finalizing: row.finalizing ?? false, network: row.network ?? true };
+  return {
+    ...row, status: row.status, ownership: row.ownership, finalizing: row.finalizing ?? false, network: row.network ?? true,
+    budget: row.budget ?? null, spend: row.spend ?? NO_SPEND, budget_marks: row.budget_marks ?? {}, budget_exceeded: row.budget_exceeded ?? false,
+  };
 }
 
 export function toTask(row: TaskRow): Task {

@@ -59,6 +59,8 @@ export interface ExecutionResult {
   result: unknown;
   tail: string;
   logFile: string;
+  /** Where the task may have written its JSON result (read for its usage even when it failed). */
+  resultFile: string;
   error?: string;
 }
 
@@ -116,7 +118,7 @@ export async function executeTask(opts: ExecuteOptions): Promise<ExecutionResult
   });
   const failed = (error: string): Promise<ExecutionResult> => resolveCommit(sandbox.dir, 'HEAD').then((head) => ({
     ok: false, exitCode: run.exitCode, timedOut: run.timedOut, commit: head, changedFiles: [], violations: [], result: null,
-    tail: run.tail, logFile: files.log, error,
+    tail: run.tail, logFile: files.log, resultFile: files.result, error,
   }));
 
   if (run.aborted) return failed('aborted');
@@ -138,7 +140,7 @@ export async function executeTask(opts: ExecuteOptions): Promise<ExecutionResult
   const changedFiles = made.parent === sandbox.base ? made.changedFiles : await changedFilesBetween(sandbox.dir, sandbox.base, commit);
   return {
     ok: true, exitCode: run.exitCode, timedOut: false, commit, changedFiles,
-    violations: ownershipViolations(changedFiles, task.owns), result, tail: run.tail, logFile: files.log,
+    violations: ownershipViolations(changedFiles, task.owns), result, tail: run.tail, logFile: files.log, resultFile: files.result,
   };
 }
 

@@ -75,7 +75,7 @@ t.test('an AgentActor writing an agent drops the snapshot', async (t) => {
   });
   t.teardown(() => runtime.stop());
   const policy = { registrationTimeoutMs: 60_000, degradedAfterMs: 30_000, failedAfterMs: 90_000, restartCooldownMs: 10_000, restartMax: 3 };
-  const agents = runtime.register(new AgentBehavior({ policy, runLocal: () => undefined, agentChanged: () => directory.invalidate() }));
+  const agents = runtime.register(new AgentBehavior({ policy, runLocal: () => undefined, agentChanged: () => directory.invalidate(), budgetDefaults: { warnShare: 0.8, onExceeded: 'finish' } }));
   const ids = () => inTransaction(db, async (uow) => (await directory.list(uow.scope(cause(), 0))).map((a) => a.id));
 
   t.same(await ids(), [], 'no agent yet (and the empty answer is cached)');

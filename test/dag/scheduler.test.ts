@@ -58,10 +58,11 @@ t.test('tasksToExamine: only what a message touched, and dependents of what it c
   t.same(ids(tasksToExamine(tasks, 'all')), ['C', 'D', 'F']);
 });
 
-t.test('missingFor: phase, each capability, health', async (t) => {
+t.test('missingFor: phase, each capability, health, budget', async (t) => {
   const spec = { phase: 'review', capabilities: ['rust', 'gpu'], priority: 0 };
   t.same(missingFor(spec, agent('a', { phase: 'review', capabilities: ['gpu', 'rust', 'go'] })), []);
   t.same(missingFor(spec, agent('a', { capabilities: ['rust'], status: 'degraded' })), ['phase:review', 'capability:gpu', 'status:healthy (is degraded)']);
+  t.same(missingFor(spec, agent('a', { phase: 'review', capabilities: ['gpu', 'rust'], budget_exceeded: true })), ['budget (exceeded)'], 'an agent over budget');
 });
 
 t.test('agentLoad: this ticket counted from its tasks, other tickets from the agent row', async (t) => {
@@ -87,6 +88,8 @@ t.test('planAssignments: decision table', async (t) => {
     { name: 'capabilities must be a superset', tasks: [ready('A', 0, { spec: { capabilities: ['rust'] } })], agents: [agent('a'), agent('b', { capabilities: ['rust', 'go'] })], want: [['A', 'b']] },
     { name: 'phase must match', tasks: [ready('A', 0, { spec: { phase: 'review' } })], agents: [agent('a'), agent('b', { phase: 'review' })], want: [['A', 'b']] },
     { name: 'unhealthy agents take nothing', tasks: [ready('A')], agents: [agent('a', { status: 'degraded' })], want: [], mismatched: ['A'] },
+    { name: 'an agent over budget takes nothing', tasks: [ready('A'), ready('B')], agents: [agent('a', { budget_exceeded: true, capacity: 2 }), agent('b')], want: [['A', 'b']] },
+    { name: 'only agents over budget: a mismatch', tasks: [ready('A')], agents: [agent('a', { budget_exceeded: true })], want: [], mismatched: ['A'] },
     { name: 'a mismatch is reported once per ready state', tasks: [ready('A', 0, { unmatched: true, spec: { capabilities: ['gpu'] } })], agents: [agent('a')], want: [] },
     {
       name: 'a task whose agents are busy leaves the slot to the next best',

@@ -207,3 +207,25 @@ t.test('omoi pub signs as an agent with --agent and --key, and refuses to send a
   const halfway = await runOmoi(['pub', 'omoi.in.agent.heartbeat', '{"agent_id":"cli-agent"}', '--agent', 'cli-agent'], env);
   t.match([halfway.code, halfway.stderr], [1, /signing needs both --agent <id> and --key/]);
 });
+
+t.test('budgets: an agent cannot raise its own budget by registering again; its signed reports carry usage to its spend', async (t) => {
+  const a = await healthyAgent('budgeted');
+  await node.submit('agent.set_budget', { agent_id: a.id, cost_usd: 1 });
+  await waitFor('the operator\'s budget', async () => (await agentRow(a.id)).budget?.cost_usd === 1 || undefined);
+  const again = await publish('agent.register', { agent_id: a.id, name: a.id, phase: 'execute', capabilities: [a.id], version: '1.0.1', kind: 'remote', capacity: 1, public_key: a.keys.publicKey, budget: { cost_usd: 1000 } }, { signer: as(a) });
+  await waitFor('the re-registration handled', async () => (await agentRow(a.id)).agent_version === '1.0.1' || undefined);
+  t.same(await sql(node, 'select code from omoi_dead_letter where message_id = ?', [again.msgId]), [], 'the re-registration itself is taken');
+  t.match((await agentRow(a.id)).budget, { cost_usd: 1 }, '...but the budget stays the operator\'s');
+  await publish('agent.heartbeat', { agent_id: a.id }, { signer: as(a) });
+  await waitFor(`${a.id} healthy`, async () => (await agentRow(a.id))?.status === 'healthy' || undefined);
+
+  // Its attempt's report, signed, with usage: charged to the ticket and to it, past its budget.
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  await node.submit('ticket.create', { ticket_id: 'T-budgeted', title: 'b', repository: repo.dir, tasks: [task('A', 'true', { capabilities: [a.id] })] });
+  const assigned = await waitTask(node, 'T-budgeted', 'A', 'assigned');
+  await publish('task.complete', { ticket_id: 'T-budgeted', task_id: 'A', attempt: assigned.attempt, usage: { model: 'remote-model', cost_usd: 1.5, input_tokens: 7 } }, { signer: as(a) });
+  await waitTask(node, 'T-budgeted', 'A', 'completed');
+  const row = await waitFor('the agent charged', async () => { const r = await agentRow(a.id); return r.spend.attempts === 1 ? r : undefined; });
+  t.match(row, { spend: { cost_usd: 1.5, input_tokens: 7 }, budget_exceeded: true }, 'its spend, over its budget');
+  t.match((await sql<any>(node, `select spend from omoi_ticket where id = 'T-budgeted'`))[0].spend, { cost_usd: 1.5 });
+});

@@ -29,6 +29,9 @@ t.test('the dashboard shows tickets, the DAG with statuses and blocked reasons, 
   const node = await startTestNode(t);
   await seedBlockedDiamond(node.db, 'T-diamond');
   await seedCluster(node.db);
+  // Its attempts spent past its cost limit.
+  await node.db.em().getConnection().execute(`update omoi_ticket set budget = '{"cost_usd":1,"wall_ms":null,"warn_share":null,"on_exceeded":null}',
+    spend = '{"cost_usd":1.5,"wall_ms":95000,"input_tokens":10,"output_tokens":2,"attempts":3}', budget_exceeded = true where id = 'T-diamond'`);
   const browser = await launch();
   t.teardown(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
@@ -43,6 +46,9 @@ t.test('the dashboard shows tickets, the DAG with statuses and blocked reasons, 
   await ticketRow.waitFor();
   t.match(await ticketRow.innerText(), /Diamond with a conflicting merge/);
   t.match(await ticketRow.innerText(), /running/);
+  const spend = ticketRow.locator('td.spend');
+  t.equal(await spend.innerText(), '$1.50 / $1.00 · 95s · over budget', 'the spend column: cost against its limit, wall time, over budget');
+  t.match(await spend.getAttribute('class'), /over-budget/, 'marked over budget');
 
   await ticketRow.click();
   const taskD = page.locator('.task[data-task="D"]');

@@ -9,7 +9,8 @@ const taskRow = (patch: Partial<TaskRow> = {}): TaskRow => ({
 });
 const ticketRow = (patch: Partial<TicketRow> = {}): TicketRow => ({
   id: 'T1', title: 't', repository: '/r', base_branch: 'main', base_commit: null, status: 'running', ownership: 'strict', resolver_command: null,
-  check_command: null, network: true, head: null, reason: null, failed_reason: null, finalizing: false, created_at: at, updated_at: at, version: 1, ...patch,
+  check_command: null, network: true, head: null, reason: null, failed_reason: null, finalizing: false,
+  budget: null, spend: { cost_usd: 0, wall_ms: 0, input_tokens: 0, output_tokens: 0, attempts: 0 }, budget_marks: {}, budget_exceeded: false, created_at: at, updated_at: at, version: 1, ...patch,
 });
 
 t.test('a task row decodes to its typed view and back unchanged', async (t) => {

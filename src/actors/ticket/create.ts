@@ -1,3 +1,4 @@
+import { budgetFrom, NO_SPEND } from '../../budget/index.ts';
 import { joinsFor, validateTasks, TaskState, TicketState, type SourceResult, type TaskSpec } from '../../dag/index.ts';
 import { TerminalError } from '../../errors.ts';
 import { attachTicketClone, resolveCommit } from '../../git/index.ts';
@@ -28,7 +29,7 @@ export async function create(w: Omit<Work, 's'>, existing: Ticket | undefined, p
   const ticket: Ticket = {
     id: p.ticket_id, title: p.title, repository: p.repository, base_branch: p.base_branch, base_commit: baseCommit,
     status: TicketState.open, ownership: p.ownership, resolver_command: p.resolver_command ?? null, check_command: p.check_command ?? null,
-    network: p.network ?? true, head: null, reason: null, failed_reason: null, finalizing: false, created_at: now, updated_at: now, version: 1,
+    network: p.network ?? true, budget: budgetFrom(p.budget), spend: NO_SPEND, budget_marks: {}, budget_exceeded: false, head: null, reason: null, failed_reason: null, finalizing: false, created_at: now, updated_at: now, version: 1,
   };
   const work: Work = { ...w, s: { ticket, tasks: new Map() } };
   for (const spec of p.tasks) insertTask(work, spec);

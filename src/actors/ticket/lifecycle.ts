@@ -15,7 +15,7 @@ import { askJoin, endedOnAgent, releaseClaims, setTask, type Work } from './work
  */
 
 /** The attempt a report names, if it is the live one; stale or duplicate reports give undefined. */
-function live(w: Work, p: { task_id: string; attempt: number }): Task | undefined {
+export function live(w: Work, p: { task_id: string; attempt: number }): Task | undefined {
   const t = w.s.tasks.get(p.task_id);
   if (!t) throw new NotFoundError('task', `${w.s.ticket.id}/${p.task_id}`);
   return t.attempt === p.attempt && isActive(t) ? t : undefined;

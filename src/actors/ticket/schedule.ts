@@ -1,6 +1,7 @@
 import { planAssignments, planClaims, dueReady, TaskState, TicketState, assertTicketTransition } from '../../dag/index.ts';
 import { emit, send } from '../../messaging/typed.ts';
 import { taskBranch } from './branch.ts';
+import { holdsAttempts } from './budget.ts';
 import { completeIfDone } from './finish.ts';
 import { claim, setTask, setTicket, type Work } from './work.ts';
 
@@ -8,7 +9,8 @@ import { claim, setTask, setTicket, type Work } from './work.ts';
  * Applies the scheduler's decisions (src/dag/scheduler.ts) after a message: a pending task
  * whose dependencies completed asks for all its globs → `ready` or `waiting_for_files`; due
  * ready tasks go to agents → `assigned` and `agent.assign`; none matching → `agent.mismatch`
- * (once per ready state, `unmatched`). Then the ticket completes if every task did.
+ * (once per ready state, `unmatched`); none while the ticket is over budget (they wait with
+ * reason `budget_exceeded`). Then the ticket completes if every task did.
  *
  * `touched` is `'all'` after a message that may have changed any task, else the tasks the
  * message changed (the scheduler adds the dependents of those that completed).
@@ -33,7 +35,8 @@ export async function schedule(w: Work, touched: 'all' | ReadonlySet<string>): P
 async function assign(w: Work): Promise<void> {
   const now = w.ctx.scope.now.getTime();
   // Most messages find nothing due: the agent table is then not read at all.
-  if (!dueReady(w.s.tasks.values(), now).length) return;
+  const due = dueReady(w.s.tasks.values(), now);
+  if (!due.length || holdsAttempts(w, due)) return;
   const agents = await w.deps.agents.list(w.ctx.scope);
   const plan = planAssignments(w.s.ticket.id, w.s.tasks, agents, now);
   for (const m of plan.mismatches) {

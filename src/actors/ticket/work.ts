@@ -1,5 +1,6 @@
 import { assertTransition, isActive } from '../../dag/index.ts';
 import type { PublishCommand } from '../../executor/command-publisher.ts';
+import type { BudgetDefaults, Charge } from '../../budget/index.ts';
 import type { CommitStore } from '../../git/index.ts';
 import { emit, send } from '../../messaging/typed.ts';
 import { TaskEntity, TicketEntity, fromTask, type Task, type Ticket } from '../../persistence/index.ts';
@@ -24,6 +25,10 @@ export interface TicketDeps {
   agents: AgentDirectory;
   /** First retry delay of a failed attempt, doubled per attempt (default 500 ms, at most 60 s). */
   retryBaseMs?: number;
+  /** Warn share and policy at 100 % of budgets that do not set them (OMOI_BUDGET_*). */
+  budgetDefaults: BudgetDefaults;
+  /** Told, after the commit, of each attempt's recorded usage (the node's `/metrics` counters). */
+  onUsage?: (charge: Charge, outcome: 'completed' | 'failed') => void;
 }
 
 /** In-memory state of one ticket: its row and its tasks, keyed by task id (decoded rows). */

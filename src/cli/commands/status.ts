@@ -18,7 +18,7 @@ interface Cluster {
   lag?: { total: number; router: { pending: number; ack_pending: number }; partitions: Array<{ partition: number; pending: number; ack_pending: number }> } | null;
   lag_error?: string;
 }
-interface Tickets { tickets: Array<{ status: string }> }
+interface Tickets { tickets: Array<{ id: string; status: string; spend?: { cost_usd: number; wall_ms: number }; budget_exceeded?: boolean }> }
 
 /** Tickets counted by `omoi status` (the API's largest page: the newest ones). */
 const TICKET_PAGE = 1000;
@@ -26,7 +26,8 @@ const TICKET_PAGE = 1000;
 /**
  * `omoi status`: asks a node over HTTP for its readiness (`/readyz`), the cluster
  * (`/api/cluster`: nodes with the partitions each holds and the age of its last heartbeat,
- * and the lag of the JetStream consumers) and the tickets by status (`/api/tickets`),
+ * and the lag of the JetStream consumers) and the tickets by status and their spend, naming
+ * those over budget (`/api/tickets`),
  * and returns a small report plus whether the node is ready. The API token is
  * `OMOI_API_TOKEN`, else `<data dir>/api-token`. Throws `CliError` when no node answers at
  * the URL or the token is refused.
@@ -52,6 +53,9 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
   const byStatus = new Map<string, number>();
   for (const t of tickets.tickets) byStatus.set(t.status, (byStatus.get(t.status) ?? 0) + 1);
 
+  const spent = tickets.tickets.reduce((a, t) => ({ cost: a.cost + (t.spend?.cost_usd ?? 0), wall: a.wall + (t.spend?.wall_ms ?? 0) }), { cost: 0, wall: 0 });
+  const over = tickets.tickets.filter((t) => t.budget_exceeded && (t.status === 'open' || t.status === 'running')).map((t) => t.id);
+  const spendLine = `$${spent.cost.toFixed(2)} · ${(spent.wall / 1000).toFixed(1)}s of attempts${over.length ? ` · over budget: ${over.slice(0, 5).join(', ')}${over.length > 5 ? ', …' : ''}` : ''}`;
   const checks = Object.entries(readiness.checks).map(([name, c]) => `${name} ${c.ok ? 'ok' : 'FAILING'}${c.detail ? ` (${c.detail})` : ''}`);
   const ticketLine = byStatus.size === 0
     ? 'none'
@@ -63,6 +67,7 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
     `partitions  ${cluster.partitions}${unheld > 0 ? ` (${unheld} not leased)` : ''}`,
     `lag         ${lagLine(cluster)}`,
     `tickets     ${ticketLine}`,
+    `spend       ${spendLine}`,
     '',
     textTable(
       ['NODE', 'STATUS', 'PARTITIONS', 'HEARTBEAT', 'HTTP'],

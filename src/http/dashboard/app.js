@@ -170,10 +170,20 @@ async function refreshTickets() {
     },
     el('td', {}, el('div', { class: 'id' }, t.id), el('div', { class: 'title' }, t.title)),
     el('td', {}, badge(t.status)),
-    el('td', { class: 'counts' }, counts));
+    el('td', { class: 'counts' }, counts),
+    el('td', { class: `spend${t.budget_exceeded ? ' over-budget' : ''}` }, spendText(t)));
     return row;
   }));
   if (!state.selected && tickets.length > 0) select(tickets[0].id);
+}
+
+/** `$1.20 / $5.00 · 95s / 600s`, and `over budget` while the ticket may start no attempt. */
+function spendText(t) {
+  const spend = t.spend || { cost_usd: 0, wall_ms: 0 };
+  const budget = t.budget || {};
+  const cost = `$${spend.cost_usd.toFixed(2)}${budget.cost_usd != null ? ` / $${budget.cost_usd.toFixed(2)}` : ''}`;
+  const wall = `${Math.round(spend.wall_ms / 1000)}s${budget.wall_ms != null ? ` / ${Math.round(budget.wall_ms / 1000)}s` : ''}`;
+  return `${cost} · ${wall}${t.budget_exceeded ? ' · over budget' : ''}`;
 }
 
 function select(ticketId) {
@@ -232,6 +242,7 @@ function renderDetail({ ticket, tasks, joins, merge_attempts: merges }) {
   const meta = [
     ['repository', ticket.repository], ['base', `${ticket.base_branch}${ticket.base_commit ? ` @ ${shortSha(ticket.base_commit)}` : ''}`],
     ['ownership', ticket.ownership], ['head', shortSha(ticket.head)], ['reason', ticket.reason || ticket.failed_reason],
+    ['spend', spendText(ticket)],
   ].filter(([, v]) => v);
   $('detail-meta').replaceChildren(...meta.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
 

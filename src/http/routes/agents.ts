@@ -9,7 +9,7 @@ import { bodyObject, paramString, queryString } from '../request-input.ts';
 import { submitCommand } from '../submit-command.ts';
 
 /**
- * Agents (read: viewer; change: admin). Registration generates an ed25519 key pair: the public key travels in
+ * Agents (read: viewer; change: admin; budget: operator). Registration generates an ed25519 key pair: the public key travels in
  * `agent.register`, the private key is in the 201 answer only — never stored, logged or
  * published, so a lost key means registering again, or an admin's `rotate-key`.
  */
@@ -44,6 +44,13 @@ export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise
     const keys = generateAgentKeyPair();
     const { id } = await submitCommand(deps, req, 'agent.rotate_key', { agent_id, public_key: keys.publicKey }, { params: { agent_id: 'id' } });
     return reply.code(202).send({ agent_id, message_id: id, public_key: keys.publicKey, private_key: keys.privateKey });
+  });
+
+  // Budgets are an operator's to raise, like a ticket's (absent fields kept, null clears).
+  app.put('/agents/:id/budget', { config: { role: 'operator', action: 'agent.set_budget' } }, async (req, reply) => {
+    const agent_id = paramString(req.params, 'id');
+    const { id } = await submitCommand(deps, req, 'agent.set_budget', { ...bodyObject(req.body), agent_id }, { params: { agent_id: 'id' } });
+    return reply.code(202).send({ agent_id, message_id: id });
   });
 
   app.delete('/agents/:id', { config: { role: 'admin', action: 'agent.deregister' } }, async (req, reply) => {

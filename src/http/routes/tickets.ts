@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../errors.ts';
-import { JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity, type JoinSourceRow } from '../../persistence/index.ts';
+import { AttemptUsageEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity, type JoinSourceRow } from '../../persistence/index.ts';
 import type { HttpDeps } from '../deps.ts';
 import { newTicketId } from '../ids.ts';
 import { plainRow as plain } from '../plain-row.ts';
@@ -31,17 +31,20 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     const em = deps.db.em();
     const ticket = await em.findOne(TicketEntity, { id });
     if (!ticket) throw new NotFoundError('ticket', id);
-    const [tasks, joins, joinSources, mergeAttempts] = await Promise.all([
+    const [tasks, joins, joinSources, mergeAttempts, usage] = await Promise.all([
       em.find(TaskEntity, { ticket_id: id }, { orderBy: { created_at: 'asc', id: 'asc' } }),
       em.find(JoinEntity, { ticket_id: id }, { orderBy: { created_at: 'asc', id: 'asc' } }),
       em.find(JoinSourceEntity, { ticket_id: id }, { orderBy: { join_id: 'asc', source: 'asc' } }),
       em.find(MergeAttemptEntity, { ticket_id: id }, { orderBy: { join_id: 'asc', attempt: 'asc' } }),
+      em.find(AttemptUsageEntity, { ticket_id: id }, { orderBy: { recorded_at: 'asc', task_id: 'asc', attempt: 'asc' } }),
     ]);
     const completed = completedByJoin(joinSources);
     return {
       ticket: { ...plain(ticket), repository: redactUrl(ticket.repository) }, tasks: tasks.map(plain),
       joins: joins.map((j) => ({ ...plain(j), completed: completed.get(j.id) ?? {} })),
       merge_attempts: mergeAttempts.map(plain),
+      // Each attempt's reported usage; the ticket's `spend` is their sum, `budget` its limits.
+      attempt_usage: usage.map(plain),
     };
   });
 
@@ -55,6 +58,13 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
   app.post('/tickets/:id/cancel', { config: { role: 'operator', action: 'ticket.cancel' } }, async (req, reply) => {
     const ticket_id = paramString(req.params, 'id');
     const { id } = await submitCommand(deps, req, 'ticket.cancel', { ...bodyObject(req.body), ticket_id }, { params: { ticket_id: 'id' } });
+    return reply.code(202).send({ ticket_id, message_id: id });
+  });
+
+  // Raise, change or clear the budget (absent fields kept, null clears); a ticket back under it schedules again.
+  app.put('/tickets/:id/budget', { config: { role: 'operator', action: 'ticket.set_budget' } }, async (req, reply) => {
+    const ticket_id = paramString(req.params, 'id');
+    const { id } = await submitCommand(deps, req, 'ticket.set_budget', { ...bodyObject(req.body), ticket_id }, { params: { ticket_id: 'id' } });
     return reply.code(202).send({ ticket_id, message_id: id });
   });
 

@@ -1,4 +1,8 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
+import type { Budget, BudgetMarks, Spend } from '../../budget/index.ts';
+
+/** The spend of a row written before any attempt reported (the migration's column default). */
+const NO_SPEND_SQL = `'{"cost_usd":0,"wall_ms":0,"input_tokens":0,"output_tokens":0,"attempts":0}'`;
 
 export interface TicketRow {
   id: string; title: string; repository: string; base_branch: string; base_commit: string | null;
@@ -8,6 +12,8 @@ export interface TicketRow {
   head: string | null; reason: string | null; failed_reason: string | null;
   /** Every task completed and the final merge of its several sinks is under way (`reason` is for people only). */
   finalizing: Opt<boolean>;
+  /** Its budget (null: none), what its attempts used, which budget lines were announced, and whether a limit is reached. */
+  budget: Budget | null; spend: Opt<Spend>; budget_marks: Opt<BudgetMarks>; budget_exceeded: Opt<boolean>;
   created_at: Date; updated_at: Date; version: number;
 }
 export const TicketEntity = new EntitySchema<TicketRow>({
@@ -28,6 +34,10 @@ export const TicketEntity = new EntitySchema<TicketRow>({
     reason: { type: 'text', nullable: true },
     failed_reason: { type: 'text', nullable: true },
     finalizing: { type: 'boolean', default: false },
+    budget: { type: 'json', nullable: true },
+    spend: { type: 'json', defaultRaw: NO_SPEND_SQL },
+    budget_marks: { type: 'json', defaultRaw: `'{}'` },
+    budget_exceeded: { type: 'boolean', default: false },
     created_at: { type: 'Date' },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },
@@ -161,7 +171,10 @@ export interface AgentRow {
   id: string; name: string; phase: string; capabilities: string[]; agent_version: string; kind: string;
   public_key: string | null; status: string; capacity: number; running: string[];
   registered_at: Date; last_heartbeat_at: Date | null; restarts: number; restart_window_start: Date | null;
-  reason: string | null; updated_at: Date; version: number;
+  reason: string | null;
+  /** Its budget (null: none), what its attempts used, which budget lines were announced, and whether a limit is reached. */
+  budget: Budget | null; spend: Opt<Spend>; budget_marks: Opt<BudgetMarks>; budget_exceeded: Opt<boolean>;
+  updated_at: Date; version: number;
 }
 export const AgentEntity = new EntitySchema<AgentRow>({
   name: 'AgentRow',
@@ -182,7 +195,34 @@ export const AgentEntity = new EntitySchema<AgentRow>({
     restarts: { type: 'integer' },
     restart_window_start: { type: 'Date', nullable: true },
     reason: { type: 'text', nullable: true },
+    budget: { type: 'json', nullable: true },
+    spend: { type: 'json', defaultRaw: NO_SPEND_SQL },
+    budget_marks: { type: 'json', defaultRaw: `'{}'` },
+    budget_exceeded: { type: 'boolean', default: false },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },
+  },
+});
+
+/**
+ * The usage of one task attempt (one row per attempt, written by its TicketActor with the
+ * attempt's live report): `outcome` completed or failed, `usage` as reported (`Usage` of the protocol).
+ */
+export interface AttemptUsageRow {
+  ticket_id: string; task_id: string; attempt: number; agent_id: string | null; outcome: string;
+  model: string | null; usage: Record<string, unknown>; recorded_at: Date;
+}
+export const AttemptUsageEntity = new EntitySchema<AttemptUsageRow>({
+  name: 'AttemptUsageRow',
+  tableName: 'omoi_attempt_usage',
+  properties: {
+    ticket_id: { type: 'string', primary: true },
+    task_id: { type: 'string', primary: true },
+    attempt: { type: 'integer', primary: true },
+    agent_id: { type: 'string', nullable: true },
+    outcome: { type: 'string' },
+    model: { type: 'string', nullable: true },
+    usage: { type: 'json' },
+    recorded_at: { type: 'Date' },
   },
 });

@@ -7,6 +7,7 @@ import { Migration20261202100000_principals_audit } from './Migration20261202100
 import { Migration20261202110000_agent_messages } from './Migration20261202110000_agent_messages.ts';
 import { Migration20261202120000_ticket_network } from './Migration20261202120000_ticket_network.ts';
 import { Migration20261202140000_alert_deliveries } from './Migration20261202140000_alert_deliveries.ts';
+import { Migration20261202150000_budgets } from './Migration20261202150000_budgets.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261202110000_agent_messages', class: Migration20261202110000_agent_messages },
   { name: 'Migration20261202120000_ticket_network', class: Migration20261202120000_ticket_network },
   { name: 'Migration20261202140000_alert_deliveries', class: Migration20261202140000_alert_deliveries },
+  { name: 'Migration20261202150000_budgets', class: Migration20261202150000_budgets },
 ];

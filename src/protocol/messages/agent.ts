@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ActorType, OBSERVERS, command, event } from '../define.ts';
-import { Id, Sha } from './common.ts';
+import { Budget, Id, Sha } from './common.ts';
 
 const route = (p: { agent_id: string }) => ({ entity: 'agent' as const, id: p.agent_id });
 const AgentRef = { agent_id: Id };
@@ -22,6 +22,7 @@ export const AgentRegister = command({
       kind: Type.Union([Type.Literal('local'), Type.Literal('remote')], { default: 'remote' }),
       public_key: Type.Optional(Type.String({ maxLength: 2000 })),
       capacity: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
+      budget: Type.Optional(Budget),
     },
     { additionalProperties: false },
   ),

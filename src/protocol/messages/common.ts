@@ -28,3 +28,32 @@ export const TaskSpec = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/**
+ * What one task attempt used, as its agent reports it (`task.complete`, `task.fail`). Every field
+ * is optional: an agent reports what it knows. Never a metric label (the model is free text).
+ */
+export const Usage = Type.Object(
+  {
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'the model the agent used, e.g. `claude-sonnet-4`' })),
+    input_tokens: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e12 })),
+    output_tokens: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e12 })),
+    cost_usd: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9, description: 'what the attempt cost, US dollars' })),
+    wall_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e12, description: 'wall time of the attempt, ms (the local executor measures it)' })),
+  },
+  { additionalProperties: false },
+);
+
+/** A budget limit: cost in US dollars, wall time in ms. */
+export const CostLimit = Type.Number({ exclusiveMinimum: 0, maximum: 1e9, description: 'US dollars' });
+export const WallLimit = Type.Integer({ minimum: 1, maximum: 1e12, description: 'ms of attempt wall time, summed over attempts' });
+export const WarnShare = Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'share of a limit at which `budget.warning` is published (default OMOI_BUDGET_WARN_SHARE, 0.8)' });
+export const OnExceeded = Type.Union([Type.Literal('finish'), Type.Literal('stop')], {
+  description: 'at 100 %: `finish` lets running attempts finish, `stop` stops them and requeues their tasks for after a raise (default OMOI_BUDGET_ON_EXCEEDED, finish)',
+});
+
+/** A budget as given at creation (`ticket.create`, `agent.register`): absent limits are no limit. */
+export const Budget = Type.Object(
+  { cost_usd: Type.Optional(CostLimit), wall_ms: Type.Optional(WallLimit), warn_share: Type.Optional(WarnShare), on_exceeded: Type.Optional(OnExceeded) },
+  { additionalProperties: false },
+);

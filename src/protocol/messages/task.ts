@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ActorType, OBSERVERS, command, event } from '../define.ts';
-import { Id, Sha, TaskSpec, TicketRef } from './common.ts';
+import { Id, Sha, TaskSpec, TicketRef, Usage } from './common.ts';
 
 const route = (p: { ticket_id: string }) => ({ entity: 'ticket' as const, id: p.ticket_id });
 const TaskRef = { ...TicketRef, task_id: Id };
@@ -42,8 +42,9 @@ export const TaskComplete = command({
   payload: Type.Object({
     ...TaskRef, attempt: Attempt, commit: Type.Optional(Sha), result: Type.Optional(Type.Unknown()),
     ownership_warnings: Type.Optional(Type.Array(Type.String(), { description: 'Files changed outside the task\'s claims on a lenient ticket (each becomes a task.ownership_violation event).' })),
+    usage: Type.Optional(Usage),
   }, { additionalProperties: false }),
-  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, commit: '0123456789abcdef0123456789abcdef01234567', result: { summary: 'feature X' } },
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, commit: '0123456789abcdef0123456789abcdef01234567', result: { summary: 'feature X' }, usage: { model: 'claude-sonnet-4', input_tokens: 12000, output_tokens: 3400, cost_usd: 0.42, wall_ms: 95000 } },
 });
 
 export const TaskFail = command({
@@ -55,8 +56,9 @@ export const TaskFail = command({
   payload: Type.Object({
     ...TaskRef, attempt: Attempt, error: Type.String({ maxLength: 20_000 }), retryable: Type.Boolean({ default: true }),
     violations: Type.Optional(Type.Array(Type.String(), { maxItems: 10_000, description: 'Files changed outside the task\'s claims on a strict ticket: the attempt failed for that reason (a task.ownership_violation event names them).' })),
+    usage: Type.Optional(Usage),
   }, { additionalProperties: false }),
-  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, error: 'tests failed', retryable: true },
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, error: 'tests failed', retryable: true, usage: { wall_ms: 41000 } },
 });
 
 export const TaskCancel = command({

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ActorType, OBSERVERS, command, event } from '../define.ts';
-import { Id, TaskSpec, TicketRef } from './common.ts';
+import { Budget, Id, TaskSpec, TicketRef } from './common.ts';
 
 const route = (p: { ticket_id: string }) => ({ entity: 'ticket' as const, id: p.ticket_id });
 
@@ -21,6 +21,7 @@ export const TicketCreate = command({
       resolver_command: Type.Optional(Type.String({ maxLength: 10_000 })),
       check_command: Type.Optional(Type.String({ maxLength: 10_000 })),
       network: Type.Optional(Type.Boolean({ default: true, description: 'false: the ticket\'s task, resolver and check commands run with no network (a network namespace of their own: loopback only); needs bubblewrap' })),
+      budget: Type.Optional(Budget),
     },
     { additionalProperties: false },
   ),
@@ -30,6 +31,7 @@ export const TicketCreate = command({
     repository: '/srv/repos/app',
     base_branch: 'main',
     ownership: 'strict',
+    budget: { cost_usd: 5, wall_ms: 3600000, warn_share: 0.8, on_exceeded: 'finish' },
     tasks: [
       { id: 'A', depends_on: [], owns: ['setup/**'], capabilities: [], phase: 'execute', priority: 0, kind: 'command', run: 'make setup', max_retries: 2, timeout_ms: 600000 },
       { id: 'B', depends_on: ['A'], owns: ['src/x/**'], capabilities: [], phase: 'execute', priority: 0, kind: 'command', run: 'make x', max_retries: 2, timeout_ms: 600000 },
