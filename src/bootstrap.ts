@@ -40,7 +40,7 @@ import { Rejections } from './messaging/rejections.ts';
 import { ensureStreams, storageReplicas } from './messaging/streams.ts';
 import { Metrics } from './metrics.ts';
 import { decideIsolation } from './sandbox/index.ts';
-import { openDatabase, type Database } from './persistence/index.ts';
+import { openDatabase, RetentionSweep, type Database } from './persistence/index.ts';
 import { encode, lookup, makeEnvelope, parseJson, partitionOf, Streams, Subjects, validatePayload, ProtocolError, type CommandDef, type PayloadOf } from './protocol/index.ts';
 
 /** A running node. `stop()` is graceful and idempotent. */
@@ -53,6 +53,8 @@ export interface OmoiNode {
   metrics: Metrics;
   runtime: ActorRuntime;
   leases: LeaseManager;
+  /** Deletes rows past their retention every `retentionSweepMs`; `sweep()` runs one now. */
+  retention: RetentionSweep;
   httpUrl: string;
   apiToken: string;
   /** Validate and publish a command (as HTTP and the CLI do). */
@@ -122,7 +124,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const nc = await connectNats(natsUrl, `omoi-${config.nodeId}`, log, natsCredentials);
     cleanup.push(() => nc.drain().catch(() => nc.close()));
     const jsm = await jetstreamManager(nc, { checkAPI: false }); // a cluster still electing its leader answers below, retried
-    await untilJetStreamAnswers(log, () => ensureStreams(jsm, { ...config, replicas: storageReplicas(config) }));
+    await untilJetStreamAnswers(log, () => ensureStreams(jsm, { ...config, replicas: storageReplicas(config), warn: (fields, message) => log.warn(fields, message) }));
     const js = jetstream(nc);
     // A node's disk is a cache: commits travel between nodes through this bucket.
     const commits = new CommitStore({ dataDir: config.dataDir, bucket: await openGitBucket(js, storageReplicas(config)) });
@@ -279,6 +281,14 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const sweeper = new OutboxSweeper({ outbox, held: () => leases.owned(), log });
     sweeper.start();
     cleanup.push(() => sweeper.stop());
+    // Bounded storage: rows past their retention go, in small batches, one node at a time.
+    const retention = new RetentionSweep({
+      db, log, config,
+      deleted: (table, rows) => metrics.retentionDeleted.inc({ table }, rows),
+      swept: (outcome) => metrics.retentionSweeps.inc({ outcome }),
+    }, { intervalMs: config.retentionSweepMs });
+    retention.start();
+    cleanup.push(() => retention.stop());
     log.info({ partitions: leases.owned().length }, 'partition leases acquired');
     const announce = (status: string) => publishDirect(js, config.nodeId, log, 'node.status', { node_id: config.nodeId, status, partitions: leases.owned() });
     announce('started');
@@ -320,7 +330,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
 
     let stopping: Promise<void> | undefined;
     const node: OmoiNode = {
-      config, log, db, nc, js, metrics, runtime, leases, httpUrl: http.url, apiToken, submit, readiness,
+      config, log, db, nc, js, metrics, runtime, leases, retention, httpUrl: http.url, apiToken, submit, readiness,
       idle: async () => {
         await Promise.all([...workers.values()].map((w) => w.whenIdle()));
       },

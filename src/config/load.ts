@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ConfigError } from '../errors.ts';
+import { DUPLICATE_WINDOW_MS } from '../messaging/duplicate-window.ts';
 import { DEFAULTS, defaultNodeId, type OmoiConfig } from './options.ts';
 import { SETTINGS } from './settings.ts';
 
@@ -34,6 +35,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (config.restartBackoffMaxMs < config.restartBackoffMs) {
     throw new ConfigError('OMOI_RESTART_BACKOFF_MAX_MS', 'must be at least OMOI_RESTART_BACKOFF_MS');
+  }
+  if (config.retentionProcessedMs < DUPLICATE_WINDOW_MS) {
+    // Younger ids are what makes a copy JetStream no longer drops (published again after its window) harmless.
+    throw new ConfigError('OMOI_RETENTION_PROCESSED_MS', `must be at least the streams' duplicate window, ${DUPLICATE_WINDOW_MS} ms (10 minutes), got ${config.retentionProcessedMs}`);
   }
   checkNatsCredentials(config);
   return config;
