@@ -4,8 +4,8 @@ import type { Logger } from '../logging/logger.ts';
 import type { Database } from './database.ts';
 import { isDatabaseOutage } from './outage.ts';
 
-/** Settings that hold a retention, ms. */
-export type RetentionSetting = { [K in keyof OmoiConfig]: OmoiConfig[K] extends number ? K : never }[keyof OmoiConfig];
+/** Settings that hold a retention, ms (`retention…Ms`; the sweep's interval is none). */
+export type RetentionSetting = Exclude<Extract<keyof OmoiConfig, `retention${string}Ms`>, 'retentionSweepMs'>;
 
 /**
  * One table the sweep keeps bounded: its rows whose `column` is older than the setting's
@@ -143,7 +143,7 @@ export class RetentionSweep {
 
   /** Deletes up to `batch` of the oldest rows past retention; undefined if another node holds the lock. */
   private async deleteBatch(rule: RetentionRule): Promise<number | undefined> {
-    const keepMs = this.deps.config[rule.setting] as number;
+    const keepMs = this.deps.config[rule.setting];
     const conn = this.deps.db.em().getConnection();
     return conn.transactional(async (trx) => {
       const [lock] = await conn.execute('select pg_try_advisory_xact_lock(?) as locked', [RETENTION_LOCK], 'all', trx) as Array<{ locked: boolean }>;
