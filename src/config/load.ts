@@ -40,6 +40,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     // Younger ids are what makes a copy JetStream no longer drops (published again after its window) harmless.
     throw new ConfigError('OMOI_RETENTION_PROCESSED_MS', `must be at least the streams' duplicate window, ${DUPLICATE_WINDOW_MS} ms (10 minutes), got ${config.retentionProcessedMs}`);
   }
+  if (config.retentionProcessedMs < config.ackWaitMs) {
+    // A message whose ack was lost comes back up to OMOI_ACK_WAIT_MS after it was handled.
+    throw new ConfigError('OMOI_RETENTION_PROCESSED_MS', `must be at least OMOI_ACK_WAIT_MS (${config.ackWaitMs} ms): a message whose ack was lost is redelivered that long after it was handled`);
+  }
   checkNatsCredentials(config);
   return config;
 }

@@ -76,6 +76,7 @@ t.test('retention: processed ids are kept at least the streams\' duplicate windo
   }
   t.ok(caught instanceof ConfigError && caught.setting === 'OMOI_RETENTION_PROCESSED_MS', 'refused, naming the setting');
   t.match((caught as Error).message, /^OMOI_RETENTION_PROCESSED_MS: must be at least the streams' duplicate window, 600000 ms \(10 minutes\), got 599999 \[invalid_config\]$/);
+  t.throws(() => loadConfig({ OMOI_ACK_WAIT_MS: '3600000', OMOI_RETENTION_PROCESSED_MS: '1800000' }), /^OMOI_RETENTION_PROCESSED_MS: must be at least OMOI_ACK_WAIT_MS \(3600000 ms\)/, 'nor below the ack wait');
   t.throws(() => loadConfig({ OMOI_RETENTION_EVENTS_MS: '0' }), /^OMOI_RETENTION_EVENTS_MS: must be an integer from 1/);
   t.throws(() => loadConfig({ OMOI_STREAM_MAX_BYTES: '1000' }), /^OMOI_STREAM_MAX_BYTES: must be an integer from 1048576/);
 });
