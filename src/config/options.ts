@@ -134,9 +134,9 @@ export interface OmoiConfig {
   cloneRetainFinishedMs: number;
   /**
    * Retention of rows that would otherwise grow forever (`src/persistence/retention.ts`), ms:
-   * processed message ids (at least the ack wait, and the streams' duplicate window: a copy JetStream no longer
-   * drops must still be recognised), the event log, decided dead letters, audit rows and ended
-   * lease holdings. `retentionSweepMs` is how often the sweep runs.
+   * processed message ids (at least the ack wait and the streams' duplicate window: a copy
+   * JetStream no longer drops must still be recognised), the event log, decided dead letters,
+   * audit rows and ended lease holdings. `retentionSweepMs` is how often the sweep runs.
    */
   retentionProcessedMs: number;
   retentionEventsMs: number;
