@@ -85,6 +85,8 @@ export class RetentionSweep {
 
   start(): void {
     this.stopped = false;
+    const keepMs = Object.fromEntries(this.o.rules.map((r) => [r.table, this.deps.config[r.setting]]));
+    this.deps.log.info({ intervalMs: this.o.intervalMs, keepMs }, 'retention sweep started');
     this.schedule(0);
   }
 
