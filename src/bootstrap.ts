@@ -37,7 +37,7 @@ import { ExhaustedDeliveries } from './messaging/exhausted-deliveries.ts';
 import { GroupCommitter } from './messaging/group-commit.ts';
 import { PartitionWorker } from './messaging/partition-worker.ts';
 import { Rejections } from './messaging/rejections.ts';
-import { ensureStreams, storageReplicas } from './messaging/streams.ts';
+import { ensureStreams, partitionConsumer, ROUTER_CONSUMER, storageReplicas } from './messaging/streams.ts';
 import { Metrics } from './metrics.ts';
 import { decideIsolation } from './sandbox/index.ts';
 import { openDatabase, RetentionSweep, type Database } from './persistence/index.ts';
@@ -242,7 +242,15 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const rejections = new Rejections({ db, js, log, metrics, source: config.nodeId });
     // Messages JetStream gave up on without a worker deciding (last delivery never acked): dead letters.
     const exhausted = new ExhaustedDeliveries({ nc, jsm, rejections, log });
-    exhausted.start();
+    // And those whose announcement was lost, on the consumers of the partitions this node holds
+    // (the router's with partition 0), once nothing awaits an ack there.
+    exhausted.start({
+      intervalMs: config.retentionSweepMs, graceMs: config.ackWaitMs + 60_000,
+      consumers: () => leases.owned().flatMap((p) => [
+        { stream: Streams.partitions, consumer: partitionConsumer(p) },
+        ...(p === 0 ? [{ stream: Streams.ingress, consumer: ROUTER_CONSUMER }] : []),
+      ]),
+    });
     cleanup.push(() => exhausted.stop());
     const workers = new Map<number, PartitionWorker>();
     // One transaction serves the batches of every partition this node holds (group commit).
