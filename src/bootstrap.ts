@@ -39,10 +39,10 @@ import { ExhaustedDeliveries } from './messaging/exhausted-deliveries.ts';
 import { GroupCommitter } from './messaging/group-commit.ts';
 import { PartitionWorker } from './messaging/partition-worker.ts';
 import { Rejections } from './messaging/rejections.ts';
-import { ensureStreams, storageReplicas } from './messaging/streams.ts';
+import { ensureStreams, partitionConsumer, ROUTER_CONSUMER, storageReplicas } from './messaging/streams.ts';
 import { Metrics } from './metrics.ts';
 import { decideIsolation } from './sandbox/index.ts';
-import { openDatabase, type Database } from './persistence/index.ts';
+import { openDatabase, RetentionSweep, type Database } from './persistence/index.ts';
 import { encode, lookup, makeEnvelope, parseJson, partitionOf, Streams, Subjects, validatePayload, ProtocolError, type CommandDef, type PayloadOf } from './protocol/index.ts';
 
 /** A running node. `stop()` is graceful and idempotent. */
@@ -56,6 +56,8 @@ export interface OmoiNode {
   runtime: ActorRuntime;
   leases: LeaseManager;
   breakers: Breakers;
+  /** Deletes rows past their retention every `retentionSweepMs`; `sweep()` runs one now. */
+  retention: RetentionSweep;
   httpUrl: string;
   apiToken: string;
   /** Validate and publish a command (as HTTP and the CLI do). */
@@ -125,7 +127,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const nc = await connectNats(natsUrl, `omoi-${config.nodeId}`, log, natsCredentials);
     cleanup.push(() => nc.drain().catch(() => nc.close()));
     const jsm = await jetstreamManager(nc, { checkAPI: false }); // a cluster still electing its leader answers below, retried
-    await untilJetStreamAnswers(log, () => ensureStreams(jsm, { ...config, replicas: storageReplicas(config) }));
+    await untilJetStreamAnswers(log, () => ensureStreams(jsm, { ...config, replicas: storageReplicas(config), warn: (fields, message) => log.warn(fields, message) }));
     const js = jetstream(nc);
     // A node's disk is a cache: commits travel between nodes through this bucket.
     const commits = new CommitStore({ dataDir: config.dataDir, bucket: await openGitBucket(js, storageReplicas(config)) });
@@ -250,7 +252,15 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const rejections = new Rejections({ db, js, log, metrics, source: config.nodeId });
     // Messages JetStream gave up on without a worker deciding (last delivery never acked): dead letters.
     const exhausted = new ExhaustedDeliveries({ nc, jsm, rejections, log });
-    exhausted.start();
+    // And those whose announcement was lost, on the consumers of the partitions this node holds
+    // (the router's with partition 0), once nothing awaits an ack there.
+    exhausted.start({
+      intervalMs: config.retentionSweepMs, graceMs: config.ackWaitMs + 60_000,
+      consumers: () => leases.owned().flatMap((p) => [
+        { stream: Streams.partitions, consumer: partitionConsumer(p) },
+        ...(p === 0 ? [{ stream: Streams.ingress, consumer: ROUTER_CONSUMER }] : []),
+      ]),
+    });
     cleanup.push(() => exhausted.stop());
     const workers = new Map<number, PartitionWorker>();
     // One transaction serves the batches of every partition this node holds (group commit).
@@ -289,6 +299,14 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const sweeper = new OutboxSweeper({ outbox, held: () => leases.owned(), log });
     sweeper.start();
     cleanup.push(() => sweeper.stop());
+    // Bounded storage: rows past their retention go, in small batches, one node at a time.
+    const retention = new RetentionSweep({
+      db, log, config,
+      deleted: (table, rows) => metrics.retentionDeleted.inc({ table }, rows),
+      swept: (outcome) => metrics.retentionSweeps.inc({ outcome }),
+    }, { intervalMs: config.retentionSweepMs });
+    retention.start();
+    cleanup.push(() => retention.stop());
     log.info({ partitions: leases.owned().length }, 'partition leases acquired');
     const announce = (status: string) => publishDirect(js, config.nodeId, log, 'node.status', { node_id: config.nodeId, status, partitions: leases.owned() });
     announce('started');
@@ -336,7 +354,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
 
     let stopping: Promise<void> | undefined;
     const node: OmoiNode = {
-      config, log, db, nc, js, metrics, runtime, leases, breakers, httpUrl: http.url, apiToken, submit, readiness,
+      config, log, db, nc, js, metrics, runtime, leases, breakers, retention, httpUrl: http.url, apiToken, submit, readiness,
       idle: async () => {
         await Promise.all([...workers.values()].map((w) => w.whenIdle()));
       },

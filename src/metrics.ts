@@ -1,7 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Charge } from './budget/index.ts';
+import { lookup } from './protocol/index.ts';
 
-/** The node's Prometheus metrics, served on `/metrics`. One registry per node. */
+/**
+ * The node's Prometheus metrics, served on `/metrics`. One registry per node.
+ *
+ * Every label value comes from a small fixed set — the protocol registry's message types, the
+ * actor types, the code's error codes, fixed outcomes, the retention tables — never from what
+ * a sender chose (a subject, an id, a URL): each new value is a new series kept for the life
+ * of the process. Values from outside go through the `*Label` functions below, which map
+ * anything unknown to `other`.
+ */
 export class Metrics {
   readonly registry = new Registry();
   readonly handled = new Counter({ name: 'omoi_messages_handled_total', help: 'Messages handled, by type and outcome', labelNames: ['type', 'outcome'], registers: [this.registry] });
@@ -22,6 +31,8 @@ export class Metrics {
   readonly spendTokens = new Counter({ name: 'omoi_spend_tokens_total', help: 'Tokens used by task attempts, by direction (input, output) and outcome', labelNames: ['direction', 'outcome'], registers: [this.registry] });
   readonly spendWall = new Counter({ name: 'omoi_spend_wall_seconds_total', help: 'Wall time of task attempts, seconds, by outcome', labelNames: ['outcome'], registers: [this.registry] });
   readonly partitions = new Gauge({ name: 'omoi_partitions_held', help: 'Partitions leased by this node', registers: [this.registry] });
+  readonly retentionDeleted = new Counter({ name: 'omoi_retention_deleted_total', help: 'Rows the retention sweep deleted, by table', labelNames: ['table'], registers: [this.registry] });
+  readonly retentionSweeps = new Counter({ name: 'omoi_retention_sweeps_total', help: 'Retention sweeps, by outcome (done; busy: another node was sweeping; failed: the database did not answer)', labelNames: ['outcome'], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'omoi_process_' });
@@ -34,4 +45,29 @@ export class Metrics {
     this.spendTokens.inc({ direction: 'output', outcome }, c.output_tokens);
     this.spendWall.inc({ outcome }, c.wall_ms / 1000);
   }
+}
+
+/** The label value for anything outside a label's fixed set. */
+export const OTHER_LABEL = 'other';
+
+/** A message type known to the protocol registry, else `other` (a subject may carry any type). */
+export function messageTypeLabel(type: string): string {
+  return lookup(type) ? type : OTHER_LABEL;
+}
+
+/** An error code as the code writes them (`snake_case`), else `other`. */
+export function errorCodeLabel(code: string): string {
+  return /^[a-z][a-z0-9_]{0,47}$/.test(code) ? code : OTHER_LABEL;
+}
+
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** The usual HTTP methods, else `other` (Node accepts some thirty). */
+export function httpMethodLabel(method: string): string {
+  return HTTP_METHODS.has(method) ? method : OTHER_LABEL;
+}
+
+/** The route's pattern (`/api/tickets/:id`), never the path asked for; `unmatched` for a 404 without a route. */
+export function httpRouteLabel(pattern: string | undefined): string {
+  return pattern ?? 'unmatched';
 }

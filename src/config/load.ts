@@ -3,6 +3,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { parseAlertsConfig } from '../alerts/alerts-config.ts';
 import { ConfigError } from '../errors.ts';
+import { DUPLICATE_WINDOW_MS } from '../messaging/duplicate-window.ts';
 import { DEFAULTS, defaultNodeId, type OmoiConfig } from './options.ts';
 import { SETTINGS } from './settings.ts';
 
@@ -37,6 +38,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (config.restartBackoffMaxMs < config.restartBackoffMs) {
     throw new ConfigError('OMOI_RESTART_BACKOFF_MAX_MS', 'must be at least OMOI_RESTART_BACKOFF_MS');
+  }
+  if (config.retentionProcessedMs < DUPLICATE_WINDOW_MS) {
+    // Younger ids are what makes a copy JetStream no longer drops (published again after its window) harmless.
+    throw new ConfigError('OMOI_RETENTION_PROCESSED_MS', `must be at least the streams' duplicate window, ${DUPLICATE_WINDOW_MS} ms (10 minutes), got ${config.retentionProcessedMs}`);
+  }
+  if (config.retentionProcessedMs < config.ackWaitMs) {
+    // A message whose ack was lost comes back up to OMOI_ACK_WAIT_MS after it was handled.
+    throw new ConfigError('OMOI_RETENTION_PROCESSED_MS', `must be at least OMOI_ACK_WAIT_MS (${config.ackWaitMs} ms): a message whose ack was lost is redelivered that long after it was handled`);
   }
   checkNatsCredentials(config);
   return config;

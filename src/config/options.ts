@@ -51,6 +51,8 @@ export interface OmoiConfig {
    * every node. More than 1 needs a NATS cluster with at least that many JetStream servers.
    */
   streamReplicas: number;
+  /** Largest size of each work-queue stream (`OMOI_IN`, `OMOI_PART`), bytes; when full, publishes are refused, nothing is dropped. */
+  streamMaxBytes: number;
   httpHost: string;
   /** HTTP port; 0 picks a free port (printed at start). */
   httpPort: number;
@@ -146,6 +148,17 @@ export interface OmoiConfig {
    * it is recorded `failed`; retries back off exponentially (with jitter) from 2 s to 10 min.
    */
   alertDeliveryMaxAttempts: number;
+  /**
+   * Retention of rows that would otherwise grow forever (`src/persistence/retention.ts`), ms:
+   * processed message ids (at least the ack wait and the streams' duplicate window: a copy
+   * JetStream no longer drops must still be recognised), the event log, decided dead letters,
+   * audit rows and ended lease holdings. `retentionSweepMs` is how often the sweep runs.
+   */
+  retentionProcessedMs: number;
+  retentionEventsMs: number;
+  retentionDeadLettersMs: number;
+  retentionAuditMs: number;
+  retentionSweepMs: number;
 }
 
 export const DEFAULTS = {
@@ -154,6 +167,7 @@ export const DEFAULTS = {
   httpPort: 7070,
   partitions: 64,
   streamReplicas: 1,
+  streamMaxBytes: 1024 ** 3,
   logLevel: 'info',
   maxDeliver: 5,
   ackWaitMs: 30_000,
@@ -183,6 +197,11 @@ export const DEFAULTS = {
   cloneRetainFinishedMs: 7 * 24 * 3_600_000,
   alerts: {} as AlertsConfig,
   alertDeliveryMaxAttempts: 8,
+  retentionProcessedMs: 24 * 3_600_000,
+  retentionEventsMs: 7 * 24 * 3_600_000,
+  retentionDeadLettersMs: 30 * 24 * 3_600_000,
+  retentionAuditMs: 90 * 24 * 3_600_000,
+  retentionSweepMs: 300_000,
 } as const satisfies Partial<OmoiConfig>;
 
 /**

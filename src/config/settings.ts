@@ -124,6 +124,7 @@ export const SETTINGS: Setting[] = [
   def('natsKey', 'NATS_KEY', 'Path of the private key (PEM) of `NATS_CERT`.', readableFile),
   def('natsInboxPrefix', 'NATS_INBOX_PREFIX', 'Subject prefix of this process\'s reply inboxes, for a NATS user allowed to subscribe only there (default `_INBOX`; the embedded server\'s client user needs `_INBOX.omoi-client`).', subjectPrefix),
   def('streamReplicas', 'OMOI_STREAM_REPLICAS', 'Replicas of each JetStream stream (and of its consumers): 3 in a NATS cluster of three servers keeps every message through the loss of one; more than 1 needs a NATS cluster with at least that many JetStream servers (default 1).', int(1, 5)),
+  def('streamMaxBytes', 'OMOI_STREAM_MAX_BYTES', 'Largest size of each work-queue stream (`OMOI_IN`, `OMOI_PART`), bytes: they hold only unfinished work (a message goes when acked); when full, new commands are refused and retried, nothing stored is dropped (default 1073741824, 1 GiB).', int(1_048_576, 1024 ** 4)),
   def('httpHost', 'OMOI_HTTP_HOST', 'Address the HTTP server binds (default `127.0.0.1`).', text),
   def('httpPort', 'OMOI_HTTP_PORT', 'HTTP port; 0 picks a free one (default 7070).', int(0, 65535)),
   def('apiToken', 'OMOI_API_TOKEN', 'Bearer token for the HTTP API; unset → generated into `<data dir>/api-token`.', text),
@@ -158,4 +159,9 @@ export const SETTINGS: Setting[] = [
   def('sandboxPoolIdleMs', 'OMOI_SANDBOX_POOL_IDLE_MS', 'An idle pooled sandbox is removed after this long, ms (default 60000).', int(10, 86_400_000)),
   def('cloneRetainFinishedMs', 'OMOI_CLONE_RETAIN_FINISHED_MS', 'A finished ticket keeps its link to the node\'s clone of its repository this long, ms; a clone no ticket links to is removed (default 604800000, 7 days).', int(0, 3_153_600_000)),
   def('alertDeliveryMaxAttempts', 'OMOI_ALERT_DELIVERY_MAX_ATTEMPTS', 'Attempts at delivering an alert notification to one route before it is recorded `failed`; retries back off exponentially from 2 s to 10 min, with jitter (default 8).', int(1, 100)),
+  def('retentionProcessedMs', 'OMOI_RETENTION_PROCESSED_MS', 'Ids of processed messages (`omoi_processed_message`, which make redelivery harmless) are kept this long, ms; at least the streams\' duplicate window, 10 minutes, and `OMOI_ACK_WAIT_MS`, or the node refuses to start (default 86400000, a day).', int(1, 3_153_600_000)),
+  def('retentionEventsMs', 'OMOI_RETENTION_EVENTS_MS', 'Rows of the event log (`omoi_event`) are kept this long, ms (default 604800000, 7 days).', int(1, 3_153_600_000)),
+  def('retentionDeadLettersMs', 'OMOI_RETENTION_DEAD_LETTERS_MS', 'Dead letters retried or discarded this long ago are removed, ms; open ones are kept until someone decides them (default 2592000000, 30 days).', int(1, 3_153_600_000)),
+  def('retentionAuditMs', 'OMOI_RETENTION_AUDIT_MS', 'Audit rows (`omoi_audit`) and ended partition holdings (`omoi_lease_history`) are kept this long, ms (default 7776000000, 90 days).', int(1, 3_153_600_000)),
+  def('retentionSweepMs', 'OMOI_RETENTION_SWEEP_MS', 'How often the retention sweep removes rows past their retention, ms; one node at a time (default 300000).', int(100, 86_400_000)),
 ];

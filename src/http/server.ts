@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { Counter } from 'prom-client';
 import { ConfigError } from '../errors.ts';
 import { SECRET_LOG_PATHS, type Logger } from '../logging/logger.ts';
+import { httpMethodLabel, httpRouteLabel } from '../metrics.ts';
 import { MAX_MESSAGE_BYTES } from '../protocol/index.ts';
 import { guardApi, type RouteAccess } from './access.ts';
 import type { HttpDeps } from './deps.ts';
@@ -145,7 +146,7 @@ function countRequests(app: FastifyInstance, deps: HttpDeps): void {
     ?? new Counter({ name: HTTP_COUNTER, help: 'HTTP requests answered, by method, route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
-    counter.inc({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+    counter.inc({ method: httpMethodLabel(req.method), route: httpRouteLabel(req.routeOptions.url), status: String(reply.statusCode) });
   });
 }
 

@@ -21,14 +21,28 @@ const QUEUE = 'omoi-exhausted-deliveries';
  * the message by its stream sequence, dead-letters it (`max_deliver_exceeded`, with the
  * original bytes: `omoi dlq retry` puts it back) and deletes it from the stream. A message
  * already gone (terminated or dead-lettered by its worker) is skipped. Announcements are core
- * NATS (at most once): one lost while no node listened is not repeated.
+ * NATS (at most once): one lost while no node listened is not repeated, so `reconcile` also
+ * looks for such messages now and then, on the consumers whose partitions this node holds.
  */
+/** What `start` reconciles: every `intervalMs`, the consumers `consumers()` names (one node each). */
+export interface ReconcileOptions {
+  intervalMs: number;
+  /** A consumer that delivered within this long is left to the announcement, ms (more than its ack wait). */
+  graceMs: number;
+  consumers: () => Array<{ stream: string; consumer: string }>;
+}
+
 export class ExhaustedDeliveries {
   private sub?: Subscription;
+  private timer?: NodeJS.Timeout;
 
   constructor(private readonly deps: { nc: NatsConnection; jsm: JetStreamManager; rejections: Rejections; log: Logger }) {}
 
-  start(): void {
+  start(reconcile?: ReconcileOptions): void {
+    if (reconcile) {
+      this.timer = setInterval(() => void this.reconcile(reconcile.consumers(), reconcile.graceMs), reconcile.intervalMs);
+      this.timer.unref();
+    }
     const streams: string[] = [Streams.partitions, Streams.ingress];
     this.sub = this.deps.nc.subscribe('$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.*.*', {
       queue: QUEUE,
@@ -46,7 +60,40 @@ export class ExhaustedDeliveries {
   }
 
   stop(): void {
+    if (this.timer) clearInterval(this.timer);
     this.sub?.unsubscribe();
+  }
+
+  /**
+   * Dead-letters the messages of these consumers whose deliveries ran out unannounced: JetStream
+   * keeps such a message in the work queue for good (a later ack may even move the consumer's
+   * ack floor past it). They can be told apart only when the consumer awaits no ack at all:
+   * then every message of its filter still stored up to its last delivered sequence was given up on. A consumer
+   * that delivered within `graceMs` is skipped (its announcement may be on its way). At most
+   * `limit` messages per call; returns how many were dead-lettered. Never throws.
+   */
+  async reconcile(consumers: Array<{ stream: string; consumer: string }>, graceMs: number, limit = 100): Promise<number> {
+    const { jsm, log } = this.deps;
+    let done = 0;
+    for (const { stream, consumer } of consumers) {
+      try {
+        const info = await jsm.consumers.info(stream, consumer);
+        if (info.num_ack_pending > 0 || Date.now() - lastActive(info.delivered.last_active) < graceMs) continue;
+        const filter = info.config.filter_subject || '>';
+        for (let seq = 1; seq <= info.delivered.stream_seq && done < limit;) {
+          // `next_by_subj` (nats-server 2.9+): the first message of the filter at or after `seq`.
+          const m = await jsm.streams.getMessage(stream, { seq, next_by_subj: filter } as never);
+          if (!m || m.seq > info.delivered.stream_seq) break;
+          log.warn({ stream, consumer, seq: m.seq }, 'found a message whose deliveries ran out unannounced; dead-lettering it');
+          await this.deadLetter({ stream, consumer, stream_seq: m.seq, deliveries: info.config.max_deliver ?? 0 });
+          done++;
+          seq = m.seq + 1;
+        }
+      } catch (err) {
+        log.warn({ stream, consumer, err: errorMessage(err) }, 'could not look for messages whose deliveries ran out');
+      }
+    }
+    return done;
   }
 
   private async deadLetter(a: MaxDeliveriesAdvisory): Promise<void> {
@@ -65,4 +112,10 @@ export class ExhaustedDeliveries {
       log.error({ stream: a.stream, seq: a.stream_seq, err: errorMessage(err) }, 'could not dead-letter a message whose deliveries ran out');
     }
   }
+}
+
+/** When a consumer last delivered: the server sends an ISO time (typed as nanoseconds); unreadable → now (skipped). */
+function lastActive(raw: unknown): number {
+  const at = typeof raw === 'string' ? Date.parse(raw) : NaN;
+  return Number.isFinite(at) ? at : Date.now();
 }

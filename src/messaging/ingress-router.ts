@@ -2,7 +2,7 @@ import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstrea
 import type { IngressAudit } from '../audit/index.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { Metrics } from '../metrics.ts';
+import { messageTypeLabel, type Metrics } from '../metrics.ts';
 import { decodeIngress, encode, isAgentSource, lookup, partitionOf, Streams, Subjects, type CommandDef, type Envelope } from '../protocol/index.ts';
 import type { AgentAuthenticator } from './agent-authenticator.ts';
 import { describe, isTerminalInput, type Rejections } from './rejections.ts';
@@ -60,7 +60,7 @@ export class IngressRouter {
     try {
       env = await this.authenticate(m, env);
       await this.forward(env);
-      this.deps.metrics.handled.inc({ type, outcome: 'routed' });
+      this.deps.metrics.handled.inc({ type: messageTypeLabel(type), outcome: 'routed' });
       await this.deps.audit?.(m, 'accepted', env); // before the ack: a redelivery finds the row (same id) and adds none
       m.ack();
     } catch (err) {

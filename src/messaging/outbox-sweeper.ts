@@ -23,7 +23,8 @@ export interface OutboxSweeperOptions {
  *    is never dropped, however long NATS is away.
  * 2. No duplicate effects: a row keeps its message id, which is its `Nats-Msg-Id` (JetStream
  *    drops a copy within its duplicate window) and the envelope id the receiving partition
- *    worker records in `omoi_processed_message` (a later copy is acked and ignored).
+ *    worker records in `omoi_processed_message` (a later copy is acked and ignored; the
+ *    retention sweep keeps that id while the row is here, and `OMOI_RETENTION_PROCESSED_MS` after).
  * 3. Bounded: one query over the held partitions per round, at most `batch` rows, one sweep at
  *    a time (a sweep goes on with the next round only while rounds come back full and
  *    everything landed); while publications fail the pause doubles up to `maxBackoffMs`, and

@@ -1,7 +1,7 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { errorMessage, FencedError, RetryableError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { Metrics } from '../metrics.ts';
+import { messageTypeLabel, type Metrics } from '../metrics.ts';
 import { decodeEnvelope, Streams, type Envelope } from '../protocol/index.ts';
 import type { GroupCommitter, Item } from './group-commit.ts';
 import type { OutboxPublisher } from './outbox.ts';
@@ -126,7 +126,7 @@ export class PartitionWorker {
     let items: Item[] = [];
     for (const msg of batch) {
       const type = msg.subject.split('.').slice(3).join('.');
-      if (msg.info.deliveryCount > 1) this.deps.metrics.redeliveries.inc({ type });
+      if (msg.info.deliveryCount > 1) this.deps.metrics.redeliveries.inc({ type: messageTypeLabel(type) });
       try {
         items.push({ msg, env: decodeEnvelope(msg.data), received: performance.now() });
       } catch (err) {
@@ -181,8 +181,8 @@ export class PartitionWorker {
     const now = performance.now();
     for (const item of items) {
       item.msg.ack();
-      this.deps.metrics.handled.inc({ type: item.env.type, outcome: handled.has(item) ? 'ok' : 'duplicate' });
-      this.deps.metrics.latency.observe({ type: item.env.type }, (now - item.received) / 1000);
+      this.deps.metrics.handled.inc({ type: messageTypeLabel(item.env.type), outcome: handled.has(item) ? 'ok' : 'duplicate' });
+      this.deps.metrics.latency.observe({ type: messageTypeLabel(item.env.type) }, (now - item.received) / 1000);
     }
   }
 
@@ -193,14 +193,14 @@ export class PartitionWorker {
     if (!terminal && deliveries < maxDeliver) {
       const delay = Math.min(250 * 2 ** (deliveries - 1), 30_000);
       log.warn({ partition: this.partition, type, deliveries, delayMs: delay, err: errorMessage(err) }, 'handler failed; will redeliver');
-      metrics.handled.inc({ type, outcome: 'retry' });
+      metrics.handled.inc({ type: messageTypeLabel(type), outcome: 'retry' });
       msg.nak(delay);
       return;
     }
     const problem = terminal ? describe(err) : { code: 'max_deliver_exceeded', reason: `failed ${deliveries} deliveries; last error: ${describe(err).reason}` };
     try {
       await rejections.reject({ subject: msg.subject, data: msg.data, messageId: env?.id, type: env?.type ?? type, deliveries }, problem);
-      metrics.handled.inc({ type, outcome: 'rejected' });
+      metrics.handled.inc({ type: messageTypeLabel(type), outcome: 'rejected' });
       msg.term(); // no reason: nats-server 2.9 ignores "+TERM <reason>"
     } catch (e) {
       log.error({ partition: this.partition, err: errorMessage(e) }, 'could not dead-letter; will redeliver');
@@ -238,7 +238,7 @@ export class PartitionWorker {
         { subject: msg.subject, data: msg.data, messageId: env?.id ?? (msg.headers?.get('Nats-Msg-Id') || undefined), type, deliveries },
         { code: 'max_deliver_exceeded', reason: `delivered ${deliveries} times; handed back on its last delivery (${why}), not failed: retry it` },
       );
-      this.deps.metrics.handled.inc({ type, outcome: 'rejected' });
+      this.deps.metrics.handled.inc({ type: messageTypeLabel(type), outcome: 'rejected' });
       msg.term();
     } catch (err) {
       this.deps.log.error({ partition: this.partition, err: errorMessage(err) }, 'could not dead-letter a handed-back message');

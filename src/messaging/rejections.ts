@@ -1,7 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { errorMessage, OmoiError, TerminalError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { Metrics } from '../metrics.ts';
+import { errorCodeLabel, type Metrics } from '../metrics.ts';
 import { DeadLetterEntity, type Database } from '../persistence/index.ts';
 import { encode, makeEnvelope, ProtocolError, Subjects } from '../protocol/index.ts';
 
@@ -53,7 +53,7 @@ export class Rejections {
       resolved_at: null,
     });
     await em.persistAndFlush(row);
-    metrics.deadLetters.inc({ code: problem.code });
+    metrics.deadLetters.inc({ code: errorCodeLabel(problem.code) });
     log.warn({ subject: msg.subject, code: problem.code, reason: problem.reason, deadLetter: row.id }, 'input rejected');
     const env = makeEnvelope('error.rejected', {
       code: problem.code, reason: storable(problem.reason, 2_000), subject: msg.subject,

@@ -2,12 +2,20 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, 
 import { nanos } from '@nats-io/nats-core';
 import { errorMessage, OmoiError } from '../errors.ts';
 import { Streams, Subjects } from '../protocol/index.ts';
+import { DUPLICATE_WINDOW_MS } from './duplicate-window.ts';
 
 export interface StreamSettings {
   partitions: number; maxDeliver: number; ackWaitMs: number;
   /** Replicas of each stream (its consumers follow it); default 1. See `storageReplicas`. */
   replicas?: number;
+  /** Largest size of each work queue (`OMOI_IN`, `OMOI_PART`), bytes; default `DEFAULT_WORK_QUEUE_MAX_BYTES`. */
+  streamMaxBytes?: number;
+  /** Told what could not be applied to an existing stream (the node starts with it as it is). */
+  warn?: (fields: Record<string, unknown>, message: string) => void;
 }
+
+/** 1 GiB: far more than any backlog a healthy cluster has. */
+export const DEFAULT_WORK_QUEUE_MAX_BYTES = 1024 ** 3;
 
 /**
  * How many replicas Omoi's JetStream storage keeps: streams, their consumers, and any object
@@ -44,18 +52,25 @@ export function pullOptions(maxMessages: number): { max_messages: number; expire
  * - OMOI_EVT  `omoi.evt.>`, `omoi.errors.>`, `omoi.agent.>` history for observers (7 days)
  * Each stream has `s.replicas` replicas; a stream made with fewer is scaled up (JetStream
  * allows changing `num_replicas` in place).
+ *
+ * Bounded storage: a work queue drops a message once its consumer acks it, so it holds only
+ * unfinished work. It has no `max_age` (that would drop work nobody acked) but a size bound
+ * with `discard: new`: when full, a publish is refused (publishers retry: the outbox, the
+ * router's nak, HTTP 503) and nothing stored is lost. Both are changed in place on a stream
+ * made before; a retention JetStream cannot change in place is left as it is, with a warning.
  */
 export async function ensureStreams(jsm: JetStreamManager, s: StreamSettings): Promise<void> {
-  const dedupe = nanos(10 * 60_000);
+  const dedupe = nanos(DUPLICATE_WINDOW_MS);
   const num_replicas = s.replicas ?? 1;
+  const bounded = { max_bytes: s.streamMaxBytes ?? DEFAULT_WORK_QUEUE_MAX_BYTES, discard: DiscardPolicy.New };
   await upsertStream(jsm, {
     name: Streams.ingress, subjects: [Subjects.ingressAll], retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File, duplicate_window: dedupe, max_msg_size: 2 * 1024 * 1024, num_replicas,
-  });
+    storage: StorageType.File, duplicate_window: dedupe, max_msg_size: 2 * 1024 * 1024, num_replicas, ...bounded,
+  }, s.warn);
   await upsertStream(jsm, {
     name: Streams.partitions, subjects: [Subjects.partitionAll], retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File, duplicate_window: dedupe, num_replicas,
-  });
+    storage: StorageType.File, duplicate_window: dedupe, num_replicas, ...bounded,
+  }, s.warn);
   await upsertStream(jsm, {
     name: Streams.events, subjects: [Subjects.eventsAll, Subjects.errorsAll, 'omoi.agent.>'], retention: RetentionPolicy.Limits,
     storage: StorageType.File, duplicate_window: dedupe, max_age: nanos(7 * 24 * 3600_000), max_bytes: 1024 ** 3, discard: DiscardPolicy.Old, num_replicas,
@@ -77,10 +92,18 @@ export async function ensureStreams(jsm: JetStreamManager, s: StreamSettings): P
 type StreamConfig = Parameters<JetStreamManager['streams']['add']>[0];
 type ConsumerConfig = Parameters<JetStreamManager['consumers']['add']>[1];
 
-async function upsertStream(jsm: JetStreamManager, cfg: StreamConfig & { name: string }): Promise<void> {
+async function upsertStream(jsm: JetStreamManager, cfg: StreamConfig & { name: string }, warn?: StreamSettings['warn']): Promise<void> {
   try {
     try {
-      await jsm.streams.info(cfg.name);
+      const existing = (await jsm.streams.info(cfg.name)).config;
+      if (cfg.retention !== undefined && existing.retention !== cfg.retention) {
+        // nats-server cannot change a stream's retention in place; its limits made for another
+        // retention could lose work (or refuse all of it), so the stream is left as it is.
+        warn?.({ stream: cfg.name, retention: existing.retention, expected: cfg.retention },
+          `stream ${cfg.name} has ${existing.retention} retention, not ${cfg.retention}: nats-server cannot change it in place, so it is left unchanged and unbounded; ` +
+          `to bound it, stop every node, let its consumers drain, delete it (nats stream rm ${cfg.name}) and start again`);
+        return;
+      }
       await jsm.streams.update(cfg.name, cfg);
     } catch (err) {
       if (!isNotFound(err)) throw err;

@@ -11,6 +11,7 @@ const CASES: Array<{ env: Record<string, string>; setting: string; says: RegExp 
   { env: { DATABASE_URL: 'mysql://x' }, setting: 'DATABASE_URL', says: /postgres/ },
   { env: { OMOI_LOG_LEVEL: 'loud' }, setting: 'OMOI_LOG_LEVEL', says: /one of/ },
   { env: { OMOI_RESTART_BACKOFF_MS: '500', OMOI_RESTART_BACKOFF_MAX_MS: '100' }, setting: 'OMOI_RESTART_BACKOFF_MAX_MS', says: /at least/ },
+  { env: { OMOI_RETENTION_PROCESSED_MS: '60000' }, setting: 'OMOI_RETENTION_PROCESSED_MS', says: /at least the streams' duplicate window, 600000 ms/ },
 ];
 
 for (const c of CASES) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import t from 'tap';
 import { ConfigError } from '../../src/errors.ts';
 import { DEFAULTS, loadConfig, natsServers, SETTINGS } from '../../src/config/index.ts';
+import { DUPLICATE_WINDOW_MS } from '../../src/messaging/duplicate-window.ts';
 
 t.test('defaults: embedded servers, 64 partitions, a node id', async (t) => {
   const c = loadConfig({});
@@ -60,6 +61,24 @@ t.test('each invalid setting is named in one clear error', async (t) => {
   }
   t.throws(() => loadConfig({ OMOI_AGENT_DEGRADED_AFTER_MS: '5000', OMOI_AGENT_FAILED_AFTER_MS: '1000' }), /OMOI_AGENT_FAILED_AFTER_MS/);
   t.throws(() => loadConfig({ OMOI_CONFIG: '/nonexistent/omoi.yaml' }), /OMOI_CONFIG: cannot read/);
+});
+
+t.test('retention: processed ids are kept at least the streams\' duplicate window; every retention has a default', async (t) => {
+  const c = loadConfig({});
+  t.equal(c.retentionProcessedMs, 86_400_000, 'a day');
+  t.equal(c.retentionSweepMs, 300_000);
+  t.equal(loadConfig({ OMOI_RETENTION_PROCESSED_MS: String(DUPLICATE_WINDOW_MS) }).retentionProcessedMs, DUPLICATE_WINDOW_MS, 'the window itself is enough');
+  let caught: unknown;
+  try {
+    loadConfig({ OMOI_RETENTION_PROCESSED_MS: String(DUPLICATE_WINDOW_MS - 1) });
+  } catch (err) {
+    caught = err;
+  }
+  t.ok(caught instanceof ConfigError && caught.setting === 'OMOI_RETENTION_PROCESSED_MS', 'refused, naming the setting');
+  t.match((caught as Error).message, /^OMOI_RETENTION_PROCESSED_MS: must be at least the streams' duplicate window, 600000 ms \(10 minutes\), got 599999 \[invalid_config\]$/);
+  t.throws(() => loadConfig({ OMOI_ACK_WAIT_MS: '3600000', OMOI_RETENTION_PROCESSED_MS: '1800000' }), /^OMOI_RETENTION_PROCESSED_MS: must be at least OMOI_ACK_WAIT_MS \(3600000 ms\)/, 'nor below the ack wait');
+  t.throws(() => loadConfig({ OMOI_RETENTION_EVENTS_MS: '0' }), /^OMOI_RETENTION_EVENTS_MS: must be an integer from 1/);
+  t.throws(() => loadConfig({ OMOI_STREAM_MAX_BYTES: '1000' }), /^OMOI_STREAM_MAX_BYTES: must be an integer from 1048576/);
 });
 
 t.test('the README lists every setting with its variable', async (t) => {

@@ -34,7 +34,7 @@ export const AuditEntity = new EntitySchema<AuditRow>({
   uniques: [{ properties: ['channel', 'message_id'] }],
   properties: {
     id: { type: 'bigint', primary: true, autoincrement: true },
-    at: { type: 'Date' },
+    at: { type: 'Date', index: true },
     principal: { type: 'string' },
     role: { type: 'string', nullable: true },
     channel: { type: 'string' },

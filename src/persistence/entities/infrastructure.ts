@@ -46,7 +46,7 @@ export const LeaseHistoryEntity = new EntitySchema<LeaseHistoryRow>({
     epoch: { type: 'integer' },
     node_id: { type: 'string' },
     held_from: { type: 'Date' },
-    held_to: { type: 'Date', nullable: true },
+    held_to: { type: 'Date', nullable: true, index: true },
   },
 });
 
@@ -73,7 +73,7 @@ export const ProcessedMessageEntity = new EntitySchema<ProcessedMessageRow>({
   properties: {
     message_id: { type: 'string', primary: true },
     partition: { type: 'integer' },
-    processed_at: { type: 'Date' },
+    processed_at: { type: 'Date', index: true },
   },
 });
 
@@ -115,7 +115,7 @@ export const DeadLetterEntity = new EntitySchema<DeadLetterRow>({
     deliveries: { type: 'integer' },
     status: { type: 'string', index: true },
     created_at: { type: 'Date' },
-    resolved_at: { type: 'Date', nullable: true },
+    resolved_at: { type: 'Date', nullable: true, index: true },
   },
 });
 
@@ -132,7 +132,7 @@ export const EventLogEntity = new EntitySchema<EventLogRow>({
     ticket_id: { type: 'string', nullable: true },
     entity: { type: 'string', nullable: true },
     payload: { type: 'json' },
-    time: { type: 'Date' },
+    time: { type: 'Date', index: true },
   },
 });
 
