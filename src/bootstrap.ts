@@ -15,6 +15,7 @@ import { ingressAudit, PostgresAuditLog } from './audit/index.ts';
 import { agentOfNode } from './actors/local-agent.ts';
 import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
 import { Breakers } from './breakers/breakers.ts';
+import { useRemoteBreakers } from './git/remote-breakers.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
 import {
@@ -134,7 +135,14 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const metrics = new Metrics();
     // Circuit breakers around what this node calls outside itself (git remotes, alert routes,
     // resolver and agent commands): each state change is an event (and an alert while open).
-    const breakers = new Breakers({ onChange: (c) => publishDirect(js, config.nodeId, log, 'breaker.state', { node_id: config.nodeId, ...c }) });
+    const breakers = new Breakers({
+      threshold: config.breakerThreshold, halfOpenAfterMs: config.breakerHalfOpenMs,
+      onChange: (c) => {
+        metrics.breakerChanged(c.breaker, c.state, breakers.states());
+        publishDirect(js, config.nodeId, log, 'breaker.state', { node_id: config.nodeId, ...c });
+      },
+    });
+    cleanup.push(useRemoteBreakers(config.dataDir, breakers)); // clones and fetches of this node's git remotes
     const report = supervisionReporter(js, config.nodeId, log);
     const runtime = new ActorRuntime({
       db, log, metrics, report,
@@ -153,13 +161,13 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const stopEffects = new AbortController();
     const publishResult = effectPublisher({ js, outbox, log, partitions: config.partitions, source: config.nodeId, signal: stopEffects.signal });
     // MergeActors: children of their JoinActor (final merges: of a node-level supervisor).
-    const merges = new MergeSupervisor({ dataDir: config.dataDir, publish: publishResult, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs, isolation, commits });
+    const merges = new MergeSupervisor({ dataDir: config.dataDir, publish: publishResult, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs, isolation, commits, breakers });
     cleanup.push(() => merges.stopAll());
     const agentPolicy = agentPolicyFrom(config);
     const executor = new LocalExecutor({
       dataDir: config.dataDir, publish: publishResult, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,
       pool: { size: config.sandboxPool, perRepository: config.sandboxPoolPerRepository, idleMs: config.sandboxPoolIdleMs },
-      isolation, commits,
+      isolation, commits, breakers,
     });
     cleanup.push(() => executor.stop());
     cleanup.push(() => stopEffects.abort()); // runs before executor.stop(): a report retrying forever would hold it
@@ -319,7 +327,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // 6. HTTP: API (principals with roles; the node's token is the bootstrap admin), dashboard, health, readiness, metrics
     const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
     const principals = new Principals(db);
-    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, principals, audit, deadLetters: new DeadLetters({ db, js }), lag: () => consumerLag(jsm, config.partitions) });
+    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, principals, audit, deadLetters: new DeadLetters({ db, js }), lag: () => consumerLag(jsm, config.partitions), breakers });
     httpUrl = http.url;
     log.info({ url: http.url }, 'http server listening');
 

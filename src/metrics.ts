@@ -15,6 +15,15 @@ export class Metrics {
   readonly restarts = new Counter({ name: 'omoi_actor_restarts_total', help: 'Actor restarts and escalations, by actor type and action', labelNames: ['actor', 'action'], registers: [this.registry] });
   readonly attemptsExpired = new Counter({ name: 'omoi_attempts_expired_total', help: 'Task attempts past their deadline (agent silent) sent back to the queue, by the state they were in', labelNames: ['status'], registers: [this.registry] });
   readonly partitions = new Gauge({ name: 'omoi_partitions_held', help: 'Partitions leased by this node', registers: [this.registry] });
+  /** Per breaker name (a fixed set), never per key: the key (a URL, a program) is not a label. */
+  readonly breakersOpen = new Gauge({ name: 'omoi_breaker_open', help: 'Circuit breakers open (or half-open) on this node, by breaker', labelNames: ['breaker'], registers: [this.registry] });
+  readonly breakerTransitions = new Counter({ name: 'omoi_breaker_transitions_total', help: 'Circuit breaker state changes on this node, by breaker and new state', labelNames: ['breaker', 'state'], registers: [this.registry] });
+
+  /** A breaker changed state: the transition counted, the open gauge recounted from every breaker's state. */
+  breakerChanged(breaker: string, state: string, all: Array<{ breaker: string; state: string }>): void {
+    this.breakerTransitions.inc({ breaker, state });
+    this.breakersOpen.set({ breaker }, all.filter((b) => b.breaker === breaker && b.state !== 'closed').length);
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'omoi_process_' });

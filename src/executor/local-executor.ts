@@ -5,6 +5,8 @@ import { importSandboxObjects, setBranch, type CommitStore } from '../git/index.
 import { executeTask, SandboxManager, SandboxPool, type Isolation, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
 import type { Assignment } from '../actors/agent-actor.ts';
 import type { PublishCommand } from './command-publisher.ts';
+import type { Breakers } from '../breakers/breakers.ts';
+import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/fast-failure.ts';
 
 /**
  * The executor of a node's local agent. `run` (called after the commit that recorded the
@@ -55,6 +57,8 @@ export class LocalExecutor {
     pool?: Omit<SandboxPoolOptions, 'onResetFailure'>; isolation: Isolation;
     /** Where commits travel between nodes: the base fetched before the task, its commit saved before the report. */
     commits: CommitStore;
+    /** The node's circuit breakers: an agent command that keeps failing fast opens its `agent_command` breaker. */
+    breakers?: Breakers;
   }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
     this.pool = new SandboxPool(this.sandboxes, {
@@ -168,12 +172,21 @@ export class LocalExecutor {
         });
       }
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
-      const result = await executeTask({
-        sandbox, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
+      const execute = () => executeTask({
+        sandbox: sandbox!, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
         context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, attempt: a.attempt, signal, isolation: this.deps.isolation, network: a.network,
         logDir: path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`),
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
       });
+      // An agent task runs the node's agent command: one that keeps exiting non-zero at once is
+      // broken (not installed, no credentials, its service down). Its breaker opens, and further
+      // agent tasks fail retryably (`circuit_open`) without starting it. Slow failures never count.
+      const template = this.deps.agentTemplate;
+      const started = performance.now();
+      const result = a.kind === 'agent' && template
+        ? await throughBreaker(this.deps.breakers, 'agent_command', programOf(template), execute,
+          (r) => !r.ok && !r.timedOut && r.exitCode !== null && r.exitCode !== 0 && !signal.aborted && performance.now() - started < FAST_FAILURE_MS)
+        : await execute();
       reusable = !result.timedOut && result.exitCode !== null && !signal.aborted; // not killed
       if (!result.ok) {
         outcome = { type: 'task.fail', payload: { ...ref, error: `${result.error ?? 'failed'}\n${result.tail}`.slice(0, 20_000), retryable: true } };

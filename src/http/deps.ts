@@ -2,6 +2,7 @@ import type { PrincipalStore } from '../access/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { OmoiConfig } from '../config/index.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { Breakers } from '../breakers/breakers.ts';
 import type { Lag } from '../messaging/lag.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Database } from '../persistence/index.ts';
@@ -23,6 +24,8 @@ export interface HttpDeps {
   submit(type: string, payload: unknown, opts?: { id?: string }): Promise<{ id: string }>;
   /** How far behind the JetStream consumers are (`src/messaging/lag.ts`); absent → `/api/cluster` reports no lag. */
   lag?(): Promise<Lag>;
+  /** This node's circuit breakers (`GET /api/breakers`); absent → an empty list. */
+  breakers?: Pick<Breakers, 'states'>;
   /** Who may call `/api`, by token; `Principals` over `omoi_principal`. */
   principals: PrincipalStore;
   /** The append-only audit log (`omoi_audit`). */
