@@ -58,8 +58,8 @@ export interface OmoiNode {
   breakers: Breakers;
   httpUrl: string;
   apiToken: string;
-  /** Validate and publish a command (as HTTP and the CLI do). */
-  submit(type: string, payload: unknown, opts?: { id?: string }): Promise<{ id: string }>;
+  /** Validate and publish a command (as HTTP and the CLI do); `by`: the principal who asked (its source `http:<name>`). */
+  submit(type: string, payload: unknown, opts?: { id?: string; by?: string }): Promise<{ id: string }>;
   readiness(): Promise<Readiness>;
   /** Resolves when every partition worker of this node is idle (tests, benchmarks). */
   idle(): Promise<void>;
@@ -168,6 +168,11 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       dataDir: config.dataDir, publish: publishResult, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,
       pool: { size: config.sandboxPool, perRepository: config.sandboxPoolPerRepository, idleMs: config.sandboxPoolIdleMs },
       isolation, commits, breakers,
+      // Output of a running command is progress (`task.progress`), reported a few times per stall
+      // period; best effort: a report lost to a NATS hiccup is made again at the next look.
+      progress: (ref) => void publish('task.progress', ref, `progress:${ref.ticket_id}:${ref.task_id}:${ref.attempt}:${Date.now()}`)
+        .catch((err) => log.debug({ ...ref, err: errorMessage(err) }, 'could not report task progress')),
+      progressEveryMs: Math.max(200, Math.min(60_000, Math.floor(config.taskStallMs / 3))),
     });
     cleanup.push(() => executor.stop());
     cleanup.push(() => stopEffects.abort()); // runs before executor.stop(): a report retrying forever would hold it
@@ -240,6 +245,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       db, log, publish, partitions: config.partitions, intervalMs: Math.max(200, config.heartbeatMs), policy: agentPolicy,
       held: () => leases, liveAttempts: () => executor.liveKeys(), liveMerge: (ticket, join, attempt) => merges.isRunning(ticket, join, attempt),
       localAgentId: ownAgentId, attemptSilenceMs: config.attemptSilenceMs, nodeGoneAfterMs,
+      stalls: { taskStallMs: config.taskStallMs, taskStallAction: config.taskStallAction, ticketStallMs: config.ticketStallMs },
       // One revival per 10 s window (a deduplicated id): the failed row stays until it is handled.
       reviveLocalAgent: () => registerLocalAgent(`register-local:${config.nodeId}:revive:${Math.floor(Date.now() / 10_000)}`), expired: (status) => metrics.attemptsExpired.inc({ status }),
     });
@@ -302,11 +308,12 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const router = new IngressRouter({ js, log, metrics, rejections, partitions: config.partitions, maxDeliver: config.maxDeliver, source: config.nodeId, agents: agentAuth, audit: ingressAudit(audit) });
     await router.start();
 
-    const submit = async (type: string, payload: unknown, o: { id?: string } = {}) => {
+    const submit = async (type: string, payload: unknown, o: { id?: string; by?: string } = {}) => {
       const def = lookup(type);
       if (def?.kind !== 'command' || !(def as CommandDef).ingress) throw new ProtocolError('unknown_type', `${JSON.stringify(type)} is not a command clients may send`, '/type', type);
       const valid = validatePayload(type, payload);
-      const env = makeEnvelope(type, valid, { source: config.nodeId, id: o.id });
+      // Sent for a principal (HTTP): the source says who (a cancelled task records it).
+      const env = makeEnvelope(type, valid, { source: o.by ? `http:${o.by}` : config.nodeId, id: o.id });
       const { entity, id } = (def as CommandDef).route(valid as never);
       try {
         await js.publish(Subjects.partition(partitionOf(entity, id, config.partitions), type), encode(env), { msgID: env.id });

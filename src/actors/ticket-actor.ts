@@ -11,6 +11,7 @@ import { cancelTicket, finalize } from './ticket/finish.ts';
 import { mergeFinished, resolve, wake } from './ticket/joins.ts';
 import { assertReporter, cancelTask, complete, expire, fail, retryDue, started } from './ticket/lifecycle.ts';
 import { schedule } from './ticket/schedule.ts';
+import { progress, stall, ticketStall } from './ticket/stalls.ts';
 import { save, type TicketActorState, type TicketDeps, type Work } from './ticket/work.ts';
 
 export { taskBranch } from './ticket/branch.ts';
@@ -18,8 +19,8 @@ export type { TicketActorState, TicketDeps } from './ticket/work.ts';
 
 /** The commands of an existing ticket, each with its typed handler. */
 type TicketCommand =
-  | 'ticket.cancel' | 'ticket.wake' | 'ticket.finalize'
-  | 'task.started' | 'task.complete' | 'task.fail' | 'task.expire' | 'task.retry_due' | 'task.add' | 'task.split' | 'task.cancel'
+  | 'ticket.cancel' | 'ticket.wake' | 'ticket.finalize' | 'ticket.stall'
+  | 'task.started' | 'task.progress' | 'task.complete' | 'task.fail' | 'task.expire' | 'task.stall' | 'task.retry_due' | 'task.add' | 'task.split' | 'task.cancel'
   | 'merge.finished' | 'merge.resolve';
 
 type Handler<T extends TicketCommand> = (w: Work, payload: PayloadOf<T>) => void | Promise<void>;
@@ -32,7 +33,10 @@ const HANDLERS: { [T in TicketCommand]: { run: Handler<T>; full?: true } } = {
   'ticket.cancel': { run: cancelTicket },
   'ticket.wake': { run: wake, full: true },
   'ticket.finalize': { run: finalize },
+  'ticket.stall': { run: ticketStall },
   'task.started': { run: started },
+  'task.progress': { run: progress },
+  'task.stall': { run: stall },
   'task.complete': { run: complete },
   'task.fail': { run: fail },
   'task.expire': { run: expire },
@@ -45,7 +49,7 @@ const HANDLERS: { [T in TicketCommand]: { run: Handler<T>; full?: true } } = {
 };
 
 /** An agent's reports of its attempt: signed ones must be that agent's (`assertReporter`). */
-const REPORTS = new Set<string>(['task.started', 'task.complete', 'task.fail']);
+const REPORTS = new Set<string>(['task.started', 'task.progress', 'task.complete', 'task.fail']);
 
 const isTicketCommand = (type: string): type is TicketCommand => Object.hasOwn(HANDLERS, type);
 
@@ -72,7 +76,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
 
   async handle(state: TicketActorState, mail: CommandMail, ctx: ActorContext): Promise<{ state: TicketActorState }> {
     const { env } = mail;
-    const base = { ctx, dirty: new Set<string>(), deps: this.deps, repoDir: (ticketId: string) => this.repoDir(ticketId) };
+    const base = { ctx, dirty: new Set<string>(), deps: this.deps, repoDir: (ticketId: string) => this.repoDir(ticketId), source: env.source };
     if (env.type === 'ticket.create') {
       // The codec validated the payload against the command's schema before it got here.
       const w = await create(base, state.ticket, env.payload as PayloadOf<'ticket.create'>);

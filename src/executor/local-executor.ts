@@ -1,8 +1,9 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, TerminalError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { importSandboxObjects, setBranch, type CommitStore } from '../git/index.ts';
-import { executeTask, SandboxManager, SandboxPool, type Isolation, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
+import { executeTask, SandboxManager, SandboxPool, taskLogFile, type Isolation, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
 import type { Assignment } from '../actors/agent-actor.ts';
 import type { PublishCommand } from './command-publisher.ts';
 import type { Breakers } from '../breakers/breakers.ts';
@@ -59,6 +60,12 @@ export class LocalExecutor {
     commits: CommitStore;
     /** The node's circuit breakers: an agent command that keeps failing fast opens its `agent_command` breaker. */
     breakers?: Breakers;
+    /**
+     * Told (at most every `progressEveryMs`) that a running attempt's command wrote output since
+     * the last look: the node reports `task.progress`, so an attempt that works is not stalled.
+     */
+    progress?: (ref: { ticket_id: string; task_id: string; attempt: number }) => void;
+    progressEveryMs?: number;
   }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
     this.pool = new SandboxPool(this.sandboxes, {
@@ -155,6 +162,28 @@ export class LocalExecutor {
     }
   }
 
+  /**
+   * Runs `work` while looking at the size of the command's output every `progressEveryMs`: when
+   * it grew since the last look, `progress` is told (output is progress: not a stalled attempt).
+   */
+  private async watchingOutput<T>(ref: { ticket_id: string; task_id: string; attempt: number }, logFile: string, work: () => Promise<T>): Promise<T> {
+    const { progress, progressEveryMs = 10_000 } = this.deps;
+    if (!progress) return work();
+    let size = 0;
+    const look = () => void stat(logFile).then((st) => {
+      if (st.size <= size) return;
+      size = st.size;
+      progress(ref);
+    }, () => undefined);
+    const timer = setInterval(look, progressEveryMs);
+    timer.unref();
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
   private async executeWith(a: Assignment, signal: AbortSignal): Promise<void> {
     const { publish, log, dataDir } = this.deps;
     const ref = { ticket_id: a.ticket_id, task_id: a.task_id, attempt: a.attempt };
@@ -172,12 +201,13 @@ export class LocalExecutor {
         });
       }
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
-      const execute = () => executeTask({
+      const logDir = path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`);
+      const execute = () => this.watchingOutput(ref, taskLogFile(logDir, a.task_id), () => executeTask({
         sandbox: sandbox!, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
         context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, attempt: a.attempt, signal, isolation: this.deps.isolation, network: a.network,
-        logDir: path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`),
+        logDir,
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
-      });
+      }));
       // An agent task runs the node's agent command: one that keeps exiting non-zero at once is
       // broken (not installed, no credentials, its service down). Its breaker opens, and further
       // agent tasks fail retryably (`circuit_open`) without starting it. Slow failures never count.

@@ -21,7 +21,7 @@ export interface HttpDeps {
   config: OmoiConfig; log: Logger; metrics: Metrics; db: Database;
   readiness(): Promise<Readiness>;
   /** Validates (throws ProtocolError from src/protocol/codec.ts on bad input) and publishes a command durably; resolves when JetStream acked it. */
-  submit(type: string, payload: unknown, opts?: { id?: string }): Promise<{ id: string }>;
+  submit(type: string, payload: unknown, opts?: { id?: string; by?: string }): Promise<{ id: string }>;
   /** How far behind the JetStream consumers are (`src/messaging/lag.ts`); absent → `/api/cluster` reports no lag. */
   lag?(): Promise<Lag>;
   /** This node's circuit breakers (`GET /api/breakers`); absent → an empty list. */

@@ -54,7 +54,8 @@ export function cancelTicket(w: Work, p: PayloadOf<'ticket.cancel'>): void {
   for (const task of [...w.s.tasks.values()]) {
     if (isTerminal(task.status)) continue;
     endedOnAgent(w, task, { stop: true }); // only an active attempt has an agent to tell
-    setTask(w, task.id, { status: TaskState.cancelled, reason: `ticket cancelled: ${reason}` }, { reason });
+    // Who and why, on the attempt (shown by the task API).
+    setTask(w, task.id, { status: TaskState.cancelled, reason: `ticket cancelled: ${reason}`, cancelled_by: w.source ?? null }, { reason });
   }
   endTicket(w, TicketState.cancelled, reason);
 }

@@ -8,6 +8,8 @@ export interface TicketRow {
   head: string | null; reason: string | null; failed_reason: string | null;
   /** Every task completed and the final merge of its several sinks is under way (`reason` is for people only). */
   finalizing: Opt<boolean>;
+  /** The last change (of the ticket or a task) a `ticket.stalled` was raised for: once per stall. */
+  stalled_since?: Date | null;
   created_at: Date; updated_at: Date; version: number;
 }
 export const TicketEntity = new EntitySchema<TicketRow>({
@@ -28,6 +30,7 @@ export const TicketEntity = new EntitySchema<TicketRow>({
     reason: { type: 'text', nullable: true },
     failed_reason: { type: 'text', nullable: true },
     finalizing: { type: 'boolean', default: false },
+    stalled_since: { type: 'Date', nullable: true },
     created_at: { type: 'Date' },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },
@@ -41,6 +44,12 @@ export interface TaskRow {
   reason: string | null; agent_id: string | null; context: unknown; ready_since: Date | null;
   /** Ready, but no registered agent matches it; `agent.mismatch` was emitted once for this state. */
   unmatched: Opt<boolean>;
+  /** The attempt's last progress: a `task.progress` report, or output of a local command. */
+  progress_at?: Date | null;
+  /** The attempt `task.stalled` was raised for (once per attempt). */
+  stalled_attempt?: number | null;
+  /** Who cancelled the task (the cancel's source: `http:<principal>`, a node, an agent); why is in `reason`. */
+  cancelled_by?: string | null;
   created_at: Date; updated_at: Date; version: number;
 }
 export const TaskEntity = new EntitySchema<TaskRow>({
@@ -62,6 +71,9 @@ export const TaskEntity = new EntitySchema<TaskRow>({
     context: { type: 'json', nullable: true },
     ready_since: { type: 'Date', nullable: true },
     unmatched: { type: 'boolean', default: false },
+    progress_at: { type: 'Date', nullable: true },
+    stalled_attempt: { type: 'integer', nullable: true },
+    cancelled_by: { type: 'text', nullable: true },
     created_at: { type: 'Date' },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },
@@ -162,6 +174,8 @@ export interface AgentRow {
   public_key: string | null; status: string; capacity: number; running: string[];
   registered_at: Date; last_heartbeat_at: Date | null; restarts: number; restart_window_start: Date | null;
   reason: string | null; updated_at: Date; version: number;
+  /** Stops sent and not acknowledged yet (a remote agent's): each keeps its attempt's slot until acknowledged or timed out. */
+  stopping?: Array<{ key: string; at: string }>;
 }
 export const AgentEntity = new EntitySchema<AgentRow>({
   name: 'AgentRow',
@@ -184,5 +198,6 @@ export const AgentEntity = new EntitySchema<AgentRow>({
     reason: { type: 'text', nullable: true },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },
+    stopping: { type: 'json', default: '[]' },
   },
 });
