@@ -19,7 +19,7 @@ export interface AgentPolicy {
   restartCooldownMs: number;
   /** ...and at most this many times (default 3); then it stays `failed`. */
   restartMax: number;
-  /** A stop a remote agent has not acknowledged this long frees its slot anyway; the agent is marked `degraded` (default 60 s). */
+  /** A stop a remote agent has not acknowledged this long frees its slot anyway, with an `agent.stopped` `unacknowledged` event (default 60 s). */
   stopAckTimeoutMs?: number;
 }
 
@@ -287,8 +287,9 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
 
   /**
    * Stops not acknowledged within `stopAckTimeoutMs`: their slots are freed anyway (the attempt
-   * ended for its ticket long ago) and the agent, which may still be working on them, is marked
-   * `degraded` (healthy again at its next heartbeat), with an `agent.stopped` event each.
+   * ended for its ticket long ago), each with an `agent.stopped` event (`unacknowledged`): the
+   * agent may still be working on it, for a person (or an alert rule) to look at. The agent's
+   * health is left to its heartbeats: an agent that lost a stop is not a dead one.
    */
   private overdueStops(agent: AgentRow, now: Date, ctx: ActorContext): AgentRow {
     const limit = this.deps.policy.stopAckTimeoutMs ?? STOP_ACK_TIMEOUT_MS;
@@ -299,11 +300,7 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       emit(ctx.scope, 'agent.stopped', { agent_id: agent.id, ticket_id: ticket_id!, task_id: task_id!, attempt: Number(attempt), outcome: 'unacknowledged', waited_ms: waited(stop, now) });
     }
     const gone = new Set(overdue.map((s) => s.key));
-    const reason = `stop of ${overdue.map((s) => s.key).join(', ')} not acknowledged within ${limit} ms`;
-    const freed = { ...agent, running: agent.running.filter((k) => !gone.has(k)), stopping: stopsOf(agent).filter((s) => !gone.has(s.key)) };
-    if (agent.status !== 'healthy') return freed;
-    emit(ctx.scope, 'agent.status', { agent_id: agent.id, status: 'degraded', reason });
-    return { ...freed, status: 'degraded', reason };
+    return { ...agent, running: agent.running.filter((k) => !gone.has(k)), stopping: stopsOf(agent).filter((s) => !gone.has(s.key)) };
   }
 
   /** The agent is gone (removed or failed): every attempt it ran goes back to its ticket's queue. */

@@ -256,7 +256,7 @@ export function generateProtocolDoc(): string {
     '   process, report no result, and **acknowledge** it with [`agent.stop_acknowledged`](#agentstop_acknowledged)',
     '   (`agent_id`, `ticket_id`, `task_id`, `attempt`). Until then the attempt keeps one of the agent\'s',
     '   slots; a stop not acknowledged within `OMOI_STOP_ACK_TIMEOUT_MS` (default 60 s) frees it anyway',
-    '   and the agent is marked `degraded` until its next heartbeat ([`agent.stopped`](#agentstopped) tells either way).',
+    '   ([`agent.stopped`](#agentstopped) tells which: `acknowledged` or `unacknowledged`).',
     '6. **Deliver the commit, then report it.** Upload a bundle of what it adds over the base as',
     '   `<ticket>/<commit>` (metadata `requires` = the base; without it the bundle\'s own',
     '   prerequisites are read), then publish [`task.complete`](#taskcomplete) with `commit`. Or',

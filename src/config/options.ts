@@ -137,7 +137,7 @@ export interface OmoiConfig {
   taskStallAction: 'alert' | 'restart';
   /** A non-terminal ticket whose state has not changed this long raises `ticket.stalled`, ms. */
   ticketStallMs: number;
-  /** A remote agent's unacknowledged stop frees its slot anyway after this long (agent `degraded`), ms. */
+  /** A remote agent's unacknowledged stop frees its slot anyway after this long (`agent.stopped` `unacknowledged`), ms. */
   stopAckTimeoutMs: number;
   /** Consecutive failures that open a circuit breaker. */
   breakerThreshold: number;
