@@ -9,7 +9,7 @@ export const FAST_FAILURE_MS = 2_000;
 
 /** Carries a counted result through the breaker (cockatiel counts only thrown errors). */
 class FailedFast<T> extends Error {
-  constructor(readonly result: T) { super('failed fast'); }
+  constructor(readonly result: T, why: string) { super(why); }
 }
 
 /**
@@ -20,12 +20,14 @@ class FailedFast<T> extends Error {
  */
 export async function throughBreaker<T>(
   breakers: Breakers | undefined, name: BreakerName, key: string, fn: () => Promise<T>, failedFast: (result: T) => boolean,
+  /** What the breaker shows as its last failure (`omoi status`, `breaker.state`, `circuit_open` messages). */
+  describe: (result: T) => string = () => `failed within ${FAST_FAILURE_MS} ms`,
 ): Promise<T> {
   if (!breakers) return fn();
   try {
     return await breakers.run(name, key, async () => {
       const result = await fn();
-      if (failedFast(result)) throw new FailedFast(result);
+      if (failedFast(result)) throw new FailedFast(result, describe(result));
       return result;
     }, (err) => err instanceof FailedFast);
   } catch (err) {

@@ -215,7 +215,8 @@ export class LocalExecutor {
       const started = performance.now();
       const result = a.kind === 'agent' && template
         ? await throughBreaker(this.deps.breakers, 'agent_command', programOf(template), execute,
-          (r) => !r.ok && !r.timedOut && r.exitCode !== null && r.exitCode !== 0 && !signal.aborted && performance.now() - started < FAST_FAILURE_MS)
+          (r) => !r.ok && !r.timedOut && r.exitCode !== null && r.exitCode !== 0 && !signal.aborted && performance.now() - started < FAST_FAILURE_MS,
+          (r) => `exited with ${r.exitCode} within ${FAST_FAILURE_MS} ms: ${r.tail.trim().split('\n').at(-1)?.slice(0, 200) ?? ''}`)
         : await execute();
       reusable = !result.timedOut && result.exitCode !== null && !signal.aborted; // not killed
       if (!result.ok) {

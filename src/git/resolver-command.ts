@@ -71,7 +71,8 @@ export async function runResolverCommand(run: ResolverRun): Promise<ResolverVerd
   const fail = (files: string[], why: string): ResolverVerdict => ({ ok: false, files, output: [...output, `omoi: ${why}`].join('\n') });
 
   const resolver = await throughBreaker(run.breakers, 'resolver', programOf(run.resolverCommand), () => runProcess({ ...common, command: run.resolverCommand }),
-    (r) => !r.aborted && !r.timedOut && r.exitCode !== 0 && r.durationMs < FAST_FAILURE_MS);
+    (r) => !r.aborted && !r.timedOut && r.exitCode !== 0 && r.durationMs < FAST_FAILURE_MS,
+    (r) => `exited with ${r.exitCode ?? r.signal} after ${r.durationMs} ms: ${r.tail.trim().split('\n').at(-1)?.slice(0, 200) ?? ''}`);
   output.push(resolver.tail);
   if (resolver.aborted) throw new RetryableError('merge_aborted', `merge of ${run.source.id} was aborted while the resolver ran`);
   if (resolver.timedOut) return fail(run.conflicted, `resolver timed out after ${run.timeoutMs} ms`);

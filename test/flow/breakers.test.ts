@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { runStatus } from '../../src/cli/commands/status.ts';
 import { freePort, makeRepo, tempDir, waitFor, type TestContext } from '../harness/index.ts';
 import { withClient, withCluster, withNode } from '../harness/node.ts';
-import { sql, task, waitTicket } from './helpers.ts';
+import { events, sql, task, waitTicket } from './helpers.ts';
 
 // A dead git remote opens its breaker: clones fail a few times, then tickets on it wait
 // (`circuit_open`, retried, never failed) without the remote being called; once the remote is
@@ -89,4 +90,27 @@ t.test('a dead git remote opens its breaker; tickets wait without calling it; it
   t.same(states.slice(-2), ['half_open', 'closed'], 'half-opened for a trial, then closed');
   t.match(await (await fetch(`${node.httpUrl}/metrics`)).text(), /omoi_breaker_open\{breaker="git_remote"\} 0/);
   t.match((await runStatus({ url: node.httpUrl })).report, /breakers +all closed/);
+});
+
+t.test('an agent command that keeps failing at once opens its breaker: further agent tasks fail retryably without starting it', async (t) => {
+  const root = await tempDir(t, 'omoi-agent-breaker-');
+  const runs = path.join(root, 'runs');
+  const script = path.join(root, 'broken-agent.sh');
+  writeFileSync(script, `#!/bin/sh\necho ran >> ${runs}\necho "no API key" >&2\nexit 3\n`, { mode: 0o755 });
+  const cluster = await withCluster(t);
+  const node = await withNode(t, cluster, { agentCommand: `${script} --prompt {prompt_file}`, breakerThreshold: 2, breakerHalfOpenMs: 600_000 });
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  // A plain command task failing at once is its own failure: it never counts.
+  await node.submit('ticket.create', { ticket_id: 'T-cmd', title: 'failing command', repository: repo.dir, tasks: [task('A', 'exit 1', { max_retries: 0 })] });
+  await waitTicket(node, 'T-cmd', 'failed');
+  const agentBreakers = () => node.breakers.states().filter((b) => b.breaker === 'agent_command');
+  t.same(agentBreakers(), [], 'a failing task command touches no breaker');
+
+  await node.submit('ticket.create', { ticket_id: 'T-agent', title: 'broken agent', repository: repo.dir, tasks: [task('A', 'Write a haiku.', { kind: 'agent', max_retries: 3 })] });
+  await waitTicket(node, 'T-agent', 'failed', 60_000);
+  t.match(agentBreakers(), [{ breaker: 'agent_command', key: script, state: 'open', last_failure: /exited with 3 within 2000 ms: no API key/ }], 'opened, keyed by the agent command\'s program, with its failure');
+  t.equal(readFileSync(runs, 'utf8').trim().split('\n').length, 2, 'the agent command ran twice (the threshold), never again');
+  const reasons = (await events(node, 'T-agent', 'task.status')).map((e) => e.payload.reason ?? '').filter((r: string) => /circuit_open/.test(r));
+  t.ok(reasons.length >= 1, 'later attempts failed with circuit_open');
+  t.match(reasons.at(-1), /agent_command .*broken-agent\.sh is failing \(exited with 3/, 'with a message naming the breaker and its failure');
 });
