@@ -15,7 +15,6 @@ import { ingressAudit, PostgresAuditLog } from './audit/index.ts';
 import { agentOfNode } from './actors/local-agent.ts';
 import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
 import { Breakers } from './breakers/breakers.ts';
-import { useRemoteBreakers } from './git/remote-breakers.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
 import {
@@ -23,7 +22,7 @@ import {
   type EmbeddedNats, type EmbeddedPostgres,
 } from './embedded/index.ts';
 import { errorMessage, RetryableError } from './errors.ts';
-import { checkGitVersion, CommitStore, sweepClones, type TicketLiveness } from './git/index.ts';
+import { checkGitVersion, CommitStore, sweepClones, useRemoteBreakers, type TicketLiveness } from './git/index.ts';
 import { startHttp, type Readiness } from './http/index.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { connectNats, type NatsConnection } from './messaging/connection.ts';

@@ -1,5 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
-import type { Breakers } from '../breakers/breakers.ts';
+import type { Breakers } from '../breakers/index.ts';
 import path from 'node:path';
 import nact from 'nact';
 import { errorMessage, isTerminal, RetryableError } from '../errors.ts';

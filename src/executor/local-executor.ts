@@ -6,8 +6,8 @@ import { importSandboxObjects, setBranch, type CommitStore } from '../git/index.
 import { executeTask, SandboxManager, SandboxPool, taskLogFile, type Isolation, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
 import type { Assignment } from '../actors/agent-actor.ts';
 import type { PublishCommand } from './command-publisher.ts';
-import type { Breakers } from '../breakers/breakers.ts';
-import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/fast-failure.ts';
+import type { Breakers } from '../breakers/index.ts';
+import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/index.ts';
 
 /**
  * The executor of a node's local agent. `run` (called after the commit that recorded the

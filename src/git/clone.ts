@@ -5,7 +5,7 @@ import { RetryableError, TerminalError } from '../errors.ts';
 import { redactIn, redactUrl } from '../redact.ts';
 import { runGitCli } from './git-cli.ts';
 import { repoLock } from './keyed-lock.ts';
-import type { Breakers } from '../breakers/breakers.ts';
+import type { Breakers } from '../breakers/index.ts';
 import { isRemoteFailure, remoteKey } from './remote-breakers.ts';
 
 /** Refspec of Omoi's clones: the source's branches mirrored as local branches, forced. */

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import NodeGit from 'nodegit';
-import type { Breakers } from '../breakers/breakers.ts';
+import type { Breakers } from '../breakers/index.ts';
 import { RetryableError, TerminalError } from '../errors.ts';
 import { applyBuiltInRules } from './conflict-rules.ts';
 import { conflictedPaths, readConflict, settleConflict } from './conflicts.ts';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Breakers } from '../breakers/breakers.ts';
+import type { Breakers } from '../breakers/index.ts';
 import { RetryableError } from '../errors.ts';
 import { redactUrl } from '../redact.ts';
 

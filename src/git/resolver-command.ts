@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import NodeGit from 'nodegit';
-import type { Breakers } from '../breakers/breakers.ts';
-import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/fast-failure.ts';
+import type { Breakers } from '../breakers/index.ts';
+import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/index.ts';
 import { RetryableError } from '../errors.ts';
 import { runProcess } from '../sandbox/process.ts';
 import { fileHasConflictMarkers } from './markers.ts';

@@ -2,7 +2,7 @@ import type { PrincipalStore } from '../access/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { OmoiConfig } from '../config/index.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { Breakers } from '../breakers/breakers.ts';
+import type { Breakers } from '../breakers/index.ts';
 import type { Lag } from '../messaging/lag.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Database } from '../persistence/index.ts';
