@@ -23,7 +23,7 @@ import {
   type EmbeddedNats, type EmbeddedPostgres,
 } from './embedded/index.ts';
 import { errorMessage, RetryableError } from './errors.ts';
-import { checkGitVersion, CommitStore, sweepClones, type TicketLiveness } from './git/index.ts';
+import { checkGitVersion, CommitStore, sweepClones, useRemoteBreakers, type TicketLiveness } from './git/index.ts';
 import { startHttp, type Readiness } from './http/index.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { connectNats, type NatsConnection } from './messaging/connection.ts';
@@ -60,8 +60,8 @@ export interface OmoiNode {
   retention: RetentionSweep;
   httpUrl: string;
   apiToken: string;
-  /** Validate and publish a command (as HTTP and the CLI do). */
-  submit(type: string, payload: unknown, opts?: { id?: string }): Promise<{ id: string }>;
+  /** Validate and publish a command (as HTTP and the CLI do); `by`: the principal who asked (its source `http:<name>`). */
+  submit(type: string, payload: unknown, opts?: { id?: string; by?: string }): Promise<{ id: string }>;
   readiness(): Promise<Readiness>;
   /** Resolves when every partition worker of this node is idle (tests, benchmarks). */
   idle(): Promise<void>;
@@ -137,7 +137,14 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const metrics = new Metrics();
     // Circuit breakers around what this node calls outside itself (git remotes, alert routes,
     // resolver and agent commands): each state change is an event (and an alert while open).
-    const breakers = new Breakers({ onChange: (c) => publishDirect(js, config.nodeId, log, 'breaker.state', { node_id: config.nodeId, ...c }) });
+    const breakers = new Breakers({
+      threshold: config.breakerThreshold, halfOpenAfterMs: config.breakerHalfOpenMs,
+      onChange: (c) => {
+        metrics.breakerChanged(c.breaker, c.state, breakers.states());
+        publishDirect(js, config.nodeId, log, 'breaker.state', { node_id: config.nodeId, ...c });
+      },
+    });
+    cleanup.push(useRemoteBreakers(config.dataDir, breakers)); // clones and fetches of this node's git remotes
     const report = supervisionReporter(js, config.nodeId, log);
     const runtime = new ActorRuntime({
       db, log, metrics, report,
@@ -156,13 +163,18 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const stopEffects = new AbortController();
     const publishResult = effectPublisher({ js, outbox, log, partitions: config.partitions, source: config.nodeId, signal: stopEffects.signal });
     // MergeActors: children of their JoinActor (final merges: of a node-level supervisor).
-    const merges = new MergeSupervisor({ dataDir: config.dataDir, publish: publishResult, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs, isolation, commits });
+    const merges = new MergeSupervisor({ dataDir: config.dataDir, publish: publishResult, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs, isolation, commits, breakers });
     cleanup.push(() => merges.stopAll());
     const agentPolicy = agentPolicyFrom(config);
     const executor = new LocalExecutor({
       dataDir: config.dataDir, publish: publishResult, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,
       pool: { size: config.sandboxPool, perRepository: config.sandboxPoolPerRepository, idleMs: config.sandboxPoolIdleMs },
-      isolation, commits,
+      isolation, commits, breakers,
+      // Output of a running command is progress (`task.progress`), reported a few times per stall
+      // period; best effort: a report lost to a NATS hiccup is made again at the next look.
+      progress: (ref) => void publish('task.progress', ref, `progress:${ref.ticket_id}:${ref.task_id}:${ref.attempt}:${Date.now()}`)
+        .catch((err) => log.debug({ ...ref, err: errorMessage(err) }, 'could not report task progress')),
+      progressEveryMs: Math.max(200, Math.min(60_000, Math.floor(config.taskStallMs / 3))),
     });
     cleanup.push(() => executor.stop());
     cleanup.push(() => stopEffects.abort()); // runs before executor.stop(): a report retrying forever would hold it
@@ -239,6 +251,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       db, log, publish, partitions: config.partitions, intervalMs: Math.max(200, config.heartbeatMs), policy: agentPolicy,
       held: () => leases, liveAttempts: () => executor.liveKeys(), liveMerge: (ticket, join, attempt) => merges.isRunning(ticket, join, attempt),
       localAgentId: ownAgentId, attemptSilenceMs: config.attemptSilenceMs, nodeGoneAfterMs,
+      stalls: { taskStallMs: config.taskStallMs, taskStallAction: config.taskStallAction, ticketStallMs: config.ticketStallMs },
       // One revival per 10 s window (a deduplicated id): the failed row stays until it is handled.
       reviveLocalAgent: () => registerLocalAgent(`register-local:${config.nodeId}:revive:${Math.floor(Date.now() / 10_000)}`), expired: (status) => metrics.attemptsExpired.inc({ status }),
     });
@@ -323,11 +336,12 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const alertDelivery = await AlertDelivery.start({ js, jsm, db, breakers, log, metrics, config, dashboardUrl: () => httpUrl });
     cleanup.push(() => alertDelivery.stop());
 
-    const submit = async (type: string, payload: unknown, o: { id?: string } = {}) => {
+    const submit = async (type: string, payload: unknown, o: { id?: string; by?: string } = {}) => {
       const def = lookup(type);
       if (def?.kind !== 'command' || !(def as CommandDef).ingress) throw new ProtocolError('unknown_type', `${JSON.stringify(type)} is not a command clients may send`, '/type', type);
       const valid = validatePayload(type, payload);
-      const env = makeEnvelope(type, valid, { source: config.nodeId, id: o.id });
+      // Sent for a principal (HTTP): the source says who (a cancelled task records it).
+      const env = makeEnvelope(type, valid, { source: o.by ? `http:${o.by}` : config.nodeId, id: o.id });
       const { entity, id } = (def as CommandDef).route(valid as never);
       try {
         await js.publish(Subjects.partition(partitionOf(entity, id, config.partitions), type), encode(env), { msgID: env.id });
@@ -348,7 +362,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // 7. HTTP: API (principals with roles; the node's token is the bootstrap admin), dashboard, health, readiness, metrics
     const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
     const principals = new Principals(db);
-    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, principals, audit, deadLetters: new DeadLetters({ db, js }), lag: () => consumerLag(jsm, config.partitions) });
+    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, principals, audit, deadLetters: new DeadLetters({ db, js }), lag: () => consumerLag(jsm, config.partitions), breakers });
     httpUrl = http.url;
     log.info({ url: http.url }, 'http server listening');
 

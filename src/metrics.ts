@@ -33,6 +33,15 @@ export class Metrics {
   readonly partitions = new Gauge({ name: 'omoi_partitions_held', help: 'Partitions leased by this node', registers: [this.registry] });
   readonly retentionDeleted = new Counter({ name: 'omoi_retention_deleted_total', help: 'Rows the retention sweep deleted, by table', labelNames: ['table'], registers: [this.registry] });
   readonly retentionSweeps = new Counter({ name: 'omoi_retention_sweeps_total', help: 'Retention sweeps, by outcome (done; busy: another node was sweeping; failed: the database did not answer)', labelNames: ['outcome'], registers: [this.registry] });
+  /** Per breaker name (a fixed set), never per key: the key (a URL, a program) is not a label. */
+  readonly breakersOpen = new Gauge({ name: 'omoi_breaker_open', help: 'Circuit breakers open (or half-open) on this node, by breaker', labelNames: ['breaker'], registers: [this.registry] });
+  readonly breakerTransitions = new Counter({ name: 'omoi_breaker_transitions_total', help: 'Circuit breaker state changes on this node, by breaker and new state', labelNames: ['breaker', 'state'], registers: [this.registry] });
+
+  /** A breaker changed state: the transition counted, the open gauge recounted from every breaker's state. */
+  breakerChanged(breaker: string, state: string, all: Array<{ breaker: string; state: string }>): void {
+    this.breakerTransitions.inc({ breaker, state });
+    this.breakersOpen.set({ breaker }, all.filter((b) => b.breaker === breaker && b.state !== 'closed').length);
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'omoi_process_' });

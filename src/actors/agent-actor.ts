@@ -20,6 +20,8 @@ export interface AgentPolicy {
   restartCooldownMs: number;
   /** ...and at most this many times (default 3); then it stays `failed`. */
   restartMax: number;
+  /** A stop a remote agent has not acknowledged this long frees its slot anyway, with an `agent.stopped` `unacknowledged` event (default 60 s). */
+  stopAckTimeoutMs?: number;
 }
 
 
@@ -27,7 +29,7 @@ export interface AgentPolicy {
 export type Assignment = PayloadOf<'agent.assign'>;
 
 /** The commands of an existing agent (`agent.register` may create one). */
-type AgentCommand = 'agent.heartbeat' | 'agent.deregister' | 'agent.rotate_key' | 'agent.assign' | 'agent.task_ended' | 'agent.check' | 'agent.wake' | 'agent.usage' | 'agent.set_budget';
+type AgentCommand = 'agent.heartbeat' | 'agent.deregister' | 'agent.rotate_key' | 'agent.assign' | 'agent.task_ended' | 'agent.stop_acknowledged' | 'agent.check' | 'agent.wake' | 'agent.usage' | 'agent.set_budget';
 
 export interface AgentDeps {
   policy: AgentPolicy;
@@ -59,7 +61,9 @@ const LIVE = new Set(['registered', 'healthy', 'degraded']);
 /** The reason of the `agent.status` event that tells an agent's key was replaced. */
 export const KEY_ROTATED = 'public key rotated';
 const isAgentCommand = (type: string): type is AgentCommand =>
-  ['agent.heartbeat', 'agent.deregister', 'agent.rotate_key', 'agent.assign', 'agent.task_ended', 'agent.check', 'agent.wake', 'agent.usage', 'agent.set_budget'].includes(type);
+  ['agent.heartbeat', 'agent.deregister', 'agent.rotate_key', 'agent.assign', 'agent.task_ended', 'agent.stop_acknowledged', 'agent.check', 'agent.wake', 'agent.usage', 'agent.set_budget'].includes(type);
+/** Default of `AgentPolicy.stopAckTimeoutMs`. */
+const STOP_ACK_TIMEOUT_MS = 60_000;
 const keyOf = (p: { ticket_id: string; task_id: string; attempt: number }) => `${p.ticket_id}/${p.task_id}/${p.attempt}`;
 
 /**
@@ -114,8 +118,22 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       } else if (p.stop) {
         // It runs elsewhere (a remote agent, another node): told there, durably, like its assignment.
         ctx.scope.offer(Subjects.agentStops(agent.id), { agent_id: agent.id, ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt }, `stop:${p.ticket_id}:${p.task_id}:${p.attempt}`);
+        // A remote agent may still be working on it: its slot stays taken until it acknowledges
+        // the stop (`agent.stop_acknowledged`), or the acknowledgement is overdue (`agent.check`).
+        if (agent.kind === 'remote' && agent.running.includes(key)) {
+          const stopping = stopsOf(agent);
+          if (stopping.some((s) => s.key === key)) return agent;
+          return { ...agent, stopping: [...stopping, { key, at: ctx.scope.now.toISOString() }] };
+        }
       }
-      return { ...agent, running: agent.running.filter((k) => k !== key) };
+      return { ...agent, running: agent.running.filter((k) => k !== key), stopping: stopsOf(agent).filter((s) => s.key !== key) };
+    },
+    'agent.stop_acknowledged': (agent, p, ctx) => {
+      const key = keyOf(p);
+      const stop = stopsOf(agent).find((s) => s.key === key);
+      if (!stop) return agent; // not pending (acknowledged twice, or overdue and freed already)
+      emit(ctx.scope, 'agent.stopped', { agent_id: agent.id, ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt, outcome: 'acknowledged', waited_ms: waited(stop, ctx.scope.now) });
+      return { ...agent, running: agent.running.filter((k) => k !== key), stopping: stopsOf(agent).filter((s) => s.key !== key) };
     },
     'agent.check': (agent, _p, ctx) => this.check(agent, ctx.scope.now, ctx),
     // Once per attempt: its ticket sends it once, with the attempt's live report (its id derives from the report's), and a processed id is not handled again.
@@ -226,7 +244,7 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     const budgetMarks = takesBudget ? {} : agent?.budget_marks ?? {};
     const row: AgentRow = {
       id: p.agent_id, name: p.name, phase: p.phase, capabilities: caps, agent_version: p.version, kind: p.kind, public_key: p.public_key ?? agent?.public_key ?? null,
-      status, capacity: p.capacity, running, registered_at: now,
+      status, capacity: p.capacity, running, stopping: local ? [] : (agent?.stopping ?? []).filter((st) => running.includes(st.key)), registered_at: now,
       last_heartbeat_at: local ? now : null, restarts: agent?.restarts ?? 0, restart_window_start: agent?.restart_window_start ?? null,
       reason: null, budget, spend, budget_marks: budgetMarks, budget_exceeded: isOverBudget(budget, spend), updated_at: now, version: (agent?.version ?? 0) + 1,
     };
@@ -274,8 +292,9 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     return { ...agent, status: 'healthy', last_heartbeat_at: now, reason: null };
   }
 
-  private check(agent: AgentRow, now: Date, ctx: ActorContext): AgentRow {
-    if (agent.kind === 'local' || !LIVE.has(agent.status)) return agent;
+  private check(before: AgentRow, now: Date, ctx: ActorContext): AgentRow {
+    if (before.kind === 'local' || !LIVE.has(before.status)) return before;
+    const agent = this.overdueStops(before, now, ctx);
     const { policy } = this.deps;
     if (agent.status === 'registered') {
       const waited = now.getTime() - agent.registered_at.getTime();
@@ -291,11 +310,31 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     return agent;
   }
 
+  /**
+   * Stops not acknowledged within `stopAckTimeoutMs`: their slots are freed anyway (the attempt
+   * ended for its ticket long ago), each with an `agent.stopped` event (`unacknowledged`): the
+   * agent may still be working on it, for a person (or an alert rule) to look at. The agent's
+   * health is left to its heartbeats: an agent that lost a stop is not a dead one.
+   */
+  private overdueStops(agent: AgentRow, now: Date, ctx: ActorContext): AgentRow {
+    const limit = this.deps.policy.stopAckTimeoutMs ?? STOP_ACK_TIMEOUT_MS;
+    const overdue = stopsOf(agent).filter((s) => waited(s, now) > limit);
+    if (!overdue.length) return agent;
+    for (const stop of overdue) {
+      const [ticket_id, task_id, attempt] = stop.key.split('/');
+      emit(ctx.scope, 'agent.stopped', { agent_id: agent.id, ticket_id: ticket_id!, task_id: task_id!, attempt: Number(attempt), outcome: 'unacknowledged', waited_ms: waited(stop, now) });
+    }
+    const gone = new Set(overdue.map((s) => s.key));
+    return { ...agent, running: agent.running.filter((k) => !gone.has(k)), stopping: stopsOf(agent).filter((s) => !gone.has(s.key)) };
+  }
+
   /** The agent is gone (removed or failed): every attempt it ran goes back to its ticket's queue. */
   private lose(agent: AgentRow, status: 'removed' | 'failed', reason: string, ctx: ActorContext): AgentRow {
-    for (const k of agent.running) this.failAttempt(k, `agent_lost: ${agent.id} ${status} (${reason})`, ctx);
+    // Attempts it was told to stop ended for their tickets already: only the others are failed.
+    const stopping = new Set(stopsOf(agent).map((s) => s.key));
+    for (const k of agent.running.filter((k) => !stopping.has(k))) this.failAttempt(k, `agent_lost: ${agent.id} ${status} (${reason})`, ctx);
     emit(ctx.scope, 'agent.status', { agent_id: agent.id, status, reason, restarts: agent.restarts });
-    return { ...agent, status, reason, running: [] };
+    return { ...agent, status, reason, running: [], stopping: [] };
   }
 
   /** `budget.warning` / `budget.exceeded` of the agent's lines just crossed (src/budget/account.ts decides, once per limit value). */
@@ -336,11 +375,22 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
   }
 }
 
+/** Stops sent to the agent and not acknowledged yet (see `AgentRow.stopping`). */
+function stopsOf(agent: AgentRow): Array<{ key: string; at: string }> {
+  return agent.stopping ?? [];
+}
+
+function waited(stop: { at: string }, now: Date): number {
+  return Math.max(0, now.getTime() - Date.parse(stop.at));
+}
+
 /** The agent policy from the node's configuration (`OMOI_AGENT_*` settings). */
 export function agentPolicyFrom(config: {
   agentRegistrationTimeoutMs: number; agentDegradedAfterMs: number; agentFailedAfterMs: number; agentRestartCooldownMs: number; agentRestartMax: number;
+  stopAckTimeoutMs?: number;
 }): AgentPolicy {
   return {
+    stopAckTimeoutMs: config.stopAckTimeoutMs,
     registrationTimeoutMs: config.agentRegistrationTimeoutMs,
     degradedAfterMs: config.agentDegradedAfterMs,
     failedAfterMs: config.agentFailedAfterMs,

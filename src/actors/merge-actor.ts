@@ -1,4 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
+import type { Breakers } from '../breakers/index.ts';
 import path from 'node:path';
 import nact from 'nact';
 import { errorMessage, isTerminal, RetryableError } from '../errors.ts';
@@ -69,6 +70,8 @@ export interface MergeSupervisorDeps {
   isolation?: Isolation;
   /** Where commits travel between nodes: sources fetched before the merge, the merge commit saved before its report. */
   commits: CommitStore;
+  /** The node's circuit breakers (a resolver command that keeps failing fast). */
+  breakers?: Breakers;
 }
 
 /**
@@ -301,7 +304,7 @@ export class MergeSupervisor {
           repoDir: job.repoDir, sandboxDir, base: job.base, sources: job.sources,
           who: { name: 'Omoi', email: 'omoi@localhost', time: job.time },
           resolverCommand: job.resolverCommand ?? undefined, checkCommand: job.checkCommand ?? undefined,
-          logFile: path.join(logDir, `merge-${job.joinId}-${job.attempt}.log`), signal, isolation: this.deps.isolation, network: job.network,
+          logFile: path.join(logDir, `merge-${job.joinId}-${job.attempt}.log`), signal, isolation: this.deps.isolation, network: job.network, breakers: this.deps.breakers,
         });
         // Durable off this node before `merge.finished` announces it (src/git/commit-store.ts).
         // While NATS is away this waits (no crash: an outage is not the merge's failure).

@@ -12,6 +12,7 @@ import { mergeFinished, resolve, wake } from './ticket/joins.ts';
 import { chargeAttempt, chargeLateAttempt, setBudget } from './ticket/budget.ts';
 import { assertReporter, cancelTask, complete, expire, fail, live, retryDue, started } from './ticket/lifecycle.ts';
 import { schedule } from './ticket/schedule.ts';
+import { progress, stall, ticketStall } from './ticket/stalls.ts';
 import { save, type TicketActorState, type TicketDeps, type Work } from './ticket/work.ts';
 
 export { taskBranch } from './ticket/branch.ts';
@@ -19,8 +20,8 @@ export type { TicketActorState, TicketDeps } from './ticket/work.ts';
 
 /** The commands of an existing ticket, each with its typed handler. */
 type TicketCommand =
-  | 'ticket.cancel' | 'ticket.wake' | 'ticket.finalize' | 'ticket.set_budget'
-  | 'task.started' | 'task.complete' | 'task.fail' | 'task.expire' | 'task.retry_due' | 'task.add' | 'task.split' | 'task.cancel'
+  | 'ticket.cancel' | 'ticket.wake' | 'ticket.finalize' | 'ticket.set_budget' | 'ticket.stall'
+  | 'task.started' | 'task.progress' | 'task.complete' | 'task.fail' | 'task.expire' | 'task.stall' | 'task.retry_due' | 'task.add' | 'task.split' | 'task.cancel'
   | 'merge.finished' | 'merge.resolve';
 
 type Handler<T extends TicketCommand> = (w: Work, payload: PayloadOf<T>) => void | Promise<void>;
@@ -50,7 +51,10 @@ const HANDLERS: { [T in TicketCommand]: { run: Handler<T>; full?: true } } = {
   'ticket.wake': { run: wake, full: true },
   'ticket.finalize': { run: finalize },
   'ticket.set_budget': { run: setBudget, full: true },
+  'ticket.stall': { run: ticketStall },
   'task.started': { run: started },
+  'task.progress': { run: progress },
+  'task.stall': { run: stall },
   'task.complete': { run: charged(complete) },
   'task.fail': { run: charged((w, p) => fail(w, p)) },
   'task.expire': { run: expire },
@@ -63,7 +67,7 @@ const HANDLERS: { [T in TicketCommand]: { run: Handler<T>; full?: true } } = {
 };
 
 /** An agent's reports of its attempt: signed ones must be that agent's (`assertReporter`). */
-const REPORTS = new Set<string>(['task.started', 'task.complete', 'task.fail']);
+const REPORTS = new Set<string>(['task.started', 'task.progress', 'task.complete', 'task.fail']);
 
 const isTicketCommand = (type: string): type is TicketCommand => Object.hasOwn(HANDLERS, type);
 
@@ -90,7 +94,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
 
   async handle(state: TicketActorState, mail: CommandMail, ctx: ActorContext): Promise<{ state: TicketActorState }> {
     const { env } = mail;
-    const base = { ctx, dirty: new Set<string>(), deps: this.deps, repoDir: (ticketId: string) => this.repoDir(ticketId) };
+    const base = { ctx, dirty: new Set<string>(), deps: this.deps, repoDir: (ticketId: string) => this.repoDir(ticketId), source: env.source };
     if (env.type === 'ticket.create') {
       // The codec validated the payload against the command's schema before it got here.
       const w = await create(base, state.ticket, env.payload as PayloadOf<'ticket.create'>);

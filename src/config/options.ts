@@ -137,6 +137,18 @@ export interface OmoiConfig {
    * ticket links to any more is removed by the clone sweep (at start, then hourly).
    */
   cloneRetainFinishedMs: number;
+  /** A `running` attempt with no output and no progress report this long is stalled (`task.stalled`), ms. */
+  taskStallMs: number;
+  /** A stalled attempt: `alert` leaves it for a person, `restart` fails it (reason `stalled`) so it is retried. */
+  taskStallAction: 'alert' | 'restart';
+  /** A non-terminal ticket whose state has not changed this long raises `ticket.stalled`, ms. */
+  ticketStallMs: number;
+  /** A remote agent's unacknowledged stop frees its slot anyway after this long (`agent.stopped` `unacknowledged`), ms. */
+  stopAckTimeoutMs: number;
+  /** Consecutive failures that open a circuit breaker. */
+  breakerThreshold: number;
+  /** ms an open circuit breaker waits before one trial call. */
+  breakerHalfOpenMs: number;
   /**
    * Alert rules and routes: the `alerts:` section of the config file (no environment
    * variables; `src/alerts/alerts-config.ts` has the schema). Empty → alerts show only in the
@@ -195,6 +207,12 @@ export const DEFAULTS = {
   sandboxPoolIdleMs: 60_000,
   sandboxWritable: [] as string[],
   cloneRetainFinishedMs: 7 * 24 * 3_600_000,
+  taskStallMs: 15 * 60_000,
+  taskStallAction: 'alert',
+  ticketStallMs: 3_600_000,
+  stopAckTimeoutMs: 60_000,
+  breakerThreshold: 5,
+  breakerHalfOpenMs: 30_000,
   alerts: {} as AlertsConfig,
   alertDeliveryMaxAttempts: 8,
   retentionProcessedMs: 24 * 3_600_000,

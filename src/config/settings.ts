@@ -164,4 +164,10 @@ export const SETTINGS: Setting[] = [
   def('retentionDeadLettersMs', 'OMOI_RETENTION_DEAD_LETTERS_MS', 'Dead letters retried or discarded this long ago are removed, ms; open ones are kept until someone decides them (default 2592000000, 30 days).', int(1, 3_153_600_000)),
   def('retentionAuditMs', 'OMOI_RETENTION_AUDIT_MS', 'Audit rows (`omoi_audit`) and ended partition holdings (`omoi_lease_history`) are kept this long, ms (default 7776000000, 90 days).', int(1, 3_153_600_000)),
   def('retentionSweepMs', 'OMOI_RETENTION_SWEEP_MS', 'How often the retention sweep removes rows past their retention, ms; one node at a time (default 300000).', int(100, 86_400_000)),
+  def('taskStallMs', 'OMOI_TASK_STALL_MS', 'A `running` attempt with no output (local agent) and no `task.progress` report this long is stalled (`task.stalled` event, once per attempt), ms (default 900000, 15 min).', int(100, 86_400_000)),
+  def('taskStallAction', 'OMOI_TASK_STALL_ACTION', 'What happens to a stalled attempt: `alert` leaves it running for a person; `restart` stops it and retries it, counted as a failed attempt with reason `stalled` (default alert).', oneOf(['alert', 'restart'])),
+  def('ticketStallMs', 'OMOI_TICKET_STALL_MS', 'An open or running ticket whose state has not changed this long raises `ticket.stalled`, once per stall, ms (default 3600000, 1 h).', int(100, 31_536_000_000)),
+  def('stopAckTimeoutMs', 'OMOI_STOP_ACK_TIMEOUT_MS', 'A remote agent told to stop an attempt (cancelled, expired) keeps its slot until it acknowledges (`agent.stop_acknowledged`); without an acknowledgement this long the slot is freed anyway, with an `agent.stopped` event (`unacknowledged`), ms (default 60000).', int(100, 86_400_000)),
+  def('breakerThreshold', 'OMOI_BREAKER_THRESHOLD', 'Consecutive failures of one outside dependency (a git remote, a resolver or agent command, an alert route) that open its circuit breaker (default 5).', int(1, 1000)),
+  def('breakerHalfOpenMs', 'OMOI_BREAKER_HALF_OPEN_MS', 'An open circuit breaker lets one trial call through after this long, ms (default 30000).', int(10, 86_400_000)),
 ];

@@ -56,6 +56,8 @@ export interface SchedAgent {
   readonly running: readonly string[];
   /** Its budget is spent: it is offered nothing until `agent.set_budget` raises it. */
   readonly budget_exceeded?: boolean;
+  /** Stops not acknowledged yet: their attempts ended, but still hold a slot (of any ticket). */
+  readonly stopping?: ReadonlyArray<{ key: string }>;
 }
 
 /** A task whose dependencies are done: the claims to ask for, and where it will start. */
@@ -146,7 +148,12 @@ export function missingFor(spec: SchedTask['spec'], agent: SchedAgent): string[]
  */
 export function agentLoad(ticketId: string, tasks: Iterable<SchedTask>, agents: readonly SchedAgent[]): Map<string, number> {
   const prefix = `${ticketId}/`;
-  const load = new Map(agents.map((a) => [a.id, a.running.filter((k) => !k.startsWith(prefix)).length]));
+  const load = new Map(agents.map((a) => {
+    // This ticket's active attempts are counted from its tasks below; an attempt of it whose stop
+    // the agent has not acknowledged is no task's any more, but still holds its slot.
+    const stopping = new Set((a.stopping ?? []).map((s) => s.key));
+    return [a.id, a.running.filter((k) => !k.startsWith(prefix) || stopping.has(k)).length];
+  }));
   for (const t of tasks) {
     if (t.agent_id && isActive(t) && load.has(t.agent_id)) load.set(t.agent_id, load.get(t.agent_id)! + 1);
   }

@@ -1,11 +1,14 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, TerminalError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { importSandboxObjects, setBranch, type CommitStore } from '../git/index.ts';
-import { executeTask, SandboxManager, SandboxPool, type Isolation, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
+import { executeTask, SandboxManager, SandboxPool, taskLogFile, type Isolation, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
 import type { Assignment } from '../actors/agent-actor.ts';
 import { attemptUsage } from './attempt-usage.ts';
 import type { PublishCommand } from './command-publisher.ts';
+import type { Breakers } from '../breakers/index.ts';
+import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/index.ts';
 
 /**
  * The executor of a node's local agent. `run` (called after the commit that recorded the
@@ -57,6 +60,14 @@ export class LocalExecutor {
     pool?: Omit<SandboxPoolOptions, 'onResetFailure'>; isolation: Isolation;
     /** Where commits travel between nodes: the base fetched before the task, its commit saved before the report. */
     commits: CommitStore;
+    /** The node's circuit breakers: an agent command that keeps failing fast opens its `agent_command` breaker. */
+    breakers?: Breakers;
+    /**
+     * Told (at most every `progressEveryMs`) that a running attempt's command wrote output since
+     * the last look: the node reports `task.progress`, so an attempt that works is not stalled.
+     */
+    progress?: (ref: { ticket_id: string; task_id: string; attempt: number }) => void;
+    progressEveryMs?: number;
   }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
     this.pool = new SandboxPool(this.sandboxes, {
@@ -153,6 +164,28 @@ export class LocalExecutor {
     }
   }
 
+  /**
+   * Runs `work` while looking at the size of the command's output every `progressEveryMs`: when
+   * it grew since the last look, `progress` is told (output is progress: not a stalled attempt).
+   */
+  private async watchingOutput<T>(ref: { ticket_id: string; task_id: string; attempt: number }, logFile: string, work: () => Promise<T>): Promise<T> {
+    const { progress, progressEveryMs = 10_000 } = this.deps;
+    if (!progress) return work();
+    let size = 0;
+    const look = () => void stat(logFile).then((st) => {
+      if (st.size <= size) return;
+      size = st.size;
+      progress(ref);
+    }, () => undefined);
+    const timer = setInterval(look, progressEveryMs);
+    timer.unref();
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
   private async executeWith(a: Assignment, signal: AbortSignal): Promise<void> {
     const { publish, log, dataDir } = this.deps;
     const ref = { ticket_id: a.ticket_id, task_id: a.task_id, attempt: a.attempt };
@@ -173,12 +206,23 @@ export class LocalExecutor {
         });
       }
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
-      const result = await executeTask({
-        sandbox, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
+      const logDir = path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`);
+      const execute = () => this.watchingOutput(ref, taskLogFile(logDir, a.task_id), () => executeTask({
+        sandbox: sandbox!, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
         context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, attempt: a.attempt, signal, isolation: this.deps.isolation, network: a.network,
-        logDir: path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`),
+        logDir,
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
-      });
+      }));
+      // An agent task runs the node's agent command: one that keeps exiting non-zero at once is
+      // broken (not installed, no credentials, its service down). Its breaker opens, and further
+      // agent tasks fail retryably (`circuit_open`) without starting it. Slow failures never count.
+      const template = this.deps.agentTemplate;
+      const started = performance.now();
+      const result = a.kind === 'agent' && template
+        ? await throughBreaker(this.deps.breakers, 'agent_command', programOf(template), execute,
+          (r) => !r.ok && !r.timedOut && r.exitCode !== null && r.exitCode !== 0 && !signal.aborted && performance.now() - started < FAST_FAILURE_MS,
+          (r) => `exited with ${r.exitCode} within ${FAST_FAILURE_MS} ms: ${r.tail.trim().split('\n').at(-1)?.slice(0, 200) ?? ''}`)
+        : await execute();
       reusable = !result.timedOut && result.exitCode !== null && !signal.aborted; // not killed
       usageFrom = { result: result.result, resultFile: result.resultFile };
       if (!result.ok) {

@@ -30,11 +30,16 @@ export interface HeldPartitions { owned(): number[]; epoch(partition: number): n
  *   it waits for `ticket.set_budget`, which schedules it itself); so do tickets with a join
  *   `merging` for more than two ticks whose MergeActor is not alive here (it died with its
  *   JoinActor: a crash of the join, escalation), and the wake spawns it again.
+ * - **Stuck work** (`sweepStalls`): running attempts with no output and no progress report for
+ *   `taskStallMs` get `task.stall`; tickets unchanged for `ticketStallMs` get `ticket.stall`.
+ * - **Stops not acknowledged** by remote agents within `stopAckTimeoutMs`: `agent.check`.
  * Commands carry deterministic ids, so two ticks (or two nodes) produce each at most once per
  * epoch/time bucket. Failures are logged and retried on the next tick.
  */
 export class NodeSupervisor {
   private readonly seen = new Map<number, number>();
+  /** When the stall sweep last ran (it runs at most every `stallEveryMs`). */
+  private lastStallSweep = 0;
   /** Attempts this node already sent `task.expire` for and that are still silent (metric counted once). */
   private readonly expired = new Set<string>();
   private timer?: NodeJS.Timeout;
@@ -54,6 +59,8 @@ export class NodeSupervisor {
       expired: (status: string) => void;
       /** Whether the MergeActor of this join attempt is alive on this node. */
       liveMerge: (ticketId: string, joinId: string, attempt: number) => boolean;
+      /** Stuck work (absent: not swept): a running attempt without output or progress this long, ms, and what to do with it. */
+      stalls?: { taskStallMs: number; taskStallAction: 'alert' | 'restart'; ticketStallMs: number };
     },
   ) {}
 
@@ -141,6 +148,65 @@ export class NodeSupervisor {
     for (const key of this.expired) if (!silentNow.has(key)) this.expired.delete(key);
   }
 
+  /**
+   * Stuck work (`stalls`), at most every quarter of the shorter stall time (and 10 s): a
+   * `running` attempt of a running ticket held here whose last sign of life (its last change,
+   * its last progress: a `task.progress`, or output of a local command) is older than
+   * `taskStallMs` gets `task.stall` (once per attempt: `stalled_attempt`; id
+   * `stall:<ticket>:<task>:<attempt>`); an open or running ticket whose last change (its row's or
+   * a task's) is older than `ticketStallMs` gets `ticket.stall` (id `ticket-stall:<ticket>:<last
+   * change>`: once per stall). The TicketActor judges both again and raises the events.
+   */
+  private async sweepStalls(owned: Set<number>, now: number): Promise<void> {
+    const stalls = this.deps.stalls;
+    if (!stalls) return;
+    if (now - this.lastStallSweep < Math.min(10_000, Math.min(stalls.taskStallMs, stalls.ticketStallMs) / 4)) return;
+    this.lastStallSweep = now;
+    const { db, publish, partitions } = this.deps;
+    const conn = db.em().getConnection();
+    const held = (ticketId: string) => owned.has(partitionOf('ticket', ticketId, partitions));
+    const tasks = await conn.execute(
+      `select t.ticket_id, t.id, t.attempt, t.agent_id, greatest(t.updated_at, coalesce(t.progress_at, t.updated_at)) as last
+         from omoi_task t join omoi_ticket k on k.id = t.ticket_id
+        where k.status = 'running' and t.status = 'running' and t.stalled_attempt is distinct from t.attempt
+          and greatest(t.updated_at, coalesce(t.progress_at, t.updated_at)) < ?`,
+      [new Date(now - stalls.taskStallMs)]) as Array<{ ticket_id: string; id: string; attempt: number; agent_id: string | null; last: Date }>;
+    for (const r of tasks) {
+      if (!held(r.ticket_id)) continue;
+      const last = new Date(r.last);
+      await publish('task.stall', {
+        ticket_id: r.ticket_id, task_id: r.id, attempt: r.attempt, ...(r.agent_id ? { agent_id: r.agent_id } : {}),
+        silent_ms: Math.max(0, now - last.getTime()), since: last.toISOString(), action: stalls.taskStallAction,
+      }, `stall:${r.ticket_id}:${r.id}:${r.attempt}`);
+    }
+    const tickets = await conn.execute(
+      `select k.id, greatest(k.updated_at, coalesce(max(t.updated_at), k.updated_at)) as last
+         from omoi_ticket k left join omoi_task t on t.ticket_id = k.id
+        where k.status in ('open', 'running')
+        group by k.id
+       having greatest(k.updated_at, coalesce(max(t.updated_at), k.updated_at)) < ?
+          and k.stalled_since is distinct from greatest(k.updated_at, coalesce(max(t.updated_at), k.updated_at))`,
+      [new Date(now - stalls.ticketStallMs)]) as Array<{ id: string; last: Date }>;
+    for (const r of tickets) {
+      if (!held(r.id)) continue;
+      const last = new Date(r.last);
+      await publish('ticket.stall', { ticket_id: r.id, idle_ms: Math.max(0, now - last.getTime()), since: last.toISOString() }, `ticket-stall:${r.id}:${last.getTime()}`);
+    }
+  }
+
+  /** Remote agents held here with a stop not acknowledged in time get `agent.check` (it frees the slot). */
+  private async overdueStops(owned: Set<number>, now: number, bucket: number): Promise<void> {
+    const { db, publish, policy, partitions } = this.deps;
+    const limit = policy.stopAckTimeoutMs ?? 60_000;
+    const rows = await db.em().getConnection().execute(
+      `select id, stopping from omoi_agent where kind = 'remote' and status in ('registered', 'healthy', 'degraded') and jsonb_array_length(stopping) > 0`,
+    ) as Array<{ id: string; stopping: Array<{ key: string; at: string }> }>;
+    for (const a of rows) {
+      if (!owned.has(partitionOf('agent', a.id, partitions))) continue;
+      if (a.stopping.some((s) => now - Date.parse(s.at) > limit)) await publish('agent.check', { agent_id: a.id }, `agent-check:${a.id}:stops:${bucket}`);
+    }
+  }
+
   private async sweep(owned: Set<number>): Promise<void> {
     const { db, publish, policy, intervalMs } = this.deps;
     const conn = db.em().getConnection();
@@ -174,6 +240,9 @@ export class NodeSupervisor {
     for (const { ticket_id } of stuck) {
       if (owned.has(partitionOf('ticket', ticket_id, this.deps.partitions))) await publish('ticket.wake', { ticket_id }, `wake-ready:${ticket_id}:${bucket}`);
     }
+    // Their own failures are logged: they must not hold back the sweeps below.
+    await this.sweepStalls(owned, now).catch((err) => this.deps.log.warn({ err: errorMessage(err) }, 'stall sweep failed'));
+    await this.overdueStops(owned, now, bucket).catch((err) => this.deps.log.warn({ err: errorMessage(err) }, 'overdue stop sweep failed'));
     const merging = await conn.execute(
       `select j.ticket_id, j.id, j.attempts from omoi_join j join omoi_ticket k on k.id = j.ticket_id
         where k.status = 'running' and j.status = 'merging' and j.updated_at < ?`, [new Date(now - 2 * intervalMs)]) as Array<{ ticket_id: string; id: string; attempts: number }>;

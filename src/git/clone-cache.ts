@@ -6,6 +6,7 @@ import { TerminalError } from '../errors.ts';
 import { ensureClone } from './clone.ts';
 import { runGitCli } from './git-cli.ts';
 import { KeyedLock } from './keyed-lock.ts';
+import { remoteBreakersOf } from './remote-breakers.ts';
 
 // The node's clone cache: one bare clone per repository, shared by every ticket on it.
 //
@@ -48,11 +49,12 @@ const inFlight = new Map<string, number>();
  */
 const fetches = new Map<string, { running?: Promise<void>; queued?: Promise<void> }>();
 
-function coalescedEnsureClone(source: string, clone: string): Promise<void> {
+function coalescedEnsureClone(dataDir: string, source: string, clone: string): Promise<void> {
   const s = fetches.get(clone) ?? {};
   fetches.set(clone, s);
   const run = (): Promise<void> => {
-    const p = ensureClone(source, clone).finally(() => {
+    // Through the node's breaker of the remote (src/git/remote-breakers.ts): a dead remote is not hammered.
+    const p = ensureClone(source, clone, remoteBreakersOf(dataDir)).finally(() => {
       if (s.running === p) s.running = undefined;
       if (!s.running && !s.queued) fetches.delete(clone);
     });
@@ -133,7 +135,7 @@ export async function prepareTicketClone(dataDir: string, ticketId: string, sour
 async function cloneAndLink(dataDir: string, ticketId: string, source: string, replace: boolean): Promise<void> {
   const clone = sharedCloneDir(dataDir, source);
   await preparing(clone, async () => {
-    await coalescedEnsureClone(source, clone);
+    await coalescedEnsureClone(dataDir, source, clone);
     await cloneUse.run(clone, () => link(dataDir, ticketId, clone, replace));
   });
 }
@@ -159,7 +161,7 @@ export async function refreshTicketClone(dataDir: string, ticketId: string): Pro
   const clone = await linkedClone(dataDir, ticketId);
   if (!clone) return;
   const url = await runGitCli(['config', '--get', 'remote.origin.url'], clone);
-  if (url.code === 0 && url.stdout.trim()) await preparing(clone, () => coalescedEnsureClone(url.stdout.trim(), clone));
+  if (url.code === 0 && url.stdout.trim()) await preparing(clone, () => coalescedEnsureClone(dataDir, url.stdout.trim(), clone));
 }
 
 /**
@@ -178,7 +180,7 @@ export async function attachTicketClone(dataDir: string, ticketId: string, sourc
   const st = await lstat(at).catch(() => null);
   if (st?.isDirectory() && existsSync(path.join(at, 'HEAD'))) {
     // A data dir from before the clone cache: the ticket keeps its own full clone.
-    if (!(await has(at))) await ensureClone(source, at);
+    if (!(await has(at))) await ensureClone(source, at, remoteBreakersOf(dataDir));
     return;
   }
   await cloneAndLink(dataDir, ticketId, source, true);

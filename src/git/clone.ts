@@ -5,6 +5,8 @@ import { RetryableError, TerminalError } from '../errors.ts';
 import { redactIn, redactUrl } from '../redact.ts';
 import { runGitCli } from './git-cli.ts';
 import { repoLock } from './keyed-lock.ts';
+import type { Breakers } from '../breakers/index.ts';
+import { isRemoteFailure, remoteKey } from './remote-breakers.ts';
 
 /** Refspec of Omoi's clones: the source's branches mirrored as local branches, forced. */
 const BRANCH_MIRROR = '+refs/heads/*:refs/heads/*';
@@ -33,8 +35,12 @@ function isRemote(source: string): boolean {
  * configuration (credentials, ssh) work.
  * Throws `TerminalError('repository_unavailable')` when the source does not exist or is not a
  * repository, `RetryableError('repository_fetch_failed')` for other (possibly transient) failures.
+ * With `breakers`, the clone or fetch goes through the remote's `git_remote` breaker (key: the
+ * source without credentials): while it is open, `CircuitOpenError` (`circuit_open`, retryable)
+ * is thrown without calling the remote.
  */
-export async function ensureClone(source: string, cloneDir: string): Promise<void> {
+export async function ensureClone(source: string, cloneDir: string, breakers?: Breakers): Promise<void> {
+  if (breakers && source) return breakers.run('git_remote', remoteKey(source), () => ensureClone(source, cloneDir), isRemoteFailure);
   if (!source) throw new TerminalError('repository_unavailable', 'repository source is empty');
   const from = isRemote(source) ? source : path.resolve(source);
   if (!isRemote(source) && !existsSync(from)) {

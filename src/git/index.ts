@@ -18,5 +18,6 @@ export {
   type SweepOptions, type TicketLiveness,
 } from './clone-cache.ts';
 export { KeyedLock } from './keyed-lock.ts';
+export { useRemoteBreakers } from './remote-breakers.ts';
 export { CommitStore, type BundleBucket, type SavedCommit } from './commit-store.ts';
 export { checkGitVersion, parseGitVersion, MIN_GIT_VERSION } from './git-version.ts';

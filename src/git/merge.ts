@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import NodeGit from 'nodegit';
+import type { Breakers } from '../breakers/index.ts';
 import { RetryableError, TerminalError } from '../errors.ts';
 import { applyBuiltInRules } from './conflict-rules.ts';
 import { conflictedPaths, readConflict, settleConflict } from './conflicts.ts';
@@ -44,6 +45,8 @@ export interface MergeOptions {
   isolation?: Isolation;
   /** false: the resolver and check commands get no network (needs bubblewrap). */
   network?: boolean;
+  /** The node's circuit breakers (the resolver command's; see `runResolverCommand`). */
+  breakers?: Breakers;
 }
 
 /** The record of one merge of a join's sources, kept whether it succeeded or not. */
@@ -193,7 +196,7 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
           const verdict = await runResolverCommand({
             sandbox: repo, sandboxDir: opts.sandboxDir, head: await head(), source: next.source, mergeIndex: index, conflicted: unresolved,
             resolverCommand: opts.resolverCommand, checkCommand: opts.checkCommand, env: opts.resolverEnv,
-            timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: opts.signal, logFile, wrap: wrap(),
+            timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: opts.signal, logFile, wrap: wrap(), breakers: opts.breakers,
           });
           outputs.push(verdict.output);
           if (!verdict.ok) return finish({ ok: false, reason: 'merge_conflict', files: verdict.files, attempt });

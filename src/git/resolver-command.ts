@@ -1,6 +1,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import NodeGit from 'nodegit';
+import type { Breakers } from '../breakers/index.ts';
+import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/index.ts';
 import { RetryableError } from '../errors.ts';
 import { runProcess } from '../sandbox/process.ts';
 import { fileHasConflictMarkers } from './markers.ts';
@@ -27,6 +29,8 @@ export interface ResolverRun {
   logFile: string;
   /** The argv prefix both commands run under (bubblewrap, see src/sandbox/isolation.ts). */
   wrap?: string[];
+  /** The node's breakers: a resolver that keeps failing fast opens its `resolver` breaker (key: its program). */
+  breakers?: Breakers;
 }
 
 /** The resolver's verdict: the merged tree, or the files it failed to resolve; plus its output. */
@@ -44,7 +48,9 @@ export type ResolverVerdict =
  * (if any) exits 0. The merged tree is taken from the sandbox as the resolver left it (its
  * edits to other files included) before the check command runs, so the check's own
  * by-products are never part of the merge.
- * Throws `RetryableError('merge_aborted')` if `signal` aborts; every other failure is a verdict.
+ * Throws `RetryableError('merge_aborted')` if `signal` aborts, and `CircuitOpenError`
+ * (`circuit_open`, retryable) while the resolver's breaker is open (it failed fast, exit non-zero
+ * within `FAST_FAILURE_MS`, `OMOI_BREAKER_THRESHOLD` times in a row); every other failure is a verdict.
  */
 export async function runResolverCommand(run: ResolverRun): Promise<ResolverVerdict> {
   await writeMergeIntoSandbox(run);
@@ -64,7 +70,9 @@ export async function runResolverCommand(run: ResolverRun): Promise<ResolverVerd
   const output: string[] = [];
   const fail = (files: string[], why: string): ResolverVerdict => ({ ok: false, files, output: [...output, `omoi: ${why}`].join('\n') });
 
-  const resolver = await runProcess({ ...common, command: run.resolverCommand });
+  const resolver = await throughBreaker(run.breakers, 'resolver', programOf(run.resolverCommand), () => runProcess({ ...common, command: run.resolverCommand }),
+    (r) => !r.aborted && !r.timedOut && r.exitCode !== 0 && r.durationMs < FAST_FAILURE_MS,
+    (r) => `exited with ${r.exitCode ?? r.signal} after ${r.durationMs} ms: ${r.tail.trim().split('\n').at(-1)?.slice(0, 200) ?? ''}`);
   output.push(resolver.tail);
   if (resolver.aborted) throw new RetryableError('merge_aborted', `merge of ${run.source.id} was aborted while the resolver ran`);
   if (resolver.timedOut) return fail(run.conflicted, `resolver timed out after ${run.timeoutMs} ms`);

@@ -2,6 +2,7 @@ import type { PrincipalStore } from '../access/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { OmoiConfig } from '../config/index.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { Breakers } from '../breakers/index.ts';
 import type { Lag } from '../messaging/lag.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Database } from '../persistence/index.ts';
@@ -20,9 +21,11 @@ export interface HttpDeps {
   config: OmoiConfig; log: Logger; metrics: Metrics; db: Database;
   readiness(): Promise<Readiness>;
   /** Validates (throws ProtocolError from src/protocol/codec.ts on bad input) and publishes a command durably; resolves when JetStream acked it. */
-  submit(type: string, payload: unknown, opts?: { id?: string }): Promise<{ id: string }>;
+  submit(type: string, payload: unknown, opts?: { id?: string; by?: string }): Promise<{ id: string }>;
   /** How far behind the JetStream consumers are (`src/messaging/lag.ts`); absent → `/api/cluster` reports no lag. */
   lag?(): Promise<Lag>;
+  /** This node's circuit breakers (`GET /api/breakers`); absent → an empty list. */
+  breakers?: Pick<Breakers, 'states'>;
   /** Who may call `/api`, by token; `Principals` over `omoi_principal`. */
   principals: PrincipalStore;
   /** The append-only audit log (`omoi_audit`). */

@@ -13,6 +13,7 @@ import { badRequest, errorReply } from './error-reply.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { alertDeliveryRoutes } from './routes/alert-deliveries.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { breakerRoutes } from './routes/breakers.ts';
 import { clusterRoutes } from './routes/cluster.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -69,6 +70,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await agentRoutes(api, deps);
     await deadLetterRoutes(api, deps);
     await clusterRoutes(api, deps);
+    await breakerRoutes(api, deps);
     await tokenRoutes(api, deps);
     await auditRoutes(api, deps);
     await alertDeliveryRoutes(api, deps);

@@ -27,7 +27,8 @@ export async function submitCommand(
 ): Promise<{ id: string }> {
   const id = idempotencyKey(req.headers);
   try {
-    return await deps.submit(type, payload, id ? { id } : undefined);
+    const by = req.principal?.name;
+    return await deps.submit(type, payload, id || by ? { ...(id ? { id } : {}), ...(by ? { by } : {}) } : undefined);
   } catch (err) {
     if (err instanceof ProtocolError) throw requestError(err, origin);
     throw err;

@@ -1,5 +1,5 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { errorMessage, FencedError, RetryableError } from '../errors.ts';
+import { errorMessage, FencedError, OmoiError, RetryableError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { messageTypeLabel, type Metrics } from '../metrics.ts';
 import { decodeEnvelope, Streams, type Envelope } from '../protocol/index.ts';
@@ -23,7 +23,9 @@ export type { Dispatch, LeaseCheck } from './group-commit.ts';
  * 2. A message id already processed is acked and ignored (redelivery after a crash).
  * 3. A batch that fails is retried message by message, so one bad message cannot hold back
  *    the others; bad input is dead-lettered and terminated, transient failures nak'ed with
- *    backoff until `maxDeliver`, then dead-lettered. The consumer never stalls.
+ *    backoff until `maxDeliver`, then dead-lettered. The consumer never stalls. A failure
+ *    because a circuit breaker is open (`circuit_open`: a dead git remote) is not counted
+ *    against the message: it is handed back as in 6, however often, and waits for its dependency.
  * 4. Every commit checks the lease epoch (fencing): a node that lost the partition cannot
  *    commit; it stops pulling.
  * 5. A message's `prepare` step (a clone or fetch) runs before its batch is handed to the
@@ -46,6 +48,8 @@ export type { Dispatch, LeaseCheck } from './group-commit.ts';
  *    (`working()` three times per ack wait): a slow batch on a loaded node is not taken for a
  *    lost one, redelivered and counted against the message's deliveries.
  */
+/** Delay of a message handed back because a breaker it needs is open (it is refused at once: cheap), ms. */
+const CIRCUIT_OPEN_DELAY_MS = 2_000;
 /** Delay of a nak that hands a message back without a failure (invariant 6), ms. */
 const HAND_BACK_DELAY_MS = 2_000;
 
@@ -189,6 +193,13 @@ export class PartitionWorker {
   private async fail(msg: JsMsg, type: string, err: unknown, env?: Envelope): Promise<void> {
     const { rejections, maxDeliver, metrics, log } = this.deps;
     const deliveries = msg.info.deliveryCount;
+    if (err instanceof OmoiError && err.code === 'circuit_open') {
+      // A dependency's breaker is open (a dead git remote): the message waits for it, retried
+      // without hammering (the breaker refuses at once) and never dead-lettered for it.
+      log.info({ partition: this.partition, type, deliveries, err: errorMessage(err) }, 'a circuit breaker is open; the message waits');
+      metrics.handled.inc({ type, outcome: 'retry' });
+      return this.handBack(msg, 'a circuit breaker was open', env, CIRCUIT_OPEN_DELAY_MS);
+    }
     const terminal = isTerminalInput(err);
     if (!terminal && deliveries < maxDeliver) {
       const delay = Math.min(250 * 2 ** (deliveries - 1), 30_000);
@@ -220,9 +231,9 @@ export class PartitionWorker {
    * Gives a message back for another delivery (invariant 6): a nak, or, when this was its last
    * delivery, a dead letter (then it is terminated; if even that fails, nak'ed as a last resort).
    */
-  private async handBack(msg: JsMsg, why: string, env?: Envelope): Promise<void> {
+  private async handBack(msg: JsMsg, why: string, env?: Envelope, delayMs = HAND_BACK_DELAY_MS): Promise<void> {
     const deliveries = msg.info.deliveryCount;
-    if (deliveries <= this.deps.maxDeliver) return msg.nak(HAND_BACK_DELAY_MS);
+    if (deliveries <= this.deps.maxDeliver) return msg.nak(delayMs);
     const type = env?.type ?? msg.subject.split('.').slice(3).join('.');
     const id = env?.id ?? (msg.headers?.get('Nats-Msg-Id') || `seq-${msg.info.streamSequence}`);
     try {

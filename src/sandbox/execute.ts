@@ -86,7 +86,7 @@ export async function executeTask(opts: ExecuteOptions): Promise<ExecutionResult
     task: `${stem}.task.json`,
     result: `${stem}.result.json`,
     prompt: `${stem}.prompt.md`,
-    log: `${stem}.log`,
+    log: taskLogFile(opts.logDir, task.id),
   };
   await rm(files.result, { force: true }); // a previous attempt's result must not be mistaken for ours
   await writeFile(files.task, JSON.stringify({ task, context: opts.context, sandbox: { branch: sandbox.branch, base: sandbox.base } }, null, 2));
@@ -142,6 +142,11 @@ export async function executeTask(opts: ExecuteOptions): Promise<ExecutionResult
     ok: true, exitCode: run.exitCode, timedOut: false, commit, changedFiles,
     violations: ownershipViolations(changedFiles, task.owns), result, tail: run.tail, logFile: files.log, resultFile: files.result,
   };
+}
+
+/** Where the command's output (stdout and stderr) goes: its growth is the attempt's progress. */
+export function taskLogFile(logDir: string, taskId: string): string {
+  return `${path.join(logDir, encodeURIComponent(taskId))}.log`;
 }
 
 /** Replaces `{name}` placeholders with single-quoted shell words; unknown names stay as they are. */

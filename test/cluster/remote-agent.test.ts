@@ -95,6 +95,8 @@ class PlainAgent {
           this.stops.push(key);
           const child = this.running.get(key);
           if (child?.pid) process.kill(-child.pid, 'SIGKILL'); // the command's whole process group
+          // Acknowledged: until then the attempt keeps its slot here.
+          await this.publish('agent.stop_acknowledged', { agent_id: this.id, ticket_id: s.ticket_id, task_id: s.task_id, attempt: s.attempt }, `stop-ack-${s.ticket_id}-${s.task_id}-${s.attempt}`);
           m.ack();
           continue;
         }
@@ -286,4 +288,5 @@ t.test('cancelling a task stops it where it runs: on a remote agent (told on omo
   t.same([rows.R!.status, rows.N!.status, rows.K!.status], ['cancelled', 'cancelled', 'completed'], 'both cancelled; the other task completed');
   await waitFor('the agents\' slots are free', async () => (await sql<any>(a, 'select running from omoi_agent where id in (?, ?)', [agentId, `local-${bNode}`])).every((r) => r.running.length === 0));
   t.pass('no attempt holds either agent');
+  t.match(await sql<any>(a, `select payload from omoi_event where type = 'agent.stopped'`), [{ payload: { agent_id: agentId, task_id: 'R', outcome: 'acknowledged' } }], 'the remote agent acknowledged its stop');
 });

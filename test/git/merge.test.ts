@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import { Breakers, CircuitOpenError, type BreakerChange } from '../../src/breakers/breakers.ts';
 import { ensureClone, mergeSources, type MergeOptions } from '../../src/git/index.ts';
 import { decideIsolation } from '../../src/sandbox/index.ts';
 import { git, numberedLines, SourceRepo, tempDir, WHO } from './fixture.ts';
@@ -215,6 +216,29 @@ t.test('config.py edited on the same line by two sources', async (t) => {
     t.same(outcome.files, ['config.py']);
     t.match(outcome.attempt.resolverOutput, 'looked but did nothing');
     t.match(outcome.attempt.resolverOutput, 'conflict markers left in config.py');
+  });
+
+  t.test('a resolver failing fast again and again opens its breaker: circuit_open, not run; a slow failure does not count', async (t) => {
+    const runs = path.join(s.root, 'resolver-runs');
+    const script = path.join(s.root, 'broken-resolver.sh');
+    writeFileSync(script, `#!/bin/sh\necho ran >> ${runs}\necho "no API key"; exit 7\n`, { mode: 0o755 });
+    const changes: BreakerChange[] = [];
+    const breakers = new Breakers({ threshold: 2, halfOpenAfterMs: 60_000, onChange: (c) => changes.push(c) });
+    for (let i = 0; i < 2; i++) {
+      const outcome = await s.merge(t, { sources, resolverCommand: `${script} --fix`, breakers });
+      t.same(outcome.ok ? null : outcome.files, ['config.py'], 'each failure is still the merge\'s verdict');
+    }
+    t.match(changes, [{ breaker: 'resolver', key: script, state: 'open' }], 'opened after two fast failures, keyed by the program');
+    const err = await s.merge(t, { sources, resolverCommand: `${script} --fix`, breakers }).catch((e: unknown) => e);
+    t.ok(err instanceof CircuitOpenError, 'the next merge fails retryably without running it');
+    t.match(err, { code: 'circuit_open', details: { breaker: 'resolver', key: script } });
+    t.match(String((err as Error).message), /resolver .*broken-resolver\.sh is failing .*exited with 7|not called until/);
+    t.equal(readFileSync(runs, 'utf8').trim().split('\n').length, 2, 'the resolver was not started a third time');
+    // Another program is not affected; a resolver that fails after working a while is the merge's failure, not counted.
+    const slow = new Breakers({ threshold: 1, onChange: (c) => changes.push(c) });
+    const slowFailure = await s.merge(t, { sources, resolverCommand: 'sleep 2.3; exit 4', breakers: slow });
+    t.equal(slowFailure.ok, false);
+    t.same(slow.states().map((b) => b.state), ['closed'], 'a slow failure does not open the breaker');
   });
 
   t.test('a failing resolver or check command: merge_conflict', async (t) => {

@@ -35,6 +35,7 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['POST', '/api/dlq/:id/retry', '/api/dlq/1/retry', 'admin', {}],
   ['POST', '/api/dlq/:id/discard', '/api/dlq/2/discard', 'admin', {}],
   ['GET', '/api/cluster', '/api/cluster', 'viewer'],
+  ['GET', '/api/breakers', '/api/breakers', 'viewer'],
   ['GET', '/api/tokens', '/api/tokens', 'admin'],
   ['POST', '/api/tokens', '/api/tokens', 'admin', { name: 'made-by-test', role: 'viewer' }],
   ['DELETE', '/api/tokens/:name', '/api/tokens/made-by-test', 'admin'],

@@ -8,7 +8,8 @@ import { armCrash } from '../../src/failpoints.ts';
 // Attempt deadlines: an attempt whose agent went silent is requeued, once per attempt, with a
 // `task.expired` event and a metric; an attempt that shows signs of life is left alone.
 const cluster = await withCluster(t);
-const node = await withNode(t, cluster, { attemptSilenceMs: 1_500, agentDegradedAfterMs: 60_000, agentFailedAfterMs: 120_000 });
+// The test's remote agents never acknowledge a stop: an expired attempt frees their slot after 1 s.
+const node = await withNode(t, cluster, { attemptSilenceMs: 1_500, agentDegradedAfterMs: 60_000, agentFailedAfterMs: 120_000, stopAckTimeoutMs: 1_000 });
 const client = await withClient(t, cluster);
 const assignments: any[] = [];
 const sub = client.subscribe('omoi.agent.*.assign', { callback: (_e, m) => void assignments.push(m.json()) });

@@ -2,7 +2,7 @@ import { assertTicketTransition, isTerminal, sinksIfDone, TaskState, TicketState
 import { setBranch } from '../../git/index.ts';
 import { emit } from '../../messaging/typed.ts';
 import type { PayloadOf } from '../../protocol/index.ts';
-import { endedOnAgent, setTask, setTicket, type Work } from './work.ts';
+import { endedOnAgent, releaseClaims, setTask, setTicket, type Work } from './work.ts';
 
 /**
  * How a ticket ends: completed (its branch at the final head: the one sink's commit, or the
@@ -47,14 +47,17 @@ export function endTicket(w: Work, status: TicketState, reason: string | null, h
   else emit(w.ctx.scope, 'ticket.ended', { ticket_id: t.id, status, ...(reason ? { reason } : {}) });
 }
 
-/** `ticket.cancel`: every task not ended is cancelled (its agent told), then the ticket. */
-export function cancelTicket(w: Work, p: PayloadOf<'ticket.cancel'>): void {
+/** `ticket.cancel`: every task not ended is cancelled (its agent told, its claims released), then the ticket. */
+export async function cancelTicket(w: Work, p: PayloadOf<'ticket.cancel'>): Promise<void> {
   const reason = p.reason ?? 'cancelled';
   assertTicketTransition(w.s.ticket.status, TicketState.cancelled, w.s.ticket.id);
   for (const task of [...w.s.tasks.values()]) {
     if (isTerminal(task.status)) continue;
     endedOnAgent(w, task, { stop: true }); // only an active attempt has an agent to tell
-    setTask(w, task.id, { status: TaskState.cancelled, reason: `ticket cancelled: ${reason}` }, { reason });
+    // Who and why, on the attempt (shown by the task API).
+    setTask(w, task.id, { status: TaskState.cancelled, reason: `ticket cancelled: ${reason}`, cancelled_by: w.source ?? null }, { reason });
+    // Its file claims (held or waited for) go: the waiters granted are this ticket's, cancelled too.
+    if (task.status !== TaskState.pending) await releaseClaims(w, task.id);
   }
   endTicket(w, TicketState.cancelled, reason);
 }

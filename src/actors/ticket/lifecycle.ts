@@ -126,6 +126,7 @@ export async function cancelTask(w: Work, p: PayloadOf<'task.cancel'>): Promise<
   if (!t) throw new NotFoundError('task', `${w.s.ticket.id}/${p.task_id}`);
   if (isTerminal(t.status)) throw new ConflictError('illegal_transition', `task ${JSON.stringify(t.id)} is already ${t.status}`);
   endedOnAgent(w, t, { stop: true });
+  setTask(w, t.id, { cancelled_by: w.source ?? null }, false); // who cancelled it (why: `reason`)
   await failForGood(w, t.id, p.reason ?? 'cancelled', TaskState.cancelled);
 }
 

@@ -49,6 +49,8 @@ export interface Work {
   deps: TicketDeps;
   /** The ticket's clone directory (see `TicketBehavior.repoDir`). */
   repoDir: (ticketId: string) => string;
+  /** Who sent the message (its envelope's `source`: a node, `http:<principal>`, `agent:<id>`). */
+  source?: string;
 }
 
 /** A `task.status` event's extra fields, or `false` for none. */

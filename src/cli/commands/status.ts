@@ -19,6 +19,7 @@ interface Cluster {
   lag_error?: string;
 }
 interface Tickets { tickets: Array<{ id: string; status: string; spend?: { cost_usd: number; wall_ms: number }; budget_exceeded?: boolean }> }
+interface BreakerList { breakers: Array<{ breaker: string; key: string; state: string; since: string; last_failure?: string }> }
 
 /** Tickets counted by `omoi status` (the API's largest page: the newest ones). */
 const TICKET_PAGE = 1000;
@@ -26,8 +27,9 @@ const TICKET_PAGE = 1000;
 /**
  * `omoi status`: asks a node over HTTP for its readiness (`/readyz`), the cluster
  * (`/api/cluster`: nodes with the partitions each holds and the age of its last heartbeat,
- * and the lag of the JetStream consumers) and the tickets by status and their spend, naming
- * those over budget (`/api/tickets`),
+ * and the lag of the JetStream consumers), the tickets by status and their spend, naming
+ * those over budget (`/api/tickets`), and this node's circuit breakers that are not closed
+ * (`/api/breakers`),
  * and returns a small report plus whether the node is ready. The API token is
  * `OMOI_API_TOKEN`, else `<data dir>/api-token`. Throws `CliError` when no node answers at
  * the URL or the token is refused.
@@ -43,6 +45,8 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
   if (!token) throw new CliError(`no API token: set OMOI_API_TOKEN, or run where OMOI_DATA_DIR points at the node's data directory (${tokenFile} does not exist)`);
   const cluster = await get<Cluster>(base, '/api/cluster', token);
   const tickets = await get<Tickets>(base, `/api/tickets?limit=${TICKET_PAGE}`, token);
+  // This node's breakers (each node keeps its own); closed ones are not news.
+  const breakers = (await get<BreakerList>(base, '/api/breakers', token)).breakers.filter((b) => b.state !== 'closed');
 
   const now = Date.now();
   const held = new Map<string, number>();
@@ -68,6 +72,7 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
     `lag         ${lagLine(cluster)}`,
     `tickets     ${ticketLine}`,
     `spend       ${spendLine}`,
+    `breakers    ${breakers.length === 0 ? 'all closed' : breakers.map((b) => `${b.breaker} ${b.key} ${b.state.toUpperCase()}${b.last_failure ? ` (${b.last_failure.slice(0, 200)})` : ''}`).join(' · ')}`,
     '',
     textTable(
       ['NODE', 'STATUS', 'PARTITIONS', 'HEARTBEAT', 'HTTP'],

@@ -14,6 +14,8 @@ export interface TicketRow {
   finalizing: Opt<boolean>;
   /** Its budget (null: none), what its attempts used, which budget lines were announced, and whether a limit is reached. */
   budget: Budget | null; spend: Opt<Spend>; budget_marks: Opt<BudgetMarks>; budget_exceeded: Opt<boolean>;
+  /** The last change (of the ticket or a task) a `ticket.stalled` was raised for: once per stall. */
+  stalled_since?: Date | null;
   created_at: Date; updated_at: Date; version: number;
 }
 export const TicketEntity = new EntitySchema<TicketRow>({
@@ -38,6 +40,7 @@ export const TicketEntity = new EntitySchema<TicketRow>({
     spend: { type: 'json', defaultRaw: NO_SPEND_SQL },
     budget_marks: { type: 'json', defaultRaw: `'{}'` },
     budget_exceeded: { type: 'boolean', default: false },
+    stalled_since: { type: 'Date', nullable: true },
     created_at: { type: 'Date' },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },
@@ -51,6 +54,12 @@ export interface TaskRow {
   reason: string | null; agent_id: string | null; context: unknown; ready_since: Date | null;
   /** Ready, but no registered agent matches it; `agent.mismatch` was emitted once for this state. */
   unmatched: Opt<boolean>;
+  /** The attempt's last progress: a `task.progress` report, or output of a local command. */
+  progress_at?: Date | null;
+  /** The attempt `task.stalled` was raised for (once per attempt). */
+  stalled_attempt?: number | null;
+  /** Who cancelled the task (the cancel's source: `http:<principal>`, a node, an agent); why is in `reason`. */
+  cancelled_by?: string | null;
   created_at: Date; updated_at: Date; version: number;
 }
 export const TaskEntity = new EntitySchema<TaskRow>({
@@ -72,6 +81,9 @@ export const TaskEntity = new EntitySchema<TaskRow>({
     context: { type: 'json', nullable: true },
     ready_since: { type: 'Date', nullable: true },
     unmatched: { type: 'boolean', default: false },
+    progress_at: { type: 'Date', nullable: true },
+    stalled_attempt: { type: 'integer', nullable: true },
+    cancelled_by: { type: 'text', nullable: true },
     created_at: { type: 'Date' },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },
@@ -175,6 +187,8 @@ export interface AgentRow {
   /** Its budget (null: none), what its attempts used, which budget lines were announced, and whether a limit is reached. */
   budget: Budget | null; spend: Opt<Spend>; budget_marks: Opt<BudgetMarks>; budget_exceeded: Opt<boolean>;
   updated_at: Date; version: number;
+  /** Stops sent and not acknowledged yet (a remote agent's): each keeps its attempt's slot until acknowledged or timed out. */
+  stopping?: Array<{ key: string; at: string }>;
 }
 export const AgentEntity = new EntitySchema<AgentRow>({
   name: 'AgentRow',
@@ -201,6 +215,7 @@ export const AgentEntity = new EntitySchema<AgentRow>({
     budget_exceeded: { type: 'boolean', default: false },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },
+    stopping: { type: 'json', default: '[]' },
   },
 });
 

@@ -8,6 +8,7 @@ import { Migration20261202110000_agent_messages } from './Migration2026120211000
 import { Migration20261202120000_ticket_network } from './Migration20261202120000_ticket_network.ts';
 import { Migration20261202140000_alert_deliveries } from './Migration20261202140000_alert_deliveries.ts';
 import { Migration20261202150000_budgets } from './Migration20261202150000_budgets.ts';
+import { Migration20261202160000_stuck_work } from './Migration20261202160000_stuck_work.ts';
 import { Migration20261202170000_retention_indexes } from './Migration20261202170000_retention_indexes.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
@@ -22,5 +23,6 @@ export const MIGRATIONS = [
   { name: 'Migration20261202120000_ticket_network', class: Migration20261202120000_ticket_network },
   { name: 'Migration20261202140000_alert_deliveries', class: Migration20261202140000_alert_deliveries },
   { name: 'Migration20261202150000_budgets', class: Migration20261202150000_budgets },
+  { name: 'Migration20261202160000_stuck_work', class: Migration20261202160000_stuck_work },
   { name: 'Migration20261202170000_retention_indexes', class: Migration20261202170000_retention_indexes },
 ];

@@ -97,9 +97,27 @@ export const AgentTaskEnded = command({
   example: { agent_id: 'agent-7', ticket_id: 'T1', task_id: 'B', attempt: 1, stop: true },
 });
 
+export const AgentStopAcknowledged = command({
+  type: 'agent.stop_acknowledged',
+  description: 'A remote agent acknowledges a stop it received on `omoi.agent.<id>.stop` (the attempt was cancelled or expired): it stopped working on it. Until then the attempt keeps one of the agent\'s slots and the stop is listed as pending (`stopping` in `GET /api/agents`); a stop not acknowledged within `OMOI_STOP_ACK_TIMEOUT_MS` frees the slot anyway, with an `agent.stopped` event (`unacknowledged`). On `omoi.in` it must be signed by the agent (see Signing); an acknowledgement of a stop that is not pending changes nothing.',
+  handledBy: ActorType.AgentActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...AgentRef, ticket_id: Id, task_id: Id, attempt: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+  example: { agent_id: 'agent-7', ticket_id: 'T1', task_id: 'B', attempt: 1 },
+});
+
+export const AgentStopped = event({
+  type: 'agent.stopped',
+  description: 'A stop sent to a remote agent ended: `acknowledged` by the agent, or `unacknowledged` after `OMOI_STOP_ACK_TIMEOUT_MS` (the agent may still be working on it: a person should look; its health is left to its heartbeats). Either way its slot is free again.',
+  consumers: OBSERVERS,
+  payload: Type.Object({ ...AgentRef, ticket_id: Id, task_id: Id, attempt: Type.Integer({ minimum: 1 }), outcome: Type.Union([Type.Literal('acknowledged'), Type.Literal('unacknowledged')]), waited_ms: Type.Integer({ minimum: 0 }) }),
+  example: { agent_id: 'agent-7', ticket_id: 'T1', task_id: 'B', attempt: 1, outcome: 'acknowledged', waited_ms: 180 },
+});
+
 export const AgentCheck = command({
   type: 'agent.check',
-  description: 'Internal (heartbeat supervision timer of the node holding the agent\'s partition): compare the last heartbeat with the timeouts; registered without heartbeat → removed, missed heartbeats → degraded → failed (its tasks go back to the queue).',
+  description: 'Internal (heartbeat supervision timer of the node holding the agent\'s partition): compare the last heartbeat with the timeouts; registered without heartbeat → removed, missed heartbeats → degraded → failed (its tasks go back to the queue); stops not acknowledged within `OMOI_STOP_ACK_TIMEOUT_MS` free their slots (`agent.stopped` `unacknowledged`).',
   handledBy: ActorType.AgentActor,
   ingress: false,
   route,

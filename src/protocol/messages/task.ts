@@ -139,3 +139,44 @@ export const TaskOwnershipViolation = event({
   payload: Type.Object({ ...TaskRef, attempt: Attempt, files: Type.Array(Type.String()), mode: Type.String() }),
   example: { ticket_id: 'T1', task_id: 'B', attempt: 1, files: ['src/y/other.ts'], mode: 'strict' },
 });
+
+export const TaskProgress = command({
+  type: 'task.progress',
+  description: 'An agent reports that a running attempt makes progress (an optional message and percentage): it is not stalled. On `omoi.in` a remote agent signs it (see Signing) and may report only its own attempts (`wrong_agent`). A node\'s local agent reports it by itself while the attempt\'s command writes output. Stale attempts are ignored.',
+  handledBy: ActorType.TicketActor,
+  ingress: true,
+  route,
+  payload: Type.Object({
+    ...TaskRef, attempt: Attempt,
+    message: Type.Optional(Type.String({ maxLength: 2000 })),
+    percent: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+  }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, message: 'tests: 40 of 120 passed', percent: 33 },
+});
+
+export const TaskStall = command({
+  type: 'task.stall',
+  description: 'Internal (stall sweep of the node supervisor): a `running` attempt showed no output and no `task.progress` for `OMOI_TASK_STALL_MS` while its agent lives. The TicketActor raises `task.stalled` once per attempt and, with `action: restart` (`OMOI_TASK_STALL_ACTION`), fails the attempt retryably with reason `stalled` (counts against `max_retries`) and stops it. A stale attempt changes nothing.',
+  handledBy: ActorType.TicketActor,
+  ingress: false,
+  route,
+  payload: Type.Object({
+    ...TaskRef, attempt: Attempt, agent_id: Type.Optional(Type.String()),
+    silent_ms: Type.Integer({ minimum: 0 }),
+    since: Type.String({ minLength: 1, maxLength: 40, description: 'the attempt\'s last sign of life the sweep saw: a later one makes the command stale' }),
+    action: Type.Union([Type.Literal('alert'), Type.Literal('restart')]),
+  }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, agent_id: 'agent-7', silent_ms: 900500, since: '2026-12-02T12:00:00.000Z', action: 'alert' },
+});
+
+export const TaskStalled = event({
+  type: 'task.stalled',
+  description: 'A running attempt did nothing (no output, no progress report) for `OMOI_TASK_STALL_MS` although its agent is alive: `left` for a person (`OMOI_TASK_STALL_ACTION=alert`), or `restarted` (failed with reason `stalled` and retried, or failed for good without retries left). Once per attempt.',
+  consumers: [...OBSERVERS, 'alerts (`task_stalled`)'],
+  payload: Type.Object({
+    ...TaskRef, attempt: Attempt, agent_id: Type.Optional(Type.String()),
+    silent_ms: Type.Integer({ minimum: 0 }),
+    action: Type.Union([Type.Literal('restarted'), Type.Literal('left')]),
+  }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, agent_id: 'agent-7', silent_ms: 900500, action: 'left' },
+});

@@ -102,3 +102,24 @@ export const TicketFinalize = command({
   payload: Type.Object({ ...TicketRef, head: Type.Optional(Type.String({ pattern: '^[0-9a-f]{40}$' })), error: Type.Optional(Type.String({ maxLength: 20_000 })) }, { additionalProperties: false }),
   example: { ticket_id: 'T1', head: '0123456789abcdef0123456789abcdef01234567' },
 });
+
+export const TicketStall = command({
+  type: 'ticket.stall',
+  description: 'Internal (stall sweep of the node supervisor): an open or running ticket (and its tasks) has not changed for `OMOI_TICKET_STALL_MS`. The TicketActor raises `ticket.stalled` once per stall: again only after a change.',
+  handledBy: ActorType.TicketActor,
+  ingress: false,
+  route,
+  payload: Type.Object({
+    ...TicketRef, idle_ms: Type.Integer({ minimum: 0 }),
+    since: Type.String({ minLength: 1, maxLength: 40, description: 'the ticket\'s last change the sweep saw (of its row or a task): a later one makes the command stale' }),
+  }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', idle_ms: 3600500, since: '2026-12-02T11:00:00.000Z' },
+});
+
+export const TicketStalled = event({
+  type: 'ticket.stalled',
+  description: 'A non-terminal ticket whose state (its own or any task\'s) has not changed for `OMOI_TICKET_STALL_MS`; once per stall (again only after a change).',
+  consumers: [...OBSERVERS, 'alerts (`ticket_stalled`)'],
+  payload: Type.Object({ ...TicketRef, status: Type.String(), idle_ms: Type.Integer({ minimum: 0 }) }),
+  example: { ticket_id: 'T1', status: 'running', idle_ms: 3600500 },
+});
