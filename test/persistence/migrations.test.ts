@@ -40,7 +40,7 @@ t.test('join_sources: completions move from omoi_join.completed to omoi_join_sou
     ('T1', 'join-D', 'B', '${'b'.repeat(40)}', '{"x":1}', now()), ('T1', 'join-D', 'C', '${'c'.repeat(40)}', null, now())`);
 
   t.same((await migrator.down({ to: 'Migration20261122100000_join_sources' })).map((m) => m.name),
-    ['Migration20261202120000_ticket_network', 'Migration20261202110000_agent_messages', 'Migration20261202100000_principals_audit', 'Migration20261202010000_lease_history', 'Migration20261201220000_join_blocked_by', 'Migration20261201000000_explicit_flags', 'Migration20261122100000_join_sources'], 'down reverts the join_sources migration and the later ones only');
+    ['Migration20261202130000_alerts', 'Migration20261202120000_ticket_network', 'Migration20261202110000_agent_messages', 'Migration20261202100000_principals_audit', 'Migration20261202010000_lease_history', 'Migration20261201220000_join_blocked_by', 'Migration20261201000000_explicit_flags', 'Migration20261122100000_join_sources'], 'down reverts the join_sources migration and the later ones only');
   t.ok((await columns()).includes('completed'));
   t.same((await sql(`select to_regclass('omoi_join_source') as t`))[0].t, null, 'omoi_join_source is dropped');
   const down = Object.fromEntries((await sql(`select ticket_id, completed from omoi_join`)).map((r) => [r.ticket_id, r.completed]));
@@ -59,20 +59,20 @@ t.test('join_sources: completions move from omoi_join.completed to omoi_join_sou
   ], 'every completion became a row (a JSON null result is SQL null)');
   t.equal(new Date(rows[2].completed_at).toISOString(), '2026-01-01T10:00:05.000Z', "copied completions are dated by the join's updated_at");
   t.same((await sql(`select count(*)::int as n from omoi_join_source where result is null`))[0].n, 2);
-  t.same((await migrator.up()).map((m) => m.name), ['Migration20261201000000_explicit_flags', 'Migration20261201220000_join_blocked_by', 'Migration20261202010000_lease_history', 'Migration20261202100000_principals_audit', 'Migration20261202110000_agent_messages', 'Migration20261202120000_ticket_network']);
+  t.same((await migrator.up()).map((m) => m.name), ['Migration20261201000000_explicit_flags', 'Migration20261201220000_join_blocked_by', 'Migration20261202010000_lease_history', 'Migration20261202100000_principals_audit', 'Migration20261202110000_agent_messages', 'Migration20261202120000_ticket_network', 'Migration20261202130000_alerts']);
   const drift = await db.orm.getSchemaGenerator().getUpdateSchemaSQL({ wrap: false });
   t.equal(drift.trim(), '', `no drift after down and up again${drift ? `:\n${drift}` : ''}`);
 });
 
 t.test('explicit_flags: the states hidden in reason strings become columns and back', async (t) => {
   const { db, migrator, sql } = await migratedDatabase(t);
-  t.same((await migrator.down({ to: 'Migration20261201000000_explicit_flags' })).map((m) => m.name), ['Migration20261202120000_ticket_network', 'Migration20261202110000_agent_messages', 'Migration20261202100000_principals_audit', 'Migration20261202010000_lease_history', 'Migration20261201220000_join_blocked_by', 'Migration20261201000000_explicit_flags']);
+  t.same((await migrator.down({ to: 'Migration20261201000000_explicit_flags' })).map((m) => m.name), ['Migration20261202130000_alerts', 'Migration20261202120000_ticket_network', 'Migration20261202110000_agent_messages', 'Migration20261202100000_principals_audit', 'Migration20261202010000_lease_history', 'Migration20261201220000_join_blocked_by', 'Migration20261201000000_explicit_flags']);
   const at = `'2026-01-01T10:00:00Z'`;
   await sql(`insert into omoi_ticket (id, title, repository, base_branch, status, ownership, reason, created_at, updated_at) values
     ('T1', 't', '/r', 'main', 'running', 'strict', 'finalizing', ${at}, ${at}), ('T2', 't', '/r', 'main', 'cancelled', 'strict', 'superseded', ${at}, ${at})`);
   await sql(`insert into omoi_task (ticket_id, id, spec, depends_on, owns, status, attempt, reason, created_at, updated_at) values
     ('T1', 'A', '{}', '[]', '[]', 'ready', 0, 'no_matching_agent', ${at}, ${at}), ('T1', 'B', '{}', '[]', '[]', 'blocked', 0, 'source_failed:A', ${at}, ${at})`);
-  t.same((await migrator.up()).map((m) => m.name), ['Migration20261201000000_explicit_flags', 'Migration20261201220000_join_blocked_by', 'Migration20261202010000_lease_history', 'Migration20261202100000_principals_audit', 'Migration20261202110000_agent_messages', 'Migration20261202120000_ticket_network']);
+  t.same((await migrator.up()).map((m) => m.name), ['Migration20261201000000_explicit_flags', 'Migration20261201220000_join_blocked_by', 'Migration20261202010000_lease_history', 'Migration20261202100000_principals_audit', 'Migration20261202110000_agent_messages', 'Migration20261202120000_ticket_network', 'Migration20261202130000_alerts']);
   t.same(await sql(`select id, finalizing, reason from omoi_ticket order by id`), [
     { id: 'T1', finalizing: true, reason: null }, { id: 'T2', finalizing: false, reason: 'superseded' },
   ], "a ticket's 'finalizing' reason became the flag");
@@ -89,7 +89,7 @@ t.test('explicit_flags: the states hidden in reason strings become columns and b
 
 t.test('join_blocked_by: blocked joins are classified once from the reasons earlier code wrote; down drops the column', async (t) => {
   const { migrator, sql } = await migratedDatabase(t);
-  t.same((await migrator.down({ to: 'Migration20261201220000_join_blocked_by' })).map((m) => m.name), ['Migration20261202120000_ticket_network', 'Migration20261202110000_agent_messages', 'Migration20261202100000_principals_audit', 'Migration20261202010000_lease_history', 'Migration20261201220000_join_blocked_by']);
+  t.same((await migrator.down({ to: 'Migration20261201220000_join_blocked_by' })).map((m) => m.name), ['Migration20261202130000_alerts', 'Migration20261202120000_ticket_network', 'Migration20261202110000_agent_messages', 'Migration20261202100000_principals_audit', 'Migration20261202010000_lease_history', 'Migration20261201220000_join_blocked_by']);
   const join = (ticket: string, status: string, reason: string | null) => sql(
     `insert into omoi_join (ticket_id, id, continuation, sources, status, strategy, attempts, reason, created_at, updated_at) values (?, 'join-D', 'D', '["B","C"]', ?, 'combine', 1, ?, now(), now())`,
     [ticket, status, reason]);
@@ -109,7 +109,7 @@ t.test('join_blocked_by: blocked joins are classified once from the reasons earl
 t.test('lease_history: an existing cluster keeps its partition count and the history of its held leases starts now', async (t) => {
   const { migrator, sql } = await migratedDatabase(t);
   t.same(await sql(`select * from omoi_cluster`), [], 'a fresh database has no partition count until a node starts');
-  t.same((await migrator.down({ to: 'Migration20261202010000_lease_history' })).map((m) => m.name), ['Migration20261202120000_ticket_network', 'Migration20261202110000_agent_messages', 'Migration20261202100000_principals_audit', 'Migration20261202010000_lease_history']);
+  t.same((await migrator.down({ to: 'Migration20261202010000_lease_history' })).map((m) => m.name), ['Migration20261202130000_alerts', 'Migration20261202120000_ticket_network', 'Migration20261202110000_agent_messages', 'Migration20261202100000_principals_audit', 'Migration20261202010000_lease_history']);
   await sql(`insert into omoi_partition_lease (partition, node_id, epoch, expires_at) values
     (0, 'a', 3, now() + interval '1 minute'), (1, 'b', 1, now() - interval '1 minute'), (2, null, 2, now())`);
   await migrator.up();
@@ -136,7 +136,7 @@ t.test('agent_messages: the table of accepted signed agent message ids, one row 
   const { migrator, sql } = await migratedDatabase(t);
   await sql(`insert into omoi_agent_message (agent_id, message_id, stream_seq, at) values ('a', 'm1', 1, now()), ('b', 'm1', 2, now())`);
   await t.rejects(sql(`insert into omoi_agent_message (agent_id, message_id, stream_seq, at) values ('a', 'm1', 3, now())`), /duplicate key/, 'an id is used once per agent');
-  t.same((await migrator.down({ to: 'Migration20261202110000_agent_messages' })).map((m) => m.name), ['Migration20261202120000_ticket_network', 'Migration20261202110000_agent_messages']);
+  t.same((await migrator.down({ to: 'Migration20261202110000_agent_messages' })).map((m) => m.name), ['Migration20261202130000_alerts', 'Migration20261202120000_ticket_network', 'Migration20261202110000_agent_messages']);
   t.same(await sql(`select to_regclass('omoi_agent_message') as m`), [{ m: null }], 'down drops the table');
   await migrator.up();
 });

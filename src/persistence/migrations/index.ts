@@ -6,6 +6,7 @@ import { Migration20261202010000_lease_history } from './Migration20261202010000
 import { Migration20261202100000_principals_audit } from './Migration20261202100000_principals_audit.ts';
 import { Migration20261202110000_agent_messages } from './Migration20261202110000_agent_messages.ts';
 import { Migration20261202120000_ticket_network } from './Migration20261202120000_ticket_network.ts';
+import { Migration20261202130000_alerts } from './Migration20261202130000_alerts.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261202100000_principals_audit', class: Migration20261202100000_principals_audit },
   { name: 'Migration20261202110000_agent_messages', class: Migration20261202110000_agent_messages },
   { name: 'Migration20261202120000_ticket_network', class: Migration20261202120000_ticket_network },
+  { name: 'Migration20261202130000_alerts', class: Migration20261202130000_alerts },
 ];
