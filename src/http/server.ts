@@ -10,6 +10,7 @@ import { guardApi, type RouteAccess } from './access.ts';
 import type { HttpDeps } from './deps.ts';
 import { badRequest, errorReply } from './error-reply.ts';
 import { agentRoutes } from './routes/agents.ts';
+import { alertRoutes } from './routes/alerts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { clusterRoutes } from './routes/cluster.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
@@ -69,6 +70,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await clusterRoutes(api, deps);
     await tokenRoutes(api, deps);
     await auditRoutes(api, deps);
+    await alertRoutes(api, deps);
   }, { prefix: '/api' });
   await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/', wildcard: false, index: 'index.html' });
 
