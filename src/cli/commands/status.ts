@@ -26,7 +26,8 @@ const TICKET_PAGE = 1000;
 /**
  * `omoi status`: asks a node over HTTP for its readiness (`/readyz`), the cluster
  * (`/api/cluster`: nodes with the partitions each holds and the age of its last heartbeat,
- * and the lag of the JetStream consumers) and the tickets by status (`/api/tickets`),
+ * and the lag of the JetStream consumers), the tickets by status (`/api/tickets`) and the open
+ * alerts (`/api/alerts`),
  * and returns a small report plus whether the node is ready. The API token is
  * `OMOI_API_TOKEN`, else `<data dir>/api-token`. Throws `CliError` when no node answers at
  * the URL or the token is refused.
@@ -42,6 +43,7 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
   if (!token) throw new CliError(`no API token: set OMOI_API_TOKEN, or run where OMOI_DATA_DIR points at the node's data directory (${tokenFile} does not exist)`);
   const cluster = await get<Cluster>(base, '/api/cluster', token);
   const tickets = await get<Tickets>(base, `/api/tickets?limit=${TICKET_PAGE}`, token);
+  const alerts = await get<{ open: Record<string, number> }>(base, '/api/alerts?status=open&limit=1', token);
 
   const now = Date.now();
   const held = new Map<string, number>();
@@ -63,6 +65,7 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
     `partitions  ${cluster.partitions}${unheld > 0 ? ` (${unheld} not leased)` : ''}`,
     `lag         ${lagLine(cluster)}`,
     `tickets     ${ticketLine}`,
+    `alerts      ${alertLine(alerts.open)}`,
     '',
     textTable(
       ['NODE', 'STATUS', 'PARTITIONS', 'HEARTBEAT', 'HTTP'],
@@ -70,6 +73,13 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
     ),
   ].join('\n');
   return { report, ready: readiness.ready };
+}
+
+/** Open alerts in total, and by kind (`omoi alerts` lists them). */
+function alertLine(open: Record<string, number>): string {
+  const kinds = Object.entries(open).filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b));
+  const total = kinds.reduce((sum, [, n]) => sum + n, 0);
+  return total === 0 ? '0 open' : `${total} open (${kinds.map(([k, n]) => `${k} ${n}`).join(' · ')}): omoi alerts`;
 }
 
 /** Messages the consumers have not finished, in total and where most wait. */
