@@ -43,6 +43,15 @@ export const Fingerprints = {
 
 type Mapping = (p: Reader) => AlertAction[];
 
+/**
+ * ALERTS_ON_ALERTS: the alerts' own failures (an AlertActor that escalated, an `alert.*`
+ * command dead-lettered) raise no alert. Such an alert would be handled by an AlertActor too:
+ * whatever broke the first would break it, and each failure would raise the next, forever.
+ * They stay visible as `actor.supervision` events, dead letters and logs.
+ */
+const ALERT_ACTOR = 'AlertActor';
+const isAlertCommand = (type: string | undefined) => type !== undefined && type.startsWith('alert.');
+
 const raise = (kind: AlertKind, fingerprint: string, title: string, fields: Record<string, string | undefined>): AlertAction => ({
   op: 'raise', kind, fingerprint: clip(fingerprint, 300), title: clip(title, 500), fields: compact(fields),
 });
@@ -53,6 +62,7 @@ const MAPPINGS: Record<string, Mapping> = {
   'error.rejected': (p) => {
     const id = p.optionalInt('dead_letter_id');
     if (id === undefined) return []; // refused without a dead letter: nothing kept to act on
+    if (isAlertCommand(p.optionalStr('type'))) return []; // see ALERTS_ON_ALERTS
     const code = p.str('code');
     const subject = p.str('subject');
     return [raise('dead_letter', Fingerprints.deadLetter(code), `dead letter ${id}: ${code} on ${subject}`, {
@@ -141,6 +151,7 @@ const MAPPINGS: Record<string, Mapping> = {
   'actor.supervision': (p) => {
     if (p.str('action') !== 'escalated') return [];
     const actor = p.str('actor');
+    if (actor === ALERT_ACTOR) return []; // see ALERTS_ON_ALERTS
     const entity = p.str('entity');
     const error = p.optionalStr('error');
     return [raise('actor_escalated', Fingerprints.actorEscalated(actor, entity), `${actor} ${entity} exhausted its restarts and escalated${error ? `: ${error}` : ''}`, {

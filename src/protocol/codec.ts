@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Static, TSchema } from '@sinclair/typebox';
+import { FormatRegistry, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import type { CommandDef, MessageDef } from './define.ts';
 import { Envelope, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from './envelope.ts';
 import { lookup } from './registry.ts';
+
+// TypeBox checks a string `format` only once it is registered: `date-time` is an ISO 8601
+// timestamp with a zone (`2026-12-02T12:00:00.000Z`), as `Date.prototype.toISOString` writes.
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => DATE_TIME.test(v) && !Number.isNaN(Date.parse(v)));
 
 /**
  * The one codec every edge uses (NATS ingress, partition consumers, HTTP):

@@ -58,6 +58,8 @@ const ROWS: Row[] = [
   ['circuit half open', 'breaker.state', { node_id: 'n1', breaker: 'git_remote', key: 'https://g/x.git', state: 'half_open' }, []],
   ['circuit closed', 'breaker.state', { node_id: 'n1', breaker: 'git_remote', key: 'https://g/x.git', state: 'closed' },
     [{ op: 'clear', fingerprint: 'circuit_open:n1/git_remote/https://g/x.git' }]],
+  ['an alert command dead-lettered (no alert on alerts)', 'error.rejected', { code: 'schema_violation', reason: 'bad', subject: 'omoi.part.1.alert.raise', type: 'alert.raise', dead_letter_id: 13 }, []],
+  ['an AlertActor escalated (no alert on alerts)', 'actor.supervision', { actor: 'AlertActor', entity: 'dead_letter:x', action: 'escalated', error: 'boom', restarts: 3 }, []],
   ['an event no alert cares about', 'ticket.created', { ticket_id: 'T1', title: 't', tasks: [], joins: [] }, []],
   ['an unknown event type', 'something.new', { whatever: true }, []],
 ];
