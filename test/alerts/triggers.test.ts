@@ -5,6 +5,7 @@ import t from 'tap';
 import { ALERT_KINDS } from '../../src/alerts/alert-kinds.ts';
 import { MalformedTriggerEvent, TRIGGER_TYPES, triggersOf, type AlertAction } from '../../src/alerts/triggers.ts';
 import { lookup, validatePayload } from '../../src/protocol/index.ts';
+import { TRIGGER_DOC } from '../../src/cli/protocol-doc.ts';
 
 type Row = [name: string, type: string, payload: Record<string, unknown>, expected: Array<Partial<AlertAction>>];
 
@@ -87,6 +88,7 @@ t.test('every alert kind is raised by some event, and every raise has a clear or
   // ticket_failed and actor_escalated describe an end: only a person resolves them.
   t.same([...ALERT_KINDS].filter((k) => !cleared.has(k)).sort(), ['actor_escalated', 'ticket_failed'], 'every other kind clears by itself');
   t.same([...new Set(ROWS.map((r) => r[1]))].filter((type) => TRIGGER_TYPES.includes(type)).sort(), [...TRIGGER_TYPES], 'the table covers every mapped event type');
+  t.same(TRIGGER_DOC.map(([event]) => event).sort(), [...TRIGGER_TYPES], 'docs/protocol.md documents every mapped event type');
 });
 
 t.test('a malformed event of a mapped type throws a MalformedTriggerEvent naming the field', async (t) => {
