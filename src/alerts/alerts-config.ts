@@ -74,7 +74,16 @@ export function parseAlertsConfig(raw: unknown): AlertsConfig {
   if (raw === undefined || raw === null) return {};
   if (!Value.Check(AlertsConfig, raw)) {
     const first = [...Value.Errors(AlertsConfig, raw)][0]!;
-    throw new ConfigError('OMOI_CONFIG', `alerts${first.path.replaceAll('/', '.')}: ${first.message}`);
+    const where = `alerts${first.path.replaceAll('/', '.')}`;
+    // A union of literals reports only "expected union value": name what is allowed instead.
+    if (/\/match\/kind(\/\d+)?$/.test(first.path)) {
+      const wrong = Array.isArray(first.value) ? first.value.find((k) => !(ALERT_KINDS as readonly unknown[]).includes(k)) ?? first.value : first.value;
+      throw new ConfigError('OMOI_CONFIG', `${where}: ${JSON.stringify(wrong)} is not an alert kind; the kinds are ${ALERT_KINDS.join(', ')}`);
+    }
+    if (/\/severity$/.test(first.path)) {
+      throw new ConfigError('OMOI_CONFIG', `${where}: ${JSON.stringify(first.value)} is not a severity; use ${ALERT_SEVERITIES.join(', ')}`);
+    }
+    throw new ConfigError('OMOI_CONFIG', `${where}: ${first.message}`);
   }
   const routes = raw.routes ?? {};
   (raw.rules ?? []).forEach((rule, i) => {
