@@ -23,7 +23,10 @@ export function alertCommandId(eventId: string, n: number): string {
  * 2. Commands are published with ids derived from the event's id (`alertCommandId`): a
  *    redelivered event (a node died before its ack) publishes the same ids, deduplicated by
  *    JetStream and by the partition's processed-message table, so nothing counts twice.
- * 3. An event is acked only after every command it caused was stored; a failed publish naks
+ * 3. One event at a time, cluster-wide (the consumers' `max_ack_pending` is 1): the commands of
+ *    an event are stored before the next event is delivered, so a condition's clear reaches its
+ *    alert's partition after its raise. The price: mapping is serial (a few ms an event).
+ * 4. An event is acked only after every command it caused was stored; a failed publish naks
  *    it (redelivered after a second). A malformed event is logged and acked: never retried,
  *    never stalling what follows. Delivery of alerts (routes) is elsewhere and never blocks this.
  */
@@ -65,11 +68,13 @@ export class AlertTriggerConsumer {
       return;
     }
     try {
-      for (const [i, a] of actions.entries()) {
+      // One event's actions name distinct fingerprints: published together, acked once all are stored.
+      await Promise.all(actions.map((a, i) => {
         const id = alertCommandId(env.id, i + 1);
-        if (a.op === 'raise') await this.deps.publish('alert.raise', { kind: a.kind, fingerprint: a.fingerprint, title: a.title, fields: a.fields }, id);
-        else await this.deps.publish('alert.clear', { fingerprint: a.fingerprint, reason: a.reason }, id);
-      }
+        return a.op === 'raise'
+          ? this.deps.publish('alert.raise', { kind: a.kind, fingerprint: a.fingerprint, title: a.title, fields: a.fields }, id)
+          : this.deps.publish('alert.clear', { fingerprint: a.fingerprint, reason: a.reason }, id);
+      }));
       m.ack();
     } catch (err) {
       if (err instanceof ProtocolError || m.info.deliveryCount >= ALERT_TRIGGER_MAX_DELIVER) {

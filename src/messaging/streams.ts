@@ -78,8 +78,10 @@ export async function ensureStreams(jsm: JetStreamManager, s: StreamSettings): P
     await upsertConsumer(jsm, Streams.partitions, { ...consumer, durable_name: partitionConsumer(p), filter_subject: Subjects.partitionFilter(p) });
   }
   // The alert triggers (src/alerts/trigger-consumer.ts): from the events published after they
-  // were first made (a cluster upgraded with days of history does not alert on all of it).
-  const triggers = { ...consumer, deliver_policy: DeliverPolicy.New, max_deliver: ALERT_TRIGGER_MAX_DELIVER + 1, max_ack_pending: 1_000 };
+  // were first made (a cluster upgraded with days of history does not alert on all of it), one
+  // event at a time cluster-wide (max_ack_pending 1), so a condition's clear never overtakes its
+  // raise on the way to the alert's partition, whichever nodes map them.
+  const triggers = { ...consumer, deliver_policy: DeliverPolicy.New, max_deliver: ALERT_TRIGGER_MAX_DELIVER + 1, max_ack_pending: 1 };
   await upsertConsumer(jsm, Streams.events, { ...triggers, durable_name: ALERT_TRIGGER_CONSUMERS.events, filter_subject: Subjects.eventsAll });
   await upsertConsumer(jsm, Streams.events, { ...triggers, durable_name: ALERT_TRIGGER_CONSUMERS.errors, filter_subject: Subjects.errorsAll });
 }
