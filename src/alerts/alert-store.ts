@@ -18,13 +18,15 @@ export class AlertStore {
   /** Open first, then by severity, then the most recently raised; `limit` rows at most. */
   async list(filter: { status?: AlertFilter; kind?: AlertKind; limit?: number } = {}): Promise<AlertRow[]> {
     const status = filter.status ?? 'open';
-    const where: Record<string, unknown> = {};
-    if (status === 'open') where.status = { $ne: 'resolved' };
-    else if (status !== 'all') where.status = status;
-    if (filter.kind) where.kind = filter.kind;
-    const rows = await this.db.em().find(AlertEntity, where, { orderBy: { last_raised_at: 'desc' }, limit: filter.limit ?? 200 });
-    const open = (r: AlertRow) => (r.status === 'resolved' ? 1 : 0);
-    return rows.sort((a, b) => open(a) - open(b) || (SEVERITY_ORDER[a.severity] ?? 9) - (SEVERITY_ORDER[b.severity] ?? 9));
+    const limit = filter.limit ?? 200;
+    const find = async (statusWhere: unknown, n: number) => n <= 0 ? [] : this.db.em().find(
+      AlertEntity, { status: statusWhere, ...(filter.kind ? { kind: filter.kind } : {}) } as never, { orderBy: { last_raised_at: 'desc' }, limit: n },
+    );
+    // `all`: the open ones first, so a long history cannot push them past the limit.
+    const open = status === 'resolved' ? [] : await find(status === 'open' || status === 'all' ? { $ne: 'resolved' } : status, limit);
+    const resolved = status === 'resolved' || status === 'all' ? await find('resolved', limit - open.length) : [];
+    const bySeverity = (a: AlertRow, b: AlertRow) => (SEVERITY_ORDER[a.severity] ?? 9) - (SEVERITY_ORDER[b.severity] ?? 9);
+    return [...open.sort(bySeverity), ...resolved];
   }
 
   async get(id: string): Promise<AlertRow | undefined> {
