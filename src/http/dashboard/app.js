@@ -318,13 +318,13 @@ async function refreshAlerts() {
   $('alerts-empty').hidden = alerts.length > 0;
   $('alerts').replaceChildren(...alerts.map((a) => el('tr', { dataset: { alert: a.id }, class: `alert-${a.status}` },
     el('td', {}, el('div', { class: 'id' }, `${a.kind} · ${a.id}`), el('div', { class: 'title' }, a.title),
-      a.acknowledged_by ? el('div', { class: 'reason' }, `acknowledged by ${a.acknowledged_by}${a.acknowledged_comment ? `: ${a.acknowledged_comment}` : ''}`) : null),
+      a.acknowledged_by ? el('div', { class: 'reason' }, `acknowledged by ${a.acknowledged_by}${a.acknowledged_comment ? `: ${a.acknowledged_comment}` : ''}`) : null,
+      el('div', { class: 'actions' },
+        a.status === 'raised' ? el('button', { type: 'button', onclick: () => alertAction(a, 'acknowledge') }, 'acknowledge') : null,
+        el('button', { type: 'button', onclick: () => alertAction(a, 'resolve') }, 'resolve'))),
     el('td', {}, el('span', { class: `badge severity-${String(a.severity).replace(/[^a-z]/g, '')}` }, a.severity), ' ', badge(a.status)),
     el('td', {}, String(a.count)),
     el('td', { title: a.first_raised_at }, age(a.first_raised_at)),
-    el('td', { class: 'actions' },
-      a.status === 'raised' ? el('button', { type: 'button', onclick: () => alertAction(a, 'acknowledge') }, 'acknowledge') : null,
-      el('button', { type: 'button', onclick: () => alertAction(a, 'resolve') }, 'resolve')),
   )));
 }
 
