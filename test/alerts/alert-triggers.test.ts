@@ -6,7 +6,7 @@ import t from 'tap';
 import { armCrash } from '../../src/failpoints.ts';
 import { makeRepo, waitFor } from '../harness/index.ts';
 import { withClient, withCluster, withNode } from '../harness/node.ts';
-import { sql, task, waitTicket } from '../flow/helpers.ts';
+import { gitIn, sql, task, waitTicket } from '../flow/helpers.ts';
 
 const cluster = await withCluster(t);
 const node = await withNode(t, cluster, {
@@ -38,6 +38,13 @@ t.test('a merge left with conflicts raises merge_unresolved (and task_blocked fo
   t.match(alert.title, /AL-M: merge of join-C left 1 conflicted file unresolved/);
   const blocked = await alertOf('task_blocked:AL-M/C');
   t.match(blocked, { kind: 'task_blocked', fields: { ticket_id: 'AL-M', task_id: 'C' } });
+
+  // A person supplies a resolution: the join merges, the continuation runs, both alerts resolve.
+  const head = await gitIn(node, 'AL-M', 'rev-parse', 'omoi-task/AL-M/A');
+  await node.submit('merge.resolve', { ticket_id: 'AL-M', join_id: 'join-C', commit: head });
+  t.match(await alertOf('merge_unresolved:AL-M/join-C', 'resolved'), { id: alert.id, resolved_by: 'auto', resolved_reason: 'join AL-M/join-C merged' });
+  t.match(await alertOf('task_blocked:AL-M/C', 'resolved'), { id: blocked.id, resolved_by: 'auto' });
+  await waitTicket(node, 'AL-M', 'completed');
 });
 
 t.test('an actor that exhausts its restarts raises actor_escalated', async (t) => {
