@@ -11,6 +11,9 @@ import { JoinBehavior } from './actors/join-actor.ts';
 import { MergeSupervisor } from './actors/merge-actor.ts';
 import { AgentBehavior, agentPolicyFrom, type Assignment } from './actors/agent-actor.ts';
 import { AgentDirectory } from './actors/agent-directory.ts';
+import { AlertBehavior } from './actors/alert-actor.ts';
+import { AlertStore } from './alerts/alert-store.ts';
+import { AlertTriggerConsumer } from './alerts/trigger-consumer.ts';
 import { ingressAudit, PostgresAuditLog } from './audit/index.ts';
 import { agentOfNode } from './actors/local-agent.ts';
 import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
@@ -217,6 +220,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       stopLocal: (key) => executor.stopAttempt(key),
       liveLocal: () => executor.liveKeys(),
     }));
+    // AlertActors: one per fingerprint; the config file's `alerts:` rules decide severity, dedupe and routes.
+    runtime.register(new AlertBehavior({ config: () => config.alerts, opened: (kind, severity) => metrics.alertsRaised.inc({ kind, severity }) }));
+    const alerts = new AlertStore(db);
+    metrics.countOpenAlerts = () => alerts.countOpen();
     // This node's local agent may be handled by any node (its partition's holder): its
     // assignments come here on its assignment subject, like a remote agent's, read from the
     // stream that stored them (an ordered consumer resumes where it was after a reconnect, so
@@ -306,6 +313,8 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
         await worker?.drain();
         metrics.partitions.set(workers.size);
       },
+      // A node that stopped heartbeating without releasing its partitions: a `node_lost` alert.
+      onNodeLost: (node, partitions) => publishDirect(js, config.nodeId, log, 'node.lost', { node_id: node, by: config.nodeId, partitions }),
     });
     await leases.start();
     // Committed effects are re-driven continuously, not only when a partition worker starts.
@@ -329,6 +338,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const agentAuth = new AgentAuthenticator({ db, log, maxAgeMs: config.signatureMaxAgeMs });
     const router = new IngressRouter({ js, log, metrics, rejections, partitions: config.partitions, maxDeliver: config.maxDeliver, source: config.nodeId, agents: agentAuth, audit: ingressAudit(audit) });
     await router.start();
+    // Alert triggers: domain events → `alert.raise` / `alert.clear` (src/alerts/triggers.ts), each event once cluster-wide.
+    const alertTriggers = new AlertTriggerConsumer({ js, log, publish });
+    await alertTriggers.start();
+    cleanup.push(() => alertTriggers.drain());
 
     // 6. Alert delivery, off the actors' path: one durable shared by the cluster records each
     // `alert.raised` notification per route; a dispatcher on every node delivers them (webhook,
@@ -362,7 +375,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // 7. HTTP: API (principals with roles; the node's token is the bootstrap admin), dashboard, health, readiness, metrics
     const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
     const principals = new Principals(db);
-    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, principals, audit, deadLetters: new DeadLetters({ db, js }), lag: () => consumerLag(jsm, config.partitions), breakers });
+    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, principals, audit, alerts, deadLetters: new DeadLetters({ db, js, source: config.nodeId }), lag: () => consumerLag(jsm, config.partitions), breakers });
     httpUrl = http.url;
     log.info({ url: http.url }, 'http server listening');
 

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Charge } from './budget/index.ts';
 import { lookup } from './protocol/index.ts';
+import { ALERT_KINDS, type AlertKind } from './alerts/alert-kinds.ts';
 
 /**
  * The node's Prometheus metrics, served on `/metrics`. One registry per node.
@@ -42,6 +43,19 @@ export class Metrics {
     this.breakerTransitions.inc({ breaker, state });
     this.breakersOpen.set({ breaker }, all.filter((b) => b.breaker === breaker && b.state !== 'closed').length);
   }
+  /** Labels from fixed sets: the alert kinds and severities of src/alerts/alert-kinds.ts. */
+  readonly alertsRaised = new Counter({ name: 'omoi_alerts_raised_total', help: 'Alerts opened by the AlertActors of this node, by kind and severity', labelNames: ['kind', 'severity'], registers: [this.registry] });
+  /** Cluster-wide, read from PostgreSQL at each scrape (see `countOpenAlerts`); every kind is always present. */
+  readonly alertsOpen = new Gauge({
+    name: 'omoi_alerts_open', help: 'Open alerts (raised or acknowledged) in the cluster, by kind', labelNames: ['kind'], registers: [this.registry],
+    collect: async () => {
+      const counts = await this.countOpenAlerts?.().catch(() => undefined);
+      if (!counts) return;
+      for (const kind of ALERT_KINDS) this.alertsOpen.set({ kind }, counts[kind] ?? 0);
+    },
+  });
+  /** Set by the node: open alerts by kind (absent in tests that build bare metrics). */
+  countOpenAlerts?: () => Promise<Partial<Record<AlertKind, number>>>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'omoi_process_' });

@@ -18,6 +18,7 @@ export const ENTITY_ID: Record<ActorType, (payload: any) => string> = {
   JoinActor: (p) => `${p.ticket_id}/${p.join_id}`,
   MergeActor: (p) => `${p.ticket_id}/${p.join_id}`,
   AgentActor: (p) => p.agent_id,
+  AlertActor: (p) => p.fingerprint,
 };
 
 /**

@@ -22,8 +22,29 @@ export type AlertKind = (typeof ALERT_KINDS)[number];
 export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 
+/** The severity of a kind when no rule sets one. */
+export const DEFAULT_SEVERITY: Record<AlertKind, AlertSeverity> = {
+  dead_letter: 'warning',
+  agent_degraded: 'warning',
+  agent_failed: 'critical',
+  task_blocked: 'warning',
+  merge_unresolved: 'critical',
+  ticket_failed: 'critical',
+  actor_escalated: 'critical',
+  budget_warning: 'warning',
+  budget_exceeded: 'critical',
+  task_stalled: 'warning',
+  ticket_stalled: 'warning',
+  node_lost: 'critical',
+  circuit_open: 'warning',
+};
+
 export const ALERT_STATUSES = ['raised', 'acknowledged', 'resolved'] as const;
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
+export function isAlertKind(value: unknown): value is AlertKind {
+  return typeof value === 'string' && (ALERT_KINDS as readonly string[]).includes(value);
+}
 
 /**
  * What a route is given to deliver (the payload of the `alert.raised` event): one

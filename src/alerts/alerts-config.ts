@@ -75,12 +75,18 @@ export function parseAlertsConfig(raw: unknown): AlertsConfig {
   if (!Value.Check(AlertsConfig, raw)) {
     const first = [...Value.Errors(AlertsConfig, raw)][0]!;
     const where = `alerts${first.path.replaceAll('/', '.')}`;
-    // A union's own message ("Expected union value") does not say what would do.
-    const hint = /\/kind(\/\d+)?$/.test(first.path) ? `must be one of ${ALERT_KINDS.join(', ')}, got ${JSON.stringify(first.value)}`
-      : /\/severity$/.test(first.path) ? `must be one of ${ALERT_SEVERITIES.join(', ')}, got ${JSON.stringify(first.value)}`
-        : /^\/routes\/[^/]+$/.test(first.path) ? 'must be a webhook {type, url, secret?, headers?}, slack {type, url} or email {type, to, from?, smtp} route'
-          : first.message;
-    throw new ConfigError('OMOI_CONFIG', `${where}: ${hint}`);
+    // A union of literals reports only "expected union value": name what is allowed instead.
+    if (/\/match\/kind(\/\d+)?$/.test(first.path)) {
+      const wrong = Array.isArray(first.value) ? first.value.find((k) => !(ALERT_KINDS as readonly unknown[]).includes(k)) ?? first.value : first.value;
+      throw new ConfigError('OMOI_CONFIG', `${where}: ${JSON.stringify(wrong)} is not an alert kind; the kinds are ${ALERT_KINDS.join(', ')}`);
+    }
+    if (/\/severity$/.test(first.path)) {
+      throw new ConfigError('OMOI_CONFIG', `${where}: ${JSON.stringify(first.value)} is not a severity; use ${ALERT_SEVERITIES.join(', ')}`);
+    }
+    if (/^\/routes\/[^/]+$/.test(first.path)) {
+      throw new ConfigError('OMOI_CONFIG', `${where}: must be a webhook {type, url, secret?, headers?}, slack {type, url} or email {type, to, from?, smtp} route`);
+    }
+    throw new ConfigError('OMOI_CONFIG', `${where}: ${first.message}`);
   }
   const routes = raw.routes ?? {};
   (raw.rules ?? []).forEach((rule, i) => {

@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { describeFailure } from './cli-error.ts';
 import { ROLES, type Role } from '../access/roles.ts';
 import { ALERT_DELIVERY_STATUSES, DEFAULT_NATS_URL, DEFAULT_NODE_URL, DLQ_STATUSES, type AlertDeliveryStatus, type DlqStatus } from './defaults.ts';
+import { ALERT_KINDS } from '../alerts/alert-kinds.ts';
 
 // Commands are imported when they run: `--help` and usage errors stay fast.
 const start = () => import('./commands/start.ts');
@@ -16,6 +17,7 @@ const audit = () => import('./commands/audit.ts');
 const natsUser = () => import('./commands/nats-user.ts');
 const alertDeliveryCommands = () => import('./commands/alert-deliveries.ts');
 const budgetCommands = () => import('./commands/budget.ts');
+const alertCommands = () => import('./commands/alerts.ts');
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const NATS_URL_HELP = `NATS server (default: $NATS_URL, else the embedded server of the node in $OMOI_DATA_DIR, as named in its nats-client.env, else ${DEFAULT_NATS_URL})`;
@@ -310,6 +312,49 @@ export function buildProgram(io: CliIo = processIo): Command {
     .action(async (route: string, opts: { timeout: number }) => {
       io.out((await (await alertDeliveryCommands()).testRoute(route, { timeoutMs: opts.timeout })) + '\n');
     });
+
+  const alerts = program
+    .command('alerts')
+    .summary('list, show, acknowledge or resolve alerts')
+    .description('Alerts: raised by the cluster (dead letters, failed agents, blocked tasks, unresolved merges, failed tickets,\nescalated actors, budgets, stalls, lost nodes, open circuits), acknowledged and resolved by people, or resolved\nautomatically when their condition clears. Reading needs a viewer token, ack and resolve an operator token:\n$OMOI_API_TOKEN, or <data dir>/api-token (the node\'s bootstrap admin).')
+    .addHelpText('after', examples('omoi alerts', 'omoi alerts list --status all --kind agent_failed', 'omoi alerts show al-3f9a1c2b7d004e11', 'omoi alerts ack al-3f9a1c2b7d004e11 --comment "on it"', 'omoi alerts resolve al-3f9a1c2b7d004e11 --comment "agent host replaced"'));
+
+  alerts
+    .command('list', { isDefault: true })
+    .description('List alerts, open ones first (then by severity, newest first). The default command of `omoi alerts`.')
+    .addOption(new Option('--status <status>', 'which alerts (open = raised or acknowledged)').choices(['open', 'raised', 'acknowledged', 'resolved', 'all']).default('open'))
+    .addOption(new Option('--kind <kind>', 'only this kind').choices([...ALERT_KINDS]))
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi alerts list', 'omoi alerts list --status resolved --json'))
+    .action(async (opts: { status: string; kind?: string; url: string; json?: boolean }) => {
+      io.out((await (await alertCommands()).alertsList(opts)) + '\n');
+    });
+
+  alerts
+    .command('show')
+    .description('Show every field of one alert: counts, rule and routes, who acknowledged or resolved it.')
+    .argument('<id>', 'alert id (al-…)')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi alerts show al-3f9a1c2b7d004e11'))
+    .action(async (id: string, opts: { url: string; json?: boolean }) => {
+      io.out((await (await alertCommands()).alertsShow(id, opts)) + '\n');
+    });
+
+  for (const [name, action, what] of [['ack', 'acknowledge', 'Acknowledge an open alert: it stays open, repeats still count, no more notifications go out.'], ['resolve', 'resolve', 'Resolve an open alert; a new raise of its condition opens a new alert.']] as const) {
+    alerts
+      .command(name)
+      .description(`${what} Needs an operator token; audited.`)
+      .argument('<id>', 'alert id (al-…)')
+      .option('--comment <text>', 'why (kept on the alert)')
+      .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+      .option('--json', 'print JSON')
+      .addHelpText('after', examples(`omoi alerts ${name} al-3f9a1c2b7d004e11 --comment "…"`))
+      .action(async (id: string, opts: { comment?: string; url: string; json?: boolean }) => {
+        io.out((await (await alertCommands()).alertsAct(action, id, opts)) + '\n');
+      });
+  }
 
   const natsUsers = program
     .command('nats-user')

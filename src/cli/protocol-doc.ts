@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { MAX_ID_LENGTH } from '../ids.ts';
 import { GIT_BUCKET } from '../messaging/git-bucket.ts';
+import { ALERT_TRIGGER_CONSUMERS } from '../messaging/streams.ts';
 import { SIGNING_EXAMPLES } from './signing-examples.ts';
 import {
   commands,
@@ -48,6 +49,26 @@ const EXTRA_SUBJECTS: Record<string, { subjects: string[]; replacesEvent?: boole
   'agent.assign': { subjects: [Subjects.agentAssignments('<agent_id>')] },
 };
 
+/** What each trigger event does (src/alerts/triggers.ts; its test checks the same mapping). */
+export const TRIGGER_DOC: ReadonlyArray<[event: string, raises: string, clears: string]> = [
+  ['error.rejected', 'with a `dead_letter_id`: `dead_letter` (`dead_letter:<code>`)', '–'],
+  ['dead_letter.closed', '–', '`dead_letter:<code>` when `open_with_code` is 0'],
+  ['agent.status', '`degraded`: `agent_degraded:<agent>`; `failed`: `agent_failed:<agent>`', '`healthy`, `removed`: both; `failed`: the degraded one'],
+  ['task.status', '`blocked`: `task_blocked:<ticket>/<task>`', 'any other status: that; every status: `task_stalled:<ticket>/<task>`, `ticket_stalled:<ticket>`'],
+  ['join.status', '`blocked` naming `files`: `merge_unresolved:<ticket>/<join>`', '`merged`: that'],
+  ['ticket.ended', '`failed`: `ticket_failed:<ticket>`', '`ticket_stalled:<ticket>`'],
+  ['ticket.completed', '–', '`ticket_stalled:<ticket>`'],
+  ['actor.supervision', '`escalated`: `actor_escalated:<actor>/<entity>`', '–'],
+  ['budget.warning', '`budget_warning:<scope>/<id>`', '–'],
+  ['budget.exceeded', '`budget_exceeded:<scope>/<id>`', '–'],
+  ['budget.changed', '–', 'not `exceeded`: `budget_warning:` and `budget_exceeded:<scope>/<id>`'],
+  ['task.stalled', '`task_stalled:<ticket>/<task>`', '–'],
+  ['ticket.stalled', '`ticket_stalled:<ticket>`', '–'],
+  ['node.lost', '`node_lost:<node>`', '–'],
+  ['node.status', '–', '`started`: `node_lost:<node>`'],
+  ['breaker.state', '`open`: `circuit_open:<node>/<breaker>/<key>`', '`closed`: that'],
+];
+
 /** A fixed time and id so the generated document is the same on every run. */
 const EXAMPLE_TIME = new Date('2026-01-01T12:00:00.000Z');
 
@@ -80,6 +101,7 @@ export function generateProtocolDoc(): string {
     '- [Sending commands from outside](#sending-commands-from-outside)',
     '- [Remote agents](#remote-agents)',
     '  - [Signing](#signing)',
+    '- [Alerts](#alerts)',
     '- [Errors](#errors)',
     '- [Commands](#commands)',
     ...cmds.map((d) => `  - [\`${d.type}\`](#${anchor(d.type)})`),
@@ -126,7 +148,7 @@ export function generateProtocolDoc(): string {
     `| \`${Subjects.agentAssignments('<agent_id>')}\` | task assignments for an agent, stored in \`${Streams.events}\` (see [Remote agents](#remote-agents)) |`,
     `| \`${Subjects.agentStops('<agent_id>')}\` | attempts an agent must stop (cancelled, expired): \`agent_id\`, \`ticket_id\`, \`task_id\`, \`attempt\` |`,
     '',
-    'An entity (a ticket with its tasks, joins and merges; an agent) lives in one partition:',
+    'An entity (a ticket with its tasks, joins and merges; an agent; an alert, by its fingerprint) lives in one partition:',
     '`FNV-1a("<entity>:<id>") mod <partitions>`, so every node agrees where it is.',
     '',
     'Watch everything that happens: `nats sub \'omoi.evt.>\'` and `nats sub \'omoi.errors.>\'`',
@@ -143,7 +165,7 @@ export function generateProtocolDoc(): string {
     '| --- | --- | --- |',
     `| \`${Streams.ingress}\` | \`${Subjects.ingressAll}\` | work queue: one durable consumer shared by every node validates and routes each command, then acks it; at most \`OMOI_STREAM_MAX_BYTES\` (1 GiB), a publish refused when full |`,
     `| \`${Streams.partitions}\` | \`${Subjects.partitionAll}\` | work queue: one durable pull consumer per partition, pulled by the node holding that partition's lease; acked after commit; at most \`OMOI_STREAM_MAX_BYTES\` (1 GiB), a publish refused when full, never an unacked message dropped |`,
-    `| \`${Streams.events}\` | \`${Subjects.eventsAll}\`, \`${Subjects.errorsAll}\`, \`omoi.agent.>\` | history for observers (limits: 7 days, 1 GiB, oldest discarded first) |`,
+    `| \`${Streams.events}\` | \`${Subjects.eventsAll}\`, \`${Subjects.errorsAll}\`, \`omoi.agent.>\` | history for observers (limits: 7 days, 1 GiB, oldest discarded first); the durable consumers \`${ALERT_TRIGGER_CONSUMERS.events}\` and \`${ALERT_TRIGGER_CONSUMERS.errors}\`, shared by every node, map each event to alerts once (see [Alerts](#alerts)) |`,
     '',
     'Every stream has a duplicate window: a message published again with the same `Nats-Msg-Id`',
     'inside it is stored once.',
@@ -158,6 +180,25 @@ export function generateProtocolDoc(): string {
     `nats object ls ${GIT_BUCKET}                                   # every saved commit`,
     `nats object get ${GIT_BUCKET} T1/<commit> -O t1.bundle && git fetch t1.bundle   # into a clone that has its requires`,
     '```',
+    '',
+  );
+
+  out.push(
+    '## Alerts',
+    '',
+    'Alerts are raised from the events above, not published by hand: the durable consumers',
+    `\`${ALERT_TRIGGER_CONSUMERS.events}\` (on \`${Subjects.eventsAll}\`) and \`${ALERT_TRIGGER_CONSUMERS.errors}\` (on \`${Subjects.errorsAll}\`) map each event once,`,
+    'cluster-wide, to `alert.raise` / `alert.clear` commands (ids derived from the event\'s id, so a',
+    'redelivered event counts once), handled by the AlertActor of the alert\'s fingerprint:',
+    '',
+    '| Event | Raises (fingerprint) | Clears |',
+    '| --- | --- | --- |',
+    ...TRIGGER_DOC.map(([event, raises, clears]) => `| \`${event}\` | ${raises} | ${clears} |`),
+    '',
+    'An event of another type is ignored; a malformed one is logged and dropped. The alerts\' own',
+    'failures (an `AlertActor` escalated, an `alert.*` command dead-lettered) raise no alert.',
+    'Watch them with `nats sub \'omoi.evt.alert.>\'`; acknowledge or resolve with `alert.acknowledge` /',
+    '`alert.resolve` on `omoi.in` (the alert\'s `fingerprint` routes the command), or over HTTP.',
     '',
   );
 

@@ -33,6 +33,8 @@ export class LeaseManager {
       httpUrl?: () => string | undefined;
       onAcquired: (partition: number, epoch: number) => Promise<void>;
       onLost: (partition: number) => Promise<void>;
+      /** This node took over `partitions` whose leases `node` let expire (it stopped heartbeating without releasing them). */
+      onNodeLost?: (node: string, partitions: number[]) => void;
     },
   ) {}
 
@@ -132,12 +134,12 @@ export class LeaseManager {
     const taken = await this.transaction(async (sql) => {
       const rows = await sql(
         `update omoi_partition_lease l set node_id = ?, epoch = l.epoch + 1, expires_at = now() + ?::interval
-         from (select partition, epoch from omoi_partition_lease where expires_at <= now() or node_id is null
+         from (select partition, epoch, node_id as previous from omoi_partition_lease where expires_at <= now() or node_id is null
                order by partition limit ? for update skip locked) f
          where l.partition = f.partition and l.epoch = f.epoch
-         returning l.partition, l.epoch`,
+         returning l.partition, l.epoch, f.previous`,
         [nodeId, ttl, want],
-      ) as Holding[];
+      ) as Array<Holding & { previous: string | null }>;
       await recordTaken(sql, nodeId, rows);
       return rows;
     });
@@ -150,6 +152,13 @@ export class LeaseManager {
       }
     }
     if (taken.length) this.deps.log.info({ partitions: taken.map((t) => t.partition), epochs: taken.map((t) => t.epoch) }, 'partitions acquired');
+    // Leases another node still held, expired: that node stopped heartbeating without releasing them.
+    const lost = new Map<string, number[]>();
+    for (const t of taken) if (t.previous && t.previous !== nodeId) lost.set(t.previous, [...(lost.get(t.previous) ?? []), t.partition]);
+    for (const [node, parts] of lost) {
+      this.deps.log.warn({ node, partitions: parts }, 'took over the partitions of a node that stopped heartbeating');
+      this.deps.onNodeLost?.(node, parts);
+    }
   }
 
   private async lose(partition: number): Promise<void> {

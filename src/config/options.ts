@@ -170,6 +170,8 @@ export interface OmoiConfig {
   retentionEventsMs: number;
   retentionDeadLettersMs: number;
   retentionAuditMs: number;
+  /** Resolved alerts and their finished deliveries. */
+  retentionAlertsMs: number;
   retentionSweepMs: number;
 }
 
@@ -219,6 +221,7 @@ export const DEFAULTS = {
   retentionEventsMs: 7 * 24 * 3_600_000,
   retentionDeadLettersMs: 30 * 24 * 3_600_000,
   retentionAuditMs: 90 * 24 * 3_600_000,
+  retentionAlertsMs: 30 * 24 * 3_600_000,
   retentionSweepMs: 300_000,
 } as const satisfies Partial<OmoiConfig>;
 

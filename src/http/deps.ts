@@ -1,4 +1,5 @@
 import type { PrincipalStore } from '../access/index.ts';
+import type { AlertStore } from '../alerts/alert-store.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { OmoiConfig } from '../config/index.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -30,6 +31,8 @@ export interface HttpDeps {
   principals: PrincipalStore;
   /** The append-only audit log (`omoi_audit`). */
   audit: AuditLog;
+  /** Reads of the alerts (`omoi_alert`); they change only through `alert.*` commands. */
+  alerts: AlertStore;
   /** Failed authentications allowed per client address; default 10 within 60 s. */
   authFailureLimit?: AuthFailureLimit;
   deadLetters: { list(status?: string, limit?: number): Promise<unknown[]>; show(id: number): Promise<unknown | undefined>; retry(id: number): Promise<void>; discard(id: number): Promise<void> };

@@ -12,6 +12,7 @@ import type { HttpDeps } from './deps.ts';
 import { badRequest, errorReply } from './error-reply.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { alertDeliveryRoutes } from './routes/alert-deliveries.ts';
+import { alertRoutes } from './routes/alerts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { breakerRoutes } from './routes/breakers.ts';
 import { clusterRoutes } from './routes/cluster.ts';
@@ -74,6 +75,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await tokenRoutes(api, deps);
     await auditRoutes(api, deps);
     await alertDeliveryRoutes(api, deps);
+    await alertRoutes(api, deps);
   }, { prefix: '/api' });
   await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/', wildcard: false, index: 'index.html' });
 

@@ -27,6 +27,10 @@ export function storageReplicas(config: { streamReplicas?: number }): number {
 
 export const ROUTER_CONSUMER = 'router';
 export const partitionConsumer = (partition: number) => `part-${partition}`;
+/** Durable consumers of the events stream shared by every node (src/alerts/trigger-consumer.ts): each event is mapped once, cluster-wide. */
+export const ALERT_TRIGGER_CONSUMERS = { events: 'alert-triggers-evt', errors: 'alert-triggers-errors' } as const;
+/** Deliveries of one event to the alert triggers before they give up on it (NATS unreachable all along). */
+export const ALERT_TRIGGER_MAX_DELIVER = 20;
 
 /**
  * Options of the node's long-lived pulls (`consume`: the ingress router, each partition
@@ -49,7 +53,8 @@ export function pullOptions(maxMessages: number): { max_messages: number; expire
  * both succeed (`test/messaging/streams.test.ts`).
  * - OMOI_IN   `omoi.in.>`   work queue of outside commands, one shared durable `router`
  * - OMOI_PART `omoi.part.>` work queue, one durable pull consumer per partition
- * - OMOI_EVT  `omoi.evt.>`, `omoi.errors.>`, `omoi.agent.>` history for observers (7 days)
+ * - OMOI_EVT  `omoi.evt.>`, `omoi.errors.>`, `omoi.agent.>` history for observers (7 days),
+ *   and the durables `alert-triggers-evt` / `alert-triggers-errors` shared by every node
  * Each stream has `s.replicas` replicas; a stream made with fewer is scaled up (JetStream
  * allows changing `num_replicas` in place).
  *
@@ -87,6 +92,13 @@ export async function ensureStreams(jsm: JetStreamManager, s: StreamSettings): P
   for (let p = 0; p < s.partitions; p++) {
     await upsertConsumer(jsm, Streams.partitions, { ...consumer, durable_name: partitionConsumer(p), filter_subject: Subjects.partitionFilter(p) });
   }
+  // The alert triggers (src/alerts/trigger-consumer.ts): from the events published after they
+  // were first made (a cluster upgraded with days of history does not alert on all of it), one
+  // event at a time cluster-wide (max_ack_pending 1), so a condition's clear never overtakes its
+  // raise on the way to the alert's partition, whichever nodes map them.
+  const triggers = { ...consumer, deliver_policy: DeliverPolicy.New, max_deliver: ALERT_TRIGGER_MAX_DELIVER + 1, max_ack_pending: 1 };
+  await upsertConsumer(jsm, Streams.events, { ...triggers, durable_name: ALERT_TRIGGER_CONSUMERS.events, filter_subject: Subjects.eventsAll });
+  await upsertConsumer(jsm, Streams.events, { ...triggers, durable_name: ALERT_TRIGGER_CONSUMERS.errors, filter_subject: Subjects.errorsAll });
 }
 
 type StreamConfig = Parameters<JetStreamManager['streams']['add']>[0];

@@ -33,6 +33,10 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
   { table: 'omoi_audit', column: 'at', setting: 'retentionAuditMs' },
   // The holding of a lease that is still held has no end yet.
   { table: 'omoi_lease_history', column: 'held_to', setting: 'retentionAuditMs', only: 'r.held_to is not null' },
+  // Open alerts wait for a person or their condition to clear, however old.
+  { table: 'omoi_alert', column: 'resolved_at', setting: 'retentionAlertsMs', only: `r.status = 'resolved'` },
+  // A pending delivery is still being tried; delivered and failed ones are history.
+  { table: 'omoi_alert_delivery', column: 'updated_at', setting: 'retentionAlertsMs', only: `r.status <> 'pending'` },
 ];
 
 /** Key of the advisory lock that lets one node at a time delete (`omrt` in ASCII). */

@@ -38,6 +38,7 @@ t.test('omoi start against a cluster; pub, sub, status and dlq against it; SIGTE
     t.match(r.stdout, /^checks +database ok .*nats ok .*partitions ok/m);
     t.match(r.stdout, /^cli-node +up +4 +\d+\.\ds ago /m, 'the node holds the 4 partitions; its last heartbeat was moments ago');
     t.match(r.stdout, /^lag +\d+ messages waiting/m, 'the consumers\' lag');
+    t.match(r.stdout, /^alerts +\d+ open/m, 'the open alerts');
     const wrongToken = await runOmoi(['status', '--url', url!], { OMOI_API_TOKEN: 'wrong' });
     t.equal(wrongToken.code, 1);
     t.match(wrongToken.stderr, /refused the API token/);

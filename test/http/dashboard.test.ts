@@ -152,3 +152,46 @@ t.test('an admin reads the audit log in the dashboard: the refused retry is ther
   t.match(text, /admin[\s\S]*token\.create[\s\S]*wall-screen[\s\S]*accepted/, 'the token the admin made');
   t.same(pageErrors, [], 'no page errors');
 });
+
+t.test('the Alerts panel: open alerts first with severity, count and age; acknowledge and resolve after a confirmation, with the server\'s answer', async (t) => {
+  const node = await startTestNode(t);
+  await seedCluster(node.db);
+  await node.db.em().getConnection().execute(`insert into omoi_alert (id, fingerprint, kind, severity, status, title, fields, count, notification,
+      first_raised_at, last_raised_at, last_notified_at, routes, dedupe_window_ms, updated_at) values
+    ('al-warn', 'agent_degraded:a1', 'agent_degraded', 'warning', 'raised', 'agent a1 degraded', '{}', 2, 1, now() - interval '5 minutes', now(), now(), '[]', 3600000, now()),
+    ('al-crit', 'merge_unresolved:T1/join-D', 'merge_unresolved', 'critical', 'raised', 'T1: merge of join-D left 1 conflicted file unresolved', '{}', 7, 1, now() - interval '2 hours', now(), now(), '[]', 3600000, now()),
+    ('al-old', 'ticket_failed:T0', 'ticket_failed', 'critical', 'resolved', 'ticket T0 failed', '{}', 1, 1, now(), now(), now(), '[]', 3600000, now())`);
+  const browser = await launch();
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+  await page.goto(`${node.url}/#token=${encodeURIComponent(TOKEN)}`);
+  await page.locator('#alerts tr').first().waitFor();
+  t.same(await page.locator('#alerts tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-alert'))), ['al-crit', 'al-warn'], 'open alerts only, most severe first');
+  const crit = page.locator('#alerts tr[data-alert="al-crit"]');
+  t.match(await crit.innerText(), /merge_unresolved[\s\S]*critical[\s\S]*raised[\s\S]*\b7\b[\s\S]*2h/, 'kind, severity, status, count and age');
+  t.match(await page.locator('#alerts-count').innerText(), /2 open/i);
+
+  // Cancelling the confirmation sends nothing; accepting it sends the command with the comment.
+  page.once('dialog', (d) => void d.dismiss());
+  await crit.locator('button', { hasText: 'acknowledge' }).click();
+  await new Promise((r) => setTimeout(r, 300));
+  t.same(node.submitted, [], 'cancelled: nothing sent');
+  page.once('dialog', (d) => void d.accept('on it'));
+  await crit.locator('button', { hasText: 'acknowledge' }).click();
+  const answer = page.locator('#alerts-answer', { hasText: 'accepted' });
+  await answer.waitFor();
+  t.match(await answer.innerText(), /acknowledge of al-crit accepted \(message /, 'the server\'s answer is shown');
+  t.same(node.submitted.map((c) => [c.type, c.payload]), [['alert.acknowledge', { alert_id: 'al-crit', fingerprint: 'merge_unresolved:T1/join-D', by: 'admin', comment: 'on it' }]]);
+
+  // A viewer may look but not act: the 403 is shown.
+  const viewer = await viewerToken(node.url);
+  const viewerPage = await browser.newPage();
+  await viewerPage.goto(`${node.url}/#token=${encodeURIComponent(viewer)}`);
+  await viewerPage.locator('#alerts tr[data-alert="al-warn"]').waitFor();
+  viewerPage.once('dialog', (d) => void d.accept(''));
+  await viewerPage.locator('#alerts tr[data-alert="al-warn"] button', { hasText: 'resolve' }).click();
+  const refused = viewerPage.locator('#alerts-answer', { hasText: 'refused' });
+  await refused.waitFor();
+  t.match(await refused.innerText(), /resolve refused: 403 forbidden: operator role needed; wall-screen is viewer/);
+  t.equal(node.submitted.length, 1, 'nothing more sent');
+});

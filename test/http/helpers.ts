@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { pino } from 'pino';
 import { Principals } from '../../src/access/index.ts';
+import { AlertStore } from '../../src/alerts/alert-store.ts';
 import { PostgresAuditLog } from '../../src/audit/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { NotFoundError, TerminalError } from '../../src/errors.ts';
@@ -64,6 +65,7 @@ export async function startTestNode(
     deadLetters: deadLettersOver(db),
     principals: new Principals(db),
     audit: new PostgresAuditLog({ db, log }),
+    alerts: new AlertStore(db),
     authFailureLimit: opts.authFailureLimit,
   };
   const server = await startHttp(deps);

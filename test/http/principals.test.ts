@@ -42,6 +42,10 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['GET', '/api/audit', '/api/audit', 'admin'],
   ['GET', '/api/alerts/:id/deliveries', '/api/alerts/A1/deliveries', 'viewer'],
   ['GET', '/api/alert-deliveries', '/api/alert-deliveries?status=failed', 'viewer'],
+  ['GET', '/api/alerts', '/api/alerts?status=all', 'viewer'],
+  ['GET', '/api/alerts/:id', '/api/alerts/al-seed', 'viewer'],
+  ['POST', '/api/alerts/:id/acknowledge', '/api/alerts/al-seed/acknowledge', 'operator', { comment: 'seen' }],
+  ['POST', '/api/alerts/:id/resolve', '/api/alerts/al-seed/resolve', 'operator', {}],
 ];
 
 async function createToken(node: TestNode, name: string, role: string): Promise<string> {
@@ -58,6 +62,11 @@ async function seedDeadLetters(node: TestNode): Promise<void> {
   await node.db.em().getConnection().execute(`insert into omoi_dead_letter (message_id, subject, type, code, reason, body, deliveries, status, created_at)
     values ('m1', 'omoi.in.ticket.cancel', 'ticket.cancel', 'schema_violation', 'r', '{}', 1, 'open', now()),
            ('m2', 'omoi.in.ticket.cancel', 'ticket.cancel', 'schema_violation', 'r', '{}', 1, 'open', now())`);
+  // An open alert to acknowledge and resolve (the test node records commands; nothing changes the row).
+  await node.db.em().getConnection().execute(`insert into omoi_alert (id, fingerprint, kind, severity, status, title, fields, count, notification,
+      first_raised_at, last_raised_at, last_notified_at, routes, dedupe_window_ms, updated_at)
+    values ('al-seed', 'agent_failed:agent-1', 'agent_failed', 'critical', 'raised', 'agent agent-1 failed', '{"agent_id":"agent-1"}', 1, 1, now(), now(), now(), '[]', 3600000, now())
+    on conflict do nothing`);
 }
 
 t.test('every /api route declares a role, and each role reaches exactly its routes', async (t) => {
@@ -135,7 +144,7 @@ t.test('every state-changing call is audited exactly once with its principal and
   t.equal(rows.length, mutations.length, 'one row per state-changing call, none for reads or a refused token');
   const byCommand = new Map(rows.map((r) => [r.command, r]));
   t.same([...byCommand.keys()].sort(), [
-    'agent.deregister', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'agent.set_budget', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
+    'agent.deregister', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'agent.set_budget', 'alert.acknowledge', 'alert.resolve', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
     'task.complete', 'task.fail', 'task.split', 'ticket.cancel', 'ticket.create', 'ticket.set_budget', 'token.create', 'token.revoke',
   ], 'each call under its command');
   for (const r of rows) {
@@ -146,6 +155,8 @@ t.test('every state-changing call is audited exactly once with its principal and
   t.equal(byCommand.get('merge.resolve').target, 'T-diamond/join-D');
   t.equal(byCommand.get('token.create').target, 'made-by-test');
   t.equal(byCommand.get('dlq.retry').target, '1');
+  t.equal(byCommand.get('alert.acknowledge').target, 'al-seed');
+  t.same(node.submitted.find((c) => c.type === 'alert.acknowledge')?.payload, { alert_id: 'al-seed', fingerprint: 'agent_failed:agent-1', by: 'admin', comment: 'seen' }, 'the command names the acting principal and routes by the alert\'s fingerprint');
   t.match(byCommand.get('ticket.create').message_id, /\S/, 'commands carry their message id');
 
   // Validation errors are refusals too, under their code.

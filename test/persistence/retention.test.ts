@@ -9,7 +9,7 @@ import { withRestartablePostgres } from '../harness/restartable-postgres.ts';
 const log = pino({ level: 'silent' });
 const HOUR = 3_600_000;
 /** Retentions of an hour for every table: "old" rows below are two hours old, "young" ones a minute. */
-const config = { retentionProcessedMs: HOUR, retentionEventsMs: HOUR, retentionDeadLettersMs: HOUR, retentionAuditMs: HOUR };
+const config = { retentionProcessedMs: HOUR, retentionEventsMs: HOUR, retentionDeadLettersMs: HOUR, retentionAuditMs: HOUR, retentionAlertsMs: HOUR };
 
 async function database(t: TestContext, url?: string): Promise<Database> {
   const db = await openDatabase(url ?? (await withPostgres(t)).url, log);
@@ -32,6 +32,16 @@ async function seed(db: Database, tag: string, ago: string, n = 1): Promise<void
         values (?, 'omoi.in.x', 'schema_violation', 'r', '{}', 1, ?, now() - ?::interval, ${status === 'open' ? 'null' : 'now() - ?::interval'})`,
       status === 'open' ? [`${id}-${status}`, status, ago] : [`${id}-${status}`, status, ago, ago]);
     }
+    // Alerts: an open one (raised) and a resolved one; deliveries: pending, delivered, failed.
+    for (const status of ['raised', 'resolved']) {
+      await sql(db, `insert into omoi_alert (id, fingerprint, kind, severity, status, title, fields, count, notification, first_raised_at, last_raised_at, last_notified_at, routes, dedupe_window_ms, resolved_at, updated_at)
+        values (?, ?, 'dead_letter', 'warning', ?, 't', '{}', 1, 1, now() - ?::interval, now() - ?::interval, now() - ?::interval, '[]', 0, ${status === 'resolved' ? 'now() - ?::interval' : 'null'}, now() - ?::interval)`,
+      status === 'resolved' ? [`al-${id}-${status}`, `f-${id}-${status}`, status, ago, ago, ago, ago, ago] : [`al-${id}-${status}`, `f-${id}-${status}`, status, ago, ago, ago, ago]);
+    }
+    for (const status of ['pending', 'delivered', 'failed']) {
+      await sql(db, `insert into omoi_alert_delivery (alert_id, notification, route, route_type, status, attempts, next_attempt_at, payload, created_at, updated_at)
+        values (?, 1, ?, 'webhook', ?, 1, now(), '{}', now() - ?::interval, now() - ?::interval)`, [`al-${id}`, status, status, ago, ago]);
+    }
   }
 }
 
@@ -48,7 +58,7 @@ t.test('the sweep deletes rows past their retention and keeps young rows and ope
   const metrics = new Metrics();
   const sweep = new RetentionSweep({ db, log, config, deleted: (table, n) => metrics.retentionDeleted.inc({ table }, n), swept: (o) => metrics.retentionSweeps.inc({ outcome: o }) }, { intervalMs: HOUR });
   const result = await sweep.sweep();
-  t.same(result, { outcome: 'done', deleted: { omoi_processed_message: 2, omoi_event: 3, omoi_dead_letter: 6, omoi_audit: 3, omoi_lease_history: 1 } }, 'old rows deleted, per table');
+  t.same(result, { outcome: 'done', deleted: { omoi_processed_message: 2, omoi_event: 3, omoi_dead_letter: 6, omoi_audit: 3, omoi_lease_history: 1, omoi_alert: 3, omoi_alert_delivery: 6 } }, 'old rows deleted, per table');
 
   t.same((await sql(db, 'select message_id from omoi_processed_message order by 1')).map((r) => r.message_id), ['old-0', 'young-0', 'young-1'], 'young processed ids kept, and the one still in the outbox');
   t.equal(await count(db, 'omoi_event'), 2, 'young events kept');
@@ -56,11 +66,15 @@ t.test('the sweep deletes rows past their retention and keeps young rows and ope
   t.equal(await count(db, 'omoi_dead_letter', `status = 'open'`), 5, 'every open dead letter kept, old or young');
   t.equal(await count(db, 'omoi_dead_letter', `status <> 'open'`), 4, 'young decided dead letters kept');
   t.same((await sql(db, 'select partition, epoch from omoi_lease_history order by 1, 2')), [{ partition: 0, epoch: 2 }, { partition: 1, epoch: 1 }], 'a young and a still-held holding kept');
+  t.equal(await count(db, 'omoi_alert', `status = 'raised'`), 5, 'every open alert kept, old or young');
+  t.equal(await count(db, 'omoi_alert', `status = 'resolved'`), 2, 'young resolved alerts kept');
+  t.equal(await count(db, 'omoi_alert_delivery', `status = 'pending'`), 5, 'every pending delivery kept, old or young');
+  t.equal(await count(db, 'omoi_alert_delivery', `status <> 'pending'`), 4, 'young finished deliveries kept');
 
   const text = await metrics.registry.metrics();
   t.match(text, /omoi_retention_deleted_total\{table="omoi_dead_letter"\} 6/, 'deletions counted by table');
   t.match(text, /omoi_retention_sweeps_total\{outcome="done"\} 1/);
-  t.same(await sweep.sweep(), { outcome: 'done', deleted: { omoi_processed_message: 0, omoi_event: 0, omoi_dead_letter: 0, omoi_audit: 0, omoi_lease_history: 0 } }, 'a second sweep finds nothing');
+  t.same(await sweep.sweep(), { outcome: 'done', deleted: { omoi_processed_message: 0, omoi_event: 0, omoi_dead_letter: 0, omoi_audit: 0, omoi_lease_history: 0, omoi_alert: 0, omoi_alert_delivery: 0 } }, 'a second sweep finds nothing');
 });
 
 t.test('batches are bounded: a sweep deletes at most batch × maxBatches rows of a table, the next one goes on', async (t) => {

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { loadConfig } from '../../config/index.ts';
 import { errorMessage } from '../../errors.ts';
 import { DeadLetters } from '../../messaging/dead-letters.ts';
@@ -80,9 +80,8 @@ async function withDeadLetters<T>(opts: DlqOptions, needNats: boolean, fn: (dl: 
     throw err;
   }) : undefined;
   try {
-    // Only `retry` publishes: the other actions never touch `js`.
-    const js = nc ? jetstream(nc) : (undefined as unknown as JetStreamClient);
-    return await fn(new DeadLetters({ db, js }));
+    // Only `retry` needs NATS; `discard` without it does not announce `dead_letter.closed`.
+    return await fn(new DeadLetters({ db, js: nc ? jetstream(nc) : undefined, source: 'omoi-cli' }));
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(errorMessage(err));

@@ -28,8 +28,8 @@ const TICKET_PAGE = 1000;
  * `omoi status`: asks a node over HTTP for its readiness (`/readyz`), the cluster
  * (`/api/cluster`: nodes with the partitions each holds and the age of its last heartbeat,
  * and the lag of the JetStream consumers), the tickets by status and their spend, naming
- * those over budget (`/api/tickets`), and this node's circuit breakers that are not closed
- * (`/api/breakers`),
+ * those over budget (`/api/tickets`), this node's circuit breakers that are not closed
+ * (`/api/breakers`) and the open alerts (`/api/alerts`),
  * and returns a small report plus whether the node is ready. The API token is
  * `OMOI_API_TOKEN`, else `<data dir>/api-token`. Throws `CliError` when no node answers at
  * the URL or the token is refused.
@@ -47,6 +47,7 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
   const tickets = await get<Tickets>(base, `/api/tickets?limit=${TICKET_PAGE}`, token);
   // This node's breakers (each node keeps its own); closed ones are not news.
   const breakers = (await get<BreakerList>(base, '/api/breakers', token)).breakers.filter((b) => b.state !== 'closed');
+  const alerts = await get<{ open: Record<string, number> }>(base, '/api/alerts?status=open&limit=1', token);
 
   const now = Date.now();
   const held = new Map<string, number>();
@@ -73,6 +74,7 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
     `tickets     ${ticketLine}`,
     `spend       ${spendLine}`,
     `breakers    ${breakers.length === 0 ? 'all closed' : breakers.map((b) => `${b.breaker} ${b.key} ${b.state.toUpperCase()}${b.last_failure ? ` (${b.last_failure.slice(0, 200)})` : ''}`).join(' · ')}`,
+    `alerts      ${alertLine(alerts.open)}`,
     '',
     textTable(
       ['NODE', 'STATUS', 'PARTITIONS', 'HEARTBEAT', 'HTTP'],
@@ -80,6 +82,13 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
     ),
   ].join('\n');
   return { report, ready: readiness.ready };
+}
+
+/** Open alerts in total, and by kind (`omoi alerts` lists them). */
+function alertLine(open: Record<string, number>): string {
+  const kinds = Object.entries(open).filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b));
+  const total = kinds.reduce((sum, [, n]) => sum + n, 0);
+  return total === 0 ? '0 open' : `${total} open (${kinds.map(([k, n]) => `${k} ${n}`).join(' · ')}): omoi alerts`;
 }
 
 /** Messages the consumers have not finished, in total and where most wait. */

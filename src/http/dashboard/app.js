@@ -149,7 +149,7 @@ async function guarded(fn) {
 }
 
 async function refreshAll() {
-  await Promise.all([refreshTickets(), refreshAgents(), refreshDeadLetters(), refreshCluster(), refreshAudit()]);
+  await Promise.all([refreshAlerts(), refreshTickets(), refreshAgents(), refreshDeadLetters(), refreshCluster(), refreshAudit()]);
   await refreshDetail();
 }
 
@@ -307,6 +307,53 @@ function taskCard(t, join) {
     join ? el('div', { class: 'task-meta' }, `join ${join.id}: ${Object.keys(join.completed || {}).length}/${(join.sources || []).length} sources`) : null,
     t.reason ? el('div', { class: t.status === 'blocked' ? 'reason blocked-reason' : 'reason' }, t.status === 'blocked' ? `⚠ blocked: ${t.reason}` : t.reason) : null,
   );
+}
+
+// ---- alerts --------------------------------------------------------------------------------
+
+/** How long ago, in the largest whole unit. */
+function age(iso) {
+  const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+  if (Number.isNaN(s)) return '';
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+/** Open alerts (raised or acknowledged), as the API orders them: most severe first. */
+async function refreshAlerts() {
+  const { alerts, open } = await api('/api/alerts?status=open&limit=100');
+  const total = Object.values(open || {}).reduce((a, b) => a + b, 0);
+  $('alerts-count').textContent = total ? `(${total} open)` : '';
+  $('alerts-empty').hidden = alerts.length > 0;
+  $('alerts').replaceChildren(...alerts.map((a) => el('tr', { dataset: { alert: a.id }, class: `alert-${a.status}` },
+    el('td', {}, el('div', { class: 'id' }, `${a.kind} · ${a.id}`), el('div', { class: 'title' }, a.title),
+      a.acknowledged_by ? el('div', { class: 'reason' }, `acknowledged by ${a.acknowledged_by}${a.acknowledged_comment ? `: ${a.acknowledged_comment}` : ''}`) : null,
+      el('div', { class: 'actions' },
+        a.status === 'raised' ? el('button', { type: 'button', onclick: () => alertAction(a, 'acknowledge') }, 'acknowledge') : null,
+        el('button', { type: 'button', onclick: () => alertAction(a, 'resolve') }, 'resolve'))),
+    el('td', {}, el('span', { class: `badge severity-${String(a.severity).replace(/[^a-z]/g, '')}` }, a.severity), ' ', badge(a.status)),
+    el('td', {}, String(a.count)),
+    el('td', { title: a.first_raised_at }, age(a.first_raised_at)),
+  )));
+}
+
+/** Acknowledge or resolve (operator), after a confirmation; the server's answer is shown under the panel. */
+async function alertAction(alert, action) {
+  const comment = window.prompt(`${action} ${alert.kind} ${alert.id}: "${alert.title}"\nComment (optional):`, '');
+  if (comment === null) return; // cancelled
+  $('alerts-answer').textContent = '';
+  await guarded(async () => {
+    try {
+      const answer = await api(`/api/alerts/${encodeURIComponent(alert.id)}/${action}`, { method: 'POST', body: JSON.stringify(comment ? { comment } : {}) });
+      $('alerts-answer').textContent = `${action} of ${answer.alert_id} accepted (message ${answer.message_id})`;
+    } catch (err) {
+      if (err instanceof Unauthorized) throw err;
+      $('alerts-answer').textContent = `${action} refused: ${err.message}`;
+    }
+    await refreshAlerts();
+  });
 }
 
 // ---- agents, dead letters, cluster ---------------------------------------------------------

@@ -35,7 +35,7 @@ export const AlertDeliveryEntity = new EntitySchema<AlertDeliveryRow>({
     last_error: { type: 'text', nullable: true },
     payload: { type: 'json' },
     created_at: { type: 'Date' },
-    updated_at: { type: 'Date' },
+    updated_at: { type: 'Date', index: true },
     delivered_at: { type: 'Date', nullable: true },
   },
 });

@@ -2,14 +2,16 @@ export * from './infrastructure.ts';
 export * from './dag.ts';
 export * from './access.ts';
 export * from './alert-delivery.ts';
+export * from './alerts.ts';
 import { AgentMessageEntity, ClusterEntity, DeadLetterEntity, EventLogEntity, LeaseHistoryEntity, NodeEntity, OutboxEntity, PartitionLeaseEntity, ProcessedMessageEntity } from './infrastructure.ts';
 import { AuditEntity, PrincipalEntity } from './access.ts';
 import { AlertDeliveryEntity } from './alert-delivery.ts';
+import { AlertEntity } from './alerts.ts';
 import { AgentEntity, AttemptUsageEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from './dag.ts';
 
 export const ENTITIES = [
   ClusterEntity, NodeEntity, PartitionLeaseEntity, LeaseHistoryEntity, ProcessedMessageEntity, OutboxEntity, DeadLetterEntity, EventLogEntity, AgentMessageEntity,
   TicketEntity, TaskEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, AgentEntity, AttemptUsageEntity,
   PrincipalEntity, AuditEntity,
-  AlertDeliveryEntity,
+  AlertEntity, AlertDeliveryEntity,
 ];

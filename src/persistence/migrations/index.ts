@@ -6,10 +6,12 @@ import { Migration20261202010000_lease_history } from './Migration20261202010000
 import { Migration20261202100000_principals_audit } from './Migration20261202100000_principals_audit.ts';
 import { Migration20261202110000_agent_messages } from './Migration20261202110000_agent_messages.ts';
 import { Migration20261202120000_ticket_network } from './Migration20261202120000_ticket_network.ts';
+import { Migration20261202130000_alerts } from './Migration20261202130000_alerts.ts';
 import { Migration20261202140000_alert_deliveries } from './Migration20261202140000_alert_deliveries.ts';
 import { Migration20261202150000_budgets } from './Migration20261202150000_budgets.ts';
 import { Migration20261202160000_stuck_work } from './Migration20261202160000_stuck_work.ts';
 import { Migration20261202170000_retention_indexes } from './Migration20261202170000_retention_indexes.ts';
+import { Migration20261202180000_alert_retention } from './Migration20261202180000_alert_retention.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -21,8 +23,10 @@ export const MIGRATIONS = [
   { name: 'Migration20261202100000_principals_audit', class: Migration20261202100000_principals_audit },
   { name: 'Migration20261202110000_agent_messages', class: Migration20261202110000_agent_messages },
   { name: 'Migration20261202120000_ticket_network', class: Migration20261202120000_ticket_network },
+  { name: 'Migration20261202130000_alerts', class: Migration20261202130000_alerts },
   { name: 'Migration20261202140000_alert_deliveries', class: Migration20261202140000_alert_deliveries },
   { name: 'Migration20261202150000_budgets', class: Migration20261202150000_budgets },
   { name: 'Migration20261202160000_stuck_work', class: Migration20261202160000_stuck_work },
   { name: 'Migration20261202170000_retention_indexes', class: Migration20261202170000_retention_indexes },
+  { name: 'Migration20261202180000_alert_retention', class: Migration20261202180000_alert_retention },
 ];

@@ -39,3 +39,19 @@ export const NodeStatus = event({
   payload: Type.Object({ node_id: Type.String(), status: Type.String(), partitions: Type.Array(Type.Integer()) }),
   example: { node_id: 'host-7070', status: 'started', partitions: [0, 1, 2] },
 });
+
+export const NodeLost = event({
+  type: 'node.lost',
+  description: 'A node stopped heartbeating without releasing its partitions; another node (`by`) took them over when their leases expired. Raises a `node_lost` alert, resolved when the node starts again (`node.status` started).',
+  consumers: [...OBSERVERS, 'alerts (`node_lost`)'],
+  payload: Type.Object({ node_id: Type.String(), by: Type.String(), partitions: Type.Array(Type.Integer()) }),
+  example: { node_id: 'host-7070', by: 'host-7071', partitions: [3, 4, 5] },
+});
+
+export const DeadLetterClosed = event({
+  type: 'dead_letter.closed',
+  description: 'An operator retried or discarded a dead letter (`omoi dlq`, `/api/dlq`); `open_with_code` counts the dead letters of the same code still open (at 0 the `dead_letter` alert of that code resolves). Published when the acting process reaches NATS (`omoi dlq discard` without NATS does not).',
+  consumers: [...OBSERVERS, 'alerts (`dead_letter`)'],
+  payload: Type.Object({ dead_letter_id: Type.Integer(), code: Type.String(), status: Type.Union([Type.Literal('retried'), Type.Literal('discarded')]), open_with_code: Type.Integer({ minimum: 0 }) }),
+  example: { dead_letter_id: 12, code: 'schema_violation', status: 'discarded', open_with_code: 0 },
+});
