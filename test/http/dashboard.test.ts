@@ -1,21 +1,9 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
 import t from 'tap';
+import { launchChromium } from '../harness/browser.ts';
 import { startTestNode, TOKEN } from './helpers.ts';
 import { seedBlockedDiamond, seedCluster, seedEvent } from './seed.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/omoi-dashboard.png';
-
-async function launch(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: the dashboard test needs Debian's chromium (apt-get install chromium)`);
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
 
 /** A new viewer principal `wall-screen`, made by the node's admin; its token. */
 async function viewerToken(url: string): Promise<string> {
@@ -32,8 +20,7 @@ t.test('the dashboard shows tickets, the DAG with statuses and blocked reasons, 
   // Its attempts spent past its cost limit.
   await node.db.em().getConnection().execute(`update omoi_ticket set budget = '{"cost_usd":1,"wall_ms":null,"warn_share":null,"on_exceeded":null}',
     spend = '{"cost_usd":1.5,"wall_ms":95000,"input_tokens":10,"output_tokens":2,"attempts":3}', budget_exceeded = true where id = 'T-diamond'`);
-  const browser = await launch();
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -89,8 +76,7 @@ t.test('the dashboard shows tickets, the DAG with statuses and blocked reasons, 
 
 t.test('without a token the dashboard asks for one, and a wrong one is refused', async (t) => {
   const node = await startTestNode(t);
-  const browser = await launch();
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   await page.goto(node.url);
   await page.locator('#login-form').waitFor();
@@ -111,8 +97,7 @@ t.test('a viewer token opens the dashboard; retrying a dead letter shows the ser
   const node = await startTestNode(t);
   await seedCluster(node.db);
   const token = await viewerToken(node.url);
-  const browser = await launch();
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   await page.goto(`${node.url}/#token=${encodeURIComponent(token)}`);
   await page.locator('#dead-letters li').first().waitFor();
@@ -138,8 +123,7 @@ t.test('an admin reads the audit log in the dashboard: the refused retry is ther
   await seedCluster(node.db);
   const token = await viewerToken(node.url);
   await fetch(`${node.url}/api/dlq/1/retry`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
-  const browser = await launch();
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -161,8 +145,7 @@ t.test('the Alerts panel: open alerts first with severity, count and age; acknow
     ('al-warn', 'agent_degraded:a1', 'agent_degraded', 'warning', 'raised', 'agent a1 degraded', '{}', 2, 1, now() - interval '5 minutes', now(), now(), '[]', 3600000, now()),
     ('al-crit', 'merge_unresolved:T1/join-D', 'merge_unresolved', 'critical', 'raised', 'T1: merge of join-D left 1 conflicted file unresolved', '{}', 7, 1, now() - interval '2 hours', now(), now(), '[]', 3600000, now()),
     ('al-old', 'ticket_failed:T0', 'ticket_failed', 'critical', 'resolved', 'ticket T0 failed', '{}', 1, 1, now(), now(), now(), '[]', 3600000, now())`);
-  const browser = await launch();
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
   await page.goto(`${node.url}/#token=${encodeURIComponent(TOKEN)}`);
   await page.locator('#alerts tr').first().waitFor();
