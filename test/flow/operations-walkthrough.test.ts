@@ -68,7 +68,8 @@ t.test('the demo with routes configured: alert delivered once per route, acknowl
 
   // 4. Spend: every ticket's, in the API and on the page.
   const api = await (await fetch(`${node.httpUrl}/api/tickets/${demo.ticketId}`, { headers: { authorization: `Bearer ${node.apiToken}` } })).json() as any;
-  t.ok(api.spend.wall_ms > 0 && api.spend.attempts >= 6, `the demo's attempts are counted: ${JSON.stringify(api.spend)}`);
+  t.ok(api.ticket.spend.wall_ms > 0 && api.ticket.spend.attempts >= 6, `the demo's attempts are counted: ${JSON.stringify(api.ticket.spend)}`);
+  t.ok(api.attempt_usage.length >= 6, 'each attempt\'s usage is listed');
   const spendCell = page.locator(`.ticket-row[data-ticket="${demo.ticketId}"] td.spend`);
   await spendCell.waitFor();
   t.match(await spendCell.innerText(), /\d+(\.\d+)?s/, 'the dashboard shows its wall time');
