@@ -146,6 +146,10 @@ export interface OmoiConfig {
    * it is recorded `failed`; retries back off exponentially (with jitter) from 2 s to 10 min.
    */
   alertDeliveryMaxAttempts: number;
+  /** Open `/api/events/stream` clients this node serves at once; one more is answered 503. */
+  sseMaxClients: number;
+  /** Bytes of events a stream client may have waiting unsent before it is disconnected (it resumes with Last-Event-ID). */
+  sseClientBufferBytes: number;
 }
 
 export const DEFAULTS = {
@@ -183,6 +187,8 @@ export const DEFAULTS = {
   cloneRetainFinishedMs: 7 * 24 * 3_600_000,
   alerts: {} as AlertsConfig,
   alertDeliveryMaxAttempts: 8,
+  sseMaxClients: 1000,
+  sseClientBufferBytes: 1024 * 1024,
 } as const satisfies Partial<OmoiConfig>;
 
 /**

@@ -158,4 +158,6 @@ export const SETTINGS: Setting[] = [
   def('sandboxPoolIdleMs', 'OMOI_SANDBOX_POOL_IDLE_MS', 'An idle pooled sandbox is removed after this long, ms (default 60000).', int(10, 86_400_000)),
   def('cloneRetainFinishedMs', 'OMOI_CLONE_RETAIN_FINISHED_MS', 'A finished ticket keeps its link to the node\'s clone of its repository this long, ms; a clone no ticket links to is removed (default 604800000, 7 days).', int(0, 3_153_600_000)),
   def('alertDeliveryMaxAttempts', 'OMOI_ALERT_DELIVERY_MAX_ATTEMPTS', 'Attempts at delivering an alert notification to one route before it is recorded `failed`; retries back off exponentially from 2 s to 10 min, with jitter (default 8).', int(1, 100)),
+  def('sseMaxClients', 'OMOI_SSE_MAX_CLIENTS', 'Open live event streams (`GET /api/events/stream`) one node serves at once; one more is answered 503 `too_many_streams` (default 1000).', int(1, 100_000)),
+  def('sseClientBufferBytes', 'OMOI_SSE_CLIENT_BUFFER_BYTES', 'Bytes of events a live event stream client may leave unread before the node disconnects it; it resumes with `Last-Event-ID` (default 1048576).', int(4096, 64 * 1024 * 1024)),
 ];
