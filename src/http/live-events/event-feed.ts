@@ -86,9 +86,9 @@ export class EventFeed {
    * The events after `after` up to `upTo` (inclusive), read back from the stream, in order.
    * Throws `ResumeGone` when some of them are no longer stored (the stream's age or size
    * limit dropped them), when `after` is past the stream's end, or when there are more than
-   * MAX_RESUME_EVENTS positions to read.
+   * MAX_RESUME_EVENTS positions to read. Stops early once `wanted()` is false (the client left).
    */
-  async replay(after: number, upTo: number, each: (event: LiveEvent) => void): Promise<void> {
+  async replay(after: number, upTo: number, each: (event: LiveEvent) => void, wanted: () => boolean = () => true): Promise<void> {
     if (upTo - after > MAX_RESUME_EVENTS) throw new ResumeGone(`${upTo - after} positions to read back, more than ${MAX_RESUME_EVENTS}`);
     const { state } = await this.deps.jsm.streams.info(Streams.events);
     // A position the stream never reached is from another stream (recreated, another cluster).
@@ -98,7 +98,7 @@ export class EventFeed {
     const consumer = await this.deps.js.consumers.get(Streams.events, {
       filter_subjects: Subjects.eventsAll, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1,
     });
-    for (;;) {
+    while (wanted()) {
       const batch = await consumer.fetch({ max_messages: 256, expires: 1_000 });
       let got = 0;
       for await (const m of batch) {

@@ -53,6 +53,11 @@ export class StreamClient implements FeedListener {
     for (const e of held) this.write(e);
   }
 
+  /** False once the response ended. */
+  get open(): boolean {
+    return !this.closed;
+  }
+
   heartbeat(): void {
     this.send(': keep-alive\n\n');
   }

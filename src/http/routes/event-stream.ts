@@ -63,11 +63,16 @@ export async function eventStreamRoutes(app: FastifyInstance, deps: HttpDeps): P
       return;
     }
     try {
-      await feed.replay(after, upTo, (e) => client.replayed(e));
+      await feed.replay(after, upTo, (e) => client.replayed(e), () => client.open);
       client.live();
     } catch (err) {
-      if (!(err instanceof ResumeGone)) req.log.warn({ err: (err as Error).message, after }, 'could not read events back for a resumed stream');
-      client.reset(err instanceof ResumeGone ? err.message : 'the events could not be read back');
+      if (err instanceof ResumeGone) {
+        client.reset(err.message);
+        return;
+      }
+      // NATS unreachable, say: the position is still good, the client retries with it.
+      req.log.warn({ err: (err as Error).message, after }, 'could not read events back for a resumed stream');
+      client.close('ended');
     }
   });
 }
