@@ -170,3 +170,12 @@ t.test('a position no longer stored gets a reset event, then the end', async (t)
   await future.ended;
   t.same(future.events.map((e) => e.event), ['reset'], 'a position past the stream\'s end resets too');
 });
+
+t.test('a stopping node ends its open streams instead of waiting for them', async (t) => {
+  const open = await stream(t, '/api/events/stream');
+  t.equal(open.status, 200);
+  const t0 = Date.now();
+  await node.stop();
+  await open.ended;
+  t.ok(Date.now() - t0 < 15_000, `the node stopped in ${Date.now() - t0} ms with a stream open`);
+});
