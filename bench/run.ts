@@ -13,7 +13,8 @@
  * (`git-transfer.ts`); on a
  * restarted node, fan-out/fan-in 1 → N → 1 with `true` tasks on the local agent
  * (`dag-fanout.ts`), then many tickets A → B ∥ C → D on one repository, published at once
- * (`dag-many-tickets.ts`); on a node restarted with the sandbox pool off, the fan-out's big
+ * (`dag-many-tickets.ts`), then API reads and event-push delay with 200 SSE clients open while a
+ * 1 → 200 → 1 ticket runs (`sse.ts`); on a node restarted with the sandbox pool off, the fan-out's big
  * shape again; heap per idle actor (`heap-idle-actors.ts`). With the node stopped, the soak: an
  * hour's traffic replayed fast on a node of its own with scaled-down retention windows, storage
  * sampled over time (`soak.ts`). Last, the multi-node benchmarks: fan-out throughput with 1, 2
@@ -47,6 +48,7 @@ import { stopBenchClusters } from './cluster-nodes.ts';
 import { clusterScalingBench, clusterScalingSizes } from './cluster-scaling.ts';
 import { failoverSizes, failoverTimeBench } from './failover-time.ts';
 import { soakBench, soakRows, soakSettings } from './soak.ts';
+import { sseBench, sseBenchRows, sseBenchSizes } from './sse.ts';
 
 const TARGET_RATIO = 0.3;
 const quick = process.argv.includes('--quick');
@@ -86,6 +88,8 @@ const settings = {
   cluster: { scaling: clusterScalingSizes(quick), failover: failoverSizes(quick) },
   // Issue 9, item 6: bounded storage.
   soak: soakSettings(quick),
+  // Issue 10: SSE clients open on the node while a 1 → N → 1 ticket runs (bench/sse.ts).
+  sse: sseBenchSizes(quick),
 };
 /** Issue 13: twice the last median before it (71.4 tasks/s), and a CPU budget per task summed over every process. */
 const TARGET_COMPLETIONS = 150;
@@ -161,6 +165,7 @@ async function main(): Promise<void> {
     timeoutMs: 300_000, bigContinuationWaitMs: settings.dag.bigContinuationWaitMs, progress,
   });
   const many = await manyTicketsBench(node, { sizes: settings.dag.manyTickets, repoFiles: settings.dag.manyTicketsRepoFiles, workDir: dataDir, timeoutMs: 600_000, progress });
+  const sse = await sseBench(node, { ...settings.sse, workDir: dataDir, timeoutMs: 300_000, progress });
   // The same big shape with the sandbox pool off (a worktree made and removed per attempt), to
   // show what pooling buys: this node is stopped and one started on the same data dir with
   // OMOI_SANDBOX_POOL=0 (a node's pool size is fixed at start-up).
@@ -234,6 +239,7 @@ async function main(): Promise<void> {
     { measure: `DAG (d) ${many.big.tickets} tickets vs (a) 1→${fan.big.sources}→1`, value: round(manyRatio * 100, 1), unit: '%', detail: `target ≥ ${TARGET_MANY_TICKETS_RATIO * 100}% → ${met(manyRatio >= TARGET_MANY_TICKETS_RATIO)}` },
     ...many.runs.map((r) => ({ measure: `DAG (d) clone disk, ${r.tickets} tickets`, value: mib(r.cloneBytes), unit: 'MiB', detail: `${r.clonesOfRepository} clone for ${r.tickets} tickets (du); source .git ${mib(r.sourceGitBytes)} MiB; per-ticket clones would be ≈ ${mib(r.tickets * r.sourceGitBytes)} MiB` })),
     { measure: 'DAG (d) clone disk per extra ticket', value: round(many.bytesPerExtraTicket / 1024, 1), unit: 'KiB', detail: `(${many.runs.map((r) => r.tickets).join(' → ')} tickets) the tickets' own commits, not a copy of the repository` },
+    ...sseBenchRows(sse),
     ...scaling.byNodes.map((b) => ({ measure: `cluster: fan-out throughput, ${b.nodes} node${b.nodes > 1 ? 's' : ''}`, value: b.tasksPerSec, unit: 'tasks/s', detail: `${b.error ? `FAILED: ${b.error.slice(0, 100)}…; ` : ''}${b.ratioToOneNode}× 1 node; median of ${b.runs.length} (${b.runs.map((r) => r.tasksPerSec).join(', ')}); ${scaling.tickets} tickets 1→${scaling.fanOut}→1 at once; CPU ${b.cpuMsPerTask} ms per task, idle ${b.idleCpuMsPerSec} ms/s; ${scaling.cores} cores for every node` })),
     ...soakRows(soak),
     { measure: 'cluster: failover after kill -9, median', value: failover.failoverMs.median, unit: 'ms', detail: `last heartbeat → first task of a moved partition running; max ${failover.failoverMs.max} ms over ${failover.runs.length}; partition taken after ${failover.takeoverMs.median} ms (median); lease TTL ${failover.leaseTtlMs} ms (heartbeat ${failover.heartbeatMs} ms)` },
@@ -245,7 +251,7 @@ async function main(): Promise<void> {
     natsServer: natsVersion(await findNatsServer()), postgres: pg.version.split(',')[0], fsync: pg.fsync, synchronousCommit: pg.synchronous_commit,
   };
   const report = {
-    bench: 'omoi-messaging', quick, settings, raw, endToEnd: e2e, signatures, soak,
+    bench: 'omoi-messaging', quick, settings, raw, endToEnd: e2e, signatures, sse, soak,
     ratio: round(ratio, 4), targetRatio: TARGET_RATIO, targetMet: ratio >= TARGET_RATIO,
     dag: {
       fanOut: fan, fanOutPoolOff: fanNoPool, poolGain: round(poolGain, 3), merge, heap, manyTickets: many, sandboxCost, gitTransfer, clusterScaling: scaling, failover,

@@ -27,7 +27,7 @@ import {
 } from './embedded/index.ts';
 import { errorMessage, RetryableError } from './errors.ts';
 import { checkGitVersion, CommitStore, sweepClones, useRemoteBreakers, type TicketLiveness } from './git/index.ts';
-import { startHttp, type Readiness } from './http/index.ts';
+import { EventFeed, startHttp, type Readiness } from './http/index.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { connectNats, type NatsConnection } from './messaging/connection.ts';
 import { authenticates, credentialsOf } from './messaging/nats-credentials.ts';
@@ -375,7 +375,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // 7. HTTP: API (principals with roles; the node's token is the bootstrap admin), dashboard, health, readiness, metrics
     const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
     const principals = new Principals(db);
-    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, principals, audit, alerts, deadLetters: new DeadLetters({ db, js, source: config.nodeId }), lag: () => consumerLag(jsm, config.partitions), breakers });
+    // One subscription per node to the whole cluster's events, fanned out to `/api/events/stream`.
+    const events = await EventFeed.start({ js, jsm, log });
+    cleanup.push(() => events.stop());
+    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, principals, audit, alerts, deadLetters: new DeadLetters({ db, js, source: config.nodeId }), lag: () => consumerLag(jsm, config.partitions), breakers, events });
     httpUrl = http.url;
     log.info({ url: http.url }, 'http server listening');
 

@@ -173,6 +173,10 @@ export interface OmoiConfig {
   /** Resolved alerts and their finished deliveries. */
   retentionAlertsMs: number;
   retentionSweepMs: number;
+  /** Open `/api/events/stream` clients this node serves at once; one more is answered 503. */
+  sseMaxClients: number;
+  /** Bytes of events a stream client may have waiting unsent before it is disconnected (it resumes with Last-Event-ID). */
+  sseClientBufferBytes: number;
 }
 
 export const DEFAULTS = {
@@ -223,6 +227,8 @@ export const DEFAULTS = {
   retentionAuditMs: 90 * 24 * 3_600_000,
   retentionAlertsMs: 30 * 24 * 3_600_000,
   retentionSweepMs: 300_000,
+  sseMaxClients: 1000,
+  sseClientBufferBytes: 1024 * 1024,
 } as const satisfies Partial<OmoiConfig>;
 
 /**

@@ -171,4 +171,6 @@ export const SETTINGS: Setting[] = [
   def('stopAckTimeoutMs', 'OMOI_STOP_ACK_TIMEOUT_MS', 'A remote agent told to stop an attempt (cancelled, expired) keeps its slot until it acknowledges (`agent.stop_acknowledged`); without an acknowledgement this long the slot is freed anyway, with an `agent.stopped` event (`unacknowledged`), ms (default 60000).', int(100, 86_400_000)),
   def('breakerThreshold', 'OMOI_BREAKER_THRESHOLD', 'Consecutive failures of one outside dependency (a git remote, a resolver or agent command, an alert route) that open its circuit breaker (default 5).', int(1, 1000)),
   def('breakerHalfOpenMs', 'OMOI_BREAKER_HALF_OPEN_MS', 'An open circuit breaker lets one trial call through after this long, ms (default 30000).', int(10, 86_400_000)),
+  def('sseMaxClients', 'OMOI_SSE_MAX_CLIENTS', 'Open live event streams (`GET /api/events/stream`) one node serves at once; one more is answered 503 `too_many_streams` (default 1000).', int(1, 100_000)),
+  def('sseClientBufferBytes', 'OMOI_SSE_CLIENT_BUFFER_BYTES', 'Bytes of events a live event stream client may leave unread before the node disconnects it; it resumes with `Last-Event-ID` (default 1048576).', int(4096, 64 * 1024 * 1024)),
 ];

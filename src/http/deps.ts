@@ -8,6 +8,7 @@ import type { Lag } from '../messaging/lag.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Database } from '../persistence/index.ts';
 import type { AuthFailureLimit } from './auth-failures.ts';
+import type { EventFeed } from './live-events/event-feed.ts';
 
 /** What `/readyz` reports: ready only when every check is ok. */
 export interface Readiness { ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> }
@@ -35,6 +36,8 @@ export interface HttpDeps {
   alerts: AlertStore;
   /** Failed authentications allowed per client address; default 10 within 60 s. */
   authFailureLimit?: AuthFailureLimit;
+  /** The node's one subscription to the domain events, fanned out by `GET /api/events/stream`; absent → that route answers 503 `events_unavailable`. */
+  events?: EventFeed;
   deadLetters: { list(status?: string, limit?: number): Promise<unknown[]>; show(id: number): Promise<unknown | undefined>; retry(id: number): Promise<void>; discard(id: number): Promise<void> };
 }
 

@@ -17,6 +17,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { breakerRoutes } from './routes/breakers.ts';
 import { clusterRoutes } from './routes/cluster.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
+import { eventStreamRoutes } from './routes/event-stream.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ticketRoutes } from './routes/tickets.ts';
@@ -68,6 +69,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await app.register(async (api) => {
     await ticketRoutes(api, deps);
     await eventRoutes(api, deps);
+    await eventStreamRoutes(api, deps);
     await agentRoutes(api, deps);
     await deadLetterRoutes(api, deps);
     await clusterRoutes(api, deps);

@@ -24,6 +24,7 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['PUT', '/api/tickets/:id/budget', '/api/tickets/T-diamond/budget', 'operator', { cost_usd: 5 }],
   ['POST', '/api/tickets/:id/joins/:join/resolve', '/api/tickets/T-diamond/joins/join-D/resolve', 'operator', { commit: SHA }],
   ['GET', '/api/events', '/api/events', 'viewer'],
+  ['GET', '/api/events/stream', '/api/events/stream', 'viewer'],
   ['GET', '/api/agents', '/api/agents', 'viewer'],
   ['POST', '/api/agents', '/api/agents', 'admin', { name: 'a', phase: 'execute', capabilities: [], version: '1.0.0' }],
   ['POST', '/api/agents/:id/heartbeat', '/api/agents/agent-1/heartbeat', 'admin', {}],

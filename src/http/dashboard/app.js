@@ -1,6 +1,8 @@
 // Omoi supervisor dashboard: plain browser JavaScript, no build step.
 // Reads the node's HTTP API with the bearer token kept in localStorage; builds every
 // element with DOM calls and text nodes (no HTML strings), so data from the API cannot inject markup.
+// Live events come over GET /api/events/stream (Server-Sent Events) read with fetch(), so the
+// token travels in the Authorization header, never in a URL (EventSource cannot send headers).
 'use strict';
 
 const TOKEN_KEY = 'omoi.apiToken';
@@ -8,12 +10,25 @@ const TICKET_KEY = 'omoi.selectedTicket';
 const EVENT_POLL_MS = 1000;
 const STATE_POLL_MS = 3000;
 const MAX_EVENTS = 300;
+/** Waits before reconnecting the event stream, by consecutive failures. */
+const STREAM_RETRY_MS = [1000, 2000, 5000];
+/** Failures in a row after which the events are polled, and the stream retried now and then. */
+const MAX_STREAM_FAILURES = 3;
+const STREAM_RETRY_LATER_MS = 30000;
 
 const state = {
   token: null,
   selected: localStorage.getItem(TICKET_KEY),
+  /** The `id` of the newest polled event row (`after=` of the next poll). */
   lastEventId: null,
   eventTimer: null,
+  /** The SSE id of the newest streamed event (`Last-Event-ID` of a reconnect). */
+  streamId: null,
+  streamFailures: 0,
+  streamController: null,
+  streamTimer: null,
+  /** message ids of the events listed: a polled and a streamed copy of one event show once. */
+  seen: new Set(),
   stateTimer: null,
   /** The last rendered ticket detail, so an unchanged ticket is not re-rendered (open <details> stay open). */
   renderedDetail: '',
@@ -115,22 +130,40 @@ function setConnection(text, kind) {
 function startPolling() {
   stopPolling();
   state.lastEventId = null;
+  state.streamId = null;
+  state.streamFailures = 0;
+  state.seen.clear();
   $('events').replaceChildren();
-  const events = async () => {
-    await guarded(pollEvents);
-    if (state.token) state.eventTimer = setTimeout(events, EVENT_POLL_MS);
-  };
   const everything = async () => {
     await guarded(refreshAll);
     if (state.token) state.stateTimer = setTimeout(everything, STATE_POLL_MS);
   };
   everything();
-  events();
+  openEventStream();
 }
 
 function stopPolling() {
-  clearTimeout(state.eventTimer);
+  stopEventPolling();
   clearTimeout(state.stateTimer);
+  clearTimeout(state.streamTimer);
+  if (state.streamController) state.streamController.abort();
+  state.streamController = null;
+  setLive('');
+}
+
+/** The fallback: GET /api/events every second. */
+function startEventPolling() {
+  if (state.eventTimer) return;
+  const events = async () => {
+    await guarded(pollEvents);
+    if (state.token && state.eventTimer) state.eventTimer = setTimeout(events, EVENT_POLL_MS);
+  };
+  state.eventTimer = setTimeout(events, 0);
+}
+
+function stopEventPolling() {
+  clearTimeout(state.eventTimer);
+  state.eventTimer = null;
 }
 
 /** Runs one refresh; a refused token returns to the login form, other failures show in the header. */
@@ -434,14 +467,134 @@ async function refreshCluster() {
 
 // ---- events --------------------------------------------------------------------------------
 
+class StreamRefused extends Error {
+  constructor(status, code) {
+    super(`event stream refused: ${status} ${code || ''}`);
+    this.code = code;
+  }
+}
+
+function setLive(mode) {
+  const live = $('live-state');
+  live.textContent = mode;
+  live.className = `live-state ${mode}`;
+}
+
+/**
+ * Follows GET /api/events/stream: on open, one poll fills what came before (or while it was
+ * away); then each streamed event is listed as it comes. When the stream ends or fails it is
+ * reopened with Last-Event-ID, after a growing wait; after MAX_STREAM_FAILURES failures in a
+ * row (or a node without a feed) the events are polled, and the stream tried again later.
+ */
+async function openEventStream() {
+  clearTimeout(state.streamTimer);
+  if (!state.token) return;
+  const controller = new AbortController();
+  state.streamController = controller;
+  const headers = { authorization: `Bearer ${state.token}`, accept: 'text/event-stream' };
+  if (state.streamId !== null) headers['last-event-id'] = state.streamId;
+  let refusal = null;
+  try {
+    const res = await fetch('/api/events/stream', { headers, signal: controller.signal, cache: 'no-store' });
+    if (res.status === 401) throw new Unauthorized('the API refused the token');
+    if (!res.ok || !res.body) {
+      const body = await res.json().catch(() => ({}));
+      throw new StreamRefused(res.status, body && body.error && body.error.code);
+    }
+    state.streamFailures = 0;
+    stopEventPolling();
+    setLive('live');
+    guarded(pollEvents);
+    await readEventStream(res.body, onStreamEvent);
+  } catch (err) {
+    if (controller.signal.aborted) return;
+    if (err instanceof Unauthorized) {
+      localStorage.removeItem(TOKEN_KEY);
+      showLogin('The node refused this token. Enter the current one.');
+      return;
+    }
+    refusal = err;
+    state.streamFailures++;
+  }
+  if (controller.signal.aborted || !state.token) return;
+  const noFeed = refusal instanceof StreamRefused && refusal.code === 'events_unavailable';
+  if (noFeed || state.streamFailures >= MAX_STREAM_FAILURES) {
+    setLive('polling');
+    startEventPolling();
+    state.streamTimer = setTimeout(openEventStream, STREAM_RETRY_LATER_MS);
+  } else {
+    setLive('reconnecting');
+    const wait = STREAM_RETRY_MS[Math.min(state.streamFailures, STREAM_RETRY_MS.length - 1)];
+    state.streamTimer = setTimeout(openEventStream, wait);
+  }
+}
+
+/** Reads a text/event-stream body, calling `each({ id, event, data })` per event (comments skipped). */
+async function readEventStream(body, each) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value.replace(/\r\n?/g, '\n');
+    let end;
+    while ((end = buffer.indexOf('\n\n')) !== -1) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const message = { id: null, event: 'message', data: null };
+      for (const line of block.split('\n')) {
+        if (line === '' || line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon === -1 ? line : line.slice(0, colon);
+        const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'id') message.id = value;
+        else if (field === 'event') message.event = value;
+        else if (field === 'data') message.data = message.data === null ? value : `${message.data}\n${value}`;
+      }
+      if (message.data !== null) each(message);
+    }
+  }
+}
+
+function onStreamEvent(message) {
+  if (message.event === 'reset') {
+    // Our position is gone: start over from the newest events (the stream ends, and reopens without one).
+    state.streamId = null;
+    state.lastEventId = null;
+    state.seen.clear();
+    $('events').replaceChildren();
+    guarded(refreshAll);
+    return;
+  }
+  if (message.id !== null) state.streamId = message.id;
+  let env;
+  try {
+    env = JSON.parse(message.data);
+  } catch {
+    return;
+  }
+  const payload = env.payload || {};
+  showEvents([{ message_id: env.id, type: env.type, payload, time: env.time, ticket_id: typeof payload.ticket_id === 'string' ? payload.ticket_id : null }]);
+}
+
 async function pollEvents() {
   const query = state.lastEventId === null ? 'tail=1&limit=100' : `after=${state.lastEventId}&limit=500`;
   const { events, next_after: next } = await api(`/api/events?${query}`);
   state.lastEventId = next;
+  showEvents(events);
+}
+
+/** Lists the events not listed yet (oldest first in `events`, newest on top). */
+function showEvents(all) {
+  const events = all.filter((e) => !e.message_id || !state.seen.has(e.message_id));
   if (events.length === 0) return;
   const list = $('events');
-  for (const e of events) list.prepend(eventItem(e));
+  for (const e of events) {
+    if (e.message_id) state.seen.add(e.message_id);
+    list.prepend(eventItem(e));
+  }
   while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
+  if (state.seen.size > 4 * MAX_EVENTS) state.seen = new Set([...list.children].map((li) => li.dataset.message).filter(Boolean));
   if ($('events-selected-only').checked) filterEvents();
   // Something happened to the selected ticket: show it now rather than at the next refresh.
   if (events.some((e) => e.ticket_id === state.selected)) guarded(refreshDetail);
@@ -453,7 +606,7 @@ function eventItem(e) {
   const what = [p.task_id && `task ${p.task_id}`, p.join_id && `join ${p.join_id}`, p.agent_id && `agent ${p.agent_id}`, p.status, p.reason, p.code]
     .filter(Boolean).join(' · ');
   const bad = p.status === 'blocked' || p.status === 'failed' || p.ok === false || String(e.type).startsWith('error.') || e.type === 'alert.raised';
-  return el('li', { class: bad ? 'event bad' : 'event', dataset: { ticket: e.ticket_id || '' } },
+  return el('li', { class: bad ? 'event bad' : 'event', dataset: { ticket: e.ticket_id || '', message: e.message_id || '' } },
     el('span', { class: 'time' }, time(e.time)), ' ',
     el('span', { class: 'type' }, e.type), ' ',
     e.ticket_id ? el('span', { class: 'id' }, e.ticket_id) : null, ' ',
