@@ -1,19 +1,11 @@
 import os from 'node:os';
-import path from 'node:path';
 import t from 'tap';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer } from '@nats-io/jetstream';
-import { randomUUID } from 'node:crypto';
-import { connect, headers } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { startNode } from '../../src/bootstrap.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { connectOptionsOf } from '../../src/messaging/nats-credentials.ts';
-import { agentConsumerName, agentInboxPrefix } from '../../src/messaging/nats-permissions.ts';
-import { generateAgentKeyPair } from '../../src/http/agent-keys.ts';
-import { signAgentMessage } from '../../src/protocol/index.ts';
 import { makeRepo, tempDir, waitFor, withPostgres } from '../harness/index.ts';
+import { restrictedAgent } from '../harness/restricted-agent.ts';
 import { sql, task, waitTask, waitTicket } from '../flow/helpers.ts';
-import { runOmoi } from '../cli/run-omoi.ts';
 
 // Cancelling work a remote agent runs: the stop goes to the agent on `omoi.agent.<id>.stop`, its
 // slot stays taken until the agent acknowledges (a signed `agent.stop_acknowledged`, allowed by
@@ -34,31 +26,7 @@ t.test('a remote agent acknowledges a stop: its slot is held until then, then fr
   t.teardown(() => node.stop());
 
   const agentId = 'remote-canceller';
-  const seed = path.join(dataDir, 'agent.nk');
-  const added = await runOmoi(['nats-user', 'add-agent', agentId, '--out', seed], { OMOI_DATA_DIR: dataDir });
-  t.equal(added.code, 0, added.stderr);
-  const nc = await waitFor('the node\'s server to accept the agent', () => connect({
-    servers: `nats://${node.nc.getServer()}`, maxReconnectAttempts: 0, ...connectOptionsOf({ nkeyFile: seed, inboxPrefix: agentInboxPrefix(agentId) }),
-  }), { timeoutMs: 10_000 });
-  t.teardown(() => nc.close());
-  const js = jetstream(nc);
-  const keys = generateAgentKeyPair();
-  const send = (type: string, payload: Record<string, unknown>) => {
-    const subject = `omoi.in.${type}`;
-    const body = Buffer.from(JSON.stringify(payload));
-    const h = headers();
-    for (const [k, v] of Object.entries(signAgentMessage({ subject, body, msgId: randomUUID(), agentId, privateKey: keys.privateKey }))) h.set(k, v);
-    return js.publish(subject, body, { headers: h });
-  };
-  await send('agent.register', { agent_id: agentId, name: 'remote', phase: 'execute', capabilities: ['remote-only'], version: '1.0.0', kind: 'remote', capacity: 1, public_key: keys.publicKey });
-  const beat = setInterval(() => void send('agent.heartbeat', { agent_id: agentId }).catch(() => undefined), 300);
-  t.teardown(() => clearInterval(beat));
-  const name = agentConsumerName(agentId);
-  await (await jetstreamManager(nc)).consumers.add('OMOI_EVT', {
-    durable_name: name, filter_subject: `omoi.agent.${agentId}.>`, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
-  });
-  await waitFor('the agent to be healthy', async () => (await sql<{ status: string }>(node, 'select status from omoi_agent where id = ?', [agentId]))[0]?.status === 'healthy');
-  const consumer: Consumer = await js.consumers.get('OMOI_EVT', name);
+  const { send, consumer } = await restrictedAgent(t, node, agentId, ['remote-only']);
   const next = async (what: string) => {
     const msg = await waitFor(what, () => consumer.next({ expires: 2_000 }).then((m) => m ?? undefined));
     await msg.ackAck();
