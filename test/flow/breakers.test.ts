@@ -23,8 +23,11 @@ async function flakyRemote(t: TestContext, root: string) {
   t.teardown(() => void daemon.kill('SIGKILL'));
   let mode: 'broken' | 'up' = 'broken';
   let connections = 0;
+  const open = new Set<net.Socket>();
   const server = net.createServer((c) => {
     connections++;
+    open.add(c);
+    c.on('close', () => open.delete(c));
     c.on('error', () => undefined);
     if (mode === 'broken') return void c.end('zzzz not a git daemon\n');
     const upstream = net.connect(daemonPort, '127.0.0.1');
@@ -32,7 +35,8 @@ async function flakyRemote(t: TestContext, root: string) {
     c.pipe(upstream).pipe(c);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  // close() waits for every connection to end: a git client still connected must not hold the teardown.
+  t.teardown(() => new Promise<void>((r) => { server.close(() => r()); for (const c of open) c.destroy(); }));
   const port = (server.address() as net.AddressInfo).port;
   return {
     url: (name: string) => `git://127.0.0.1:${port}/${name}`,
