@@ -42,6 +42,7 @@ alerts:
 t.test('a wrong alerts section stops the start with the path of the problem', async (t) => {
   for (const [yaml, problem] of [
     ['alerts:\n  rules:\n    - match: { kind: merge_unresolve }\n', /^OMOI_CONFIG: alerts\.rules\.0\.match\.kind: "merge_unresolve" is not an alert kind; the kinds are dead_letter, .*merge_unresolved/],
+    ['alerts:\n  rules:\n    - match: { kind: [node_lost, nodes_lost] }\n', /^OMOI_CONFIG: alerts\.rules\.0\.match\.kind.*: "nodes_lost" is not an alert kind; the kinds are dead_letter, /],
     ['alerts:\n  rules:\n    - severity: urgent\n', /^OMOI_CONFIG: alerts\.rules\.0\.severity: "urgent" is not a severity; use info, warning, critical/],
     ['alerts:\n  rules:\n    - routes: [nowhere]\n', /^OMOI_CONFIG: alerts\.rules\.0\.routes: no route named "nowhere" in alerts\.routes/],
     ['alerts:\n  routes:\n    ops: { type: pager, url: "https://x" }\n', /^OMOI_CONFIG: alerts\.routes\.ops: must be a webhook/],
