@@ -271,7 +271,8 @@ async function refreshDetail() {
 function renderDetail({ ticket, tasks, joins, merge_attempts: merges }) {
   $('detail-empty').hidden = true;
   $('detail-body').hidden = false;
-  $('detail-title').replaceChildren(el('span', { class: 'id' }, ticket.id), ' ', ticket.title, ' ', badge(ticket.status));
+  $('detail-title').replaceChildren(el('span', { class: 'id' }, ticket.id), ' ', ticket.title, ' ', badge(ticket.status),
+    OPEN_TICKET.has(ticket.status) ? el('button', { type: 'button', class: 'cancel-ticket', onclick: () => cancelWork(ticket.id) }, 'cancel ticket') : null);
   const meta = [
     ['repository', ticket.repository], ['base', `${ticket.base_branch}${ticket.base_commit ? ` @ ${shortSha(ticket.base_commit)}` : ''}`],
     ['ownership', ticket.ownership], ['head', shortSha(ticket.head)], ['reason', ticket.reason || ticket.failed_reason],
@@ -339,7 +340,34 @@ function taskCard(t, join) {
       t.commit ? ` · ${shortSha(t.commit)}` : ''),
     join ? el('div', { class: 'task-meta' }, `join ${join.id}: ${Object.keys(join.completed || {}).length}/${(join.sources || []).length} sources`) : null,
     t.reason ? el('div', { class: t.status === 'blocked' ? 'reason blocked-reason' : 'reason' }, t.status === 'blocked' ? `⚠ blocked: ${t.reason}` : t.reason) : null,
+    OPEN_TASK.has(t.status) ? el('button', { type: 'button', class: 'cancel-task', onclick: () => cancelWork(t.ticket_id || state.selected, t.id) }, 'cancel') : null,
   );
+}
+
+const OPEN_TICKET = new Set(['open', 'running']);
+const OPEN_TASK = new Set(['pending', 'ready', 'waiting_for_files', 'assigned', 'running', 'blocked']);
+
+/**
+ * Cancel a ticket, or one task of it (operator), after a confirmation that asks why: its running
+ * processes are killed at once and its claims released. The server's answer shows under the title.
+ */
+async function cancelWork(ticketId, taskId) {
+  const what = taskId ? `task ${taskId} of ${ticketId}` : `ticket ${ticketId}`;
+  const reason = window.prompt(`Cancel ${what}? Its running processes are killed at once.\nReason (optional):`, '');
+  if (reason === null) return; // not confirmed
+  $('detail-answer').textContent = '';
+  await guarded(async () => {
+    const path = taskId ? `/api/tickets/${encodeURIComponent(ticketId)}/tasks/${encodeURIComponent(taskId)}/cancel` : `/api/tickets/${encodeURIComponent(ticketId)}/cancel`;
+    try {
+      const answer = await api(path, { method: 'POST', body: JSON.stringify(reason ? { reason } : {}) });
+      $('detail-answer').textContent = `cancel of ${what} accepted (message ${answer.message_id})`;
+    } catch (err) {
+      if (err instanceof Unauthorized) throw err;
+      $('detail-answer').textContent = `cancel of ${what} refused: ${err.message}`;
+    }
+    state.renderedDetail = undefined; // show the outcome as soon as it is there
+    await refreshDetail();
+  });
 }
 
 // ---- alerts --------------------------------------------------------------------------------
