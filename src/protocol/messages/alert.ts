@@ -18,6 +18,8 @@ const Comment = Type.String({ maxLength: 2000 });
 /** Who acted: a principal's name (set by HTTP from the caller's token), or the sender. */
 const By = Type.String({ minLength: 1, maxLength: 200 });
 const route = (p: { fingerprint: string }) => ({ entity: 'alert' as const, id: p.fingerprint });
+/** What a person sends to acknowledge or resolve an alert. */
+const PersonOnAlert = Type.Object({ alert_id: AlertId, fingerprint: Fingerprint, by: Type.Optional(By), comment: Type.Optional(Comment) }, { additionalProperties: false });
 
 export const AlertRaise = command({
   type: 'alert.raise',
@@ -45,7 +47,7 @@ export const AlertAcknowledge = command({
   handledBy: ActorType.AlertActor,
   ingress: true,
   route,
-  payload: Type.Object({ alert_id: AlertId, fingerprint: Fingerprint, by: Type.Optional(By), comment: Type.Optional(Comment) }, { additionalProperties: false }),
+  payload: PersonOnAlert,
   example: { alert_id: 'al-3f9a1c2b7d004e11', fingerprint: 'agent_failed:agent-7', by: 'alice', comment: 'looking at it' },
 });
 
@@ -55,7 +57,7 @@ export const AlertResolve = command({
   handledBy: ActorType.AlertActor,
   ingress: true,
   route,
-  payload: Type.Object({ alert_id: AlertId, fingerprint: Fingerprint, by: Type.Optional(By), comment: Type.Optional(Comment) }, { additionalProperties: false }),
+  payload: PersonOnAlert,
   example: { alert_id: 'al-3f9a1c2b7d004e11', fingerprint: 'agent_failed:agent-7', by: 'alice', comment: 'agent host replaced' },
 });
 
