@@ -86,7 +86,9 @@ t.test('a remote agent that stops heartbeating: agent_degraded then agent_failed
   await node.submit('agent.heartbeat', { agent_id: 'al-agent' });
   const failed = await alertOf('agent_failed:al-agent');
   t.match(failed, { kind: 'agent_failed', severity: 'critical', fields: { agent_id: 'al-agent', status: 'failed' } });
-  const degraded = (await sql<any>(node, `select * from omoi_alert where fingerprint = 'agent_degraded:al-agent'`))[0];
+  // The two alerts are separate actors: the failed one may be stored before the degraded one resolves.
+  const degraded = await waitFor('the agent_degraded alert resolved', async () =>
+    (await sql<any>(node, `select * from omoi_alert where fingerprint = 'agent_degraded:al-agent' and status = 'resolved'`))[0]);
   t.match(degraded, { status: 'resolved', resolved_by: 'auto' }, 'degraded was raised, then resolved when the agent failed');
   await new Promise((r) => setTimeout(r, 300)); // past its restart cooldown (100 ms)
   await node.submit('agent.heartbeat', { agent_id: 'al-agent' });
