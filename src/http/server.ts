@@ -22,6 +22,7 @@ import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { vendorRoutes } from './vendor.ts';
 
 const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url));
 
@@ -79,6 +80,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await alertDeliveryRoutes(api, deps);
     await alertRoutes(api, deps);
   }, { prefix: '/api' });
+  await app.register(vendorRoutes);
   await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/', wildcard: false, index: 'index.html' });
 
   await app.ready();

@@ -76,3 +76,38 @@ export async function seedEvent(db: Database, messageId: string, ticketId: strin
   await em.flush();
   return Number(row.id);
 }
+
+/**
+ * A ticket A → F1..F`fan` → J as the actors would leave it mid-run: A completed, the fan-out's
+ * tasks in the given statuses (in order: `completed` of them completed, then `running`, the rest
+ * pending), J pending behind its join `join-J`, which collected the completed ones.
+ */
+export async function seedFanOut(db: Database, ticketId: string, counts: { fan: number; completed: number; running: number }): Promise<void> {
+  const em = db.em();
+  const t0 = Date.parse('2026-01-01T10:00:00Z');
+  const at = (s: number) => new Date(t0 + s * 1000);
+  em.create(TicketEntity, {
+    id: ticketId, title: 'One, two hundred, one', repository: '/srv/repos/app', base_branch: 'main', base_commit: SHA('a'),
+    status: 'running', ownership: 'strict', resolver_command: null, check_command: null, head: null, reason: null, failed_reason: null,
+    created_at: at(0), updated_at: at(5), version: 1,
+  });
+  const task = (id: string, depends_on: string[], status: string, s: number, extra: Partial<Record<string, unknown>> = {}) =>
+    em.create(TaskEntity, {
+      ticket_id: ticketId, id, spec: { id, title: `task ${id}`, depends_on, run: `make ${id}`, phase: 'execute' }, depends_on, owns: [`src/${id}/**`],
+      status, attempt: status === 'pending' ? 0 : 1, base_commit: null, commit: null, result: null, reason: null, agent_id: null,
+      context: null, ready_since: status === 'pending' ? null : at(s), created_at: at(0), updated_at: at(s + 2), version: 1, ...extra,
+    });
+  task('A', [], 'completed', 0, { commit: SHA('1') });
+  const fan = Array.from({ length: counts.fan }, (_, i) => `F${i + 1}`);
+  fan.forEach((id, i) => task(id, ['A'], i < counts.completed ? 'completed' : i < counts.completed + counts.running ? 'running' : 'pending', 3 + (i % 7), i < counts.completed ? { commit: SHA('2') } : {}));
+  task('J', fan, 'pending', 20);
+  em.create(JoinEntity, {
+    ticket_id: ticketId, id: 'join-J', continuation: 'J', sources: fan,
+    status: 'collecting', strategy: 'combine', synthesis: null, merge_commit: null, reason: null, files: null,
+    attempts: 0, created_at: at(0), updated_at: at(9), version: 1,
+  });
+  for (const id of fan.slice(0, counts.completed)) {
+    em.create(JoinSourceEntity, { ticket_id: ticketId, join_id: 'join-J', source: id, commit: SHA('2'), result: null, completed_at: at(9) });
+  }
+  await em.flush();
+}

@@ -2,11 +2,12 @@
 // actions a person takes on them.
 import { Unauthorized, api, post } from '../lib/api.js';
 import { runAction } from '../lib/actions.js';
+import { OPEN_TASK } from '../lib/dag-graph.js';
 import { $, badge, el, shortSha } from '../lib/dom.js';
 import { spendText } from './spend.js';
+import { renderGraph } from './ticket-graph.js';
 
 const OPEN_TICKET = new Set(['open', 'running']);
-const OPEN_TASK = new Set(['pending', 'ready', 'waiting_for_files', 'assigned', 'running', 'blocked']);
 
 /** The last rendered detail, so an unchanged ticket is not re-rendered (open <details> stay open). */
 let rendered = '';
@@ -65,7 +66,11 @@ function renderDetail(detail) {
     ...blocked.map((t, i) => [i > 0 ? ', ' : '', el('span', { class: 'blocked-item' }, `${t.id} (${t.reason || 'no reason recorded'})`)]).flat(),
   );
 
-  renderTaskLevels(detail);
+  renderGraph($('dag'), detail, {
+    cancelTask: (taskId) => cancelWork(ticket.id, taskId),
+    // Without the layout library: the tasks by dependency depth, as cards.
+    fallback: (target) => renderTaskLevels(detail, target),
+  });
   renderJoins(ticket, joins);
   renderMerges(ticket, merges);
 }
@@ -89,7 +94,8 @@ export function depths(tasks) {
   return memo;
 }
 
-function renderTaskLevels({ ticket, tasks, joins }) {
+/** The tasks as cards by dependency depth, into `target`: the graph's fallback. */
+function renderTaskLevels({ ticket, tasks, joins }, target) {
   const depth = depths(tasks);
   const levels = new Map();
   for (const t of tasks) {
@@ -98,7 +104,7 @@ function renderTaskLevels({ ticket, tasks, joins }) {
     levels.get(d).push(t);
   }
   const joinByContinuation = new Map(joins.map((j) => [j.continuation, j]));
-  $('dag').replaceChildren(...[...levels.keys()].sort((a, b) => a - b).map((d) => el('div', { class: 'level' },
+  target.replaceChildren(...[...levels.keys()].sort((a, b) => a - b).map((d) => el('div', { class: 'level' },
     el('div', { class: 'level-label' }, `depth ${d}`),
     el('div', { class: 'level-tasks' }, levels.get(d).map((t) => taskCard(ticket, t, joinByContinuation.get(t.id)))),
   )));
