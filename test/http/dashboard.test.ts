@@ -41,16 +41,16 @@ t.test('the dashboard shows tickets, the DAG with statuses and blocked reasons, 
   const taskD = page.locator('.task[data-task="D"]');
   await taskD.waitFor();
   const statuses = await page.locator('.task').evaluateAll((cards) => cards.map((c) => `${c.getAttribute('data-task')}:${c.getAttribute('data-status')}`));
-  t.same(statuses, ['A:completed', 'B:completed', 'C:completed', 'D:blocked', 'E:pending'], 'every task with its status, in depth order');
+  t.same(statuses, ['A:completed', 'B:completed', 'C:completed', 'D:blocked', 'E:pending'], 'every task with its status, in the ticket\'s order');
   for (const [task, status] of [['A', 'completed'], ['D', 'blocked'], ['E', 'pending']]) {
-    t.ok(await page.locator(`.task[data-task="${task}"] .badge`, { hasText: status }).isVisible(), `task ${task} shows a visible ${status} badge`);
+    t.ok(await page.locator(`.task[data-task="${task}"] .graph-status-text`, { hasText: status }).isVisible(), `task ${task} shows a visible ${status} status`);
   }
-  const levels = await page.locator('.level').evaluateAll((ls) => ls.map((l) => Array.from(l.querySelectorAll('.task') as Iterable<{ getAttribute(name: string): string | null }>).map((c) => c.getAttribute('data-task')).join(',')));
-  t.same(levels, ['A', 'B,C', 'D', 'E'], 'tasks grouped by dependency depth');
+  const edges = await page.locator('svg.graph .graph-edge').evaluateAll((es) => es.map((e) => e.getAttribute('data-edge')).sort());
+  t.same(edges, ['join:join-D->task:D', 'task:A->task:B', 'task:A->task:C', 'task:B->join:join-D', 'task:C->join:join-D', 'task:D->task:E'], 'the dependencies drawn as edges, through the join');
 
-  const blockedReason = page.locator('.task[data-task="D"] .blocked-reason');
+  const blockedReason = page.locator('.task[data-task="D"] .graph-reason');
   t.ok(await blockedReason.isVisible(), 'the blocked reason is visible on the task');
-  t.match(await blockedReason.innerText(), /merge_conflict/);
+  t.match(await blockedReason.textContent(), /merge_conflict/);
   t.match(await page.locator('#detail-blocked').innerText(), /D \(merge_conflict\)/, 'and summarised above the DAG');
 
   const join = page.locator('#joins tr[data-join="join-D"]');
