@@ -140,6 +140,12 @@ t.test('a 1 → 200 → 1 ticket at phone width: one group node with its counts,
   t.ok(await pageOverflow(page) <= 0, 'the page does not scroll sideways at 375 px');
   await page.screenshot({ path: `${SCREENSHOTS}-fan-phone.png`, fullPage: true });
   await page.locator('#dag').screenshot({ path: `${SCREENSHOTS}-fan-phone-graph.png` });
+  const svgWidth = () => page.locator('svg.graph').evaluate((e) => Number(e.getAttribute('width')));
+  const before = await svgWidth();
+  await page.locator('.graph-zoom-in').click();
+  t.ok(Math.abs((await svgWidth()) - before * 1.25) <= 2, 'zoomed in inside its box');
+  t.ok(await pageOverflow(page) <= 0, 'the page still does not scroll sideways');
+  await page.locator('.graph-zoom-fit').click();
 
   // Opened with the keyboard: every member inside the group, then closed again.
   await group.locator('.graph-toggle').focus();
@@ -204,9 +210,18 @@ t.test('without the layout library the tasks are shown by dependency depth, with
   const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const problems = watchErrors(page, { noFeed: true });
-  await page.route('**/vendor/elk.bundled.js', (route) => route.fulfill({ status: 503, body: 'gone' }));
+  let answer: () => void = () => {};
+  const answered = new Promise<void>((resolve) => { answer = resolve; });
+  await page.route('**/vendor/elk.bundled.js', async (route) => {
+    await answered;
+    await route.fulfill({ status: 503, body: 'gone' });
+  });
   await page.goto(`${node.url}/#token=${encodeURIComponent(TOKEN)}&ticket=T-diamond`);
+  await page.locator('#dag .graph-status', { hasText: 'Laying out 5 tasks…' }).waitFor();
+  t.pass('while the library loads, the panel says so');
+  answer();
   await page.locator('#dag .graph-error').waitFor();
+  t.ok(await page.locator('#dag .graph-status').isHidden(), 'and stops saying it');
   t.match(await page.locator('#dag .graph-error').innerText(), /The graph could not be drawn \(the layout library .* could not be loaded\)/);
   const levels = await page.locator('#dag .level').evaluateAll((ls) => ls.map((l) => Array.from(l.querySelectorAll('.task') as ArrayLike<any>).map((c) => c.getAttribute('data-task')).join(',')));
   t.same(levels, ['A', 'B,C', 'D', 'E'], 'the task cards by depth instead');
