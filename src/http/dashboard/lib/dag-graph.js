@@ -67,6 +67,8 @@ export function graphModel(detail, expanded = new Set(), now = Date.now()) {
   const groups = [];
   for (const [signature, members] of bySignature) {
     if (members.length <= GROUP_THRESHOLD) continue;
+    // In the order people number them (F2 before F10), whatever order the rows came in.
+    members.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
     const id = groupId(signature);
     const group = { key: `group:${id}`, kind: 'group', id, members, expanded: expanded.has(id), counts: countStatuses(members) };
     groups.push(group);

@@ -242,8 +242,10 @@ function drawLayout(st, model, layout) {
   }
   if (focusKey) {
     const again = st.viewport.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
-    if (again) again.focus({ preventScroll: true });
+    // Scrolled to only when it was opened or closed (its place moved under the reader's eyes).
+    if (again) again.focus({ preventScroll: !st.reveal });
   }
+  st.reveal = false;
 }
 
 function arrowMarkers() {
@@ -428,6 +430,7 @@ function toggleGroup(st, groupId) {
   if (open.has(groupId)) open.delete(groupId);
   else open.add(groupId);
   st.expanded.set(st.ticketId, open);
+  st.reveal = true;
   draw(st);
 }
 
