@@ -201,6 +201,17 @@ t.test('keyboard: Tab reaches a node, Enter opens its task page; a blocked join 
   await page.keyboard.press(' ');
   await page.waitForFunction(() => location.hash === '#/tickets/T-diamond/tasks/D');
   t.pass('and so does Space');
+
+  // A new task is a new structure: laid out again, with the new node and its edge.
+  await page.goBack();
+  await page.locator('svg.graph [data-task="E"]').waitFor();
+  await page.evaluate(() => { document.querySelector('svg.graph').graphMark = 'old layout'; });
+  await node.db.em().getConnection().execute(`insert into omoi_task (ticket_id, id, spec, depends_on, owns, status, attempt, created_at, updated_at)
+    values ('T-diamond', 'F', '{"id":"F","title":"task F","run":"make F"}', '["E"]', '[]', 'pending', 0, now(), now())`);
+  await seedEvent(node.db, 'diamond-grows', 'T-diamond', 'task.added');
+  await page.locator('svg.graph [data-task="F"][data-status="pending"]').waitFor();
+  t.equal(await page.evaluate(() => document.querySelector('svg.graph').graphMark ?? null), null, 'a new drawing');
+  t.equal(await page.locator('svg.graph [data-edge="task:E->task:F"]').count(), 1, 'with the new edge');
   t.same(problems, [], 'no console errors');
 });
 
