@@ -7,10 +7,12 @@ const require = createRequire(import.meta.url);
 /**
  * Third-party browser code the dashboard loads, served from node_modules as installed (no copy
  * in the repository, no build step): the path the page asks for → the package file.
- * elkjs' bundle is a UMD script that defines `ELK` (views/ticket-graph.js loads it lazily).
+ * elkjs' bundle is a UMD script that defines `ELK` (views/ticket-graph.js loads it lazily); its
+ * worker script runs the layouts off the page's thread.
  */
 const VENDOR_FILES: Readonly<Record<string, string>> = {
   'elk.bundled.js': 'elkjs/lib/elk.bundled.js',
+  'elk-worker.min.js': 'elkjs/lib/elk-worker.min.js',
 };
 
 /**

@@ -47,6 +47,9 @@ t.test('the node serves the layout library without a token, as script, under the
   t.match(res.headers['content-type'], /^text\/javascript/, 'served as JavaScript');
   t.match(res.headers['content-security-policy'], /default-src 'self'/, 'under the dashboard\'s policy');
   t.match(res.text, /g\.ELK = f\(\)/, 'the UMD bundle that defines ELK');
+  const worker = await request(node.url, 'GET', '/vendor/elk-worker.min.js', { token: null });
+  t.equal(worker.status, 200, 'and its worker script');
+  t.match(worker.headers['content-type'], /^text\/javascript/);
   t.equal((await request(node.url, 'GET', '/vendor/elk-worker.js', { token: null })).status, 404, 'nothing else of node_modules');
 });
 
@@ -73,10 +76,15 @@ t.test('a running DAG is recoloured live from the event stream, in place: no rel
   const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const problems = watchErrors(page);
+  const vendor: string[] = [];
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname.startsWith('/vendor/')) vendor.push(new URL(r.url()).pathname);
+  });
   await page.goto(`${node.httpUrl}/#token=${encodeURIComponent(node.apiToken)}&ticket=T-live`);
   await page.locator('#live-state', { hasText: 'live' }).waitFor();
   const nodeA = page.locator('svg.graph [data-task="A"]');
   await page.locator('svg.graph [data-task="A"][data-status="running"]').waitFor();
+  t.same(vendor, ['/vendor/elk.bundled.js', '/vendor/elk-worker.min.js'], 'the library loaded once, the layout done in its worker');
   const join = page.locator('svg.graph [data-join="join-J"]');
   t.equal(await join.getAttribute('data-status'), 'collecting', 'the join is drawn as its own node, collecting');
   t.same(await join.locator('text').allTextContents(), ['join-J', '0/2 · collecting'], 'with collected/of and its state');
@@ -238,4 +246,18 @@ t.test('without the layout library the tasks are shown by dependency depth, with
   t.same(levels, ['A', 'B,C', 'D', 'E'], 'the task cards by depth instead');
   t.equal(await page.locator('#dag .task[data-task="E"] .cancel-task').count(), 1, 'with their cancel buttons');
   t.same(problems.filter((p) => !/elk\.bundled\.js/.test(p)), [], 'no console errors but the failed load');
+});
+
+t.test('when the layout worker cannot start, the page lays the graph out itself', async (t) => {
+  const node = await startTestNode(t);
+  await seedBlockedDiamond(node.db, 'T-diamond');
+  const browser = await launchChromium(t);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems = watchErrors(page, { noFeed: true });
+  await page.route('**/vendor/elk-worker.min.js', (route) => route.fulfill({ status: 503, body: 'gone' }));
+  await page.goto(`${node.url}/#token=${encodeURIComponent(TOKEN)}&ticket=T-diamond`);
+  await page.locator('svg.graph [data-task="E"][data-status="pending"]').waitFor();
+  t.equal(await page.locator('svg.graph .graph-edge').count(), 6, 'every edge drawn');
+  t.ok(await page.locator('#dag .graph-error').isHidden(), 'no error shown');
+  t.same(problems.filter((p) => !/elk-worker\.min\.js/.test(p)), [], 'no console errors but the failed worker');
 });

@@ -9,6 +9,7 @@ import { GROUP_THRESHOLD, JOIN_STATUSES, OPEN_TASK, TASK_STATUSES, countsText, g
 import { navigate } from '../lib/router.js';
 
 const ELK_URL = '/vendor/elk.bundled.js';
+const ELK_WORKER_URL = '/vendor/elk-worker.min.js';
 /** After a failed load, the library is asked for again no sooner than this. */
 const ELK_RETRY_MS = 30_000;
 const TASK = { w: 184, h: 58 };
@@ -31,11 +32,11 @@ function loadElk() {
   elkFailedAt = 0;
   elk = new Promise((resolve, reject) => {
     if (window.ELK) {
-      resolve(new window.ELK());
+      resolve(layoutEngine(window.ELK));
       return;
     }
     const script = el('script', { src: ELK_URL });
-    script.addEventListener('load', () => (window.ELK ? resolve(new window.ELK()) : reject(new Error(`${ELK_URL} did not define ELK`))));
+    script.addEventListener('load', () => (window.ELK ? resolve(layoutEngine(window.ELK)) : reject(new Error(`${ELK_URL} did not define ELK`))));
     script.addEventListener('error', () => {
       script.remove();
       reject(new Error(`the layout library (${ELK_URL}) could not be loaded`));
@@ -44,6 +45,46 @@ function loadElk() {
   });
   elk.catch(() => { elkFailedAt = Date.now(); });
   return elk;
+}
+
+/**
+ * `{ layout(graph) }`: ELK in a Web Worker, so a big layout never freezes the page; on the page's
+ * own thread when the worker cannot start or dies (elkjs gives no answer then: its error is
+ * watched here, and the layout asked again of the in-page engine).
+ */
+function layoutEngine(ELK) {
+  let inPage = null;
+  const onPage = (graph) => (inPage ??= new ELK()).layout(graph);
+  let broken = false;
+  let failed = () => {};
+  const workerFailed = new Promise((_, reject) => { failed = reject; });
+  workerFailed.catch(() => {});
+  let engine;
+  try {
+    engine = new ELK({
+      workerFactory: () => {
+        const worker = new Worker(ELK_WORKER_URL);
+        worker.addEventListener('error', (e) => {
+          e.preventDefault();
+          broken = true;
+          worker.terminate();
+          failed(new Error('the layout worker failed'));
+        });
+        return worker;
+      },
+    });
+  } catch {
+    return { layout: onPage };
+  }
+  return {
+    layout(graph) {
+      if (broken) return onPage(graph);
+      return Promise.race([engine.layout(graph), workerFailed]).catch((err) => {
+        if (broken) return onPage(graph);
+        throw err;
+      });
+    },
+  };
 }
 
 /**
