@@ -45,8 +45,8 @@ import { Rejections } from './messaging/rejections.ts';
 import { ensureStreams, partitionConsumer, ROUTER_CONSUMER, storageReplicas } from './messaging/streams.ts';
 import { Metrics } from './metrics.ts';
 import { decideIsolation } from './sandbox/index.ts';
-import { openDatabase, RetentionSweep, type Database } from './persistence/index.ts';
-import { encode, lookup, makeEnvelope, parseJson, partitionOf, Streams, Subjects, validatePayload, ProtocolError, type CommandDef, type PayloadOf } from './protocol/index.ts';
+import { openDatabase, recordEvent, RetentionSweep, type Database } from './persistence/index.ts';
+import { encode, lookup, makeEnvelope, parseJson, partitionOf, Streams, Subjects, validatePayload, ProtocolError, type CommandDef, type Envelope, type PayloadOf } from './protocol/index.ts';
 
 /** A running node. `stop()` is graceful and idempotent. */
 export interface OmoiNode {
@@ -148,7 +148,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       },
     });
     cleanup.push(useRemoteBreakers(config.dataDir, breakers)); // clones and fetches of this node's git remotes
-    const report = supervisionReporter(js, config.nodeId, log);
+    const report = supervisionReporter(js, db, config.nodeId, log);
     const runtime = new ActorRuntime({
       db, log, metrics, report,
       supervision: config,
@@ -408,16 +408,24 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
   }
 }
 
-/** Best-effort event outside any partition transaction (node lifecycle, supervision). */
-function publishDirect(js: JetStreamClient, source: string, log: Logger, type: string, payload: Record<string, unknown>): void {
+/** Best-effort event outside any partition transaction (node lifecycle, supervision); returns its envelope. */
+function publishDirect(js: JetStreamClient, source: string, log: Logger, type: string, payload: Record<string, unknown>): Envelope {
   const env = makeEnvelope(type, validatePayload(type, payload), { source });
   js.publish(Subjects.event(type), encode(env), { msgID: env.id }).catch((e) => log.warn({ err: errorMessage(e), type }, 'could not publish event'));
+  return env;
 }
 
-function supervisionReporter(js: JetStreamClient, source: string, log: Logger) {
+/**
+ * Each crash, restart and escalation of this node's actors, as an `actor.supervision` event
+ * (an escalation becomes an `actor_escalated` alert, src/alerts) and a row of the event log
+ * for `GET /api/supervision`; both best effort (a crash may come from the database being down).
+ */
+function supervisionReporter(js: JetStreamClient, db: Database, nodeId: string, log: Logger) {
+  // One insert at a time, so the log keeps the order they happened in (a crash, then its restart).
+  let recorded: Promise<void> = Promise.resolve();
   return (r: SupervisionReport) => {
-    const publish = (type: string, payload: Record<string, unknown>) => publishDirect(js, source, log, type, payload);
-    publish('actor.supervision', { ...r }); // an escalation becomes an `actor_escalated` alert (src/alerts)
+    const env = publishDirect(js, nodeId, log, 'actor.supervision', { ...r, node_id: nodeId });
+    recorded = recorded.then(() => recordEvent(db, env.id, env)).catch((e) => log.warn({ err: errorMessage(e) }, 'could not record a supervision event'));
   };
 }
 
