@@ -286,6 +286,8 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // One transaction serves the batches of every partition this node holds (group commit).
     const committer: GroupCommitter = new GroupCommitter({ db, log, leases: { epoch: (p) => leases.epoch(p), assertHeld: (em, e) => leases.assertHeld(em, e) }, dispatch: runtime.dispatch, outbox, partitions: config.partitions, nodeId: config.nodeId });
     let httpUrl: string | undefined;
+    /** `node.status` `started` was published: changes of the partitions held are announced from then on. */
+    let announced = false;
     const leases: LeaseManager = new LeaseManager({
       db, log, nodeId: config.nodeId, partitions: config.partitions, heartbeatMs: config.heartbeatMs, httpUrl: () => httpUrl,
       onAcquired: async (partition) => {
@@ -315,6 +317,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       },
       // A node that stopped heartbeating without releasing its partitions: a `node_lost` alert.
       onNodeLost: (node, partitions) => publishDirect(js, config.nodeId, log, 'node.lost', { node_id: node, by: config.nodeId, partitions }),
+      // Once started (announced below), each change of what it holds: the cluster view follows rebalancing as it happens.
+      onHeldChanged: (owned) => {
+        if (announced) publishDirect(js, config.nodeId, log, 'node.status', { node_id: config.nodeId, status: 'partitions', partitions: owned });
+      },
     });
     await leases.start();
     // Committed effects are re-driven continuously, not only when a partition worker starts.
@@ -332,6 +338,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     log.info({ partitions: leases.owned().length }, 'partition leases acquired');
     const announce = (status: string) => publishDirect(js, config.nodeId, log, 'node.status', { node_id: config.nodeId, status, partitions: leases.owned() });
     announce('started');
+    announced = true;
 
     // 5. Ingress: outside commands are validated (remote agents' signatures checked) and routed to partitions, each one audited
     const audit = new PostgresAuditLog({ db, log });

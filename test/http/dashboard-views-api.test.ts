@@ -10,7 +10,7 @@ import { agentOfNode } from '../../src/actors/local-agent.ts';
 import type { OmoiNode } from '../../src/bootstrap.ts';
 import { armCrash } from '../../src/failpoints.ts';
 import { makeRepo, waitFor } from '../harness/index.ts';
-import { withCluster, withNode } from '../harness/node.ts';
+import { withClient, withCluster, withNode } from '../harness/node.ts';
 import { task, waitTask, waitTicket } from '../flow/helpers.ts';
 
 const cluster = await withCluster(t);
@@ -25,6 +25,10 @@ async function get(node: OmoiNode, url: string): Promise<{ status: number; json:
 }
 
 t.test('cluster: two nodes split the partitions; one that stops heartbeating shows as a failover', async (t) => {
+  const client = await withClient(t, cluster);
+  const statuses: Array<{ node_id: string; status: string; partitions: number[] }> = [];
+  const sub = client.subscribe('omoi.evt.node.status', { callback: (_err, m) => statuses.push(JSON.parse(m.string()).payload) });
+  t.teardown(() => sub.unsubscribe());
   const secondId = `views-b-${Math.random().toString(36).slice(2, 6)}`;
   const second = await withNode(t, cluster, { nodeId: secondId });
   const split = await waitFor('the partitions split two and two', async () => {
@@ -43,6 +47,9 @@ t.test('cluster: two nodes split the partitions; one that stops heartbeating sho
     t.match(lease.lag, { pending: Number, ack_pending: Number }, `partition ${lease.partition}: its consumer's lag`);
   }
   t.type(split.lag?.total, 'number', 'the lag totals are still there');
+  const given = await waitFor('the first node announces what it holds after giving two back', () =>
+    statuses.find((s) => s.node_id === first.config.nodeId && s.status === 'partitions' && s.partitions.length === 2));
+  t.same(given.partitions, split.nodes.find((n: any) => n.id === first.config.nodeId).partitions, 'node.status partitions: what it holds now');
 
   second.leases.stop(); // silent from now on: its leases expire and the first node takes them over
   const after = await waitFor('the failovers of the second node', async () => {

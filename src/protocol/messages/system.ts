@@ -35,7 +35,7 @@ export const SupervisionEvent = event({
 
 export const NodeStatus = event({
   type: 'node.status',
-  description: 'A node started, stopped, or gained/lost partitions.',
+  description: 'A node `started`, is `stopping`, or the partitions it holds changed (`partitions`: after a lease heartbeat that took, gave back or lost some); `partitions` lists what it holds.',
   consumers: OBSERVERS,
   payload: Type.Object({ node_id: Type.String(), status: Type.String(), partitions: Type.Array(Type.Integer()) }),
   example: { node_id: 'host-7070', status: 'started', partitions: [0, 1, 2] },
