@@ -1,9 +1,11 @@
 // The cluster, supervision and agent views in headless Chromium against real nodes: the cluster
 // view, left open while a second node joins, shows that node and the partitions it takes without
-// a reload; the agent view is reached from the overview's agents table. Screenshots are kept in
-// /tmp as test artifacts.
+// a reload; the supervision view shows what its actors did; the agent view is reached from the
+// overview's agents table. Screenshots are kept as test artifacts: /tmp/omoi-dashboard-cluster.png
+// (and -375.png, 375 px wide), /tmp/omoi-dashboard-supervision.png, /tmp/omoi-dashboard-agent.png.
 import t from 'tap';
 import { agentOfNode } from '../../src/actors/local-agent.ts';
+import { recordEvent } from '../../src/persistence/index.ts';
 import { launchChromium } from '../harness/browser.ts';
 import { waitFor } from '../harness/index.ts';
 import { withCluster, withNode } from '../harness/node.ts';
@@ -61,6 +63,19 @@ t.test('the cluster view shows a node that joins, with its partitions, without a
   await page.locator('nav.views a[data-view="#/supervision"]').click();
   await page.locator('#supervision-empty').waitFor();
   t.ok(await page.locator('#supervision-empty').isVisible(), 'the supervision view says nothing happened');
+  // Then an actor crashes and escalates (rows as the node records them): the view shows them on its next reload.
+  const supervision = (id: string, action: string, restarts: number) => recordEvent(first.db, id, {
+    type: 'actor.supervision', time: new Date().toISOString(),
+    payload: { actor: 'TicketActor', entity: 'T-crash', node_id: 'view-node-a', action, error: `boom ${id}`, restarts },
+  });
+  await supervision('sv-1', 'crashed', 1);
+  await supervision('sv-2', 'escalated', 1);
+  const group = page.locator('#supervision-groups tr[data-entity="T-crash"]');
+  await group.waitFor({ timeout: 15_000 });
+  t.match(await group.innerText(), /view-node-a\s+T-crash\s+TicketActor\s+1\s+0\s+1\s+boom sv-2/, 'per entity: crashed 1, restarted 0, escalated 1, the latest error');
+  t.same(await page.locator('#supervision-events li').evaluateAll((li) => li.map((l) => (l as unknown as { dataset: Record<string, string> }).dataset.action)), ['escalated', 'crashed'], 'the events, newest first');
+  t.notOk(await page.locator('#supervision-empty').isVisible(), 'no longer empty');
+  await page.screenshot({ path: '/tmp/omoi-dashboard-supervision.png', fullPage: true });
 
   // The overview's agents table links to the agent view.
   const agentId = agentOfNode('view-node-a');
@@ -71,6 +86,14 @@ t.test('the cluster view shows a node that joins, with its partitions, without a
   t.match(await page.locator('#agent-title').innerText(), new RegExp(`Agent ${agentId}`));
   t.match(await page.locator('#agent-meta dd[data-field="last heartbeat"]').innerText(), /only the last one is kept|none yet/, 'says only the last heartbeat is kept');
   t.ok(await page.locator('#agent-current-empty').isVisible(), 'no attempt running, and it says so');
+  await page.screenshot({ path: '/tmp/omoi-dashboard-agent.png', fullPage: true });
+
+  // An agent that does not exist: the view says so (the browser logs the 404 itself).
+  await page.evaluate('location.hash = "#/agents/nobody"');
+  await page.locator('#agent-error', { hasText: 'No agent nobody.' }).waitFor();
+  t.pass('an unknown agent: its error state');
+  const expected404 = /Failed to load resource: the server responded with a status of 404/;
+  problems.splice(0, problems.length, ...problems.filter((p) => !expected404.test(p)));
 
   t.same(problems, [], 'no errors in the page or its console');
 });
