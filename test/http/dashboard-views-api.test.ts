@@ -27,7 +27,7 @@ async function get(node: OmoiNode, url: string): Promise<{ status: number; json:
 t.test('cluster: two nodes split the partitions; one that stops heartbeating shows as a failover', async (t) => {
   const client = await withClient(t, cluster);
   const statuses: Array<{ node_id: string; status: string; partitions: number[] }> = [];
-  const sub = client.subscribe('omoi.evt.node.status', { callback: (_err, m) => statuses.push(JSON.parse(m.string()).payload) });
+  const sub = client.subscribe('omoi.evt.node.status', { callback: (_err, m) => { statuses.push(JSON.parse(m.string()).payload); } });
   t.teardown(() => sub.unsubscribe());
   const secondId = `views-b-${Math.random().toString(36).slice(2, 6)}`;
   const second = await withNode(t, cluster, { nodeId: secondId });
