@@ -10,6 +10,7 @@ import { MAX_MESSAGE_BYTES } from '../protocol/index.ts';
 import { guardApi, type RouteAccess } from './access.ts';
 import type { HttpDeps } from './deps.ts';
 import { badRequest, errorReply } from './error-reply.ts';
+import { agentDetailRoutes } from './routes/agent-detail.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { alertDeliveryRoutes } from './routes/alert-deliveries.ts';
 import { alertRoutes } from './routes/alerts.ts';
@@ -20,6 +21,7 @@ import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventStreamRoutes } from './routes/event-stream.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { supervisionRoutes } from './routes/supervision.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
@@ -71,8 +73,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await eventRoutes(api, deps);
     await eventStreamRoutes(api, deps);
     await agentRoutes(api, deps);
+    await agentDetailRoutes(api, deps);
     await deadLetterRoutes(api, deps);
     await clusterRoutes(api, deps);
+    await supervisionRoutes(api, deps);
     await breakerRoutes(api, deps);
     await tokenRoutes(api, deps);
     await auditRoutes(api, deps);
