@@ -59,6 +59,20 @@ export interface CommandMapping {
 /** What an OpenAPI operation says about the command it submits (`x-omoi-command`). */
 export interface CommandExtension { type: string; params?: Record<string, string>; body_at?: string; set_by_node?: string[]; optional?: string[] }
 
+/** A route's command: what `submitCommand` sends, and the schema parts that document it. */
+export interface CommandRoute {
+  type: CommandType;
+  origin: PayloadOrigin;
+  schema: { description: string; params?: TSchema; body?: TSchema; headers: TSchema; 'x-omoi-command': CommandExtension };
+}
+
+/** Every command mapping a route declared (by its JSON), so a test can find one left out of the document. */
+const declared = new Map<string, CommandExtension>();
+
+export function declaredCommandRoutes(): CommandExtension[] {
+  return [...declared.values()];
+}
+
 /**
  * The schema parts of a route that submits `type`, derived from the protocol's payload schema
  * (never written twice): the path parameters (their payload fields' schemas), the body (the
@@ -66,10 +80,7 @@ export interface CommandExtension { type: string; params?: Record<string, string
  * and `x-omoi-command` naming the command and the mapping. `origin` is what `submitCommand`
  * needs to name a bad field as the client sent it.
  */
-export function commandRoute(type: CommandType, how: CommandMapping = {}): {
-  origin: PayloadOrigin;
-  schema: { description: string; params?: TSchema; body?: TSchema; headers: TSchema; 'x-omoi-command': CommandExtension };
-} {
+export function commandRoute(type: CommandType, how: CommandMapping = {}): CommandRoute {
   const def = lookup(type);
   if (def?.kind !== 'command' || !def.ingress) throw new Error(`${type} is not a command clients may send`);
   const payload = def.payload;
@@ -77,20 +88,23 @@ export function commandRoute(type: CommandType, how: CommandMapping = {}): {
   const params = how.params ?? {};
   const fromPath = Object.entries(params).map(([field, param]) => [param, propertyOf(type, payload, field)] as const);
   const body = how.noBody ? undefined : bodySchema(type, payload, how);
+  const extension: CommandExtension = {
+    type,
+    ...(how.params ? { params: how.params } : {}),
+    ...(how.bodyAt ? { body_at: how.bodyAt } : {}),
+    ...(how.setByNode ? { set_by_node: how.setByNode } : {}),
+    ...(how.optional ? { optional: how.optional } : {}),
+  };
+  declared.set(JSON.stringify(extension), extension);
   return {
+    type,
     origin: { ...(how.params ? { params: how.params } : {}), ...(how.bodyAt ? { bodyAt: `/${how.bodyAt}` } : {}) },
     schema: {
       description: def.description,
       ...(fromPath.length ? { params: Type.Object(Object.fromEntries(fromPath)) } : {}),
       ...(body ? { body } : {}),
       headers: IdempotencyHeader,
-      'x-omoi-command': {
-        type,
-        ...(how.params ? { params: how.params } : {}),
-        ...(how.bodyAt ? { body_at: how.bodyAt } : {}),
-        ...(how.setByNode ? { set_by_node: how.setByNode } : {}),
-        ...(how.optional ? { optional: how.optional } : {}),
-      },
+      'x-omoi-command': extension,
     },
   };
 }

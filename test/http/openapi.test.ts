@@ -3,6 +3,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import t from 'tap';
 import { generateOpenApiDocument, OPENAPI_DOC_PATH } from '../../src/cli/index.ts';
+import { declaredCommandRoutes } from '../../src/http/api-schema.ts';
 import { lookup } from '../../src/protocol/index.ts';
 import { request, send, startTestNode, TOKEN, type TestNode } from './helpers.ts';
 
@@ -152,6 +153,10 @@ t.test('each command route documents the protocol payload it submits, and the se
   const doc = (await request(node.url, 'GET', '/api/openapi.json')).json;
   const commandOps = operations(doc).filter((o) => o.op['x-omoi-command']);
   t.ok(commandOps.length >= 15, 'the command routes are marked');
+  const documented = commandOps.map((o) => JSON.stringify(o.op['x-omoi-command']));
+  for (const mapping of declaredCommandRoutes()) {
+    t.ok(documented.includes(JSON.stringify(mapping)), `${mapping.type}: a route submits it (commandRoute), so its schema is in the document (spread \`.schema\` into the route's schema)`);
+  }
   for (const { method, path, op } of commandOps) {
     const command = op['x-omoi-command'];
     const at = `${method} ${path} (${command.type})`;

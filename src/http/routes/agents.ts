@@ -53,7 +53,7 @@ export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise
     const body = bodyObject(req.body);
     const keys = generateAgentKeyPair();
     const agent_id = body.agent_id === undefined ? newAgentId() : body.agent_id;
-    const { id } = await submitCommand(deps, req, 'agent.register', { ...body, agent_id, public_key: keys.publicKey }, register.origin);
+    const { id } = await submitCommand(deps, req, register, { ...body, agent_id, public_key: keys.publicKey });
     return reply.code(201).send({ agent_id, message_id: id, public_key: keys.publicKey, private_key: keys.privateKey });
   });
 
@@ -62,7 +62,7 @@ export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise
     schema: { summary: 'A heartbeat on an agent\'s behalf', tags, ...heartbeat.schema, response: { 202: Accepted({ agent_id: Id }) } },
   }, async (req, reply) => {
     const agent_id = paramString(req.params, 'id');
-    const { id } = await submitCommand(deps, req, 'agent.heartbeat', { ...bodyObject(req.body), agent_id }, heartbeat.origin);
+    const { id } = await submitCommand(deps, req, heartbeat, { ...bodyObject(req.body), agent_id });
     return reply.code(202).send({ agent_id, message_id: id });
   });
 
@@ -84,7 +84,7 @@ export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise
     if (!agent || agent.status === 'removed') throw new NotFoundError('agent', agent_id);
     if (agent.kind !== 'remote') throw new ConflictError('agent_not_rotatable', `agent ${agent_id} is a node's own agent: it has no key to rotate`);
     const keys = generateAgentKeyPair();
-    const { id } = await submitCommand(deps, req, 'agent.rotate_key', { agent_id, public_key: keys.publicKey }, rotateKey.origin);
+    const { id } = await submitCommand(deps, req, rotateKey, { agent_id, public_key: keys.publicKey });
     return reply.code(202).send({ agent_id, message_id: id, public_key: keys.publicKey, private_key: keys.privateKey });
   });
 
@@ -94,7 +94,7 @@ export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise
     schema: { summary: 'Raise, change or clear an agent\'s budget', tags, ...setBudget.schema, response: { 202: Accepted({ agent_id: Id }) } },
   }, async (req, reply) => {
     const agent_id = paramString(req.params, 'id');
-    const { id } = await submitCommand(deps, req, 'agent.set_budget', { ...bodyObject(req.body), agent_id }, setBudget.origin);
+    const { id } = await submitCommand(deps, req, setBudget, { ...bodyObject(req.body), agent_id });
     return reply.code(202).send({ agent_id, message_id: id });
   });
 
@@ -103,7 +103,7 @@ export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise
     schema: { summary: 'Deregister an agent; its running tasks return to the queue', tags, ...deregister.schema, response: { 202: Accepted({ agent_id: Id }) } },
   }, async (req, reply) => {
     const agent_id = paramString(req.params, 'id');
-    const { id } = await submitCommand(deps, req, 'agent.deregister', { ...bodyObject(req.body), agent_id }, deregister.origin);
+    const { id } = await submitCommand(deps, req, deregister, { ...bodyObject(req.body), agent_id });
     return reply.code(202).send({ agent_id, message_id: id });
   });
 }

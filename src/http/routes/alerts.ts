@@ -71,7 +71,7 @@ export async function alertRoutes(app: FastifyInstance, deps: HttpDeps): Promise
       const body = bodyObject(req.body);
       const alert = await deps.alerts.actionable(alert_id, action);
       const payload = { ...body, alert_id, fingerprint: alert.fingerprint, by: req.principal?.name ?? 'unknown' };
-      const { id } = await submitCommand(deps, req, type, payload, command.origin);
+      const { id } = await submitCommand(deps, req, command, payload);
       return reply.code(202).send({ alert_id, action, message_id: id });
     });
   }

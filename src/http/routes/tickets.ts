@@ -97,7 +97,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
   }, async (req, reply) => {
     const body = bodyObject(req.body);
     const payload = { ...body, ticket_id: body.ticket_id === undefined ? newTicketId() : body.ticket_id };
-    const { id } = await submitCommand(deps, req, 'ticket.create', payload, create.origin);
+    const { id } = await submitCommand(deps, req, create, payload);
     return reply.code(202).send({ ticket_id: payload.ticket_id, message_id: id });
   });
 
@@ -106,7 +106,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     schema: { summary: 'Cancel a ticket', tags, ...cancel.schema, response: { 202: Accepted({ ticket_id: Id }) } },
   }, async (req, reply) => {
     const ticket_id = paramString(req.params, 'id');
-    const { id } = await submitCommand(deps, req, 'ticket.cancel', { ...bodyObject(req.body), ticket_id }, cancel.origin);
+    const { id } = await submitCommand(deps, req, cancel, { ...bodyObject(req.body), ticket_id });
     return reply.code(202).send({ ticket_id, message_id: id });
   });
 
@@ -116,7 +116,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     schema: { summary: 'Raise, change or clear a ticket\'s budget', tags, ...setBudget.schema, response: { 202: Accepted({ ticket_id: Id }) } },
   }, async (req, reply) => {
     const ticket_id = paramString(req.params, 'id');
-    const { id } = await submitCommand(deps, req, 'ticket.set_budget', { ...bodyObject(req.body), ticket_id }, setBudget.origin);
+    const { id } = await submitCommand(deps, req, setBudget, { ...bodyObject(req.body), ticket_id });
     return reply.code(202).send({ ticket_id, message_id: id });
   });
 
@@ -126,7 +126,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
   }, async (req, reply) => {
     const ticket_id = paramString(req.params, 'id');
     const task = bodyObject(req.body);
-    const { id } = await submitCommand(deps, req, 'task.add', { ticket_id, task }, addTask.origin);
+    const { id } = await submitCommand(deps, req, addTask, { ticket_id, task });
     return reply.code(202).send({ ticket_id, task_id: task.id, message_id: id });
   });
 
@@ -139,7 +139,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
       const ticket_id = paramString(req.params, 'id');
       const task_id = paramString(req.params, 'task');
       const payload = { ...bodyObject(req.body), ticket_id, task_id };
-      const { id } = await submitCommand(deps, req, type, payload, command.origin);
+      const { id } = await submitCommand(deps, req, command, payload);
       return reply.code(202).send({ ticket_id, task_id, message_id: id });
     });
   }
@@ -151,7 +151,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     const ticket_id = paramString(req.params, 'id');
     const join_id = paramString(req.params, 'join');
     const payload = { ...bodyObject(req.body), ticket_id, join_id };
-    const { id } = await submitCommand(deps, req, 'merge.resolve', payload, resolveJoin.origin);
+    const { id } = await submitCommand(deps, req, resolveJoin, payload);
     return reply.code(202).send({ ticket_id, join_id, message_id: id });
   });
 }
