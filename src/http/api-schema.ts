@@ -22,14 +22,17 @@ export function errorAnswer(description: string): { $ref: string; description: s
   return { $ref: 'ErrorReply#', description };
 }
 
-/** A row of a table as JSON (dates as ISO strings); the table's columns are in docs/architecture.md. */
+/** A row of a table as JSON (dates as ISO strings); its columns are its entity's (src/persistence/entities/). */
 export function Row(description: string): TSchema {
   return Type.Object({}, { additionalProperties: true, description });
 }
 
-/** `?limit=` as the routes read it (request-input.ts `queryInt`). */
-export function Limit(max: number, byDefault: number): TSchema {
-  return Type.Integer({ minimum: 1, maximum: max, default: byDefault, description: `at most this many (1 to ${max})` });
+/** The bounds of a `?limit=`: given to request-input.ts `queryInt` and documented by `Limit`. */
+export interface LimitBounds { min: number; max: number; default: number }
+
+/** The schema of a `?limit=` read with `queryInt(query, 'limit', bounds)`. */
+export function Limit(bounds: LimitBounds): TSchema {
+  return Type.Integer({ minimum: bounds.min, maximum: bounds.max, default: bounds.default, description: `at most this many (${bounds.min} to ${bounds.max})` });
 }
 
 /** A 202 answer to a command: the entity it names and the id of the message published. */

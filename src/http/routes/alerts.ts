@@ -3,11 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../errors.ts';
 import { ALERT_FILTERS } from '../../alerts/alert-store.ts';
 import { ALERT_KINDS } from '../../alerts/alert-kinds.ts';
-import { Accepted, commandRoute, errorAnswer, Limit, Row } from '../api-schema.ts';
+import { Accepted, commandRoute, errorAnswer, Limit, type LimitBounds, Row } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
 import { plainRow } from '../plain-row.ts';
 import { bodyObject, paramString, queryEnum, queryInt } from '../request-input.ts';
 import { submitCommand } from '../submit-command.ts';
+
+const LIMIT: LimitBounds = { min: 1, max: 1000, default: 200 };
 
 /**
  * Alerts (read: viewer; acknowledge and resolve: operator). A person's action names the alert
@@ -27,14 +29,14 @@ export async function alertRoutes(app: FastifyInstance, deps: HttpDeps): Promise
       querystring: Type.Object({
         status: Type.Optional(Type.Union(ALERT_FILTERS.map((f) => Type.Literal(f)), { default: 'open', description: '`open` is raised or acknowledged' })),
         kind: Type.Optional(Type.Union(ALERT_KINDS.map((k) => Type.Literal(k)))),
-        limit: Type.Optional(Limit(1000, 200)),
+        limit: Type.Optional(Limit(LIMIT)),
       }),
       response: { 200: Type.Object({ alerts: Type.Array(Row('an `omoi_alert` row')), open: Type.Integer({ minimum: 0, description: 'alerts open now, whatever the filter' }) }, { description: 'The alerts' }) },
     },
   }, async (req) => {
     const status = queryEnum(req.query, 'status', ALERT_FILTERS) ?? 'open';
     const kind = queryEnum(req.query, 'kind', ALERT_KINDS);
-    const limit = queryInt(req.query, 'limit', { min: 1, max: 1000, default: 200 });
+    const limit = queryInt(req.query, 'limit', LIMIT);
     const alerts = await deps.alerts.list({ status, kind, limit });
     return { alerts: alerts.map(plainRow), open: (await deps.alerts.countOpen()) };
   });

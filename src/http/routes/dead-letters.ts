@@ -1,9 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../errors.ts';
-import { errorAnswer, Limit, Row } from '../api-schema.ts';
+import { errorAnswer, Limit, type LimitBounds, Row } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
 import { paramInt, queryEnum, queryInt } from '../request-input.ts';
+
+const LIMIT: LimitBounds = { min: 1, max: 1000, default: 100 };
 
 /** `all` lists every status; without `status` the store's default applies (open letters). */
 const STATUSES = ['open', 'retried', 'discarded', 'all'] as const;
@@ -21,12 +23,12 @@ export async function deadLetterRoutes(app: FastifyInstance, deps: HttpDeps): Pr
     config: { role: 'viewer' },
     schema: {
       summary: 'List dead letters', tags,
-      querystring: Type.Object({ status: Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s)), { description: 'default: open' })), limit: Type.Optional(Limit(1000, 100)) }),
+      querystring: Type.Object({ status: Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s)), { description: 'default: open' })), limit: Type.Optional(Limit(LIMIT)) }),
       response: { 200: Type.Object({ dead_letters: Type.Array(Row('an `omoi_dead_letter` row')) }, { description: 'The dead letters' }) },
     },
   }, async (req) => {
     const status = queryEnum(req.query, 'status', STATUSES);
-    const limit = queryInt(req.query, 'limit', { min: 1, max: 1000, default: 100 });
+    const limit = queryInt(req.query, 'limit', LIMIT);
     return { dead_letters: await deps.deadLetters.list(status, limit) };
   });
 

@@ -3,13 +3,15 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../errors.ts';
 import { AttemptUsageEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity, type JoinSourceRow } from '../../persistence/index.ts';
 import { Id, JoinId } from '../../protocol/index.ts';
-import { Accepted, commandRoute, errorAnswer, Limit, Row } from '../api-schema.ts';
+import { Accepted, commandRoute, errorAnswer, Limit, type LimitBounds, Row } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
 import { newTicketId } from '../ids.ts';
 import { plainRow as plain } from '../plain-row.ts';
 import { redactUrl } from '../../redact.ts';
 import { bodyObject, paramId, paramString, queryInt, queryString } from '../request-input.ts';
 import { submitCommand } from '../submit-command.ts';
+
+const LIMIT: LimitBounds = { min: 1, max: 1000, default: 100 };
 
 /** Task commands reachable as `POST /api/tickets/:id/tasks/:task/<action>`. */
 const TASK_ACTIONS = {
@@ -38,12 +40,12 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     config: { role: 'viewer' },
     schema: {
       summary: 'List tickets, newest first, with their tasks counted by status', tags,
-      querystring: Type.Object({ status: Type.Optional(Type.String({ maxLength: 50, description: 'only tickets in this status (`open`, `running`, `completed`, …)' })), limit: Type.Optional(Limit(1000, 100)) }),
+      querystring: Type.Object({ status: Type.Optional(Type.String({ maxLength: 50, description: 'only tickets in this status (`open`, `running`, `completed`, …)' })), limit: Type.Optional(Limit(LIMIT)) }),
       response: { 200: Type.Object({ tickets: Type.Array(Row('an `omoi_ticket` row (its repository URL without credentials), with `tasks`: the count of its tasks by status')) }, { description: 'The tickets' }) },
     },
   }, async (req) => {
     const status = queryString(req.query, 'status', 50);
-    const limit = queryInt(req.query, 'limit', { min: 1, max: 1000, default: 100 });
+    const limit = queryInt(req.query, 'limit', LIMIT);
     const em = deps.db.em();
     const tickets = await em.find(TicketEntity, status ? { status } : {}, { orderBy: { created_at: 'desc', id: 'desc' }, limit });
     const counts = await taskCounts(deps, tickets.map((t) => t.id));
