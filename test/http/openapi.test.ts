@@ -4,6 +4,7 @@ import addFormats from 'ajv-formats';
 import t from 'tap';
 import { generateOpenApiDocument, OPENAPI_DOC_PATH } from '../../src/cli/index.ts';
 import { declaredCommandRoutes } from '../../src/http/api-schema.ts';
+import { OPENAPI_PATH } from '../../src/http/openapi.ts';
 import { lookup } from '../../src/protocol/index.ts';
 import { request, send, startTestNode, TOKEN, type TestNode } from './helpers.ts';
 
@@ -87,9 +88,9 @@ async function seedExampleAlert(node: TestNode): Promise<void> {
 
 t.test('GET /api/openapi.json: an OpenAPI 3.1 document of exactly the routes the server registered', async (t) => {
   const node = await startTestNode(t);
-  const refused = await request(node.url, 'GET', '/api/openapi.json', { token: null });
+  const refused = await request(node.url, 'GET', OPENAPI_PATH, { token: null });
   t.equal(refused.status, 401, 'behind a token like every /api route');
-  const res = await request(node.url, 'GET', '/api/openapi.json');
+  const res = await request(node.url, 'GET', OPENAPI_PATH);
   t.equal(res.status, 200);
   const doc = res.json;
 
@@ -150,7 +151,7 @@ t.test('GET /api/openapi.json: an OpenAPI 3.1 document of exactly the routes the
 t.test('each command route documents the protocol payload it submits, and the server agrees with it', async (t) => {
   const node = await startTestNode(t);
   await seedExampleAlert(node);
-  const doc = (await request(node.url, 'GET', '/api/openapi.json')).json;
+  const doc = (await request(node.url, 'GET', OPENAPI_PATH)).json;
   const commandOps = operations(doc).filter((o) => o.op['x-omoi-command']);
   t.ok(commandOps.length >= 15, 'the command routes are marked');
   let checkedByServer = 0;
@@ -216,7 +217,7 @@ t.test('the documentation-only schemas change no answer: the project\'s error co
 
 t.test('docs/openapi.json is the served document, current, and leaks no secret', async (t) => {
   const node = await startTestNode(t);
-  const served = (await request(node.url, 'GET', '/api/openapi.json')).text;
+  const served = (await request(node.url, 'GET', OPENAPI_PATH)).text;
   const generated = await generateOpenApiDocument();
   const committed = await readFile(OPENAPI_DOC_PATH, 'utf8');
   t.same(JSON.parse(served), JSON.parse(generated), 'a node serves what `omoi docs` generates (no configuration in it)');
