@@ -49,6 +49,7 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['GET', '/api/alerts/:id', '/api/alerts/al-seed', 'viewer'],
   ['POST', '/api/alerts/:id/acknowledge', '/api/alerts/al-seed/acknowledge', 'operator', { comment: 'seen' }],
   ['POST', '/api/alerts/:id/resolve', '/api/alerts/al-seed/resolve', 'operator', {}],
+  ['GET', '/api/openapi.json', '/api/openapi.json', 'viewer'],
 ];
 
 async function createToken(node: TestNode, name: string, role: string): Promise<string> {

@@ -1,8 +1,11 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { missingFor, TaskState } from '../../dag/index.ts';
 import { NotFoundError } from '../../errors.ts';
 import { AgentEntity, TaskEntity, toTask } from '../../persistence/index.ts';
+import { errorAnswer, Limit, Row } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
+import { Id } from '../../protocol/index.ts';
 import { plainRow } from '../plain-row.ts';
 import { paramId, queryInt } from '../request-input.ts';
 
@@ -35,7 +38,25 @@ const OUTCOME: Readonly<Record<string, string>> = {
  *   `missingFor`); from the oldest 500 ready tasks.
  */
 export async function agentDetailRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  app.get('/agents/:id', { config: { role: 'viewer' } }, async (req) => {
+  app.get('/agents/:id', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'One agent for its detail view: heartbeat, current attempts, history, capability mismatches', tags: ['agents'],
+      params: Type.Object({ id: Id }),
+      querystring: Type.Object({ history: Type.Optional(Limit({ min: 1, max: 200, default: 20 })) }),
+      response: {
+        200: Type.Object({
+          agent: Row('the `omoi_agent` row'),
+          heartbeat: Type.Object({ last_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]), age_ms: Type.Union([Type.Integer(), Type.Null()]), history_stored: Type.Boolean({ description: 'false: only the last heartbeat is kept' }) }),
+          current: Type.Array(Type.Object({}, { additionalProperties: true, description: 'an attempt assigned or running: ticket_id, task_id, attempt, status, since, progress_at' })),
+          history: Type.Array(Type.Object({}, { additionalProperties: true, description: 'an earlier attempt: ticket_id, task_id, attempt, started_at, ended_at, outcome, reason' })),
+          mismatches: Type.Array(Type.Object({}, { additionalProperties: true, description: 'a ready task of its phase needing capabilities it lacks, or one no agent matches' })),
+          mismatches_scanned: Type.Integer({ minimum: 0, description: 'ready tasks looked at (the oldest 500)' }),
+        }, { description: 'The agent' }),
+        404: errorAnswer('`not_found`: no such agent'),
+      },
+    },
+  }, async (req) => {
     const agentId = paramId(req.params, 'id');
     const historyLimit = queryInt(req.query, 'history', { min: 1, max: 200, default: 20 });
     const em = deps.db.em();

@@ -1,7 +1,9 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { errorMessage } from '../../errors.ts';
 import type { Lag } from '../../messaging/lag.ts';
 import { LeaseHistoryEntity, NodeEntity, PartitionLeaseEntity } from '../../persistence/index.ts';
+import { Row } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
 import { plainRow } from '../plain-row.ts';
 import { queryInt } from '../request-input.ts';
@@ -21,7 +23,24 @@ const MAX_NODES = 200;
  * lease from another node (`omoi_lease_history.taken_over_from`), `failovers` of them (default 20).
  */
 export async function clusterRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  app.get('/cluster', { config: { role: 'viewer' } }, async (req) => {
+  app.get('/cluster', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'The nodes, who holds each partition, and how far behind the consumers are', tags: ['operations'],
+      querystring: Type.Object({ failovers: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 20, description: 'how many recent failovers to list' })) }),
+      response: {
+        200: Type.Object({
+          node_id: Type.String({ description: 'the node that answered' }),
+          partitions: Type.Integer({ minimum: 1 }),
+          nodes: Type.Array(Row('an `omoi_node` row, with `live` and the `partitions` it holds')),
+          leases: Type.Array(Row('an `omoi_partition_lease` row, with `held` and its consumer\'s `lag`')),
+          failovers: Type.Array(Type.Object({ partition: Type.Integer(), from: Type.String(), to: Type.String(), epoch: Type.Integer(), at: Type.String({ format: 'date-time' }) }), { description: 'the newest holdings that took an expired lease from another node' }),
+          lag: Type.Union([Type.Object({}, { additionalProperties: true, description: 'pending messages: router, per partition, total' }), Type.Null()]),
+          lag_error: Type.Optional(Type.String({ description: 'why `lag` is null: NATS did not answer' })),
+        }, { description: 'The cluster' }),
+      },
+    },
+  }, async (req) => {
     const failoverLimit = queryInt(req.query, 'failovers', { min: 1, max: 200, default: 20 });
     const em = deps.db.em();
     const [nodes, leases, failovers, lag] = await Promise.all([

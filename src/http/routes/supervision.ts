@@ -1,4 +1,6 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { Limit } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
 import { queryInt, queryTime } from '../request-input.ts';
 
@@ -19,7 +21,26 @@ interface Row { id: string; time: Date; payload: Record<string, unknown> }
  * of nodes that did not name themselves yet.
  */
 export async function supervisionRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  app.get('/supervision', { config: { role: 'viewer' } }, async (req) => {
+  app.get('/supervision', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'What the actors\' supervisors did: crashes, restarts, escalations per node and entity', tags: ['operations'],
+      querystring: Type.Object({
+        since: Type.Optional(Type.String({ format: 'date-time', description: 'from when (default 24 hours ago)' })),
+        limit: Type.Optional(Limit({ min: 1, max: 500, default: 50 })),
+        before: Type.Optional(Type.Integer({ minimum: 1, description: 'events older than this event id (`next_before` of the previous page)' })),
+      }),
+      response: {
+        200: Type.Object({
+          since: Type.String({ format: 'date-time' }),
+          nodes: Type.Array(Type.Object({}, { additionalProperties: true, description: 'counts per node: node_id, crashed, restarted, escalated' })),
+          groups: Type.Array(Type.Object({}, { additionalProperties: true, description: 'counts per node and entity, with last_at and last_error' })),
+          events: Type.Array(Type.Object({}, { additionalProperties: true, description: 'an `actor.supervision` event with its id, time and node' })),
+          next_before: Type.Union([Type.Integer(), Type.Null()]),
+        }, { description: 'The supervision record' }),
+      },
+    },
+  }, async (req) => {
     const since = queryTime(req.query, 'since') ?? new Date(Date.now() - DEFAULT_WINDOW_MS);
     const limit = queryInt(req.query, 'limit', { min: 1, max: 500, default: 50 });
     const before = queryInt(req.query, 'before', { min: 1, max: Number.MAX_SAFE_INTEGER });
