@@ -23,7 +23,8 @@ export async function vendorRoutes(app: FastifyInstance): Promise<void> {
   for (const [name, module] of Object.entries(VENDOR_FILES)) {
     const file = require.resolve(module);
     let body: Promise<Buffer> | undefined;
-    app.get(`/vendor/${name}`, async (_req, reply) => {
+    // Not part of the API: left out of its OpenAPI document, like the dashboard's own files.
+    app.get(`/vendor/${name}`, { schema: { hide: true } }, async (_req, reply) => {
       body ??= readFile(file);
       // A failed read is not kept: the next request tries again.
       const bytes = await body.catch((err: unknown) => {
