@@ -5,6 +5,7 @@ import NodeGit from 'nodegit';
 import type { Breakers } from '../breakers/index.ts';
 import { RetryableError, TerminalError } from '../errors.ts';
 import { applyBuiltInRules } from './conflict-rules.ts';
+import { conflictHunks } from './conflict-hunks.ts';
 import { conflictedPaths, readConflict, settleConflict } from './conflicts.ts';
 import { type Identity, toSignature } from './identity.ts';
 import { commitShaIn, openRepository } from './repository.ts';
@@ -59,6 +60,13 @@ export interface MergeAttempt {
   resolutions: Array<{ file: string; source: string; by: string }>;
   /** The tail of the resolver/check output ('' if none ran). */
   resolverOutput: string;
+  /** The resolver command's exit code in its last run (null: none ran, or it was killed / timed out). */
+  resolverExitCode: number | null;
+  /**
+   * On a conflict left unresolved: each unresolved file's conflict regions as the merge wrote
+   * them (markers and a little context; bounded, see `HUNK_LIMITS`). Empty otherwise.
+   */
+  hunks: Record<string, string>;
   durationMs: number;
 }
 
@@ -89,7 +97,7 @@ const OUTPUT_TAIL_CHARS = 8 * 1024;
  */
 export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
   const started = performance.now();
-  const attempt: MergeAttempt = { order: [], conflicts: {}, resolutions: [], resolverOutput: '', durationMs: 0 };
+  const attempt: MergeAttempt = { order: [], conflicts: {}, resolutions: [], resolverOutput: '', resolverExitCode: null, hunks: {}, durationMs: 0 };
   const signature = toSignature(opts.who);
   validateSources(opts.sources);
   const message = opts.message ?? ((s: MergeSource) => `omoi: merge ${s.id} (${s.commit})`);
@@ -190,6 +198,7 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
         if (unresolved.length === 0) {
           tree = await index.writeTreeTo(repo);
         } else if (!opts.resolverCommand) {
+          attempt.hunks = await conflictHunks(repo, index, unresolved, next.source.id);
           return finish({ ok: false, reason: 'merge_conflict', files: unresolved, attempt });
         } else {
           // (b) + (c) The resolver command in the sandbox, then validation.
@@ -199,7 +208,11 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
             timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: opts.signal, logFile, wrap: wrap(), breakers: opts.breakers,
           });
           outputs.push(verdict.output);
-          if (!verdict.ok) return finish({ ok: false, reason: 'merge_conflict', files: verdict.files, attempt });
+          attempt.resolverExitCode = verdict.exitCode;
+          if (!verdict.ok) {
+            attempt.hunks = await conflictHunks(repo, index, verdict.files, next.source.id);
+            return finish({ ok: false, reason: 'merge_conflict', files: verdict.files, attempt });
+          }
           for (const file of unresolved) attempt.resolutions.push({ file, source: next.source.id, by: 'resolver' });
           tree = verdict.tree;
         }

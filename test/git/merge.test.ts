@@ -182,8 +182,12 @@ t.test('config.py edited on the same line by two sources', async (t) => {
     const outcome = await s.merge(t, { sources });
     t.same(outcome, {
       ok: false, reason: 'merge_conflict', files: ['config.py'],
-      attempt: { ...outcome.attempt, order: ['a', 'b'], conflicts: { a: [], b: ['config.py'] }, resolutions: [], resolverOutput: '' },
+      attempt: { ...outcome.attempt, order: ['a', 'b'], conflicts: { a: [], b: ['config.py'] }, resolutions: [], resolverOutput: '', resolverExitCode: null },
     });
+    // The conflict as a person reads it: both sides between markers, two lines of context, not the whole file.
+    const hunk = outcome.attempt.hunks['config.py'] ?? '';
+    t.same(hunk.split('\n'), ['line 48', 'line 49', '<<<<<<< merge-head', 'TIMEOUT = 10  # a', '=======', 'TIMEOUT = 20  # b', '>>>>>>> b', 'line 51', 'line 52'], 'the hunk with its context');
+    t.same(Object.keys(outcome.attempt.hunks), ['config.py'], 'only the unresolved file');
   });
 
   t.test('a resolver that writes a resolution: ok, its output recorded', async (t) => {
@@ -245,6 +249,8 @@ t.test('config.py edited on the same line by two sources', async (t) => {
     const failingResolver = await s.merge(t, { sources, resolverCommand: `cp ${resolutionFile} config.py; exit 4` });
     t.same(failingResolver.ok ? null : failingResolver.files, ['config.py']);
     t.match(failingResolver.attempt.resolverOutput, 'resolver exited with 4');
+    t.equal(failingResolver.attempt.resolverExitCode, 4, 'the resolver\'s exit code is kept');
+    t.match(failingResolver.attempt.hunks['config.py'], /<<<<<<< merge-head\nTIMEOUT = 10 {2}# a\n=======\nTIMEOUT = 20 {2}# b\n>>>>>>> b/, 'the hunks of what it left unresolved');
     const failingCheck = await s.merge(t, { sources, resolverCommand: `cp ${resolutionFile} config.py`, checkCommand: 'echo tests failed; exit 3' });
     t.equal(failingCheck.ok, false);
     t.same(failingCheck.ok ? null : failingCheck.files, ['config.py']);
