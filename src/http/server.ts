@@ -20,6 +20,8 @@ import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventStreamRoutes } from './routes/event-stream.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { mergeAttemptRoutes } from './routes/merge-attempts.ts';
+import { taskDetailRoutes } from './routes/task-detail.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
@@ -68,6 +70,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await app.register(async (probes) => healthRoutes(probes, deps));
   await app.register(async (api) => {
     await ticketRoutes(api, deps);
+    await taskDetailRoutes(api, deps);
+    await mergeAttemptRoutes(api, deps);
     await eventRoutes(api, deps);
     await eventStreamRoutes(api, deps);
     await agentRoutes(api, deps);

@@ -1,0 +1,177 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { nodeOfLocalAgent } from '../../actors/local-agent.ts';
+import { NotFoundError, RetryableError, TerminalError } from '../../errors.ts';
+import type { AttemptRef, OutputMessage, OutputTail } from '../../executor/index.ts';
+import { AttemptUsageEntity, FileClaimEntity, TaskEntity, type TaskRow } from '../../persistence/index.ts';
+import type { HttpDeps } from '../deps.ts';
+import { plainRow as plain } from '../plain-row.ts';
+import { paramId, queryInt } from '../request-input.ts';
+import { taskAttempts } from '../task-attempts.ts';
+
+/** Bounds of the log routes: lines of a tail (default, most), and how often a stream looks whether its attempt is still running. */
+export const LOG_LIMITS = { defaultLines: 200, maxLines: 2000, checkEveryMs: 1_000, keepAliveMs: 15_000 } as const;
+
+/** States in which an attempt's command may still print. */
+const RUNNING = new Set(['assigned', 'running']);
+
+/**
+ * One task, with everything the task view shows (viewer):
+ * - `GET /api/tickets/:id/tasks/:task`: the task row, its claims, its attempts.
+ * - `GET …/log?attempt=&tail=N`: the last N lines (≤ 2000, and ≤ 64 KiB) of an attempt's output
+ *   (default: its latest attempt), read from the node that has it (see `TaskOutput`).
+ * - `GET …/log/stream?attempt=&tail=N`: Server-Sent Events: `tail` (as above), then `output`
+ *   (`{offset, text, skipped?}`) as the command prints, then `end` (`{reason}`: `done`, the
+ *   command ended; `attempt_over`, the task left that attempt; `not_started`) and the end of
+ *   the response. Open streams count against `sseMaxClients` with the event streams' own.
+ */
+export async function taskDetailRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  let open = 0;
+  const closers = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const close of [...closers]) close();
+  });
+
+  app.get('/tickets/:id/tasks/:task', { config: { role: 'viewer' } }, async (req) => {
+    const task = await findTask(deps, req);
+    const em = deps.db.em();
+    const [claim, usage] = await Promise.all([
+      em.findOne(FileClaimEntity, { ticket_id: task.ticket_id, task_id: task.id }),
+      em.find(AttemptUsageEntity, { ticket_id: task.ticket_id, task_id: task.id }, { orderBy: { attempt: 'asc' } }),
+    ]);
+    return {
+      task: { ...plain(task), claims: claim ? { globs: claim.globs, status: claim.status } : null },
+      attempts: await taskAttempts(deps.db, task.ticket_id, task.id, task.attempt, usage),
+    };
+  });
+
+  app.get('/tickets/:id/tasks/:task/log', { config: { role: 'viewer' } }, async (req) => {
+    const task = await findTask(deps, req);
+    const { attempt, lines } = logQuery(req, task);
+    const ref = { ticket_id: task.ticket_id, task_id: task.id, attempt };
+    const tail = attempt > 0 ? await outputOf(deps).tail(ref) : undefined;
+    return { ...ref, running: attempt === task.attempt && RUNNING.has(task.status), ...tailView(tail, lines, task, attempt) };
+  });
+
+  app.get('/tickets/:id/tasks/:task/log/stream', { config: { role: 'viewer' } }, async (req, reply) => {
+    const task = await findTask(deps, req);
+    const { attempt, lines } = logQuery(req, task);
+    const output = outputOf(deps);
+    if (open >= deps.config.sseMaxClients) {
+      reply.header('retry-after', '5');
+      throw new TerminalError('too_many_streams', `this node serves ${deps.config.sseMaxClients} log streams already (OMOI_SSE_MAX_CLIENTS); retry later or poll the log`, {}, 503);
+    }
+    const ref: AttemptRef = { ticket_id: task.ticket_id, task_id: task.id, attempt };
+    const sse = openStream(reply, deps.config.sseClientBufferBytes);
+    open++;
+    let unfollow = () => {};
+    let timer: NodeJS.Timeout | undefined;
+    const close = () => {
+      if (!closers.delete(close)) return;
+      open--;
+      unfollow();
+      clearInterval(timer);
+      sse.end();
+    };
+    closers.add(close);
+    req.raw.on('close', close);
+    sse.onSlow(close);
+    const end = (reason: string) => {
+      sse.send('end', { reason });
+      close();
+    };
+    if (attempt === 0) return end('not_started');
+
+    // Follow first, read the tail second: nothing printed in between is lost; chunks the tail already holds are cut.
+    const early: OutputMessage[] = [];
+    let size: number | undefined;
+    const deliver = (m: OutputMessage) => {
+      if (size === undefined) return void early.push(m);
+      const text = Buffer.from(m.text);
+      const from = Math.max(0, size - m.offset);
+      if (from < text.length || m.skipped) sse.send('output', { offset: m.offset + from, text: text.subarray(from).toString('utf8'), ...(m.skipped ? { skipped: m.skipped } : {}) });
+      size = Math.max(size, m.offset + text.length);
+      if (m.done) end('done');
+    };
+    unfollow = output.follow(ref, deliver);
+    const tail = await output.tail(ref);
+    if (!closers.has(close)) return;
+    sse.send('tail', { ...ref, ...tailView(tail, lines, task, attempt) });
+    size = tail?.size ?? 0;
+    for (const m of early.splice(0)) deliver(m);
+    if (!closers.has(close)) return;
+
+    // An attempt that is over (or whose node went away, or that ran on a remote agent) sends no `done`: the row says so.
+    let lastCheck = Date.now();
+    let over = 0;
+    const check = async () => {
+      const row = await deps.db.em().findOne(TaskEntity, { ticket_id: task.ticket_id, id: task.id }, { disableIdentityMap: true });
+      if (row && row.attempt === attempt && RUNNING.has(row.status)) return;
+      if (++over >= 2) end('attempt_over'); // one more look: its last chunk and `done` may be on their way
+    };
+    timer = setInterval(() => {
+      void check().catch(() => undefined);
+      if (Date.now() - lastCheck >= LOG_LIMITS.keepAliveMs) {
+        lastCheck = Date.now();
+        sse.comment('keep-alive');
+      }
+    }, LOG_LIMITS.checkEveryMs);
+    timer.unref();
+  });
+}
+
+async function findTask(deps: HttpDeps, req: FastifyRequest): Promise<TaskRow> {
+  const ticketId = paramId(req.params, 'id');
+  const taskId = paramId(req.params, 'task');
+  const task = await deps.db.em().findOne(TaskEntity, { ticket_id: ticketId, id: taskId });
+  if (!task) throw new NotFoundError('task', `${ticketId}/${taskId}`);
+  return task;
+}
+
+function logQuery(req: FastifyRequest, task: TaskRow): { attempt: number; lines: number } {
+  const attempt = queryInt(req.query, 'attempt', { min: 1, max: 1_000_000 }) ?? task.attempt;
+  if (attempt > task.attempt) throw new NotFoundError('attempt', `${task.ticket_id}/${task.id}/${attempt}`);
+  return { attempt, lines: queryInt(req.query, 'tail', { min: 1, max: LOG_LIMITS.maxLines, default: LOG_LIMITS.defaultLines }) };
+}
+
+function outputOf(deps: HttpDeps): NonNullable<HttpDeps['taskOutput']> {
+  if (!deps.taskOutput) throw new RetryableError('output_unavailable', 'this node cannot read task output (no NATS connection)');
+  return deps.taskOutput;
+}
+
+/** The last `lines` lines of a tail, and where it came from; or why there is none. */
+function tailView(tail: OutputTail | undefined, lines: number, task: TaskRow, attempt: number): Record<string, unknown> {
+  if (!tail) {
+    const note = attempt === 0 ? 'the task has not started'
+      : task.agent_id && !nodeOfLocalAgent(task.agent_id) ? `attempt ${attempt} ran on remote agent ${task.agent_id}: its output is not collected`
+        : `no live node has the output of attempt ${attempt} (the node that ran it is down, or it printed nothing yet)`;
+    return { available: false, node_id: null, lines: [], truncated: false, size: 0, note };
+  }
+  const all = tail.text.split('\n');
+  if (all.at(-1) === '') all.pop();
+  const kept = all.slice(-lines);
+  return { available: true, node_id: tail.node_id, lines: kept, truncated: tail.truncated || kept.length < all.length, size: tail.size };
+}
+
+/** A hijacked SSE response: `send` writes an event; a client that falls more than `bufferBytes` behind is `onSlow`. */
+function openStream(reply: FastifyReply, bufferBytes: number) {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
+    connection: 'keep-alive', 'x-accel-buffering': 'no',
+  });
+  res.socket?.setNoDelay(true);
+  res.write(': connected\n\n');
+  let slow: (() => void) | undefined;
+  const write = (text: string) => {
+    if (res.writableEnded) return;
+    res.write(text);
+    if (res.writableLength > bufferBytes) slow?.();
+  };
+  return {
+    send: (event: string, data: unknown) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+    comment: (text: string) => write(`: ${text}\n\n`),
+    onSlow: (fn: () => void) => { slow = fn; },
+    end: () => { if (!res.writableEnded) res.end(); },
+  };
+}
