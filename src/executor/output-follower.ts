@@ -10,7 +10,8 @@ export interface OutputChunk { offset: number; text: string; skipped?: number }
  * Looks at `file` every `everyMs` and hands `onChunk` what was appended since the last look,
  * up to the last complete line (a partial line waits for its end, or for `stop()`), so a chunk
  * never splits a line — nor a secret on it, which the receiver masks. More than
- * `bytesPerLook` new bytes at one look: the older part is skipped (`skipped` says how much).
+ * `bytesPerLook` new bytes at one look: the older part is skipped, up to a line's start
+ * (`skipped` says how many bytes).
  * `stop()` makes one last look (everything, partial line included) and resolves after it.
  * A missing file is no output yet; other read errors end nothing, the next look tries again.
  */
@@ -34,10 +35,14 @@ export function followOutput(file: string, everyMs: number, onChunk: (chunk: Out
     try {
       const buf = Buffer.alloc(size - offset);
       const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+      // After a skip, the chunk starts at a line's start: the cut line counts as skipped.
+      const start = skipped ? buf.subarray(0, bytesRead).indexOf(0x0a) + 1 : 0;
+      skipped += start;
       let end = bytesRead;
       if (!final) end = buf.lastIndexOf(0x0a, bytesRead - 1) + 1; // up to the last newline
-      if (end <= 0 && !skipped) return;
-      onChunk({ offset, text: buf.subarray(0, end).toString('utf8'), ...(skipped ? { skipped } : {}) });
+      if (end <= start && !skipped) return;
+      end = Math.max(start, end);
+      onChunk({ offset: offset + start, text: buf.subarray(start, end).toString('utf8'), ...(skipped ? { skipped } : {}) });
       offset += end;
     } finally {
       await fh.close();

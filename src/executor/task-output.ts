@@ -27,8 +27,6 @@ export interface OutputMessage { offset: number; text: string; skipped?: number;
 /** Bounds: the most a tail answer carries, how long a tail request waits for the node that has it. */
 export const OUTPUT_LIMITS = { tailBytes: 64 * 1024, requestTimeoutMs: 2_000, followEveryMs: 300 } as const;
 
-const MASK = '***';
-
 /**
  * A task's output, readable from any node (invariant 8: any node's dashboard shows any task).
  * The output itself stays where the command ran, in its log file
@@ -43,7 +41,8 @@ const MASK = '***';
  *    output Omoi never sees) gives `undefined` after `requestTimeoutMs`.
  * 3. Bounded: a tail carries at most `tailBytes`; a follower skips (and says so) what grows
  *    faster than 64 KiB per look. The log file itself is the command's whole output.
- * 4. The node's secrets (its API token) are masked in everything published or answered.
+ * 4. The node's secrets (its API token) are masked in everything published or answered, by
+ *    as many `*` as they have bytes, so offsets into the log stay exact.
  */
 export class TaskOutput {
   private sub: Subscription | undefined;
@@ -155,9 +154,10 @@ export class TaskOutput {
     }
   }
 
+  /** Each secret becomes as many `*` as it has bytes: offsets into the log stay exact for followers. */
   private mask(text: string): string {
     let out = text;
-    for (const secret of this.deps.secrets) if (secret.length >= 8) out = out.split(secret).join(MASK);
+    for (const secret of this.deps.secrets) if (secret.length >= 8) out = out.split(secret).join('*'.repeat(Buffer.byteLength(secret)));
     return out;
   }
 }
