@@ -1,2 +1,4 @@
 // Every view of the dashboard; each registers its route when imported. The overview comes first (home).
 import './overview.js';
+import './task.js';
+import './merge.js';
