@@ -2,10 +2,9 @@
 // conflicting join is opened from the ticket, its hunks read, the resolving commit supplied from
 // the page, and the continuation runs until the ticket completes; a running task's output grows
 // on the page as the command prints. Screenshots are kept as artifacts in /tmp.
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync } from 'node:fs';
 import t from 'tap';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../harness/browser.ts';
@@ -47,17 +46,17 @@ t.test('resolve a blocked merge from the merge attempt view; the continuation ru
   const hunks = page.locator('#merge-files .merge-file[data-file="config.py"] pre.hunks');
   await hunks.waitFor();
   t.equal(await hunks.innerText(), ['line 3', 'line 4', '<<<<<<< merge-head', 'TIMEOUT = 10', '=======', 'TIMEOUT = 20', '>>>>>>> B', 'line 6', 'line 7'].join('\n'), 'the conflict hunk, as written');
-  const order = await page.locator('#merge-order tr').evaluateAll((rows) => rows.map((r) => Array.from(r.querySelectorAll('td')).map((c) => c.textContent).join('|')));
+  const order = await page.locator('#merge-order tr').evaluateAll((rows) => rows.map((r) => Array.from(r.querySelectorAll('td') as Iterable<{ textContent: string | null }>).map((c) => c.textContent).join('|')));
   t.match(order, [/^1\|A\|[0-9a-f]{10}\|merged\|$/, /^2\|B\|[0-9a-f]{10}\|conflicted\|config\.py$/], 'the order, each source\'s outcome and conflicts');
   t.match(await page.locator('#merge-resolver').innerText(), /none configured/);
   t.ok(await page.locator('#merge-resolve').isVisible(), 'a blocked join offers a resolution');
   await page.screenshot({ path: SCREENSHOTS.merge, fullPage: true });
 
   await page.setViewportSize({ width: 375, height: 800 });
-  const overflow = await page.evaluate(() => {
-    const view = document.getElementById('view')!;
+  const overflow = await page.evaluate(`(() => {
+    const view = document.getElementById('view');
     return { view: view.scrollWidth - view.clientWidth, page: document.documentElement.scrollWidth - document.documentElement.clientWidth };
-  });
+  })()`);
   t.same(overflow, { view: 0, page: 0 }, 'readable at 375 px: nothing wider than the screen (the hunks scroll inside their box)');
   await page.screenshot({ path: SCREENSHOTS.mergeNarrow, fullPage: true });
   await page.setViewportSize({ width: 1400, height: 900 });
