@@ -21,8 +21,10 @@ const RUNNING = new Set(['assigned', 'running']);
  *   (default: its latest attempt), read from the node that has it (see `TaskOutput`).
  * - `GET …/log/stream?attempt=&tail=N`: Server-Sent Events: `tail` (as above), then `output`
  *   (`{offset, text, skipped?}`) as the command prints, then `end` (`{reason}`: `done`, the
- *   command ended; `attempt_over`, the task left that attempt; `not_started`) and the end of
- *   the response. Open streams count against `sseMaxClients` with the event streams' own.
+ *   command ended; `attempt_over`, the task left that attempt; `not_started`; `unavailable`,
+ *   this node cannot reach NATS) and the end of the response; a client more than
+ *   `sseClientBufferBytes` behind is disconnected. At most `sseMaxClients` log streams per node
+ *   (counted apart from the event streams); one more is answered 503 `too_many_streams`.
  */
 export async function taskDetailRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   let open = 0;
@@ -73,8 +75,7 @@ export async function taskDetailRoutes(app: FastifyInstance, deps: HttpDeps): Pr
       sse.end();
     };
     closers.add(close);
-    req.raw.on('close', close);
-    sse.onSlow(close);
+    reply.raw.on('close', close); // the client left (or a slow one was cut off)
     const end = (reason: string) => {
       sse.send('end', { reason });
       close();
@@ -92,8 +93,15 @@ export async function taskDetailRoutes(app: FastifyInstance, deps: HttpDeps): Pr
       size = Math.max(size, m.offset + text.length);
       if (m.done) end('done');
     };
-    unfollow = output.follow(ref, deliver);
-    const tail = await output.tail(ref);
+    let tail: OutputTail | undefined;
+    try {
+      unfollow = output.follow(ref, deliver);
+      tail = await output.tail(ref);
+    } catch (err) {
+      // The node's NATS connection is closing: this stream cannot follow anything.
+      req.log.debug({ err: (err as Error).message, ...ref }, 'could not follow task output');
+      return end('unavailable');
+    }
     if (!closers.has(close)) return;
     sse.send('tail', { ...ref, ...tailView(tail, lines, task, attempt) });
     size = tail?.size ?? 0;
@@ -152,7 +160,7 @@ function tailView(tail: OutputTail | undefined, lines: number, task: TaskRow, at
   return { available: true, node_id: tail.node_id, lines: kept, truncated: tail.truncated || kept.length < all.length, size: tail.size };
 }
 
-/** A hijacked SSE response: `send` writes an event; a client that falls more than `bufferBytes` behind is `onSlow`. */
+/** A hijacked SSE response: `send` writes an event; a client more than `bufferBytes` behind is disconnected (its socket destroyed). */
 function openStream(reply: FastifyReply, bufferBytes: number) {
   reply.hijack();
   const res = reply.raw;
@@ -162,16 +170,14 @@ function openStream(reply: FastifyReply, bufferBytes: number) {
   });
   res.socket?.setNoDelay(true);
   res.write(': connected\n\n');
-  let slow: (() => void) | undefined;
   const write = (text: string) => {
-    if (res.writableEnded) return;
+    if (res.writableEnded || res.destroyed) return;
     res.write(text);
-    if (res.writableLength > bufferBytes) slow?.();
+    if (res.writableLength > bufferBytes) res.destroy();
   };
   return {
     send: (event: string, data: unknown) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
     comment: (text: string) => write(`: ${text}\n\n`),
-    onSlow: (fn: () => void) => { slow = fn; },
     end: () => { if (!res.writableEnded) res.end(); },
   };
 }

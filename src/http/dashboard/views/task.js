@@ -8,6 +8,11 @@ import { registerView } from '../lib/router.js';
 
 /** Lines kept on the page: older ones are dropped (and it says so). */
 const MAX_LOG_LINES = 5000;
+/** Why a log stream ended, for people. */
+const END_REASONS = {
+  done: 'the command ended', attempt_over: 'the attempt is over', not_started: 'not started',
+  unavailable: 'this node cannot follow output now (reload to try again)',
+};
 /** How near the bottom (px) still counts as "at the bottom": the log keeps following. */
 const BOTTOM_SLACK_PX = 8;
 
@@ -128,7 +133,7 @@ function mountTask(root, { ticket, task }) {
           if (data.skipped) append(`… (${data.skipped} bytes of output skipped: it came faster than the page reads)\n`);
           append(data.text);
         } else if (m.event === 'end') {
-          logNote.textContent = `Attempt ${attempt}: ${data.reason === 'done' ? 'the command ended' : data.reason === 'not_started' ? 'not started' : 'the attempt is over'}.`;
+          logNote.textContent = `Attempt ${attempt}: ${END_REASONS[data.reason] || data.reason}.`;
         }
       });
     } catch (err) {
