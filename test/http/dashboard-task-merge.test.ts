@@ -120,3 +120,17 @@ t.test('a running task\'s output grows on its page as the command prints', async
   t.same(errors, [], 'no errors on the page');
   await page.close();
 });
+
+t.test('an unknown merge attempt or task: its page says so', async (t) => {
+  const page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message)); // the 404s themselves are console errors here
+  await page.goto(`${node.httpUrl}/#token=${encodeURIComponent(node.apiToken)}`);
+  await page.locator('.ticket-row').first().waitFor();
+  await page.evaluate(`location.hash = '#/tickets/T-ui/joins/join-C/merges/9'`);
+  t.match(await page.locator('#merge-status[role="alert"]').innerText(), /Merge attempt 9 of join-C: 404 not_found: merge attempt "T-ui\/join-C\/9" does not exist/);
+  await page.evaluate(`location.hash = '#/tickets/T-ui/tasks/nope'`);
+  t.match(await page.locator('#task-status[role="alert"]').innerText(), /Task nope of T-ui: 404 not_found/);
+  t.same(pageErrors, [], 'no uncaught errors');
+  await page.close();
+});

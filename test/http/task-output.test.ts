@@ -36,7 +36,7 @@ t.test('tail and live stream of a task running on another node, bounded and mask
   await waitTask(runner, 'T-out', 'L', 'running');
 
   // A second node, started after the attempt began: the output is not on its disk.
-  const reader = await withNode(t, cluster);
+  const reader = await withNode(t, cluster, { sseMaxClients: 1 });
   const base = reader.httpUrl;
   const tail = await waitFor('the output read through the other node', async () => {
     const res = await get(base, '/api/tickets/T-out/tasks/L/log?tail=3');
@@ -50,6 +50,8 @@ t.test('tail and live stream of a task running on another node, bounded and mask
   await stream.until((es) => es.some((e) => e.event === 'tail'), 'the tail');
   const first = JSON.parse(stream.events[0]!.data);
   t.match(first, { available: true, node_id: runner.config.nodeId, lines: ['line-3', 'token=**********'] }, 'the stream starts with the tail');
+  const second = await openStream(base, '/api/tickets/T-out/tasks/L/log/stream', { authorization: `Bearer ${TOKEN}` });
+  t.match({ status: second.status, json: second.json }, { status: 503, json: { error: { code: 'too_many_streams' } } }, 'log streams are capped per node');
   writeFileSync(gate, '');
   await stream.until((es) => es.some((e) => e.event === 'end'), 'the end of the attempt', 60_000);
   const outputs = stream.events.filter((e) => e.event === 'output').map((e) => JSON.parse(e.data));
