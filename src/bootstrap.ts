@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { probeLocalAgent } from './agents/local-probe.ts';
 import { newToken, Principals } from './access/index.ts';
 import { ActorRuntime } from './actors/actor-runtime.ts';
 import type { SupervisionReport } from './actors/entity-host.ts';
@@ -211,9 +212,11 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     runtime.register(new TicketBehavior({
       dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits,
       budgetDefaults, onUsage: (charge, outcome) => metrics.countUsage(charge, outcome),
+      maxConflictsAutoResolve: config.maxConflictsAutoResolve,
     }));
     runtime.register(new AgentBehavior({
       policy: agentPolicy, budgetDefaults,
+      compatibility: { ranges: config.agentCompatibility, commandSha256: config.agentCommandSha256 ?? null, minDiskPerSlotBytes: config.agentMinDiskPerSlotMb * 1024 * 1024 },
       agentChanged: () => agents.invalidate(),
       runLocal: (a) => executor.run(a),
       localAgentId: ownAgentId,
@@ -255,9 +258,11 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     cleanup.push(() => void ownAssignments.stop());
     // This node's local agent, registered at start (and again by the supervisor should another
     // node have judged this one gone and failed it: its node is alive, so it works again).
-    const registerLocalAgent = (id = `register-local:${config.nodeId}:${Date.now()}`) => publish('agent.register', {
+    // It reports its command binary's checksum and its free disk for the compatibility checks.
+    const registerLocalAgent = async (id = `register-local:${config.nodeId}:${Date.now()}`) => publish('agent.register', {
       agent_id: ownAgentId, name: `local agent of ${config.nodeId}`, phase: 'execute', capabilities: config.localAgentCapabilities,
       version: '1.0.0', kind: 'local', capacity: config.localAgentCapacity,
+      ...await probeLocalAgent({ agentCommand: config.agentCommand, dataDir: config.dataDir }),
     }, id);
     // Recovery on partition takeover, agent heartbeat supervision, stuck-ready sweep.
     const supervisor = new NodeSupervisor({

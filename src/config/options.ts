@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_COMPATIBILITY } from '../agents/compatibility.ts';
 import type { AlertsConfig } from '../alerts/alerts-config.ts';
 import { isSafeId, MAX_ID_LENGTH } from '../ids.ts';
 
@@ -137,6 +138,8 @@ export interface OmoiConfig {
    * ticket links to any more is removed by the clone sweep (at start, then hourly).
    */
   cloneRetainFinishedMs: number;
+  /** `max_conflicts_auto_resolve` of tickets that do not set it. */
+  maxConflictsAutoResolve: number;
   /** A `running` attempt with no output and no progress report this long is stalled (`task.stalled`), ms. */
   taskStallMs: number;
   /** A stalled attempt: `alert` leaves it for a person, `restart` fails it (reason `stalled`) so it is retried. */
@@ -155,6 +158,12 @@ export interface OmoiConfig {
    * dashboard, the API and `omoi alerts`.
    */
   alerts: AlertsConfig;
+  /** Agent version ranges (semver) by protocol version: the `agent_compatibility:` section of the config file (src/agents/compatibility.ts). */
+  agentCompatibility: Record<string, string>;
+  /** sha256 the local agent's command binary must have (unset: not checked). */
+  agentCommandSha256?: string;
+  /** Free disk (MiB) an agent needs per slot of its capacity; 0: not checked. */
+  agentMinDiskPerSlotMb: number;
   /**
    * Attempts at delivering one alert notification to one route (webhook, Slack, e-mail) before
    * it is recorded `failed`; retries back off exponentially (with jitter) from 2 s to 10 min.
@@ -213,6 +222,7 @@ export const DEFAULTS = {
   sandboxPoolIdleMs: 60_000,
   sandboxWritable: [] as string[],
   cloneRetainFinishedMs: 7 * 24 * 3_600_000,
+  maxConflictsAutoResolve: 20,
   taskStallMs: 15 * 60_000,
   taskStallAction: 'alert',
   ticketStallMs: 3_600_000,
@@ -220,6 +230,8 @@ export const DEFAULTS = {
   breakerThreshold: 5,
   breakerHalfOpenMs: 30_000,
   alerts: {} as AlertsConfig,
+  agentCompatibility: { ...DEFAULT_COMPATIBILITY },
+  agentMinDiskPerSlotMb: 64,
   alertDeliveryMaxAttempts: 8,
   retentionProcessedMs: 24 * 3_600_000,
   retentionEventsMs: 7 * 24 * 3_600_000,

@@ -52,6 +52,13 @@ function natsUrls(raw: string, name: string): string {
   return servers.join(',');
 }
 
+/** A sha256 digest in lowercase hex. */
+function sha256Hex(raw: string, name: string): string {
+  const value = raw.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(value)) throw new ConfigError(name, `must be a sha256 in hex (64 characters), got ${JSON.stringify(raw)}`);
+  return value;
+}
+
 /** A share of a whole: a number above 0, at most 1. */
 function share(raw: string, name: string): number {
   const n = Number(raw.trim());
@@ -151,12 +158,15 @@ export const SETTINGS: Setting[] = [
   def('signatureMaxAgeMs', 'OMOI_SIGNATURE_MAX_AGE_MS', 'A signed remote-agent message whose `Omoi-Time` is further than this from the node\'s clock, either way, is refused (`replayed`); accepted message ids are kept twice this long, ms (default 300000).', int(1_000, 86_400_000)),
   def('localAgentCapabilities', 'OMOI_LOCAL_AGENT_CAPABILITIES', 'Comma-separated capabilities of this node\'s local agent (default none).', list),
   def('agentCommand', 'OMOI_AGENT_COMMAND', 'Command template for `kind: agent` tasks, run in the sandbox: `{prompt_file}` `{task_file}` `{result_file}` `{task_id}` `{ticket_id}` are filled in (default unset).', text),
+  def('agentCommandSha256', 'OMOI_AGENT_COMMAND_SHA256', 'sha256 (hex) the binary of the local agent\'s command (`OMOI_AGENT_COMMAND`\'s first word, found on PATH) must have; a node whose binary differs has its local agent refused (`checksum_mismatch`) (default unset: not checked).', sha256Hex),
+  def('agentMinDiskPerSlotMb', 'OMOI_AGENT_MIN_DISK_PER_SLOT_MB', 'Free disk an agent needs for sandboxes per slot of its capacity, MiB; a registration reporting less is refused (`insufficient_disk`); 0 = not checked (default 64).', int(0, 10_000_000)),
   def('localAgentCapacity', 'OMOI_LOCAL_AGENT_CAPACITY', 'Tasks this node\'s local agent runs at once (default 2).', int(1, 1000)),
   def('sandboxPool', 'OMOI_SANDBOX_POOL', 'Idle task sandboxes kept warm for reuse, over all repositories; 0 = off, a sandbox per attempt (default 64).', int(0, 10_000)),
   def('sandboxPoolPerRepository', 'OMOI_SANDBOX_POOL_PER_REPOSITORY', 'Idle pooled sandboxes kept per repository (default 32).', int(1, 10_000)),
   def('sandbox', 'OMOI_SANDBOX', 'How task commands are isolated: `bwrap` (bubblewrap; start fails without it) or `none` (unsandboxed); unset = bubblewrap if it runs here, else task commands are refused.', oneOf(['bwrap', 'none'])),
   def('sandboxWritable', 'OMOI_SANDBOX_WRITABLE', 'Absolute directories, `:`-separated, that task commands may write besides their sandbox, under bubblewrap (default none).', paths),
   def('sandboxPoolIdleMs', 'OMOI_SANDBOX_POOL_IDLE_MS', 'An idle pooled sandbox is removed after this long, ms (default 60000).', int(10, 86_400_000)),
+  def('maxConflictsAutoResolve', 'OMOI_MAX_CONFLICTS_AUTO_RESOLVE', 'Most conflicted files a merge hands to its ticket\'s `resolver_command`, for tickets that do not set `max_conflicts_auto_resolve`; above it the join is blocked with `too_many_conflicts` for a person (default 20).', int(0, 1_000_000)),
   def('cloneRetainFinishedMs', 'OMOI_CLONE_RETAIN_FINISHED_MS', 'A finished ticket keeps its link to the node\'s clone of its repository this long, ms; a clone no ticket links to is removed (default 604800000, 7 days).', int(0, 3_153_600_000)),
   def('alertDeliveryMaxAttempts', 'OMOI_ALERT_DELIVERY_MAX_ATTEMPTS', 'Attempts at delivering an alert notification to one route before it is recorded `failed`; retries back off exponentially from 2 s to 10 min, with jitter (default 8).', int(1, 100)),
   def('retentionProcessedMs', 'OMOI_RETENTION_PROCESSED_MS', 'Ids of processed messages (`omoi_processed_message`, which make redelivery harmless) are kept this long, ms; at least the streams\' duplicate window, 10 minutes, and `OMOI_ACK_WAIT_MS`, or the node refuses to start (default 86400000, a day).', int(1, 3_153_600_000)),

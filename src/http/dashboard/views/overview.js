@@ -125,7 +125,7 @@ async function refreshAgents() {
   const { agents } = await api('/api/agents');
   $('agents-empty').hidden = agents.length > 0;
   $('agents').replaceChildren(...agents.map((a) => el('tr', { dataset: { agent: a.id } },
-    el('td', {}, el('div', { class: 'id' }, a.id), el('div', { class: 'title' }, `${a.name} · v${a.agent_version} · ${(a.capabilities || []).join(', ')}`)),
+    el('td', {}, el('div', { class: 'id' }, a.id), el('div', { class: 'title' }, [a.name, `v${a.agent_version}`, (a.capabilities || []).join(', ')].filter(Boolean).join(' · '))),
     el('td', {}, a.phase),
     el('td', {}, badge(a.status), a.reason ? el('div', { class: 'reason' }, a.reason) : null),
     el('td', {}, `${(a.running || []).length}/${a.capacity}`),

@@ -50,7 +50,7 @@ function renderDetail(detail) {
   $('detail-empty').hidden = true;
   $('detail-body').hidden = false;
   $('detail-title').replaceChildren(el('span', { class: 'id' }, ticket.id), ' ', ticket.title, ' ', badge(ticket.status),
-    OPEN_TICKET.has(ticket.status) ? el('button', { type: 'button', class: 'cancel-ticket', onclick: () => cancelWork(ticket.id) }, 'cancel ticket') : null);
+    ...(OPEN_TICKET.has(ticket.status) ? [' ', el('button', { type: 'button', class: 'cancel-ticket', onclick: () => cancelWork(ticket.id) }, 'cancel ticket')] : []));
   const meta = [
     ['repository', ticket.repository], ['base', `${ticket.base_branch}${ticket.base_commit ? ` @ ${shortSha(ticket.base_commit)}` : ''}`],
     ['ownership', ticket.ownership], ['head', shortSha(ticket.head)], ['reason', ticket.reason || ticket.failed_reason],
