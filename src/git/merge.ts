@@ -209,6 +209,7 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
           return finish({ ok: false, reason: 'merge_conflict', files: unresolved, attempt });
         } else if (opts.maxConflictsAutoResolve !== undefined && new Set([...handedToResolver, ...unresolved]).size > opts.maxConflictsAutoResolve) {
           // Too much for unattended resolution: a person looks at these (`merge.resolve`).
+          attempt.hunks = await conflictHunks(repo, index, unresolved, next.source.id);
           return finish({ ok: false, reason: 'too_many_conflicts', files: unresolved, attempt });
         } else {
           for (const file of unresolved) handedToResolver.add(file);

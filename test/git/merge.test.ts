@@ -305,6 +305,8 @@ t.test('the auto-resolve limit: more conflicted files than it allows are never h
     const outcome = await s.merge(t, { sources: [{ id: 'a', commit: a }, { id: 'b', commit: b }], resolverCommand: resolver, maxConflictsAutoResolve: 1 });
     t.match(outcome, { ok: false, reason: 'too_many_conflicts', files: ['README.md', 'config.py'] });
     t.notOk(existsSync(marker), 'the resolver never ran');
+    t.same(Object.keys(outcome.attempt.hunks).sort(), ['README.md', 'config.py'], 'the person gets the hunks of both');
+    t.match(outcome.attempt.hunks['README.md'], /<<<<<<< merge-head\nreadme by a\n=======\nreadme by b\n>>>>>>> b/);
   });
 
   t.test('limit 0: even one conflicted file goes to a person', async (t) => {
