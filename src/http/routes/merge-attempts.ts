@@ -1,6 +1,9 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../errors.ts';
 import { JoinEntity, JoinSourceEntity, MergeAttemptEntity, TicketEntity, type MergeAttemptRow } from '../../persistence/index.ts';
+import { Id, JoinId } from '../../protocol/index.ts';
+import { errorAnswer, Row } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
 import { paramId, paramInt } from '../request-input.ts';
 
@@ -26,7 +29,32 @@ export type SourceOutcome = (typeof SourceOutcome)[keyof typeof SourceOutcome];
  * join as it stands now (a `blocked` join takes a commit: `POST …/joins/:join/resolve`).
  */
 export async function mergeAttemptRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  app.get('/tickets/:id/joins/:join/merges/:attempt', { config: { role: 'viewer' } }, async (req) => {
+  app.get('/tickets/:id/joins/:join/merges/:attempt', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'One merge attempt of a join: order, outcomes, conflict hunks, resolver', tags: ['tickets'],
+      params: Type.Object({ id: Id, join: JoinId, attempt: Type.Integer({ minimum: 1 }) }),
+      response: {
+        200: Type.Object({
+          ticket_id: Type.String(), join_id: Type.String(), attempt: Type.Integer(), ok: Type.Boolean(),
+          commit: Type.Union([Type.String(), Type.Null()]), duration_ms: Type.Integer(), created_at: Type.String({ format: 'date-time' }),
+          join: Row('the join as it stands: status, continuation, sources, reason, blocked_by, files, attempts, merge_commit'),
+          order: Type.Array(Type.String(), { description: 'source ids in the order they were merged (up to the one that stopped it)' }),
+          sources: Type.Array(Type.Object({
+            id: Type.String(), position: Type.Union([Type.Integer(), Type.Null()]), commit: Type.Union([Type.String(), Type.Null()]),
+            outcome: Type.Union(Object.values(SourceOutcome).map((o) => Type.Literal(o))), conflicts: Type.Array(Type.String()),
+          })),
+          files: Type.Array(Type.Object({ path: Type.String(), hunks: Type.Union([Type.String(), Type.Null()], { description: 'its conflict regions with markers (at most 8 KiB)' }) }), { description: 'the files left unresolved (at most 20 with hunks)' }),
+          resolutions: Type.Array(Type.Unknown(), { description: 'who resolved each file: `{ file, source, by }`' }),
+          resolver: Type.Object({
+            command: Type.Union([Type.String(), Type.Null()]), check_command: Type.Union([Type.String(), Type.Null()]),
+            exit_code: Type.Union([Type.Integer(), Type.Null()]), output: Type.String({ description: 'the tail of its output' }),
+          }),
+        }, { description: 'The merge attempt' }),
+        404: errorAnswer('`not_found`: no such ticket, join or attempt'),
+      },
+    },
+  }, async (req) => {
     const ticketId = paramId(req.params, 'id');
     const joinId = paramId(req.params, 'join');
     const attempt = paramInt(req.params, 'attempt');

@@ -1,8 +1,11 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { nodeOfLocalAgent } from '../../actors/local-agent.ts';
 import { NotFoundError, RetryableError, TerminalError } from '../../errors.ts';
 import type { AttemptRef, OutputMessage, OutputTail } from '../../executor/index.ts';
 import { AttemptUsageEntity, FileClaimEntity, TaskEntity, type TaskRow } from '../../persistence/index.ts';
+import { Id } from '../../protocol/index.ts';
+import { errorAnswer, Row } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
 import { plainRow as plain } from '../plain-row.ts';
 import { paramId, queryInt } from '../request-input.ts';
@@ -10,6 +13,22 @@ import { taskAttempts } from '../task-attempts.ts';
 
 /** Bounds of the log routes: lines of a tail (default, most), and how often a stream looks whether its attempt is still running. */
 export const LOG_LIMITS = { defaultLines: 200, maxLines: 2000, checkEveryMs: 1_000, keepAliveMs: 15_000 } as const;
+
+const TaskParams = Type.Object({ id: Id, task: Id });
+const LogQuery = Type.Object({
+  attempt: Type.Optional(Type.Integer({ minimum: 1, description: 'which attempt (default: the task\'s latest)' })),
+  tail: Type.Optional(Type.Integer({ minimum: 1, maximum: LOG_LIMITS.maxLines, default: LOG_LIMITS.defaultLines, description: `this many last lines (1 to ${LOG_LIMITS.maxLines}; never more than 64 KiB)` })),
+});
+const Tail = Type.Object({
+  ticket_id: Type.String(), task_id: Type.String(), attempt: Type.Integer(),
+  running: Type.Optional(Type.Boolean({ description: 'the attempt may still print' })),
+  available: Type.Boolean({ description: 'false: no live node has its output (`note` says why)' }),
+  node_id: Type.Union([Type.String(), Type.Null()], { description: 'the node that ran it' }),
+  lines: Type.Array(Type.String()), truncated: Type.Boolean({ description: 'earlier output was left out' }),
+  size: Type.Integer({ minimum: 0, description: 'the log\'s size in bytes: live output follows from this offset' }),
+  note: Type.Optional(Type.String()),
+}, { description: 'The end of an attempt\'s output (the node\'s API token masked)' });
+const tags = ['tickets'];
 
 /** States in which an attempt's command may still print. */
 const RUNNING = new Set(['assigned', 'running']);
@@ -33,7 +52,19 @@ export async function taskDetailRoutes(app: FastifyInstance, deps: HttpDeps): Pr
     for (const close of [...closers]) close();
   });
 
-  app.get('/tickets/:id/tasks/:task', { config: { role: 'viewer' } }, async (req) => {
+  app.get('/tickets/:id/tasks/:task', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'One task with its claims and its attempts', tags, params: TaskParams,
+      response: {
+        200: Type.Object({
+          task: Row('the `omoi_task` row, with `claims`: `{ globs, status }` of its file claim, or null'),
+          attempts: Type.Array(Type.Object({}, { additionalProperties: true, description: 'attempt, agent_id, assigned_at, started_at, ended_at, status, reason, outcome, usage' })),
+        }, { description: 'The task' }),
+        404: errorAnswer('`not_found`: no such task'),
+      },
+    },
+  }, async (req) => {
     const task = await findTask(deps, req);
     const em = deps.db.em();
     const [claim, usage] = await Promise.all([
@@ -46,7 +77,13 @@ export async function taskDetailRoutes(app: FastifyInstance, deps: HttpDeps): Pr
     };
   });
 
-  app.get('/tickets/:id/tasks/:task/log', { config: { role: 'viewer' } }, async (req) => {
+  app.get('/tickets/:id/tasks/:task/log', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'The last lines of a task attempt\'s output, from whichever node ran it', tags, params: TaskParams, querystring: LogQuery,
+      response: { 200: Tail, 404: errorAnswer('`not_found`: no such task or attempt'), 503: errorAnswer('`output_unavailable`: this node has no NATS connection') },
+    },
+  }, async (req) => {
     const task = await findTask(deps, req);
     const { attempt, lines } = logQuery(req, task);
     const ref = { ticket_id: task.ticket_id, task_id: task.id, attempt };
@@ -54,7 +91,18 @@ export async function taskDetailRoutes(app: FastifyInstance, deps: HttpDeps): Pr
     return { ...ref, running: attempt === task.attempt && RUNNING.has(task.status), ...tailView(tail, lines, task, attempt) };
   });
 
-  app.get('/tickets/:id/tasks/:task/log/stream', { config: { role: 'viewer' } }, async (req, reply) => {
+  app.get('/tickets/:id/tasks/:task/log/stream', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'A task attempt\'s output as it is printed (Server-Sent Events)', tags, params: TaskParams, querystring: LogQuery,
+      description: 'Events: `tail` (as GET …/log), then `output` (`{offset, text, skipped?}`: whole lines, from the tail\'s end on), then `end` (`{reason}`: `done`, `attempt_over`, `not_started`, `unavailable`) and the end of the response.',
+      response: {
+        200: { description: 'The stream, until the attempt ends (or the client leaves, or falls too far behind)', content: { 'text/event-stream': { schema: Type.String() } } },
+        404: errorAnswer('`not_found`: no such task or attempt'),
+        503: errorAnswer('`too_many_streams` (retry after `Retry-After`), or `output_unavailable`'),
+      },
+    },
+  }, async (req, reply) => {
     const task = await findTask(deps, req);
     const { attempt, lines } = logQuery(req, task);
     const output = outputOf(deps);
