@@ -91,12 +91,14 @@ t.test('resolve a blocked merge from the merge attempt view; the continuation ru
   await page.close();
 });
 
-t.test('a running task\'s output grows on its page as the command prints', async (t) => {
+t.test('a running task\'s output grows on its page as the command prints, following the bottom unless the reader scrolled up', async (t) => {
   const repo = await makeRepo(t, { 'README.md': 'hello\n' });
-  const gate = path.join(mkdtempSync(path.join(os.tmpdir(), 'omoi-ui-log-')), 'go');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'omoi-ui-log-'));
+  const [gate1, gate2] = [path.join(dir, 'go1'), path.join(dir, 'go2')];
+  const wait = (f: string) => `while [ ! -f ${f} ]; do sleep 0.05; done`;
   await node.submit('ticket.create', {
     ticket_id: 'T-log', title: 'live log', repository: repo.dir, base_branch: 'main',
-    tasks: [task('L', `for i in 1 2 3; do echo "first-$i"; done; while [ ! -f ${gate} ]; do sleep 0.05; done; echo second-line; sleep 0.3`, { timeout_ms: 120_000 })],
+    tasks: [task('L', `i=0; while [ $i -lt 100 ]; do i=$((i+1)); echo "first-$i"; done; ${wait(gate1)}; echo second-line; ${wait(gate2)}; echo third-line; sleep 0.3`, { timeout_ms: 120_000 })],
   });
   await waitTask(node, 'T-log', 'L', 'running');
 
@@ -107,13 +109,27 @@ t.test('a running task\'s output grows on its page as the command prints', async
   await page.locator('.task[data-task="L"] a', { hasText: 'L' }).click();
   t.equal(new URL(page.url()).hash, '#/tickets/T-log/tasks/L');
   const log = page.locator('#task-log');
-  await page.locator('#task-log', { hasText: 'first-3' }).waitFor();
+  await page.locator('#task-log', { hasText: 'first-100' }).waitFor();
   t.match(await page.locator('#task-log-note').innerText(), new RegExp(`Attempt 1, from node ${node.config.nodeId}: following live`));
   t.match(await page.locator('#task-title .badge').textContent(), 'running');
+  const position = () => log.evaluate((e) => ({ top: e.scrollTop, bottom: e.scrollHeight - e.clientHeight }));
+  const first = await position();
+  t.ok(first.bottom > 0 && first.top >= first.bottom - 8, 'a long log opens at its bottom');
 
-  writeFileSync(gate, '');
+  // Scrolled up to read: a new line does not move the view.
+  await log.evaluate((e) => { e.scrollTop = 0; });
+  writeFileSync(gate1, '');
   await page.locator('#task-log', { hasText: 'second-line' }).waitFor();
-  t.equal(await log.textContent(), 'first-1\nfirst-2\nfirst-3\nsecond-line\n', 'the new line appended live, nothing twice');
+  t.equal((await position()).top, 0, 'the reader scrolled up: the view stays where they are');
+
+  // Back at the bottom: it follows again.
+  await log.evaluate((e) => { e.scrollTop = e.scrollHeight; });
+  writeFileSync(gate2, '');
+  await page.locator('#task-log', { hasText: 'third-line' }).waitFor();
+  const last = await position();
+  t.ok(last.top >= last.bottom - 8, 'at the bottom: it follows the new line');
+  const expected = Array.from({ length: 100 }, (_, i) => `first-${i + 1}\n`).join('') + 'second-line\nthird-line\n';
+  t.equal(await log.textContent(), expected, 'every line once, in order');
   await page.locator('#task-log-note', { hasText: 'the command ended' }).waitFor();
   await page.screenshot({ path: SCREENSHOTS.task, fullPage: true });
   await waitTicket(node, 'T-log', 'completed');
