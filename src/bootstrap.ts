@@ -17,7 +17,7 @@ import { AlertStore } from './alerts/alert-store.ts';
 import { AlertTriggerConsumer } from './alerts/trigger-consumer.ts';
 import { ingressAudit, PostgresAuditLog } from './audit/index.ts';
 import { agentOfNode } from './actors/local-agent.ts';
-import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor } from './executor/index.ts';
+import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor, TaskOutput } from './executor/index.ts';
 import { AlertDelivery } from './alerts/delivery/index.ts';
 import { Breakers } from './breakers/breakers.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
@@ -170,6 +170,11 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const merges = new MergeSupervisor({ dataDir: config.dataDir, publish: publishResult, log, metrics, report, supervision: config, root: runtime.root, idleMs: config.idlePassivateMs, isolation, commits, breakers });
     cleanup.push(() => merges.stopAll());
     const agentPolicy = agentPolicyFrom(config);
+    const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
+    // Task output stays on the node that ran it; any node's dashboard reads and follows it over NATS.
+    const taskOutput = new TaskOutput({ nc, dataDir: config.dataDir, nodeId: config.nodeId, secrets: [apiToken], log });
+    taskOutput.serve();
+    cleanup.push(() => taskOutput.close());
     const executor = new LocalExecutor({
       dataDir: config.dataDir, publish: publishResult, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,
       pool: { size: config.sandboxPool, perRepository: config.sandboxPoolPerRepository, idleMs: config.sandboxPoolIdleMs },
@@ -179,6 +184,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       progress: (ref) => void publish('task.progress', ref, `progress:${ref.ticket_id}:${ref.task_id}:${ref.attempt}:${Date.now()}`)
         .catch((err) => log.debug({ ...ref, err: errorMessage(err) }, 'could not report task progress')),
       progressEveryMs: Math.max(200, Math.min(60_000, Math.floor(config.taskStallMs / 3))),
+      output: taskOutput,
     });
     cleanup.push(() => executor.stop());
     cleanup.push(() => stopEffects.abort()); // runs before executor.stop(): a report retrying forever would hold it
@@ -385,12 +391,11 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     };
 
     // 7. HTTP: API (principals with roles; the node's token is the bootstrap admin), dashboard, health, readiness, metrics
-    const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
     const principals = new Principals(db);
     // One subscription per node to the whole cluster's events, fanned out to `/api/events/stream`.
     const events = await EventFeed.start({ js, jsm, log });
     cleanup.push(() => events.stop());
-    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, principals, audit, alerts, deadLetters: new DeadLetters({ db, js, source: config.nodeId }), lag: () => consumerLag(jsm, config.partitions), breakers, events });
+    const http = await startHttp({ config: { ...config, apiToken }, log, metrics, db, readiness, submit, principals, audit, alerts, deadLetters: new DeadLetters({ db, js, source: config.nodeId }), lag: () => consumerLag(jsm, config.partitions), breakers, events, taskOutput });
     httpUrl = http.url;
     log.info({ url: http.url }, 'http server listening');
 

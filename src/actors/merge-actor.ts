@@ -337,5 +337,7 @@ function toPayload(job: MergeJob, outcome: MergeOutcome): Record<string, unknown
     ...(outcome.ok ? { commit: outcome.commit } : { failure: MergeFailure.conflict, reason: outcome.reason }),
     order: a.order, conflicts: a.conflicts, resolutions: a.resolutions, files: outcome.ok ? [] : outcome.files,
     resolver_output: a.resolverOutput.slice(-20_000), duration_ms: Math.round(a.durationMs),
+    ...(a.resolverExitCode !== null ? { resolver_exit_code: a.resolverExitCode } : {}),
+    ...(Object.keys(a.hunks).length ? { hunks: a.hunks } : {}),
   };
 }

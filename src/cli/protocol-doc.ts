@@ -147,6 +147,8 @@ export function generateProtocolDoc(): string {
     `| \`${Subjects.error('<code>')}\` | rejected input and dead letters (\`error.rejected\`) |`,
     `| \`${Subjects.agentAssignments('<agent_id>')}\` | task assignments for an agent, stored in \`${Streams.events}\` (see [Remote agents](#remote-agents)) |`,
     `| \`${Subjects.agentStops('<agent_id>')}\` | attempts an agent must stop (cancelled, expired): \`agent_id\`, \`ticket_id\`, \`task_id\`, \`attempt\` |`,
+    `| \`${Subjects.taskOutput('<ticket>', '<task>', 0).replace(/\.0$/, '.<attempt>')}\` | nodes only, core NATS (not stored): what a running attempt's command prints, as its node's executor reads it (\`{offset, text, skipped?}\`, whole lines, at most 64 KiB a message; \`done: true\` last; a \`.\` in an id is written \`~\`) |`,
+    `| \`${Subjects.taskOutputTail}\` | nodes only, request/reply: \`{ticket_id, task_id, attempt, bytes}\` → \`{node_id, size, text, truncated}\`, the end (at most 64 KiB) of an attempt's output, answered only by the node that holds its log |`,
     '',
     'An entity (a ticket with its tasks, joins and merges; an agent; an alert, by its fingerprint) lives in one partition:',
     '`FNV-1a("<entity>:<id>") mod <partitions>`, so every node agrees where it is.',

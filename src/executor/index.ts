@@ -3,3 +3,4 @@ export { commandPublisher, encodeCommand, type PublishCommand } from './command-
 export { effectPublisher } from './effect-publisher.ts';
 export { LocalExecutor } from './local-executor.ts';
 export { NodeSupervisor, type HeldPartitions } from './node-supervisor.ts';
+export { TaskOutput, OUTPUT_LIMITS, type AttemptRef, type OutputMessage, type OutputTail } from './task-output.ts';

@@ -68,6 +68,8 @@ export class LocalExecutor {
      */
     progress?: (ref: { ticket_id: string; task_id: string; attempt: number }) => void;
     progressEveryMs?: number;
+    /** Publishes a running attempt's output as it grows, for dashboards on any node (`TaskOutput`); absent: not published. */
+    output?: { publishWhileRunning(ref: { ticket_id: string; task_id: string; attempt: number }): { stop(): Promise<void> } };
   }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
     this.pool = new SandboxPool(this.sandboxes, {
@@ -167,10 +169,18 @@ export class LocalExecutor {
   /**
    * Runs `work` while looking at the size of the command's output every `progressEveryMs`: when
    * it grew since the last look, `progress` is told (output is progress: not a stalled attempt).
+   * Meanwhile `output` publishes what the command prints, and that it ended once `work` is done.
    */
   private async watchingOutput<T>(ref: { ticket_id: string; task_id: string; attempt: number }, logFile: string, work: () => Promise<T>): Promise<T> {
     const { progress, progressEveryMs = 10_000 } = this.deps;
-    if (!progress) return work();
+    const published = this.deps.output?.publishWhileRunning(ref);
+    if (!progress) {
+      try {
+        return await work();
+      } finally {
+        await published?.stop();
+      }
+    }
     let size = 0;
     const look = () => void stat(logFile).then((st) => {
       if (st.size <= size) return;
@@ -183,6 +193,7 @@ export class LocalExecutor {
       return await work();
     } finally {
       clearInterval(timer);
+      await published?.stop();
     }
   }
 

@@ -5,6 +5,7 @@ import NodeGit from 'nodegit';
 import type { Breakers } from '../breakers/index.ts';
 import { RetryableError, TerminalError } from '../errors.ts';
 import { applyBuiltInRules } from './conflict-rules.ts';
+import { conflictHunks } from './conflict-hunks.ts';
 import { conflictedPaths, readConflict, settleConflict } from './conflicts.ts';
 import { type Identity, toSignature } from './identity.ts';
 import { commitShaIn, openRepository } from './repository.ts';
@@ -64,6 +65,13 @@ export interface MergeAttempt {
   resolutions: Array<{ file: string; source: string; by: string }>;
   /** The tail of the resolver/check output ('' if none ran). */
   resolverOutput: string;
+  /** The resolver command's exit code in its last run (null: none ran, or it was killed / timed out). */
+  resolverExitCode: number | null;
+  /**
+   * On a conflict left unresolved: each unresolved file's conflict regions as the merge wrote
+   * them (markers and a little context; bounded, see `HUNK_LIMITS`). Empty otherwise.
+   */
+  hunks: Record<string, string>;
   durationMs: number;
 }
 
@@ -94,7 +102,7 @@ const OUTPUT_TAIL_CHARS = 8 * 1024;
  */
 export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
   const started = performance.now();
-  const attempt: MergeAttempt = { order: [], conflicts: {}, resolutions: [], resolverOutput: '', durationMs: 0 };
+  const attempt: MergeAttempt = { order: [], conflicts: {}, resolutions: [], resolverOutput: '', resolverExitCode: null, hunks: {}, durationMs: 0 };
   const signature = toSignature(opts.who);
   validateSources(opts.sources);
   const message = opts.message ?? ((s: MergeSource) => `omoi: merge ${s.id} (${s.commit})`);
@@ -197,9 +205,11 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
         if (unresolved.length === 0) {
           tree = await index.writeTreeTo(repo);
         } else if (!opts.resolverCommand) {
+          attempt.hunks = await conflictHunks(repo, index, unresolved, next.source.id);
           return finish({ ok: false, reason: 'merge_conflict', files: unresolved, attempt });
         } else if (opts.maxConflictsAutoResolve !== undefined && new Set([...handedToResolver, ...unresolved]).size > opts.maxConflictsAutoResolve) {
           // Too much for unattended resolution: a person looks at these (`merge.resolve`).
+          attempt.hunks = await conflictHunks(repo, index, unresolved, next.source.id);
           return finish({ ok: false, reason: 'too_many_conflicts', files: unresolved, attempt });
         } else {
           for (const file of unresolved) handedToResolver.add(file);
@@ -210,7 +220,11 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
             timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: opts.signal, logFile, wrap: wrap(), breakers: opts.breakers,
           });
           outputs.push(verdict.output);
-          if (!verdict.ok) return finish({ ok: false, reason: 'merge_conflict', files: verdict.files, attempt });
+          attempt.resolverExitCode = verdict.exitCode;
+          if (!verdict.ok) {
+            attempt.hunks = await conflictHunks(repo, index, verdict.files, next.source.id);
+            return finish({ ok: false, reason: 'merge_conflict', files: verdict.files, attempt });
+          }
           for (const file of unresolved) attempt.resolutions.push({ file, source: next.source.id, by: 'resolver' });
           tree = verdict.tree;
         }

@@ -73,6 +73,12 @@ declare module 'nodegit' {
       filemode: number;
     }
 
+    class Blob {
+      /** The blob's bytes. */
+      content(): Buffer;
+      isBinary(): number;
+    }
+
     class Tree {
       static UPDATE: { UPSERT: number; REMOVE: number };
       id(): Oid;
@@ -167,6 +173,7 @@ declare module 'nodegit' {
       static open(path: string): Promise<Repository>;
       odb(): Promise<Odb>;
       getCommit(id: Oid | string): Promise<Commit>;
+      getBlob(id: Oid | string): Promise<Blob>;
       createRevWalk(): Revwalk;
       getTree(id: Oid | string): Promise<Tree>;
       refreshIndex(): Promise<Index>;

@@ -33,10 +33,10 @@ export interface ResolverRun {
   breakers?: Breakers;
 }
 
-/** The resolver's verdict: the merged tree, or the files it failed to resolve; plus its output. */
+/** The resolver's verdict: the merged tree, or the files it failed to resolve; plus its output and exit code (null: killed or timed out). */
 export type ResolverVerdict =
-  | { ok: true; tree: NodeGit.Oid; output: string }
-  | { ok: false; files: string[]; output: string };
+  | { ok: true; tree: NodeGit.Oid; output: string; exitCode: number | null }
+  | { ok: false; files: string[]; output: string; exitCode: number | null };
 
 /**
  * Steps (b) and (c) of the resolver chain. Writes the merge into the sandbox (the merged files,
@@ -68,12 +68,14 @@ export async function runResolverCommand(run: ResolverRun): Promise<ResolverVerd
   };
   const common = { cwd: run.sandboxDir, env, timeoutMs: run.timeoutMs, signal: run.signal, logFile: run.logFile, appendLog: true, wrap: run.wrap };
   const output: string[] = [];
-  const fail = (files: string[], why: string): ResolverVerdict => ({ ok: false, files, output: [...output, `omoi: ${why}`].join('\n') });
+  let exitCode: number | null = null;
+  const fail = (files: string[], why: string): ResolverVerdict => ({ ok: false, files, output: [...output, `omoi: ${why}`].join('\n'), exitCode });
 
   const resolver = await throughBreaker(run.breakers, 'resolver', programOf(run.resolverCommand), () => runProcess({ ...common, command: run.resolverCommand }),
     (r) => !r.aborted && !r.timedOut && r.exitCode !== 0 && r.durationMs < FAST_FAILURE_MS,
     (r) => `exited with ${r.exitCode ?? r.signal} after ${r.durationMs} ms: ${r.tail.trim().split('\n').at(-1)?.slice(0, 200) ?? ''}`);
   output.push(resolver.tail);
+  exitCode = resolver.exitCode;
   if (resolver.aborted) throw new RetryableError('merge_aborted', `merge of ${run.source.id} was aborted while the resolver ran`);
   if (resolver.timedOut) return fail(run.conflicted, `resolver timed out after ${run.timeoutMs} ms`);
   if (resolver.exitCode !== 0) return fail(run.conflicted, `resolver exited with ${resolver.exitCode ?? resolver.signal}`);
@@ -93,7 +95,7 @@ export async function runResolverCommand(run: ResolverRun): Promise<ResolverVerd
     if (check.timedOut) return fail(run.conflicted, `check command timed out after ${run.timeoutMs} ms`);
     if (check.exitCode !== 0) return fail(run.conflicted, `check command exited with ${check.exitCode ?? check.signal}`);
   }
-  return { ok: true, tree, output: output.join('\n') };
+  return { ok: true, tree, output: output.join('\n'), exitCode };
 }
 
 /**

@@ -4,6 +4,7 @@ import type { AuditLog } from '../audit/index.ts';
 import type { OmoiConfig } from '../config/index.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Breakers } from '../breakers/index.ts';
+import type { TaskOutput } from '../executor/index.ts';
 import type { Lag } from '../messaging/lag.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Database } from '../persistence/index.ts';
@@ -38,6 +39,8 @@ export interface HttpDeps {
   authFailureLimit?: AuthFailureLimit;
   /** The node's one subscription to the domain events, fanned out by `GET /api/events/stream`; absent → that route answers 503 `events_unavailable`. */
   events?: EventFeed;
+  /** Task output across the cluster (`src/executor/task-output.ts`); absent → the log routes answer 503 `output_unavailable`. */
+  taskOutput?: Pick<TaskOutput, 'tail' | 'follow'>;
   deadLetters: { list(status?: string, limit?: number): Promise<unknown[]>; show(id: number): Promise<unknown | undefined>; retry(id: number): Promise<void>; discard(id: number): Promise<void> };
 }
 

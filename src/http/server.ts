@@ -24,6 +24,8 @@ import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { supervisionRoutes } from './routes/supervision.ts';
 import { openApiRoutes } from './routes/openapi.ts';
+import { mergeAttemptRoutes } from './routes/merge-attempts.ts';
+import { taskDetailRoutes } from './routes/task-detail.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { vendorRoutes } from './vendor.ts';
@@ -75,6 +77,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await app.register(async (probes) => healthRoutes(probes, deps));
   await app.register(async (api) => {
     await ticketRoutes(api, deps);
+    await taskDetailRoutes(api, deps);
+    await mergeAttemptRoutes(api, deps);
     await eventRoutes(api, deps);
     await eventStreamRoutes(api, deps);
     await agentRoutes(api, deps);

@@ -5,6 +5,8 @@
  * - `omoi.evt.<type>`      domain events, for observers
  * - `omoi.errors.<code>`   rejected input and dead letters, for observers
  * - `omoi.agent.<id>.assign` task assignments for a remote agent
+ * - `omoi.log.<ticket>.<task>.<attempt>` output of a running task attempt (core NATS, nodes only)
+ * - `omoi.log.tail`        request: the end of an attempt's output, answered by the node that has it
  */
 export const Subjects = {
   ingress: (type: string) => `omoi.in.${type}`,
@@ -16,6 +18,13 @@ export const Subjects = {
   agentStops: (agentId: string) => `omoi.agent.${agentId}.stop`,
   /** Everything for one agent (its assignments and stops). */
   agentAll: (agentId: string) => `omoi.agent.${agentId}.>`,
+  /**
+   * Output chunks of one task attempt as its node's executor reads them (core NATS, not stored:
+   * a node's dashboard follows a task run elsewhere). Ids may hold `.`: written as `~` here.
+   */
+  taskOutput: (ticketId: string, taskId: string, attempt: number) => `omoi.log.${ticketId.replaceAll('.', '~')}.${taskId.replaceAll('.', '~')}.${attempt}`,
+  /** Requests for the end of an attempt's output; only the node that holds its log answers. */
+  taskOutputTail: 'omoi.log.tail',
   ingressAll: 'omoi.in.>',
   partitionAll: 'omoi.part.>',
   partitionFilter: (partition: number) => `omoi.part.${partition}.>`,

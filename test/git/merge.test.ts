@@ -182,8 +182,12 @@ t.test('config.py edited on the same line by two sources', async (t) => {
     const outcome = await s.merge(t, { sources });
     t.same(outcome, {
       ok: false, reason: 'merge_conflict', files: ['config.py'],
-      attempt: { ...outcome.attempt, order: ['a', 'b'], conflicts: { a: [], b: ['config.py'] }, resolutions: [], resolverOutput: '' },
+      attempt: { ...outcome.attempt, order: ['a', 'b'], conflicts: { a: [], b: ['config.py'] }, resolutions: [], resolverOutput: '', resolverExitCode: null },
     });
+    // The conflict as a person reads it: both sides between markers, two lines of context, not the whole file.
+    const hunk = outcome.attempt.hunks['config.py'] ?? '';
+    t.same(hunk.split('\n'), ['line 48', 'line 49', '<<<<<<< merge-head', 'TIMEOUT = 10  # a', '=======', 'TIMEOUT = 20  # b', '>>>>>>> b', 'line 51', 'line 52'], 'the hunk with its context');
+    t.same(Object.keys(outcome.attempt.hunks), ['config.py'], 'only the unresolved file');
   });
 
   t.test('a resolver that writes a resolution: ok, its output recorded', async (t) => {
@@ -245,6 +249,8 @@ t.test('config.py edited on the same line by two sources', async (t) => {
     const failingResolver = await s.merge(t, { sources, resolverCommand: `cp ${resolutionFile} config.py; exit 4` });
     t.same(failingResolver.ok ? null : failingResolver.files, ['config.py']);
     t.match(failingResolver.attempt.resolverOutput, 'resolver exited with 4');
+    t.equal(failingResolver.attempt.resolverExitCode, 4, 'the resolver\'s exit code is kept');
+    t.match(failingResolver.attempt.hunks['config.py'], /<<<<<<< merge-head\nTIMEOUT = 10 {2}# a\n=======\nTIMEOUT = 20 {2}# b\n>>>>>>> b/, 'the hunks of what it left unresolved');
     const failingCheck = await s.merge(t, { sources, resolverCommand: `cp ${resolutionFile} config.py`, checkCommand: 'echo tests failed; exit 3' });
     t.equal(failingCheck.ok, false);
     t.same(failingCheck.ok ? null : failingCheck.files, ['config.py']);
@@ -299,6 +305,8 @@ t.test('the auto-resolve limit: more conflicted files than it allows are never h
     const outcome = await s.merge(t, { sources: [{ id: 'a', commit: a }, { id: 'b', commit: b }], resolverCommand: resolver, maxConflictsAutoResolve: 1 });
     t.match(outcome, { ok: false, reason: 'too_many_conflicts', files: ['README.md', 'config.py'] });
     t.notOk(existsSync(marker), 'the resolver never ran');
+    t.same(Object.keys(outcome.attempt.hunks).sort(), ['README.md', 'config.py'], 'the person gets the hunks of both');
+    t.match(outcome.attempt.hunks['README.md'], /<<<<<<< merge-head\nreadme by a\n=======\nreadme by b\n>>>>>>> b/);
   });
 
   t.test('limit 0: even one conflicted file goes to a person', async (t) => {

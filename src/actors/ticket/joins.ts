@@ -27,7 +27,7 @@ export async function mergeFinished(w: Work, p: PayloadOf<'merge.finished'>): Pr
   scope.uow.upsert(MergeAttemptEntity, ['ticket_id', 'join_id', 'attempt'], {
     ticket_id: p.ticket_id, join_id: p.join_id, attempt: p.attempt, ok: p.ok, commit: p.commit ?? null, merge_order: p.order,
     conflicts: p.conflicts, resolutions: p.resolutions, files: p.files, resolver_output: p.reason ? `${p.reason}\n${p.resolver_output}` : p.resolver_output,
-    duration_ms: Math.round(p.duration_ms), created_at: scope.now,
+    duration_ms: Math.round(p.duration_ms), created_at: scope.now, conflict_hunks: p.hunks ?? {}, resolver_exit_code: p.resolver_exit_code ?? null,
   });
   emit(scope, 'merge.attempted', {
     ticket_id: p.ticket_id, join_id: p.join_id, ok: p.ok, ...(p.commit ? { commit: p.commit } : {}), order: p.order, conflicts: p.conflicts, files: p.files, duration_ms: p.duration_ms,

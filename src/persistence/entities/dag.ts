@@ -160,6 +160,10 @@ export interface MergeAttemptRow {
   id?: number; ticket_id: string; join_id: string; attempt: number; ok: boolean; commit: string | null;
   merge_order: string[]; conflicts: Record<string, string[]>; resolutions: unknown; files: string[];
   resolver_output: string; duration_ms: number; created_at: Date;
+  /** Each file left unresolved → its conflict regions with markers (bounded: `HUNK_LIMITS` in src/git/conflict-hunks.ts). */
+  conflict_hunks: Opt<Record<string, string>>;
+  /** The resolver command's exit code in its last run; null when none ran or it was killed. */
+  resolver_exit_code?: number | null;
 }
 export const MergeAttemptEntity = new EntitySchema<MergeAttemptRow>({
   name: 'MergeAttemptRow',
@@ -178,6 +182,8 @@ export const MergeAttemptEntity = new EntitySchema<MergeAttemptRow>({
     files: { type: 'json' },
     resolver_output: { type: 'text' },
     duration_ms: { type: 'integer' },
+    conflict_hunks: { type: 'json', defaultRaw: `'{}'` },
+    resolver_exit_code: { type: 'integer', nullable: true },
     created_at: { type: 'Date' },
   },
 });

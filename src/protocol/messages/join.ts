@@ -84,6 +84,8 @@ export const MergeFinished = command({
     resolutions: Type.Array(Type.Unknown()),
     files: Type.Array(Type.String()),
     resolver_output: Type.String(),
+    resolver_exit_code: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'the resolver command\'s exit code in its last run (null: killed or timed out; absent: none ran)' })),
+    hunks: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 16_384 }), { description: 'each file left unresolved → its conflict regions with markers and a little context (at most 20 files, 8 KiB each)' })),
     duration_ms: Type.Number(),
   }, { additionalProperties: false }),
   example: { ticket_id: 'T1', join_id: 'join-D', attempt: 1, ok: true, commit: '0123456789abcdef0123456789abcdef01234567', order: ['C', 'B'], conflicts: { B: [], C: [] }, resolutions: [], files: [], resolver_output: '', duration_ms: 42 },

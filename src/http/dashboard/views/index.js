@@ -3,3 +3,5 @@ import './overview.js';
 import './cluster.js';
 import './supervision.js';
 import './agent.js';
+import './task.js';
+import './merge.js';

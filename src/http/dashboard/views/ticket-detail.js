@@ -3,7 +3,7 @@
 import { Unauthorized, api, post } from '../lib/api.js';
 import { runAction } from '../lib/actions.js';
 import { OPEN_TASK } from '../lib/dag-graph.js';
-import { $, badge, el, shortSha } from '../lib/dom.js';
+import { $, badge, el, shortSha, viewLink } from '../lib/dom.js';
 import { spendText } from './spend.js';
 import { renderGraph } from './ticket-graph.js';
 
@@ -129,7 +129,7 @@ function renderMerges(ticket, merges) {
   $('merges-empty').hidden = merges.length > 0;
   $('merges').replaceChildren(...merges.map((m) => el('div', { class: `merge ${m.ok ? 'ok' : 'failed'}`, dataset: { join: m.join_id } },
     el('div', { class: 'merge-head' },
-      el('strong', {}, `${m.join_id} · attempt ${m.attempt}`), ' ',
+      el('strong', {}, viewLink(`${m.join_id} · attempt ${m.attempt}`, 'tickets', ticket.id, 'joins', m.join_id, 'merges', String(m.attempt))), ' ',
       el('span', { class: `badge ${m.ok ? 'status-completed' : 'status-blocked'}` }, m.ok ? 'merged' : 'conflict'),
       m.commit ? el('span', { class: 'sha' }, ` ${shortSha(m.commit)}`) : null,
       el('span', { class: 'muted' }, ` ${m.duration_ms} ms`)),
@@ -144,7 +144,7 @@ function renderMerges(ticket, merges) {
 function taskCard(ticket, t, join) {
   const title = (t.spec && t.spec.title) || (t.spec && t.spec.run) || '';
   return el('div', { class: `task status-${t.status}${t.status === 'blocked' ? ' blocked' : ''}`, dataset: { task: t.id, status: t.status } },
-    el('div', { class: 'task-head' }, el('span', { class: 'id' }, t.id), ' ', badge(t.status)),
+    el('div', { class: 'task-head' }, el('span', { class: 'id' }, viewLink(t.id, 'tickets', ticket.id, 'tasks', t.id)), ' ', badge(t.status)),
     title ? el('div', { class: 'title', title }, title) : null,
     el('div', { class: 'task-meta' },
       (t.depends_on || []).length ? `after ${t.depends_on.join(', ')}` : 'no dependencies',
