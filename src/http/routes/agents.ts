@@ -9,7 +9,7 @@ import { bodyObject, paramString, queryString } from '../request-input.ts';
 import { submitCommand } from '../submit-command.ts';
 
 /**
- * Agents (read: viewer; change: admin; budget: operator). Registration generates an ed25519 key pair: the public key travels in
+ * Agents (read: viewer; change — register, heartbeat, rotate a key, drain, undrain, remove: admin; budget: operator). Registration generates an ed25519 key pair: the public key travels in
  * `agent.register`, the private key is in the 201 answer only — never stored, logged or
  * published, so a lost key means registering again, or an admin's `rotate-key`.
  */
@@ -52,6 +52,15 @@ export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise
     const { id } = await submitCommand(deps, req, 'agent.set_budget', { ...bodyObject(req.body), agent_id }, { params: { agent_id: 'id' } });
     return reply.code(202).send({ agent_id, message_id: id });
   });
+
+  // Drain (no new attempts; running ones finish) and its end: an admin's, like removing the agent.
+  for (const [action, type] of [['drain', 'agent.drain'], ['undrain', 'agent.undrain']] as const) {
+    app.post(`/agents/:id/${action}`, { config: { role: 'admin', action: type } }, async (req, reply) => {
+      const agent_id = paramString(req.params, 'id');
+      const { id } = await submitCommand(deps, req, type, { ...bodyObject(req.body), agent_id }, { params: { agent_id: 'id' } });
+      return reply.code(202).send({ agent_id, message_id: id });
+    });
+  }
 
   app.delete('/agents/:id', { config: { role: 'admin', action: 'agent.deregister' } }, async (req, reply) => {
     const agent_id = paramString(req.params, 'id');

@@ -9,7 +9,7 @@ import { bodyObject, paramId, paramString, queryInt, queryString } from '../requ
 import { submitCommand } from '../submit-command.ts';
 
 /** Task commands reachable as `POST /api/tickets/:id/tasks/:task/<action>`. */
-const TASK_ACTIONS = { complete: 'task.complete', fail: 'task.fail', cancel: 'task.cancel', split: 'task.split' } as const;
+const TASK_ACTIONS = { complete: 'task.complete', fail: 'task.fail', cancel: 'task.cancel', split: 'task.split', retry: 'task.retry' } as const;
 
 /**
  * Tickets (read: viewer; change: operator): reads come from PostgreSQL; every change is a command handed to `submit` and
@@ -85,6 +85,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     });
   }
 
+  // Body: `{ "commit": "<sha>" }` (your merge commit) or `{ "rerun_resolver": true }` (a new merge attempt).
   app.post('/tickets/:id/joins/:join/resolve', { config: { role: 'operator', action: 'merge.resolve' } }, async (req, reply) => {
     const ticket_id = paramString(req.params, 'id');
     const join_id = paramString(req.params, 'join');
