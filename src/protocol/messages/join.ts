@@ -15,7 +15,7 @@ export type MergeFailure = (typeof MergeFailure)[keyof typeof MergeFailure];
 
 export const MergeResolve = command({
   type: 'merge.resolve',
-  description: 'A person resumes a join blocked by a failed merge (`merge_conflict` or `merge_error`), in one of two ways (exactly one): `commit`, the resolved merge commit they made (the continuation resumes on it); or `rerun_resolver: true`, a new merge attempt that runs the ticket\'s configured resolver chain again (its `merge.attempted` and `join.status` tell how it went; it may block again). Routed through the TicketActor, which asks the JoinActor and resumes the continuation in one transaction. Refused (`ticket.rejected`): a join not blocked by its merge (`join_not_blocked_by_merge`), a commit not in the repository (`unknown_commit`), a re-run of a conflict on a ticket without `resolver_command` (`no_resolver`).',
+  description: 'A person resumes a join blocked by a failed merge (`merge_conflict` or `merge_error`), in one of two ways (exactly one): `commit`, the resolved merge commit they made (the continuation resumes on it); or `rerun_resolver: true`, a new merge attempt that runs the ticket\'s configured resolver chain again (its `merge.attempted` and `join.status` tell how it went; it may block again). Routed through the TicketActor, which asks the JoinActor and resumes the continuation in one transaction. Refused (an `error.rejected` event and a dead letter, by code): a join not blocked by its merge (`join_not_blocked_by_merge`), a commit not in the repository (`unknown_commit`), a re-run of a conflict on a ticket without `resolver_command` (`no_resolver`).',
   handledBy: ActorType.TicketActor,
   ingress: true,
   route,

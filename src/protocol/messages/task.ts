@@ -73,7 +73,7 @@ export const TaskCancel = command({
 
 export const TaskRetry = command({
   type: 'task.retry',
-  description: 'A person retries a task that ended without completing: `failed` (its retries exhausted) or `cancelled`. It is scheduled afresh with a new budget of `max_retries` retries (its attempt numbers go on growing); the tasks its end blocked (`source_failed:<id>`, `source_cancelled:<id>`, and the join it is a source of) are restored; a ticket that `failed` because of it (no other task failed) is `running` again (`ticket.resumed`). Who and why are kept on the task (`retried_by`, `retry_reason`) and in a `task.retried` event. Refused with a `ticket.rejected` event: an unknown task (`not_found`), a task that did not fail or was not cancelled (`task_not_retryable`), a ticket that is `completed` or `cancelled` (`ticket_ended`).',
+  description: 'A person retries a task that ended without completing: `failed` (its retries exhausted) or `cancelled`. It is scheduled afresh with a new budget of `max_retries` retries (its attempt numbers go on growing); the tasks its end blocked (`source_failed:<id>`, `source_cancelled:<id>`, and the join it is a source of) are restored; a ticket that `failed` because of it (no other task failed) is `running` again (`ticket.resumed`). Who and why are kept on the task (`retried_by`, `retry_reason`) and in a `task.retried` event. Refused (an `error.rejected` event and a dead letter, by code): an unknown task (`not_found`), a task that did not fail or was not cancelled (`task_not_retryable`), a ticket that is `completed` or `cancelled` (`ticket_ended`).',
   handledBy: ActorType.TicketActor,
   ingress: true,
   route,
