@@ -205,6 +205,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     runtime.register(new TicketBehavior({
       dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits,
       budgetDefaults, onUsage: (charge, outcome) => metrics.countUsage(charge, outcome),
+      maxConflictsAutoResolve: config.maxConflictsAutoResolve,
     }));
     runtime.register(new AgentBehavior({
       policy: agentPolicy, budgetDefaults,

@@ -38,6 +38,8 @@ export const JoinStatus = { collecting: 'collecting', merging: 'merging', merged
  */
 export const JoinBlockedBy = { source_failed: 'source_failed', merge_conflict: 'merge_conflict', merge_error: 'merge_error', actor_failed: 'actor_failed' } as const;
 export type JoinBlockedBy = (typeof JoinBlockedBy)[keyof typeof JoinBlockedBy];
+/** The reason of a join whose conflicts were over its ticket's `max_conflicts_auto_resolve` (blocked by `merge_conflict`). */
+export const TOO_MANY_CONFLICTS = 'too_many_conflicts';
 const BLOCKED_BY_MERGE: ReadonlySet<string> = new Set([JoinBlockedBy.merge_conflict, JoinBlockedBy.merge_error]);
 
 /** A recorded source: the head commit of its branch and its JSON result. */
@@ -117,7 +119,10 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
         // A report without `failure` (an older node's): a conflict if it names files, else an error.
         const failure = mail.failure ?? (mail.files.length ? MergeFailure.conflict : MergeFailure.error);
         const blocked_by = failure === MergeFailure.conflict ? JoinBlockedBy.merge_conflict : JoinBlockedBy.merge_error;
-        const reason = failure === MergeFailure.conflict ? JoinBlockedBy.merge_conflict : mail.reason ?? JoinBlockedBy.merge_error;
+        // A conflict is `merge_conflict`, or `too_many_conflicts` when the ticket's auto-resolve limit kept it from the resolver.
+        const reason = failure === MergeFailure.conflict
+          ? (mail.reason === TOO_MANY_CONFLICTS ? TOO_MANY_CONFLICTS : JoinBlockedBy.merge_conflict)
+          : mail.reason ?? JoinBlockedBy.merge_error;
         const next = this.save(ctx, state, { status: JoinStatus.blocked, reason, blocked_by, files: mail.files });
         return { state: next, reply: { kind: 'blocked', continuation: join.continuation, reason, files: mail.files } };
       }
@@ -218,7 +223,7 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
       ticketId: join.ticket_id, joinId: join.id, attempt: join.attempts,
       repoDir: path.join(this.deps.dataDir, 'repos', join.ticket_id), repository: ticket.repository, base: ticket.base_commit,
       sources: join.sources.map((s) => ({ id: s, commit: state.completed.get(s)!.commit })),
-      time: new Date(join.created_at), resolverCommand: ticket.resolver_command, checkCommand: ticket.check_command, network: ticket.network,
+      time: new Date(join.created_at), resolverCommand: ticket.resolver_command, checkCommand: ticket.check_command, maxConflictsAutoResolve: ticket.max_conflicts_auto_resolve, network: ticket.network,
     };
     ctx.scope.uow.afterCommit(() => this.deps.merges.spawn(ctx.self, job));
   }

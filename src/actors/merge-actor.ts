@@ -32,6 +32,8 @@ export interface MergeJob {
   time: Date;
   resolverCommand?: string | null;
   checkCommand?: string | null;
+  /** Most conflicted files handed to the resolver in this merge (the ticket's `max_conflicts_auto_resolve`; null: no limit). */
+  maxConflictsAutoResolve?: number | null;
   /** false: the resolver and check commands get no network (the ticket's `network`). */
   network?: boolean;
 }
@@ -183,7 +185,7 @@ export class MergeSupervisor {
     const finalize = (payload: Record<string, unknown>) => this.deps.publish('ticket.finalize', { ticket_id: job.ticketId, ...payload }, `finalize:${job.ticketId}`);
     this.start(this.finals, `final-${Buffer.from(job.ticketId).toString('base64url')}`, {
       key: `${job.ticketId}/final`, job: { ...job, joinId: 'final', attempt: 1 },
-      report: (outcome) => finalize(outcome.ok ? { head: outcome.commit } : { error: `merge_conflict: ${outcome.files.join(', ')}` }),
+      report: (outcome) => finalize(outcome.ok ? { head: outcome.commit } : { error: `${outcome.reason}: ${outcome.files.join(', ')}` }),
       fail: (reason) => finalize({ error: `merge_error: ${reason}` }),
     });
   }
@@ -303,7 +305,7 @@ export class MergeSupervisor {
         const outcome = await mergeSources({
           repoDir: job.repoDir, sandboxDir, base: job.base, sources: job.sources,
           who: { name: 'Omoi', email: 'omoi@localhost', time: job.time },
-          resolverCommand: job.resolverCommand ?? undefined, checkCommand: job.checkCommand ?? undefined,
+          resolverCommand: job.resolverCommand ?? undefined, checkCommand: job.checkCommand ?? undefined, maxConflictsAutoResolve: job.maxConflictsAutoResolve ?? undefined,
           logFile: path.join(logDir, `merge-${job.joinId}-${job.attempt}.log`), signal, isolation: this.deps.isolation, network: job.network, breakers: this.deps.breakers,
         });
         // Durable off this node before `merge.finished` announces it (src/git/commit-store.ts).

@@ -137,6 +137,8 @@ export interface OmoiConfig {
    * ticket links to any more is removed by the clone sweep (at start, then hourly).
    */
   cloneRetainFinishedMs: number;
+  /** `max_conflicts_auto_resolve` of tickets that do not set it. */
+  maxConflictsAutoResolve: number;
   /** A `running` attempt with no output and no progress report this long is stalled (`task.stalled`), ms. */
   taskStallMs: number;
   /** A stalled attempt: `alert` leaves it for a person, `restart` fails it (reason `stalled`) so it is retried. */
@@ -213,6 +215,7 @@ export const DEFAULTS = {
   sandboxPoolIdleMs: 60_000,
   sandboxWritable: [] as string[],
   cloneRetainFinishedMs: 7 * 24 * 3_600_000,
+  maxConflictsAutoResolve: 20,
   taskStallMs: 15 * 60_000,
   taskStallAction: 'alert',
   ticketStallMs: 3_600_000,

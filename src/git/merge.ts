@@ -33,6 +33,11 @@ export interface MergeOptions {
   resolverCommand?: string;
   /** Shell command that must exit 0 after the resolver, run in the sandbox. */
   checkCommand?: string;
+  /**
+   * Most distinct files this merge hands to `resolverCommand` (those the built-in rules left);
+   * a step that would go above it ends the merge with `too_many_conflicts` instead. Absent: no limit.
+   */
+  maxConflictsAutoResolve?: number;
   /** Variables for the resolver and check commands (e.g. an agent's API key). They see only
    * PATH, HOME, LANG, TERM, these, and the OMOI_* merge variables — never the node's own env. */
   resolverEnv?: Record<string, string>;
@@ -64,7 +69,7 @@ export interface MergeAttempt {
 
 export type MergeOutcome =
   | { ok: true; commit: string; attempt: MergeAttempt }
-  | { ok: false; reason: 'merge_conflict'; files: string[]; attempt: MergeAttempt };
+  | { ok: false; reason: 'merge_conflict' | 'too_many_conflicts'; files: string[]; attempt: MergeAttempt };
 
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
 const OUTPUT_TAIL_CHARS = 8 * 1024;
@@ -97,6 +102,8 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
   const tempLogDir = opts.logFile ? null : await mkdtemp(path.join(os.tmpdir(), 'omoi-merge-log-'));
   const logFile = opts.logFile ?? path.join(tempLogDir!, 'resolver.log');
   const outputs: string[] = [];
+  /** Files given to the resolver so far, for `maxConflictsAutoResolve`. */
+  const handedToResolver = new Set<string>();
   const finish = <T extends MergeOutcome>(outcome: T): T => {
     attempt.resolverOutput = outputs.join('\n').slice(-OUTPUT_TAIL_CHARS);
     attempt.durationMs = Math.round(performance.now() - started);
@@ -191,7 +198,11 @@ export async function mergeSources(opts: MergeOptions): Promise<MergeOutcome> {
           tree = await index.writeTreeTo(repo);
         } else if (!opts.resolverCommand) {
           return finish({ ok: false, reason: 'merge_conflict', files: unresolved, attempt });
+        } else if (opts.maxConflictsAutoResolve !== undefined && new Set([...handedToResolver, ...unresolved]).size > opts.maxConflictsAutoResolve) {
+          // Too much for unattended resolution: a person looks at these (`merge.resolve`).
+          return finish({ ok: false, reason: 'too_many_conflicts', files: unresolved, attempt });
         } else {
+          for (const file of unresolved) handedToResolver.add(file);
           // (b) + (c) The resolver command in the sandbox, then validation.
           const verdict = await runResolverCommand({
             sandbox: repo, sandboxDir: opts.sandboxDir, head: await head(), source: next.source, mergeIndex: index, conflicted: unresolved,

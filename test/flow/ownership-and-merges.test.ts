@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { git, makeRepo, tempDir } from '../harness/index.ts';
+import { git, makeRepo, tempDir, waitFor } from '../harness/index.ts';
 import { withCluster, withNode } from '../harness/node.ts';
 import { events, filesAt, gitIn, sql, task, taskRows, waitTask, waitTicket } from './helpers.ts';
 import { encode, makeEnvelope, partitionOf, Subjects } from '../../src/protocol/index.ts';
@@ -74,6 +74,28 @@ t.test('scenario 3: merge conflict on line 50 of config.py', async (t) => {
     t.match(await gitIn(node, 'T3a', 'show', `${tasks.C.base_commit}:config.py`), /TIMEOUT = 30/, 'C ran on the resolved tree');
     const attempted = await events(node, 'T3a', 'merge.attempted');
     t.equal(attempted.length, 1);
+  });
+
+  t.test('a resolver, but the ticket lets none be resolved unattended: too_many_conflicts, files listed, the resolver never runs', async (t) => {
+    const resolver = 'echo resolver-ran; exit 1';
+    await node.submit('ticket.create', spec('T3c', { resolver_command: resolver, max_conflicts_auto_resolve: 0 }));
+    const c = await waitTask(node, 'T3c', 'C', 'blocked');
+    t.equal(c.reason, 'too_many_conflicts', 'the continuation says why');
+    const [join] = await sql<any>(node, `select * from omoi_join where ticket_id = 'T3c'`);
+    t.match(join, { status: 'blocked', reason: 'too_many_conflicts', blocked_by: 'merge_conflict', files: ['config.py'] }, 'blocked for a person, the files listed');
+    const [attempt] = await sql<any>(node, `select * from omoi_merge_attempt where ticket_id = 'T3c'`);
+    t.notMatch(attempt.resolver_output ?? '', /resolver-ran/, 'the resolver never ran');
+    const blocked = (await events(node, 'T3c', 'join.status')).find((e) => e.payload.status === 'blocked');
+    t.match(blocked?.payload, { reason: 'too_many_conflicts', files: ['config.py'] });
+    // Blocked by its merge's conflicts: a person's resolution resumes it, as for any conflict.
+    const head = await gitIn(node, 'T3c', 'rev-parse', 'omoi-task/T3c/A');
+    await node.submit('merge.resolve', { ticket_id: 'T3c', join_id: 'join-C', commit: head });
+    const resumed = await waitFor('the join merged', async () => (await sql<any>(node, `select status, merge_commit from omoi_join where ticket_id = 'T3c' and status = 'merged'`))[0]);
+    t.same(resumed, { status: 'merged', merge_commit: head }, 'the supplied commit resumes it');
+    const [row] = await sql<any>(node, `select max_conflicts_auto_resolve from omoi_ticket where id = 'T3c'`);
+    t.equal(row.max_conflicts_auto_resolve, 0, 'the ticket keeps its limit');
+    const [defaulted] = await sql<any>(node, `select max_conflicts_auto_resolve from omoi_ticket where id = 'T3a'`);
+    t.equal(defaulted.max_conflicts_auto_resolve, 20, 'a ticket without one gets OMOI_MAX_CONFLICTS_AUTO_RESOLVE (20)');
   });
 
   t.test('no resolver: C is blocked with merge_conflict; a resolution resumes it', async (t) => {

@@ -284,3 +284,32 @@ t.test('one side unchanged from the base: resolved without any resolver', async 
   t.equal(git(s.clone, 'show', `${outcome.commit}:config.py`).split('\n')[49], 'TIMEOUT = 10');
   t.equal(git(s.clone, 'show', `${outcome.commit}:README.md`), 'b leaves config.py as it was');
 });
+
+t.test('the auto-resolve limit: more conflicted files than it allows are never handed to the resolver', async (t) => {
+  const s = await setup(t);
+  const edit = (who: string) => ({ 'config.py': numberedLines(60, { 50: `TIMEOUT = ${who}` }), 'README.md': `readme by ${who}\n` });
+  const a = s.branch('a', edit('a'));
+  const b = s.branch('b', edit('b'));
+  const c = s.branch('c', { 'README.md': 'readme by c\n' });
+  const marker = path.join(s.root, 'resolver-ran');
+  // Keeps both sides: drops the marker lines.
+  const resolver = `touch ${marker}; for f in $OMOI_CONFLICTED_FILES; do sed -i -e '/^<<<<<<< /d' -e '/^=======$/d' -e '/^>>>>>>> /d' "$f"; done`;
+
+  t.test('two files conflicted, limit 1: too_many_conflicts listing both, the resolver not run', async (t) => {
+    const outcome = await s.merge(t, { sources: [{ id: 'a', commit: a }, { id: 'b', commit: b }], resolverCommand: resolver, maxConflictsAutoResolve: 1 });
+    t.match(outcome, { ok: false, reason: 'too_many_conflicts', files: ['README.md', 'config.py'] });
+    t.notOk(existsSync(marker), 'the resolver never ran');
+  });
+
+  t.test('limit 0: even one conflicted file goes to a person', async (t) => {
+    const outcome = await s.merge(t, { sources: [{ id: 'a', commit: a }, { id: 'c', commit: c }], resolverCommand: resolver, maxConflictsAutoResolve: 0 });
+    t.match(outcome, { ok: false, reason: 'too_many_conflicts', files: ['README.md'] });
+    t.notOk(existsSync(marker), 'the resolver never ran');
+  });
+
+  t.test('at the limit (two files, limit 2): handed to the resolver as before', async (t) => {
+    const ok = await s.merge(t, { sources: [{ id: 'a', commit: a }, { id: 'b', commit: b }], resolverCommand: resolver, maxConflictsAutoResolve: 2 });
+    t.equal(ok.ok, true, 'at the limit: resolved');
+    t.ok(existsSync(marker), 'by the resolver');
+  });
+});

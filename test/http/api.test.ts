@@ -1,8 +1,13 @@
 import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { request, send, startTestNode, taskSpec, TOKEN } from './helpers.ts';
 import { seedBlockedDiamond, seedCluster, seedEvent } from './seed.ts';
 import { AgentEntity } from '../../src/persistence/index.ts';
+
+const DASHBOARD_DIR = fileURLToPath(new URL('../../src/http/dashboard/', import.meta.url));
 
 const SHA = 'c'.repeat(40);
 
@@ -296,11 +301,18 @@ t.test('the dashboard is served without a token and with a strict content securi
   const page = await request(node.url, 'GET', '/', { token: null });
   t.equal(page.status, 200);
   t.match(page.headers['content-type'], /text\/html/);
-  t.match(page.text, /<script src="\/app\.js" defer><\/script>/);
+  t.match(page.text, /<script type="module" src="\/app\.js"><\/script>/);
   t.match(page.headers['content-security-policy'], /default-src 'self'/);
-  for (const file of ['/app.js', '/style.css']) {
+  // Every file of the dashboard is served, and none builds markup from strings.
+  const files = readdirSync(DASHBOARD_DIR, { recursive: true, withFileTypes: true }).filter((f) => f.isFile())
+    .map((f) => `/${relative(DASHBOARD_DIR, join(f.parentPath, f.name)).split(sep).join('/')}`);
+  t.ok(files.includes('/lib/router.js') && files.includes('/views/overview.js'), 'the modules are found');
+  for (const file of files) {
     const res = await request(node.url, 'GET', file, { token: null });
     t.equal(res.status, 200, file);
+    if (file.endsWith('.js')) {
+      t.match(res.headers['content-type'], /javascript/, `${file} is served as a module script can be`);
+      t.notMatch(res.text, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/, `${file} never injects markup`);
+    }
   }
-  t.notMatch((await request(node.url, 'GET', '/app.js', { token: null })).text, /innerHTML/, 'the dashboard never injects markup');
 });

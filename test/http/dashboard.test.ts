@@ -175,6 +175,6 @@ t.test('the Alerts panel: open alerts first with severity, count and age; acknow
   await viewerPage.locator('#alerts tr[data-alert="al-warn"] button', { hasText: 'resolve' }).click();
   const refused = viewerPage.locator('#alerts-answer', { hasText: 'refused' });
   await refused.waitFor();
-  t.match(await refused.innerText(), /resolve refused: 403 forbidden: operator role needed; wall-screen is viewer/);
+  t.match(await refused.innerText(), /resolve of al-warn refused: 403 forbidden: operator role needed; wall-screen is viewer/);
   t.equal(node.submitted.length, 1, 'nothing more sent');
 });

@@ -20,7 +20,7 @@ export async function completeIfDone(w: Work): Promise<void> {
   setTicket(w, { finalizing: true });
   const job = {
     ticketId: ticket.id, repoDir: w.repoDir(ticket.id), repository: ticket.repository, base: ticket.base_commit!, sources: sinks.map((t) => ({ id: t.id, commit: t.commit! })),
-    time: new Date(ticket.created_at), resolverCommand: ticket.resolver_command, checkCommand: ticket.check_command, network: ticket.network,
+    time: new Date(ticket.created_at), resolverCommand: ticket.resolver_command, checkCommand: ticket.check_command, maxConflictsAutoResolve: ticket.max_conflicts_auto_resolve, network: ticket.network,
   };
   w.ctx.scope.uow.afterCommit(() => w.deps.merges.finalize(job));
 }

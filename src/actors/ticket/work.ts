@@ -27,6 +27,8 @@ export interface TicketDeps {
   retryBaseMs?: number;
   /** Warn share and policy at 100 % of budgets that do not set them (OMOI_BUDGET_*). */
   budgetDefaults: BudgetDefaults;
+  /** `max_conflicts_auto_resolve` of a ticket that does not set it (OMOI_MAX_CONFLICTS_AUTO_RESOLVE; null: no limit). */
+  maxConflictsAutoResolve?: number | null;
   /** Told, after the commit, of each attempt's recorded usage (the node's `/metrics` counters). */
   onUsage?: (charge: Charge, outcome: 'completed' | 'failed') => void;
 }

@@ -7,6 +7,8 @@ const NO_SPEND_SQL = `'{"cost_usd":0,"wall_ms":0,"input_tokens":0,"output_tokens
 export interface TicketRow {
   id: string; title: string; repository: string; base_branch: string; base_commit: string | null;
   status: string; ownership: string; resolver_command: string | null; check_command: string | null;
+  /** Most conflicted files its merges hand to `resolver_command` (null: no limit; `ticket.create`). */
+  max_conflicts_auto_resolve?: number | null;
   /** false: its commands run with no network (`ticket.create` `network`). */
   network: Opt<boolean>;
   head: string | null; reason: string | null; failed_reason: string | null;
@@ -31,6 +33,7 @@ export const TicketEntity = new EntitySchema<TicketRow>({
     ownership: { type: 'string' },
     resolver_command: { type: 'text', nullable: true },
     check_command: { type: 'text', nullable: true },
+    max_conflicts_auto_resolve: { type: 'integer', nullable: true },
     network: { type: 'boolean', default: true },
     head: { type: 'string', nullable: true },
     reason: { type: 'text', nullable: true },

@@ -1,0 +1,2 @@
+// Every view of the dashboard; each registers its route when imported. The overview comes first (home).
+import './overview.js';

@@ -1,0 +1,169 @@
+// The selected ticket, in the overview's middle panel: its DAG, joins, merge attempts, and the
+// actions a person takes on them.
+import { Unauthorized, api, post } from '../lib/api.js';
+import { runAction } from '../lib/actions.js';
+import { $, badge, el, shortSha } from '../lib/dom.js';
+import { spendText } from './spend.js';
+
+const OPEN_TICKET = new Set(['open', 'running']);
+const OPEN_TASK = new Set(['pending', 'ready', 'waiting_for_files', 'assigned', 'running', 'blocked']);
+
+/** The last rendered detail, so an unchanged ticket is not re-rendered (open <details> stay open). */
+let rendered = '';
+let shownTicket = null;
+
+/** Reads and shows `ticketId` (nothing selected: the empty state). A failed read shows in the panel. */
+export async function refreshDetail(ticketId, { force = false } = {}) {
+  if (!ticketId) {
+    $('detail-empty').textContent = 'Select a ticket to see its DAG.';
+    $('detail-empty').hidden = false;
+    $('detail-body').hidden = true;
+    return;
+  }
+  if (shownTicket !== ticketId) {
+    // Another ticket: say it is loading rather than show the previous one.
+    $('detail-empty').textContent = `Loading ${ticketId}…`;
+    $('detail-empty').hidden = false;
+    $('detail-body').hidden = true;
+    $('detail-answer').textContent = '';
+  }
+  let detail;
+  try {
+    detail = await api(`/api/tickets/${encodeURIComponent(ticketId)}`);
+  } catch (err) {
+    if (err instanceof Unauthorized) throw err;
+    $('detail-empty').textContent = `Ticket ${ticketId}: ${err.message}`;
+    $('detail-empty').hidden = false;
+    $('detail-body').hidden = true;
+    shownTicket = null;
+    return;
+  }
+  const json = JSON.stringify(detail);
+  if (!force && json === rendered && shownTicket === ticketId && !$('detail-body').hidden) return;
+  rendered = json;
+  shownTicket = ticketId;
+  renderDetail(detail);
+}
+
+function renderDetail(detail) {
+  const { ticket, tasks, joins, merge_attempts: merges } = detail;
+  $('detail-empty').hidden = true;
+  $('detail-body').hidden = false;
+  $('detail-title').replaceChildren(el('span', { class: 'id' }, ticket.id), ' ', ticket.title, ' ', badge(ticket.status),
+    ...(OPEN_TICKET.has(ticket.status) ? [' ', el('button', { type: 'button', class: 'cancel-ticket', onclick: () => cancelWork(ticket.id) }, 'cancel ticket')] : []));
+  const meta = [
+    ['repository', ticket.repository], ['base', `${ticket.base_branch}${ticket.base_commit ? ` @ ${shortSha(ticket.base_commit)}` : ''}`],
+    ['ownership', ticket.ownership], ['head', shortSha(ticket.head)], ['reason', ticket.reason || ticket.failed_reason],
+    ['spend', spendText(ticket)],
+  ].filter(([, v]) => v);
+  $('detail-meta').replaceChildren(...meta.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+
+  const blocked = tasks.filter((t) => t.status === 'blocked');
+  $('detail-blocked').hidden = blocked.length === 0;
+  $('detail-blocked').replaceChildren(
+    el('strong', {}, `${blocked.length} blocked task${blocked.length === 1 ? '' : 's'} need${blocked.length === 1 ? 's' : ''} a person: `),
+    ...blocked.map((t, i) => [i > 0 ? ', ' : '', el('span', { class: 'blocked-item' }, `${t.id} (${t.reason || 'no reason recorded'})`)]).flat(),
+  );
+
+  renderTaskLevels(detail);
+  renderJoins(ticket, joins);
+  renderMerges(ticket, merges);
+}
+
+/** Dependency depth of each task: 0 without dependencies, else one more than its deepest dependency. */
+export function depths(tasks) {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const memo = new Map();
+  const depth = (id, seen) => {
+    if (memo.has(id)) return memo.get(id);
+    const task = byId.get(id);
+    if (!task || seen.has(id)) return 0; // unknown or cyclic: the server rejects those; never loop here
+    seen.add(id);
+    const deps = (task.depends_on || []).filter((d) => byId.has(d));
+    const d = deps.length === 0 ? 0 : 1 + Math.max(...deps.map((x) => depth(x, seen)));
+    seen.delete(id);
+    memo.set(id, d);
+    return d;
+  };
+  for (const t of tasks) depth(t.id, new Set());
+  return memo;
+}
+
+function renderTaskLevels({ ticket, tasks, joins }) {
+  const depth = depths(tasks);
+  const levels = new Map();
+  for (const t of tasks) {
+    const d = depth.get(t.id) || 0;
+    if (!levels.has(d)) levels.set(d, []);
+    levels.get(d).push(t);
+  }
+  const joinByContinuation = new Map(joins.map((j) => [j.continuation, j]));
+  $('dag').replaceChildren(...[...levels.keys()].sort((a, b) => a - b).map((d) => el('div', { class: 'level' },
+    el('div', { class: 'level-label' }, `depth ${d}`),
+    el('div', { class: 'level-tasks' }, levels.get(d).map((t) => taskCard(ticket, t, joinByContinuation.get(t.id)))),
+  )));
+}
+
+function renderJoins(ticket, joins) {
+  $('joins-empty').hidden = joins.length > 0;
+  $('joins').replaceChildren(...joins.map((j) => {
+    const collected = Object.keys(j.completed || {});
+    const sources = (j.sources || []).map((s) => el('span', { class: `source ${collected.includes(s) ? 'collected' : 'waiting'}`, title: collected.includes(s) ? 'completed' : 'waiting' }, `${collected.includes(s) ? '✓' : '…'} ${s}`));
+    return el('tr', { class: j.status === 'blocked' ? 'blocked' : '', dataset: { join: j.id } },
+      el('td', { class: 'id' }, j.id),
+      el('td', {}, j.continuation),
+      el('td', {}, el('span', { class: 'collected-count' }, `${collected.length}/${(j.sources || []).length} collected`), ' ', sources),
+      el('td', {}, badge(j.status), j.merge_commit ? el('div', { class: 'sha' }, shortSha(j.merge_commit)) : null),
+      el('td', {}, j.reason ? el('span', { class: 'reason' }, j.reason) : '', j.files && j.files.length ? el('div', { class: 'files' }, j.files.join(', ')) : null),
+    );
+  }));
+}
+
+function renderMerges(ticket, merges) {
+  $('merges-empty').hidden = merges.length > 0;
+  $('merges').replaceChildren(...merges.map((m) => el('div', { class: `merge ${m.ok ? 'ok' : 'failed'}`, dataset: { join: m.join_id } },
+    el('div', { class: 'merge-head' },
+      el('strong', {}, `${m.join_id} · attempt ${m.attempt}`), ' ',
+      el('span', { class: `badge ${m.ok ? 'status-completed' : 'status-blocked'}` }, m.ok ? 'merged' : 'conflict'),
+      m.commit ? el('span', { class: 'sha' }, ` ${shortSha(m.commit)}`) : null,
+      el('span', { class: 'muted' }, ` ${m.duration_ms} ms`)),
+    el('div', {}, 'order: ', el('span', { class: 'order' }, (m.merge_order || []).join(' → '))),
+    el('ul', { class: 'conflicts' }, Object.entries(m.conflicts || {}).map(([source, files]) =>
+      el('li', { class: files.length ? 'conflicted' : '' }, `${source}: `, files.length ? files.join(', ') : 'no conflicts'))),
+    m.files && m.files.length ? el('div', {}, 'unresolved files: ', el('span', { class: 'files' }, m.files.join(', '))) : null,
+    m.resolver_output ? el('details', {}, el('summary', {}, 'resolver output'), el('pre', {}, m.resolver_output)) : null,
+  )));
+}
+
+function taskCard(ticket, t, join) {
+  const title = (t.spec && t.spec.title) || (t.spec && t.spec.run) || '';
+  return el('div', { class: `task status-${t.status}${t.status === 'blocked' ? ' blocked' : ''}`, dataset: { task: t.id, status: t.status } },
+    el('div', { class: 'task-head' }, el('span', { class: 'id' }, t.id), ' ', badge(t.status)),
+    title ? el('div', { class: 'title', title }, title) : null,
+    el('div', { class: 'task-meta' },
+      (t.depends_on || []).length ? `after ${t.depends_on.join(', ')}` : 'no dependencies',
+      t.attempt ? ` · attempt ${t.attempt}` : '',
+      t.agent_id ? ` · ${t.agent_id}` : '',
+      t.commit ? ` · ${shortSha(t.commit)}` : ''),
+    join ? el('div', { class: 'task-meta' }, `join ${join.id}: ${Object.keys(join.completed || {}).length}/${(join.sources || []).length} sources`) : null,
+    t.reason ? el('div', { class: t.status === 'blocked' ? 'reason blocked-reason' : 'reason' }, t.status === 'blocked' ? `⚠ blocked: ${t.reason}` : t.reason) : null,
+    OPEN_TASK.has(t.status) ? el('button', { type: 'button', class: 'cancel-task', onclick: () => cancelWork(ticket.id, t.id) }, 'cancel') : null,
+  );
+}
+
+/**
+ * Cancel a ticket, or one task of it (operator), after a confirmation that asks why: its running
+ * processes are killed at once and its claims released. The server's answer shows under the title.
+ */
+function cancelWork(ticketId, taskId) {
+  const what = taskId ? `task ${taskId} of ${ticketId}` : `ticket ${ticketId}`;
+  const path = taskId ? `/api/tickets/${encodeURIComponent(ticketId)}/tasks/${encodeURIComponent(taskId)}/cancel` : `/api/tickets/${encodeURIComponent(ticketId)}/cancel`;
+  return runAction({
+    question: `Cancel ${what}? Its running processes are killed at once.`,
+    ask: 'Reason (optional):',
+    what: `cancel of ${what}`,
+    answerEl: $('detail-answer'),
+    run: (reason) => post(path, reason ? { reason } : {}),
+    after: () => refreshDetail(ticketId, { force: true }),
+  });
+}
