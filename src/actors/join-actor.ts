@@ -136,6 +136,9 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
         if (join.blocked_by === JoinBlockedBy.merge_conflict && !mail.resolverConfigured) {
           throw new ConflictError('no_resolver', `join ${join.id} of ticket ${join.ticket_id} is blocked by a merge conflict and the ticket has no resolver_command: a re-run would end the same; supply a commit`);
         }
+        if (join.reason === TOO_MANY_CONFLICTS) {
+          throw new ConflictError('too_many_conflicts', `join ${join.id} of ticket ${join.ticket_id} has more conflicted files than the ticket's max_conflicts_auto_resolve: a re-run would not reach the resolver; supply a commit`);
+        }
         // A new attempt (its own number, so its report and MergeActor are its own): the resolver chain runs again.
         const next = this.save(ctx, state, { status: JoinStatus.merging, reason: null, blocked_by: null, files: null, attempts: join.attempts + 1 });
         await this.startMerge(next, ctx);
