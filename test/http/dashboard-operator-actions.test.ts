@@ -1,0 +1,86 @@
+// Retry a failed task and drain, undrain and remove agents from the dashboard, as a person would
+// (a real node, real task processes, headless Chromium): each action asks first, the page shows
+// the server's answer, and the node does what was asked.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import t from 'tap';
+import { launchChromium } from '../harness/browser.ts';
+import { makeRepo, tempDir, waitFor } from '../harness/index.ts';
+import { withCluster, withNode } from '../harness/node.ts';
+import { sql, task, taskRows, ticketRow, waitTicket } from '../flow/helpers.ts';
+
+const SCREENSHOT = '/tmp/omoi-dashboard-operator-actions.png';
+
+t.test('retry a failed task from the page: the ticket completes; drain, undrain and remove agents from the page', async (t) => {
+  const cluster = await withCluster(t);
+  const node = await withNode(t, cluster);
+  const local = `local-${node.config.nodeId}`;
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  const flag = path.join(await tempDir(t, 'page-retry-'), 'ok');
+  await node.submit('ticket.create', {
+    ticket_id: 'T-page-retry', title: 'a task that needs a flag', repository: repo.dir, ownership: 'lenient',
+    tasks: [task('A', `test -f ${flag}`, { max_retries: 0 }), task('B', 'echo b > b.txt', { depends_on: ['A'] })],
+  });
+  await waitFor('T-page-retry failed', async () => ((await ticketRow(node, 'T-page-retry'))?.status === 'failed' ? true : undefined));
+
+  const browser = await launchChromium(t);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  await page.goto(`${node.httpUrl}/#token=${encodeURIComponent(node.apiToken)}`);
+  await page.locator('.ticket-row[data-ticket="T-page-retry"]').click();
+  const cardA = page.locator('.task[data-task="A"][data-status="failed"]');
+  await cardA.locator('button.retry-task').waitFor();
+  t.equal(await page.locator('.task[data-task="B"] button.retry-task').count(), 0, 'a blocked task offers no retry');
+
+  // Dismissing the question sends nothing.
+  page.once('dialog', (d) => void d.dismiss());
+  await cardA.locator('button.retry-task').click();
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal((await taskRows(node, 'T-page-retry')).A!.status, 'failed', 'not confirmed: still failed');
+
+  await writeFile(flag, '');
+  page.once('dialog', (d) => {
+    t.match(d.message(), /Retry task A of T-page-retry\? It failed; it runs again with its retries renewed/, 'the question says what happens');
+    void d.accept('the flag is there now');
+  });
+  await cardA.locator('button.retry-task').click();
+  t.match(await page.locator('#detail-answer', { hasText: 'accepted' }).innerText(), /retry of task A of T-page-retry accepted \(message /, "the server's answer is shown");
+  await waitTicket(node, 'T-page-retry', 'completed');
+  await page.locator('#detail-title .badge', { hasText: 'completed' }).waitFor();
+  t.match((await taskRows(node, 'T-page-retry')).A, { status: 'completed', retried_by: 'http:admin', retry_reason: 'the flag is there now' }, 'who and why recorded');
+  await page.locator('.task[data-task="A"] .retried', { hasText: 'retried by http:admin: the flag is there now' }).waitFor();
+  t.equal(await page.locator('.task[data-task="A"] button.retry-task').count(), 0, 'a completed task offers no retry');
+
+  // Drain the node's own agent, then undrain it.
+  const row = page.locator(`tr[data-agent="${local}"]`);
+  page.once('dialog', (d) => {
+    t.match(d.message(), new RegExp(`Drain agent ${local}\\? It finishes the attempts it runs and is offered no new ones`));
+    void d.accept('host maintenance');
+  });
+  await row.locator('button.agent-drain').click();
+  await page.locator('#agents-answer', { hasText: `drain of agent ${local} accepted` }).waitFor();
+  await waitFor('draining', async () => (await sql<any>(node, 'select draining from omoi_agent where id = ?', [local]))[0]?.draining || undefined);
+  await page.locator(`tr[data-agent="${local}"][data-draining="true"] .badge.draining`).waitFor();
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  page.once('dialog', (d) => void d.accept(''));
+  await page.locator(`tr[data-agent="${local}"] button.agent-undrain`).click();
+  await page.locator('#agents-answer', { hasText: `undrain of agent ${local} accepted` }).waitFor();
+  await page.locator(`tr[data-agent="${local}"][data-draining="false"] button.agent-drain`).waitFor();
+  t.same(await sql(node, 'select draining from omoi_agent where id = ?', [local]), [{ draining: false }], 'undrained');
+
+  // Remove a remote agent.
+  await node.submit('agent.register', { agent_id: 'agent-page', name: 'page', phase: 'execute', capabilities: [], version: '1.0.0', kind: 'remote', capacity: 1 });
+  await page.locator('tr[data-agent="agent-page"] button.agent-remove').waitFor();
+  page.once('dialog', (d) => void d.accept('not needed'));
+  await page.locator('tr[data-agent="agent-page"] button.agent-remove').click();
+  await page.locator('#agents-answer', { hasText: 'remove of agent agent-page accepted' }).waitFor();
+  const removed = await waitFor('agent-page removed', async () => (await sql<any>(node, `select status, reason from omoi_agent where id = 'agent-page'`)).find((r) => r.status === 'removed'));
+  t.equal(removed.reason, 'not needed', 'removed, with the reason given');
+  await page.locator('tr[data-agent="agent-page"] .badge', { hasText: 'removed' }).waitFor();
+
+  const audited = await sql<{ command: string; principal: string }>(node, `select command, principal from omoi_audit where command in ('task.retry', 'agent.drain', 'agent.undrain', 'agent.deregister') and channel = 'http' order by id`);
+  t.same(audited.map((r) => r.command), ['task.retry', 'agent.drain', 'agent.undrain', 'agent.deregister'], 'each action audited');
+  t.same(problems, [], 'no errors in the page');
+});
