@@ -84,3 +84,51 @@ t.test('retry a failed task from the page: the ticket completes; drain, undrain 
   t.same(audited.map((r) => r.command), ['task.retry', 'agent.drain', 'agent.undrain', 'agent.deregister'], 'each action audited');
   t.same(problems, [], 'no errors in the page');
 });
+
+t.test('a join its merge blocked, from the page: a wrong commit is refused with the reason shown; the resolver re-run merges it', async (t) => {
+  const cluster = await withCluster(t);
+  const node = await withNode(t, cluster);
+  const lines = (edit: string) => Array.from({ length: 20 }, (_, i) => (i === 9 ? edit : `line ${i + 1}`)).join('\n') + '\n';
+  const repo = await makeRepo(t, { 'config.py': lines('line 10') });
+  const ready = path.join(await tempDir(t, 'page-resolver-'), 'ready');
+  const edit = (text: string) => `printf '%s\\n' ${Array.from({ length: 20 }, (_, i) => (i === 9 ? `'${text}'` : `'line ${i + 1}'`)).join(' ')} > config.py`;
+  const resolver = `test -f ${ready} || exit 1; sed -i -e "/^<<<<<<<\\|^=======\\|^>>>>>>>/d" -e "s/^TIMEOUT = .*/TIMEOUT = 30/" config.py && awk "!seen[\\$0]++" config.py > c.tmp && mv c.tmp config.py`;
+  await node.submit('ticket.create', {
+    ticket_id: 'T-page-merge', title: 'conflict', repository: repo.dir, resolver_command: resolver,
+    tasks: [
+      task('A', edit('TIMEOUT = 10'), { owns: ['config.py'] }), task('B', edit('TIMEOUT = 20'), { owns: ['config.py'] }),
+      task('C', 'grep -q "TIMEOUT = 30" config.py', { depends_on: ['A', 'B'] }),
+    ],
+  });
+  await waitFor('C blocked', async () => ((await taskRows(node, 'T-page-merge')).C?.status === 'blocked' ? true : undefined));
+
+  const browser = await launchChromium(t);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of 400/.test(m.text())) problems.push(m.text()); });
+  await page.goto(`${node.httpUrl}/#token=${encodeURIComponent(node.apiToken)}`);
+  await page.locator('.ticket-row[data-ticket="T-page-merge"]').click();
+  const join = page.locator('#joins tr[data-join="join-C"]');
+  await join.locator('button.join-rerun-resolver').waitFor();
+
+  page.once('dialog', (d) => {
+    t.match(d.message(), /Resume join-C of T-page-merge on your merge commit\?/);
+    void d.accept('not-a-sha');
+  });
+  await join.locator('button.join-use-commit').click();
+  t.match(await page.locator('#detail-answer', { hasText: 'refused' }).innerText(), /resolution of join-C refused: 400 schema_violation: .*exactly one of `commit`.*\(field \/commit\)/, 'the refusal and its code are shown');
+
+  await writeFile(ready, '');
+  page.once('dialog', (d) => {
+    t.match(d.message(), /Re-run the merge of join-C of T-page-merge\? A new attempt runs the ticket's resolver/);
+    void d.accept();
+  });
+  await join.locator('button.join-rerun-resolver').click();
+  await page.locator('#detail-answer', { hasText: 're-run of join-C accepted' }).waitFor();
+  await waitTicket(node, 'T-page-merge', 'completed');
+  await page.locator('#joins tr[data-join="join-C"] .badge', { hasText: 'merged' }).waitFor();
+  t.equal(await page.locator('#joins tr[data-join="join-C"] button').count(), 0, 'a merged join offers nothing');
+  t.same((await sql<any>(node, `select attempt, ok from omoi_merge_attempt where ticket_id = 'T-page-merge' order by attempt`)), [{ attempt: 1, ok: false }, { attempt: 2, ok: true }]);
+  t.same(problems, [], 'no errors in the page');
+});
