@@ -10,7 +10,7 @@ import { withClient, withCluster, withNode } from '../harness/node.ts';
 import { events, gitIn, sql, task, taskRows, ticketRow, waitTask, waitTicket } from './helpers.ts';
 
 const cluster = await withCluster(t);
-const node = await withNode(t, cluster, { localAgentCapacity: 1 });
+const node = await withNode(t, cluster, { localAgentCapacity: 2 });
 const local = `local-${node.config.nodeId}`;
 
 /** A call as the CLI makes it (bearer token, JSON in and out). */
@@ -73,6 +73,37 @@ t.test('a failed task retried gets a fresh budget of retries; what its failure b
   // Once completed, a ticket's tasks are not retried.
   const late = await api('POST', '/api/tickets/T-retry/tasks/A/retry', {});
   t.equal((await refusal(late.json.message_id)).code, 'ticket_ended', 'a completed ticket: ticket_ended');
+});
+
+t.test('a ticket two tasks failed runs again only once both are retried; the join they feed stays blocked by the one still failed', async (t) => {
+  const repo = await makeRepo(t, { 'README.md': 'hi\n' });
+  const flag = path.join(await tempDir(t, 'two-failed-'), 'ok');
+  await node.submit('ticket.create', {
+    ticket_id: 'T-two', title: 'two sources fail', repository: repo.dir, ownership: 'lenient',
+    tasks: [
+      task('A', `test -f ${flag} && echo a > a.txt`, { max_retries: 0 }),
+      task('B', `test -f ${flag} && echo b > b.txt`, { max_retries: 0 }),
+      task('J', 'test -f a.txt && test -f b.txt', { depends_on: ['A', 'B'] }),
+    ],
+  });
+  await waitTask(node, 'T-two', 'A', 'failed');
+  await waitTask(node, 'T-two', 'B', 'failed');
+  await waitFor('ticket failed', async () => ((await ticketRow(node, 'T-two'))?.status === 'failed' ? true : undefined));
+  await writeFile(flag, '');
+  await api('POST', '/api/tickets/T-two/tasks/A/retry', {});
+  await waitFor('A retried', async () => ((await events(node, 'T-two', 'task.retried')).length === 1 ? true : undefined));
+  let tasks = await taskRows(node, 'T-two');
+  t.equal((await ticketRow(node, 'T-two'))!.status, 'failed', 'B is still failed: the ticket stays failed');
+  t.match(tasks, { A: { status: 'pending' }, J: { status: 'blocked', reason: 'source_failed:B' } }, 'A waits for its ticket; J is blocked by B now');
+  const [join] = await sql<any>(node, `select status, blocked_by, reason from omoi_join where ticket_id = 'T-two'`);
+  t.same(join, { status: 'blocked', blocked_by: 'source_failed', reason: 'source_failed:B' }, 'the join names the source still failed');
+  t.same(await events(node, 'T-two', 'ticket.resumed'), [], 'not resumed yet');
+
+  await api('POST', '/api/tickets/T-two/tasks/B/retry', {});
+  await waitTicket(node, 'T-two', 'completed');
+  tasks = await taskRows(node, 'T-two');
+  t.match(tasks, { A: { status: 'completed' }, B: { status: 'completed' }, J: { status: 'completed' } }, 'both ran, the join merged them, J ran');
+  t.match((await events(node, 'T-two', 'ticket.resumed')).map((e) => e.payload.task_id), ['B'], 'resumed by the second retry');
 });
 
 t.test('a cancelled task retried runs again and unblocks its dependent', async (t) => {
