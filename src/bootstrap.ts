@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { probeLocalAgent } from './agents/local-probe.ts';
 import { newToken, Principals } from './access/index.ts';
 import { ActorRuntime } from './actors/actor-runtime.ts';
 import type { SupervisionReport } from './actors/entity-host.ts';
@@ -45,8 +46,8 @@ import { Rejections } from './messaging/rejections.ts';
 import { ensureStreams, partitionConsumer, ROUTER_CONSUMER, storageReplicas } from './messaging/streams.ts';
 import { Metrics } from './metrics.ts';
 import { decideIsolation } from './sandbox/index.ts';
-import { openDatabase, RetentionSweep, type Database } from './persistence/index.ts';
-import { encode, lookup, makeEnvelope, parseJson, partitionOf, Streams, Subjects, validatePayload, ProtocolError, type CommandDef, type PayloadOf } from './protocol/index.ts';
+import { openDatabase, recordEvent, RetentionSweep, type Database } from './persistence/index.ts';
+import { encode, lookup, makeEnvelope, parseJson, partitionOf, Streams, Subjects, validatePayload, ProtocolError, type CommandDef, type Envelope, type PayloadOf } from './protocol/index.ts';
 
 /** A running node. `stop()` is graceful and idempotent. */
 export interface OmoiNode {
@@ -148,7 +149,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       },
     });
     cleanup.push(useRemoteBreakers(config.dataDir, breakers)); // clones and fetches of this node's git remotes
-    const report = supervisionReporter(js, config.nodeId, log);
+    const report = supervisionReporter(js, db, config.nodeId, log);
     const runtime = new ActorRuntime({
       db, log, metrics, report,
       supervision: config,
@@ -209,6 +210,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     }));
     runtime.register(new AgentBehavior({
       policy: agentPolicy, budgetDefaults,
+      compatibility: { ranges: config.agentCompatibility, commandSha256: config.agentCommandSha256 ?? null, minDiskPerSlotBytes: config.agentMinDiskPerSlotMb * 1024 * 1024 },
       agentChanged: () => agents.invalidate(),
       runLocal: (a) => executor.run(a),
       localAgentId: ownAgentId,
@@ -250,9 +252,11 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     cleanup.push(() => void ownAssignments.stop());
     // This node's local agent, registered at start (and again by the supervisor should another
     // node have judged this one gone and failed it: its node is alive, so it works again).
-    const registerLocalAgent = (id = `register-local:${config.nodeId}:${Date.now()}`) => publish('agent.register', {
+    // It reports its command binary's checksum and its free disk for the compatibility checks.
+    const registerLocalAgent = async (id = `register-local:${config.nodeId}:${Date.now()}`) => publish('agent.register', {
       agent_id: ownAgentId, name: `local agent of ${config.nodeId}`, phase: 'execute', capabilities: config.localAgentCapabilities,
       version: '1.0.0', kind: 'local', capacity: config.localAgentCapacity,
+      ...await probeLocalAgent({ agentCommand: config.agentCommand, dataDir: config.dataDir }),
     }, id);
     // Recovery on partition takeover, agent heartbeat supervision, stuck-ready sweep.
     const supervisor = new NodeSupervisor({
@@ -287,6 +291,8 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // One transaction serves the batches of every partition this node holds (group commit).
     const committer: GroupCommitter = new GroupCommitter({ db, log, leases: { epoch: (p) => leases.epoch(p), assertHeld: (em, e) => leases.assertHeld(em, e) }, dispatch: runtime.dispatch, outbox, partitions: config.partitions, nodeId: config.nodeId });
     let httpUrl: string | undefined;
+    /** `node.status` `started` was published: changes of the partitions held are announced from then on. */
+    let announced = false;
     const leases: LeaseManager = new LeaseManager({
       db, log, nodeId: config.nodeId, partitions: config.partitions, heartbeatMs: config.heartbeatMs, httpUrl: () => httpUrl,
       onAcquired: async (partition) => {
@@ -316,6 +322,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       },
       // A node that stopped heartbeating without releasing its partitions: a `node_lost` alert.
       onNodeLost: (node, partitions) => publishDirect(js, config.nodeId, log, 'node.lost', { node_id: node, by: config.nodeId, partitions }),
+      // Once started (announced below), each change of what it holds: the cluster view follows rebalancing as it happens.
+      onHeldChanged: (owned) => {
+        if (announced) publishDirect(js, config.nodeId, log, 'node.status', { node_id: config.nodeId, status: 'partitions', partitions: owned });
+      },
     });
     await leases.start();
     // Committed effects are re-driven continuously, not only when a partition worker starts.
@@ -333,6 +343,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     log.info({ partitions: leases.owned().length }, 'partition leases acquired');
     const announce = (status: string) => publishDirect(js, config.nodeId, log, 'node.status', { node_id: config.nodeId, status, partitions: leases.owned() });
     announce('started');
+    announced = true;
 
     // 5. Ingress: outside commands are validated (remote agents' signatures checked) and routed to partitions, each one audited
     const audit = new PostgresAuditLog({ db, log });
@@ -409,16 +420,24 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
   }
 }
 
-/** Best-effort event outside any partition transaction (node lifecycle, supervision). */
-function publishDirect(js: JetStreamClient, source: string, log: Logger, type: string, payload: Record<string, unknown>): void {
+/** Best-effort event outside any partition transaction (node lifecycle, supervision); returns its envelope. */
+function publishDirect(js: JetStreamClient, source: string, log: Logger, type: string, payload: Record<string, unknown>): Envelope {
   const env = makeEnvelope(type, validatePayload(type, payload), { source });
   js.publish(Subjects.event(type), encode(env), { msgID: env.id }).catch((e) => log.warn({ err: errorMessage(e), type }, 'could not publish event'));
+  return env;
 }
 
-function supervisionReporter(js: JetStreamClient, source: string, log: Logger) {
+/**
+ * Each crash, restart and escalation of this node's actors, as an `actor.supervision` event
+ * (an escalation becomes an `actor_escalated` alert, src/alerts) and a row of the event log
+ * for `GET /api/supervision`; both best effort (a crash may come from the database being down).
+ */
+function supervisionReporter(js: JetStreamClient, db: Database, nodeId: string, log: Logger) {
+  // One insert at a time, so the log keeps the order they happened in (a crash, then its restart).
+  let recorded: Promise<void> = Promise.resolve();
   return (r: SupervisionReport) => {
-    const publish = (type: string, payload: Record<string, unknown>) => publishDirect(js, source, log, type, payload);
-    publish('actor.supervision', { ...r }); // an escalation becomes an `actor_escalated` alert (src/alerts)
+    const env = publishDirect(js, nodeId, log, 'actor.supervision', { ...r, node_id: nodeId });
+    recorded = recorded.then(() => recordEvent(db, env.id, env)).catch((e) => log.warn({ err: errorMessage(e) }, 'could not record a supervision event'));
   };
 }
 

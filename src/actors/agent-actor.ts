@@ -7,6 +7,7 @@ import { ActorType, agentOfSource, publicKeyOf, Subjects, type PayloadOf } from 
 import type { CommandMail } from './actor-runtime.ts';
 import type { ActorContext, EntityBehavior } from './entity-host.ts';
 import { nodeOfLocalAgent } from './local-agent.ts';
+import { checkCompatibility, DEFAULT_COMPATIBILITY, type CompatibilityPolicy } from '../agents/compatibility.ts';
 
 /** Heartbeat supervision limits (ms) and the restart policy of agents that come back. */
 export interface AgentPolicy {
@@ -55,9 +56,12 @@ export interface AgentDeps {
   agentChanged?: () => void;
   /** Warn share of budgets that do not set one (OMOI_BUDGET_WARN_SHARE). */
   budgetDefaults: BudgetDefaults;
+  /** What a registration must meet (src/agents/compatibility.ts); absent: the defaults, nothing else checked. */
+  compatibility?: CompatibilityPolicy;
 }
 
 const LIVE = new Set(['registered', 'healthy', 'degraded']);
+const NOTHING_BUT_DEFAULTS: CompatibilityPolicy = { ranges: DEFAULT_COMPATIBILITY, commandSha256: null, minDiskPerSlotBytes: 0 };
 /** The reason of the `agent.status` event that tells an agent's key was replaced. */
 export const KEY_ROTATED = 'public key rotated';
 const isAgentCommand = (type: string): type is AgentCommand =>
@@ -209,6 +213,7 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     const dup = caps.find((c, i) => caps.indexOf(c) !== i);
     if (dup) throw new TerminalError('duplicate_capability', `capability ${JSON.stringify(dup)} is listed twice`, { capability: dup });
     if (p.public_key !== undefined) this.checkKey(p.agent_id, p.public_key);
+    checkCompatibility(p, this.deps.compatibility ?? NOTHING_BUT_DEFAULTS);
     // Re-registering must not take an agent over: turning a node's local agent into a remote
     // one (its assignments then go to an open subject), or replacing a remote agent's key. Only
     // a registration signed by the agent's current key (source `agent:<id>`, checked by the

@@ -1,4 +1,4 @@
-/** `npm run docs`: regenerates docs/protocol.md (the same as `omoi docs`). */
+/** `npm run docs`: regenerates docs/protocol.md and docs/openapi.json (the same as `omoi docs`). */
 import { runDocs } from './commands/docs.ts';
 
-process.stdout.write(runDocs() + '\n');
+process.stdout.write(await runDocs() + '\n');

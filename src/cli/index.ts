@@ -1,7 +1,8 @@
-/** The `omoi` command line: commands, the protocol reference generator, their helpers. */
+/** The `omoi` command line: commands, the protocol reference and OpenAPI generators, their helpers. */
 export { buildProgram, runCli, type CliIo } from './program.ts';
 export { CliError, describeFailure, EXIT_INVALID_CONFIG } from './cli-error.ts';
 export { generateProtocolDoc, INPUT_ERROR_CODES, PROTOCOL_DOC_PATH } from './protocol-doc.ts';
+export { generateOpenApiDocument, OPENAPI_DOC_PATH } from './openapi-doc.ts';
 export { runStart, startLine, type StartOptions } from './commands/start.ts';
 export { runPub, type PubOptions } from './commands/pub.ts';
 export { runSub, type SubOptions } from './commands/sub.ts';

@@ -452,13 +452,14 @@ export function buildProgram(io: CliIo = processIo): Command {
 
   program
     .command('docs')
-    .summary('regenerate docs/protocol.md')
-    .description('Regenerate docs/protocol.md from the protocol registry (every message type, its subject, JSON Schema and nats example).')
-    .option('--check', 'write nothing; exit 1 if the file is out of date')
-    .option('--out <file>', 'write elsewhere')
+    .summary('regenerate docs/protocol.md and docs/openapi.json')
+    .description('Regenerate docs/protocol.md from the protocol registry (every message type, its subject, JSON Schema and nats example) and docs/openapi.json from the HTTP API\'s route schemas (OpenAPI 3.1).')
+    .option('--check', 'write nothing; exit 1 if a file is out of date')
+    .option('--out <file>', 'write the protocol reference elsewhere')
+    .option('--openapi-out <file>', 'write the OpenAPI document elsewhere')
     .addHelpText('after', examples('omoi docs', 'omoi docs --check'))
-    .action(async (opts: { check?: boolean; out?: string }) => {
-      io.out((await docs()).runDocs(opts) + '\n');
+    .action(async (opts: { check?: boolean; out?: string; openapiOut?: string }) => {
+      io.out(await (await docs()).runDocs(opts) + '\n');
     });
 
   return program;

@@ -17,15 +17,20 @@ export type Sql = (query: string, params?: unknown[]) => Promise<Array<Record<st
 
 export interface Holding { partition: number; epoch: number }
 
-/** `nodeId` took these leases: ends what was still open for them (an expired holder's), then opens the new holdings. */
-export async function recordTaken(sql: Sql, nodeId: string, taken: Holding[]): Promise<void> {
+/**
+ * `nodeId` took these leases: ends what was still open for them (an expired holder's), then
+ * opens the new holdings. A lease another node still held (`previous`, expired) is a failover:
+ * its holding names that node in `taken_over_from`.
+ */
+export async function recordTaken(sql: Sql, nodeId: string, taken: Array<Holding & { previous?: string | null }>): Promise<void> {
   if (taken.length === 0) return;
   const partitions = intArray(taken.map((h) => h.partition));
   await sql('update omoi_lease_history set held_to = clock_timestamp() where partition = any(?::int[]) and held_to is null', [partitions]);
+  const from = taken.map((h) => (h.previous && h.previous !== nodeId ? h.previous : null));
   await sql(
-    `insert into omoi_lease_history (partition, epoch, node_id, held_from)
-     select h.partition, h.epoch, ?, clock_timestamp() from unnest(?::int[], ?::int[]) as h(partition, epoch)`,
-    [nodeId, partitions, intArray(taken.map((h) => h.epoch))],
+    `insert into omoi_lease_history (partition, epoch, node_id, held_from, taken_over_from)
+     select h.partition, h.epoch, ?, clock_timestamp(), h.previous from unnest(?::int[], ?::int[], ?::text[]) as h(partition, epoch, previous)`,
+    [nodeId, partitions, intArray(taken.map((h) => h.epoch)), textArray(from)],
   );
 }
 
@@ -38,6 +43,11 @@ export async function recordEnded(sql: Sql, ended: Holding[]): Promise<void> {
      where l.partition = h.partition and l.epoch = h.epoch and l.held_to is null`,
     [intArray(ended.map((h) => h.partition)), intArray(ended.map((h) => h.epoch))],
   );
+}
+
+/** A PostgreSQL text[] literal; null elements stay SQL null (node ids are safe ids, but quoted all the same). */
+function textArray(values: Array<string | null>): string {
+  return `{${values.map((v) => (v === null ? 'NULL' : `"${v.replace(/["\\]/g, '\\$&')}"`)).join(',')}}`;
 }
 
 /** A PostgreSQL int[] literal (a JS array would be expanded into a list of parameters). */

@@ -35,6 +35,8 @@ export class LeaseManager {
       onLost: (partition: number) => Promise<void>;
       /** This node took over `partitions` whose leases `node` let expire (it stopped heartbeating without releasing them). */
       onNodeLost?: (node: string, partitions: number[]) => void;
+      /** After a tick that changed the partitions this node holds (took, gave back or lost some): what it holds now. */
+      onHeldChanged?: (owned: number[]) => void;
     },
   ) {}
 
@@ -88,10 +90,19 @@ export class LeaseManager {
    * Single-flight: called while a tick is running, it returns that tick's promise.
    */
   tick(): Promise<void> {
-    this.ticking ??= this.heartbeat().finally(() => {
+    this.ticking ??= this.heartbeatReportingChanges().finally(() => {
       this.ticking = undefined;
     });
     return this.ticking;
+  }
+
+  private async heartbeatReportingChanges(): Promise<void> {
+    const before = this.owned().join();
+    try {
+      await this.heartbeat();
+    } finally {
+      if (this.owned().join() !== before) this.deps.onHeldChanged?.(this.owned());
+    }
   }
 
   private async heartbeat(): Promise<void> {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { parseCompatibilityConfig } from '../agents/compatibility.ts';
 import { parseAlertsConfig } from '../alerts/alerts-config.ts';
 import { ConfigError } from '../errors.ts';
 import { DUPLICATE_WINDOW_MS } from '../messaging/duplicate-window.ts';
@@ -27,6 +28,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   // The one structured section: rules and routes, checked whole (not an environment variable).
   resolved.alerts = parseAlertsConfig(fromFile.alerts);
+  resolved.agentCompatibility = parseCompatibilityConfig(fromFile.agent_compatibility);
   Object.assign(resolved, overrides);
   const config = resolved as unknown as OmoiConfig;
   config.dataDir = path.resolve(config.dataDir);
@@ -78,7 +80,7 @@ function readConfigFile(file: string): Record<string, unknown> {
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError('OMOI_CONFIG', `${file} must hold a mapping of settings`);
   }
-  const known = new Set([...SETTINGS.map((s) => s.key as string), 'alerts']);
+  const known = new Set([...SETTINGS.map((s) => s.key as string), 'alerts', 'agent_compatibility']);
   for (const key of Object.keys(parsed)) {
     if (!known.has(key)) throw new ConfigError('OMOI_CONFIG', `${file}: unknown setting ${JSON.stringify(key)}`);
   }

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_COMPATIBILITY } from '../agents/compatibility.ts';
 import type { AlertsConfig } from '../alerts/alerts-config.ts';
 import { isSafeId, MAX_ID_LENGTH } from '../ids.ts';
 
@@ -157,6 +158,12 @@ export interface OmoiConfig {
    * dashboard, the API and `omoi alerts`.
    */
   alerts: AlertsConfig;
+  /** Agent version ranges (semver) by protocol version: the `agent_compatibility:` section of the config file (src/agents/compatibility.ts). */
+  agentCompatibility: Record<string, string>;
+  /** sha256 the local agent's command binary must have (unset: not checked). */
+  agentCommandSha256?: string;
+  /** Free disk (MiB) an agent needs per slot of its capacity; 0: not checked. */
+  agentMinDiskPerSlotMb: number;
   /**
    * Attempts at delivering one alert notification to one route (webhook, Slack, e-mail) before
    * it is recorded `failed`; retries back off exponentially (with jitter) from 2 s to 10 min.
@@ -223,6 +230,8 @@ export const DEFAULTS = {
   breakerThreshold: 5,
   breakerHalfOpenMs: 30_000,
   alerts: {} as AlertsConfig,
+  agentCompatibility: { ...DEFAULT_COMPATIBILITY },
+  agentMinDiskPerSlotMb: 64,
   alertDeliveryMaxAttempts: 8,
   retentionProcessedMs: 24 * 3_600_000,
   retentionEventsMs: 7 * 24 * 3_600_000,

@@ -52,6 +52,13 @@ function natsUrls(raw: string, name: string): string {
   return servers.join(',');
 }
 
+/** A sha256 digest in lowercase hex. */
+function sha256Hex(raw: string, name: string): string {
+  const value = raw.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(value)) throw new ConfigError(name, `must be a sha256 in hex (64 characters), got ${JSON.stringify(raw)}`);
+  return value;
+}
+
 /** A share of a whole: a number above 0, at most 1. */
 function share(raw: string, name: string): number {
   const n = Number(raw.trim());
@@ -151,6 +158,8 @@ export const SETTINGS: Setting[] = [
   def('signatureMaxAgeMs', 'OMOI_SIGNATURE_MAX_AGE_MS', 'A signed remote-agent message whose `Omoi-Time` is further than this from the node\'s clock, either way, is refused (`replayed`); accepted message ids are kept twice this long, ms (default 300000).', int(1_000, 86_400_000)),
   def('localAgentCapabilities', 'OMOI_LOCAL_AGENT_CAPABILITIES', 'Comma-separated capabilities of this node\'s local agent (default none).', list),
   def('agentCommand', 'OMOI_AGENT_COMMAND', 'Command template for `kind: agent` tasks, run in the sandbox: `{prompt_file}` `{task_file}` `{result_file}` `{task_id}` `{ticket_id}` are filled in (default unset).', text),
+  def('agentCommandSha256', 'OMOI_AGENT_COMMAND_SHA256', 'sha256 (hex) the binary of the local agent\'s command (`OMOI_AGENT_COMMAND`\'s first word, found on PATH) must have; a node whose binary differs has its local agent refused (`checksum_mismatch`) (default unset: not checked).', sha256Hex),
+  def('agentMinDiskPerSlotMb', 'OMOI_AGENT_MIN_DISK_PER_SLOT_MB', 'Free disk an agent needs for sandboxes per slot of its capacity, MiB; a registration reporting less is refused (`insufficient_disk`); 0 = not checked (default 64).', int(0, 10_000_000)),
   def('localAgentCapacity', 'OMOI_LOCAL_AGENT_CAPACITY', 'Tasks this node\'s local agent runs at once (default 2).', int(1, 1000)),
   def('sandboxPool', 'OMOI_SANDBOX_POOL', 'Idle task sandboxes kept warm for reuse, over all repositories; 0 = off, a sandbox per attempt (default 64).', int(0, 10_000)),
   def('sandboxPoolPerRepository', 'OMOI_SANDBOX_POOL_PER_REPOSITORY', 'Idle pooled sandboxes kept per repository (default 32).', int(1, 10_000)),

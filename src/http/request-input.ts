@@ -66,6 +66,17 @@ export function queryFlag(query: Bag, name: string): boolean {
   return value === '1' || value === 'true';
 }
 
+/** A point in time in the query string: an ISO 8601 date-time with its zone (`2026-12-02T10:00:00Z`). */
+export function queryTime(query: Bag, name: string): Date | undefined {
+  const value = queryString(query, name, 40);
+  if (value === undefined) return undefined;
+  const at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(value) ? new Date(value) : undefined;
+  if (!at || Number.isNaN(at.getTime())) {
+    throw badRequest('invalid_query', `query parameter ${name} must be an ISO 8601 time with a zone (2026-12-02T10:00:00Z); got ${JSON.stringify(value)}`, `query.${name}`);
+  }
+  return at;
+}
+
 /** A path parameter that must be a positive integer (dead-letter ids). */
 export function paramInt(params: Bag, name: string): number {
   const value = raw(params, name);

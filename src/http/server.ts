@@ -10,6 +10,8 @@ import { MAX_MESSAGE_BYTES } from '../protocol/index.ts';
 import { guardApi, type RouteAccess } from './access.ts';
 import type { HttpDeps } from './deps.ts';
 import { badRequest, errorReply } from './error-reply.ts';
+import { agentDetailRoutes } from './routes/agent-detail.ts';
+import { documentApi } from './openapi.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { alertDeliveryRoutes } from './routes/alert-deliveries.ts';
 import { alertRoutes } from './routes/alerts.ts';
@@ -20,6 +22,8 @@ import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventStreamRoutes } from './routes/event-stream.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { supervisionRoutes } from './routes/supervision.ts';
+import { openApiRoutes } from './routes/openapi.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
@@ -27,7 +31,7 @@ const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url));
 
 /**
  * Builds the node's HTTP server (not listening): probes, the authenticated `/api`, and the
- * dashboard. Every failure is answered by one error handler as `{ error: { code, message,
+ * dashboard; the route schemas make its OpenAPI document (openapi.ts). Every failure is answered by one error handler as `{ error: { code, message,
  * field } }`; nothing a client sends can throw past it. Access (roles, rate limit, audit) is
  * `guardApi` in access.ts. The node's API token becomes the bootstrap `admin` principal.
  * Throws `ConfigError` when the node has no API token (the API never runs open).
@@ -56,6 +60,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   });
 
   acceptJsonOnly(app);
+  // Before any route: the document is made from the schemas of the routes registered after it.
+  await documentApi(app);
 
   guardApi(app, deps, isApiRequest);
   app.addHook('onSend', async (req, reply) => {
@@ -71,13 +77,16 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await eventRoutes(api, deps);
     await eventStreamRoutes(api, deps);
     await agentRoutes(api, deps);
+    await agentDetailRoutes(api, deps);
     await deadLetterRoutes(api, deps);
     await clusterRoutes(api, deps);
+    await supervisionRoutes(api, deps);
     await breakerRoutes(api, deps);
     await tokenRoutes(api, deps);
     await auditRoutes(api, deps);
     await alertDeliveryRoutes(api, deps);
     await alertRoutes(api, deps);
+    await openApiRoutes(api);
   }, { prefix: '/api' });
   await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/', wildcard: false, index: 'index.html' });
 

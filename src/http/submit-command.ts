@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { TerminalError } from '../errors.ts';
 import { ProtocolError } from '../protocol/index.ts';
+import type { CommandRoute } from './api-schema.ts';
 import type { HttpDeps } from './deps.ts';
 import { protocolField, protocolMessage } from './error-reply.ts';
 import { idempotencyKey } from './request-input.ts';
@@ -18,13 +19,15 @@ export interface PayloadOrigin {
 }
 
 /**
- * Hands a command to `deps.submit` (which validates and publishes it durably), using the
- * request's `Idempotency-Key` as the message id when given. A `ProtocolError` is rethrown as
- * a 4xx `TerminalError` whose `field` points into the request, not into the envelope.
+ * Hands the command of `command` (a route's `commandRoute`, which also documents it) to
+ * `deps.submit` (which validates and publishes it durably), using the request's
+ * `Idempotency-Key` as the message id when given. A `ProtocolError` is rethrown as a 4xx
+ * `TerminalError` whose `field` points into the request, not into the envelope.
  */
 export async function submitCommand(
-  deps: HttpDeps, req: FastifyRequest, type: string, payload: Record<string, unknown>, origin: PayloadOrigin = {},
+  deps: HttpDeps, req: FastifyRequest, command: CommandRoute, payload: Record<string, unknown>,
 ): Promise<{ id: string }> {
+  const { type, origin } = command;
   const id = idempotencyKey(req.headers);
   try {
     const by = req.principal?.name;

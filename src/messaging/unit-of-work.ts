@@ -1,6 +1,6 @@
 import type { EntitySchema } from '@mikro-orm/core';
 import type { EntityManager } from '../persistence/index.ts';
-import { EventLogEntity, OutboxEntity, ProcessedMessageEntity, type OutboxRow } from '../persistence/index.ts';
+import { eventLogRow, EventLogEntity, OutboxEntity, ProcessedMessageEntity, type OutboxRow } from '../persistence/index.ts';
 import { lookup, makeEnvelope, partitionOf, Subjects, validatePayload, type CommandDef, type Envelope } from '../protocol/index.ts';
 
 /**
@@ -100,15 +100,9 @@ export class UnitOfWork {
       await this.em.createQueryBuilder(OutboxEntity).insert(this.outbox.map(({ id: _id, ...row }) => row)).onConflict(['message_id']).ignore().execute();
       const events = this.outbox.filter((o) => o.subject.startsWith('omoi.evt.') || o.subject.startsWith('omoi.errors.'));
       if (events.length) {
-        await this.em.createQueryBuilder(EventLogEntity).insert(events.map((o) => {
-          const env = JSON.parse(o.body) as Envelope<Record<string, unknown>>;
-          const payload = env.payload ?? {};
-          return {
-            message_id: o.message_id, type: env.type, payload, time: new Date(env.time),
-            ticket_id: typeof payload.ticket_id === 'string' ? payload.ticket_id : null,
-            entity: String(payload.task_id ?? payload.join_id ?? payload.agent_id ?? payload.entity ?? '') || null,
-          };
-        })).onConflict(['message_id']).ignore().execute();
+        await this.em.createQueryBuilder(EventLogEntity)
+          .insert(events.map((o) => eventLogRow(o.message_id, JSON.parse(o.body) as Envelope)))
+          .onConflict(['message_id']).ignore().execute();
       }
     }
   }

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { generateProtocolDoc, INPUT_ERROR_CODES, PROTOCOL_DOC_PATH } from '../../src/cli/index.ts';
+import { generateOpenApiDocument, generateProtocolDoc, INPUT_ERROR_CODES, PROTOCOL_DOC_PATH } from '../../src/cli/index.ts';
 import { commands, decodeIngress, events, MAX_MESSAGE_BYTES, ProtocolError, REGISTRY, Subjects } from '../../src/protocol/index.ts';
 import { tempDir } from '../harness/index.ts';
 import { runOmoi } from './run-omoi.ts';
@@ -72,4 +72,19 @@ t.test('omoi docs --check passes on the committed file and fails on a stale one;
   const fixed = await runOmoi(['docs', '--out', stale]);
   t.equal(fixed.code, 0, fixed.stderr);
   t.ok((await readFile(stale, 'utf8')) === generateProtocolDoc(), 'rewritten from the registry');
+});
+
+t.test('omoi docs checks and rewrites docs/openapi.json too (--openapi-out elsewhere)', async (t) => {
+  const dir = await tempDir(t, 'cli-openapi');
+  const stale = path.join(dir, 'openapi.json');
+  await writeFile(stale, '{}\n');
+  const bad = await runOmoi(['docs', '--check', '--openapi-out', stale]);
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, `${stale} is out of date`);
+  t.notMatch(bad.stderr, 'protocol.md', 'only the stale file is named');
+  const fixed = await runOmoi(['docs', '--out', path.join(dir, 'protocol.md'), '--openapi-out', stale]);
+  t.equal(fixed.code, 0, fixed.stderr);
+  t.match(fixed.stdout, `wrote ${stale}`);
+  t.ok((await readFile(stale, 'utf8')) === await generateOpenApiDocument(), 'rewritten from the route schemas');
+  t.equal((await runOmoi(['docs', '--check', '--openapi-out', stale])).code, 0, 'now current');
 });

@@ -116,7 +116,7 @@ t.test('fuzz: 200 random requests (OMOI_FUZZ_ROUNDS to change) never get a 5xx a
   // Each route with a body it would accept: mutations of it reach the payload schemas.
   const routes: [method: string, template: string, valid?: Record<string, unknown>][] = [
     ['GET', '/api/tickets'], ['GET', '/api/tickets/:x'], ['GET', '/api/events'], ['GET', '/api/agents'], ['GET', '/api/dlq'],
-    ['GET', '/api/dlq/:x'], ['GET', '/api/cluster'], ['GET', '/healthz'], ['GET', '/readyz'], ['GET', '/metrics'], ['GET', '/'], ['GET', '/:x'],
+    ['GET', '/api/dlq/:x'], ['GET', '/api/cluster'], ['GET', '/api/agents/:x'], ['GET', '/api/supervision'], ['GET', '/healthz'], ['GET', '/readyz'], ['GET', '/metrics'], ['GET', '/'], ['GET', '/:x'],
     ['POST', '/api/tickets', example('ticket.create')],
     ['POST', '/api/tickets/:x/cancel', example('ticket.cancel', ['ticket_id'])],
     ['POST', '/api/tickets/:x/tasks', example('task.add').task as Record<string, unknown>],
@@ -129,7 +129,7 @@ t.test('fuzz: 200 random requests (OMOI_FUZZ_ROUNDS to change) never get a 5xx a
     ['POST', '/api/agents/:x/heartbeat', {}], ['POST', '/api/agents/:x/rotate-key', {}], ['DELETE', '/api/agents/:x', {}],
     ['POST', '/api/dlq/:x/retry', {}], ['POST', '/api/dlq/:x/discard', {}], ['POST', '/api/:x', {}],
   ];
-  const queries = ['', '?status=open', '?limit=:x', '?after=:x', '?ticket_id=:x', '?tail=:x', '?limit=1&limit=2', '?status[]=x', '?a=%ZZ'];
+  const queries = ['', '?status=open', '?limit=:x', '?after=:x', '?ticket_id=:x', '?tail=:x', '?limit=1&limit=2', '?status[]=x', '?a=%ZZ', '?since=:x', '?before=:x', '?history=:x', '?failovers=:x'];
 
   const scalar = (): unknown => pick([null, true, false, 0, -1, 1.5, 1e308, -1e-308, 2 ** 53 + 1, '', 'x', 'a'.repeat(int(3000)), '\u0000', '🙂', pick(weird)]);
   const value = (depth: number): unknown => {

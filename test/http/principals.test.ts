@@ -27,6 +27,7 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['GET', '/api/events', '/api/events', 'viewer'],
   ['GET', '/api/events/stream', '/api/events/stream', 'viewer'],
   ['GET', '/api/agents', '/api/agents', 'viewer'],
+  ['GET', '/api/agents/:id', '/api/agents/agent-1', 'viewer'],
   ['POST', '/api/agents', '/api/agents', 'admin', { name: 'a', phase: 'execute', capabilities: [], version: '1.0.0' }],
   ['POST', '/api/agents/:id/heartbeat', '/api/agents/agent-1/heartbeat', 'admin', {}],
   ['POST', '/api/agents/:id/rotate-key', '/api/agents/agent-r/rotate-key', 'admin', {}],
@@ -39,6 +40,7 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['POST', '/api/dlq/:id/retry', '/api/dlq/1/retry', 'admin', {}],
   ['POST', '/api/dlq/:id/discard', '/api/dlq/2/discard', 'admin', {}],
   ['GET', '/api/cluster', '/api/cluster', 'viewer'],
+  ['GET', '/api/supervision', '/api/supervision', 'viewer'],
   ['GET', '/api/breakers', '/api/breakers', 'viewer'],
   ['GET', '/api/tokens', '/api/tokens', 'admin'],
   ['POST', '/api/tokens', '/api/tokens', 'admin', { name: 'made-by-test', role: 'viewer' }],
@@ -50,6 +52,7 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['GET', '/api/alerts/:id', '/api/alerts/al-seed', 'viewer'],
   ['POST', '/api/alerts/:id/acknowledge', '/api/alerts/al-seed/acknowledge', 'operator', { comment: 'seen' }],
   ['POST', '/api/alerts/:id/resolve', '/api/alerts/al-seed/resolve', 'operator', {}],
+  ['GET', '/api/openapi.json', '/api/openapi.json', 'viewer'],
 ];
 
 async function createToken(node: TestNode, name: string, role: string): Promise<string> {

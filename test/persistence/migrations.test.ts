@@ -146,3 +146,20 @@ t.test('agent_messages: the table of accepted signed agent message ids, one row 
   t.same(await sql(`select to_regclass('omoi_agent_message') as m`), [{ m: null }], 'down drops the table');
   await migrator.up();
 });
+
+t.test('dashboard_views: events already logged get their agent_id; down drops the new columns', async (t) => {
+  const { migrator, sql } = await migratedDatabase(t);
+  t.same((await migrator.down({ to: 'Migration20261203110000_dashboard_views' })).map((m) => m.name), downTo('Migration20261203110000_dashboard_views'));
+  const columns = async (table: string) => (await sql(`select column_name from information_schema.columns where table_name = ?`, [table])).map((r) => r.column_name);
+  t.notOk((await columns('omoi_event')).includes('agent_id'), 'down drops omoi_event.agent_id');
+  t.notOk((await columns('omoi_lease_history')).includes('taken_over_from'), 'down drops omoi_lease_history.taken_over_from');
+  await sql(`insert into omoi_event (message_id, type, ticket_id, entity, payload, time) values
+    ('e1', 'task.status', 'T1', 'A', '{"ticket_id":"T1","task_id":"A","agent_id":"agent-7"}', now()),
+    ('e2', 'task.status', 'T1', 'A', '{"ticket_id":"T1","task_id":"A"}', now()),
+    ('e3', 'odd', null, null, '{"agent_id":7}', now())`);
+  await migrator.up();
+  t.same(await sql(`select message_id, agent_id from omoi_event order by message_id`), [
+    { message_id: 'e1', agent_id: 'agent-7' }, { message_id: 'e2', agent_id: null }, { message_id: 'e3', agent_id: null },
+  ], "each row's agent_id is its payload's, when that is a string");
+  t.ok((await columns('omoi_lease_history')).includes('taken_over_from'));
+});

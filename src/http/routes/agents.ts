@@ -1,7 +1,10 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, NotFoundError } from '../../errors.ts';
 import { AgentEntity } from '../../persistence/index.ts';
+import { Id } from '../../protocol/index.ts';
 import { generateAgentKeyPair } from '../agent-keys.ts';
+import { Accepted, commandRoute, errorAnswer, Row } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
 import { newAgentId } from '../ids.ts';
 import { plainRow } from '../plain-row.ts';
@@ -13,58 +16,111 @@ import { submitCommand } from '../submit-command.ts';
  * `agent.register`, the private key is in the 201 answer only — never stored, logged or
  * published, so a lost key means registering again, or an admin's `rotate-key`.
  */
+const tags = ['agents'];
+const register = commandRoute('agent.register', { optional: ['agent_id'], setByNode: ['public_key'] });
+const heartbeat = commandRoute('agent.heartbeat', { params: { agent_id: 'id' } });
+const rotateKey = commandRoute('agent.rotate_key', { params: { agent_id: 'id' }, setByNode: ['public_key'], noBody: true });
+const setBudget = commandRoute('agent.set_budget', { params: { agent_id: 'id' } });
+const deregister = commandRoute('agent.deregister', { params: { agent_id: 'id' } });
+const drain = commandRoute('agent.drain', { params: { agent_id: 'id' } });
+const undrain = commandRoute('agent.undrain', { params: { agent_id: 'id' } });
+
+/** A new key pair's answer: the private key is in it, once. */
+const KeyPair = {
+  public_key: Type.String({ description: 'the agent\'s ed25519 public key (PEM, SPKI)' }),
+  private_key: Type.String({ description: 'its private key (PEM, PKCS#8): in this answer only, never stored; the agent signs its messages with it' }),
+};
+
 export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  app.get('/agents', { config: { role: 'viewer' } }, async (req) => {
+  app.get('/agents', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'List the agents', tags,
+      querystring: Type.Object({ status: Type.Optional(Type.String({ maxLength: 50, description: 'only agents in this status (`healthy`, `degraded`, `failed`, `removed`, …)' })) }),
+      response: { 200: Type.Object({ agents: Type.Array(Row('an `omoi_agent` row')) }, { description: 'The agents, by id' }) },
+    },
+  }, async (req) => {
     const status = queryString(req.query, 'status', 50);
     const agents = await deps.db.em().find(AgentEntity, status ? { status } : {}, { orderBy: { id: 'asc' } });
     return { agents: agents.map(plainRow) };
   });
 
-  app.post('/agents', { config: { role: 'admin', action: 'agent.register' } }, async (req, reply) => {
+  app.post('/agents', {
+    config: { role: 'admin', action: 'agent.register' },
+    schema: {
+      summary: 'Register a remote agent: the node makes its ed25519 key pair (without `agent_id`, an id too)', tags, ...register.schema,
+      response: { 201: Accepted({ agent_id: Id, ...KeyPair }, 'Registered: keep the private key, it is not shown again') },
+    },
+  }, async (req, reply) => {
     const body = bodyObject(req.body);
     const keys = generateAgentKeyPair();
     const agent_id = body.agent_id === undefined ? newAgentId() : body.agent_id;
-    const { id } = await submitCommand(deps, req, 'agent.register', { ...body, agent_id, public_key: keys.publicKey });
+    const { id } = await submitCommand(deps, req, register, { ...body, agent_id, public_key: keys.publicKey });
     return reply.code(201).send({ agent_id, message_id: id, public_key: keys.publicKey, private_key: keys.privateKey });
   });
 
-  app.post('/agents/:id/heartbeat', { config: { role: 'admin', action: 'agent.heartbeat' } }, async (req, reply) => {
+  app.post('/agents/:id/heartbeat', {
+    config: { role: 'admin', action: 'agent.heartbeat' },
+    schema: { summary: 'A heartbeat on an agent\'s behalf', tags, ...heartbeat.schema, response: { 202: Accepted({ agent_id: Id }) } },
+  }, async (req, reply) => {
     const agent_id = paramString(req.params, 'id');
-    const { id } = await submitCommand(deps, req, 'agent.heartbeat', { ...bodyObject(req.body), agent_id }, { params: { agent_id: 'id' } });
+    const { id } = await submitCommand(deps, req, heartbeat, { ...bodyObject(req.body), agent_id });
     return reply.code(202).send({ agent_id, message_id: id });
   });
 
   // A new key pair for a remote agent (its old key is refused from then on). The private key
   // is in the answer only, as at registration.
-  app.post('/agents/:id/rotate-key', { config: { role: 'admin', action: 'agent.rotate_key' } }, async (req, reply) => {
+  app.post('/agents/:id/rotate-key', {
+    config: { role: 'admin', action: 'agent.rotate_key' },
+    schema: {
+      summary: 'A new key pair for a remote agent (its old key is refused from then on)', tags, ...rotateKey.schema,
+      response: {
+        202: Accepted({ agent_id: Id, ...KeyPair }, 'Accepted: keep the private key, it is not shown again'),
+        404: errorAnswer('`not_found`: no such agent, or it was removed'),
+        409: errorAnswer('`agent_not_rotatable`: a node\'s own agent has no key'),
+      },
+    },
+  }, async (req, reply) => {
     const agent_id = paramString(req.params, 'id');
     const agent = await deps.db.em().findOne(AgentEntity, { id: agent_id });
     if (!agent || agent.status === 'removed') throw new NotFoundError('agent', agent_id);
     if (agent.kind !== 'remote') throw new ConflictError('agent_not_rotatable', `agent ${agent_id} is a node's own agent: it has no key to rotate`);
     const keys = generateAgentKeyPair();
-    const { id } = await submitCommand(deps, req, 'agent.rotate_key', { agent_id, public_key: keys.publicKey }, { params: { agent_id: 'id' } });
+    const { id } = await submitCommand(deps, req, rotateKey, { agent_id, public_key: keys.publicKey });
     return reply.code(202).send({ agent_id, message_id: id, public_key: keys.publicKey, private_key: keys.privateKey });
   });
 
   // Budgets are an operator's to raise, like a ticket's (absent fields kept, null clears).
-  app.put('/agents/:id/budget', { config: { role: 'operator', action: 'agent.set_budget' } }, async (req, reply) => {
+  app.put('/agents/:id/budget', {
+    config: { role: 'operator', action: 'agent.set_budget' },
+    schema: { summary: 'Raise, change or clear an agent\'s budget', tags, ...setBudget.schema, response: { 202: Accepted({ agent_id: Id }) } },
+  }, async (req, reply) => {
     const agent_id = paramString(req.params, 'id');
-    const { id } = await submitCommand(deps, req, 'agent.set_budget', { ...bodyObject(req.body), agent_id }, { params: { agent_id: 'id' } });
+    const { id } = await submitCommand(deps, req, setBudget, { ...bodyObject(req.body), agent_id });
     return reply.code(202).send({ agent_id, message_id: id });
   });
 
   // Drain (no new attempts; running ones finish) and its end: an admin's, like removing the agent.
-  for (const [action, type] of [['drain', 'agent.drain'], ['undrain', 'agent.undrain']] as const) {
-    app.post(`/agents/:id/${action}`, { config: { role: 'admin', action: type } }, async (req, reply) => {
+  for (const [action, command, summary] of [
+    ['drain', drain, 'Drain an agent: it finishes its running attempts and is offered no new ones'],
+    ['undrain', undrain, 'End an agent\'s drain: it is offered tasks again'],
+  ] as const) {
+    app.post(`/agents/:id/${action}`, {
+      config: { role: 'admin', action: command.type },
+      schema: { summary, tags, ...command.schema, response: { 202: Accepted({ agent_id: Id }) } },
+    }, async (req, reply) => {
       const agent_id = paramString(req.params, 'id');
-      const { id } = await submitCommand(deps, req, type, { ...bodyObject(req.body), agent_id }, { params: { agent_id: 'id' } });
+      const { id } = await submitCommand(deps, req, command, { ...bodyObject(req.body), agent_id });
       return reply.code(202).send({ agent_id, message_id: id });
     });
   }
 
-  app.delete('/agents/:id', { config: { role: 'admin', action: 'agent.deregister' } }, async (req, reply) => {
+  app.delete('/agents/:id', {
+    config: { role: 'admin', action: 'agent.deregister' },
+    schema: { summary: 'Deregister an agent; its running tasks return to the queue', tags, ...deregister.schema, response: { 202: Accepted({ agent_id: Id }) } },
+  }, async (req, reply) => {
     const agent_id = paramString(req.params, 'id');
-    const { id } = await submitCommand(deps, req, 'agent.deregister', { ...bodyObject(req.body), agent_id }, { params: { agent_id: 'id' } });
+    const { id } = await submitCommand(deps, req, deregister, { ...bodyObject(req.body), agent_id });
     return reply.code(202).send({ agent_id, message_id: id });
   });
 }

@@ -1,5 +1,8 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { HttpDeps } from '../deps.ts';
+
+const State = Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half_open')]);
 
 /**
  * `GET /api/breakers`: this node's circuit breakers (each node keeps its own: a remote dead
@@ -8,7 +11,19 @@ import type { HttpDeps } from '../deps.ts';
  * last counted; `?state=open` (or `half_open`, `closed`) filters.
  */
 export async function breakerRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  app.get('/breakers', { config: { role: 'viewer' } }, async (req) => {
+  app.get('/breakers', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'This node\'s circuit breakers', tags: ['operations'],
+      querystring: Type.Object({ state: Type.Optional(State) }),
+      response: {
+        200: Type.Object({
+          node_id: Type.String(),
+          breakers: Type.Array(Type.Object({ breaker: Type.String(), key: Type.String(), state: State, since: Type.String({ format: 'date-time' }), last_failure: Type.Optional(Type.String()) })),
+        }, { description: 'Every breaker used since the node started' }),
+      },
+    },
+  }, async (req) => {
     const want = (req.query as { state?: unknown }).state;
     const all = (deps.breakers?.states() ?? [])
       .map((b) => ({ breaker: b.breaker, key: b.key, state: b.state, since: b.since.toISOString(), ...(b.last_failure ? { last_failure: b.last_failure } : {}) }))

@@ -1,7 +1,10 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { RetryableError, TerminalError } from '../../errors.ts';
 import { lookup } from '../../protocol/index.ts';
+import { Id } from '../../protocol/index.ts';
+import { errorAnswer } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
 import { badRequest } from '../error-reply.ts';
 import { ResumeGone } from '../live-events/event-feed.ts';
@@ -26,7 +29,23 @@ export async function eventStreamRoutes(app: FastifyInstance, deps: HttpDeps): P
     for (const c of [...clients]) c.close('ended');
   });
 
-  app.get('/events/stream', { config: { role: 'viewer' } }, async (req, reply) => {
+  app.get('/events/stream', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: 'The domain events as they happen (Server-Sent Events)', tags: ['events'],
+      description: 'Each event: `id:` its position in the events stream, `event:` its type, `data:` its envelope (docs/protocol.md). Resume after a position with `Last-Event-ID`; a position no longer stored gets one `reset` event and the end.',
+      querystring: Type.Object({
+        ticket_id: Type.Optional(Id),
+        types: Type.Optional(Type.String({ maxLength: 2000, description: 'comma-separated event types (`task.status,ticket.completed`)' })),
+        last_event_id: Type.Optional(Type.String({ pattern: '^\\d{1,15}$', description: 'as the `Last-Event-ID` header, for clients that cannot send one' })),
+      }),
+      headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^\\d{1,15}$', description: 'resume after this position' })) }),
+      response: {
+        200: { description: 'The stream, until the client leaves (or falls too far behind)', content: { 'text/event-stream': { schema: Type.String() } } },
+        503: errorAnswer('`too_many_streams` (retry after `Retry-After`), or `events_unavailable`'),
+      },
+    },
+  }, async (req, reply) => {
     const feed = deps.events;
     if (!feed) throw new RetryableError('events_unavailable', 'this node has no live event feed; poll GET /api/events');
     const filter = streamFilter(req);

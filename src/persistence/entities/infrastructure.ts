@@ -33,9 +33,10 @@ export const PartitionLeaseEntity = new EntitySchema<PartitionLeaseRow>({
 /**
  * One holding of a partition lease: `node_id` held `partition` at `epoch` from `held_from`
  * until `held_to` (null while it holds it). Written in the transaction that changes the
- * lease's holder, so the table is the lease's whole history.
+ * lease's holder, so the table is the lease's whole history. `taken_over_from`: the other
+ * node whose expired lease this holding took (a failover); null when the lease was free.
  */
-export interface LeaseHistoryRow { id?: number; partition: number; epoch: number; node_id: string; held_from: Date; held_to: Date | null }
+export interface LeaseHistoryRow { id?: number; partition: number; epoch: number; node_id: string; held_from: Date; held_to: Date | null; taken_over_from?: string | null }
 export const LeaseHistoryEntity = new EntitySchema<LeaseHistoryRow>({
   name: 'LeaseHistoryRow',
   tableName: 'omoi_lease_history',
@@ -47,6 +48,7 @@ export const LeaseHistoryEntity = new EntitySchema<LeaseHistoryRow>({
     node_id: { type: 'string' },
     held_from: { type: 'Date' },
     held_to: { type: 'Date', nullable: true, index: true },
+    taken_over_from: { type: 'string', nullable: true },
   },
 });
 
@@ -119,18 +121,23 @@ export const DeadLetterEntity = new EntitySchema<DeadLetterRow>({
   },
 });
 
-/** Every domain event, in order: the history the dashboard and `omoi status` show. */
-export interface EventLogRow { id?: number; message_id: string; type: string; ticket_id: string | null; entity: string | null; payload: unknown; time: Date }
+/**
+ * Every domain event, in order: the history the dashboard and `omoi status` show. `agent_id`
+ * is the payload's, for an agent's history. Written with the partition transaction that
+ * produced the event; `actor.supervision` (no partition) best effort by the reporting node.
+ */
+export interface EventLogRow { id?: number; message_id: string; type: string; ticket_id: string | null; entity: string | null; agent_id?: string | null; payload: unknown; time: Date }
 export const EventLogEntity = new EntitySchema<EventLogRow>({
   name: 'EventLogRow',
   tableName: 'omoi_event',
-  indexes: [{ properties: ['ticket_id', 'id'] }],
+  indexes: [{ properties: ['ticket_id', 'id'] }, { properties: ['agent_id', 'id'] }, { properties: ['type', 'time'] }],
   properties: {
     id: { type: 'bigint', primary: true, autoincrement: true },
     message_id: { type: 'string', unique: true },
     type: { type: 'string' },
     ticket_id: { type: 'string', nullable: true },
     entity: { type: 'string', nullable: true },
+    agent_id: { type: 'string', nullable: true },
     payload: { type: 'json' },
     time: { type: 'Date', index: true },
   },

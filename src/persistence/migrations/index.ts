@@ -13,6 +13,7 @@ import { Migration20261202160000_stuck_work } from './Migration20261202160000_st
 import { Migration20261202170000_retention_indexes } from './Migration20261202170000_retention_indexes.ts';
 import { Migration20261202180000_alert_retention } from './Migration20261202180000_alert_retention.ts';
 import { Migration20261203100000_operator_actions } from './Migration20261203100000_operator_actions.ts';
+import { Migration20261203110000_dashboard_views } from './Migration20261203110000_dashboard_views.ts';
 import { Migration20261203130000_auto_resolve_limit } from './Migration20261203130000_auto_resolve_limit.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
@@ -32,5 +33,6 @@ export const MIGRATIONS = [
   { name: 'Migration20261202170000_retention_indexes', class: Migration20261202170000_retention_indexes },
   { name: 'Migration20261202180000_alert_retention', class: Migration20261202180000_alert_retention },
   { name: 'Migration20261203100000_operator_actions', class: Migration20261203100000_operator_actions },
+  { name: 'Migration20261203110000_dashboard_views', class: Migration20261203110000_dashboard_views },
   { name: 'Migration20261203130000_auto_resolve_limit', class: Migration20261203130000_auto_resolve_limit },
 ];

@@ -8,7 +8,7 @@ const Capabilities = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
 
 export const AgentRegister = command({
   type: 'agent.register',
-  description: 'Register an agent (phase, capabilities, version). Remote agents must send a first heartbeat within the registration timeout. On `omoi.in` a new remote agent must carry its ed25519 `public_key` (PEM) and sign the message with it (see Signing). Registering an existing agent again with another `kind` is refused (`agent_exists`), and with another `public_key` too unless signed by its current key (a key rotation) or the agent was removed (deregistered or timed out).',
+  description: 'Register an agent (phase, capabilities, version). Remote agents must send a first heartbeat within the registration timeout. On `omoi.in` a new remote agent must carry its ed25519 `public_key` (PEM) and sign the message with it (see Signing). A registration outside the compatibility checks is refused with a code naming the check: `unsupported_protocol`, `incompatible_version`, `checksum_mismatch`, `insufficient_disk` (README: Agents). Registering an existing agent again with another `kind` is refused (`agent_exists`), and with another `public_key` too unless signed by its current key (a key rotation) or the agent was removed (deregistered or timed out).',
   handledBy: ActorType.AgentActor,
   ingress: true,
   route,
@@ -23,10 +23,15 @@ export const AgentRegister = command({
       public_key: Type.Optional(Type.String({ maxLength: 2000 })),
       capacity: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
       budget: Type.Optional(Budget),
+      protocol_version: Type.Optional(Type.Integer({ minimum: 1, maximum: 9999, description: 'The protocol version the agent speaks (default: the cluster\'s). Another one is refused (`unsupported_protocol`); the agent\'s `version` must be in the range the config\'s `agent_compatibility` gives for it (`incompatible_version`).' })),
+      command_sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'A local agent\'s: sha256 of its agent command\'s binary, checked against `OMOI_AGENT_COMMAND_SHA256` when set (`checksum_mismatch`).' })),
+      resources: Type.Optional(Type.Object({
+        disk_free_bytes: Type.Optional(Type.Integer({ minimum: 0, description: 'Free disk for sandboxes; below capacity × `OMOI_AGENT_MIN_DISK_PER_SLOT_MB` the registration is refused (`insufficient_disk`).' })),
+      }, { additionalProperties: false })),
     },
     { additionalProperties: false },
   ),
-  example: { agent_id: 'agent-7', name: 'coder-7', phase: 'execute', capabilities: ['typescript', 'git'], version: '1.2.0', kind: 'remote', capacity: 1 },
+  example: { agent_id: 'agent-7', name: 'coder-7', phase: 'execute', capabilities: ['typescript', 'git'], version: '1.2.0', kind: 'remote', capacity: 1, protocol_version: 1, resources: { disk_free_bytes: 53687091200 } },
 });
 
 export const AgentRotateKey = command({

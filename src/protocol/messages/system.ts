@@ -19,22 +19,23 @@ export const InputRejected = event({
 
 export const SupervisionEvent = event({
   type: 'actor.supervision',
-  description: 'An actor crashed, was restarted (after backoff), or exhausted its restarts and escalated (its entity is marked failed).',
+  description: 'An actor crashed, was restarted (after backoff), or exhausted its restarts and escalated (its entity is marked failed). Also kept in the event log (`omoi_event`, best effort) for `GET /api/supervision`.',
   consumers: OBSERVERS,
   payload: Type.Object({
     actor: Type.String(),
     entity: Type.String(),
+    node_id: Type.Optional(Type.String({ description: 'the node whose actor it was (absent from nodes older than this field)' })),
     action: Type.Union([Type.Literal('crashed'), Type.Literal('restarted'), Type.Literal('escalated')]),
     error: Type.Optional(Type.String()),
     restarts: Type.Integer(),
     backoff_ms: Type.Optional(Type.Integer()),
   }),
-  example: { actor: 'TicketActor', entity: 'T1', action: 'restarted', error: 'boom', restarts: 1, backoff_ms: 100 },
+  example: { actor: 'TicketActor', entity: 'T1', node_id: 'host-7070', action: 'restarted', error: 'boom', restarts: 1, backoff_ms: 100 },
 });
 
 export const NodeStatus = event({
   type: 'node.status',
-  description: 'A node started, stopped, or gained/lost partitions.',
+  description: 'A node `started`, is `stopping`, or the partitions it holds changed (`partitions`: after a lease heartbeat that took, gave back or lost some); `partitions` lists what it holds.',
   consumers: OBSERVERS,
   payload: Type.Object({ node_id: Type.String(), status: Type.String(), partitions: Type.Array(Type.Integer()) }),
   example: { node_id: 'host-7070', status: 'started', partitions: [0, 1, 2] },

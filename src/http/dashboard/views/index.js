@@ -1,2 +1,5 @@
 // Every view of the dashboard; each registers its route when imported. The overview comes first (home).
 import './overview.js';
+import './cluster.js';
+import './supervision.js';
+import './agent.js';

@@ -2,7 +2,7 @@
 // detail and the live events. Its markup is `#board` in index.html; mounting moves it into the view.
 import { Unauthorized, api, guarded, post } from '../lib/api.js';
 import { runAction } from '../lib/actions.js';
-import { $, age, badge, el, time } from '../lib/dom.js';
+import { $, age, badge, el, time, viewLink } from '../lib/dom.js';
 import { onEvents, onReset } from '../lib/live.js';
 import { navigate, registerView } from '../lib/router.js';
 import { spendText } from './spend.js';
@@ -125,7 +125,7 @@ async function refreshAgents() {
   const { agents } = await api('/api/agents');
   $('agents-empty').hidden = agents.length > 0;
   $('agents').replaceChildren(...agents.map((a) => el('tr', { dataset: { agent: a.id, draining: a.draining ? 'true' : 'false' } },
-    el('td', {}, el('div', { class: 'id' }, a.id), el('div', { class: 'title' }, [a.name, `v${a.agent_version}`, (a.capabilities || []).join(', ')].filter(Boolean).join(' · ')),
+    el('td', {}, el('div', { class: 'id' }, viewLink(a.id, 'agents', a.id)), el('div', { class: 'title' }, [a.name, `v${a.agent_version}`, (a.capabilities || []).join(', ')].filter(Boolean).join(' · ')),
       a.status === 'removed' ? null : el('div', { class: 'actions agent-actions' },
         a.draining
           ? el('button', { type: 'button', class: 'agent-undrain', onclick: () => agentAction(a, 'undrain') }, 'Undrain')
