@@ -30,7 +30,7 @@ export interface AgentPolicy {
 export type Assignment = PayloadOf<'agent.assign'>;
 
 /** The commands of an existing agent (`agent.register` may create one). */
-type AgentCommand = 'agent.heartbeat' | 'agent.deregister' | 'agent.rotate_key' | 'agent.assign' | 'agent.task_ended' | 'agent.stop_acknowledged' | 'agent.check' | 'agent.wake' | 'agent.usage' | 'agent.set_budget';
+type AgentCommand = 'agent.heartbeat' | 'agent.deregister' | 'agent.drain' | 'agent.undrain' | 'agent.rotate_key' | 'agent.assign' | 'agent.task_ended' | 'agent.stop_acknowledged' | 'agent.check' | 'agent.wake' | 'agent.usage' | 'agent.set_budget';
 
 export interface AgentDeps {
   policy: AgentPolicy;
@@ -65,7 +65,7 @@ const NOTHING_BUT_DEFAULTS: CompatibilityPolicy = { ranges: DEFAULT_COMPATIBILIT
 /** The reason of the `agent.status` event that tells an agent's key was replaced. */
 export const KEY_ROTATED = 'public key rotated';
 const isAgentCommand = (type: string): type is AgentCommand =>
-  ['agent.heartbeat', 'agent.deregister', 'agent.rotate_key', 'agent.assign', 'agent.task_ended', 'agent.stop_acknowledged', 'agent.check', 'agent.wake', 'agent.usage', 'agent.set_budget'].includes(type);
+  ['agent.heartbeat', 'agent.deregister', 'agent.drain', 'agent.undrain', 'agent.rotate_key', 'agent.assign', 'agent.task_ended', 'agent.stop_acknowledged', 'agent.check', 'agent.wake', 'agent.usage', 'agent.set_budget'].includes(type);
 /** Default of `AgentPolicy.stopAckTimeoutMs`. */
 const STOP_ACK_TIMEOUT_MS = 60_000;
 const keyOf = (p: { ticket_id: string; task_id: string; attempt: number }) => `${p.ticket_id}/${p.task_id}/${p.attempt}`;
@@ -94,6 +94,8 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
   private readonly handlers: { [T in AgentCommand]: (agent: AgentRow, p: PayloadOf<T>, ctx: ActorContext) => AgentRow | Promise<AgentRow> } = {
     'agent.heartbeat': (agent, _p, ctx) => this.heartbeat(agent, ctx),
     'agent.deregister': (agent, p, ctx) => this.lose(agent, 'removed', p.reason ?? 'deregistered', ctx),
+    'agent.drain': (agent, p, ctx) => this.drain(agent, true, p.reason, ctx),
+    'agent.undrain': (agent, p, ctx) => this.drain(agent, false, p.reason, ctx),
     'agent.rotate_key': (agent, p, ctx) => {
       // The edge checked that its current key signed it, or a node sent it (an admin over HTTP).
       if (agent.kind !== 'remote' || agent.status === 'removed') {
@@ -252,10 +254,23 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       status, capacity: p.capacity, running, stopping: local ? [] : (agent?.stopping ?? []).filter((st) => running.includes(st.key)), registered_at: now,
       last_heartbeat_at: local ? now : null, restarts: agent?.restarts ?? 0, restart_window_start: agent?.restart_window_start ?? null,
       reason: null, budget, spend, budget_marks: budgetMarks, budget_exceeded: isOverBudget(budget, spend), updated_at: now, version: (agent?.version ?? 0) + 1,
+      // A person's drain outlives the agent's restarts and re-registrations (not its removal).
+      draining: agent && agent.status !== 'removed' ? agent.draining ?? false : false,
     };
     this.save(ctx, row);
     emit(ctx.scope, 'agent.status', { agent_id: row.id, status: row.status, ...(rotated ? { reason: KEY_ROTATED } : {}) });
     return row;
+  }
+
+  /**
+   * `agent.drain` / `agent.undrain`: the scheduler offers a draining agent nothing new
+   * (src/dag/scheduler.ts `missingFor`); what it runs is left to finish. A repeat changes nothing.
+   */
+  private drain(agent: AgentRow, draining: boolean, reason: string | undefined, ctx: ActorContext): AgentRow {
+    if (agent.status === 'removed') throw new TerminalError('agent_removed', `agent ${agent.id} was removed (${agent.reason ?? 'no reason'}): there is nothing to ${draining ? 'drain' : 'undrain'}`, { agent_id: agent.id });
+    if ((agent.draining ?? false) === draining) return agent;
+    emit(ctx.scope, 'agent.status', { agent_id: agent.id, status: agent.status, draining, ...(reason ? { reason } : {}) });
+    return { ...agent, draining };
   }
 
   /** A rotation: the new key replaces the old one; the event says so (a public key only, never a private one). */

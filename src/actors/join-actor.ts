@@ -13,6 +13,14 @@ export type JoinMail =
   | { kind: 'source_failed'; taskId: string; reason: string }
   | { kind: 'merge_finished'; attempt: number; ok: boolean; commit?: string; files: string[]; failure?: MergeFailure; reason?: string }
   | { kind: 'resolve'; commit: string }
+  /** A person asks for a new merge attempt (`merge.resolve` with `rerun_resolver`); whether the ticket has a resolver command. */
+  | { kind: 'rerun'; resolverConfigured: boolean }
+  /**
+   * A failed or cancelled source was retried (`task.retry`): a join it blocked collects again, with
+   * every source completed meanwhile (`completed`; completions are not recorded while blocked),
+   * unless another source is still failed (`stillBlockedBy`: that one's block reason).
+   */
+  | { kind: 'source_retried'; taskId: string; completed: SourceResult[]; stillBlockedBy?: string }
   | { kind: 'wake' };
 
 /** What became of the join; the TicketActor acts on `merged` and `blocked`. */
@@ -54,7 +62,9 @@ export interface JoinState { row: JoinRow; completed: Map<string, Completion> }
  * committing the attempt's `merge_finished` the join stops any duplicate of it. Exactly one merge commit per join: `merge_commit` is written once; a later or stale
  * `merge_finished` is ignored. A source failed for good → `blocked` with `source_failed:<id>`.
  * A failed merge blocks it by the report's `failure` field (`merge_conflict` or `merge_error`
- * in `blocked_by`), never by the text of its reason.
+ * in `blocked_by`), never by the text of its reason. A person resumes a join its merge blocked
+ * with a commit (`resolve`) or a new attempt (`rerun`), and one a source's failure blocked by
+ * retrying that source (`source_retried`: it collects again).
  *
  * Write volume: a source completion writes its own source row and a `join.status` event of
  * constant size, and nothing else — the join row (whose `sources` is O(n)) is written only when
@@ -117,11 +127,34 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
         return { state: next, reply: { kind: 'blocked', continuation: join.continuation, reason, files: mail.files } };
       }
       case 'resolve': {
-        if (join.status !== JoinStatus.blocked || join.merge_commit || !BLOCKED_BY_MERGE.has(join.blocked_by ?? '')) {
-          throw new ConflictError('join_not_blocked_by_merge', `join ${join.id} of ticket ${join.ticket_id} is ${join.status}${join.reason ? ` (${join.reason})` : ''}, not blocked by a merge conflict`);
-        }
+        assertBlockedByMerge(join);
         const next = this.save(ctx, state, { status: JoinStatus.merged, merge_commit: mail.commit, reason: null, blocked_by: null });
         return { state: next, reply: { kind: 'merged', continuation: join.continuation, commit: mail.commit, synthesis: join.synthesis as Synthesis } };
+      }
+      case 'rerun': {
+        assertBlockedByMerge(join);
+        if (join.blocked_by === JoinBlockedBy.merge_conflict && !mail.resolverConfigured) {
+          throw new ConflictError('no_resolver', `join ${join.id} of ticket ${join.ticket_id} is blocked by a merge conflict and the ticket has no resolver_command: a re-run would end the same; supply a commit`);
+        }
+        if (join.reason === TOO_MANY_CONFLICTS) {
+          throw new ConflictError('too_many_conflicts', `join ${join.id} of ticket ${join.ticket_id} has more conflicted files than the ticket's max_conflicts_auto_resolve: a re-run would not reach the resolver; supply a commit`);
+        }
+        // A new attempt (its own number, so its report and MergeActor are its own): the resolver chain runs again.
+        const next = this.save(ctx, state, { status: JoinStatus.merging, reason: null, blocked_by: null, files: null, attempts: join.attempts + 1 });
+        await this.startMerge(next, ctx);
+        return { state: next, reply: { kind: 'merging', status: next.row.status } };
+      }
+      case 'source_retried': {
+        if (join.status !== JoinStatus.blocked || join.blocked_by !== JoinBlockedBy.source_failed || !join.sources.includes(mail.taskId)) return unchanged;
+        if (mail.stillBlockedBy) {
+          // Another source is still failed: blocked on, by that one.
+          const next = join.reason === mail.stillBlockedBy ? state : this.save(ctx, state, { reason: mail.stillBlockedBy });
+          return { state: next, reply: { kind: 'blocked', continuation: join.continuation, reason: mail.stillBlockedBy, files: [] } };
+        }
+        for (const s of mail.completed) if (join.sources.includes(s.taskId) && !state.completed.has(s.taskId)) this.record(ctx, join, state.completed, s);
+        const collecting = this.save(ctx, state, { status: JoinStatus.collecting, reason: null, blocked_by: null, files: null });
+        if (collecting.completed.size < join.sources.length) return { state: collecting, reply: { kind: 'collecting', status: JoinStatus.collecting } };
+        return this.advance(collecting, ctx);
       }
       case 'wake': {
         if (join.status === JoinStatus.merging) await this.startMerge(state, ctx);
@@ -218,6 +251,13 @@ export class JoinBehavior implements EntityBehavior<JoinState | undefined, JoinM
       collected: state.completed.size, of: join.sources.length, ...extra,
       ...(join.reason ? { reason: join.reason } : {}), ...(join.merge_commit ? { commit: join.merge_commit } : {}), ...(join.files ? { files: join.files } : {}),
     });
+  }
+}
+
+/** A person may resume (a commit, or a re-run) only a join its merge blocked. */
+function assertBlockedByMerge(join: JoinRow): void {
+  if (join.status !== JoinStatus.blocked || join.merge_commit || !BLOCKED_BY_MERGE.has(join.blocked_by ?? '')) {
+    throw new ConflictError('join_not_blocked_by_merge', `join ${join.id} of ticket ${join.ticket_id} is ${join.status}${join.reason ? ` (${join.reason})` : ''}, not blocked by its merge`);
   }
 }
 

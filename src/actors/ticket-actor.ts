@@ -12,6 +12,7 @@ import { mergeFinished, resolve, wake } from './ticket/joins.ts';
 import { chargeAttempt, chargeLateAttempt, setBudget } from './ticket/budget.ts';
 import { assertReporter, cancelTask, complete, expire, fail, live, retryDue, started } from './ticket/lifecycle.ts';
 import { schedule } from './ticket/schedule.ts';
+import { retryTask } from './ticket/retry.ts';
 import { progress, stall, ticketStall } from './ticket/stalls.ts';
 import { save, type TicketActorState, type TicketDeps, type Work } from './ticket/work.ts';
 
@@ -21,7 +22,7 @@ export type { TicketActorState, TicketDeps } from './ticket/work.ts';
 /** The commands of an existing ticket, each with its typed handler. */
 type TicketCommand =
   | 'ticket.cancel' | 'ticket.wake' | 'ticket.finalize' | 'ticket.set_budget' | 'ticket.stall'
-  | 'task.started' | 'task.progress' | 'task.complete' | 'task.fail' | 'task.expire' | 'task.stall' | 'task.retry_due' | 'task.add' | 'task.split' | 'task.cancel'
+  | 'task.started' | 'task.progress' | 'task.complete' | 'task.fail' | 'task.expire' | 'task.stall' | 'task.retry_due' | 'task.add' | 'task.split' | 'task.cancel' | 'task.retry'
   | 'merge.finished' | 'merge.resolve';
 
 type Handler<T extends TicketCommand> = (w: Work, payload: PayloadOf<T>) => void | Promise<void>;
@@ -62,6 +63,7 @@ const HANDLERS: { [T in TicketCommand]: { run: Handler<T>; full?: true } } = {
   'task.add': { run: add, full: true },
   'task.split': { run: split, full: true },
   'task.cancel': { run: cancelTask },
+  'task.retry': { run: retryTask, full: true },
   'merge.finished': { run: mergeFinished },
   'merge.resolve': { run: resolve, full: true },
 };
@@ -117,13 +119,13 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
   /**
    * Before the transaction (see `EntityBehavior.prepare`): `ticket.create` clones or fetches the
    * repository into the node's shared clone and links `repos/<ticket>` to it; `merge.resolve`
-   * fetches the resolution. The handlers then only check the link.
+   * with a commit fetches the resolution. The handlers then only check the link.
    */
   async prepare(env: Envelope): Promise<void> {
     if (env.type === 'ticket.create') {
       const p = env.payload as PayloadOf<'ticket.create'>;
       await prepareTicketClone(this.deps.dataDir, p.ticket_id, p.repository);
-    } else if (env.type === 'merge.resolve') {
+    } else if (env.type === 'merge.resolve' && 'commit' in (env.payload as PayloadOf<'merge.resolve'>)) {
       await refreshTicketClone(this.deps.dataDir, (env.payload as PayloadOf<'merge.resolve'>).ticket_id);
     }
   }

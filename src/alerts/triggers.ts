@@ -75,6 +75,8 @@ const MAPPINGS: Record<string, Mapping> = {
     return [clear(Fingerprints.deadLetter(code), `every dead letter with code ${code} was retried or discarded (the last: ${p.int('dead_letter_id')}, ${p.str('status')})`)];
   },
   'agent.status': (p) => {
+    // A drain or its end (`draining` present) is a person's decision, not a change of health.
+    if (p.has('draining')) return [];
     const agent = p.str('agent_id');
     const status = p.str('status');
     const reason = p.optionalStr('reason');
@@ -127,6 +129,10 @@ const MAPPINGS: Record<string, Mapping> = {
     const actions = [clear(Fingerprints.ticketStalled(ticket), `ticket ${ticket} ended ${status}`)];
     if (status === 'failed') actions.push(raise('ticket_failed', Fingerprints.ticketFailed(ticket), `ticket ${ticket} failed${reason ? `: ${reason}` : ''}`, { ticket_id: ticket, reason }));
     return actions;
+  },
+  'ticket.resumed': (p) => {
+    const ticket = p.str('ticket_id');
+    return [clear(Fingerprints.ticketFailed(ticket), `ticket ${ticket} is running again: task ${p.str('task_id')} was retried`)];
   },
   'ticket.completed': (p) => {
     const ticket = p.str('ticket_id');
@@ -238,6 +244,10 @@ class Reader {
     const v = this.p[name];
     if (typeof v !== 'string' || v.length === 0) throw new MalformedTriggerEvent(this.type, name, 'must be a non-empty string');
     return v;
+  }
+
+  has(name: string): boolean {
+    return this.p[name] !== undefined && this.p[name] !== null;
   }
 
   optionalStr(name: string): string | undefined {

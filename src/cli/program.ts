@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { describeFailure } from './cli-error.ts';
+import { CliError, describeFailure } from './cli-error.ts';
 import { ROLES, type Role } from '../access/roles.ts';
 import { ALERT_DELIVERY_STATUSES, DEFAULT_NATS_URL, DEFAULT_NODE_URL, DLQ_STATUSES, type AlertDeliveryStatus, type DlqStatus } from './defaults.ts';
 import { ALERT_KINDS } from '../alerts/alert-kinds.ts';
@@ -18,6 +18,8 @@ const natsUser = () => import('./commands/nats-user.ts');
 const alertDeliveryCommands = () => import('./commands/alert-deliveries.ts');
 const budgetCommands = () => import('./commands/budget.ts');
 const alertCommands = () => import('./commands/alerts.ts');
+const taskCommands = () => import('./commands/task.ts');
+const agentCommands = () => import('./commands/agents.ts');
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const NATS_URL_HELP = `NATS server (default: $NATS_URL, else the embedded server of the node in $OMOI_DATA_DIR, as named in its nats-client.env, else ${DEFAULT_NATS_URL})`;
@@ -129,17 +131,74 @@ export function buildProgram(io: CliIo = processIo): Command {
 
   program
     .command('resolve')
-    .summary('resume a join blocked by a merge conflict with your resolution')
-    .description('Supply the merge commit you made by hand for a join blocked with `merge_conflict` (publishes merge.resolve);\nthe continuation resumes on it. Make the commit in the ticket\'s clone (<data dir>/repos/<ticket>), on top of the failed merge or from the sources.')
+    .summary('resume a join blocked by its merge: your merge commit, or a re-run of the resolver')
+    .description('Resume a join blocked with `merge_conflict` or `merge_error` (publishes merge.resolve), in one of two ways:\n'
+      + 'give the merge commit you made by hand (the continuation resumes on it; make it in the ticket\'s clone, <data dir>/repos/<ticket>,\n'
+      + 'on top of the failed merge or from the sources), or --rerun-resolver: a new merge attempt runs the ticket\'s resolver_command again.')
     .argument('<ticket>', 'ticket id')
     .argument('<join>', 'join id (join-<continuation>)')
-    .argument('<commit>', 'full 40-character sha of your merge commit')
+    .argument('[commit]', 'full 40-character sha of your merge commit (not with --rerun-resolver)')
+    .option('--rerun-resolver', 'start a new merge attempt that runs the configured resolver, instead of giving a commit')
     .option('--nats-url <url>', NATS_URL_HELP)
-    .addHelpText('after', examples('omoi resolve T1 join-D 0123456789abcdef0123456789abcdef01234567'))
-    .action(async (ticket: string, join: string, commit: string, opts: { natsUrl?: string }) => {
-      const body = JSON.stringify({ ticket_id: ticket, join_id: join, commit });
+    .addHelpText('after', examples('omoi resolve T1 join-D 0123456789abcdef0123456789abcdef01234567', 'omoi resolve T1 join-D --rerun-resolver'))
+    .action(async (ticket: string, join: string, commit: string | undefined, opts: { natsUrl?: string; rerunResolver?: boolean }) => {
+      if (!!commit === !!opts.rerunResolver) throw new CliError('give exactly one of <commit> or --rerun-resolver', 2);
+      const body = JSON.stringify({ ticket_id: ticket, join_id: join, ...(commit ? { commit } : { rerun_resolver: true }) });
       io.out((await (await pub()).runPub('omoi.in.merge.resolve', body, { natsUrl: opts.natsUrl })) + '\n');
     });
+
+  const taskCommand = program
+    .command('task')
+    .summary('act on one task of a ticket (retry)')
+    .description('Act on one task of a ticket through a running node\'s HTTP API (the calls the dashboard makes).\nNeeds an operator token: $OMOI_API_TOKEN, or <data dir>/api-token (the node\'s bootstrap admin).')
+    .addHelpText('after', examples('omoi task retry T1 B --reason "registry is back"'));
+
+  taskCommand
+    .command('retry')
+    .description('Retry a task that failed (its retries exhausted) or was cancelled: it is scheduled afresh with max_retries\nretries again, what its end blocked resumes, and a ticket it failed runs again. Audited; refused for a task\nthat did not fail (task_not_retryable) or a completed or cancelled ticket (ticket_ended).')
+    .argument('<ticket>', 'ticket id')
+    .argument('<task>', 'task id')
+    .option('--reason <text>', 'why (kept on the task and in the task.retried event)')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi task retry T1 B', 'omoi task retry T1 B --reason "flaky network" --url http://10.0.0.5:7070'))
+    .action(async (ticket: string, taskId: string, opts: { reason?: string; url: string; json?: boolean }) => {
+      io.out((await (await taskCommands()).taskRetry(ticket, taskId, opts)) + '\n');
+    });
+
+  const agentsCommand = program
+    .command('agents')
+    .summary('list agents; drain, undrain or remove one')
+    .description(`Agents through a running node's HTTP API: list them (viewer), drain one (it finishes what it runs and is\noffered nothing new), end its drain, or remove it (its running attempts go back to the queue). ${ADMIN_TOKEN_HELP}`)
+    .addHelpText('after', examples('omoi agents', 'omoi agents drain agent-7 --reason "host maintenance"', 'omoi agents undrain agent-7', 'omoi agents remove agent-7'));
+
+  agentsCommand
+    .command('list', { isDefault: true })
+    .description('List every agent: kind, phase, health, whether it drains, running attempts of its capacity.')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi agents list', 'omoi agents list --json'))
+    .action(async (opts: { url: string; json?: boolean }) => {
+      io.out((await (await agentCommands()).agentsList(opts)) + '\n');
+    });
+
+  for (const [name, what] of [
+    ['drain', 'Drain an agent: it keeps and finishes its running attempts and is offered no new ones, until undrained.'],
+    ['undrain', 'End an agent\'s drain: it is offered tasks again.'],
+    ['remove', 'Remove (deregister) an agent: its running attempts go back to the queue for other agents.'],
+  ] as const) {
+    agentsCommand
+      .command(name)
+      .description(`${what} Needs an admin token; audited.`)
+      .argument('<id>', 'agent id')
+      .option('--reason <text>', 'why (in the agent.status event)')
+      .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+      .option('--json', 'print JSON')
+      .addHelpText('after', examples(`omoi agents ${name} agent-7`))
+      .action(async (id: string, opts: { reason?: string; url: string; json?: boolean }) => {
+        io.out((await (await agentCommands()).agentsAct(name, id, opts)) + '\n');
+      });
+  }
 
   const dlq = program
     .command('dlq')

@@ -53,10 +53,11 @@ const EXTRA_SUBJECTS: Record<string, { subjects: string[]; replacesEvent?: boole
 export const TRIGGER_DOC: ReadonlyArray<[event: string, raises: string, clears: string]> = [
   ['error.rejected', 'with a `dead_letter_id`: `dead_letter` (`dead_letter:<code>`)', '–'],
   ['dead_letter.closed', '–', '`dead_letter:<code>` when `open_with_code` is 0'],
-  ['agent.status', '`degraded`: `agent_degraded:<agent>`; `failed`: `agent_failed:<agent>`', '`healthy`, `removed`: both; `failed`: the degraded one'],
+  ['agent.status', '`degraded`: `agent_degraded:<agent>`; `failed`: `agent_failed:<agent>`; nothing for a drain (`draining` present)', '`healthy`, `removed`: both; `failed`: the degraded one'],
   ['task.status', '`blocked`: `task_blocked:<ticket>/<task>`', 'any other status: that; every status: `task_stalled:<ticket>/<task>`, `ticket_stalled:<ticket>`'],
   ['join.status', '`blocked` naming `files`: `merge_unresolved:<ticket>/<join>`', '`merged`: that'],
   ['ticket.ended', '`failed`: `ticket_failed:<ticket>`', '`ticket_stalled:<ticket>`'],
+  ['ticket.resumed', '–', '`ticket_failed:<ticket>`'],
   ['ticket.completed', '–', '`ticket_stalled:<ticket>`'],
   ['actor.supervision', '`escalated`: `actor_escalated:<actor>/<entity>`', '–'],
   ['budget.warning', '`budget_warning:<scope>/<id>`', '–'],

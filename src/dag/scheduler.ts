@@ -18,7 +18,7 @@ import type { TaskSpec } from './task-spec.ts';
  * 2. Only the tasks a message touched, and the pending dependents of those it completed, are
  *    examined (`touched`), unless the message may have changed any of them (`'all'`).
  * 3. A task is offered only to an agent of its phase, with every capability it requires,
- *    `healthy`, within its budget, below its capacity (counting this ticket's active attempts and other tickets'
+ *    `healthy`, not draining, within its budget, below its capacity (counting this ticket's active attempts and other tickets'
  *    from the agent row). No task is assigned twice, no agent beyond its capacity.
  * 4. Ready tasks go in `orderReady` order (priority, then age, then fewer retries, then id),
  *    a task whose retry backoff has not elapsed (`ready_since` > now) not at all; only as many
@@ -58,6 +58,8 @@ export interface SchedAgent {
   readonly budget_exceeded?: boolean;
   /** Stops not acknowledged yet: their attempts ended, but still hold a slot (of any ticket). */
   readonly stopping?: ReadonlyArray<{ key: string }>;
+  /** Draining (`agent.drain`): it finishes what it runs and is offered nothing new. */
+  readonly draining?: boolean;
 }
 
 /** A task whose dependencies are done: the claims to ask for, and where it will start. */
@@ -132,13 +134,14 @@ export function planClaims(ticketBase: string, tasks: ReadonlyMap<string, SchedT
   return plans;
 }
 
-/** What `agent` lacks to run `spec` (empty: it matches): phase, capabilities, health, budget. */
+/** What `agent` lacks to run `spec` (empty: it matches): phase, capabilities, health, budget, not draining. */
 export function missingFor(spec: SchedTask['spec'], agent: SchedAgent): string[] {
   const missing: string[] = [];
   if (agent.phase !== spec.phase) missing.push(`phase:${spec.phase}`);
   for (const c of spec.capabilities) if (!agent.capabilities.includes(c)) missing.push(`capability:${c}`);
   if (agent.status !== 'healthy') missing.push(`status:healthy (is ${agent.status})`);
   if (agent.budget_exceeded) missing.push('budget (exceeded)');
+  if (agent.draining) missing.push('draining');
   return missing;
 }
 
@@ -195,7 +198,7 @@ export function planAssignments(ticketId: string, tasks: ReadonlyMap<string, Sch
       });
     }
   }
-  const freeSlots = () => agents.reduce((n, a) => n + (a.status === 'healthy' && !a.budget_exceeded ? Math.max(0, a.capacity - load.get(a.id)!) : 0), 0);
+  const freeSlots = () => agents.reduce((n, a) => n + (a.status === 'healthy' && !a.budget_exceeded && !a.draining ? Math.max(0, a.capacity - load.get(a.id)!) : 0), 0);
   let remaining = candidates;
   for (let slots = freeSlots(); slots > 0 && remaining.length; slots = freeSlots()) {
     const round = bestReady(remaining, now, slots);

@@ -10,8 +10,10 @@ import { ConflictError } from '../errors.ts';
  * | `running` | `completed`                          | every task completed; branch at final head  |
  * | `running` | `failed`                             | a task failed for good and nothing can run  |
  * | `running` | `cancelled`                          | cancelled by a person                       |
+ * | `failed`  | `running`                            | a person retried the task it failed for and none is failed any more (`task.retry`) |
  *
- * `completed`, `failed` and `cancelled` are terminal: nothing leaves them.
+ * `completed`, `failed` and `cancelled` are terminal (`isTerminal`): nothing the system does
+ * leaves them. Only a person's `task.retry` brings a `failed` ticket back to `running`.
  */
 export const TicketState = {
   open: 'open',
@@ -27,7 +29,7 @@ export const TICKET_TRANSITIONS: Readonly<Record<TicketState, readonly TicketSta
   open: ['running', 'cancelled'],
   running: ['completed', 'failed', 'cancelled'],
   completed: [],
-  failed: [],
+  failed: ['running'],
   cancelled: [],
 };
 
@@ -50,8 +52,12 @@ export const TICKET_TRANSITIONS: Readonly<Record<TicketState, readonly TicketSta
  * | `blocked`           | `ready`             | resumed after a person supplied a resolution                |
  * | `blocked`           | `pending`           | resumed on a supplied merge commit: it claims its files again |
  * | any non-terminal    | `cancelled`         | the task or its ticket was cancelled                        |
+ * | `failed`            | `pending`           | a person retried it (`task.retry`): it is scheduled afresh  |
+ * | `cancelled`         | `pending`           | the same, for a cancelled task                              |
+ * | `failed`, `cancelled` | `blocked`         | retried while a dependency of it is still failed or cancelled |
  *
- * `completed`, `failed` and `cancelled` are terminal. `blocked` is not: it waits for a
+ * `completed`, `failed` and `cancelled` are terminal (`isTerminal`): nothing the system does
+ * leaves them; only a person's `task.retry` takes a failed or cancelled task back. `blocked` is not: it waits for a
  * person (and is always accompanied by a machine-readable reason, stored by its owner).
  * A transition to the same state is not a transition: callers treat repeats as duplicates.
  * Not states but flags beside them, on the rows: a `ready` task no agent matches is
@@ -80,8 +86,8 @@ export const TASK_TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>>
   running: ['completed', 'failed', 'ready', 'blocked', 'cancelled'],
   blocked: ['ready', 'pending', 'cancelled'],
   completed: [],
-  failed: [],
-  cancelled: [],
+  failed: ['pending', 'blocked'],
+  cancelled: ['pending', 'blocked'],
 };
 
 const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);

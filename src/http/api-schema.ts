@@ -86,11 +86,17 @@ export function declaredCommandRoutes(): CommandExtension[] {
 export function commandRoute(type: CommandType, how: CommandMapping = {}): CommandRoute {
   const def = lookup(type);
   if (def?.kind !== 'command' || !def.ingress) throw new Error(`${type} is not a command clients may send`);
-  const payload = def.payload;
-  if (!TypeGuard.IsObject(payload)) throw new Error(`${type}: its payload is not an object schema`);
+  // A payload is an object, or a union of object shapes (`merge.resolve`: a commit, or a re-run):
+  // then each shape gives a body, and the path parameters must be in every one.
+  const shapes = TypeGuard.IsUnion(def.payload) ? def.payload.anyOf : [def.payload];
+  if (!shapes.every((shape) => TypeGuard.IsObject(shape))) throw new Error(`${type}: its payload is not an object schema (or a union of them)`);
+  const objects = shapes as TObject[];
+  const payload = objects[0]!;
   const params = how.params ?? {};
   const fromPath = Object.entries(params).map(([field, param]) => [param, propertyOf(type, payload, field)] as const);
-  const body = how.noBody ? undefined : bodySchema(type, payload, how);
+  for (const shape of objects.slice(1)) for (const field of Object.keys(params)) propertyOf(type, shape, field);
+  const bodies = how.noBody ? [] : objects.map((shape) => bodySchema(type, shape, how));
+  const body = bodies.length > 1 ? Type.Union(bodies, { description: 'exactly one of these shapes' }) : bodies[0];
   const extension: CommandExtension = {
     type,
     ...(how.params ? { params: how.params } : {}),

@@ -35,7 +35,7 @@ export function toTicket(row: TicketRow): Ticket {
 export function toTask(row: TaskRow): Task {
   const key = `${row.ticket_id}/${row.id}`;
   if (!isTaskState(row.status)) throw new RowDecodeError('omoi_task', key, 'status', row.status);
-  return { ...row, status: row.status, spec: toTaskSpec(row, key), unmatched: row.unmatched ?? false };
+  return { ...row, status: row.status, spec: toTaskSpec(row, key), unmatched: row.unmatched ?? false, attempt_base: row.attempt_base ?? 0 };
 }
 
 /** The row to write: the typed view is already row-shaped but for the JSON spec. */

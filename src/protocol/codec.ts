@@ -52,6 +52,13 @@ function payloadCheck(def: MessageDef): TypeCheck<TSchema> {
 function firstError(check: TypeCheck<TSchema>, value: unknown, prefix: string): { path: string; message: string } {
   const err = check.Errors(value).First();
   if (!err) return { path: prefix || '/', message: 'invalid' };
+  const oneOf = (err.schema as { errorMessage?: unknown }).errorMessage;
+  if (typeof oneOf === 'string') {
+    // A union of shapes (e.g. `merge.resolve`: a commit, or a re-run) says what it wants, at the
+    // field that is wrong in the closest shape (the one with the fewest errors).
+    const closest = err.errors.map((variant) => [...variant]).sort((a, b) => a.length - b.length)[0]?.[0];
+    return { path: `${prefix}${err.path}${closest?.path ?? ''}` || '/', message: closest ? `${oneOf}: ${closest.message}` : oneOf };
+  }
   return { path: `${prefix}${err.path}` || '/', message: err.message };
 }
 

@@ -23,6 +23,8 @@ const ROWS: Row[] = [
   ['agent healthy again', 'agent.status', { agent_id: 'agent-7', status: 'healthy' },
     [{ op: 'clear', fingerprint: 'agent_degraded:agent-7' }, { op: 'clear', fingerprint: 'agent_failed:agent-7' }]],
   ['agent registered', 'agent.status', { agent_id: 'agent-7', status: 'registered' }, []],
+  ['a degraded agent drained (not a change of health)', 'agent.status', { agent_id: 'agent-7', status: 'degraded', draining: true }, []],
+  ['a healthy agent undrained', 'agent.status', { agent_id: 'agent-7', status: 'healthy', draining: false }, []],
   ['task blocked', 'task.status', { ticket_id: 'T1', task_id: 'D', status: 'blocked', reason: 'source_failed' },
     [{ op: 'clear', fingerprint: 'task_stalled:T1/D' }, { op: 'clear', fingerprint: 'ticket_stalled:T1' }, { op: 'raise', kind: 'task_blocked', fingerprint: 'task_blocked:T1/D' }]],
   ['task moves on', 'task.status', { ticket_id: 'T1', task_id: 'D', status: 'ready' },
@@ -36,6 +38,7 @@ const ROWS: Row[] = [
   ['ticket failed', 'ticket.ended', { ticket_id: 'T1', status: 'failed', reason: 'task B failed' },
     [{ op: 'clear', fingerprint: 'ticket_stalled:T1' }, { op: 'raise', kind: 'ticket_failed', fingerprint: 'ticket_failed:T1' }]],
   ['ticket cancelled', 'ticket.ended', { ticket_id: 'T1', status: 'cancelled' }, [{ op: 'clear', fingerprint: 'ticket_stalled:T1' }]],
+  ['ticket resumed by a retry', 'ticket.resumed', { ticket_id: 'T1', status: 'running', task_id: 'B' }, [{ op: 'clear', fingerprint: 'ticket_failed:T1' }]],
   ['ticket completed', 'ticket.completed', { ticket_id: 'T1', status: 'completed' }, [{ op: 'clear', fingerprint: 'ticket_stalled:T1' }]],
   ['actor escalated', 'actor.supervision', { actor: 'JoinActor', entity: 'T1/join-D', action: 'escalated', error: 'boom', restarts: 3 },
     [{ op: 'raise', kind: 'actor_escalated', fingerprint: 'actor_escalated:JoinActor/T1/join-D', fields: { actor: 'JoinActor', entity: 'T1/join-D', error: 'boom', ticket_id: 'T1', join_id: 'join-D' } }]],
@@ -85,8 +88,8 @@ t.test('every alert kind is raised by some event, and every raise has a clear or
   const raised = new Set(ROWS.flatMap(([, type, payload]) => triggersOf({ type, payload })).filter((a) => a.op === 'raise').map((a) => (a as { kind: string }).kind));
   t.same([...raised].sort(), [...ALERT_KINDS].sort(), 'all kinds covered');
   const cleared = new Set(ROWS.flatMap(([, type, payload]) => triggersOf({ type, payload })).filter((a) => a.op === 'clear').map((a) => a.fingerprint.split(':')[0]));
-  // ticket_failed and actor_escalated describe an end: only a person resolves them.
-  t.same([...ALERT_KINDS].filter((k) => !cleared.has(k)).sort(), ['actor_escalated', 'ticket_failed'], 'every other kind clears by itself');
+  // actor_escalated describes an end: only a person resolves it (ticket_failed also clears when a retry resumes the ticket).
+  t.same([...ALERT_KINDS].filter((k) => !cleared.has(k)).sort(), ['actor_escalated'], 'every other kind clears by itself');
   t.same([...new Set(ROWS.map((r) => r[1]))].filter((type) => TRIGGER_TYPES.includes(type)).sort(), [...TRIGGER_TYPES], 'the table covers every mapped event type');
   t.same(TRIGGER_DOC.map(([event]) => event).sort(), [...TRIGGER_TYPES], 'docs/protocol.md documents every mapped event type');
 });

@@ -1,12 +1,12 @@
 import t from 'tap';
 import { runOmoi } from './run-omoi.ts';
 
-const COMMANDS = ['start', 'pub', 'sub', 'dlq', 'dlq list', 'dlq show', 'dlq retry', 'dlq discard', 'status', 'docs', 'resolve', 'token', 'token create', 'token list', 'token revoke', 'audit', 'nats-user', 'nats-user add-agent', 'nats-user remove-agent', 'nats-user list', 'alert-deliveries', 'alert-deliveries list', 'alert-deliveries test', 'alerts', 'alerts list', 'alerts show', 'alerts ack', 'alerts resolve'];
+const COMMANDS = ['start', 'pub', 'sub', 'dlq', 'dlq list', 'dlq show', 'dlq retry', 'dlq discard', 'status', 'docs', 'resolve', 'token', 'token create', 'token list', 'token revoke', 'audit', 'nats-user', 'nats-user add-agent', 'nats-user remove-agent', 'nats-user list', 'alert-deliveries', 'alert-deliveries list', 'alert-deliveries test', 'alerts', 'alerts list', 'alerts show', 'alerts ack', 'alerts resolve', 'task', 'task retry', 'agents', 'agents list', 'agents drain', 'agents undrain', 'agents remove'];
 
 t.test('omoi --help lists every command', async (t) => {
   const r = await runOmoi(['--help']);
   t.equal(r.code, 0);
-  for (const c of ['start', 'pub', 'sub', 'dlq', 'status', 'docs', 'resolve', 'token', 'audit', 'nats-user', 'alert-deliveries', 'alerts']) t.match(r.stdout, new RegExp(`^  ${c}\\b`, 'm'), `lists ${c}`);
+  for (const c of ['start', 'pub', 'sub', 'dlq', 'status', 'docs', 'resolve', 'token', 'audit', 'nats-user', 'alert-deliveries', 'alerts', 'task', 'agents']) t.match(r.stdout, new RegExp(`^  ${c}\\b`, 'm'), `lists ${c}`);
   t.match(r.stdout, /Examples:/);
 });
 
@@ -33,4 +33,10 @@ t.test('omoi resolve checks its input before sending anything', async (t) => {
   const r = await runOmoi(['resolve', 'T1', 'join-D', 'not-a-sha']);
   t.equal(r.code, 1);
   t.match(r.stderr, /\/payload\/commit/, 'names the field');
+  const both = await runOmoi(['resolve', 'T1', 'join-D', 'a'.repeat(40), '--rerun-resolver']);
+  t.equal(both.code, 2, 'a commit and --rerun-resolver: a usage error');
+  t.match(both.stderr, /give exactly one of <commit> or --rerun-resolver/);
+  const neither = await runOmoi(['resolve', 'T1', 'join-D']);
+  t.equal(neither.code, 2);
+  t.match(neither.stderr, /give exactly one of <commit> or --rerun-resolver/);
 });

@@ -63,6 +63,7 @@ t.test('missingFor: phase, each capability, health, budget', async (t) => {
   t.same(missingFor(spec, agent('a', { phase: 'review', capabilities: ['gpu', 'rust', 'go'] })), []);
   t.same(missingFor(spec, agent('a', { capabilities: ['rust'], status: 'degraded' })), ['phase:review', 'capability:gpu', 'status:healthy (is degraded)']);
   t.same(missingFor(spec, agent('a', { phase: 'review', capabilities: ['gpu', 'rust'], budget_exceeded: true })), ['budget (exceeded)'], 'an agent over budget');
+  t.same(missingFor(spec, agent('a', { phase: 'review', capabilities: ['gpu', 'rust'], draining: true })), ['draining'], 'a draining agent');
 });
 
 t.test('agentLoad: this ticket counted from its tasks, other tickets from the agent row', async (t) => {
@@ -90,6 +91,8 @@ t.test('planAssignments: decision table', async (t) => {
     { name: 'unhealthy agents take nothing', tasks: [ready('A')], agents: [agent('a', { status: 'degraded' })], want: [], mismatched: ['A'] },
     { name: 'an agent over budget takes nothing', tasks: [ready('A'), ready('B')], agents: [agent('a', { budget_exceeded: true, capacity: 2 }), agent('b')], want: [['A', 'b']] },
     { name: 'only agents over budget: a mismatch', tasks: [ready('A')], agents: [agent('a', { budget_exceeded: true })], want: [], mismatched: ['A'] },
+    { name: 'a draining agent takes nothing (its running attempts are its own)', tasks: [ready('A'), ready('B')], agents: [agent('a', { draining: true, capacity: 2 }), agent('b')], want: [['A', 'b']] },
+    { name: 'only draining agents: a mismatch', tasks: [ready('A')], agents: [agent('a', { draining: true })], want: [], mismatched: ['A'] },
     { name: 'a mismatch is reported once per ready state', tasks: [ready('A', 0, { unmatched: true, spec: { capabilities: ['gpu'] } })], agents: [agent('a')], want: [] },
     {
       name: 'a task whose agents are busy leaves the slot to the next best',

@@ -164,11 +164,13 @@ t.test('each command route documents the protocol payload it submits, and the se
     const at = `${method} ${path} (${command.type})`;
     const def = lookup(command.type);
     if (!t.equal(def?.kind, 'command', `${at}: a protocol command`)) continue;
-    const payloadFields = Object.keys((def!.payload as Json).properties);
+    // An object payload, or a union of object shapes (`merge.resolve`: a commit or a re-run) whose every shape has the path fields.
+    const payloadShape = ((def!.payload as Json).anyOf?.[0] ?? def!.payload) as Json;
+    const payloadFields = Object.keys(payloadShape.properties);
     for (const [field, param] of Object.entries(command.params ?? {})) {
       t.ok(payloadFields.includes(field), `${at}: ${field} is a payload field`);
       const documented = op.parameters.find((p: Json) => p.in === 'path' && p.name === param);
-      t.same(documented?.schema?.pattern, (def!.payload as Json).properties[field].pattern, `${at}: path parameter ${param} has the schema of ${field}`);
+      t.same(documented?.schema?.pattern, payloadShape.properties[field].pattern, `${at}: path parameter ${param} has the schema of ${field}`);
     }
     const schema = op.requestBody?.content?.['application/json']?.schema;
     if (!schema) {

@@ -20,6 +20,7 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['POST', '/api/tickets/:id/tasks/:task/complete', '/api/tickets/T-diamond/tasks/B/complete', 'operator', { attempt: 1 }],
   ['POST', '/api/tickets/:id/tasks/:task/fail', '/api/tickets/T-diamond/tasks/B/fail', 'operator', { attempt: 1, error: 'x' }],
   ['POST', '/api/tickets/:id/tasks/:task/cancel', '/api/tickets/T-diamond/tasks/B/cancel', 'operator', {}],
+  ['POST', '/api/tickets/:id/tasks/:task/retry', '/api/tickets/T-diamond/tasks/B/retry', 'operator', { reason: 'flaky' }],
   ['POST', '/api/tickets/:id/tasks/:task/split', '/api/tickets/T-diamond/tasks/B/split', 'operator', { tasks: [taskSpec('B1')], continuation: taskSpec('B2') }],
   ['PUT', '/api/tickets/:id/budget', '/api/tickets/T-diamond/budget', 'operator', { cost_usd: 5 }],
   ['GET', '/api/tickets/:id/tasks/:task', '/api/tickets/T-diamond/tasks/B', 'viewer'],
@@ -34,6 +35,8 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['POST', '/api/agents', '/api/agents', 'admin', { name: 'a', phase: 'execute', capabilities: [], version: '1.0.0' }],
   ['POST', '/api/agents/:id/heartbeat', '/api/agents/agent-1/heartbeat', 'admin', {}],
   ['POST', '/api/agents/:id/rotate-key', '/api/agents/agent-r/rotate-key', 'admin', {}],
+  ['POST', '/api/agents/:id/drain', '/api/agents/agent-1/drain', 'admin', { reason: 'maintenance' }],
+  ['POST', '/api/agents/:id/undrain', '/api/agents/agent-1/undrain', 'admin', {}],
   ['PUT', '/api/agents/:id/budget', '/api/agents/agent-1/budget', 'operator', { cost_usd: 5 }],
   ['DELETE', '/api/agents/:id', '/api/agents/agent-1', 'admin'],
   ['GET', '/api/dlq', '/api/dlq?status=all', 'viewer'],
@@ -152,8 +155,8 @@ t.test('every state-changing call is audited exactly once with its principal and
   t.equal(rows.length, mutations.length, 'one row per state-changing call, none for reads or a refused token');
   const byCommand = new Map(rows.map((r) => [r.command, r]));
   t.same([...byCommand.keys()].sort(), [
-    'agent.deregister', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'agent.set_budget', 'alert.acknowledge', 'alert.resolve', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
-    'task.complete', 'task.fail', 'task.split', 'ticket.cancel', 'ticket.create', 'ticket.set_budget', 'token.create', 'token.revoke',
+    'agent.deregister', 'agent.drain', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'agent.set_budget', 'agent.undrain', 'alert.acknowledge', 'alert.resolve', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
+    'task.complete', 'task.fail', 'task.retry', 'task.split', 'ticket.cancel', 'ticket.create', 'ticket.set_budget', 'token.create', 'token.revoke',
   ], 'each call under its command');
   for (const r of rows) {
     t.equal(r.principal, 'admin', `${r.command}: principal`);

@@ -5,7 +5,7 @@ const at = new Date('2026-01-01T10:00:00Z');
 const taskRow = (patch: Partial<TaskRow> = {}): TaskRow => ({
   ticket_id: 'T1', id: 'A', spec: { id: 'A', title: 'a', depends_on: [], owns: ['src/**'], capabilities: ['rust'], phase: 'review', priority: 3, kind: 'agent', run: 'do it', max_retries: 1, timeout_ms: 1000, synthesis: 'union' },
   depends_on: [], owns: ['src/**'], status: 'ready', attempt: 1, base_commit: null, commit: null, result: null, reason: null, agent_id: null,
-  context: null, ready_since: at, unmatched: false, created_at: at, updated_at: at, version: 1, ...patch,
+  context: null, ready_since: at, unmatched: false, attempt_base: 0, created_at: at, updated_at: at, version: 1, ...patch,
 });
 const ticketRow = (patch: Partial<TicketRow> = {}): TicketRow => ({
   id: 'T1', title: 't', repository: '/r', base_branch: 'main', base_commit: null, status: 'running', ownership: 'strict', resolver_command: null,

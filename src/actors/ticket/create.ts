@@ -44,7 +44,7 @@ export function insertTask(w: Work, spec: TaskSpec): void {
   w.s.tasks.set(spec.id, {
     ticket_id: w.s.ticket.id, id: spec.id, spec, depends_on: spec.depends_on, owns: spec.owns,
     status: TaskState.pending, attempt: 0, base_commit: null, commit: null, result: null, reason: null, agent_id: null,
-    context: null, ready_since: null, unmatched: false, created_at: now, updated_at: now, version: 1,
+    context: null, ready_since: null, unmatched: false, attempt_base: 0, created_at: now, updated_at: now, version: 1,
   });
   w.dirty.add(spec.id);
 }

@@ -35,8 +35,16 @@ export async function mergeFinished(w: Work, p: PayloadOf<'merge.finished'>): Pr
   onJoinReply(w, await askJoin(w, p.join_id, { kind: 'merge_finished', attempt: p.attempt, ok: p.ok, commit: p.commit, files: p.files, failure: p.failure, reason: p.reason }));
 }
 
-/** `merge.resolve`: a person's merge commit for a blocked join. */
+/**
+ * `merge.resolve`: a person resumes a join its merge blocked, with their merge commit, or with a
+ * new merge attempt running the ticket's resolver again (`rerun_resolver`): the continuation
+ * stays blocked until that attempt reports (`merge.finished`).
+ */
 export async function resolve(w: Work, p: PayloadOf<'merge.resolve'>): Promise<void> {
+  if (!('commit' in p)) {
+    onJoinReply(w, await askJoin(w, p.join_id, { kind: 'rerun', resolverConfigured: !!w.s.ticket.resolver_command }));
+    return;
+  }
   const repoDir = w.repoDir(w.s.ticket.id);
   // Fetched by `TicketBehavior.prepare`: the resolution was pushed to the user's repository.
   await attachTicketClone(w.deps.dataDir, w.s.ticket.id, w.s.ticket.repository, p.commit);

@@ -88,7 +88,8 @@ export async function fail(w: Work, p: PayloadOf<'task.fail'>, o: { stop?: boole
   if (!t) return;
   if (p.violations?.length) emit(w.ctx.scope, 'task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: p.violations, mode: 'strict' });
   endedOnAgent(w, t, o);
-  if (p.retryable !== false && t.attempt <= t.spec.max_retries && w.s.ticket.status === TicketState.running) {
+  // Retries count from the last person's `task.retry` (`attempt_base`), so a retried task gets its `max_retries` again.
+  if (p.retryable !== false && t.attempt - (t.attempt_base ?? 0) <= t.spec.max_retries && w.s.ticket.status === TicketState.running) {
     const delay = Math.min((w.deps.retryBaseMs ?? 500) * 2 ** (t.attempt - 1), 60_000);
     setTask(w, t.id, { status: TaskState.ready, ready_since: new Date(w.ctx.scope.now.getTime() + delay), reason: `retry after: ${p.error.slice(0, 2000)}`, agent_id: null });
     const { publish } = w.deps;

@@ -12,7 +12,7 @@ import { bodyObject, paramString, queryString } from '../request-input.ts';
 import { submitCommand } from '../submit-command.ts';
 
 /**
- * Agents (read: viewer; change: admin; budget: operator). Registration generates an ed25519 key pair: the public key travels in
+ * Agents (read: viewer; change — register, heartbeat, rotate a key, drain, undrain, remove: admin; budget: operator). Registration generates an ed25519 key pair: the public key travels in
  * `agent.register`, the private key is in the 201 answer only — never stored, logged or
  * published, so a lost key means registering again, or an admin's `rotate-key`.
  */
@@ -22,6 +22,8 @@ const heartbeat = commandRoute('agent.heartbeat', { params: { agent_id: 'id' } }
 const rotateKey = commandRoute('agent.rotate_key', { params: { agent_id: 'id' }, setByNode: ['public_key'], noBody: true });
 const setBudget = commandRoute('agent.set_budget', { params: { agent_id: 'id' } });
 const deregister = commandRoute('agent.deregister', { params: { agent_id: 'id' } });
+const drain = commandRoute('agent.drain', { params: { agent_id: 'id' } });
+const undrain = commandRoute('agent.undrain', { params: { agent_id: 'id' } });
 
 /** A new key pair's answer: the private key is in it, once. */
 const KeyPair = {
@@ -97,6 +99,21 @@ export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise
     const { id } = await submitCommand(deps, req, setBudget, { ...bodyObject(req.body), agent_id });
     return reply.code(202).send({ agent_id, message_id: id });
   });
+
+  // Drain (no new attempts; running ones finish) and its end: an admin's, like removing the agent.
+  for (const [action, command, summary] of [
+    ['drain', drain, 'Drain an agent: it finishes its running attempts and is offered no new ones'],
+    ['undrain', undrain, 'End an agent\'s drain: it is offered tasks again'],
+  ] as const) {
+    app.post(`/agents/:id/${action}`, {
+      config: { role: 'admin', action: command.type },
+      schema: { summary, tags, ...command.schema, response: { 202: Accepted({ agent_id: Id }) } },
+    }, async (req, reply) => {
+      const agent_id = paramString(req.params, 'id');
+      const { id } = await submitCommand(deps, req, command, { ...bodyObject(req.body), agent_id });
+      return reply.code(202).send({ agent_id, message_id: id });
+    });
+  }
 
   app.delete('/agents/:id', {
     config: { role: 'admin', action: 'agent.deregister' },

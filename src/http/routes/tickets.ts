@@ -19,6 +19,7 @@ const TASK_ACTIONS = {
   fail: { type: 'task.fail', summary: 'Report a task attempt failed (as its agent would)' },
   cancel: { type: 'task.cancel', summary: 'Cancel one task' },
   split: { type: 'task.split', summary: 'Split a running task into parallel tasks and a continuation' },
+  retry: { type: 'task.retry', summary: 'Retry a task that failed (its retries exhausted) or was cancelled' },
 } as const;
 
 const TicketParams = Type.Object({ id: Id });
@@ -146,9 +147,10 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     });
   }
 
+  // Body: `{ "commit": "<sha>" }` (your merge commit) or `{ "rerun_resolver": true }` (a new merge attempt).
   app.post('/tickets/:id/joins/:join/resolve', {
     config: { role: 'operator', action: 'merge.resolve' },
-    schema: { summary: 'Resume a join blocked by a failed merge on a merge commit a person made', tags, ...resolveJoin.schema, response: { 202: Accepted({ ticket_id: Id, join_id: JoinId }) } },
+    schema: { summary: 'Resume a join blocked by a failed merge: on a merge commit a person made, or with a new attempt that re-runs the resolver', tags, ...resolveJoin.schema, response: { 202: Accepted({ ticket_id: Id, join_id: JoinId }) } },
   }, async (req, reply) => {
     const ticket_id = paramString(req.params, 'id');
     const join_id = paramString(req.params, 'join');

@@ -63,6 +63,11 @@ export interface TaskRow {
   stalled_attempt?: number | null;
   /** Who cancelled the task (the cancel's source: `http:<principal>`, a node, an agent); why is in `reason`. */
   cancelled_by?: string | null;
+  /** Attempts made before the last `task.retry`: retries are counted from here (`attempt - attempt_base <= max_retries`). */
+  attempt_base?: number;
+  /** Who retried the task last (the `task.retry`'s source) and why. */
+  retried_by?: string | null;
+  retry_reason?: string | null;
   created_at: Date; updated_at: Date; version: number;
 }
 export const TaskEntity = new EntitySchema<TaskRow>({
@@ -87,6 +92,9 @@ export const TaskEntity = new EntitySchema<TaskRow>({
     progress_at: { type: 'Date', nullable: true },
     stalled_attempt: { type: 'integer', nullable: true },
     cancelled_by: { type: 'text', nullable: true },
+    attempt_base: { type: 'integer', default: 0 },
+    retried_by: { type: 'text', nullable: true },
+    retry_reason: { type: 'text', nullable: true },
     created_at: { type: 'Date' },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },
@@ -198,6 +206,8 @@ export interface AgentRow {
   updated_at: Date; version: number;
   /** Stops sent and not acknowledged yet (a remote agent's): each keeps its attempt's slot until acknowledged or timed out. */
   stopping?: Array<{ key: string; at: string }>;
+  /** Draining (`agent.drain`): it keeps its running attempts and is offered no new ones, until `agent.undrain`. */
+  draining?: boolean;
 }
 export const AgentEntity = new EntitySchema<AgentRow>({
   name: 'AgentRow',
@@ -225,6 +235,7 @@ export const AgentEntity = new EntitySchema<AgentRow>({
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },
     stopping: { type: 'json', default: '[]' },
+    draining: { type: 'boolean', default: false },
   },
 });
 

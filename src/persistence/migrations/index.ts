@@ -12,6 +12,7 @@ import { Migration20261202150000_budgets } from './Migration20261202150000_budge
 import { Migration20261202160000_stuck_work } from './Migration20261202160000_stuck_work.ts';
 import { Migration20261202170000_retention_indexes } from './Migration20261202170000_retention_indexes.ts';
 import { Migration20261202180000_alert_retention } from './Migration20261202180000_alert_retention.ts';
+import { Migration20261203100000_operator_actions } from './Migration20261203100000_operator_actions.ts';
 import { Migration20261203110000_dashboard_views } from './Migration20261203110000_dashboard_views.ts';
 import { Migration20261203120000_merge_attempt_hunks } from './Migration20261203120000_merge_attempt_hunks.ts';
 import { Migration20261203130000_auto_resolve_limit } from './Migration20261203130000_auto_resolve_limit.ts';
@@ -32,6 +33,7 @@ export const MIGRATIONS = [
   { name: 'Migration20261202160000_stuck_work', class: Migration20261202160000_stuck_work },
   { name: 'Migration20261202170000_retention_indexes', class: Migration20261202170000_retention_indexes },
   { name: 'Migration20261202180000_alert_retention', class: Migration20261202180000_alert_retention },
+  { name: 'Migration20261203100000_operator_actions', class: Migration20261203100000_operator_actions },
   { name: 'Migration20261203110000_dashboard_views', class: Migration20261203110000_dashboard_views },
   { name: 'Migration20261203120000_merge_attempt_hunks', class: Migration20261203120000_merge_attempt_hunks },
   { name: 'Migration20261203130000_auto_resolve_limit', class: Migration20261203130000_auto_resolve_limit },

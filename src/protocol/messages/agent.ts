@@ -64,6 +64,28 @@ export const AgentDeregister = command({
   example: { agent_id: 'agent-7', reason: 'shutting down' },
 });
 
+const DrainPayload = Type.Object({ ...AgentRef, reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
+
+export const AgentDrain = command({
+  type: 'agent.drain',
+  description: 'Drain an agent (the scheduler side of taking it out of service): it finishes the attempts it runs and is offered no new ones (`draining` in `GET /api/agents`; a matching task goes to another agent, or waits). An `agent.status` event with `draining: true` tells. The flag outlives heartbeats, failures and re-registration, until `agent.undrain`. Draining twice changes nothing; a removed agent is refused (`agent_removed`).',
+  handledBy: ActorType.AgentActor,
+  ingress: true,
+  route,
+  payload: DrainPayload,
+  example: { agent_id: 'agent-7', reason: 'host maintenance at 18:00' },
+});
+
+export const AgentUndrain = command({
+  type: 'agent.undrain',
+  description: 'End an agent\'s drain: it is offered tasks again (ready tasks waiting for it are picked up by the next scheduling sweep). An `agent.status` event with `draining: false` tells. Undraining an agent that is not draining changes nothing; a removed agent is refused (`agent_removed`).',
+  handledBy: ActorType.AgentActor,
+  ingress: true,
+  route,
+  payload: DrainPayload,
+  example: { agent_id: 'agent-7' },
+});
+
 export const AgentAssign = command({
   type: 'agent.assign',
   description: 'Internal: a ticket offers a task attempt to an agent (sent to the agent\'s partition). Local agents run it; remote agents receive it on `omoi.agent.<id>.assign`.',
@@ -142,9 +164,12 @@ export const AgentWake = command({
 
 export const AgentStatusChanged = event({
   type: 'agent.status',
-  description: 'An agent changed state: registered, healthy, degraded, failed, restarting, removed (with reason).',
+  description: 'An agent changed state: registered, healthy, degraded, failed, restarting, removed (with reason). An event with `draining` tells of a drain (`agent.drain`: true) or its end (`agent.undrain`: false); its `status` is the agent\'s unchanged health.',
   consumers: OBSERVERS,
-  payload: Type.Object({ ...AgentRef, status: Type.String(), reason: Type.Optional(Type.String()), restarts: Type.Optional(Type.Integer()) }),
+  payload: Type.Object({
+    ...AgentRef, status: Type.String(), reason: Type.Optional(Type.String()), restarts: Type.Optional(Type.Integer()),
+    draining: Type.Optional(Type.Boolean({ description: 'present only when the drain changed: the agent now drains (true) or is offered tasks again (false)' })),
+  }),
   example: { agent_id: 'agent-7', status: 'degraded', reason: 'no heartbeat for 30000 ms' },
 });
 

@@ -15,11 +15,14 @@ export type MergeFailure = (typeof MergeFailure)[keyof typeof MergeFailure];
 
 export const MergeResolve = command({
   type: 'merge.resolve',
-  description: 'A person supplies the resolved merge commit for a join blocked by a failed merge (`merge_conflict` or `merge_error`); the continuation resumes on it. Routed through the TicketActor, which asks the JoinActor and resumes the continuation in one transaction.',
+  description: 'A person resumes a join blocked by a failed merge (`merge_conflict` or `merge_error`), in one of two ways (exactly one): `commit`, the resolved merge commit they made (the continuation resumes on it); or `rerun_resolver: true`, a new merge attempt that runs the ticket\'s configured resolver chain again (its `merge.attempted` and `join.status` tell how it went; it may block again). Routed through the TicketActor, which asks the JoinActor and resumes the continuation in one transaction. Refused (an `error.rejected` event and a dead letter, by code): a join not blocked by its merge (`join_not_blocked_by_merge`), a commit not in the repository (`unknown_commit`), a re-run of a conflict on a ticket without `resolver_command` (`no_resolver`) or of one over its `max_conflicts_auto_resolve` (`too_many_conflicts`).',
   handledBy: ActorType.TicketActor,
   ingress: true,
   route,
-  payload: Type.Object({ ...JoinRef, commit: Sha }, { additionalProperties: false }),
+  payload: Type.Union([
+    Type.Object({ ...JoinRef, commit: Sha }, { additionalProperties: false }),
+    Type.Object({ ...JoinRef, rerun_resolver: Type.Literal(true, { description: 'start a new merge attempt with the configured resolver instead of supplying a commit' }) }, { additionalProperties: false }),
+  ], { errorMessage: 'give exactly one of `commit` (the 40-hex sha of your merge commit) or `rerun_resolver: true`' }),
   example: { ticket_id: 'T1', join_id: 'join-D', commit: '0123456789abcdef0123456789abcdef01234567' },
 });
 

@@ -71,6 +71,28 @@ export const TaskCancel = command({
   example: { ticket_id: 'T1', task_id: 'B', reason: 'not needed' },
 });
 
+export const TaskRetry = command({
+  type: 'task.retry',
+  description: 'A person retries a task that ended without completing: `failed` (its retries exhausted) or `cancelled`. It is scheduled afresh with a new budget of `max_retries` retries (its attempt numbers go on growing); the tasks its end blocked (`source_failed:<id>`, `source_cancelled:<id>`, and the join it is a source of) are restored; a ticket that `failed` because of it (no other task failed) is `running` again (`ticket.resumed`). Who and why are kept on the task (`retried_by`, `retry_reason`) and in a `task.retried` event. Refused (an `error.rejected` event and a dead letter, by code): an unknown task (`not_found`), a task that did not fail or was not cancelled (`task_not_retryable`), a ticket that is `completed` or `cancelled` (`ticket_ended`).',
+  handledBy: ActorType.TicketActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...TaskRef, reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', task_id: 'B', reason: 'the flaky registry is back' },
+});
+
+export const TaskRetried = event({
+  type: 'task.retried',
+  description: 'A person retried a failed or cancelled task (`task.retry`): its state before (`from`) and now (`status`: `pending`, or `blocked` while another dependency has not recovered), who (`by`: the command\'s source) and why, and the ticket\'s state after it.',
+  consumers: OBSERVERS,
+  payload: Type.Object({
+    ...TaskRef, from: Type.String(), status: Type.String(), by: Type.Optional(Type.String()), reason: Type.Optional(Type.String()),
+    attempt_base: Type.Integer({ minimum: 0, description: 'attempts made before this retry: its `max_retries` count from here' }),
+    ticket_status: Type.String(),
+  }),
+  example: { ticket_id: 'T1', task_id: 'B', from: 'failed', status: 'pending', by: 'http:alice', reason: 'the flaky registry is back', attempt_base: 3, ticket_status: 'running' },
+});
+
 export const TaskStarted = command({
   type: 'task.started',
   description: 'An agent started an assigned attempt in its sandbox (assigned → running). Stale attempts are ignored.',

@@ -76,6 +76,14 @@ export const TicketEnded = event({
   example: { ticket_id: 'T1', status: 'cancelled', reason: 'superseded' },
 });
 
+export const TicketResumed = event({
+  type: 'ticket.resumed',
+  description: 'A `failed` ticket is `running` again: a person retried the task it failed for (`task.retry`) and no other task of it is failed.',
+  consumers: [...OBSERVERS, 'alerts (clears `ticket_failed`)'],
+  payload: Type.Object({ ...TicketRef, status: Type.String(), task_id: Id, reason: Type.Optional(Type.String()) }),
+  example: { ticket_id: 'T1', status: 'running', task_id: 'B', reason: 'the flaky registry is back' },
+});
+
 export const TicketRejected = event({
   type: 'ticket.rejected',
   description: 'A ticket command was refused (validation, cycle, unknown ticket); the reason names the problem.',

@@ -124,12 +124,36 @@ function alertAction(alert, action) {
 async function refreshAgents() {
   const { agents } = await api('/api/agents');
   $('agents-empty').hidden = agents.length > 0;
-  $('agents').replaceChildren(...agents.map((a) => el('tr', { dataset: { agent: a.id } },
-    el('td', {}, el('div', { class: 'id' }, viewLink(a.id, 'agents', a.id)), el('div', { class: 'title' }, [a.name, `v${a.agent_version}`, (a.capabilities || []).join(', ')].filter(Boolean).join(' · '))),
+  $('agents').replaceChildren(...agents.map((a) => el('tr', { dataset: { agent: a.id, draining: a.draining ? 'true' : 'false' } },
+    el('td', {}, el('div', { class: 'id' }, viewLink(a.id, 'agents', a.id)), el('div', { class: 'title' }, [a.name, `v${a.agent_version}`, (a.capabilities || []).join(', ')].filter(Boolean).join(' · ')),
+      a.status === 'removed' ? null : el('div', { class: 'actions agent-actions' },
+        a.draining
+          ? el('button', { type: 'button', class: 'agent-undrain', onclick: () => agentAction(a, 'undrain') }, 'Undrain')
+          : el('button', { type: 'button', class: 'agent-drain', onclick: () => agentAction(a, 'drain') }, 'Drain'),
+        el('button', { type: 'button', class: 'agent-remove', onclick: () => agentAction(a, 'remove') }, 'Remove'))),
     el('td', {}, a.phase),
-    el('td', {}, badge(a.status), a.reason ? el('div', { class: 'reason' }, a.reason) : null),
+    el('td', {}, badge(a.status), a.draining ? el('span', { class: 'badge draining' }, 'draining') : null, a.reason ? el('div', { class: 'reason' }, a.reason) : null),
     el('td', {}, `${(a.running || []).length}/${a.capacity}`),
   )));
+}
+
+const AGENT_ACTIONS = {
+  drain: { question: 'It finishes the attempts it runs and is offered no new ones, until undrained.', method: 'POST', path: '/drain' },
+  undrain: { question: 'It is offered tasks again.', method: 'POST', path: '/undrain' },
+  remove: { question: 'Its running attempts go back to the queue for other agents.', method: 'DELETE', path: '' },
+};
+
+/** Drain, undrain or remove an agent (admin), after a confirmation that asks why; the server's answer shows under the table. */
+function agentAction(agent, action) {
+  const { question, method, path } = AGENT_ACTIONS[action];
+  return runAction({
+    question: `${action[0].toUpperCase()}${action.slice(1)} agent ${agent.id}? ${question}`,
+    ask: 'Reason (optional):',
+    what: `${action} of agent ${agent.id}`,
+    answerEl: $('agents-answer'),
+    run: (reason) => api(`/api/agents/${encodeURIComponent(agent.id)}${path}`, { method, body: JSON.stringify(reason ? { reason } : {}) }),
+    after: refreshAgents,
+  });
 }
 
 async function refreshDeadLetters() {

@@ -8,6 +8,11 @@ import { spendText } from './spend.js';
 import { renderGraph } from './ticket-graph.js';
 
 const OPEN_TICKET = new Set(['open', 'running']);
+/** A task that ended without completing may be retried while its ticket has not ended for good (`task.retry`). */
+const RETRYABLE_TASK = new Set(['failed', 'cancelled']);
+const RETRYING_TICKET = new Set(['open', 'running', 'failed']);
+/** What a person may resume a join from: its merge failed (`merge.resolve`, a commit or a re-run). */
+const BLOCKED_BY_MERGE = new Set(['merge_conflict', 'merge_error']);
 
 /** The last rendered detail, so an unchanged ticket is not re-rendered (open <details> stay open). */
 let rendered = '';
@@ -68,6 +73,8 @@ function renderDetail(detail) {
 
   renderGraph($('dag'), detail, {
     cancelTask: (taskId) => cancelWork(ticket.id, taskId),
+    canRetry: (t) => RETRYABLE_TASK.has(t.status) && RETRYING_TICKET.has(ticket.status) && !ticket.failed_reason,
+    retryTask: (taskId) => retryTask(ticket.id, taskId, tasks.find((x) => x.id === taskId)?.status),
     // Without the layout library: the tasks by dependency depth, as cards.
     fallback: (target) => renderTaskLevels(detail, target),
   });
@@ -120,7 +127,10 @@ function renderJoins(ticket, joins) {
       el('td', {}, j.continuation),
       el('td', {}, el('span', { class: 'collected-count' }, `${collected.length}/${(j.sources || []).length} collected`), ' ', sources),
       el('td', {}, badge(j.status), j.merge_commit ? el('div', { class: 'sha' }, shortSha(j.merge_commit)) : null),
-      el('td', {}, j.reason ? el('span', { class: 'reason' }, j.reason) : '', j.files && j.files.length ? el('div', { class: 'files' }, j.files.join(', ')) : null),
+      el('td', {}, j.reason ? el('span', { class: 'reason' }, j.reason) : '', j.files && j.files.length ? el('div', { class: 'files' }, j.files.join(', ')) : null,
+        j.status === 'blocked' && BLOCKED_BY_MERGE.has(j.blocked_by) ? el('div', { class: 'join-actions' },
+          el('button', { type: 'button', class: 'join-use-commit', onclick: () => useCommit(ticket.id, j.id) }, 'Use commit…'),
+          el('button', { type: 'button', class: 'join-rerun-resolver', onclick: () => rerunResolver(ticket.id, j.id) }, 'Re-run resolver')) : null),
     );
   }));
 }
@@ -154,7 +164,49 @@ function taskCard(ticket, t, join) {
     join ? el('div', { class: 'task-meta' }, `join ${join.id}: ${Object.keys(join.completed || {}).length}/${(join.sources || []).length} sources`) : null,
     t.reason ? el('div', { class: t.status === 'blocked' ? 'reason blocked-reason' : 'reason' }, t.status === 'blocked' ? `⚠ blocked: ${t.reason}` : t.reason) : null,
     OPEN_TASK.has(t.status) ? el('button', { type: 'button', class: 'cancel-task', onclick: () => cancelWork(ticket.id, t.id) }, 'cancel') : null,
+    RETRYABLE_TASK.has(t.status) && RETRYING_TICKET.has(ticket.status) && !ticket.failed_reason
+      ? el('button', { type: 'button', class: 'retry-task', onclick: () => retryTask(ticket.id, t.id, t.status) }, 'retry') : null,
+    t.retried_by ? el('div', { class: 'task-meta retried' }, `retried by ${t.retried_by}${t.retry_reason ? `: ${t.retry_reason}` : ''}`) : null,
   );
+}
+
+/**
+ * Retry a failed or cancelled task (operator), after a confirmation that asks why: it runs again
+ * with its retries renewed, what its end blocked resumes, and a ticket it failed runs again.
+ */
+function retryTask(ticketId, taskId, status) {
+  const what = `task ${taskId} of ${ticketId}`;
+  return runAction({
+    question: `Retry ${what}? It ${status === 'failed' ? 'failed' : 'was cancelled'}; it runs again with its retries renewed, and what it blocked resumes.`,
+    ask: 'Reason (optional):',
+    what: `retry of ${what}`,
+    answerEl: $('detail-answer'),
+    run: (reason) => post(`/api/tickets/${encodeURIComponent(ticketId)}/tasks/${encodeURIComponent(taskId)}/retry`, reason ? { reason } : {}),
+    after: () => refreshDetail(ticketId, { force: true }),
+  });
+}
+
+/** Resume a join its merge blocked with a merge commit the person made (`merge.resolve` with `commit`). */
+function useCommit(ticketId, joinId) {
+  return runAction({
+    question: `Resume ${joinId} of ${ticketId} on your merge commit? Its continuation runs on that commit.`,
+    ask: 'The full 40-character sha of your merge commit (pushed to the ticket\'s repository):',
+    what: `resolution of ${joinId}`,
+    answerEl: $('detail-answer'),
+    run: (commit) => post(`/api/tickets/${encodeURIComponent(ticketId)}/joins/${encodeURIComponent(joinId)}/resolve`, { commit: commit.trim() }),
+    after: () => refreshDetail(ticketId, { force: true }),
+  });
+}
+
+/** A new merge attempt of a join its merge blocked, running the ticket's resolver again (`rerun_resolver`). */
+function rerunResolver(ticketId, joinId) {
+  return runAction({
+    question: `Re-run the merge of ${joinId} of ${ticketId}? A new attempt runs the ticket's resolver; it may block again.`,
+    what: `re-run of ${joinId}`,
+    answerEl: $('detail-answer'),
+    run: () => post(`/api/tickets/${encodeURIComponent(ticketId)}/joins/${encodeURIComponent(joinId)}/resolve`, { rerun_resolver: true }),
+    after: () => refreshDetail(ticketId, { force: true }),
+  });
 }
 
 /**

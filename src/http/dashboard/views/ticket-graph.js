@@ -334,7 +334,8 @@ function taskView(st, node, at) {
     navigate(href);
   });
   const g = svg('g', { ...at, 'data-task': id }, link);
-  let cancel = null;
+  /** The node's one action button: cancel while the task is open, retry once it failed or was cancelled. */
+  let action = null;
   st.nodeViews.set(node.key, {
     update(n, critical) {
       const t = n.task;
@@ -347,16 +348,20 @@ function taskView(st, node, at) {
       line3.textContent = trouble ? clip(`⚠ ${t.reason}`, 28) : clip(title, 28);
       line3.setAttribute('class', trouble ? 'graph-title graph-reason' : 'graph-title');
       const about = [`task ${t.id}`, words(t.status), title, t.reason && `reason: ${t.reason}`, t.agent_id && `agent ${t.agent_id}`,
+        t.retried_by && `retried by ${t.retried_by}${t.retry_reason ? `: ${t.retry_reason}` : ''}`,
         (t.depends_on || []).length ? `after ${t.depends_on.join(', ')}` : null, critical ? 'on the critical path' : null].filter(Boolean);
       tip.textContent = about.join('\n');
       link.setAttribute('aria-label', about.join(', '));
-      if (OPEN_TASK.has(t.status) && !cancel) {
-        cancel = svg('foreignObject', { class: 'graph-cancel', x: TASK.w - 62, y: 22, width: 56, height: 20 },
-          el('button', { type: 'button', class: 'cancel-task', 'aria-label': `cancel task ${t.id}`, onclick: () => st.options.cancelTask && st.options.cancelTask(t.id) }, 'cancel'));
-        g.append(cancel);
-      } else if (!OPEN_TASK.has(t.status) && cancel) {
-        cancel.remove();
-        cancel = null;
+      const wanted = OPEN_TASK.has(t.status) ? 'cancel' : st.options.canRetry && st.options.canRetry(t) ? 'retry' : null;
+      if (action && action.kind !== wanted) {
+        action.node.remove();
+        action = null;
+      }
+      if (wanted && !action) {
+        const run = wanted === 'cancel' ? st.options.cancelTask : st.options.retryTask;
+        action = { kind: wanted, node: svg('foreignObject', { class: 'graph-cancel', x: TASK.w - 62, y: 22, width: 56, height: 20 },
+          el('button', { type: 'button', class: `${wanted}-task`, 'aria-label': `${wanted} task ${t.id}`, onclick: () => run && run(t.id) }, wanted)) };
+        g.append(action.node);
       }
     },
   });
