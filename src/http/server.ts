@@ -19,9 +19,11 @@ import { clusterRoutes } from './routes/cluster.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventStreamRoutes } from './routes/event-stream.ts';
 import { eventRoutes } from './routes/events.ts';
+import { githubHookRoutes } from './routes/github-hook.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url));
 
@@ -78,6 +80,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await auditRoutes(api, deps);
     await alertDeliveryRoutes(api, deps);
     await alertRoutes(api, deps);
+    await webhookRoutes(api, deps);
+    // Its own body parsing (the raw bytes are signed), in a plugin of its own.
+    await api.register(async (github) => githubHookRoutes(github, deps));
   }, { prefix: '/api' });
   await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/', wildcard: false, index: 'index.html' });
 

@@ -9,7 +9,7 @@ import { withRestartablePostgres } from '../harness/restartable-postgres.ts';
 const log = pino({ level: 'silent' });
 const HOUR = 3_600_000;
 /** Retentions of an hour for every table: "old" rows below are two hours old, "young" ones a minute. */
-const config = { retentionProcessedMs: HOUR, retentionEventsMs: HOUR, retentionDeadLettersMs: HOUR, retentionAuditMs: HOUR, retentionAlertsMs: HOUR };
+const config = { retentionProcessedMs: HOUR, retentionEventsMs: HOUR, retentionDeadLettersMs: HOUR, retentionAuditMs: HOUR, retentionAlertsMs: HOUR, retentionWebhooksMs: HOUR };
 
 async function database(t: TestContext, url?: string): Promise<Database> {
   const db = await openDatabase(url ?? (await withPostgres(t)).url, log);

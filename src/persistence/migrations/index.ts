@@ -13,6 +13,7 @@ import { Migration20261202160000_stuck_work } from './Migration20261202160000_st
 import { Migration20261202170000_retention_indexes } from './Migration20261202170000_retention_indexes.ts';
 import { Migration20261202180000_alert_retention } from './Migration20261202180000_alert_retention.ts';
 import { Migration20261203130000_auto_resolve_limit } from './Migration20261203130000_auto_resolve_limit.ts';
+import { Migration20261203140000_webhooks } from './Migration20261203140000_webhooks.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261202170000_retention_indexes', class: Migration20261202170000_retention_indexes },
   { name: 'Migration20261202180000_alert_retention', class: Migration20261202180000_alert_retention },
   { name: 'Migration20261203130000_auto_resolve_limit', class: Migration20261203130000_auto_resolve_limit },
+  { name: 'Migration20261203140000_webhooks', class: Migration20261203140000_webhooks },
 ];
