@@ -31,7 +31,7 @@ declare module 'fastify' {
 }
 
 /** What one `/api` route needs: the method, the path pattern, its role and audit action. */
-export interface RouteAccess { method: string; url: string; role: Role; action?: string }
+export interface RouteAccess { method: string; url: string; role: Role; action?: string; selfAuthenticated?: true }
 
 /**
  * Access control and audit of the `/api` routes, in one place:
@@ -59,7 +59,9 @@ export function guardApi(app: FastifyInstance, deps: HttpDeps, isApiRequest: (re
     if (!route.url.startsWith('/api')) return;
     const role = route.config?.role;
     if (!isRole(role)) throw new Error(`${String(route.method)} ${route.url} declares no role: give it config.role (${Object.values(Role).join(', ')})`);
-    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, role, ...(route.config?.action ? { action: route.config.action } : {}) });
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({
+      method, url: route.url, role, ...(route.config?.action ? { action: route.config.action } : {}), ...(route.config?.selfAuthenticated ? { selfAuthenticated: true as const } : {}),
+    });
   });
 
   app.addHook('onRequest', async (req, reply) => {
