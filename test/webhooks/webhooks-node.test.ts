@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import t from 'tap';
 import { encode, makeEnvelope, Subjects } from '../../src/protocol/index.ts';
+import { runOmoi } from '../cli/run-omoi.ts';
 import { makeRepo, waitFor } from '../harness/index.ts';
 import { withClient, withCluster, withNode } from '../harness/node.ts';
 import { webhookReceiver } from '../alerts/receivers.ts';
@@ -73,11 +74,24 @@ t.test('outgoing: a signed delivery retried after a 500 arrives once, with the s
   t.equal(other.received.length, 0, 'a filter that does not match sends nothing');
   t.same((await api('GET', `/api/webhooks/${unmatched.json.id}/deliveries`)).json.deliveries, []);
 
+  const cliToken = { OMOI_API_TOKEN: node.apiToken };
+  const shown = await runOmoi(['webhooks', 'deliveries', sub, '--url', node.httpUrl], cliToken);
+  t.equal(shown.code, 0, shown.stderr);
+  t.match(shown.stdout, new RegExp(`^${delivery.id} +${env.id} +ticket\\.created +delivered +2 +- +200 +-$`, 'm'), 'omoi webhooks deliveries shows the last status');
+  const added = await runOmoi(['webhooks', 'add', hook.url, '--event', 'task.*', '--ticket', 'T-cli', '--url', node.httpUrl], cliToken);
+  t.equal(added.code, 0, added.stderr);
+  t.match(added.stdout, /^wh-[0-9a-f]{16}: task\.\* of ticket T-cli → http:\/\/127\.0\.0\.1:\d+\/hooks\/omoi\nsecret: whsec_[0-9a-f]{48}\n/);
+  const cliList = await runOmoi(['webhooks', 'list', '--url', node.httpUrl], cliToken);
+  t.notOk(cliList.stdout.includes('whsec_'), 'the CLI list shows no secret');
+  t.equal(cliList.stdout.trim().split('\n').length, 5, 'a header and four subscriptions');
+  const removedByCli = await runOmoi(['webhooks', 'remove', added.stdout.slice(0, 19), '--url', node.httpUrl], cliToken);
+  t.match(removedByCli.stdout, /^removed wh-[0-9a-f]{16} \(at /);
+
   // Removed: later events are not delivered to it; it is still listed with all=true.
   const removed = await api('DELETE', `/api/webhooks/${sub}`);
   t.match(removed.json, { id: sub, active: false });
   t.equal((await api('GET', '/api/webhooks')).json.webhooks.length, 2);
-  t.equal((await api('GET', '/api/webhooks?all=true')).json.webhooks.length, 3);
+  t.equal((await api('GET', '/api/webhooks?all=true')).json.webhooks.length, 4);
   t.equal((await api('GET', '/api/webhooks/wh-unknown/deliveries')).json.error.code, 'subscription_not_found');
 
   const metrics = await (await fetch(`${node.httpUrl}/metrics`)).text();
