@@ -177,6 +177,22 @@ t.test('incoming GitHub: a bad signature is refused, a labelled issue makes one 
   const metrics = await (await fetch(`${node.httpUrl}/metrics`)).text();
   t.match(metrics, /^omoi_github_hooks_total\{outcome="refused"\} 4$/m);
   t.match(metrics, /^omoi_github_hooks_total\{outcome="duplicate"\} 1$/m);
+  // GitHub's form encoding (payload=<json>) is signed and read the same way.
+  const formRaw = new URLSearchParams({ payload: JSON.stringify({ ...comment('COLLABORATOR'), issue: { number: 99 } }) }).toString();
+  const formSignature = `sha256=${createHmac('sha256', GITHUB_SECRET).update(formRaw).digest('hex')}`;
+  const form = await fetch(`${node.httpUrl}/api/hooks/github`, {
+    method: 'POST', body: formRaw,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-github-event': 'issue_comment', 'x-github-delivery': 'd-form', 'x-hub-signature-256': formSignature },
+  });
+  t.match([form.status, await form.json()], [202, { outcome: 'ignored', reason: 'no ticket was made from acme/app#99' }]);
+
+  // Bad signatures count as failed authentications: two so far, eight more, then the address is refused.
+  for (let i = 0; i < 8; i++) t.equal((await hook('issues', `d-forged-${i}`, labelled, { secret: 'wrong' })).status, 401);
+  const blocked = await hook('issues', 'd-label-2', labelled);
+  t.same([blocked.status, blocked.json.error.code], [429, 'too_many_failures'], 'the API\'s failure limit applies');
+  const [{ n }] = await node.db.em().getConnection().execute(`select count(*)::int as n from omoi_ticket`);
+  t.equal(n, 1, 'still one ticket (read from the database: this address is refused by the API for a minute)');
+
   const health = await fetch(`${node.httpUrl}/healthz`);
   t.equal(health.status, 200, 'the node is still up after all this input');
 });
