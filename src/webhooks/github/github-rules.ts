@@ -18,6 +18,8 @@ interface IssuePayload {
 }
 
 const TITLE_MAX = 500;
+/** `omoi_github_issue_ticket.repository` is varchar(255); GitHub's `owner/name` is far shorter. */
+const FULL_NAME_MAX = 255;
 
 /**
  * The first rule matching the delivery decides what it becomes:
@@ -37,7 +39,7 @@ export function planDelivery(cfg: GithubHookConfig, event: string, deliveryId: s
     if (rule.event === 'issue_comment' && p.action === 'created' && typeof p.comment?.body === 'string' && startsWithCommand(p.comment.body, rule.command)) {
       const allowed = rule.allow ?? DEFAULT_COMMENT_ASSOCIATIONS;
       if (!allowed.includes(String(p.comment.author_association))) return { kind: 'ignored', reason: `${rule.command} from a commenter whose association is ${String(p.comment.author_association)}` };
-      const repository = text(p.repository?.full_name, 'repository.full_name');
+      const repository = text(p.repository?.full_name, 'repository.full_name', FULL_NAME_MAX);
       const issue = issueNumber(p);
       return { kind: 'cancel', repository, issue, payload: (ticketId) => ({ ticket_id: ticketId, reason: `${rule.command} on GitHub issue ${repository}#${issue}` }) };
     }
@@ -57,7 +59,7 @@ function startsWithCommand(body: string, command: string): boolean {
 }
 
 function createPlan(cfg: GithubHookConfig, rule: Extract<GithubRule, { event: 'issues' }>, deliveryId: string, p: IssuePayload): GithubPlan {
-  const full = text(p.repository?.full_name, 'repository.full_name');
+  const full = text(p.repository?.full_name, 'repository.full_name', FULL_NAME_MAX);
   const issue = issueNumber(p);
   const title = text(p.issue?.title, 'issue.title');
   const issueBody = typeof p.issue?.body === 'string' ? p.issue.body : '';
@@ -100,8 +102,8 @@ function issueNumber(p: IssuePayload): number {
   return n;
 }
 
-function text(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value === '' || value.length > 2000) throw invalid(field, 'must be a non-empty string of at most 2000 characters');
+function text(value: unknown, field: string, max = 2000): string {
+  if (typeof value !== 'string' || value === '' || value.length > max) throw invalid(field, `must be a non-empty string of at most ${max} characters`);
   return value;
 }
 
