@@ -35,7 +35,7 @@ export interface DispatcherOptions<D extends QueuedDelivery = QueuedDelivery> {
   timeoutMs?: number;
   /** How often due deliveries are looked for when nothing wakes the dispatcher, ms (default 1000). */
   pollMs?: number;
-  /** Deliveries taken at once (default 16). */
+  /** Attempts in flight at once (default 16); a slot is refilled as soon as its attempt ends. */
   batch?: number;
   backoff?: BackoffOptions;
   /** How long a delivery whose breaker is open waits before it is looked at again, ms (default 5000). */
@@ -56,17 +56,19 @@ export type DispatcherTuning = Pick<DispatcherOptions, 'timeoutMs' | 'pollMs' | 
  *    breaker defers the delivery by `circuitRetryMs` with `circuit_open`, not counted as an attempt.
  * 3. A refusal (`RouteRejectedError`) fails the delivery at once; any other failure retries it
  *    with backoff until `maxAttempts` attempts were made, then fails it.
- * 4. Attempts of one batch run concurrently, each bounded: a slow receiver delays no other
- *    table's dispatcher, and nothing here runs in an actor or a partition transaction; errors
- *    (database down) are logged and the loop goes on.
- * 5. `stop()` aborts attempts in flight and records nothing for them (their hold expires and
- *    they are tried again).
+ * 4. Up to `batch` attempts are in flight at once, each bounded by `timeoutMs`; a slot is
+ *    refilled as soon as its attempt ends, so a slow receiver holds only the slots of its own
+ *    attempts (until its breaker opens), never the others'. Nothing here runs in an actor or a
+ *    partition transaction; errors (database down) are logged and the loop goes on.
+ * 5. `stop()` aborts attempts in flight, waits for them, and records nothing for them (their
+ *    hold expires and they are tried again).
  */
 export class DeliveryDispatcher<D extends QueuedDelivery = QueuedDelivery> {
   private readonly stopping = new AbortController();
   private loop?: Promise<void>;
   private wakeUp?: () => void;
   private woken = false;
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: DispatcherOptions<D>) {
@@ -91,20 +93,29 @@ export class DeliveryDispatcher<D extends QueuedDelivery = QueuedDelivery> {
 
   private async run(): Promise<void> {
     const holdMs = 3 * this.timeoutMs + 5_000;
+    const slots = this.opts.batch ?? 16;
     while (!this.stopping.signal.aborted) {
       this.woken = false;
-      let due: D[] = [];
-      try {
-        due = await this.opts.queue.claimDue(this.opts.batch ?? 16, holdMs);
-      } catch (err) {
-        this.opts.log.warn({ err: errorMessage(err) }, `could not take due ${this.opts.channel.noun} deliveries`);
-      }
-      if (due.length > 0) {
-        await Promise.all(due.map((d) => this.deliver(d)));
-        continue;
+      const room = slots - this.inFlight.size;
+      if (room > 0) {
+        let due: D[] = [];
+        try {
+          due = await this.opts.queue.claimDue(room, holdMs);
+        } catch (err) {
+          this.opts.log.warn({ err: errorMessage(err) }, `could not take due ${this.opts.channel.noun} deliveries`);
+        }
+        for (const d of due) {
+          const attempt: Promise<void> = this.deliver(d).finally(() => {
+            this.inFlight.delete(attempt);
+            this.wake(); // a slot is free
+          });
+          this.inFlight.add(attempt);
+        }
+        if (due.length > 0) continue;
       }
       if (!this.woken) await this.idle(this.opts.pollMs ?? 1_000);
     }
+    await Promise.all(this.inFlight);
   }
 
   private idle(ms: number): Promise<void> {

@@ -42,7 +42,7 @@ async function publish(type: string, payload: Record<string, unknown>): Promise<
 
 t.test('a dead and a slow subscriber hold back neither the consumer nor a healthy subscriber; removal and filters', async (t) => {
   const healthy = await webhookReceiver(t, { secret: 'healthy-secret-0123456789', timestamped: true });
-  const slow = await webhookReceiver(t, { secret: 'slow-secret-0123456789ab', timestamped: true, delayMs: 3_000 });
+  const slow = await webhookReceiver(t, { secret: 'slow-secret-0123456789ab', timestamped: true, delayMs: 6_000 });
   const dead = await webhookReceiver(t);
   await dead.close();
   const onlyT1 = await webhookReceiver(t, { secret: 'ticket-secret-0123456789', timestamped: true });
@@ -58,16 +58,19 @@ t.test('a dead and a slow subscriber hold back neither the consumer nor a health
   const metrics = new Metrics();
   const webhooks = await OutgoingWebhooks.start({
     js, jsm: await jetstreamManager(nc), db, breakers, log, metrics, config: { ackWaitMs: 5_000, webhookDeliveryMaxAttempts: 10 },
-    tuning: { timeoutMs: 300, pollMs: 50, backoff: { baseMs: 50, maxMs: 100 }, circuitRetryMs: 200 },
+    // Four slots, long timeouts: the slow subscriber's three deliveries hold three slots for 4 s; the others use the fourth.
+    tuning: { timeoutMs: 4_000, batch: 4, pollMs: 50, backoff: { baseMs: 50, maxMs: 100 }, circuitRetryMs: 200 },
   });
   t.teardown(() => webhooks.stop());
 
   // An undecodable event first: it must not stall what follows.
   await js.publish(Subjects.event('ticket.created'), new TextEncoder().encode('{not json'));
   const ids: string[] = [];
+  const published = Date.now();
   for (const ticket of ['T1', 'T2', 'T3']) ids.push(await publish('ticket.created', { ticket_id: ticket, title: ticket, tasks: ['A'], joins: [] }));
 
   await waitFor('the healthy subscriber has all three', async () => healthy.received.length >= 3, { timeoutMs: 10_000 });
+  t.ok(Date.now() - published < 3_000, `the healthy subscriber did not wait for the slow one's 4 s attempts (${Date.now() - published} ms)`);
   // Deliveries are concurrent: no order is promised (receivers order by the envelope's time).
   t.same(healthy.received.map((r) => r.json.id).sort(), [...ids].sort(), 'each once');
   t.ok(healthy.received.every((r) => r.signatureValid), 'all signed');
