@@ -20,6 +20,7 @@ import { agentOfNode } from './actors/local-agent.ts';
 import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor, TaskOutput } from './executor/index.ts';
 import { AlertDelivery } from './alerts/delivery/index.ts';
 import { Breakers } from './breakers/breakers.ts';
+import { OutgoingWebhooks } from './webhooks/outgoing-webhooks.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
 import {
@@ -366,6 +367,10 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // Slack, e-mail) with retries, behind the `webhook` and `smtp` breakers.
     const alertDelivery = await AlertDelivery.start({ js, jsm, db, breakers, log, metrics, config, dashboardUrl: () => httpUrl });
     cleanup.push(() => alertDelivery.stop());
+    // Outgoing webhooks, the same way: one durable shared by the cluster records each domain event
+    // per matching subscription; a dispatcher on every node sends them signed, behind a breaker per subscription.
+    const webhooks = await OutgoingWebhooks.start({ js, jsm, db, breakers, log, metrics, config });
+    cleanup.push(() => webhooks.stop());
 
     const submit = async (type: string, payload: unknown, o: { id?: string; by?: string } = {}) => {
       const def = lookup(type);

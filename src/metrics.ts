@@ -27,6 +27,10 @@ export class Metrics {
   readonly attemptsExpired = new Counter({ name: 'omoi_attempts_expired_total', help: 'Task attempts past their deadline (agent silent) sent back to the queue, by the state they were in', labelNames: ['status'], registers: [this.registry] });
   /** Alert deliveries by route type (webhook, slack, email) and outcome (delivered, retry, failed, deferred): src/alerts/delivery. */
   readonly alertDeliveries = new Counter({ name: 'omoi_alert_deliveries_total', help: 'Alert deliveries tried or deferred, by route type and outcome (delivered, retry, failed, deferred: its breaker was open)', labelNames: ['route_type', 'outcome'], registers: [this.registry] });
+  /** Outgoing webhook deliveries by outcome (delivered, retry, failed, deferred): src/webhooks. */
+  readonly webhookDeliveries = new Counter({ name: 'omoi_webhook_deliveries_total', help: 'Webhook subscription deliveries tried or deferred, by outcome (delivered, retry, failed, deferred: its breaker was open)', labelNames: ['outcome'], registers: [this.registry] });
+  /** Incoming GitHub webhook deliveries by outcome (applied, duplicate, ignored, refused): src/webhooks/github. */
+  readonly githubHooks = new Counter({ name: 'omoi_github_hooks_total', help: 'GitHub webhook deliveries received, by outcome (applied, duplicate, ignored, refused: bad signature or input)', labelNames: ['outcome'], registers: [this.registry] });
   // Spend of the attempts whose ticket this node handled. Labels: `outcome` (completed | failed), `direction` (input | output); never a model or an id.
   readonly spendCost = new Counter({ name: 'omoi_spend_cost_usd_total', help: 'Cost of task attempts as their agents reported it, US dollars, by outcome', labelNames: ['outcome'], registers: [this.registry] });
   readonly spendTokens = new Counter({ name: 'omoi_spend_tokens_total', help: 'Tokens used by task attempts, by direction (input, output) and outcome', labelNames: ['direction', 'outcome'], registers: [this.registry] });

@@ -6,6 +6,6 @@ export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_NODE_URL = 'http://127.0.0.1:7070';
 export const DLQ_STATUSES = ['open', 'retried', 'discarded', 'all'] as const;
 export type DlqStatus = (typeof DLQ_STATUSES)[number];
-/** Statuses of an alert delivery (src/alerts/delivery/delivery-status.ts). */
+/** Statuses of an alert delivery (src/delivery/delivery-status.ts; webhook deliveries share them). */
 export const ALERT_DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type AlertDeliveryStatus = (typeof ALERT_DELIVERY_STATUSES)[number];

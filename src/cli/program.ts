@@ -20,6 +20,7 @@ const budgetCommands = () => import('./commands/budget.ts');
 const alertCommands = () => import('./commands/alerts.ts');
 const taskCommands = () => import('./commands/task.ts');
 const agentCommands = () => import('./commands/agents.ts');
+const webhookCommands = () => import('./commands/webhooks.ts');
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const NATS_URL_HELP = `NATS server (default: $NATS_URL, else the embedded server of the node in $OMOI_DATA_DIR, as named in its nats-client.env, else ${DEFAULT_NATS_URL})`;
@@ -370,6 +371,60 @@ export function buildProgram(io: CliIo = processIo): Command {
     .addHelpText('after', examples('omoi alert-deliveries test ops-webhook', 'OMOI_CONFIG=omoi.yaml omoi alert-deliveries test team-mail --timeout 20000'))
     .action(async (route: string, opts: { timeout: number }) => {
       io.out((await (await alertDeliveryCommands()).testRoute(route, { timeoutMs: opts.timeout })) + '\n');
+    });
+
+  const webhooks = program
+    .command('webhooks')
+    .summary('outgoing webhook subscriptions: add, list, remove, deliveries')
+    .description(`Outgoing webhooks: domain events whose type matches a subscription's globs (and ticket, if given) are POSTed\nto its URL as the event envelope, signed (Omoi-Signature over Omoi-Timestamp and the body), retried with backoff.\n${ADMIN_TOKEN_HELP}`)
+    .addHelpText('after', examples("omoi webhooks add https://ci.example.com/omoi --event 'ticket.*' --event task.failed", 'omoi webhooks list', 'omoi webhooks deliveries wh-3f9a1c2b7d004e11 --status failed', 'omoi webhooks remove wh-3f9a1c2b7d004e11'));
+
+  webhooks
+    .command('add')
+    .description('Subscribe a URL to events; prints the subscription and its secret once (generated unless --secret is given).')
+    .argument('<url>', 'http(s) URL the events are POSTed to')
+    .requiredOption('--event <glob>', 'event type glob, e.g. ticket.* (repeat for several)', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--ticket <id>', 'only events about this ticket')
+    .option('--secret <secret>', 'the signing secret (16 to 200 characters); default: generated')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples("omoi webhooks add https://ci.example.com/omoi --event 'ticket.*'", 'omoi webhooks add http://10.0.0.9:8080/hook --event task.failed --ticket T1'))
+    .action(async (target: string, opts: { event: string[]; ticket?: string; secret?: string; url: string; json?: boolean }) => {
+      io.out((await (await webhookCommands()).webhookAdd(target, opts)) + '\n');
+    });
+
+  webhooks
+    .command('list')
+    .description('List subscriptions (never their secrets); --all includes removed ones.')
+    .option('--all', 'include removed subscriptions')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi webhooks list', 'omoi webhooks list --all --json'))
+    .action(async (opts: { all?: boolean; url: string; json?: boolean }) => {
+      io.out((await (await webhookCommands()).webhookList(opts)) + '\n');
+    });
+
+  webhooks
+    .command('remove')
+    .description('Remove a subscription: no new deliveries; pending ones fail (subscription_inactive); its deliveries stay listed.')
+    .argument('<id>', 'subscription id (wh-...)')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .addHelpText('after', examples('omoi webhooks remove wh-3f9a1c2b7d004e11'))
+    .action(async (id: string, opts: { url: string }) => {
+      io.out((await (await webhookCommands()).webhookRemove(id, opts)) + '\n');
+    });
+
+  webhooks
+    .command('deliveries')
+    .description('A subscription\'s deliveries, newest first: status, attempts, next attempt, last HTTP status and error.')
+    .argument('<id>', 'subscription id (wh-...)')
+    .addOption(new Option('--status <status>', 'only deliveries with this status').choices(ALERT_DELIVERY_STATUSES))
+    .option('--limit <n>', 'at most n rows', positiveInt('--limit'), 50)
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi webhooks deliveries wh-3f9a1c2b7d004e11', 'omoi webhooks deliveries wh-3f9a1c2b7d004e11 --status failed --json'))
+    .action(async (id: string, opts: { status?: AlertDeliveryStatus; limit: number; url: string; json?: boolean }) => {
+      io.out((await (await webhookCommands()).webhookDeliveries(id, opts)) + '\n');
     });
 
   const alerts = program

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { MAX_ID_LENGTH } from '../ids.ts';
 import { GIT_BUCKET } from '../messaging/git-bucket.ts';
 import { ALERT_TRIGGER_CONSUMERS } from '../messaging/streams.ts';
+import { WEBHOOK_DELIVERY_CONSUMER } from '../webhooks/event-consumer.ts';
 import { SIGNING_EXAMPLES } from './signing-examples.ts';
 import {
   commands,
@@ -103,6 +104,7 @@ export function generateProtocolDoc(): string {
     '- [Remote agents](#remote-agents)',
     '  - [Signing](#signing)',
     '- [Alerts](#alerts)',
+    '- [Webhooks](#webhooks)',
     '- [Errors](#errors)',
     '- [Commands](#commands)',
     ...cmds.map((d) => `  - [\`${d.type}\`](#${anchor(d.type)})`),
@@ -168,7 +170,7 @@ export function generateProtocolDoc(): string {
     '| --- | --- | --- |',
     `| \`${Streams.ingress}\` | \`${Subjects.ingressAll}\` | work queue: one durable consumer shared by every node validates and routes each command, then acks it; at most \`OMOI_STREAM_MAX_BYTES\` (1 GiB), a publish refused when full |`,
     `| \`${Streams.partitions}\` | \`${Subjects.partitionAll}\` | work queue: one durable pull consumer per partition, pulled by the node holding that partition's lease; acked after commit; at most \`OMOI_STREAM_MAX_BYTES\` (1 GiB), a publish refused when full, never an unacked message dropped |`,
-    `| \`${Streams.events}\` | \`${Subjects.eventsAll}\`, \`${Subjects.errorsAll}\`, \`omoi.agent.>\` | history for observers (limits: 7 days, 1 GiB, oldest discarded first); the durable consumers \`${ALERT_TRIGGER_CONSUMERS.events}\` and \`${ALERT_TRIGGER_CONSUMERS.errors}\`, shared by every node, map each event to alerts once (see [Alerts](#alerts)) |`,
+    `| \`${Streams.events}\` | \`${Subjects.eventsAll}\`, \`${Subjects.errorsAll}\`, \`omoi.agent.>\` | history for observers (limits: 7 days, 1 GiB, oldest discarded first); the durable consumers \`${ALERT_TRIGGER_CONSUMERS.events}\` and \`${ALERT_TRIGGER_CONSUMERS.errors}\`, shared by every node, map each event to alerts once (see [Alerts](#alerts)); \`${WEBHOOK_DELIVERY_CONSUMER}\` records each event once per matching webhook subscription (see [Webhooks](#webhooks)) |`,
     '',
     'Every stream has a duplicate window: a message published again with the same `Nats-Msg-Id`',
     'inside it is stored once.',
@@ -202,6 +204,51 @@ export function generateProtocolDoc(): string {
     'failures (an `AlertActor` escalated, an `alert.*` command dead-lettered) raise no alert.',
     'Watch them with `nats sub \'omoi.evt.alert.>\'`; acknowledge or resolve with `alert.acknowledge` /',
     '`alert.resolve` on `omoi.in` (the alert\'s `fingerprint` routes the command), or over HTTP.',
+    '',
+  );
+
+  const webhookSample = makeEnvelope('ticket.created', { ticket_id: 'T1', title: 'Add feature X and Y', tasks: ['A', 'B'], joins: [] }, { source: 'node-a', id: '6f1c2d3e-0000-4000-8000-000000000002', time: EXAMPLE_TIME });
+  out.push(
+    '## Webhooks',
+    '',
+    'Webhooks add no NATS subject: they carry the events above over HTTP. Subscriptions are made',
+    'over HTTP by an admin (`POST /api/webhooks`, `omoi webhooks add`), not by a command: like API',
+    'tokens they configure an outside integration that no actor owns, and nothing orders them with',
+    'entity state.',
+    '',
+    `**Outgoing.** The durable consumer \`${WEBHOOK_DELIVERY_CONSUMER}\` on \`${Subjects.eventsAll}\` (shared by every node, starting with`,
+    'new events) records each event once per active subscription made before it (the envelope\'s',
+    '`time`) whose `events` globs match its type (`*` matches any characters: `ticket.*`, `*`) and,',
+    'if the subscription names a `ticket_id`, whose payload has that `ticket_id`. A redelivered event',
+    'finds its rows and records nothing. Each delivery is POSTed to the subscription\'s URL:',
+    '',
+    '| Header | Value |',
+    '| --- | --- |',
+    '| `Content-Type` | `application/json` |',
+    '| `Omoi-Delivery` | the delivery id: the same on every retry of this event to this subscription |',
+    '| `Omoi-Event` | the event type |',
+    '| `Omoi-Timestamp` | when this attempt was made, ISO-8601 UTC |',
+    '| `Omoi-Signature` | `sha256=` and the hex HMAC-SHA256, keyed by the subscription\'s secret, of `<Omoi-Timestamp>.<body>` (the timestamp, a dot, the exact body bytes) |',
+    '',
+    'The body is the event\'s envelope, as on NATS (schema: [Envelope](#envelope); the payload as the',
+    'event\'s schema below):',
+    '',
+    '```json',
+    JSON.stringify(webhookSample, null, 2),
+    '```',
+    '',
+    'A 2xx answer delivers it; 408, 429, 5xx, no answer in 10 s or a refused connection are retried',
+    'with exponential backoff and jitter (2 s doubling to 10 min) up to `OMOI_WEBHOOK_DELIVERY_MAX_ATTEMPTS`',
+    'attempts, behind a circuit breaker per subscription (`webhook`, key `subscription:<id>`); any other',
+    'status, or a redirect, fails it at once (`route_refused`). A receiver should check the signature,',
+    'refuse a timestamp older than a few minutes, and drop an `Omoi-Delivery` it has seen.',
+    '',
+    '**Incoming.** `POST /api/hooks/github` takes GitHub\'s webhooks (`X-GitHub-Event`, `X-GitHub-Delivery`,',
+    '`X-Hub-Signature-256: sha256=<HMAC of the raw body>` with `webhooks.github.secret`) and turns them,',
+    'by the rules of `webhooks.github.rules`, into the ingress commands `ticket.create` (an `issues` event,',
+    'e.g. labelled `omoi`) and `ticket.cancel` (an `issue_comment` starting with e.g. `/omoi cancel`), with',
+    'message id `github:<X-GitHub-Delivery>` and source `http:github:<sender login>`; a delivery id seen',
+    'before does nothing.',
     '',
   );
 

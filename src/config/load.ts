@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { parseCompatibilityConfig } from '../agents/compatibility.ts';
 import { parseAlertsConfig } from '../alerts/alerts-config.ts';
 import { ConfigError } from '../errors.ts';
+import { parseWebhooksConfig } from '../webhooks/github/github-config.ts';
 import { DUPLICATE_WINDOW_MS } from '../messaging/duplicate-window.ts';
 import { DEFAULTS, defaultNodeId, type OmoiConfig } from './options.ts';
 import { SETTINGS } from './settings.ts';
@@ -26,9 +27,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       resolved[setting.key] = setting.parse(envValue);
     }
   }
-  // The one structured section: rules and routes, checked whole (not an environment variable).
+  // The structured sections: alert rules and routes, the incoming webhooks' rules; each checked whole (not environment variables).
   resolved.alerts = parseAlertsConfig(fromFile.alerts);
   resolved.agentCompatibility = parseCompatibilityConfig(fromFile.agent_compatibility);
+  resolved.webhooks = parseWebhooksConfig(fromFile.webhooks);
   Object.assign(resolved, overrides);
   const config = resolved as unknown as OmoiConfig;
   config.dataDir = path.resolve(config.dataDir);
@@ -80,7 +82,7 @@ function readConfigFile(file: string): Record<string, unknown> {
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError('OMOI_CONFIG', `${file} must hold a mapping of settings`);
   }
-  const known = new Set([...SETTINGS.map((s) => s.key as string), 'alerts', 'agent_compatibility']);
+  const known = new Set([...SETTINGS.map((s) => s.key as string), 'alerts', 'agent_compatibility', 'webhooks']);
   for (const key of Object.keys(parsed)) {
     if (!known.has(key)) throw new ConfigError('OMOI_CONFIG', `${file}: unknown setting ${JSON.stringify(key)}`);
   }

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_COMPATIBILITY } from '../agents/compatibility.ts';
 import type { AlertsConfig } from '../alerts/alerts-config.ts';
+import type { WebhooksConfig } from '../webhooks/github/github-config.ts';
 import { isSafeId, MAX_ID_LENGTH } from '../ids.ts';
 
 /**
@@ -170,6 +171,13 @@ export interface OmoiConfig {
    */
   alertDeliveryMaxAttempts: number;
   /**
+   * Incoming webhooks: the `webhooks:` section of the config file (`github:` secret and rules;
+   * `src/webhooks/github/github-config.ts` has the schema). Empty → `POST /api/hooks/github` is off.
+   */
+  webhooks: WebhooksConfig;
+  /** Attempts at delivering one event to one webhook subscription before it is recorded `failed` (backoff as alert deliveries'). */
+  webhookDeliveryMaxAttempts: number;
+  /**
    * Retention of rows that would otherwise grow forever (`src/persistence/retention.ts`), ms:
    * processed message ids (at least the ack wait and the streams' duplicate window: a copy
    * JetStream no longer drops must still be recognised), the event log, decided dead letters,
@@ -181,6 +189,8 @@ export interface OmoiConfig {
   retentionAuditMs: number;
   /** Resolved alerts and their finished deliveries. */
   retentionAlertsMs: number;
+  /** Finished webhook deliveries, removed subscriptions, and GitHub deliveries seen (their ids make redeliveries harmless). */
+  retentionWebhooksMs: number;
   retentionSweepMs: number;
   /** Open `/api/events/stream` clients this node serves at once; one more is answered 503. */
   sseMaxClients: number;
@@ -233,11 +243,14 @@ export const DEFAULTS = {
   agentCompatibility: { ...DEFAULT_COMPATIBILITY },
   agentMinDiskPerSlotMb: 64,
   alertDeliveryMaxAttempts: 8,
+  webhooks: {} as WebhooksConfig,
+  webhookDeliveryMaxAttempts: 8,
   retentionProcessedMs: 24 * 3_600_000,
   retentionEventsMs: 7 * 24 * 3_600_000,
   retentionDeadLettersMs: 30 * 24 * 3_600_000,
   retentionAuditMs: 90 * 24 * 3_600_000,
   retentionAlertsMs: 30 * 24 * 3_600_000,
+  retentionWebhooksMs: 30 * 24 * 3_600_000,
   retentionSweepMs: 300_000,
   sseMaxClients: 1000,
   sseClientBufferBytes: 1024 * 1024,

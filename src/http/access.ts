@@ -12,10 +12,17 @@ declare module 'fastify' {
     role?: Role;
     /** Set on state-changing routes: the audit log's command (`ticket.cancel`, `token.create`). */
     action?: string;
+    /**
+     * The route authenticates its caller itself (a signature over the body: `POST /api/hooks/github`),
+     * not by bearer token; it must record a failed check with `app.authFailures.failed(ip)`.
+     */
+    selfAuthenticated?: true;
   }
   interface FastifyInstance {
     /** The role and audit action of every `/api` route, as registered. */
     apiAccess: readonly RouteAccess[];
+    /** Failed authentications per client address (also counted by self-authenticated routes). */
+    authFailures: AuthFailures;
   }
   interface FastifyRequest {
     /** Who the request acts as, once authenticated (`/api` only). */
@@ -24,7 +31,7 @@ declare module 'fastify' {
 }
 
 /** What one `/api` route needs: the method, the path pattern, its role and audit action. */
-export interface RouteAccess { method: string; url: string; role: Role; action?: string }
+export interface RouteAccess { method: string; url: string; role: Role; action?: string; selfAuthenticated?: true }
 
 /**
  * Access control and audit of the `/api` routes, in one place:
@@ -34,7 +41,9 @@ export interface RouteAccess { method: string; url: string; role: Role; action?:
  * 2. onRequest: an address with too many recent authentication failures gets 429
  *    `too_many_failures` with `Retry-After`, whatever it sends. Then the bearer token must
  *    name a live principal (else 401 `unauthorized`, counted as a failure), whose role must
- *    reach the route's (else 403 `forbidden`, naming the role needed).
+ *    reach the route's (else 403 `forbidden`, naming the role needed). A route with
+ *    `config.selfAuthenticated` skips the token: it checks a signature itself and counts its
+ *    failures in the same window (`app.authFailures`).
  * 3. onSend: a request to a route with `config.action`, from an authenticated principal,
  *    writes exactly one audit row with its outcome (`accepted`, or `refused:<code>` for any
  *    error answer, 403 and validation errors included), before the answer leaves.
@@ -43,13 +52,16 @@ export function guardApi(app: FastifyInstance, deps: HttpDeps, isApiRequest: (re
   const routes: RouteAccess[] = [];
   const failures = new AuthFailures(deps.authFailureLimit);
   app.decorate('apiAccess', routes);
+  app.decorate('authFailures', failures);
   app.decorateRequest('principal', null);
 
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!route.url.startsWith('/api')) return;
     const role = route.config?.role;
     if (!isRole(role)) throw new Error(`${String(route.method)} ${route.url} declares no role: give it config.role (${Object.values(Role).join(', ')})`);
-    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, role, ...(route.config?.action ? { action: route.config.action } : {}) });
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({
+      method, url: route.url, role, ...(route.config?.action ? { action: route.config.action } : {}), ...(route.config?.selfAuthenticated ? { selfAuthenticated: true as const } : {}),
+    });
   });
 
   app.addHook('onRequest', async (req, reply) => {
@@ -59,6 +71,8 @@ export function guardApi(app: FastifyInstance, deps: HttpDeps, isApiRequest: (re
       reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
       throw new TerminalError('too_many_failures', 'too many failed authentications from this address; wait for Retry-After seconds', { field: 'headers.authorization' }, 429);
     }
+    // Signed routes check their signature in the handler (which needs the body); the limit above still applies.
+    if (req.routeOptions.config?.selfAuthenticated && !req.is404) return;
     try {
       req.principal = await authenticate(req.headers.authorization, deps.principals);
     } catch (err) {

@@ -18,7 +18,8 @@ export interface Readiness { ready: boolean; checks: Record<string, { ok: boolea
  * Everything the HTTP layer needs from the node, built by `src/bootstrap.ts`. The HTTP layer
  * reads state from PostgreSQL and changes it only through `submit` (commands) and
  * `deadLetters` (operator actions); it never writes entity rows itself, except through
- * `principals` (tokens) and `audit` (one row per state-changing call).
+ * `principals` (tokens), `audit` (one row per state-changing call), and the webhook tables
+ * (subscriptions; GitHub delivery ids and issue → ticket links: src/webhooks).
  */
 export interface HttpDeps {
   config: OmoiConfig; log: Logger; metrics: Metrics; db: Database;

@@ -21,6 +21,7 @@ const TAGS = [
   { name: 'events', description: 'The event log, polled or streamed (Server-Sent Events)' },
   { name: 'agents', description: 'Agents: registration (an ed25519 key pair), heartbeats, budgets' },
   { name: 'alerts', description: 'Alerts and where their notifications went' },
+  { name: 'webhooks', description: 'Outgoing webhook subscriptions and their deliveries; the incoming GitHub endpoint' },
   { name: 'operations', description: 'Dead letters, the cluster, circuit breakers' },
   { name: 'access', description: 'API tokens and the audit log' },
   { name: 'meta', description: 'This document' },
@@ -77,11 +78,13 @@ function operationSchema(schema: FastifySchema | undefined, url: string, route: 
   const extensions = { ...(role ? { 'x-omoi-role': role } : {}), ...(action ? { 'x-omoi-audit': action } : {}) };
   // A route without a schema stays bare, so the document's test names it.
   if (!schema) return extensions as FastifySchema;
+  // A route that authenticates its caller itself (a signature over the body) takes no token.
+  const selfAuthenticated = route.config?.selfAuthenticated === true;
   return {
     ...schema,
     ...extensions,
-    description: [schema.description, role ? `Needs the \`${role}\` role.` : ''].filter(Boolean).join('\n\n'),
-    security: [{ bearer: [] }],
+    description: [schema.description, selfAuthenticated ? 'No token: the request is authenticated by its signature.' : role ? `Needs the \`${role}\` role.` : ''].filter(Boolean).join('\n\n'),
+    security: selfAuthenticated ? [] : [{ bearer: [] }],
     response: { ...commonErrors(schema), ...(schema.response as Record<string, unknown> | undefined) },
   };
 }

@@ -21,6 +21,7 @@ import { clusterRoutes } from './routes/cluster.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { eventStreamRoutes } from './routes/event-stream.ts';
 import { eventRoutes } from './routes/events.ts';
+import { githubHookRoutes } from './routes/github-hook.ts';
 import { healthRoutes } from './routes/health.ts';
 import { supervisionRoutes } from './routes/supervision.ts';
 import { openApiRoutes } from './routes/openapi.ts';
@@ -29,6 +30,7 @@ import { taskDetailRoutes } from './routes/task-detail.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { vendorRoutes } from './vendor.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url));
 
@@ -92,6 +94,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await alertDeliveryRoutes(api, deps);
     await alertRoutes(api, deps);
     await openApiRoutes(api);
+    await webhookRoutes(api, deps);
+    // Its own body parsing (the raw bytes are signed), in a plugin of its own.
+    await api.register(async (github) => githubHookRoutes(github, deps));
   }, { prefix: '/api' });
   await app.register(vendorRoutes);
   await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/', wildcard: false, index: 'index.html' });

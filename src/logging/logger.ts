@@ -9,7 +9,7 @@ export type { Logger };
 export const SECRET_LOG_PATHS = {
   paths: [
     'authorization', 'headers.authorization', 'req.headers.authorization', 'request.headers.authorization',
-    'token', '*.token', 'apiToken', '*.apiToken',
+    'token', '*.token', 'apiToken', '*.apiToken', 'secret', '*.secret',
   ],
   censor: '[redacted]',
 };

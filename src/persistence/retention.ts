@@ -37,6 +37,11 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
   { table: 'omoi_alert', column: 'resolved_at', setting: 'retentionAlertsMs', only: `r.status = 'resolved'` },
   // A pending delivery is still being tried; delivered and failed ones are history.
   { table: 'omoi_alert_delivery', column: 'updated_at', setting: 'retentionAlertsMs', only: `r.status <> 'pending'` },
+  // Webhooks: finished deliveries, removed subscriptions (their deliveries are gone by then), GitHub delivery ids and the issue → ticket map.
+  { table: 'omoi_webhook_delivery', column: 'updated_at', setting: 'retentionWebhooksMs', only: `r.status <> 'pending'` },
+  { table: 'omoi_webhook_subscription', column: 'removed_at', setting: 'retentionWebhooksMs', only: 'not r.active' },
+  { table: 'omoi_github_delivery', column: 'received_at', setting: 'retentionWebhooksMs' },
+  { table: 'omoi_github_issue_ticket', column: 'created_at', setting: 'retentionWebhooksMs' },
 ];
 
 /** Key of the advisory lock that lets one node at a time delete (`omrt` in ASCII). */

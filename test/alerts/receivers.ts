@@ -19,7 +19,11 @@ export interface WebhookReceiver {
  * `Omoi-Signature` against the raw body with `secret` (as README shows) and answers each
  * request with `answer(n)` (n = 1, 2, ...; default 200). Closed in teardown.
  */
-export async function webhookReceiver(t: TestContext, opts: { secret?: string; answer?: (n: number) => number; port?: number; delayMs?: number } = {}): Promise<WebhookReceiver> {
+export async function webhookReceiver(t: TestContext, opts: {
+  secret?: string; answer?: (n: number) => number; port?: number; delayMs?: number;
+  /** Webhook subscriptions sign `<Omoi-Timestamp>.<body>`, alert routes the body alone. */
+  timestamped?: boolean;
+} = {}): Promise<WebhookReceiver> {
   const received: Received[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -29,7 +33,7 @@ export async function webhookReceiver(t: TestContext, opts: { secret?: string; a
       const body = raw.toString('utf8');
       let json: unknown;
       try { json = JSON.parse(body); } catch { json = undefined; }
-      received.push({ path: req.url ?? '', headers: req.headers, body, json, signatureValid: opts.secret === undefined ? undefined : verify(opts.secret, raw, req.headers['omoi-signature']) });
+      received.push({ path: req.url ?? '', headers: req.headers, body, json, signatureValid: opts.secret === undefined ? undefined : verify(opts.secret, opts.timestamped ? Buffer.concat([Buffer.from(`${String(req.headers['omoi-timestamp'])}.`), raw]) : raw, req.headers['omoi-signature']) });
       const status = opts.answer?.(received.length) ?? 200;
       const reply = () => res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : `status ${status}`);
       if (opts.delayMs) setTimeout(reply, opts.delayMs); else reply();
@@ -52,7 +56,7 @@ export async function webhookReceiver(t: TestContext, opts: { secret?: string; a
   return { get url() { return `http://127.0.0.1:${port}/hooks/omoi`; }, get port() { return port; }, received, close, listen };
 }
 
-/** What README tells receivers to do: HMAC-SHA256 of the raw body, compared in constant time. */
+/** What README tells receivers to do: HMAC-SHA256 of the raw body (with subscriptions: `<timestamp>.` and the body), compared in constant time. */
 function verify(secret: string, raw: Buffer, header: string | string[] | undefined): boolean {
   if (typeof header !== 'string' || !header.startsWith('sha256=')) return false;
   const expected = createHmac('sha256', secret).update(raw).digest();

@@ -5,6 +5,8 @@ import { validateTasks } from '../../src/dag/index.ts';
 import { parse as parseYaml } from 'yaml';
 import { parseAlertsConfig } from '../../src/alerts/alerts-config.ts';
 import { decide } from '../../src/alerts/rules.ts';
+import { parseWebhooksConfig } from '../../src/webhooks/github/github-config.ts';
+import { planDelivery } from '../../src/webhooks/github/github-rules.ts';
 
 t.test("the README's example ticket is valid input", async (t) => {
   const readme = fs.readFileSync('README.md', 'utf8');
@@ -29,4 +31,35 @@ t.test("the README's alerts example is a valid `alerts:` section, and its rules 
   t.same(decide(config, 'ticket_failed', {}).rule, null, 'a field the alert lacks: no rule');
   t.same(decide(config, 'circuit_open', {}), { severity: 'info', dedupeWindowMs: 3_600_000, routes: [], rule: 'quiet-breakers' });
   t.same(decide(config, 'agent_degraded', {}), { severity: 'warning', dedupeWindowMs: 3_600_000, routes: [], rule: null }, 'no rule: default severity, dashboard only');
+});
+
+t.test("the README's webhooks example is a valid `webhooks:` section, and its rules act as it says", async (t) => {
+  const readme = fs.readFileSync('README.md', 'utf8');
+  const block = /```yaml\n(webhooks:[\s\S]*?)```/.exec(readme);
+  t.ok(block, 'the README has a webhooks example');
+  const config = parseWebhooksConfig((parseYaml(block![1]) as { webhooks: unknown }).webhooks);
+  const github = config.github!;
+  const repository = { full_name: 'acme/app', clone_url: 'https://github.com/acme/app.git', default_branch: 'main' };
+  const plan = planDelivery(github, 'issues', 'delivery-1', {
+    action: 'labeled', label: { name: 'omoi' }, repository,
+    issue: { number: 7, title: 'Crash on empty input', body: 'Steps: run it with {issue_title}.' },
+  });
+  if (plan.kind !== 'create') throw new Error(`expected a ticket, got ${plan.kind}`);
+  t.match(plan.ticketId, /^gh-7-[0-9a-f]{12}$/);
+  t.match(planDelivery(github, 'issues', 'delivery-1', { action: 'labeled', label: { name: 'omoi' }, repository, issue: { number: 7, title: 'x' } }), { kind: 'create', ticketId: plan.ticketId }, 'the same delivery makes the same ticket id');
+  t.notMatch(planDelivery(github, 'issues', 'delivery-9', { action: 'labeled', label: { name: 'omoi' }, repository, issue: { number: 7, title: 'x' } }), { ticketId: plan.ticketId }, 'another delivery, another ticket');
+  const valid = validatePayload<any>('ticket.create', plan.payload);
+  t.equal(valid.title, 'acme/app#7: Crash on empty input');
+  t.equal(valid.repository, '/srv/repos/app');
+  t.equal(valid.tasks[0].kind, 'agent');
+  t.equal(valid.tasks[0].run, 'Fix GitHub issue 7: Crash on empty input\n\nSteps: run it with {issue_title}.', 'placeholders filled once (issue text is not expanded)');
+  t.same(valid.tasks[0].capabilities, ['code']);
+  t.same(planDelivery(github, 'issues', 'delivery-2', { action: 'labeled', label: { name: 'bug' }, repository, issue: { number: 7, title: 'x' } }).kind, 'ignored', 'another label');
+  t.same(planDelivery(github, 'issues', 'delivery-3', { action: 'opened', repository, issue: { number: 7, title: 'x' } }).kind, 'ignored', 'another action');
+  const comment = (body: string, association: string) => planDelivery(github, 'issue_comment', 'delivery-4', { action: 'created', repository, issue: { number: 7 }, comment: { body, author_association: association } });
+  t.match(comment('/omoi cancel please', 'MEMBER'), { kind: 'cancel', repository: 'acme/app', issue: 7 });
+  t.match(comment('/omoi cancelled it?', 'MEMBER'), { kind: 'ignored' }, 'the command must end at a space');
+  t.match(comment('/omoi cancel', 'NONE'), { kind: 'ignored' }, 'a commenter without an allowed association');
+  t.throws(() => parseWebhooksConfig({ github: { secret: 's', rules: [{ event: 'issues', create_ticket: {} }] } }), /webhooks\.github\.rules\.0: must be/, 'a bad rule is named');
+  t.throws(() => parseWebhooksConfig({ gitlab: {} }), /webhooks/, 'an unknown key is refused');
 });

@@ -130,6 +130,8 @@ t.test('fuzz: 200 random requests (OMOI_FUZZ_ROUNDS to change) never get a 5xx a
     ['POST', '/api/agents', example('agent.register', ['agent_id'])],
     ['POST', '/api/agents/:x/heartbeat', {}], ['POST', '/api/agents/:x/rotate-key', {}], ['DELETE', '/api/agents/:x', {}],
     ['POST', '/api/dlq/:x/retry', {}], ['POST', '/api/dlq/:x/discard', {}], ['POST', '/api/:x', {}],
+    ['POST', '/api/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['ticket.*'], ticket_id: 'T1' }],
+    ['GET', '/api/webhooks/:x/deliveries'], ['DELETE', '/api/webhooks/:x', {}],
   ];
   const queries = ['', '?status=open', '?limit=:x', '?after=:x', '?ticket_id=:x', '?tail=:x', '?limit=1&limit=2', '?status[]=x', '?a=%ZZ', '?since=:x', '?before=:x', '?history=:x', '?failovers=:x', '?attempt=:x'];
 

@@ -125,7 +125,7 @@ t.test('GET /api/openapi.json: an OpenAPI 3.1 document of exactly the routes the
     // What a new route must declare: config.role (and action), and a schema with all of this.
     t.equal(op['x-omoi-role'], route.role, `${at}: x-omoi-role is its config.role`);
     t.equal(op['x-omoi-audit'], route.action, `${at}: x-omoi-audit is its config.action`);
-    t.same(op.security, [{ bearer: [] }], `${at}: bearer security`);
+    t.same(op.security, route.selfAuthenticated ? [] : [{ bearer: [] }], route.selfAuthenticated ? `${at}: its own authentication, no token` : `${at}: bearer security`);
     t.ok(typeof op.summary === 'string' && op.summary.length > 0, `${at}: schema.summary`);
     t.ok(op.tags?.length > 0 && op.tags.every((tag: string) => tags.has(tag)), `${at}: schema.tags, each a declared tag`);
     const success = Object.entries(op.responses as Record<string, Json>).filter(([s]) => /^2\d\d$/.test(s));

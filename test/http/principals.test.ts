@@ -57,6 +57,11 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['POST', '/api/alerts/:id/acknowledge', '/api/alerts/al-seed/acknowledge', 'operator', { comment: 'seen' }],
   ['POST', '/api/alerts/:id/resolve', '/api/alerts/al-seed/resolve', 'operator', {}],
   ['GET', '/api/openapi.json', '/api/openapi.json', 'viewer'],
+  ['POST', '/api/webhooks', '/api/webhooks', 'admin', { url: 'http://127.0.0.1:9/hook', events: ['ticket.*'] }],
+  ['GET', '/api/webhooks', '/api/webhooks', 'admin'],
+  ['GET', '/api/webhooks/:id', '/api/webhooks/wh-none', 'admin'],
+  ['DELETE', '/api/webhooks/:id', '/api/webhooks/wh-seed', 'admin'],
+  ['GET', '/api/webhooks/:id/deliveries', '/api/webhooks/wh-none/deliveries', 'admin'],
 ];
 
 async function createToken(node: TestNode, name: string, role: string): Promise<string> {
@@ -86,10 +91,17 @@ t.test('every /api route declares a role, and each role reaches exactly its rout
   await seedCluster(node.db);
   t.same(
     node.routes.map((r) => `${r.method} ${r.url} ${r.role}`).sort(),
-    ROUTE_ROLES.map(([method, pattern, , role]) => `${method} ${pattern} ${role}`).sort(),
+    [...ROUTE_ROLES.map(([method, pattern, , role]) => `${method} ${pattern} ${role}`), 'POST /api/hooks/github operator'].sort(),
     'the server registered exactly these routes, each with this role (a new route must be added here)',
   );
-  for (const r of node.routes) t.equal(r.action !== undefined, r.method !== 'GET', `${r.method} ${r.url}: audited iff it changes state`);
+  for (const r of node.routes) {
+    if (r.selfAuthenticated) continue;
+    t.equal(r.action !== undefined, r.method !== 'GET', `${r.method} ${r.url}: audited iff it changes state`);
+  }
+  // Authenticated by a signature, not a token: the only such route, and no token opens it.
+  t.same(node.routes.filter((r) => r.selfAuthenticated).map((r) => `${r.method} ${r.url}`), ['POST /api/hooks/github']);
+  const withToken = await send(node.url, 'POST', '/api/hooks/github', {}, { token: TOKEN });
+  t.same([withToken.status, withToken.json?.error?.code], [404, 'github_hooks_off'], 'an admin token does not stand in for the signature');
 
   const tokens = { viewer: await createToken(node, 'v', 'viewer'), operator: await createToken(node, 'o', 'operator'), admin: TOKEN };
   for (const [who, token] of Object.entries(tokens)) {
@@ -141,6 +153,9 @@ t.test('every state-changing call is audited exactly once with its principal and
   // A remote agent with a key, for the rotation.
   await node.db.em().getConnection().execute(`insert into omoi_agent (id, name, phase, capabilities, agent_version, kind, public_key, status, capacity, running, registered_at, restarts, updated_at)
     values ('agent-r', 'remote-r', 'execute', '[]', '1.0.0', 'remote', 'pem', 'active', 1, '[]', now(), 0, now())`);
+  // A webhook subscription to remove.
+  await node.db.em().getConnection().execute(`insert into omoi_webhook_subscription (id, url, secret, events, ticket_id, active, created_by, created_at, removed_at)
+    values ('wh-seed', 'http://127.0.0.1:9/hook', 'seed-secret-0123456789', '["ticket.*"]', null, true, 'admin', now(), null)`);
   const before = (await auditRows(node)).length;
   const mutations = ROUTE_ROLES.filter(([method]) => method !== 'GET');
   for (const [method, , path, , body] of mutations) {
@@ -157,6 +172,7 @@ t.test('every state-changing call is audited exactly once with its principal and
   t.same([...byCommand.keys()].sort(), [
     'agent.deregister', 'agent.drain', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'agent.set_budget', 'agent.undrain', 'alert.acknowledge', 'alert.resolve', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
     'task.complete', 'task.fail', 'task.retry', 'task.split', 'ticket.cancel', 'ticket.create', 'ticket.set_budget', 'token.create', 'token.revoke',
+    'webhook.create', 'webhook.remove',
   ], 'each call under its command');
   for (const r of rows) {
     t.equal(r.principal, 'admin', `${r.command}: principal`);

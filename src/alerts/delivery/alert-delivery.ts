@@ -5,8 +5,9 @@ import type { Metrics } from '../../metrics.ts';
 import type { Database } from '../../persistence/index.ts';
 import type { AlertsConfig } from '../alerts-config.ts';
 import { AlertRaisedConsumer, ensureAlertDeliveryConsumer } from './alert-raised-consumer.ts';
-import { DeliveryStore } from './delivery-store.ts';
-import { DeliveryDispatcher, type DispatcherOptions } from './dispatcher.ts';
+import { DeliveryStore, type DueDelivery } from './delivery-store.ts';
+import { DeliveryDispatcher, type DispatcherTuning } from '../../delivery/dispatcher.ts';
+import { alertChannel } from './alert-channel.ts';
 
 export interface AlertDeliveryDeps {
   js: JetStreamClient; jsm: JetStreamManager; db: Database; breakers: Breakers; log: Logger; metrics: Metrics;
@@ -14,7 +15,7 @@ export interface AlertDeliveryDeps {
   /** The dashboard's address, linked from e-mail and Slack messages (known once HTTP listens). */
   dashboardUrl?: () => string | undefined;
   /** Tests shorten the dispatcher's timings. */
-  tuning?: Pick<DispatcherOptions, 'timeoutMs' | 'pollMs' | 'batch' | 'backoff' | 'circuitRetryMs' | 'env' | 'random'>;
+  tuning?: DispatcherTuning & { env?: NodeJS.ProcessEnv };
 }
 
 /**
@@ -25,17 +26,18 @@ export interface AlertDeliveryDeps {
 export class AlertDelivery {
   private stopped?: Promise<void>;
 
-  private constructor(private readonly consumer: AlertRaisedConsumer, private readonly dispatcher: DeliveryDispatcher) {}
+  private constructor(private readonly consumer: AlertRaisedConsumer, private readonly dispatcher: DeliveryDispatcher<DueDelivery>) {}
 
   static async start(deps: AlertDeliveryDeps): Promise<AlertDelivery> {
     const log = deps.log.child({ component: 'alert-delivery' });
     const store = new DeliveryStore(deps.db);
     const routes = () => deps.config.alerts.routes ?? {};
-    const dispatcher = new DeliveryDispatcher({
-      store, breakers: deps.breakers, log, routes, maxAttempts: deps.config.alertDeliveryMaxAttempts, dashboardUrl: deps.dashboardUrl,
+    const { env, ...tuning } = deps.tuning ?? {};
+    const channel = alertChannel({
+      breakers: deps.breakers, routes, dashboardUrl: deps.dashboardUrl, env,
       count: (routeType, outcome) => deps.metrics.alertDeliveries.inc({ route_type: routeType, outcome }),
-      ...deps.tuning,
     });
+    const dispatcher = new DeliveryDispatcher({ queue: store.queue, channel, log, maxAttempts: deps.config.alertDeliveryMaxAttempts, ...tuning });
     await ensureAlertDeliveryConsumer(deps.jsm, deps.config.ackWaitMs);
     const consumer = new AlertRaisedConsumer({ js: deps.js, store, log, routes, recorded: () => dispatcher.wake() });
     await consumer.start();

@@ -1,7 +1,7 @@
 import type { AlertNotification } from '../alert-kinds.ts';
 import type { Database } from '../../persistence/index.ts';
-import type { RouteReply } from './delivery-errors.ts';
-import { DeliveryStatus } from './delivery-status.ts';
+import { DeliveryQueue, isoOrNull, type RecordedError } from '../../delivery/delivery-queue.ts';
+import { DeliveryStatus } from '../../delivery/delivery-status.ts';
 
 /** A delivery as the dispatcher takes it. `id` is the `Omoi-Delivery` header's value. */
 export interface DueDelivery {
@@ -19,15 +19,19 @@ export interface DeliveryView {
 /** Where a notification goes: a configured route (its type), or a name no route has. */
 export type RouteTarget = { name: string; type: string } | { name: string; type: null };
 
-/** A failure or deferral as recorded: its stable code, its message, and what the route answered. */
-export interface RecordedError { code: string; message: string; reply?: RouteReply }
+export type { RecordedError };
 
 /**
  * `omoi_alert_delivery` in SQL. Every write is one statement in its own transaction; none runs
  * inside a partition transaction. Times are the database's (`now()`), the same for every node.
  */
 export class DeliveryStore {
-  constructor(private readonly db: Database) {}
+  /** Claiming and settling (`claimDue`, `delivered`, `retryLater`, `failed`, `deferred`): the shared delivery queue. */
+  readonly queue: DeliveryQueue<DueDelivery>;
+
+  constructor(private readonly db: Database) {
+    this.queue = new DeliveryQueue(db, 'omoi_alert_delivery', 'd.alert_id, d.notification, d.route, d.route_type, d.payload');
+  }
 
   /**
    * One pending row per route of the notification, due now; a route name no route has is
@@ -49,40 +53,6 @@ export class DeliveryStore {
     return made.length;
   }
 
-  /**
-   * Takes up to `limit` due pending deliveries, oldest due first, skipping rows another node is
-   * taking (`for update skip locked`), and moves their `next_attempt_at` `holdMs` ahead: until
-   * then no other node takes them; if this node dies meanwhile, another one will after.
-   */
-  async claimDue(limit: number, holdMs: number): Promise<DueDelivery[]> {
-    return this.sql<DueDelivery>(
-      `update omoi_alert_delivery d set next_attempt_at = now() + ?::int * interval '1 millisecond'
-       where d.id in (select id from omoi_alert_delivery where status = 'pending' and next_attempt_at <= now()
-                      order by next_attempt_at limit ? for update skip locked)
-       returning d.id::text as id, d.alert_id, d.notification, d.route, d.route_type, d.attempts, d.payload`, [holdMs, limit]);
-  }
-
-  /** The attempt succeeded. `false` if the row changed meanwhile (another node took it after this one's hold expired). */
-  async delivered(d: DueDelivery, reply: RouteReply): Promise<boolean> {
-    return this.settle(d, `status = 'delivered', attempts = attempts + 1, delivered_at = now(), next_attempt_at = now(),
-      last_http_status = ?, last_answer = ?, last_error_code = null, last_error = null`, [reply.httpStatus ?? null, reply.answer ?? null]);
-  }
-
-  /** The attempt failed retryably: tried again after `delayMs`. */
-  async retryLater(d: DueDelivery, error: RecordedError, delayMs: number): Promise<boolean> {
-    return this.settle(d, `attempts = attempts + 1, next_attempt_at = now() + ?::int * interval '1 millisecond', ${LAST_ERROR}`, [delayMs, ...errorValues(error)]);
-  }
-
-  /** The attempt failed for good (refused, or the last one allowed). */
-  async failed(d: DueDelivery, error: RecordedError, attempted = true): Promise<boolean> {
-    return this.settle(d, `status = 'failed', attempts = attempts + ${attempted ? 1 : 0}, next_attempt_at = now(), ${LAST_ERROR}`, errorValues(error));
-  }
-
-  /** Not attempted (its breaker is open): due again after `delayMs`, attempts unchanged. */
-  async deferred(d: DueDelivery, error: RecordedError, delayMs: number): Promise<boolean> {
-    return this.settle(d, `next_attempt_at = now() + ?::int * interval '1 millisecond', last_error_code = ?, last_error = ?`, [delayMs, error.code, error.message]);
-  }
-
   /** Deliveries newest first, of one alert and/or with one status. */
   async list(filter: { alertId?: string; status?: DeliveryStatus; limit?: number } = {}): Promise<DeliveryView[]> {
     const where: string[] = [];
@@ -95,16 +65,9 @@ export class DeliveryStore {
        from omoi_alert_delivery ${where.length ? `where ${where.join(' and ')}` : ''} order by id desc limit ?`, [...params, filter.limit ?? 100]);
     return rows.map((r) => ({
       ...r,
-      next_attempt_at: r.status === DeliveryStatus.pending ? iso(r.next_attempt_at) : null,
-      created_at: iso(r.created_at)!, updated_at: iso(r.updated_at)!, delivered_at: iso(r.delivered_at),
+      next_attempt_at: r.status === DeliveryStatus.pending ? isoOrNull(r.next_attempt_at) : null,
+      created_at: isoOrNull(r.created_at)!, updated_at: isoOrNull(r.updated_at)!, delivered_at: isoOrNull(r.delivered_at),
     }) as DeliveryView);
-  }
-
-  private async settle(d: DueDelivery, set: string, params: unknown[]): Promise<boolean> {
-    const rows = await this.sql(
-      `update omoi_alert_delivery set ${set}, updated_at = now() where id = ?::bigint and status = 'pending' and attempts = ? returning id`,
-      [...params, d.id, d.attempts]);
-    return rows.length === 1;
   }
 
   private async sql<T>(query: string, params: unknown[]): Promise<T[]> {
@@ -112,12 +75,3 @@ export class DeliveryStore {
   }
 }
 
-const LAST_ERROR = 'last_http_status = ?, last_answer = ?, last_error_code = ?, last_error = ?';
-
-function errorValues(e: RecordedError): unknown[] {
-  return [e.reply?.httpStatus ?? null, e.reply?.answer ?? null, e.code, e.message];
-}
-
-function iso(value: unknown): string | null {
-  return value === null || value === undefined ? null : new Date(value as string).toISOString();
-}

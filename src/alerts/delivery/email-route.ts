@@ -4,7 +4,7 @@ import nodemailer from 'nodemailer';
 import { errorMessage } from '../../errors.ts';
 import type { EmailRoute } from '../alerts-config.ts';
 import type { AlertNotification } from '../alert-kinds.ts';
-import { RouteRejectedError, RouteUnavailableError, type RouteReply } from './delivery-errors.ts';
+import { RouteRejectedError, RouteUnavailableError, type RouteReply } from '../../delivery/delivery-errors.ts';
 import type { DeliveryRequest } from './route-context.ts';
 import { resolveSecret } from './route-secret.ts';
 

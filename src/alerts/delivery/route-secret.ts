@@ -1,4 +1,4 @@
-import { RouteRejectedError } from './delivery-errors.ts';
+import { RouteRejectedError } from '../../delivery/delivery-errors.ts';
 
 /** A secret as the config file writes it: the value, or the environment variable holding it. */
 export type SecretSetting = string | { env: string };

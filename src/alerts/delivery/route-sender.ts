@@ -1,6 +1,6 @@
 import type { BreakerName, Breakers } from '../../breakers/breakers.ts';
 import type { AlertRoute } from '../alerts-config.ts';
-import { RouteUnavailableError, type RouteReply } from './delivery-errors.ts';
+import { RouteUnavailableError, type RouteReply } from '../../delivery/delivery-errors.ts';
 import { sendEmail } from './email-route.ts';
 import type { DeliveryRequest } from './route-context.ts';
 import { sendSlack } from './slack-route.ts';

@@ -1,8 +1,8 @@
 import type { Static } from '@sinclair/typebox';
 import type { SlackRoute } from '../alerts-config.ts';
 import type { AlertNotification, AlertSeverity } from '../alert-kinds.ts';
-import type { RouteReply } from './delivery-errors.ts';
-import { postJson } from './http-post.ts';
+import type { RouteReply } from '../../delivery/delivery-errors.ts';
+import { postJson } from '../../delivery/http-post.ts';
 import type { DeliveryRequest } from './route-context.ts';
 
 const ICONS: Record<AlertSeverity, string> = { info: ':information_source:', warning: ':warning:', critical: ':rotating_light:' };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AlertNotification } from '../alert-kinds.ts';
 import type { AlertsConfig } from '../alerts-config.ts';
-import { RouteRejectedError, type RouteReply } from './delivery-errors.ts';
+import { RouteRejectedError, type RouteReply } from '../../delivery/delivery-errors.ts';
 import { sendThrough } from './route-sender.ts';
 
 /** A notification that is no alert: `status: "test"`; its kind and fields are placeholders. */

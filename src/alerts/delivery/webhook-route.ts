@@ -1,15 +1,12 @@
-import { createHmac } from 'node:crypto';
 import type { Static } from '@sinclair/typebox';
 import type { WebhookRoute } from '../alerts-config.ts';
-import type { RouteReply } from './delivery-errors.ts';
-import { postJson } from './http-post.ts';
+import type { RouteReply } from '../../delivery/delivery-errors.ts';
+import { postJson } from '../../delivery/http-post.ts';
+import { signatureOf } from '../../delivery/signature.ts';
 import type { DeliveryRequest } from './route-context.ts';
 import { resolveSecret } from './route-secret.ts';
 
-/** `sha256=<hex HMAC-SHA256 of the exact body bytes>`, the `Omoi-Signature` header's value. */
-export function signatureOf(secret: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body, 'utf8').digest('hex')}`;
-}
+export { signatureOf };
 
 /**
  * The generic webhook: POSTs the notification with `status` as JSON, with the headers

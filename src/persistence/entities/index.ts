@@ -3,10 +3,12 @@ export * from './dag.ts';
 export * from './access.ts';
 export * from './alert-delivery.ts';
 export * from './alerts.ts';
+export * from './webhooks.ts';
 import { AgentMessageEntity, ClusterEntity, DeadLetterEntity, EventLogEntity, LeaseHistoryEntity, NodeEntity, OutboxEntity, PartitionLeaseEntity, ProcessedMessageEntity } from './infrastructure.ts';
 import { AuditEntity, PrincipalEntity } from './access.ts';
 import { AlertDeliveryEntity } from './alert-delivery.ts';
 import { AlertEntity } from './alerts.ts';
+import { GithubDeliveryEntity, GithubIssueTicketEntity, WebhookDeliveryEntity, WebhookSubscriptionEntity } from './webhooks.ts';
 import { AgentEntity, AttemptUsageEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from './dag.ts';
 
 export const ENTITIES = [
@@ -14,4 +16,5 @@ export const ENTITIES = [
   TicketEntity, TaskEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, AgentEntity, AttemptUsageEntity,
   PrincipalEntity, AuditEntity,
   AlertEntity, AlertDeliveryEntity,
+  WebhookSubscriptionEntity, WebhookDeliveryEntity, GithubDeliveryEntity, GithubIssueTicketEntity,
 ];

@@ -16,6 +16,7 @@ import { Migration20261203100000_operator_actions } from './Migration20261203100
 import { Migration20261203110000_dashboard_views } from './Migration20261203110000_dashboard_views.ts';
 import { Migration20261203120000_merge_attempt_hunks } from './Migration20261203120000_merge_attempt_hunks.ts';
 import { Migration20261203130000_auto_resolve_limit } from './Migration20261203130000_auto_resolve_limit.ts';
+import { Migration20261203140000_webhooks } from './Migration20261203140000_webhooks.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261203110000_dashboard_views', class: Migration20261203110000_dashboard_views },
   { name: 'Migration20261203120000_merge_attempt_hunks', class: Migration20261203120000_merge_attempt_hunks },
   { name: 'Migration20261203130000_auto_resolve_limit', class: Migration20261203130000_auto_resolve_limit },
+  { name: 'Migration20261203140000_webhooks', class: Migration20261203140000_webhooks },
 ];

@@ -14,7 +14,7 @@ export type DeliveryStatus = (typeof DeliveryStatus)[keyof typeof DeliveryStatus
 export const DELIVERY_STATUSES = Object.values(DeliveryStatus);
 
 /**
- * How one go at a delivery ended: the `outcome` label of `omoi_alert_deliveries_total`
+ * How one go at a delivery ended: the `outcome` label of `omoi_alert_deliveries_total` and `omoi_webhook_deliveries_total`
  * (`retry`: failed and will be tried again; `deferred`: not tried, its breaker is open).
  */
 export const DELIVERY_OUTCOMES = ['delivered', 'retry', 'failed', 'deferred'] as const;

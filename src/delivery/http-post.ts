@@ -1,4 +1,4 @@
-import { errorMessage } from '../../errors.ts';
+import { errorMessage } from '../errors.ts';
 import { RouteRejectedError, RouteUnavailableError, type RouteReply } from './delivery-errors.ts';
 
 /** Characters of a receiver's answer kept on the delivery row. */
