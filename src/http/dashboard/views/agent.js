@@ -5,6 +5,7 @@ import { Unauthorized, api, refused } from '../lib/api.js';
 import { age, badge, el, time } from '../lib/dom.js';
 import { registerView } from '../lib/router.js';
 import { spendText } from './spend.js';
+import { repeat } from '../lib/repeat.js';
 
 const REFRESH_MS = 4000;
 
@@ -35,7 +36,6 @@ function mountAgent(root, params) {
   );
 
   let alive = true;
-  let timer = null;
   const taskLink = (ticket, task) => el('a', { href: `#/tickets/${encodeURIComponent(ticket)}` }, `${ticket} / ${task}`);
 
   async function refresh() {
@@ -92,11 +92,7 @@ function mountAgent(root, params) {
       el('td', { title: m.ready_since || '' }, m.ready_since ? `${age(m.ready_since)} ago` : ''))));
   }
 
-  const loop = async () => {
-    await refresh();
-    if (alive) timer = setTimeout(loop, REFRESH_MS);
-  };
-  loop();
+  const stop = repeat(REFRESH_MS, refresh);
 
   return {
     onEvents(events) {
@@ -104,7 +100,7 @@ function mountAgent(root, params) {
     },
     unmount() {
       alive = false;
-      clearTimeout(timer);
+      stop();
     },
   };
 }

@@ -4,6 +4,7 @@
 import { Unauthorized, api, refused } from '../lib/api.js';
 import { age, badge, el, time } from '../lib/dom.js';
 import { registerView } from '../lib/router.js';
+import { repeat } from '../lib/repeat.js';
 
 const REFRESH_MS = 2000;
 /** Events after which the partitions move: reload soon (and again, as the others give theirs back). */
@@ -39,7 +40,6 @@ function mountCluster(root) {
   );
 
   let alive = true;
-  let timer = null;
   let soon = null;
   const colours = new Map();
   const colourOf = (node) => {
@@ -98,11 +98,7 @@ function mountCluster(root) {
     )));
   }
 
-  const loop = async () => {
-    await refresh();
-    if (alive) timer = setTimeout(loop, REFRESH_MS);
-  };
-  loop();
+  const stop = repeat(REFRESH_MS, refresh);
 
   return {
     onEvents(events) {
@@ -112,7 +108,7 @@ function mountCluster(root) {
     },
     unmount() {
       alive = false;
-      clearTimeout(timer);
+      stop();
       clearTimeout(soon);
     },
   };

@@ -4,6 +4,7 @@ import { Unauthorized, api, guarded, post } from '../lib/api.js';
 import { runAction } from '../lib/actions.js';
 import { $, age, badge, el, time, viewLink } from '../lib/dom.js';
 import { onEvents, onReset } from '../lib/live.js';
+import { repeat } from '../lib/repeat.js';
 import { navigate, registerView } from '../lib/router.js';
 import { spendText } from './spend.js';
 import { refreshDetail } from './ticket-detail.js';
@@ -13,7 +14,8 @@ const STATE_POLL_MS = 3000;
 const MAX_EVENTS = 300;
 
 let selected = localStorage.getItem(TICKET_KEY);
-let timer = null;
+/** Stops the overview's refresh (while it is mounted). */
+let stopRefresh = () => {};
 let mounted = false;
 
 registerView({ pattern: '#/', title: 'Overview', nav: true, mount: mountOverview });
@@ -24,11 +26,7 @@ function mountOverview(root, params) {
   $('board').hidden = false;
   mounted = true;
   if (params.ticket) setSelected(params.ticket);
-  const loop = async () => {
-    await guarded(refreshAll);
-    if (mounted) timer = setTimeout(loop, STATE_POLL_MS);
-  };
-  loop();
+  stopRefresh = repeat(STATE_POLL_MS, () => guarded(refreshAll));
   return {
     update(next) {
       if (next.ticket && next.ticket !== selected) {
@@ -38,7 +36,7 @@ function mountOverview(root, params) {
     },
     unmount() {
       mounted = false;
-      clearTimeout(timer);
+      stopRefresh();
       $('board').hidden = true;
       $('parked').append($('board'));
     },

@@ -4,6 +4,7 @@
 import { Unauthorized, api, refused } from '../lib/api.js';
 import { age, badge, el, time } from '../lib/dom.js';
 import { registerView } from '../lib/router.js';
+import { repeat } from '../lib/repeat.js';
 
 const REFRESH_MS = 5000;
 const PAGE = 50;
@@ -37,7 +38,6 @@ function mountSupervision(root) {
   );
 
   let alive = true;
-  let timer = null;
   let nextBefore = null;
   let since = null;
   /** Older pages were loaded: a reload keeps the list the reader is paging through. */
@@ -93,11 +93,7 @@ function mountSupervision(root) {
     }
   }
 
-  const loop = async () => {
-    await refresh();
-    if (alive) timer = setTimeout(loop, REFRESH_MS);
-  };
-  loop();
+  const stop = repeat(REFRESH_MS, refresh);
 
   return {
     onEvents(list) {
@@ -105,7 +101,7 @@ function mountSupervision(root) {
     },
     unmount() {
       alive = false;
-      clearTimeout(timer);
+      stop();
     },
   };
 }
