@@ -148,6 +148,14 @@ t.test('a 1 → 200 → 1 ticket at phone width: one group node with its counts,
   t.same(await page.locator('svg.graph .graph-edge').evaluateAll((es) => es.map((e) => e.getAttribute('data-edge')).sort()),
     ['group:A>join-J->join:join-J', 'join:join-J->task:J', 'task:A->group:A>join-J'], 'edges to and from the group, once each');
   t.ok(await pageOverflow(page) <= 0, 'the page does not scroll sideways at 375 px');
+  // The Joins table lists the 200 sources behind a summary too (the page stays short), and they open on demand.
+  const sourceList = page.locator('#joins tr[data-join="join-J"] details.source-list');
+  t.match(await sourceList.locator('summary').innerText(), /^50 waiting; all 200 sources$/, 'the join row sums its sources up');
+  t.equal(await sourceList.locator('.source').first().isVisible(), false, 'the list is closed');
+  await sourceList.locator('summary').click();
+  t.equal(await sourceList.locator('.source').count(), 200, 'opened: every source, marked collected or waiting');
+  t.equal(await sourceList.locator('.source.waiting').count(), 50);
+  await sourceList.locator('summary').click();
   await page.screenshot({ path: `${SCREENSHOTS}-fan-phone.png`, fullPage: true });
   await page.locator('#dag').screenshot({ path: `${SCREENSHOTS}-fan-phone-graph.png` });
   const svgWidth = () => page.locator('svg.graph').evaluate((e) => Number(e.getAttribute('width')));

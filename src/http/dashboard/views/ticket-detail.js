@@ -2,7 +2,7 @@
 // actions a person takes on them.
 import { Unauthorized, api, post } from '../lib/api.js';
 import { runAction } from '../lib/actions.js';
-import { OPEN_TASK } from '../lib/dag-graph.js';
+import { GROUP_THRESHOLD, OPEN_TASK } from '../lib/dag-graph.js';
 import { $, badge, el, shortSha, viewLink } from '../lib/dom.js';
 import { spendText } from './spend.js';
 import { renderGraph } from './ticket-graph.js';
@@ -117,15 +117,25 @@ function renderTaskLevels({ ticket, tasks, joins }, target) {
   )));
 }
 
+/** Joins whose long list of sources a person opened: kept open across live re-renders. */
+const openSourceLists = new Set();
+
 function renderJoins(ticket, joins) {
   $('joins-empty').hidden = joins.length > 0;
   $('joins').replaceChildren(...joins.map((j) => {
-    const collected = Object.keys(j.completed || {});
-    const sources = (j.sources || []).map((s) => el('span', { class: `source ${collected.includes(s) ? 'collected' : 'waiting'}`, title: collected.includes(s) ? 'completed' : 'waiting' }, `${collected.includes(s) ? '✓' : '…'} ${s}`));
+    const collected = new Set(Object.keys(j.completed || {}));
+    const all = j.sources || [];
+    const sources = all.map((s) => el('span', { class: `source ${collected.has(s) ? 'collected' : 'waiting'}`, title: collected.has(s) ? 'completed' : 'waiting' }, `${collected.has(s) ? '✓' : '…'} ${s}`));
+    // A big fan-in (1 → 200 → 1) lists its sources behind a summary, as the graph groups them.
+    const key = `${ticket.id}/${j.id}`;
+    const listed = all.length <= GROUP_THRESHOLD ? sources : el('details', {
+      class: 'source-list', open: openSourceLists.has(key),
+      ontoggle: (e) => { if (e.target.open) openSourceLists.add(key); else openSourceLists.delete(key); },
+    }, el('summary', {}, `${all.length - collected.size} waiting; all ${all.length} sources`), sources);
     return el('tr', { class: j.status === 'blocked' ? 'blocked' : '', dataset: { join: j.id } },
       el('td', { class: 'id' }, j.id),
       el('td', {}, j.continuation),
-      el('td', {}, el('span', { class: 'collected-count' }, `${collected.length}/${(j.sources || []).length} collected`), ' ', sources),
+      el('td', {}, el('span', { class: 'collected-count' }, `${collected.size}/${all.length} collected`), ' ', listed),
       el('td', {}, badge(j.status), j.merge_commit ? el('div', { class: 'sha' }, shortSha(j.merge_commit)) : null),
       el('td', {}, j.reason ? el('span', { class: 'reason' }, j.reason) : '', j.files && j.files.length ? el('div', { class: 'files' }, j.files.join(', ')) : null,
         j.status === 'blocked' && BLOCKED_BY_MERGE.has(j.blocked_by) ? el('div', { class: 'join-actions' },
