@@ -74,7 +74,8 @@ t.test('scripts/cluster.sh starts three nats-servers, one PostgreSQL and three n
   // Ready is not settled: a node records its HTTP URL, and the partitions are spread, just after it.
   const clusterView = async () => (await fetch(`${urls[2]}/api/cluster`, { headers: { authorization: `Bearer ${token}` } })).json() as any;
   const settled = (v: any) => v.nodes.every((n: any) => n.http_url) && v.leases.filter((l: any) => l.node_id && Date.parse(l.expires_at) > Date.now()).length === 4;
-  const view = await waitFor('every node with its URL, every partition leased', async () => { const v = await clusterView(); return settled(v) ? v : undefined; }, { timeoutMs: 20_000 }).catch(clusterView);
+  // Idle means after the start-up work (local agents registering, partitions woken) has drained.
+  const view = await waitFor('every node with its URL, every partition leased, nothing pending', async () => { const v = await clusterView(); return settled(v) && v.lag?.total === 0 ? v : undefined; }, { timeoutMs: 30_000 }).catch(clusterView);
   t.same(view.nodes.map((n: any) => [n.id, n.status]), [['node-1', 'up'], ['node-2', 'up'], ['node-3', 'up']], 'three nodes up');
   t.same(view.nodes.map((n: any) => n.http_url), urls, 'each with its HTTP URL');
   const now = Date.now();

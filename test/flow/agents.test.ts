@@ -70,8 +70,10 @@ t.test('scenario 10: registration validates; no first heartbeat in time → remo
     const rows = await sql<any>(node, `select reason from omoi_dead_letter where code = 'reserved_agent_id' order by id`);
     return rows.length === 2 ? rows : undefined;
   });
-  t.match(reserved[0].reason, /reserved for the nodes' own agents/, 'a remote agent cannot take a local- id');
-  t.match(reserved[1].reason, /a local agent is a node's own/, 'a local agent must have its node\'s id');
+  // Two agents, two partitions: the dead letters may be written in either order.
+  const reasons = reserved.map((r: any) => String(r.reason));
+  t.ok(reasons.some((r) => /reserved for the nodes' own agents/.test(r)), 'a remote agent cannot take a local- id');
+  t.ok(reasons.some((r) => /a local agent is a node's own/.test(r)), 'a local agent must have its node\'s id');
   t.equal(await agentRow('local-impostor'), undefined, 'neither was registered');
   t.equal(await agentRow('not-a-node'), undefined);
 });
@@ -125,7 +127,8 @@ t.test('scenario 11 and 12: matching, mismatch, lost agents, restart limits', as
   // Another agent runs it.
   await register(node, 'steady', { capabilities: ['rust', 'git'] });
   await node.submit('agent.heartbeat', { agent_id: 'steady' });
-  const third = await waitFor('assignment to steady', () => assignments.find((a) => a.agent_id === 'steady'));
+  // A loaded machine may take a while to requeue R past the failed agent: wait longer than the default.
+  const third = await waitFor('assignment to steady', () => assignments.find((a) => a.agent_id === 'steady'), { timeoutMs: 60_000 });
   t.equal(third.attempt, 3);
   await node.submit('task.started', { ticket_id: 'T11', task_id: 'R', attempt: 3 });
   await node.submit('task.complete', { ticket_id: 'T11', task_id: 'R', attempt: 3, result: { by: 'steady' } });
