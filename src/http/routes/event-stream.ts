@@ -6,6 +6,7 @@ import { lookup } from '../../protocol/index.ts';
 import { Id } from '../../protocol/index.ts';
 import { errorAnswer } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
+import { openSseResponse } from '../sse-response.ts';
 import { badRequest } from '../error-reply.ts';
 import { ResumeGone } from '../live-events/event-feed.ts';
 import { StreamClient, type StreamFilter } from '../live-events/stream-client.ts';
@@ -55,13 +56,7 @@ export async function eventStreamRoutes(app: FastifyInstance, deps: HttpDeps): P
       throw new TerminalError('too_many_streams', `this node serves ${deps.config.sseMaxClients} event streams already (OMOI_SSE_MAX_CLIENTS); retry later or poll GET /api/events`, {}, 503);
     }
 
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
-      connection: 'keep-alive', 'x-accel-buffering': 'no',
-    });
-    res.socket?.setNoDelay(true);
+    const res = openSseResponse(reply);
     const client = new StreamClient(res, {
       filter, bufferBytes: deps.config.sseClientBufferBytes, after: after ?? feed.position,
       onClose: (why) => {

@@ -7,6 +7,7 @@ import { AttemptUsageEntity, FileClaimEntity, TaskEntity, type TaskRow } from '.
 import { Id } from '../../protocol/index.ts';
 import { errorAnswer, Row } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
+import { openSseResponse } from '../sse-response.ts';
 import { plainRow as plain } from '../plain-row.ts';
 import { paramId, queryInt } from '../request-input.ts';
 import { taskAttempts } from '../task-attempts.ts';
@@ -210,13 +211,7 @@ function tailView(tail: OutputTail | undefined, lines: number, task: TaskRow, at
 
 /** A hijacked SSE response: `send` writes an event; a client more than `bufferBytes` behind is disconnected (its socket destroyed). */
 function openStream(reply: FastifyReply, bufferBytes: number) {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
-    connection: 'keep-alive', 'x-accel-buffering': 'no',
-  });
-  res.socket?.setNoDelay(true);
+  const res = openSseResponse(reply);
   res.write(': connected\n\n');
   const write = (text: string) => {
     if (res.writableEnded || res.destroyed) return;
