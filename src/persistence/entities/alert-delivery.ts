@@ -1,4 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
+import { DELIVERY_STATE_COLUMNS } from './delivery-columns.ts';
 
 /**
  * One notification of an alert (`alert.raised`) on its way to one route: at most one row per
@@ -26,16 +27,6 @@ export const AlertDeliveryEntity = new EntitySchema<AlertDeliveryRow>({
     notification: { type: 'integer' },
     route: { type: 'string' },
     route_type: { type: 'string' },
-    status: { type: 'string' },
-    attempts: { type: 'integer' },
-    next_attempt_at: { type: 'Date' },
-    last_http_status: { type: 'integer', nullable: true },
-    last_answer: { type: 'text', nullable: true },
-    last_error_code: { type: 'string', nullable: true },
-    last_error: { type: 'text', nullable: true },
-    payload: { type: 'json' },
-    created_at: { type: 'Date' },
-    updated_at: { type: 'Date', index: true },
-    delivered_at: { type: 'Date', nullable: true },
+    ...DELIVERY_STATE_COLUMNS,
   },
 });

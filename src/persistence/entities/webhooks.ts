@@ -1,4 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
+import { DELIVERY_STATE_COLUMNS } from './delivery-columns.ts';
 
 /**
  * An outgoing webhook subscription: domain events whose type matches one of `events` (globs,
@@ -47,17 +48,7 @@ export const WebhookDeliveryEntity = new EntitySchema<WebhookDeliveryRow>({
     subscription_id: { type: 'string' },
     event_id: { type: 'string' },
     event_type: { type: 'string' },
-    status: { type: 'string' },
-    attempts: { type: 'integer' },
-    next_attempt_at: { type: 'Date' },
-    last_http_status: { type: 'integer', nullable: true },
-    last_answer: { type: 'text', nullable: true },
-    last_error_code: { type: 'string', nullable: true },
-    last_error: { type: 'text', nullable: true },
-    payload: { type: 'json' },
-    created_at: { type: 'Date' },
-    updated_at: { type: 'Date', index: true },
-    delivered_at: { type: 'Date', nullable: true },
+    ...DELIVERY_STATE_COLUMNS,
   },
 });
 
