@@ -12,19 +12,7 @@ const SHA = (c: string) => c.repeat(40);
  */
 export async function seedBlockedDiamond(db: Database, ticketId = 'T-diamond'): Promise<void> {
   const em = db.em();
-  const t0 = Date.parse('2026-01-01T10:00:00Z');
-  const at = (s: number) => new Date(t0 + s * 1000);
-  em.create(TicketEntity, {
-    id: ticketId, title: 'Diamond with a conflicting merge', repository: '/srv/repos/app', base_branch: 'main', base_commit: SHA('a'),
-    status: 'running', ownership: 'strict', resolver_command: null, check_command: null, head: null, reason: null, failed_reason: null,
-    created_at: at(0), updated_at: at(5), version: 1,
-  });
-  const task = (id: string, depends_on: string[], status: string, s: number, extra: Partial<Record<string, unknown>> = {}) =>
-    em.create(TaskEntity, {
-      ticket_id: ticketId, id, spec: { id, title: `task ${id}`, depends_on, run: `make ${id}`, phase: 'execute' }, depends_on, owns: [`src/${id}/**`],
-      status, attempt: status === 'pending' ? 0 : 1, base_commit: null, commit: null, result: null, reason: null, agent_id: null,
-      context: null, ready_since: null, created_at: at(s), updated_at: at(s), version: 1, ...extra,
-    });
+  const { at, task } = seedRunningTicket(em, ticketId, 'Diamond with a conflicting merge', (s) => ({ ready_since: null, created_at: s, updated_at: s }));
   task('A', [], 'completed', 0, { commit: SHA('1') });
   task('B', ['A'], 'completed', 1, { commit: SHA('2'), agent_id: 'agent-1' });
   task('C', ['A'], 'completed', 2, { commit: SHA('3'), agent_id: 'agent-1' });
@@ -84,19 +72,7 @@ export async function seedEvent(db: Database, messageId: string, ticketId: strin
  */
 export async function seedFanOut(db: Database, ticketId: string, counts: { fan: number; completed: number; running: number }): Promise<void> {
   const em = db.em();
-  const t0 = Date.parse('2026-01-01T10:00:00Z');
-  const at = (s: number) => new Date(t0 + s * 1000);
-  em.create(TicketEntity, {
-    id: ticketId, title: 'One, two hundred, one', repository: '/srv/repos/app', base_branch: 'main', base_commit: SHA('a'),
-    status: 'running', ownership: 'strict', resolver_command: null, check_command: null, head: null, reason: null, failed_reason: null,
-    created_at: at(0), updated_at: at(5), version: 1,
-  });
-  const task = (id: string, depends_on: string[], status: string, s: number, extra: Partial<Record<string, unknown>> = {}) =>
-    em.create(TaskEntity, {
-      ticket_id: ticketId, id, spec: { id, title: `task ${id}`, depends_on, run: `make ${id}`, phase: 'execute' }, depends_on, owns: [`src/${id}/**`],
-      status, attempt: status === 'pending' ? 0 : 1, base_commit: null, commit: null, result: null, reason: null, agent_id: null,
-      context: null, ready_since: status === 'pending' ? null : at(s), created_at: at(0), updated_at: at(s + 2), version: 1, ...extra,
-    });
+  const { at, task } = seedRunningTicket(em, ticketId, 'One, two hundred, one', (s, status) => ({ ready_since: status === 'pending' ? null : s, created_at: 0, updated_at: s + 2 }));
   task('A', [], 'completed', 0, { commit: SHA('1') });
   const fan = Array.from({ length: counts.fan }, (_, i) => `F${i + 1}`);
   fan.forEach((id, i) => task(id, ['A'], i < counts.completed ? 'completed' : i < counts.completed + counts.running ? 'running' : 'pending', 3 + (i % 7), i < counts.completed ? { commit: SHA('2') } : {}));
@@ -110,4 +86,30 @@ export async function seedFanOut(db: Database, ticketId: string, counts: { fan: 
     em.create(JoinSourceEntity, { ticket_id: ticketId, join_id: 'join-J', source: id, commit: SHA('2'), result: null, completed_at: at(9) });
   }
   await em.flush();
+}
+
+/**
+ * A running ticket row (strict ownership, base `aaaa…`, created 2026-01-01 10:00) and a maker of
+ * its task rows: `task(id, depends_on, status, s, extra)`, `s` seconds after that time; `times`
+ * says which seconds the task's `ready_since`/`created_at`/`updated_at` are.
+ */
+function seedRunningTicket(em: ReturnType<Database['em']>, ticketId: string, title: string,
+  times: (s: number, status: string) => { ready_since: number | null; created_at: number; updated_at: number }) {
+  const t0 = Date.parse('2026-01-01T10:00:00Z');
+  const at = (s: number) => new Date(t0 + s * 1000);
+  em.create(TicketEntity, {
+    id: ticketId, title, repository: '/srv/repos/app', base_branch: 'main', base_commit: SHA('a'),
+    status: 'running', ownership: 'strict', resolver_command: null, check_command: null, head: null, reason: null, failed_reason: null,
+    created_at: at(0), updated_at: at(5), version: 1,
+  });
+  const task = (id: string, depends_on: string[], status: string, s: number, extra: Partial<Record<string, unknown>> = {}) => {
+    const when = times(s, status);
+    return em.create(TaskEntity, {
+      ticket_id: ticketId, id, spec: { id, title: `task ${id}`, depends_on, run: `make ${id}`, phase: 'execute' }, depends_on, owns: [`src/${id}/**`],
+      status, attempt: status === 'pending' ? 0 : 1, base_commit: null, commit: null, result: null, reason: null, agent_id: null,
+      context: null, ready_since: when.ready_since === null ? null : at(when.ready_since), created_at: at(when.created_at), updated_at: at(when.updated_at),
+      version: 1, ...extra,
+    });
+  };
+  return { at, task };
 }
