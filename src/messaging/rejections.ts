@@ -3,7 +3,7 @@ import { errorMessage, OmoiError, TerminalError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { errorCodeLabel, type Metrics } from '../metrics.ts';
 import { DeadLetterEntity, type Database } from '../persistence/index.ts';
-import { encode, makeEnvelope, ProtocolError, Subjects } from '../protocol/index.ts';
+import { ActorType, encode, lookup, makeEnvelope, parseJson, ProtocolError, Subjects } from '../protocol/index.ts';
 
 /** What is known about a message that could not be handled. */
 export interface Rejected {
@@ -62,12 +62,32 @@ export class Rejections {
       ...(problem.path ? { path: problem.path } : {}),
       dead_letter_id: row.id,
     }, { source, id: `dead-letter-${row.id}` });
+    const ticketId = ticketCommandTarget(msg);
+    // A ticket's watchers (the demo, `nats sub 'omoi.evt.ticket.>'`) learn of the refusal on the ticket's own subject.
+    const ticketAnswer = ticketId
+      ? makeEnvelope('ticket.rejected', { ticket_id: ticketId, command: msg.type!, code: problem.code, reason: storable(problem.reason, 2_000) }, { source, id: `ticket-rejected-${row.id}` })
+      : undefined;
     try {
       await js.publish(Subjects.error(problem.code), encode(env), { msgID: env.id });
+      if (ticketAnswer) await js.publish(Subjects.event('ticket.rejected'), encode(ticketAnswer), { msgID: ticketAnswer.id });
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'could not publish error event (dead letter row kept)');
     }
     return row.id!;
+  }
+}
+
+/** The ticket a refused TicketActor command named, if its body is readable enough to tell. */
+function ticketCommandTarget(msg: Rejected): string | undefined {
+  const def = msg.type ? lookup(msg.type) : undefined;
+  if (def?.kind !== 'command' || def.handledBy !== ActorType.TicketActor) return undefined;
+  try {
+    // A full envelope, or a bare payload as `nats pub` sends it (see decodeIngress).
+    const body = parseJson(msg.data) as { payload?: { ticket_id?: unknown }; ticket_id?: unknown } | null;
+    const id = body?.payload?.ticket_id ?? body?.ticket_id;
+    return typeof id === 'string' && id.length > 0 && id.length <= 200 ? id : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -19,7 +19,9 @@ t.test('bad input is answered with an error event and a dead letter; the node ke
   const events: Envelope<any>[] = [];
   const s1 = client.subscribe('omoi.errors.>', { callback: (_e, m) => { errors.push({ subject: m.subject, env: m.json() }); } });
   const s2 = client.subscribe('omoi.evt.ticket.created', { callback: (_e, m) => { events.push(m.json()); } });
-  t.teardown(() => { s1.unsubscribe(); s2.unsubscribe(); });
+  const ticketRejections: Envelope<any>[] = [];
+  const s3 = client.subscribe('omoi.evt.ticket.rejected', { callback: (_e, m) => { ticketRejections.push(m.json()); } });
+  t.teardown(() => { s1.unsubscribe(); s2.unsubscribe(); s3.unsubscribe(); });
   await client.flush();
   const conn = node.db.em().getConnection();
 
@@ -42,12 +44,17 @@ t.test('bad input is answered with an error event and a dead letter; the node ke
     t.same(row, { code: c.code, status: 'open', subject: err.env.payload.subject }, `${c.name}: a dead-letter row keeps it`);
   }
   t.match(errors.find((e) => e.env.payload.code === 'cycle')!.env.payload.reason, /A → B → A/, 'the cycle is named');
+  // The ticket's own watchers hear of it too, on the ticket's subject (docs/protocol.md, Errors).
+  const cycle = await waitFor('ticket.rejected for T9', () => ticketRejections.find((e) => e.payload.ticket_id === 'T9'));
+  t.match(cycle.payload, { command: 'ticket.create', code: 'cycle', reason: /A → B → A/ }, 'ticket.rejected names the command, the code and the cycle');
+  t.notOk(ticketRejections.some((e) => e.payload.command === 'ticket.explode'), 'an unknown type names no ticket');
 
   // A duplicate ticket id is an illegal request, answered once.
   client.publish('omoi.in.ticket.create', JSON.stringify(ticket('T1')));
   await waitFor('T1 created', () => events.find((e) => e.payload.ticket_id === 'T1'));
   client.publish('omoi.in.ticket.create', JSON.stringify(ticket('T1')));
   await waitFor('duplicate rejected', () => errors.find((e) => e.env.payload.code === 'duplicate_ticket'));
+  await waitFor('duplicate answered on the ticket', () => ticketRejections.find((e) => e.payload.ticket_id === 'T1' && e.payload.code === 'duplicate_ticket'));
 
   // Poison: PostgreSQL refuses NUL in text, every delivery fails; after maxDeliver it is dead-lettered.
   client.publish('omoi.in.ticket.create', JSON.stringify(ticket('T-poison', { title: 'bad\u0000title' })));

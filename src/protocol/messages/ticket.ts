@@ -86,7 +86,7 @@ export const TicketResumed = event({
 
 export const TicketRejected = event({
   type: 'ticket.rejected',
-  description: 'A ticket command was refused (validation, cycle, unknown ticket); the reason names the problem.',
+  description: 'A command of a ticket (one its TicketActor handles and whose payload names the ticket) was refused (validation, cycle, duplicate id, illegal transition); published beside the `error.rejected` event of the dead letter, with the same code and reason.',
   consumers: OBSERVERS,
   payload: Type.Object({ ...TicketRef, command: Type.String(), code: Type.String(), reason: Type.String(), details: Type.Optional(Type.Unknown()) }),
   example: { ticket_id: 'T1', command: 'ticket.create', code: 'cycle', reason: 'tasks form a cycle: A → B → A', details: { cycle: ['A', 'B', 'A'] } },
