@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { makeRepo, tempDir, waitFor } from '../harness/index.ts';
@@ -90,6 +91,30 @@ t.test('a check that runs out of the task\'s time fails the attempt as timed out
   const [failed] = (await events(node, 'T-check-slow', 'task.check_failed')).map((e) => e.payload);
   t.match(failed, { attempt: 1, timed_out: true, exit_code: null, retry: false, output: /starting/ });
   t.match((await taskRows(node, 'T-check-slow')).A.reason, /check_failed: the check timed out/);
+});
+
+t.test('the check runs under the task\'s isolation: no node data dir, and no network with network: false', async (t) => {
+  const server = createServer((socket) => socket.end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  const reach = `node -e 'require("net").connect(${port}, "127.0.0.1").on("connect", () => process.exit(0)).on("error", (e) => { console.error("cannot connect: " + e.code); process.exit(3); })'`;
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  // A file in the node's data dir (where its API token, stores and other tickets' logs live).
+  const secret = path.join(node.config.dataDir, 'check-secret.txt');
+  await writeFile(secret, 'not for tasks\n');
+  await node.submit('ticket.create', {
+    ticket_id: 'T-check-iso', title: 'check isolation', repository: repo.dir, ownership: 'lenient', network: false,
+    tasks: [
+      task('datadir', 'true', { check: `cat '${secret}'`, max_retries: 0 }),
+      task('net', 'true', { check: reach, max_retries: 0 }),
+    ],
+  });
+  await waitTicket(node, 'T-check-iso', 'failed');
+  await waitTask(node, 'T-check-iso', 'net', 'failed');
+  const failed = Object.fromEntries((await events(node, 'T-check-iso', 'task.check_failed')).map((e) => [e.payload.task_id, e.payload]));
+  t.match(failed.datadir, { exit_code: 1, output: /check-secret\.txt: No such file or directory/ }, 'the node\'s data dir is hidden from the check');
+  t.match(failed.net, { exit_code: 3, output: /cannot connect: ECONNREFUSED/ }, 'network: false holds for the check');
 });
 
 t.test('a passing check: the task completes at once', async (t) => {
