@@ -16,7 +16,8 @@ import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/index.ts
  * assignment) queues the attempt behind at most `capacity` concurrent ones, then:
  * `task.started` → a sandbox (a repository of its own borrowing the objects of
  * `<dataDir>/repos/<ticket>`, on the task branch at the assignment's base; from the node's
- * `SandboxPool`: a reset warm one or a fresh one) → `executeTask` → ownership check (strict:
+ * `SandboxPool`: a reset warm one or a fresh one) → `executeTask` (with the task's `check`, if
+ * any: a failed one is `task.fail` with reason `check_failed`, see `checkReport`) → ownership check (strict:
  * violations fail the attempt, not retryable; lenient: allowed) → the task's objects imported
  * into the clone and the clone's task branch moved to its commit → `task.complete` or `task.fail` (with the
  * attempt's `usage`: its measured wall time, and what its result file's `usage` says), published
