@@ -177,8 +177,14 @@ t.test('a remote agent\'s assignment carries the check; its reports drive the sa
   t.equal(a3.context.previous_attempt.check.output.length, 4000, 'the output\'s tail, bounded');
   t.match(a3.context.previous_attempt.check.output, /FAIL test\/a\.test\.ts$/);
 
+  // Another kind of failure next: what the earlier check said is no longer the latest news.
   await node.submit('task.started', { ...ref, attempt: 3 });
-  await node.submit('task.complete', { ...ref, attempt: 3, check: { exit_code: 0 } });
+  await node.submit('task.fail', { ...ref, attempt: 3, error: 'network hiccup', retryable: true });
+  const a4 = await assigned(4);
+  t.notOk('previous_attempt' in a4.context, 'a stale previous_attempt is dropped after another failure');
+
+  await node.submit('task.started', { ...ref, attempt: 4 });
+  await node.submit('task.complete', { ...ref, attempt: 4, check: { exit_code: 0 } });
   await waitTask(node, 'T-check-remote', 'R', 'completed');
-  t.same((await events(node, 'T-check-remote', 'task.check_passed')).map((e) => e.payload.attempt), [3]);
+  t.same((await events(node, 'T-check-remote', 'task.check_passed')).map((e) => e.payload.attempt), [4]);
 });
