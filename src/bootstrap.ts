@@ -186,6 +186,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
         .catch((err) => log.debug({ ...ref, err: errorMessage(err) }, 'could not report task progress')),
       progressEveryMs: Math.max(200, Math.min(60_000, Math.floor(config.taskStallMs / 3))),
       output: taskOutput,
+      secrets: [apiToken],
     });
     cleanup.push(() => executor.stop());
     cleanup.push(() => stopEffects.abort()); // runs before executor.stop(): a report retrying forever would hold it

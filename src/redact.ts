@@ -33,3 +33,14 @@ function safeDecode(s: string): string {
     return s;
   }
 }
+
+/**
+ * `text` with each secret (of 8 characters or more) replaced by as many `*` as it has bytes:
+ * offsets into a log stay exact for its followers. For a node's own secrets (its API token) in
+ * what a command printed.
+ */
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 8) out = out.split(secret).join('*'.repeat(Buffer.byteLength(secret)));
+  return out;
+}

@@ -29,4 +29,8 @@ export interface TaskSpec {
   timeout_ms: number;
   /** For a join continuation: how its sources' results are merged. Default `combine`. */
   synthesis?: SynthesisStrategy;
+  /** Run in the task's sandbox after it succeeded; failing it fails the attempt (`check_failed`). */
+  check?: string;
+  /** Ids of the spec's acceptance criteria this task's check verifies (stored and shown only, for now). */
+  acceptance?: string[];
 }

@@ -6,6 +6,7 @@ import { importSandboxObjects, setBranch, type CommitStore } from '../git/index.
 import { executeTask, SandboxManager, SandboxPool, taskLogFile, type Isolation, type Sandbox, type SandboxPoolOptions } from '../sandbox/index.ts';
 import type { Assignment } from '../actors/agent-actor.ts';
 import { attemptUsage } from './attempt-usage.ts';
+import { checkFailed, checkReport } from './check-report.ts';
 import type { PublishCommand } from './command-publisher.ts';
 import type { Breakers } from '../breakers/index.ts';
 import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/index.ts';
@@ -15,7 +16,8 @@ import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/index.ts
  * assignment) queues the attempt behind at most `capacity` concurrent ones, then:
  * `task.started` → a sandbox (a repository of its own borrowing the objects of
  * `<dataDir>/repos/<ticket>`, on the task branch at the assignment's base; from the node's
- * `SandboxPool`: a reset warm one or a fresh one) → `executeTask` → ownership check (strict:
+ * `SandboxPool`: a reset warm one or a fresh one) → `executeTask` (with the task's `check`, if
+ * any: a failed one is `task.fail` with reason `check_failed`, see `checkReport`) → ownership check (strict:
  * violations fail the attempt, not retryable; lenient: allowed) → the task's objects imported
  * into the clone and the clone's task branch moved to its commit → `task.complete` or `task.fail` (with the
  * attempt's `usage`: its measured wall time, and what its result file's `usage` says), published
@@ -70,6 +72,8 @@ export class LocalExecutor {
     progressEveryMs?: number;
     /** Publishes a running attempt's output as it grows, for dashboards on any node (`TaskOutput`); absent: not published. */
     output?: { publishWhileRunning(ref: { ticket_id: string; task_id: string; attempt: number }): { stop(): Promise<void> } };
+    /** The node's secrets (its API token), masked in the check output a report carries. */
+    secrets?: string[];
   }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
     this.pool = new SandboxPool(this.sandboxes, {
@@ -219,7 +223,7 @@ export class LocalExecutor {
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const logDir = path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`);
       const execute = () => this.watchingOutput(ref, taskLogFile(logDir, a.task_id), () => executeTask({
-        sandbox: sandbox!, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
+        sandbox: sandbox!, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns, ...(a.check ? { check: a.check } : {}) },
         context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, attempt: a.attempt, signal, isolation: this.deps.isolation, network: a.network,
         logDir,
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
@@ -234,9 +238,14 @@ export class LocalExecutor {
           (r) => !r.ok && !r.timedOut && r.exitCode !== null && r.exitCode !== 0 && !signal.aborted && performance.now() - started < FAST_FAILURE_MS,
           (r) => `exited with ${r.exitCode} within ${FAST_FAILURE_MS} ms: ${r.tail.trim().split('\n').at(-1)?.slice(0, 200) ?? ''}`)
         : await execute();
-      reusable = !result.timedOut && result.exitCode !== null && !signal.aborted; // not killed
+      reusable = !result.timedOut && result.exitCode !== null && !signal.aborted && !result.check?.timedOut; // not killed
       usageFrom = { result: result.result, resultFile: result.resultFile };
-      if (!result.ok) {
+      const secrets = this.deps.secrets ?? [];
+      if (checkFailed(result.check)) {
+        // The task did its work but its check (tests, linters) refused it: retried with the check's output in the next context.
+        const check = checkReport(result.check!, secrets);
+        outcome = { type: 'task.fail', payload: { ...ref, error: `${result.error}\n${check.output}`.slice(0, 20_000), retryable: true, reason: 'check_failed', check } };
+      } else if (!result.ok) {
         outcome = { type: 'task.fail', payload: { ...ref, error: `${result.error ?? 'failed'}\n${result.tail}`.slice(0, 20_000), retryable: true } };
       } else if (result.violations.length && a.ownership !== 'lenient') {
         outcome = { type: 'task.fail', payload: { ...ref, error: `ownership_violation: changed files outside its claims: ${result.violations.join(', ')}`, retryable: false, violations: result.violations } };
@@ -250,7 +259,13 @@ export class LocalExecutor {
         await this.deps.commits.saveRetrying(a.ticket_id, result.commit, [a.base], {
           signal, onRetry: (err, ms) => log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt, err: errorMessage(err), retryInMs: ms }, 'could not save the task\'s commit to the object store; retrying'),
         });
-        outcome = { type: 'task.complete', payload: { ...ref, commit: result.commit, result: result.result ?? {}, ...(result.violations.length ? { ownership_warnings: result.violations } : {}) } };
+        outcome = {
+          type: 'task.complete',
+          payload: {
+            ...ref, commit: result.commit, result: result.result ?? {}, ...(result.violations.length ? { ownership_warnings: result.violations } : {}),
+            ...(result.check ? { check: { exit_code: result.check.exitCode } } : {}),
+          },
+        };
       }
     } catch (err) {
       reusable = false; // an executor error: the sandbox is removed, not pooled

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { errorMessage } from '../errors.ts';
 import { isSafeId } from '../ids.ts';
+import { maskSecrets } from '../redact.ts';
 import type { Logger } from '../logging/logger.ts';
 import { Subjects } from '../protocol/index.ts';
 import { taskLogFile } from '../sandbox/index.ts';
@@ -154,11 +155,9 @@ export class TaskOutput {
     }
   }
 
-  /** Each secret becomes as many `*` as it has bytes: offsets into the log stay exact for followers. */
+  /** Each secret becomes as many `*` as it has bytes (`maskSecrets`): offsets into the log stay exact for followers. */
   private mask(text: string): string {
-    let out = text;
-    for (const secret of this.deps.secrets) if (secret.length >= 8) out = out.split(secret).join('*'.repeat(Buffer.byteLength(secret)));
-    return out;
+    return maskSecrets(text, this.deps.secrets);
   }
 }
 

@@ -9,6 +9,7 @@ import type { Sandbox } from './manager.ts';
 import { isolationPrefix, type Isolation } from './isolation.ts';
 import { ownershipViolations } from './ownership.ts';
 import { runProcess } from './process.ts';
+import { runTaskCheck, type CheckOutcome } from './task-check.ts';
 
 /** What an executor is asked to run. `run` is the shell command (`command`) or, for an
  * `agent` without `prompt`, the prompt itself. */
@@ -19,6 +20,8 @@ export interface ExecutableTask {
   run: string;
   prompt?: string;
   owns: string[];
+  /** Run after the command succeeded and its changes were committed (see `runTaskCheck`). */
+  check?: string;
 }
 
 export interface ExecuteOptions {
@@ -62,6 +65,8 @@ export interface ExecutionResult {
   /** Where the task may have written its JSON result (read for its usage even when it failed). */
   resultFile: string;
   error?: string;
+  /** How the task's check ran; absent when it has none or its command failed first. A failed check fails the result. */
+  check?: CheckOutcome;
 }
 
 /**
@@ -71,6 +76,9 @@ export interface ExecutionResult {
  * The command sees only PATH, HOME, LANG, TERM, `env`, and `OMOI_TASK_FILE` (JSON with the
  * task and its context), `OMOI_RESULT_FILE` (where it may write a JSON result),
  * `OMOI_TASK_ID`, `OMOI_TICKET_ID`, `OMOI_ATTEMPT` (and `OMOI_PROMPT_FILE` for agents).
+ * A task with a `check` has it run after the commit (so it sees the task's changes and nothing
+ * it writes is committed), same sandbox, isolation and environment, in what is left of
+ * `timeoutMs`: a failed check makes the result `ok: false` with `check` saying how it ended.
  * Task failures are reported in the result (`ok: false`, `error`), never thrown; throws
  * `TerminalError('agent_not_configured')` for an agent task without `agentTemplate`.
  */
@@ -138,10 +146,18 @@ export async function executeTask(opts: ExecuteOptions): Promise<ExecutionResult
   // A task that committed itself (many coding agents do) moved HEAD: what it changed, and what
   // the ownership check judges, is everything since the base, not only what was left uncommitted.
   const changedFiles = made.parent === sandbox.base ? made.changedFiles : await changedFilesBetween(sandbox.dir, sandbox.base, commit);
-  return {
+  const done: ExecutionResult = {
     ok: true, exitCode: run.exitCode, timedOut: false, commit, changedFiles,
     violations: ownershipViolations(changedFiles, task.owns), result, tail: run.tail, logFile: files.log, resultFile: files.result,
   };
+  if (!task.check) return done;
+  const check = await runTaskCheck({
+    command: task.check, cwd: sandbox.dir, env, wrap, timeoutMs: Math.max(1, opts.timeoutMs - run.durationMs), signal: opts.signal,
+    logFile: files.log, tailBytes: opts.tailBytes,
+  });
+  if (check.passed) return { ...done, check };
+  const why = check.aborted ? 'aborted' : check.timedOut ? `timed out (the task's ${opts.timeoutMs} ms were used up)` : check.exitCode === null ? 'was killed' : `exited with code ${check.exitCode}`;
+  return { ...done, ok: false, error: `check_failed: the check ${why}`, check };
 }
 
 /** Where the command's output (stdout and stderr) goes: its growth is the attempt's progress. */

@@ -4,5 +4,6 @@ export { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from './p
 export { runProcess, type ProcessOutcome, type RunProcessOptions } from './process.ts';
 export { ownershipViolations } from './ownership.ts';
 export { executeTask, fillTemplate, taskLogFile, type ExecutableTask, type ExecuteOptions, type ExecutionResult } from './execute.ts';
+export { runTaskCheck, type CheckOutcome, type TaskCheckOptions } from './task-check.ts';
 export { INHERITED_ENV } from './child-env.ts';
 export { decideIsolation, isolationPrefix, type Isolation, type IsolationMode, type CommandView } from './isolation.ts';

@@ -150,3 +150,28 @@ t.test('an unknown merge attempt or task: its page says so', async (t) => {
   t.same(pageErrors, [], 'no uncaught errors');
   await page.close();
 });
+
+t.test('a task\'s check and how it ended in each attempt', async (t) => {
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  // Fails on attempt 1 (its output names the attempt), passes on attempt 2.
+  const check = 'test "$OMOI_ATTEMPT" -ge 2 || { echo "too early: attempt $OMOI_ATTEMPT"; exit 3; }';
+  await node.submit('ticket.create', {
+    ticket_id: 'T-ui-check', title: 'check', repository: repo.dir, base_branch: 'main',
+    tasks: [task('A', 'echo a > a.txt', { owns: ['a.txt'], check, acceptance: ['AC-1'] })],
+  });
+  await waitTicket(node, 'T-ui-check', 'completed');
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const errors = watchErrors(page);
+  await page.goto(`${node.httpUrl}/#token=${encodeURIComponent(node.apiToken)}`);
+  await page.evaluate(`location.hash = '#/tickets/T-ui-check/tasks/A'`);
+  await page.locator('#task-attempts tr[data-attempt="2"]').waitFor();
+  t.equal(await page.locator('#task-check').innerText(), check, 'the check is one of the task\'s fields');
+  t.match(await page.locator('#task-fields').innerText(), /acceptance\s+AC-1/, 'with the acceptance criteria it verifies');
+  const first = page.locator('#task-attempts tr[data-attempt="1"] td.check');
+  t.match(await first.innerText(), /failed exit 3/, 'attempt 1: the check failed');
+  await first.locator('summary').click();
+  t.match(await first.locator('pre').innerText(), /too early: attempt 1/, 'its output, on demand');
+  t.match(await page.locator('#task-attempts tr[data-attempt="2"] td.check').innerText(), /passed/, 'attempt 2: passed');
+  t.same(errors, [], 'no errors on the page');
+  await page.close();
+});

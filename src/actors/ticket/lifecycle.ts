@@ -4,6 +4,7 @@ import { emit } from '../../messaging/typed.ts';
 import type { Task } from '../../persistence/index.ts';
 import { agentOfSource, type PayloadOf } from '../../protocol/index.ts';
 import { nodeOfLocalAgent } from '../local-agent.ts';
+import { checkFailure, checkPassed, retryContext, uncheckedCompletion } from './checks.ts';
 import { endTicket } from './finish.ts';
 import { onJoinReply } from './joins.ts';
 import { askJoin, endedOnAgent, releaseClaims, setTask, type Work } from './work.ts';
@@ -55,7 +56,10 @@ export async function complete(w: Work, p: PayloadOf<'task.complete'>): Promise<
   if (!reported) return; // stale attempt or duplicate completion: nothing changes
   const refused = await refusedCommit(w, reported, p.commit);
   if (refused) return fail(w, { ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt, retryable: true, error: refused });
+  const unchecked = uncheckedCompletion(reported, p);
+  if (unchecked) return fail(w, { ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt, retryable: true, error: unchecked });
   const t = runningNow(w, reported);
+  checkPassed(w, t);
   const commit = p.commit ?? t.base_commit;
   if (p.ownership_warnings?.length) emit(w.ctx.scope, 'task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: p.ownership_warnings, mode: 'lenient' });
   setTask(w, t.id, { status: TaskState.completed, commit, result: p.result ?? null, reason: null });
@@ -89,9 +93,14 @@ export async function fail(w: Work, p: PayloadOf<'task.fail'>, o: { stop?: boole
   if (p.violations?.length) emit(w.ctx.scope, 'task.ownership_violation', { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt, files: p.violations, mode: 'strict' });
   endedOnAgent(w, t, o);
   // Retries count from the last person's `task.retry` (`attempt_base`), so a retried task gets its `max_retries` again.
-  if (p.retryable !== false && t.attempt - (t.attempt_base ?? 0) <= t.spec.max_retries && w.s.ticket.status === TicketState.running) {
+  const retry = p.retryable !== false && t.attempt - (t.attempt_base ?? 0) <= t.spec.max_retries && w.s.ticket.status === TicketState.running;
+  const previous = checkFailure(w, t, p, retry);
+  if (retry) {
     const delay = Math.min((w.deps.retryBaseMs ?? 500) * 2 ** (t.attempt - 1), 60_000);
-    setTask(w, t.id, { status: TaskState.ready, ready_since: new Date(w.ctx.scope.now.getTime() + delay), reason: `retry after: ${p.error.slice(0, 2000)}`, agent_id: null });
+    setTask(w, t.id, {
+      status: TaskState.ready, ready_since: new Date(w.ctx.scope.now.getTime() + delay), reason: `retry after: ${p.error.slice(0, 2000)}`, agent_id: null,
+      context: retryContext(t.context, previous),
+    });
     const { publish } = w.deps;
     const due: PayloadOf<'task.retry_due'> = { ticket_id: w.s.ticket.id, task_id: t.id, attempt: t.attempt };
     w.ctx.scope.uow.afterCommit(() => {

@@ -49,7 +49,7 @@ async function assign(w: Work): Promise<void> {
     send(w.ctx.scope, 'agent.assign', {
       agent_id: agentId, ticket_id: t.ticket_id, task_id: t.id, attempt: next.attempt, base: next.base_commit!, branch: taskBranch(t.ticket_id, t.id),
       kind: t.spec.kind, run: t.spec.run, owns: t.owns, timeout_ms: t.spec.timeout_ms, context: next.context ?? {}, ownership: w.s.ticket.ownership,
-      repository: w.s.ticket.repository, ...(w.s.ticket.network === false ? { network: false } : {}),
+      repository: w.s.ticket.repository, ...(w.s.ticket.network === false ? { network: false } : {}), ...(t.spec.check ? { check: t.spec.check } : {}),
     });
   }
 }

@@ -60,7 +60,7 @@ export async function taskDetailRoutes(app: FastifyInstance, deps: HttpDeps): Pr
       response: {
         200: Type.Object({
           task: Row('the `omoi_task` row, with `claims`: `{ globs, status }` of its file claim, or null'),
-          attempts: Type.Array(Type.Object({}, { additionalProperties: true, description: 'attempt, agent_id, assigned_at, started_at, ended_at, status, reason, outcome, usage' })),
+          attempts: Type.Array(Type.Object({}, { additionalProperties: true, description: 'attempt, agent_id, assigned_at, started_at, ended_at, status, reason, outcome, usage, check (`{ passed, exit_code, timed_out, output }` of the task\'s check in that attempt, or null)' })),
         }, { description: 'The task' }),
         404: errorAnswer('`not_found`: no such task'),
       },

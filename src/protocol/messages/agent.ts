@@ -107,6 +107,7 @@ export const AgentAssign = command({
     ownership: Type.Optional(Type.Union([Type.Literal('strict'), Type.Literal('lenient')])),
     repository: Type.Optional(Type.String({ description: 'the ticket\'s repository (URL or path): where the base commit comes from when it is not an Omoi commit' })),
     network: Type.Optional(Type.Boolean({ description: 'false: run the attempt with no network (the ticket asked for it); absent: the network is allowed' })),
+    check: Type.Optional(Type.String({ description: 'the task\'s check: once `run` succeeded, the agent runs it in the same sandbox (same isolation, network rule and environment, within `timeout_ms` in all) and reports `task.complete` with `check` if it exits 0, else `task.fail` with `reason: check_failed` and `check` (exit code, the end of its output)' })),
   }),
   example: { agent_id: 'agent-7', ticket_id: 'T1', task_id: 'B', attempt: 1, base: '0123456789abcdef0123456789abcdef01234567', branch: 'omoi/T1/B', kind: 'command', run: 'make x', owns: ['src/x/**'], timeout_ms: 600000, context: {}, repository: 'https://git.example.com/org/app.git' },
 });

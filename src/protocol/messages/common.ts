@@ -10,6 +10,9 @@ export const Glob = Type.String({ minLength: 1, maxLength: 512 });
 export const Sha = Type.String({ pattern: '^[0-9a-f]{40}$' });
 export const Synthesis = Type.Union([Type.Literal('combine'), Type.Literal('union'), Type.Literal('intersection')]);
 
+/** Bounds of task checks: the command's length, and how much of a failed check's output is kept (its tail, characters). */
+export const CHECK_LIMITS = { commandLength: 10_000, outputChars: 4_000 } as const;
+
 /** A task as submitted (ticket creation, split, add). Defaults are filled at the edge. */
 export const TaskSpec = Type.Object(
   {
@@ -25,9 +28,29 @@ export const TaskSpec = Type.Object(
     max_retries: Type.Integer({ minimum: 0, maximum: 100, default: 2 }),
     timeout_ms: Type.Integer({ minimum: 100, maximum: 86_400_000, default: 600_000 }),
     synthesis: Type.Optional(Synthesis),
+    check: Type.Optional(Type.String({
+      minLength: 1, maxLength: CHECK_LIMITS.commandLength, pattern: '\\S',
+      description: 'shell command (tests, linters) run in the task\'s sandbox after the task succeeds, with the same isolation, network rule and environment, within the task\'s `timeout_ms`; non-zero exit or timeout fails the attempt retryably with reason `check_failed`, and the next attempt\'s context gets `previous_attempt` with the check\'s output',
+    })),
+    acceptance: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100, pattern: '^\\S+$' }), {
+      maxItems: 100, uniqueItems: true,
+      description: 'ids of the spec\'s acceptance criteria this task verifies through its `check`; stored and shown, not used by Omoi yet',
+    })),
   },
   { additionalProperties: false },
 );
+
+/** A task check's run, as the agent that ran it reports it (`task.complete`, `task.fail` with reason `check_failed`). */
+export function checkRun(description: string) {
+  return Type.Object(
+    {
+      exit_code: Type.Union([Type.Integer(), Type.Null()], { description: 'the check\'s exit code; null: it was killed (timed out)' }),
+      timed_out: Type.Optional(Type.Boolean({ description: 'the check ran out of the task\'s `timeout_ms`' })),
+      output: Type.Optional(Type.String({ maxLength: 20_000, description: `the end of its output (secrets masked); the ticket keeps its last ${CHECK_LIMITS.outputChars} characters` })),
+    },
+    { additionalProperties: false, description },
+  );
+}
 
 /**
  * What one task attempt used, as its agent reports it (`task.complete`, `task.fail`). Every field

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ActorType, OBSERVERS, command, event } from '../define.ts';
-import { Id, Sha, TaskSpec, TicketRef, Usage } from './common.ts';
+import { checkRun, Id, Sha, TaskSpec, TicketRef, Usage } from './common.ts';
 
 const route = (p: { ticket_id: string }) => ({ entity: 'ticket' as const, id: p.ticket_id });
 const TaskRef = { ...TicketRef, task_id: Id };
@@ -35,13 +35,14 @@ export const TaskSplit = command({
 
 export const TaskComplete = command({
   type: 'task.complete',
-  description: 'An agent reports a task attempt done, with the commit on the task branch and a JSON result. Duplicates change nothing.',
+  description: 'An agent reports a task attempt done, with the commit on the task branch and a JSON result. Duplicates change nothing. A task with a `check` (its `agent.assign` carries it) is done only once its check passed in the attempt\'s sandbox: the report says so in `check` (a `task.check_passed` event follows).',
   handledBy: ActorType.TicketActor,
   ingress: true,
   route,
   payload: Type.Object({
     ...TaskRef, attempt: Attempt, commit: Type.Optional(Sha), result: Type.Optional(Type.Unknown()),
     ownership_warnings: Type.Optional(Type.Array(Type.String(), { description: 'Files changed outside the task\'s claims on a lenient ticket (each becomes a task.ownership_violation event).' })),
+    check: Type.Optional(checkRun('The task\'s `check` ran after it and passed (exit code 0). Required when the task has a check: a completion without it fails the attempt retryably (`check_not_run`).')),
     usage: Type.Optional(Usage),
   }, { additionalProperties: false }),
   example: { ticket_id: 'T1', task_id: 'B', attempt: 1, commit: '0123456789abcdef0123456789abcdef01234567', result: { summary: 'feature X' }, usage: { model: 'claude-sonnet-4', input_tokens: 12000, output_tokens: 3400, cost_usd: 0.42, wall_ms: 95000 } },
@@ -49,16 +50,37 @@ export const TaskComplete = command({
 
 export const TaskFail = command({
   type: 'task.fail',
-  description: 'An agent reports a task attempt failed. Retried with backoff up to `max_retries`, then the task fails for good.',
+  description: 'An agent reports a task attempt failed. Retried with backoff up to `max_retries`, then the task fails for good. An agent that ran the task\'s `check` after the task succeeded and saw it fail (non-zero exit, timeout) reports `reason: check_failed` with `check` (exit code, the end of its output): a retryable failure, counted against `max_retries`, with a `task.check_failed` event; the next attempt\'s context holds `previous_attempt: {attempt, reason, check: {command, exit_code, timed_out, output}}`.',
   handledBy: ActorType.TicketActor,
   ingress: true,
   route,
   payload: Type.Object({
     ...TaskRef, attempt: Attempt, error: Type.String({ maxLength: 20_000 }), retryable: Type.Boolean({ default: true }),
     violations: Type.Optional(Type.Array(Type.String(), { maxItems: 10_000, description: 'Files changed outside the task\'s claims on a strict ticket: the attempt failed for that reason (a task.ownership_violation event names them).' })),
+    reason: Type.Optional(Type.Literal('check_failed', { description: 'the task itself succeeded but its `check` exited non-zero or timed out' })),
+    check: Type.Optional(checkRun('With reason `check_failed`: how the check ended and the end of its output')),
     usage: Type.Optional(Usage),
   }, { additionalProperties: false }),
-  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, error: 'tests failed', retryable: true, usage: { wall_ms: 41000 } },
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, error: 'check_failed: the check exited with code 1', retryable: true, reason: 'check_failed', check: { exit_code: 1, output: 'FAIL test/x.test.ts\n1 failing' }, usage: { wall_ms: 41000 } },
+});
+
+export const TaskCheckPassed = event({
+  type: 'task.check_passed',
+  description: 'The `check` of a task passed after an attempt succeeded (its agent said so in `task.complete`); the attempt completes.',
+  consumers: OBSERVERS,
+  payload: Type.Object({ ...TaskRef, attempt: Attempt, command: Type.String() }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 2, command: 'npm test' },
+});
+
+export const TaskCheckFailed = event({
+  type: 'task.check_failed',
+  description: 'The `check` of a task failed after an attempt succeeded (non-zero exit, or it timed out): the attempt failed with reason `check_failed`; `retry`: whether the task is retried (else it failed for good, its retries used up). `output` is the end of the check\'s output (secrets masked, at most 4,000 characters).',
+  consumers: OBSERVERS,
+  payload: Type.Object({
+    ...TaskRef, attempt: Attempt, command: Type.String(), exit_code: Type.Union([Type.Integer(), Type.Null()]), timed_out: Type.Boolean(),
+    output: Type.String(), retry: Type.Boolean(),
+  }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, command: 'npm test', exit_code: 1, timed_out: false, output: 'FAIL test/x.test.ts\n1 failing', retry: true },
 });
 
 export const TaskCancel = command({

@@ -33,7 +33,7 @@ function mountTask(root, { ticket, task }) {
     el('section', { 'aria-labelledby': 'task-fields-h' }, el('h3', { id: 'task-fields-h' }, 'Fields'), fields),
     el('section', { 'aria-labelledby': 'task-attempts-h' }, el('h3', { id: 'task-attempts-h' }, 'Attempts'),
       el('div', { class: 'table-wrap' }, el('table', { class: 'task-attempts' },
-        el('thead', {}, el('tr', {}, ...['#', 'state', 'agent', 'assigned', 'started', 'ended', 'outcome', 'usage', 'reason'].map((h) => el('th', { scope: 'col' }, h)))),
+        el('thead', {}, el('tr', {}, ...['#', 'state', 'agent', 'assigned', 'started', 'ended', 'outcome', 'check', 'usage', 'reason'].map((h) => el('th', { scope: 'col' }, h)))),
         attempts))),
     el('section', { 'aria-labelledby': 'task-log-h' }, el('h3', { id: 'task-log-h' }, 'Output'), logNote, log),
   );
@@ -74,6 +74,8 @@ function mountTask(root, { ticket, task }) {
       ['base', shortSha(t.base_commit)], ['commit', t.commit ? el('span', { class: 'sha', title: t.commit }, shortSha(t.commit)) : ''],
       ['agent', t.agent_id], ['depends on', (t.depends_on || []).join(', ')],
       ['owns', (t.owns || []).join(', ')],
+      ['check', t.spec && t.spec.check ? el('code', { id: 'task-check' }, t.spec.check) : ''],
+      ['acceptance', t.spec && t.spec.acceptance ? t.spec.acceptance.join(', ') : ''],
       ['claims', t.claims ? `${t.claims.status}: ${t.claims.globs.join(', ')}` : 'none held'],
       ['reason', t.reason], ['cancelled by', t.cancelled_by],
       ['usage', list.some((a) => a.usage) ? `${Math.round(usage.wall_ms / 1000)}s · $${usage.cost_usd.toFixed(2)}` : ''],
@@ -84,8 +86,8 @@ function mountTask(root, { ticket, task }) {
       el('td', {}, String(a.attempt)), el('td', {}, a.status ? badge(a.status) : ''), el('td', {}, a.agent_id || ''),
       el('td', {}, a.assigned_at ? time(a.assigned_at) : ''), el('td', {}, a.started_at ? time(a.started_at) : ''),
       el('td', { title: a.ended_at || '' }, a.ended_at ? `${time(a.ended_at)} (${age(a.ended_at)} ago)` : ''),
-      el('td', {}, a.outcome || ''), el('td', {}, a.usage ? usageText(a.usage) : ''), el('td', { class: 'reason' }, a.reason || ''),
-    )) : [el('tr', {}, el('td', { colspan: '9', class: 'muted' }, 'No attempt yet: the task has not been assigned.'))]));
+      el('td', {}, a.outcome || ''), el('td', { class: 'check' }, a.check ? checkCell(a.check) : ''), el('td', {}, a.usage ? usageText(a.usage) : ''), el('td', { class: 'reason' }, a.reason || ''),
+    )) : [el('tr', {}, el('td', { colspan: '10', class: 'muted' }, 'No attempt yet: the task has not been assigned.'))]));
   };
 
   const append = (text) => {
@@ -156,6 +158,14 @@ function mountTask(root, { ticket, task }) {
       if (stream) stream.controller.abort();
     },
   };
+}
+
+/** How the task's check ended in one attempt; a failed one's output behind a summary (it may be 4,000 characters). */
+function checkCell(c) {
+  if (c.passed) return badge('passed');
+  const why = c.timed_out ? 'timed out' : `exit ${c.exit_code == null ? 'killed' : c.exit_code}`;
+  if (!c.output) return el('span', {}, badge('failed'), ` ${why}`);
+  return el('details', {}, el('summary', {}, badge('failed'), ` ${why}`), el('pre', { class: 'result' }, c.output));
 }
 
 function usageText(u) {
