@@ -7,6 +7,7 @@ import { executeTask, SandboxManager, SandboxPool, taskLogFile, type Isolation, 
 import type { Assignment } from '../actors/agent-actor.ts';
 import { attemptUsage } from './attempt-usage.ts';
 import { checkFailed, checkReport } from './check-report.ts';
+import { maskSecrets } from '../redact.ts';
 import type { PublishCommand } from './command-publisher.ts';
 import type { Breakers } from '../breakers/index.ts';
 import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/index.ts';
@@ -246,7 +247,7 @@ export class LocalExecutor {
         const check = checkReport(result.check!, secrets);
         outcome = { type: 'task.fail', payload: { ...ref, error: `${result.error}\n${check.output}`.slice(0, 20_000), retryable: true, reason: 'check_failed', check } };
       } else if (!result.ok) {
-        outcome = { type: 'task.fail', payload: { ...ref, error: `${result.error ?? 'failed'}\n${result.tail}`.slice(0, 20_000), retryable: true } };
+        outcome = { type: 'task.fail', payload: { ...ref, error: maskSecrets(`${result.error ?? 'failed'}\n${result.tail}`, secrets).slice(0, 20_000), retryable: true } };
       } else if (result.violations.length && a.ownership !== 'lenient') {
         outcome = { type: 'task.fail', payload: { ...ref, error: `ownership_violation: changed files outside its claims: ${result.violations.join(', ')}`, retryable: false, violations: result.violations } };
       } else {

@@ -81,6 +81,18 @@ t.test('a check that always fails: the task fails after its retries with reason 
   t.equal((await events(node, 'T-check-fails', 'task.check_passed')).length, 0);
 });
 
+t.test('a failing task command\'s own output is masked in its failure report, as a check\'s is', async (t) => {
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  await node.submit('ticket.create', {
+    ticket_id: 'T-fail-masked', title: 'mask', repository: repo.dir,
+    tasks: [task('A', `echo "leaked ${node.apiToken}"; exit 4`, { max_retries: 0 })],
+  });
+  await waitTicket(node, 'T-fail-masked', 'failed');
+  const A = (await taskRows(node, 'T-fail-masked')).A;
+  t.match(A.reason, /leaked \*{10}/, 'the output is in the reason, the token masked');
+  t.notOk(A.reason.includes(node.apiToken), 'never the token itself');
+});
+
 t.test('a check that runs out of the task\'s time fails the attempt as timed out', async (t) => {
   const repo = await makeRepo(t, { 'README.md': 'hello\n' });
   await node.submit('ticket.create', {
