@@ -37,6 +37,8 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['POST', '/api/agents/:id/rotate-key', '/api/agents/agent-r/rotate-key', 'admin', {}],
   ['POST', '/api/agents/:id/drain', '/api/agents/agent-1/drain', 'admin', { reason: 'maintenance' }],
   ['POST', '/api/agents/:id/undrain', '/api/agents/agent-1/undrain', 'admin', {}],
+  ['POST', '/api/agents/:id/shutdown', '/api/agents/agent-1/shutdown', 'admin', { reason: 'retired' }],
+  ['POST', '/api/agents/broadcast', '/api/agents/broadcast', 'admin', { message: 'upgrade at 18:00' }],
   ['PUT', '/api/agents/:id/budget', '/api/agents/agent-1/budget', 'operator', { cost_usd: 5 }],
   ['DELETE', '/api/agents/:id', '/api/agents/agent-1', 'admin'],
   ['GET', '/api/dlq', '/api/dlq?status=all', 'viewer'],
