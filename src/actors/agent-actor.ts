@@ -216,10 +216,12 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       return { state: done };
     }
     if (!isAgentCommand(env.type)) throw new TerminalError('unsupported_command', `AgentActor cannot handle ${env.type}`);
-    if (env.type === 'agent.assign' && (!agent || !LIVE.has(agent.status))) {
-      // The agent went away between the ticket's choice and now: the attempt goes back to the queue.
+    if (env.type === 'agent.assign' && (!agent || !LIVE.has(agent.status) || agent.shutting_down)) {
+      // The agent went away (or was told to shut down: a ticket read a stale directory) between
+      // the ticket's choice and now: the attempt goes back to the queue.
       const p = env.payload as PayloadOf<'agent.assign'>;
-      send(ctx.scope, 'task.fail', { ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt, error: `agent_unavailable: ${p.agent_id} is ${agent?.status ?? 'unknown'}`, retryable: true });
+      const state = agent?.shutting_down && LIVE.has(agent.status) ? 'shutting down' : agent?.status ?? 'unknown';
+      send(ctx.scope, 'task.fail', { ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt, error: `agent_unavailable: ${p.agent_id} is ${state}`, retryable: true });
       return { state: agent };
     }
     if (!agent) throw new NotFoundError('agent', (env.payload as { agent_id: string }).agent_id);
