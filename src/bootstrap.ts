@@ -48,7 +48,7 @@ import { ensureStreams, partitionConsumer, ROUTER_CONSUMER, storageReplicas } fr
 import { Metrics } from './metrics.ts';
 import { decideIsolation } from './sandbox/index.ts';
 import { openDatabase, recordEvent, RetentionSweep, type Database } from './persistence/index.ts';
-import { encode, lookup, makeEnvelope, parseJson, partitionOf, Streams, Subjects, validatePayload, ProtocolError, type CommandDef, type Envelope, type PayloadOf } from './protocol/index.ts';
+import { agentControlOf, encode, lookup, makeEnvelope, parseJson, partitionOf, Streams, Subjects, validatePayload, ProtocolError, type CommandDef, type Envelope, type PayloadOf } from './protocol/index.ts';
 
 /** A running node. `stop()` is graceful and idempotent. */
 export interface OmoiNode {
@@ -240,7 +240,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // stream that stored them (an ordered consumer resumes where it was after a reconnect, so
     // an offer made while this node was cut off from NATS is not lost). Those made before
     // this process started were its predecessor's: registering the agent failed them.
-    // Its stops (an attempt cancelled or expired) come the same way.
+    // Its stops (an attempt cancelled or expired) and controls (drain, shutdown, …) come the same way.
     const ownAssignments = await (await js.consumers.get(Streams.events, {
       filter_subjects: Subjects.agentAll(ownAgentId), deliver_policy: DeliverPolicy.New,
     })).consume({
@@ -249,6 +249,15 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
           if (msg.subject === Subjects.agentStops(ownAgentId)) {
             const p = validatePayload('agent.task_ended', parseJson(msg.data)) as PayloadOf<'agent.task_ended'>;
             executor.stopAttempt(`${p.ticket_id}/${p.task_id}/${p.attempt}`);
+          } else if (msg.subject === Subjects.agentControls(ownAgentId)) {
+            // The scheduler already offers a draining agent nothing, and its AgentActor removes a
+            // shutting-down one once its attempts end: the node only says it heard.
+            const c = agentControlOf(parseJson(msg.data));
+            log.info({ agent: ownAgentId, kind: c.kind, control_id: c.control_id, reason: c.reason, message: c.message }, `this node's agent got a ${c.kind} control`);
+            if (c.ack) {
+              void publish('agent.control_acknowledged', { agent_id: ownAgentId, control_id: c.control_id }, `control-ack:${ownAgentId}:${c.control_id}`)
+                .catch((err: unknown) => log.warn({ err: errorMessage(err), control_id: c.control_id }, 'could not acknowledge a control of this node\'s agent'));
+            }
           } else {
             executor.run(validatePayload('agent.assign', parseJson(msg.data)) as Assignment);
           }

@@ -1,9 +1,9 @@
 import { addCharge, budgetFrom, changeBudget, crossings, isOverBudget, NO_SPEND, type BudgetDefaults, type Crossing } from '../budget/index.ts';
 import { NotFoundError, TerminalError } from '../errors.ts';
 import { failpoint } from '../failpoints.ts';
-import { AgentEntity, type AgentRow, type EntityManager } from '../persistence/index.ts';
+import { AgentEntity, type AgentControlRecord, type AgentRow, type EntityManager } from '../persistence/index.ts';
 import { emit, send } from '../messaging/typed.ts';
-import { ActorType, agentOfSource, publicKeyOf, Subjects, type PayloadOf } from '../protocol/index.ts';
+import { ActorType, agentOfSource, publicKeyOf, Subjects, type AgentControlMessage, type PayloadOf } from '../protocol/index.ts';
 import type { CommandMail } from './actor-runtime.ts';
 import type { ActorContext, EntityBehavior } from './entity-host.ts';
 import { nodeOfLocalAgent } from './local-agent.ts';
@@ -30,7 +30,8 @@ export interface AgentPolicy {
 export type Assignment = PayloadOf<'agent.assign'>;
 
 /** The commands of an existing agent (`agent.register` may create one). */
-type AgentCommand = 'agent.heartbeat' | 'agent.deregister' | 'agent.drain' | 'agent.undrain' | 'agent.rotate_key' | 'agent.assign' | 'agent.task_ended' | 'agent.stop_acknowledged' | 'agent.check' | 'agent.wake' | 'agent.usage' | 'agent.set_budget';
+type AgentCommand = 'agent.heartbeat' | 'agent.deregister' | 'agent.drain' | 'agent.undrain' | 'agent.rotate_key' | 'agent.assign' | 'agent.task_ended' | 'agent.stop_acknowledged' | 'agent.check' | 'agent.wake' | 'agent.usage' | 'agent.set_budget'
+  | 'agent.shutdown' | 'agent.broadcast' | 'agent.control_acknowledged';
 
 export interface AgentDeps {
   policy: AgentPolicy;
@@ -65,7 +66,9 @@ const NOTHING_BUT_DEFAULTS: CompatibilityPolicy = { ranges: DEFAULT_COMPATIBILIT
 /** The reason of the `agent.status` event that tells an agent's key was replaced. */
 export const KEY_ROTATED = 'public key rotated';
 const isAgentCommand = (type: string): type is AgentCommand =>
-  ['agent.heartbeat', 'agent.deregister', 'agent.drain', 'agent.undrain', 'agent.rotate_key', 'agent.assign', 'agent.task_ended', 'agent.stop_acknowledged', 'agent.check', 'agent.wake', 'agent.usage', 'agent.set_budget'].includes(type);
+  ['agent.heartbeat', 'agent.deregister', 'agent.drain', 'agent.undrain', 'agent.rotate_key', 'agent.assign', 'agent.task_ended', 'agent.stop_acknowledged', 'agent.check', 'agent.wake', 'agent.usage', 'agent.set_budget', 'agent.shutdown', 'agent.broadcast', 'agent.control_acknowledged'].includes(type);
+/** Controls kept in `AgentRow.controls` (the newest; every unacknowledged one is kept too). */
+const CONTROLS_KEPT = 20;
 /** Default of `AgentPolicy.stopAckTimeoutMs`. */
 const STOP_ACK_TIMEOUT_MS = 60_000;
 const keyOf = (p: { ticket_id: string; task_id: string; attempt: number }) => `${p.ticket_id}/${p.task_id}/${p.attempt}`;
@@ -93,9 +96,28 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
   /** One typed handler per command of an existing agent: the agent row after it. */
   private readonly handlers: { [T in AgentCommand]: (agent: AgentRow, p: PayloadOf<T>, ctx: ActorContext) => AgentRow | Promise<AgentRow> } = {
     'agent.heartbeat': (agent, _p, ctx) => this.heartbeat(agent, ctx),
-    'agent.deregister': (agent, p, ctx) => this.lose(agent, 'removed', p.reason ?? 'deregistered', ctx),
+    // A shutting-down agent that deregisters (it finished, or gave up its attempts) was shut down.
+    'agent.deregister': (agent, p, ctx) => this.lose(agent, 'removed', agent.shutting_down ? 'shutdown' : p.reason ?? 'deregistered', ctx),
     'agent.drain': (agent, p, ctx) => this.drain(agent, true, p.reason, ctx),
     'agent.undrain': (agent, p, ctx) => this.drain(agent, false, p.reason, ctx),
+    'agent.shutdown': (agent, p, ctx) => {
+      this.refuseRemoved(agent, 'shut down');
+      if (agent.shutting_down) return agent;
+      const drained = this.drain(agent, true, p.reason ?? 'shutdown', ctx);
+      return this.control({ ...drained, shutting_down: true }, { kind: 'shutdown', control_id: ctx.scope.cause.id, reason: p.reason }, ctx);
+    },
+    'agent.broadcast': (agent, p, ctx) => {
+      this.refuseRemoved(agent, 'broadcast to');
+      if (controlsOf(agent).some((c) => c.control_id === p.control_id)) return agent;
+      return this.control(agent, { kind: 'broadcast', control_id: p.control_id, message: p.message }, ctx);
+    },
+    'agent.control_acknowledged': (agent, p, ctx) => {
+      const control = controlsOf(agent).find((c) => c.control_id === p.control_id);
+      // Unknown, not asking for one, or acknowledged before (a redelivery): nothing changes.
+      if (!control || (control.status !== 'awaiting_ack' && control.status !== 'overdue')) return agent;
+      const acknowledged: AgentControlRecord = { ...control, status: 'acknowledged', acknowledged_at: ctx.scope.now.toISOString() };
+      return { ...agent, controls: controlsOf(agent).map((c) => (c === control ? acknowledged : c)) };
+    },
     'agent.rotate_key': (agent, p, ctx) => {
       // The edge checked that its current key signed it, or a node sent it (an admin over HTTP).
       if (agent.kind !== 'remote' || agent.status === 'removed') {
@@ -186,17 +208,25 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
   async handle(agent: AgentRow | undefined, mail: CommandMail, ctx: ActorContext): Promise<{ state: AgentRow | undefined }> {
     const { env } = mail;
     // The codec validated each payload against its command's schema before it got here.
-    if (env.type === 'agent.register') return { state: await this.register(agent, env.payload as PayloadOf<'agent.register'>, env.source, ctx) };
+    if (env.type === 'agent.register') {
+      const registered = await this.register(agent, env.payload as PayloadOf<'agent.register'>, env.source, ctx);
+      // A shutting-down remote agent that registers again running nothing is done.
+      const done = this.finishShutdown(registered, ctx);
+      if (done !== registered) this.save(ctx, done);
+      return { state: done };
+    }
     if (!isAgentCommand(env.type)) throw new TerminalError('unsupported_command', `AgentActor cannot handle ${env.type}`);
-    if (env.type === 'agent.assign' && (!agent || !LIVE.has(agent.status))) {
-      // The agent went away between the ticket's choice and now: the attempt goes back to the queue.
+    if (env.type === 'agent.assign' && (!agent || !LIVE.has(agent.status) || agent.shutting_down)) {
+      // The agent went away (or was told to shut down: a ticket read a stale directory) between
+      // the ticket's choice and now: the attempt goes back to the queue.
       const p = env.payload as PayloadOf<'agent.assign'>;
-      send(ctx.scope, 'task.fail', { ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt, error: `agent_unavailable: ${p.agent_id} is ${agent?.status ?? 'unknown'}`, retryable: true });
+      const state = agent?.shutting_down && LIVE.has(agent.status) ? 'shutting down' : agent?.status ?? 'unknown';
+      send(ctx.scope, 'task.fail', { ticket_id: p.ticket_id, task_id: p.task_id, attempt: p.attempt, error: `agent_unavailable: ${p.agent_id} is ${state}`, retryable: true });
       return { state: agent };
     }
     if (!agent) throw new NotFoundError('agent', (env.payload as { agent_id: string }).agent_id);
     const handler = this.handlers[env.type] as (agent: AgentRow, p: PayloadOf<AgentCommand>, ctx: ActorContext) => AgentRow | Promise<AgentRow>;
-    const next = await handler(agent, env.payload as PayloadOf<AgentCommand>, ctx);
+    const next = this.finishShutdown(await handler(agent, env.payload as PayloadOf<AgentCommand>, ctx), ctx);
     if (next === agent) return { state: agent };
     const saved = { ...next, updated_at: ctx.scope.now, version: agent.version + 1 };
     this.save(ctx, saved);
@@ -255,7 +285,11 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       last_heartbeat_at: local ? now : null, restarts: agent?.restarts ?? 0, restart_window_start: agent?.restart_window_start ?? null,
       reason: null, budget, spend, budget_marks: budgetMarks, budget_exceeded: isOverBudget(budget, spend), updated_at: now, version: (agent?.version ?? 0) + 1,
       // A person's drain outlives the agent's restarts and re-registrations (not its removal).
-      draining: agent && agent.status !== 'removed' ? agent.draining ?? false : false,
+      // A node's start ends its own agent's shutdown (and the drain that came with it): a restart
+      // is the way back. A remote agent's shutdown goes on; registered anew after its removal, it takes work again.
+      draining: agent && agent.status !== 'removed' && !(local && agent.shutting_down) ? agent.draining ?? false : false,
+      shutting_down: agent && agent.status !== 'removed' && !local ? agent.shutting_down ?? false : false,
+      controls: agent?.controls ?? [],
     };
     this.save(ctx, row);
     emit(ctx.scope, 'agent.status', { agent_id: row.id, status: row.status, ...(rotated ? { reason: KEY_ROTATED } : {}) });
@@ -267,10 +301,41 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
    * (src/dag/scheduler.ts `missingFor`); what it runs is left to finish. A repeat changes nothing.
    */
   private drain(agent: AgentRow, draining: boolean, reason: string | undefined, ctx: ActorContext): AgentRow {
-    if (agent.status === 'removed') throw new TerminalError('agent_removed', `agent ${agent.id} was removed (${agent.reason ?? 'no reason'}): there is nothing to ${draining ? 'drain' : 'undrain'}`, { agent_id: agent.id });
+    this.refuseRemoved(agent, draining ? 'drain' : 'undrain');
     if ((agent.draining ?? false) === draining) return agent;
+    // An agent shutting down stays drained: its undrain would offer work to one about to leave.
+    if (!draining && agent.shutting_down) throw new TerminalError('agent_shutting_down', `agent ${agent.id} is shutting down: it cannot be undrained (register it again once it is removed)`, { agent_id: agent.id });
     emit(ctx.scope, 'agent.status', { agent_id: agent.id, status: agent.status, draining, ...(reason ? { reason } : {}) });
-    return { ...agent, draining };
+    // The agent is told too (a shutdown tells it itself, as one control).
+    if (ctx.scope.cause.type === 'agent.shutdown') return { ...agent, draining };
+    return this.control({ ...agent, draining }, { kind: draining ? 'drain' : 'undrain', control_id: ctx.scope.cause.id, reason }, ctx);
+  }
+
+  private refuseRemoved(agent: AgentRow, what: string): void {
+    if (agent.status === 'removed') throw new TerminalError('agent_removed', `agent ${agent.id} was removed (${agent.reason ?? 'no reason'}): there is nothing to ${what}`, { agent_id: agent.id });
+  }
+
+  /**
+   * Tells the agent a control on `omoi.agent.<id>.control`, durably like its stops (the message
+   * id derives from the control's, so a redelivered command offers it once), and records it:
+   * drain and shutdown await the agent's `agent.control_acknowledged` (`agent.check` marks one
+   * overdue). A node's own agent gets it the same way; its node acknowledges it (bootstrap.ts).
+   */
+  private control(agent: AgentRow, c: { kind: AgentControlMessage['kind']; control_id: string; reason?: string; message?: string }, ctx: ActorContext): AgentRow {
+    const ack = c.kind === 'drain' || c.kind === 'shutdown';
+    const payload: AgentControlMessage = {
+      agent_id: agent.id, kind: c.kind, control_id: c.control_id, ack,
+      ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}), ...(ctx.scope.cause.source ? { sent_by: ctx.scope.cause.source } : {}),
+    };
+    ctx.scope.offer(Subjects.agentControls(agent.id), payload, `control:${agent.id}:${c.control_id}`);
+    const record: AgentControlRecord = { control_id: c.control_id, kind: c.kind, at: ctx.scope.now.toISOString(), status: ack ? 'awaiting_ack' : 'sent' };
+    return { ...agent, controls: keepControls([...controlsOf(agent), record]) };
+  }
+
+  /** A shutting-down agent that runs nothing any more is removed (reason `shutdown`). */
+  private finishShutdown(agent: AgentRow, ctx: ActorContext): AgentRow {
+    if (!agent.shutting_down || agent.status === 'removed' || agent.running.length > 0) return agent;
+    return this.lose(agent, 'removed', 'shutdown', ctx);
   }
 
   /** A rotation: the new key replaces the old one; the event says so (a public key only, never a private one). */
@@ -314,7 +379,7 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
 
   private check(before: AgentRow, now: Date, ctx: ActorContext): AgentRow {
     if (before.kind === 'local' || !LIVE.has(before.status)) return before;
-    const agent = this.overdueStops(before, now, ctx);
+    const agent = this.overdueControls(this.overdueStops(before, now, ctx), now, ctx);
     const { policy } = this.deps;
     if (agent.status === 'registered') {
       const waited = now.getTime() - agent.registered_at.getTime();
@@ -346,6 +411,20 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
     }
     const gone = new Set(overdue.map((s) => s.key));
     return { ...agent, running: agent.running.filter((k) => !gone.has(k)), stopping: stopsOf(agent).filter((s) => !gone.has(s.key)) };
+  }
+
+  /**
+   * Drains and shutdowns not acknowledged within `stopAckTimeoutMs` (the stops' limit): marked
+   * `overdue`, once each, with an `agent.control_overdue` event. Nothing else changes: the drain
+   * holds on the scheduler's side whether the agent heard it or not.
+   */
+  private overdueControls(agent: AgentRow, now: Date, ctx: ActorContext): AgentRow {
+    const limit = this.deps.policy.stopAckTimeoutMs ?? STOP_ACK_TIMEOUT_MS;
+    const overdue = controlsOf(agent).filter((c) => c.status === 'awaiting_ack' && waited(c, now) > limit);
+    if (!overdue.length) return agent;
+    for (const c of overdue) emit(ctx.scope, 'agent.control_overdue', { agent_id: agent.id, control_id: c.control_id, kind: c.kind, waited_ms: waited(c, now) });
+    const late = new Set(overdue);
+    return { ...agent, controls: controlsOf(agent).map((c) => (late.has(c) ? { ...c, status: 'overdue' as const, overdue_at: now.toISOString() } : c)) };
   }
 
   /** The agent is gone (removed or failed): every attempt it ran goes back to its ticket's queue. */
@@ -393,6 +472,17 @@ export class AgentBehavior implements EntityBehavior<AgentRow | undefined, Comma
       ctx.scope.uow.onRollback(changed);
     }
   }
+}
+
+/** Controls sent to the agent (see `AgentRow.controls`). */
+function controlsOf(agent: AgentRow): AgentControlRecord[] {
+  return agent.controls ?? [];
+}
+
+/** The newest `CONTROLS_KEPT` controls, and every older one still awaiting its acknowledgement. */
+function keepControls(controls: AgentControlRecord[]): AgentControlRecord[] {
+  const cut = controls.length - CONTROLS_KEPT;
+  return controls.filter((c, i) => i >= cut || c.status === 'awaiting_ack');
 }
 
 /** Stops sent to the agent and not acknowledged yet (see `AgentRow.stopping`). */

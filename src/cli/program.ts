@@ -169,9 +169,9 @@ export function buildProgram(io: CliIo = processIo): Command {
 
   const agentsCommand = program
     .command('agents')
-    .summary('list agents; drain, undrain or remove one')
-    .description(`Agents through a running node's HTTP API: list them (viewer), drain one (it finishes what it runs and is\noffered nothing new), end its drain, or remove it (its running attempts go back to the queue). ${ADMIN_TOKEN_HELP}`)
-    .addHelpText('after', examples('omoi agents', 'omoi agents drain agent-7 --reason "host maintenance"', 'omoi agents undrain agent-7', 'omoi agents remove agent-7'));
+    .summary('list agents; drain, undrain, shut down or remove one; broadcast to all')
+    .description(`Agents through a running node's HTTP API: list them (viewer), drain one (it finishes what it runs and is\noffered nothing new), end its drain, shut it down (drained, then removed once its attempts end), remove it\n(its running attempts go back to the queue), or send every agent a message. Each agent is told on its control\nsubject. ${ADMIN_TOKEN_HELP}`)
+    .addHelpText('after', examples('omoi agents', 'omoi agents drain agent-7 --reason "host maintenance"', 'omoi agents undrain agent-7', 'omoi agents shutdown agent-7 --reason "host retired"', 'omoi agents broadcast "upgrade at 18:00"', 'omoi agents remove agent-7'));
 
   agentsCommand
     .command('list', { isDefault: true })
@@ -186,6 +186,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   for (const [name, what] of [
     ['drain', 'Drain an agent: it keeps and finishes its running attempts and is offered no new ones, until undrained.'],
     ['undrain', 'End an agent\'s drain: it is offered tasks again.'],
+    ['shutdown', 'Shut an agent down: it is drained and told to shut down; once its running attempts end it is removed (reason shutdown).'],
     ['remove', 'Remove (deregister) an agent: its running attempts go back to the queue for other agents.'],
   ] as const) {
     agentsCommand
@@ -200,6 +201,17 @@ export function buildProgram(io: CliIo = processIo): Command {
         io.out((await (await agentCommands()).agentsAct(name, id, opts)) + '\n');
       });
   }
+
+  agentsCommand
+    .command('broadcast')
+    .description('Send a message to every agent that is not removed, on its control subject (no acknowledgement asked). Needs an admin token; audited.')
+    .argument('<message>', 'the text (1 to 2000 characters)')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi agents broadcast "cluster upgrade at 18:00: finish what you run"'))
+    .action(async (message: string, opts: { url: string; json?: boolean }) => {
+      io.out((await (await agentCommands()).agentsBroadcast(message, opts)) + '\n');
+    });
 
   const dlq = program
     .command('dlq')

@@ -32,7 +32,7 @@ export interface HeldPartitions { owned(): number[]; epoch(partition: number): n
  *   JoinActor: a crash of the join, escalation), and the wake spawns it again.
  * - **Stuck work** (`sweepStalls`): running attempts with no output and no progress report for
  *   `taskStallMs` get `task.stall`; tickets unchanged for `ticketStallMs` get `ticket.stall`.
- * - **Stops not acknowledged** by remote agents within `stopAckTimeoutMs`: `agent.check`.
+ * - **Stops, drains and shutdowns not acknowledged** by remote agents within `stopAckTimeoutMs`: `agent.check`.
  * Commands carry deterministic ids, so two ticks (or two nodes) produce each at most once per
  * epoch/time bucket. Failures are logged and retried on the next tick.
  */
@@ -194,16 +194,21 @@ export class NodeSupervisor {
     }
   }
 
-  /** Remote agents held here with a stop not acknowledged in time get `agent.check` (it frees the slot). */
+  /**
+   * Remote agents held here with a stop (or a drain, a shutdown) not acknowledged in time get
+   * `agent.check` (it frees the stop's slot, marks the control overdue).
+   */
   private async overdueStops(owned: Set<number>, now: number, bucket: number): Promise<void> {
     const { db, publish, policy, partitions } = this.deps;
     const limit = policy.stopAckTimeoutMs ?? 60_000;
     const rows = await db.em().getConnection().execute(
-      `select id, stopping from omoi_agent where kind = 'remote' and status in ('registered', 'healthy', 'degraded') and jsonb_array_length(stopping) > 0`,
-    ) as Array<{ id: string; stopping: Array<{ key: string; at: string }> }>;
+      `select id, stopping, controls from omoi_agent where kind = 'remote' and status in ('registered', 'healthy', 'degraded')
+          and (jsonb_array_length(stopping) > 0 or controls @> '[{"status": "awaiting_ack"}]')`,
+    ) as Array<{ id: string; stopping: Array<{ at: string }>; controls: Array<{ at: string; status: string }> }>;
     for (const a of rows) {
       if (!owned.has(partitionOf('agent', a.id, partitions))) continue;
-      if (a.stopping.some((s) => now - Date.parse(s.at) > limit)) await publish('agent.check', { agent_id: a.id }, `agent-check:${a.id}:stops:${bucket}`);
+      const awaiting = [...a.stopping, ...a.controls.filter((c) => c.status === 'awaiting_ack')];
+      if (awaiting.some((s) => now - Date.parse(s.at) > limit)) await publish('agent.check', { agent_id: a.id }, `agent-check:${a.id}:stops:${bucket}`);
     }
   }
 

@@ -26,9 +26,10 @@ export interface PayloadOrigin {
  */
 export async function submitCommand(
   deps: HttpDeps, req: FastifyRequest, command: CommandRoute, payload: Record<string, unknown>,
+  /** The message id; default: the request's `Idempotency-Key` (a fan-out gives each of its commands one). */
+  id: string | undefined = idempotencyKey(req.headers),
 ): Promise<{ id: string }> {
   const { type, origin } = command;
-  const id = idempotencyKey(req.headers);
   try {
     const by = req.principal?.name;
     return await deps.submit(type, payload, id || by ? { ...(id ? { id } : {}), ...(by ? { by } : {}) } : undefined);
@@ -38,7 +39,8 @@ export async function submitCommand(
   }
 }
 
-function requestError(err: ProtocolError, origin: PayloadOrigin): TerminalError {
+/** A `ProtocolError` of a route's payload as the 4xx answer naming the request's field. */
+export function requestError(err: ProtocolError, origin: PayloadOrigin): TerminalError {
   const payloadField = protocolField(err.path);
   const field = requestField(payloadField, origin);
   const status = err.code === 'payload_too_large' ? 413 : 400;

@@ -56,7 +56,7 @@ export function nodePermissions(): NatsPermissions {
 }
 
 /** Ingress commands a remote agent sends. */
-export const AGENT_COMMANDS = ['agent.register', 'agent.heartbeat', 'agent.deregister', 'agent.stop_acknowledged', 'task.started', 'task.progress', 'task.complete', 'task.fail'] as const;
+export const AGENT_COMMANDS = ['agent.register', 'agent.heartbeat', 'agent.deregister', 'agent.stop_acknowledged', 'agent.control_acknowledged', 'task.started', 'task.progress', 'task.complete', 'task.fail'] as const;
 
 /** A client or operator: send commands (not an agent's), watch events and errors, read-only stream lookups. */
 export function clientPermissions(): NatsPermissions {
@@ -74,7 +74,7 @@ export function clientPermissions(): NatsPermissions {
   };
 }
 
-/** Remote agent `agentId`: its reports, its own consumer of its assignments, the git bucket. */
+/** Remote agent `agentId`: its reports, its own consumer of its assignments, stops and controls, the git bucket. */
 export function agentPermissions(agentId: string): NatsPermissions {
   const consumer = agentConsumerName(agentId);
   const events = Streams.events;

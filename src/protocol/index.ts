@@ -7,3 +7,5 @@ export * from './agent-signature.ts';
 export * from './messages/common.ts';
 export * from './payloads.ts';
 export { MergeFailure } from './messages/join.ts';
+export { AgentControl } from './messages/agent.ts';
+export * from './agent-control.ts';

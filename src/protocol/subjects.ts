@@ -5,6 +5,7 @@
  * - `omoi.evt.<type>`      domain events, for observers
  * - `omoi.errors.<code>`   rejected input and dead letters, for observers
  * - `omoi.agent.<id>.assign` task assignments for a remote agent
+ * - `omoi.agent.<id>.stop`   attempts it must stop; `omoi.agent.<id>.control` drain, undrain, shutdown, broadcast
  * - `omoi.log.<ticket>.<task>.<attempt>` output of a running task attempt (core NATS, nodes only)
  * - `omoi.log.tail`        request: the end of an attempt's output, answered by the node that has it
  */
@@ -16,7 +17,9 @@ export const Subjects = {
   agentAssignments: (agentId: string) => `omoi.agent.${agentId}.assign`,
   /** Attempts of an agent that ended without its report (cancelled, expired): stop working on them. */
   agentStops: (agentId: string) => `omoi.agent.${agentId}.stop`,
-  /** Everything for one agent (its assignments and stops). */
+  /** Controls of an agent: drain, undrain, shutdown, broadcast (`AgentControl` of messages/agent.ts). */
+  agentControls: (agentId: string) => `omoi.agent.${agentId}.control`,
+  /** Everything for one agent (its assignments, stops and controls). */
   agentAll: (agentId: string) => `omoi.agent.${agentId}.>`,
   /**
    * Output chunks of one task attempt as its node's executor reads them (core NATS, not stored:

@@ -6,7 +6,7 @@ import { withCluster, withNode } from '../harness/node.ts';
 import { sql, task, taskRows, ticketRow, waitTicket } from '../flow/helpers.ts';
 import { runOmoi } from './run-omoi.ts';
 
-t.test('omoi task retry and omoi agents drain/undrain/list, against a running node', async (t) => {
+t.test('omoi task retry and omoi agents drain/undrain/list/broadcast/shutdown, against a running node', async (t) => {
   const cluster = await withCluster(t);
   const node = await withNode(t, cluster);
   const env = { OMOI_API_TOKEN: node.apiToken };
@@ -42,4 +42,22 @@ t.test('omoi task retry and omoi agents drain/undrain/list, against a running no
   const refused = await runOmoi(['agents', 'drain', local, ...url], { OMOI_API_TOKEN: viewer.token });
   t.equal(refused.code, 1);
   t.match(refused.stderr, /^omoi: admin role needed.*\[forbidden\]$/m);
+
+  // Broadcast to every agent not removed, then shut a remote agent down: it runs nothing, so it is removed at once.
+  await node.submit('agent.register', { agent_id: 'agent-cli', name: 'cli', phase: 'execute', capabilities: [], version: '1.0.0', kind: 'remote', capacity: 1 });
+  await waitFor('agent-cli registered', async () => (await sql(node, `select 1 from omoi_agent where id = 'agent-cli'`)).length > 0 || undefined);
+  const broadcast = await runOmoi(['agents', 'broadcast', 'upgrade at 18:00', ...url], env);
+  t.equal(broadcast.code, 0, broadcast.stderr);
+  const [, controlId] = broadcast.stdout.match(/^broadcast (\S+) sent to 2 agents: (.*)$/m) ?? [];
+  t.ok(controlId, `the broadcast's id and its agents: ${broadcast.stdout}`);
+  t.match(broadcast.stdout, new RegExp(`agent-cli, ${local}`));
+  await waitFor('the broadcast recorded for agent-cli', async () => (await sql<any>(node, `select controls from omoi_agent where id = 'agent-cli'`))[0]?.controls.some((c: any) => c.control_id === controlId && c.kind === 'broadcast') || undefined);
+  const shut = await runOmoi(['agents', 'shutdown', 'agent-cli', '--reason', 'retired', ...url], env);
+  t.equal(shut.code, 0, shut.stderr);
+  t.match(shut.stdout, /^shutdown of agent agent-cli accepted \(message /);
+  const gone = await waitFor('agent-cli removed', async () => (await sql<any>(node, `select status, reason, shutting_down from omoi_agent where id = 'agent-cli'`)).find((r) => r.status === 'removed'));
+  t.match(gone, { reason: 'shutdown', shutting_down: true }, 'a shut-down agent running nothing is removed at once');
+  const refusedBroadcast = await runOmoi(['agents', 'broadcast', 'x'.repeat(2001), ...url], env);
+  t.equal(refusedBroadcast.code, 1);
+  t.match(refusedBroadcast.stderr, /schema_violation/, 'a message over 2000 characters is refused');
 });

@@ -99,7 +99,7 @@ t.test('client user: commands on omoi.in.> only, events and errors, its own inbo
   t.equal(pv.subject, 'omoi.part.0.ticket.create', 'the server refuses an internal command');
   await nc.flush();
   t.equal(await streamMessages('OMOI_PART'), before, 'nothing was stored in OMOI_PART');
-  for (const subject of ['omoi.in.task.complete', 'omoi.in.agent.register']) {
+  for (const subject of ['omoi.in.task.complete', 'omoi.in.agent.register', 'omoi.in.agent.control_acknowledged']) {
     const asAgent = nextViolation(nc);
     nc.publish(subject, '{}');
     t.equal((await asAgent).subject, subject, `a client may not speak for an agent (${subject})`);
@@ -167,6 +167,11 @@ t.test('a remote agent provisioned on the running server: its whole loop, and no
   t.equal(msg?.string(), '{"task":"A"}', 'it pulls its assignment');
   await msg!.ackAck();
   t.equal((await consumer.info()).num_ack_pending, 0, 'and acks it');
+  await jetstream(node).publish(`omoi.agent.${agentId}.control`, '{"kind":"drain"}');
+  const control = await consumer.next({ expires: 5_000 });
+  t.equal(control?.subject, `omoi.agent.${agentId}.control`, 'it pulls its controls with the same consumer');
+  await control!.ackAck();
+  t.equal((await js.publish('omoi.in.agent.control_acknowledged', '{}')).stream, 'OMOI_IN', 'and acknowledges them');
 
   const store = await new Objm(js).open('OMOI_GIT');
   await store.putBlob({ name: 'T1/abc' }, new TextEncoder().encode('bundle'));

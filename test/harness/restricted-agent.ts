@@ -18,6 +18,8 @@ export interface RestrictedAgent {
   consumer: Consumer;
   /** Publishes a report on `omoi.in.<type>`, signed with the agent's key. */
   send(type: string, payload: Record<string, unknown>): Promise<unknown>;
+  /** Stops its heartbeats (an agent that shut down). */
+  stopHeartbeats(): void;
 }
 
 /**
@@ -56,5 +58,5 @@ export async function restrictedAgent(t: TestContext, node: OmoiNode, agentId: s
     const rows = await node.db.em().getConnection().execute('select status from omoi_agent where id = ?', [agentId]) as Array<{ status: string }>;
     return rows[0]?.status === 'healthy';
   });
-  return { nc, js, consumer: await js.consumers.get('OMOI_EVT', name), send };
+  return { nc, js, consumer: await js.consumers.get('OMOI_EVT', name), send, stopHeartbeats: () => clearInterval(beat) };
 }

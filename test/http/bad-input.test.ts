@@ -129,6 +129,7 @@ t.test('fuzz: 200 random requests (OMOI_FUZZ_ROUNDS to change) never get a 5xx a
     ['POST', '/api/tickets/:x/joins/:x/resolve', example('merge.resolve', ['ticket_id', 'join_id'])],
     ['POST', '/api/agents', example('agent.register', ['agent_id'])],
     ['POST', '/api/agents/:x/heartbeat', {}], ['POST', '/api/agents/:x/rotate-key', {}], ['DELETE', '/api/agents/:x', {}],
+    ['POST', '/api/agents/:x/shutdown', { reason: 'retired' }], ['POST', '/api/agents/broadcast', { message: 'upgrade at 18:00' }],
     ['POST', '/api/dlq/:x/retry', {}], ['POST', '/api/dlq/:x/discard', {}], ['POST', '/api/:x', {}],
     ['POST', '/api/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['ticket.*'], ticket_id: 'T1' }],
     ['GET', '/api/webhooks/:x/deliveries'], ['DELETE', '/api/webhooks/:x', {}],

@@ -1,4 +1,4 @@
-// Retry a failed task and drain, undrain and remove agents from the dashboard, as a person would
+// Retry a failed task, drain, undrain, shut down and remove agents from the dashboard, as a person would
 // (a real node, real task processes, headless Chromium): each action asks first, the page shows
 // the server's answer, and the node does what was asked.
 import { writeFile } from 'node:fs/promises';
@@ -130,5 +130,52 @@ t.test('a join its merge blocked, from the page: a wrong commit is refused with 
   await page.locator('#joins tr[data-join="join-C"] .badge', { hasText: 'merged' }).waitFor();
   t.equal(await page.locator('#joins tr[data-join="join-C"] button').count(), 0, 'a merged join offers nothing');
   t.same((await sql<any>(node, `select attempt, ok from omoi_merge_attempt where ticket_id = 'T-page-merge' order by attempt`)), [{ attempt: 1, ok: false }, { attempt: 2, ok: true }]);
+  t.same(problems, [], 'no errors in the page');
+});
+
+t.test('an agent\'s page: drain it and shut it down, each asked first; the controls sent and their acknowledgement are listed', async (t) => {
+  const cluster = await withCluster(t);
+  const node = await withNode(t, cluster);
+  await node.submit('agent.register', { agent_id: 'agent-shut', name: 'to retire', phase: 'execute', capabilities: [], version: '1.0.0', kind: 'remote', capacity: 1 });
+  await waitFor('agent-shut registered', async () => (await sql(node, `select 1 from omoi_agent where id = 'agent-shut'`)).length > 0 || undefined);
+
+  const browser = await launchChromium(t);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  await page.goto(`${node.httpUrl}/#token=${encodeURIComponent(node.apiToken)}`);
+  await page.goto(`${node.httpUrl}/#/agents/agent-shut`);
+  await page.locator('#agent-controls-empty:not([hidden])').waitFor();
+
+  page.once('dialog', (d) => {
+    t.match(d.message(), /Drain agent \(it finishes what it runs and is offered nothing new\) agent-shut\?/);
+    void d.accept('maintenance');
+  });
+  await page.locator('#agent-actions button.agent-drain').click();
+  await page.locator('#agent-answer', { hasText: 'drain of agent agent-shut accepted' }).waitFor();
+  // Nobody acknowledges for this agent: the drain waits for it, and says so.
+  await page.locator('#agent-controls tr[data-kind="drain"][data-status="awaiting_ack"]', { hasText: 'awaiting ack' }).waitFor();
+  await page.locator('#agent-title .badge.draining').waitFor();
+
+  // Dismissing the question sends nothing.
+  page.once('dialog', (d) => void d.dismiss());
+  await page.locator('#agent-actions button.agent-shutdown').click();
+  await new Promise((r) => setTimeout(r, 500));
+  t.match((await sql<any>(node, `select status, shutting_down from omoi_agent where id = 'agent-shut'`))[0], { status: 'registered', shutting_down: false }, 'not confirmed: not shut down');
+
+  page.once('dialog', (d) => {
+    t.match(d.message(), /Shut down agent \(it is drained, told to shut down, and removed once its running attempts end\) agent-shut\?/, 'the question says what happens');
+    void d.accept('host retired');
+  });
+  await page.locator('#agent-actions button.agent-shutdown').click();
+  t.match(await page.locator('#agent-answer', { hasText: 'accepted' }).innerText(), /shutdown of agent agent-shut accepted \(message /, "the server's answer is shown");
+  const gone = await waitFor('agent-shut removed', async () => (await sql<any>(node, `select status, reason from omoi_agent where id = 'agent-shut'`)).find((r) => r.status === 'removed'));
+  t.equal(gone.reason, 'shutdown', 'running nothing, it is removed at once, reason shutdown');
+  await page.locator('#agent-title .badge', { hasText: 'removed' }).waitFor();
+  await page.locator('#agent-controls tr[data-kind="shutdown"]').waitFor();
+  t.equal(await page.locator('#agent-actions button').count(), 0, 'a removed agent offers nothing');
+  const audited = await sql<{ command: string }>(node, `select command from omoi_audit where command in ('agent.drain', 'agent.shutdown') and channel = 'http' order by id`);
+  t.same(audited.map((r) => r.command), ['agent.drain', 'agent.shutdown'], 'each action audited');
   t.same(problems, [], 'no errors in the page');
 });

@@ -37,6 +37,8 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['POST', '/api/agents/:id/rotate-key', '/api/agents/agent-r/rotate-key', 'admin', {}],
   ['POST', '/api/agents/:id/drain', '/api/agents/agent-1/drain', 'admin', { reason: 'maintenance' }],
   ['POST', '/api/agents/:id/undrain', '/api/agents/agent-1/undrain', 'admin', {}],
+  ['POST', '/api/agents/:id/shutdown', '/api/agents/agent-1/shutdown', 'admin', { reason: 'retired' }],
+  ['POST', '/api/agents/broadcast', '/api/agents/broadcast', 'admin', { message: 'upgrade at 18:00' }],
   ['PUT', '/api/agents/:id/budget', '/api/agents/agent-1/budget', 'operator', { cost_usd: 5 }],
   ['DELETE', '/api/agents/:id', '/api/agents/agent-1', 'admin'],
   ['GET', '/api/dlq', '/api/dlq?status=all', 'viewer'],
@@ -170,7 +172,7 @@ t.test('every state-changing call is audited exactly once with its principal and
   t.equal(rows.length, mutations.length, 'one row per state-changing call, none for reads or a refused token');
   const byCommand = new Map(rows.map((r) => [r.command, r]));
   t.same([...byCommand.keys()].sort(), [
-    'agent.deregister', 'agent.drain', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'agent.set_budget', 'agent.undrain', 'alert.acknowledge', 'alert.resolve', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
+    'agent.broadcast', 'agent.deregister', 'agent.drain', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'agent.set_budget', 'agent.shutdown', 'agent.undrain', 'alert.acknowledge', 'alert.resolve', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
     'task.complete', 'task.fail', 'task.retry', 'task.split', 'ticket.cancel', 'ticket.create', 'ticket.set_budget', 'token.create', 'token.revoke',
     'webhook.create', 'webhook.remove',
   ], 'each call under its command');

@@ -20,11 +20,12 @@ export async function agentsList(opts: AgentsOptions): Promise<string> {
 }
 
 /**
- * `omoi agents drain|undrain|remove ID` (admin token): `POST /api/agents/<id>/drain`, `…/undrain`,
- * `DELETE /api/agents/<id>` — what the dashboard's buttons call. A draining agent finishes what it
- * runs and is offered nothing new; a removed one's running attempts go back to the queue.
+ * `omoi agents drain|undrain|shutdown|remove ID` (admin token): `POST /api/agents/<id>/drain`,
+ * `…/undrain`, `…/shutdown`, `DELETE /api/agents/<id>` — what the dashboard's buttons call. A
+ * draining agent finishes what it runs and is offered nothing new; a shutting-down one is removed
+ * once it finishes; a removed one's running attempts go back to the queue.
  */
-export async function agentsAct(action: 'drain' | 'undrain' | 'remove', id: string, opts: AgentsOptions): Promise<string> {
+export async function agentsAct(action: 'drain' | 'undrain' | 'shutdown' | 'remove', id: string, opts: AgentsOptions): Promise<string> {
   const body = opts.reason === undefined ? {} : { reason: opts.reason };
   const path = `/api/agents/${encodeURIComponent(id)}`;
   const answer = await nodeApi(opts.url).call<{ agent_id: string; message_id: string }>(
@@ -32,4 +33,12 @@ export async function agentsAct(action: 'drain' | 'undrain' | 'remove', id: stri
   );
   if (opts.json) return JSON.stringify(answer, null, 2);
   return `${action} of agent ${answer.agent_id} accepted (message ${answer.message_id})`;
+}
+
+/** `omoi agents broadcast MESSAGE` (admin token): `POST /api/agents/broadcast`, one control per agent not removed. */
+export async function agentsBroadcast(message: string, opts: AgentsOptions): Promise<string> {
+  const answer = await nodeApi(opts.url).call<{ control_id: string; agent_ids: string[] }>('POST', '/api/agents/broadcast', { message });
+  if (opts.json) return JSON.stringify(answer, null, 2);
+  const n = answer.agent_ids.length;
+  return `broadcast ${answer.control_id} sent to ${n} agent${n === 1 ? '' : 's'}${n ? `: ${answer.agent_ids.join(', ')}` : ''}`;
 }

@@ -1,18 +1,19 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, NotFoundError } from '../../errors.ts';
 import { AgentEntity } from '../../persistence/index.ts';
-import { Id } from '../../protocol/index.ts';
+import { Id, ProtocolError, validatePayload } from '../../protocol/index.ts';
 import { generateAgentKeyPair } from '../agent-keys.ts';
 import { Accepted, commandRoute, errorAnswer, Row } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
 import { newAgentId } from '../ids.ts';
 import { plainRow } from '../plain-row.ts';
-import { bodyObject, paramString, queryString } from '../request-input.ts';
-import { submitCommand } from '../submit-command.ts';
+import { bodyObject, idempotencyKey, paramString, queryString } from '../request-input.ts';
+import { requestError, submitCommand } from '../submit-command.ts';
 
 /**
- * Agents (read: viewer; change — register, heartbeat, rotate a key, drain, undrain, remove: admin; budget: operator). Registration generates an ed25519 key pair: the public key travels in
+ * Agents (read: viewer; change — register, heartbeat, rotate a key, drain, undrain, shut down, broadcast, remove: admin; budget: operator). Registration generates an ed25519 key pair: the public key travels in
  * `agent.register`, the private key is in the 201 answer only — never stored, logged or
  * published, so a lost key means registering again, or an admin's `rotate-key`.
  */
@@ -24,6 +25,9 @@ const setBudget = commandRoute('agent.set_budget', { params: { agent_id: 'id' } 
 const deregister = commandRoute('agent.deregister', { params: { agent_id: 'id' } });
 const drain = commandRoute('agent.drain', { params: { agent_id: 'id' } });
 const undrain = commandRoute('agent.undrain', { params: { agent_id: 'id' } });
+const shutdown = commandRoute('agent.shutdown', { params: { agent_id: 'id' } });
+// The operator writes the message; the node fans it out, one command per agent, under one control id.
+const broadcast = commandRoute('agent.broadcast', { setByNode: ['agent_id', 'control_id'] });
 
 /** A new key pair's answer: the private key is in it, once. */
 const KeyPair = {
@@ -100,10 +104,12 @@ export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise
     return reply.code(202).send({ agent_id, message_id: id });
   });
 
-  // Drain (no new attempts; running ones finish) and its end: an admin's, like removing the agent.
+  // Drain (no new attempts; running ones finish), its end, and a shutdown (drained, then removed
+  // once its attempts end): an admin's, like removing the agent. Each is told to the agent too.
   for (const [action, command, summary] of [
     ['drain', drain, 'Drain an agent: it finishes its running attempts and is offered no new ones'],
     ['undrain', undrain, 'End an agent\'s drain: it is offered tasks again'],
+    ['shutdown', shutdown, 'Shut an agent down: drained and told so; removed (reason `shutdown`) once its running attempts end'],
   ] as const) {
     app.post(`/agents/:id/${action}`, {
       config: { role: 'admin', action: command.type },
@@ -114,6 +120,39 @@ export async function agentRoutes(app: FastifyInstance, deps: HttpDeps): Promise
       return reply.code(202).send({ agent_id, message_id: id });
     });
   }
+
+  // One message to every agent that is not removed, on its control channel (no acknowledgement asked).
+  app.post('/agents/broadcast', {
+    config: { role: 'admin', action: broadcast.type },
+    schema: {
+      summary: 'Send a message to every agent that is not removed (on its control subject)', tags, ...broadcast.schema,
+      response: {
+        202: Type.Object({
+          control_id: Type.String({ description: 'the broadcast\'s id (the `Idempotency-Key` when one was sent): every agent gets it with this id' }),
+          agent_ids: Type.Array(Id, { description: 'the agents it was sent to' }),
+          message_ids: Type.Array(Type.String(), { description: 'the `agent.broadcast` command of each, in the same order' }),
+        }, { description: 'Accepted: one `agent.broadcast` per agent was published durably' }),
+      },
+    },
+  }, async (req, reply) => {
+    const body = bodyObject(req.body);
+    const control_id = idempotencyKey(req.headers) ?? `broadcast-${randomUUID()}`;
+    // Checked once before the fan-out, so a bad body is refused even when no agent would get it.
+    try {
+      validatePayload('agent.broadcast', { ...body, agent_id: 'any', control_id });
+    } catch (err) {
+      if (err instanceof ProtocolError) throw requestError(err, broadcast.origin);
+      throw err;
+    }
+    const agents = await deps.db.em().find(AgentEntity, { status: { $ne: 'removed' } }, { orderBy: { id: 'asc' }, fields: ['id'] });
+    const message_ids: string[] = [];
+    for (const { id: agent_id } of agents) {
+      // A retry with the same key sends each agent's command once (the ids are the same).
+      const messageId = `broadcast-${createHash('sha256').update(`${control_id}\n${agent_id}`).digest('hex').slice(0, 40)}`;
+      message_ids.push((await submitCommand(deps, req, broadcast, { ...body, agent_id, control_id }, messageId)).id);
+    }
+    return reply.code(202).send({ control_id, agent_ids: agents.map((a) => a.id), message_ids });
+  });
 
   app.delete('/agents/:id', {
     config: { role: 'admin', action: 'agent.deregister' },

@@ -208,6 +208,20 @@ export interface AgentRow {
   stopping?: Array<{ key: string; at: string }>;
   /** Draining (`agent.drain`): it keeps its running attempts and is offered no new ones, until `agent.undrain`. */
   draining?: boolean;
+  /** Controls sent on `omoi.agent.<id>.control`, newest last (the last 20; see `AgentControlRecord`). */
+  controls?: AgentControlRecord[];
+  /** Told to shut down (`agent.shutdown`): draining, and removed (reason `shutdown`) once its attempts end. */
+  shutting_down?: boolean;
+}
+
+/**
+ * One control sent to an agent. `status`: `sent` (no acknowledgement asked: undrain,
+ * broadcast), `awaiting_ack` (drain, shutdown), `acknowledged`, or `overdue` (not acknowledged
+ * within `OMOI_STOP_ACK_TIMEOUT_MS`; a later acknowledgement still counts).
+ */
+export interface AgentControlRecord {
+  control_id: string; kind: string; at: string; status: 'sent' | 'awaiting_ack' | 'acknowledged' | 'overdue';
+  acknowledged_at?: string; overdue_at?: string;
 }
 export const AgentEntity = new EntitySchema<AgentRow>({
   name: 'AgentRow',
@@ -236,6 +250,8 @@ export const AgentEntity = new EntitySchema<AgentRow>({
     version: { type: 'integer', default: 1 },
     stopping: { type: 'json', default: '[]' },
     draining: { type: 'boolean', default: false },
+    controls: { type: 'json', default: '[]' },
+    shutting_down: { type: 'boolean', default: false },
   },
 });
 

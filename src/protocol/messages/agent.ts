@@ -86,6 +86,59 @@ export const AgentUndrain = command({
   example: { agent_id: 'agent-7' },
 });
 
+export const AgentShutdown = command({
+  type: 'agent.shutdown',
+  description: 'Shut an agent down: it is drained (offered nothing new), told so on `omoi.agent.<id>.control` (kind `shutdown`, to acknowledge with `agent.control_acknowledged`), and once its running attempts end it is removed with reason `shutdown` (at once when it runs nothing; also when it deregisters first). A node\'s own agent obeys it too: it stays removed until its node restarts (the node registers it anew, not draining). Shutting down twice changes nothing; a removed agent is refused (`agent_removed`).',
+  handledBy: ActorType.AgentActor,
+  ingress: true,
+  route,
+  payload: DrainPayload,
+  example: { agent_id: 'agent-7', reason: 'host retired' },
+});
+
+export const AgentBroadcast = command({
+  type: 'agent.broadcast',
+  description: 'One agent\'s share of an operator\'s broadcast (`POST /api/agents/broadcast`, `omoi agents broadcast`, which send it to every agent that is not removed, all with the same `control_id`): the agent gets `message` on `omoi.agent.<id>.control` (kind `broadcast`, no acknowledgement asked). A removed agent is refused (`agent_removed`); the same `control_id` twice is sent once.',
+  handledBy: ActorType.AgentActor,
+  ingress: true,
+  route,
+  payload: Type.Object({
+    ...AgentRef,
+    control_id: Type.String({ minLength: 1, maxLength: 200, description: 'the broadcast\'s id, the same for every agent it went to' }),
+    message: Type.String({ minLength: 1, maxLength: 2000 }),
+  }, { additionalProperties: false }),
+  example: { agent_id: 'agent-7', control_id: 'b-2026-12-04-1', message: 'cluster upgrade at 18:00: finish what you run' },
+});
+
+/** What an agent receives on `omoi.agent.<id>.control` (a bare payload, stored in OMOI_EVT like its assignments). */
+export const AgentControl = Type.Object({
+  agent_id: Id,
+  kind: Type.Union([Type.Literal('drain'), Type.Literal('undrain'), Type.Literal('shutdown'), Type.Literal('broadcast')]),
+  control_id: Type.String({ description: 'acknowledge with this id' }),
+  ack: Type.Boolean({ description: 'true (drain, shutdown): acknowledge it with `agent.control_acknowledged`' }),
+  reason: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String({ description: 'a broadcast\'s text' })),
+  sent_by: Type.Optional(Type.String({ description: 'the source of the command (a principal, a node)' })),
+}, { additionalProperties: false, $id: 'AgentControl' });
+
+export const AgentControlAcknowledged = command({
+  type: 'agent.control_acknowledged',
+  description: 'An agent acknowledges a control it received on `omoi.agent.<id>.control` that asked for it (`ack: true`: drain, shutdown) by its `control_id`. Until then the control is `awaiting_ack` in the agent\'s `controls` (`GET /api/agents/<id>`); one not acknowledged within `OMOI_STOP_ACK_TIMEOUT_MS` is marked `overdue` with an `agent.control_overdue` event (a later acknowledgement still counts). On `omoi.in` it must be signed by the agent (see Signing); an unknown or already acknowledged id changes nothing.',
+  handledBy: ActorType.AgentActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...AgentRef, control_id: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+  example: { agent_id: 'agent-7', control_id: 'drain-agent-7-1' },
+});
+
+export const AgentControlOverdue = event({
+  type: 'agent.control_overdue',
+  description: 'A drain or shutdown sent to a remote agent was not acknowledged within `OMOI_STOP_ACK_TIMEOUT_MS`: the agent may not have heard it (a person should look). The drain still holds on the scheduler\'s side; a shutdown still removes the agent once its attempts end.',
+  consumers: OBSERVERS,
+  payload: Type.Object({ ...AgentRef, control_id: Type.String(), kind: Type.String(), waited_ms: Type.Integer({ minimum: 0 }) }),
+  example: { agent_id: 'agent-7', control_id: 'drain-agent-7-1', kind: 'drain', waited_ms: 60012 },
+});
+
 export const AgentAssign = command({
   type: 'agent.assign',
   description: 'Internal: a ticket offers a task attempt to an agent (sent to the agent\'s partition). Local agents run it; remote agents receive it on `omoi.agent.<id>.assign`.',
@@ -165,7 +218,7 @@ export const AgentWake = command({
 
 export const AgentStatusChanged = event({
   type: 'agent.status',
-  description: 'An agent changed state: registered, healthy, degraded, failed, restarting, removed (with reason). An event with `draining` tells of a drain (`agent.drain`: true) or its end (`agent.undrain`: false); its `status` is the agent\'s unchanged health.',
+  description: 'An agent changed state: registered, healthy, degraded, failed, restarting, removed (with reason; `shutdown` after `agent.shutdown`). An event with `draining` tells of a drain (`agent.drain`, `agent.shutdown`: true) or its end (`agent.undrain`: false); its `status` is the agent\'s unchanged health.',
   consumers: OBSERVERS,
   payload: Type.Object({
     ...AgentRef, status: Type.String(), reason: Type.Optional(Type.String()), restarts: Type.Optional(Type.Integer()),

@@ -1,7 +1,10 @@
-// #/agents/:agent: one agent — its registration, last heartbeat, budget and spend, the attempts it
-// runs now, its recent attempts with their outcome, and the ready tasks that need a capability it
-// lacks (or that no agent matches). Reloaded on events about it and every few seconds.
+// #/agents/:agent: one agent — its registration, last heartbeat, budget and spend, the controls
+// sent to it (drain, shutdown, broadcast, and whether it acknowledged them), the attempts it runs
+// now, its recent attempts with their outcome, and the ready tasks that need a capability it lacks
+// (or that no agent matches). Drain, undrain and shut down buttons (admin). Reloaded on events
+// about it and every few seconds.
 import { Unauthorized, api, refused } from '../lib/api.js';
+import { runAction } from '../lib/actions.js';
 import { age, badge, el, time } from '../lib/dom.js';
 import { registerView } from '../lib/router.js';
 import { spendText } from './spend.js';
@@ -21,15 +24,20 @@ function mountAgent(root, params) {
   const current = el('tbody', { id: 'agent-current' });
   const history = el('tbody', { id: 'agent-history' });
   const mismatches = el('tbody', { id: 'agent-mismatches' });
+  const controls = el('tbody', { id: 'agent-controls' });
+  const actions = el('div', { id: 'agent-actions', class: 'actions agent-actions' });
+  const answer = el('p', { id: 'agent-answer', class: 'muted', role: 'status' });
   const empty = (id, text) => el('p', { id, class: 'empty', hidden: true }, text);
   const noCurrent = empty('agent-current-empty', 'No attempt running.');
   const noHistory = empty('agent-history-empty', 'No attempt in the event log.');
   const noMismatch = empty('agent-mismatches-empty', 'No waiting task needs a capability this agent lacks.');
+  const noControl = empty('agent-controls-empty', 'No control sent to this agent.');
   const head = (...names) => el('thead', {}, el('tr', {}, ...names.map((n) => el('th', {}, n))));
   const table = (body, ...names) => el('div', { class: 'scroll' }, el('table', { class: 'list' }, head(...names), body));
   root.append(
     el('p', {}, el('a', { href: '#/' }, '← Overview')),
-    title, status, error, meta,
+    title, status, error, meta, actions, answer,
+    el('h3', {}, 'Controls'), table(controls, 'control', 'kind', 'sent', 'acknowledgement'), noControl,
     el('h3', {}, 'Current attempts'), table(current, 'ticket / task', 'attempt', 'status', 'since'), noCurrent,
     el('h3', {}, 'Recent attempts'), table(history, 'ticket / task', 'attempt', 'outcome', 'started', 'ended'), noHistory,
     el('h3', {}, 'Capability mismatches'), table(mismatches, 'ticket / task', 'needs', 'this agent lacks', 'ready since'), noMismatch,
@@ -54,9 +62,30 @@ function mountAgent(root, params) {
     }
   }
 
+  /** Drain, undrain or shut down (admin), after a confirmation asking why; the server's answer shows under the buttons. */
+  function act(action, question) {
+    return runAction({
+      question: `${question} ${agentId}?`,
+      ask: 'Reason (optional):',
+      what: `${action} of agent ${agentId}`,
+      answerEl: answer,
+      run: (reason) => api(`/api/agents/${encodeURIComponent(agentId)}/${action}`, { method: 'POST', body: JSON.stringify(reason ? { reason } : {}) }),
+      after: refresh,
+    });
+  }
+
   function render(d) {
     const a = d.agent;
-    title.replaceChildren(`Agent ${a.id} `, badge(a.status));
+    title.replaceChildren(`Agent ${a.id} `, badge(a.status),
+      a.draining ? el('span', { class: 'badge draining' }, 'draining') : null,
+      a.shutting_down && a.status !== 'removed' ? el('span', { class: 'badge shutting-down' }, 'shutting down') : null);
+    const live = a.status !== 'removed';
+    actions.replaceChildren(...(!live || a.shutting_down ? [] : [
+      a.draining
+        ? el('button', { type: 'button', class: 'agent-undrain', onclick: () => act('undrain', 'Undrain agent') }, 'Undrain')
+        : el('button', { type: 'button', class: 'agent-drain', onclick: () => act('drain', 'Drain agent (it finishes what it runs and is offered nothing new)') }, 'Drain'),
+      el('button', { type: 'button', class: 'agent-shutdown', onclick: () => act('shutdown', 'Shut down agent (it is drained, told to shut down, and removed once its running attempts end)') }, 'Shut down'),
+    ]));
     const hb = d.heartbeat;
     const rows = [
       ['name', a.name],
@@ -71,6 +100,12 @@ function mountAgent(root, params) {
     ];
     if (a.reason) rows.push(['reason', a.reason]);
     meta.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { dataset: { field: k } }, v)]));
+
+    const sent = [...(a.controls || [])].reverse();
+    noControl.hidden = sent.length > 0;
+    controls.replaceChildren(...sent.map((c) => el('tr', { dataset: { control: c.control_id, kind: c.kind, status: c.status } },
+      el('td', { class: 'id' }, c.control_id), el('td', {}, c.kind), el('td', { title: c.at }, time(c.at)),
+      el('td', {}, badge(c.status === 'sent' ? 'not asked' : c.status.replace('_', ' ')), c.acknowledged_at ? ` ${time(c.acknowledged_at)}` : ''))));
 
     noCurrent.hidden = d.current.length > 0;
     current.replaceChildren(...d.current.map((c) => el('tr', { dataset: { ticket: c.ticket_id, task: c.task_id } },

@@ -130,7 +130,8 @@ async function refreshAgents() {
           : el('button', { type: 'button', class: 'agent-drain', onclick: () => agentAction(a, 'drain') }, 'Drain'),
         el('button', { type: 'button', class: 'agent-remove', onclick: () => agentAction(a, 'remove') }, 'Remove'))),
     el('td', {}, a.phase),
-    el('td', {}, badge(a.status), a.draining ? el('span', { class: 'badge draining' }, 'draining') : null, a.reason ? el('div', { class: 'reason' }, a.reason) : null),
+    el('td', {}, badge(a.status), a.draining ? el('span', { class: 'badge draining' }, 'draining') : null,
+      a.shutting_down && a.status !== 'removed' ? el('span', { class: 'badge shutting-down' }, 'shutting down') : null, a.reason ? el('div', { class: 'reason' }, a.reason) : null),
     el('td', {}, `${(a.running || []).length}/${a.capacity}`),
   )));
 }
