@@ -8,6 +8,7 @@ import type { Assignment } from '../actors/agent-actor.ts';
 import { attemptUsage } from './attempt-usage.ts';
 import type { PublishCommand } from './command-publisher.ts';
 import type { Breakers } from '../breakers/index.ts';
+import type { OpenTaskApi, TaskApiFactory } from '../task-api/index.ts';
 import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/index.ts';
 
 /**
@@ -70,6 +71,8 @@ export class LocalExecutor {
     progressEveryMs?: number;
     /** Publishes a running attempt's output as it grows, for dashboards on any node (`TaskOutput`); absent: not published. */
     output?: { publishWhileRunning(ref: { ticket_id: string; task_id: string; attempt: number }): { stop(): Promise<void> } };
+    /** Opens each attempt's task API (src/task-api) for exactly as long as its command runs; absent: tasks get none. */
+    taskApi?: TaskApiFactory;
   }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
     this.pool = new SandboxPool(this.sandboxes, {
@@ -204,6 +207,7 @@ export class LocalExecutor {
     await publish('task.started', ref, `task-started:${a.ticket_id}:${a.task_id}:${a.attempt}`);
     const repoDir = path.join(dataDir, 'repos', a.ticket_id);
     let sandbox: Sandbox | undefined;
+    let api: OpenTaskApi | undefined;
     let reusable = false; // the attempt's process ended on its own: its sandbox may go back to the pool
     let outcome: { type: 'task.complete' | 'task.fail'; payload: Record<string, unknown> };
     // The attempt's wall time, always reported; tokens and cost only if its result file says (`usage`).
@@ -218,10 +222,11 @@ export class LocalExecutor {
       }
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const logDir = path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`);
+      api = await this.deps.taskApi?.open(ref);
       const execute = () => this.watchingOutput(ref, taskLogFile(logDir, a.task_id), () => executeTask({
         sandbox: sandbox!, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
         context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, attempt: a.attempt, signal, isolation: this.deps.isolation, network: a.network,
-        logDir,
+        logDir, env: api?.env, writable: api ? [api.dir] : [],
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
       }));
       // An agent task runs the node's agent command: one that keeps exiting non-zero at once is
@@ -234,6 +239,8 @@ export class LocalExecutor {
           (r) => !r.ok && !r.timedOut && r.exitCode !== null && r.exitCode !== 0 && !signal.aborted && performance.now() - started < FAST_FAILURE_MS,
           (r) => `exited with ${r.exitCode} within ${FAST_FAILURE_MS} ms: ${r.tail.trim().split('\n').at(-1)?.slice(0, 200) ?? ''}`)
         : await execute();
+      // The command has ended: its task API goes with it (a call from now on finds no socket).
+      await api?.close();
       reusable = !result.timedOut && result.exitCode !== null && !signal.aborted; // not killed
       usageFrom = { result: result.result, resultFile: result.resultFile };
       if (!result.ok) {
@@ -259,6 +266,7 @@ export class LocalExecutor {
       const retryable = !(err instanceof TerminalError && err.code === 'sandbox_unavailable');
       outcome = { type: 'task.fail', payload: { ...ref, error: `executor_error: ${errorMessage(err)}`.slice(0, 20_000), retryable } };
     } finally {
+      await api?.close();
       if (sandbox) await (reusable ? this.pool.release(sandbox) : this.pool.destroy(sandbox));
     }
     const { usage, warning } = await attemptUsage(performance.now() - startedAt, usageFrom);
