@@ -202,3 +202,15 @@ export const TaskStalled = event({
   }),
   example: { ticket_id: 'T1', task_id: 'B', attempt: 1, agent_id: 'agent-7', silent_ms: 900500, action: 'left' },
 });
+
+export const TaskProgressed = event({
+  type: 'task.progressed',
+  description: 'A running attempt said how far it got: a `task.progress` with a `message` or `percent` (e.g. sent by the task itself through its task API, `omoi-task progress`). Reports without either (a local agent noticing output) raise none. A stale attempt raises none.',
+  consumers: OBSERVERS,
+  payload: Type.Object({
+    ...TaskRef, attempt: Attempt,
+    message: Type.Optional(Type.String({ maxLength: 2000 })),
+    percent: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+  }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, message: 'tests: 40 of 120 passed', percent: 33 },
+});
