@@ -16,7 +16,9 @@ import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/index.ts
  * assignment) queues the attempt behind at most `capacity` concurrent ones, then:
  * `task.started` → a sandbox (a repository of its own borrowing the objects of
  * `<dataDir>/repos/<ticket>`, on the task branch at the assignment's base; from the node's
- * `SandboxPool`: a reset warm one or a fresh one) → `executeTask` → ownership check (strict:
+ * `SandboxPool`: a reset warm one or a fresh one) → the attempt's task API opened (`taskApi`:
+ * the command may add tasks, split itself, report progress; closed as soon as the command ends)
+ * → `executeTask` → ownership check (strict:
  * violations fail the attempt, not retryable; lenient: allowed) → the task's objects imported
  * into the clone and the clone's task branch moved to its commit → `task.complete` or `task.fail` (with the
  * attempt's `usage`: its measured wall time, and what its result file's `usage` says), published
@@ -222,7 +224,12 @@ export class LocalExecutor {
       }
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const logDir = path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`);
-      api = await this.deps.taskApi?.open(ref);
+      // The attempt's own task API (src/task-api), open while its command runs. A task that does
+      // not use it must not fail for it: without one, `omoi-task` says there is none (exit 3).
+      api = await this.deps.taskApi?.open(ref).catch((err) => {
+        log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt, err: errorMessage(err) }, 'could not open the task API; the task runs without one');
+        return undefined;
+      });
       const execute = () => this.watchingOutput(ref, taskLogFile(logDir, a.task_id), () => executeTask({
         sandbox: sandbox!, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns },
         context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, attempt: a.attempt, signal, isolation: this.deps.isolation, network: a.network,
