@@ -26,11 +26,12 @@ export function toCommand(endpoint: TaskEndpoint, body: unknown, own: AttemptRef
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new TerminalError('invalid_body', `the body of /${endpoint} must be a JSON object`, { field: '/' });
   }
-  const fields = body as Record<string, unknown>;
-  if (endpoint === 'add') return { type: 'task.add', payload: { ticket_id: own.ticket_id, task: fields } };
-  for (const key of ['ticket_id', 'task_id', 'attempt'] as const) {
-    if (fields[key] !== undefined && fields[key] !== own[key]) {
-      throw new TerminalError('not_own_attempt', `this attempt may only act on ${key} ${JSON.stringify(own[key])}, not ${JSON.stringify(fields[key])}`, { field: `/${key}` }, 403);
+  if (endpoint === 'add') return { type: 'task.add', payload: { ticket_id: own.ticket_id, task: body } };
+  // The attempt's own ids may be repeated in the body (they are its anyway); others are refused.
+  const { ticket_id, task_id, attempt, ...fields } = body as Record<string, unknown>;
+  for (const [key, value] of [['ticket_id', ticket_id], ['task_id', task_id], ['attempt', attempt]] as const) {
+    if (value !== undefined && value !== own[key]) {
+      throw new TerminalError('not_own_attempt', `this attempt may only act on ${key} ${JSON.stringify(own[key])}, not ${JSON.stringify(value)}`, { field: `/${key}` }, 403);
     }
   }
   if (endpoint === 'split') return { type: 'task.split', payload: { ...fields, ticket_id: own.ticket_id, task_id: own.task_id } };
