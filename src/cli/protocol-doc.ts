@@ -38,7 +38,8 @@ export const INPUT_ERROR_CODES: ReadonlyArray<{ code: string; meaning: string }>
   { code: 'handler_error', meaning: 'a handler failed with an unexpected error' },
   { code: 'bad_signature', meaning: 'a remote agent\'s message is not signed by that agent (see [Signing](#signing)): a header missing, an unknown agent or one without a key, another key\'s signature, `Omoi-Agent` not the payload\'s `agent_id`, or an envelope `id` that is not the `Nats-Msg-Id`' },
   { code: 'replayed', meaning: 'a signed message whose `Omoi-Time` is more than `OMOI_SIGNATURE_MAX_AGE_MS` (default 5 minutes) from the node\'s clock, or whose message id that agent already used' },
-  { code: 'wrong_agent', meaning: 'a signed `task.started`, `task.progress`, `task.complete` or `task.fail` names an attempt assigned to another agent (the task is left as it was)' },
+  { code: 'wrong_agent', meaning: 'a signed `task.started`, `task.progress`, `task.complete`, `task.fail`, `task.agent_add` or `task.agent_split` names an attempt assigned to another agent (the task is left as it was)' },
+  { code: 'not_running', meaning: 'a `task.agent_add` or `task.agent_split` names an attempt that is not its task\'s live one (the task is left as it was)' },
 ];
 
 /**
@@ -285,7 +286,7 @@ export function generateProtocolDoc(): string {
     '`NATS_INBOX_PREFIX`, which a `nats` command that waits for a reply takes as `--inbox-prefix`). The',
     'client user may publish on `omoi.in.>` only, except an agent\'s reports (`agent.register`,',
     '`agent.heartbeat`, `agent.deregister`, `agent.stop_acknowledged`, `task.started`, `task.progress`, `task.complete`,',
-    '`task.fail`: those come from',
+    '`task.fail`, `task.agent_add`, `task.agent_split`: those come from',
     'the agent\'s own user, see [Remote agents](#remote-agents)), and read `omoi.evt.>` and `omoi.errors.>`.',
     '',
     ...(create ? ['Example:', '', '```sh', natsPub(create, 'Nats-Msg-Id:create-T1'), '```', ''] : []),
@@ -510,9 +511,11 @@ function taskApiSection(): string[] {
     `omoi-task split --task 'B1=make api=src/api/**' --task 'B2=make ui=src/ui/**' --continuation 'C=make e2e'   # the same`,
     '```',
     '',
-    'A remote agent runs its tasks outside any node and gets no task API. Its NATS user may not publish',
-    '`task.add` or `task.split` (only its own reports); a client or operator may, for any ticket',
-    '(`omoi.in.task.add`, `omoi.in.task.split`, or `POST /api/tickets/:id/tasks`).',
+    'A remote agent runs its tasks outside any node and gets no task API: it discovers work with',
+    `[\`task.agent_add\`](#${anchor('task.agent_add')}) and [\`task.agent_split\`](#${anchor('task.agent_split')}) on \`omoi.in\`, signed (see [Signing](#signing)),`,
+    'naming the attempt it runs (`agent_id`, `ticket_id`, `task_id`, `attempt`): refused unless that attempt is',
+    'its own (`wrong_agent`) and the task\'s live one (`not_running`). Its NATS user may not publish `task.add` or',
+    '`task.split`, which a client or operator may send for any ticket.',
     '',
   ];
 }
