@@ -47,6 +47,7 @@ import { Rejections } from './messaging/rejections.ts';
 import { ensureStreams, partitionConsumer, ROUTER_CONSUMER, storageReplicas } from './messaging/streams.ts';
 import { Metrics } from './metrics.ts';
 import { decideIsolation } from './sandbox/index.ts';
+import { postgresOutcomes, TaskApi } from './task-api/index.ts';
 import { openDatabase, recordEvent, RetentionSweep, type Database } from './persistence/index.ts';
 import { agentControlOf, encode, lookup, makeEnvelope, parseJson, partitionOf, Streams, Subjects, validatePayload, ProtocolError, type CommandDef, type Envelope, type PayloadOf } from './protocol/index.ts';
 
@@ -176,6 +177,11 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const taskOutput = new TaskOutput({ nc, dataDir: config.dataDir, nodeId: config.nodeId, secrets: [apiToken], log });
     taskOutput.serve();
     cleanup.push(() => taskOutput.close());
+    // Each attempt's own API (a unix socket, a token): the task adds tasks, splits itself, reports progress.
+    const taskApi = new TaskApi({
+      publish: (type, payload, id, source) => commandPublisher(js, config.partitions, source)(type, payload, id),
+      outcomes: postgresOutcomes(db), audit: new PostgresAuditLog({ db, log }), log,
+    });
     const executor = new LocalExecutor({
       dataDir: config.dataDir, publish: publishResult, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,
       pool: { size: config.sandboxPool, perRepository: config.sandboxPoolPerRepository, idleMs: config.sandboxPoolIdleMs },
@@ -185,7 +191,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
       progress: (ref) => void publish('task.progress', ref, `progress:${ref.ticket_id}:${ref.task_id}:${ref.attempt}:${Date.now()}`)
         .catch((err) => log.debug({ ...ref, err: errorMessage(err) }, 'could not report task progress')),
       progressEveryMs: Math.max(200, Math.min(60_000, Math.floor(config.taskStallMs / 3))),
-      output: taskOutput,
+      output: taskOutput, taskApi,
       secrets: [apiToken],
     });
     cleanup.push(() => executor.stop());

@@ -7,6 +7,7 @@ import type { CommandMail } from './actor-runtime.ts';
 import type { ActorContext, EntityBehavior } from './entity-host.ts';
 import { create } from './ticket/create.ts';
 import { add, split } from './ticket/dynamic-dag.ts';
+import { agentAdd, agentSplit } from './ticket/agent-discovery.ts';
 import { cancelTicket, finalize } from './ticket/finish.ts';
 import { mergeFinished, resolve, wake } from './ticket/joins.ts';
 import { chargeAttempt, chargeLateAttempt, setBudget } from './ticket/budget.ts';
@@ -23,6 +24,7 @@ export type { TicketActorState, TicketDeps } from './ticket/work.ts';
 type TicketCommand =
   | 'ticket.cancel' | 'ticket.wake' | 'ticket.finalize' | 'ticket.set_budget' | 'ticket.stall'
   | 'task.started' | 'task.progress' | 'task.complete' | 'task.fail' | 'task.expire' | 'task.stall' | 'task.retry_due' | 'task.add' | 'task.split' | 'task.cancel' | 'task.retry'
+  | 'task.agent_add' | 'task.agent_split'
   | 'merge.finished' | 'merge.resolve';
 
 type Handler<T extends TicketCommand> = (w: Work, payload: PayloadOf<T>) => void | Promise<void>;
@@ -62,6 +64,8 @@ const HANDLERS: { [T in TicketCommand]: { run: Handler<T>; full?: true } } = {
   'task.retry_due': { run: retryDue },
   'task.add': { run: add, full: true },
   'task.split': { run: split, full: true },
+  'task.agent_add': { run: agentAdd, full: true },
+  'task.agent_split': { run: agentSplit, full: true },
   'task.cancel': { run: cancelTask },
   'task.retry': { run: retryTask, full: true },
   'merge.finished': { run: mergeFinished },

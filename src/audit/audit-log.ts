@@ -2,8 +2,8 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { AuditRow, Database } from '../persistence/index.ts';
 
-/** Where a command came in: the HTTP API, `omoi.in.>` from any NATS client, or `omoi pub`. */
-export const AuditChannel = { http: 'http', nats: 'nats', cli: 'cli' } as const;
+/** Where a command came in: the HTTP API, `omoi.in.>` from any NATS client, `omoi pub`, or a running task's own API (src/task-api). */
+export const AuditChannel = { http: 'http', nats: 'nats', cli: 'cli', task: 'task' } as const;
 export type AuditChannel = (typeof AuditChannel)[keyof typeof AuditChannel];
 
 /** One state-changing call. `outcome` is `accepted` or `refused:<code>`. Never holds a token. */

@@ -4,6 +4,7 @@ import { GIT_BUCKET } from '../messaging/git-bucket.ts';
 import { ALERT_TRIGGER_CONSUMERS } from '../messaging/streams.ts';
 import { WEBHOOK_DELIVERY_CONSUMER } from '../webhooks/event-consumer.ts';
 import { SIGNING_EXAMPLES } from './signing-examples.ts';
+import { TASK_ENDPOINTS, TaskApiEnv } from '../task-api/index.ts';
 import {
   AgentControl,
   commands,
@@ -38,7 +39,8 @@ export const INPUT_ERROR_CODES: ReadonlyArray<{ code: string; meaning: string }>
   { code: 'handler_error', meaning: 'a handler failed with an unexpected error' },
   { code: 'bad_signature', meaning: 'a remote agent\'s message is not signed by that agent (see [Signing](#signing)): a header missing, an unknown agent or one without a key, another key\'s signature, `Omoi-Agent` not the payload\'s `agent_id`, or an envelope `id` that is not the `Nats-Msg-Id`' },
   { code: 'replayed', meaning: 'a signed message whose `Omoi-Time` is more than `OMOI_SIGNATURE_MAX_AGE_MS` (default 5 minutes) from the node\'s clock, or whose message id that agent already used' },
-  { code: 'wrong_agent', meaning: 'a signed `task.started`, `task.progress`, `task.complete` or `task.fail` names an attempt assigned to another agent (the task is left as it was)' },
+  { code: 'wrong_agent', meaning: 'a signed `task.started`, `task.progress`, `task.complete`, `task.fail`, `task.agent_add` or `task.agent_split` names an attempt assigned to another agent (the task is left as it was)' },
+  { code: 'not_running', meaning: 'a `task.agent_add` or `task.agent_split` names an attempt that is not its task\'s live one (the task is left as it was)' },
 ];
 
 /**
@@ -104,6 +106,7 @@ export function generateProtocolDoc(): string {
     '- [Sending commands from outside](#sending-commands-from-outside)',
     '- [Remote agents](#remote-agents)',
     '  - [Signing](#signing)',
+    '- [Task API](#task-api)',
     '- [Alerts](#alerts)',
     '- [Webhooks](#webhooks)',
     '- [Errors](#errors)',
@@ -285,7 +288,7 @@ export function generateProtocolDoc(): string {
     '`NATS_INBOX_PREFIX`, which a `nats` command that waits for a reply takes as `--inbox-prefix`). The',
     'client user may publish on `omoi.in.>` only, except an agent\'s reports (`agent.register`,',
     '`agent.heartbeat`, `agent.deregister`, `agent.stop_acknowledged`, `agent.control_acknowledged`, `task.started`, `task.progress`, `task.complete`,',
-    '`task.fail`: those come from',
+    '`task.fail`, `task.agent_add`, `task.agent_split`: those come from',
     'the agent\'s own user, see [Remote agents](#remote-agents)), and read `omoi.evt.>` and `omoi.errors.>`.',
     '',
     ...(create ? ['Example:', '', '```sh', natsPub(create, 'Nats-Msg-Id:create-T1'), '```', ''] : []),
@@ -459,6 +462,8 @@ export function generateProtocolDoc(): string {
     '',
   );
 
+  out.push(...taskApiSection());
+
   out.push(
     '## Errors',
     '',
@@ -486,6 +491,64 @@ export function generateProtocolDoc(): string {
   for (const def of evts) out.push(...eventSection(def));
 
   return out.join('\n').replace(/\n+$/, '\n');
+}
+
+/** The API a running task reaches from inside its sandbox (src/task-api): its environment, endpoints and answers. */
+function taskApiSection(): string[] {
+  const bodies: Record<keyof typeof TASK_ENDPOINTS, string> = {
+    add: 'a task spec (the `task` of `task.add`); the ticket is the attempt\'s own',
+    split: '`{ "tasks": [spec, ...], "continuation": spec }` (of `task.split`); the task is the attempt\'s own',
+    progress: '`{ "message"?: string, "percent"?: 0-100 }` (of `task.progress`); a message or percent is a `task.progressed` event',
+  };
+  return [
+    '## Task API',
+    '',
+    'A command a node runs for a task attempt (a command task, or the agent CLI of an agent task) can',
+    'add tasks to its ticket, split itself and report progress while it runs. Its environment names an',
+    'HTTP API of that attempt alone, on a unix socket; it exists exactly while the attempt\'s command runs:',
+    '',
+    '| Variable | Meaning |',
+    '| --- | --- |',
+    `| \`${TaskApiEnv.socket}\` | the unix socket (reachable inside the sandbox, also with \`network: false\`); removed when the command ends |`,
+    `| \`${TaskApiEnv.token}\` | the attempt\'s bearer token (random per attempt): \`Authorization: Bearer $${TaskApiEnv.token}\` |`,
+    `| \`${TaskApiEnv.cli}\` | the client, \`omoi-task\` (its directory is first on \`PATH\`; \`omoi-task --help\`) |`,
+    '',
+    'Alongside `OMOI_TASK_FILE`, `OMOI_RESULT_FILE`, `OMOI_TASK_ID`, `OMOI_TICKET_ID`, `OMOI_ATTEMPT` (and',
+    '`OMOI_PROMPT_FILE` for agents). Endpoints (`POST`, JSON body), each sent as the command named,',
+    'with envelope source `task:<ticket>/<task>#<attempt>`, to the ticket\'s partition:',
+    '',
+    '| Endpoint | Command | Body |',
+    '| --- | --- | --- |',
+    ...Object.entries(TASK_ENDPOINTS).map(([name, type]) => `| \`/${name}\` | [\`${type}\`](#${anchor(type)}) | ${bodies[name as keyof typeof TASK_ENDPOINTS]} |`),
+    '',
+    'A body naming another `ticket_id`, `task_id` or `attempt` is refused (`not_own_attempt`, 403).',
+    'An `Idempotency-Key` header makes a retried call one command. Answers, after waiting up to 10 s',
+    'for the TicketActor:',
+    '',
+    '- `200 {"status":"accepted","type":…,"message_id":…,"ticket_id":…,"task_id":…,"attempt":…}`: applied;',
+    '- `202 {"status":"pending",…}`: durable but not applied yet (a busy partition): watch `omoi.evt.task.>`;',
+    '- `4xx {"error":{"code","message","field"?},"message_id"?}`: refused, nothing changed. The ticket\'s own codes',
+    '  (`cycle`, `unknown_dependency`, `duplicate_task`, `self_dependency`: 400; `not_found`: 404;',
+    '  `illegal_transition`, `ticket_ended`: 409), the schema\'s (`schema_violation`, `field` a JSON pointer',
+    '  into the body), `unauthorized` (401: a missing token, or another attempt\'s), `not_own_attempt` (403),',
+    '  `not_found` (404: an unknown path), `malformed_json`, `payload_too_large` (413);',
+    '- `503 nats_unavailable`: the command could not be published; try again.',
+    '',
+    'Each call writes an audit row: principal `task:<ticket>/<task>#<attempt>`, channel `task`.',
+    '',
+    '```sh',
+    `curl -s --unix-socket "$${TaskApiEnv.socket}" -H "Authorization: Bearer $${TaskApiEnv.token}" -H 'Content-Type: application/json' \\`,
+    `     http://task/split -d '{"tasks":[{"id":"B1","run":"make api","owns":["src/api/**"]},{"id":"B2","run":"make ui","owns":["src/ui/**"]}],"continuation":{"id":"C","run":"make e2e"}}'`,
+    `omoi-task split --task 'B1=make api=src/api/**' --task 'B2=make ui=src/ui/**' --continuation 'C=make e2e'   # the same`,
+    '```',
+    '',
+    'A remote agent runs its tasks outside any node and gets no task API: it discovers work with',
+    `[\`task.agent_add\`](#${anchor('task.agent_add')}) and [\`task.agent_split\`](#${anchor('task.agent_split')}) on \`omoi.in\`, signed (see [Signing](#signing)),`,
+    'naming the attempt it runs (`agent_id`, `ticket_id`, `task_id`, `attempt`): refused unless that attempt is',
+    'its own (`wrong_agent`) and the task\'s live one (`not_running`). Its NATS user may not publish `task.add` or',
+    '`task.split`, which a client or operator may send for any ticket.',
+    '',
+  ];
 }
 
 function commandSection(def: CommandDef): string[] {

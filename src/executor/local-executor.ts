@@ -10,6 +10,7 @@ import { checkFailed, checkReport } from './check-report.ts';
 import { maskSecrets } from '../redact.ts';
 import type { PublishCommand } from './command-publisher.ts';
 import type { Breakers } from '../breakers/index.ts';
+import type { OpenTaskApi, TaskApiFactory } from '../task-api/index.ts';
 import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/index.ts';
 
 /**
@@ -17,7 +18,9 @@ import { FAST_FAILURE_MS, programOf, throughBreaker } from '../breakers/index.ts
  * assignment) queues the attempt behind at most `capacity` concurrent ones, then:
  * `task.started` → a sandbox (a repository of its own borrowing the objects of
  * `<dataDir>/repos/<ticket>`, on the task branch at the assignment's base; from the node's
- * `SandboxPool`: a reset warm one or a fresh one) → `executeTask` (with the task's `check`, if
+ * `SandboxPool`: a reset warm one or a fresh one) → the attempt's task API opened (`taskApi`:
+ * the command may add tasks, split itself, report progress; closed as soon as the command ends)
+ * → `executeTask` (with the task's `check`, if
  * any: a failed one is `task.fail` with reason `check_failed`, see `checkReport`) → ownership check (strict:
  * violations fail the attempt, not retryable; lenient: allowed) → the task's objects imported
  * into the clone and the clone's task branch moved to its commit → `task.complete` or `task.fail` (with the
@@ -75,6 +78,8 @@ export class LocalExecutor {
     output?: { publishWhileRunning(ref: { ticket_id: string; task_id: string; attempt: number }): { stop(): Promise<void> } };
     /** The node's secrets (its API token), masked in the check output a report carries. */
     secrets?: string[];
+    /** Opens each attempt's task API (src/task-api) for exactly as long as its command runs; absent: tasks get none. */
+    taskApi?: TaskApiFactory;
   }) {
     this.sandboxes = new SandboxManager(path.join(deps.dataDir, 'sandboxes'));
     this.pool = new SandboxPool(this.sandboxes, {
@@ -209,6 +214,7 @@ export class LocalExecutor {
     await publish('task.started', ref, `task-started:${a.ticket_id}:${a.task_id}:${a.attempt}`);
     const repoDir = path.join(dataDir, 'repos', a.ticket_id);
     let sandbox: Sandbox | undefined;
+    let api: OpenTaskApi | undefined;
     let reusable = false; // the attempt's process ended on its own: its sandbox may go back to the pool
     let outcome: { type: 'task.complete' | 'task.fail'; payload: Record<string, unknown> };
     // The attempt's wall time, always reported; tokens and cost only if its result file says (`usage`).
@@ -223,10 +229,16 @@ export class LocalExecutor {
       }
       sandbox = await this.pool.acquire(repoDir, `task-${a.ticket_id}-${a.task_id}-${a.attempt}`, a.branch, a.base);
       const logDir = path.join(dataDir, 'logs', a.ticket_id, `${a.task_id}-${a.attempt}`);
+      // The attempt's own task API (src/task-api), open while its command runs. A task that does
+      // not use it must not fail for it: without one, `omoi-task` says there is none (exit 3).
+      api = await this.deps.taskApi?.open(ref).catch((err) => {
+        log.warn({ ticket: a.ticket_id, task: a.task_id, attempt: a.attempt, err: errorMessage(err) }, 'could not open the task API; the task runs without one');
+        return undefined;
+      });
       const execute = () => this.watchingOutput(ref, taskLogFile(logDir, a.task_id), () => executeTask({
         sandbox: sandbox!, task: { id: a.task_id, ticketId: a.ticket_id, kind: a.kind as 'command' | 'agent', run: a.run, owns: a.owns, ...(a.check ? { check: a.check } : {}) },
         context: a.context, agentTemplate: this.deps.agentTemplate, timeoutMs: a.timeout_ms, attempt: a.attempt, signal, isolation: this.deps.isolation, network: a.network,
-        logDir,
+        logDir, env: api?.env, writable: api ? [api.dir] : [],
         who: { name: 'Omoi', email: 'omoi@localhost', time: new Date() },
       }));
       // An agent task runs the node's agent command: one that keeps exiting non-zero at once is
@@ -239,6 +251,8 @@ export class LocalExecutor {
           (r) => !r.ok && !r.timedOut && r.exitCode !== null && r.exitCode !== 0 && !signal.aborted && performance.now() - started < FAST_FAILURE_MS,
           (r) => `exited with ${r.exitCode} within ${FAST_FAILURE_MS} ms: ${r.tail.trim().split('\n').at(-1)?.slice(0, 200) ?? ''}`)
         : await execute();
+      // The command (and its check) has ended: its task API goes with it (a call from now on finds no socket).
+      await api?.close();
       reusable = !result.timedOut && result.exitCode !== null && !signal.aborted && !result.check?.timedOut; // not killed
       usageFrom = { result: result.result, resultFile: result.resultFile };
       const secrets = this.deps.secrets ?? [];
@@ -275,6 +289,7 @@ export class LocalExecutor {
       const retryable = !(err instanceof TerminalError && err.code === 'sandbox_unavailable');
       outcome = { type: 'task.fail', payload: { ...ref, error: `executor_error: ${errorMessage(err)}`.slice(0, 20_000), retryable } };
     } finally {
+      await api?.close();
       if (sandbox) await (reusable ? this.pool.release(sandbox) : this.pool.destroy(sandbox));
     }
     const { usage, warning } = await attemptUsage(performance.now() - startedAt, usageFrom);

@@ -56,7 +56,7 @@ export function nodePermissions(): NatsPermissions {
 }
 
 /** Ingress commands a remote agent sends. */
-export const AGENT_COMMANDS = ['agent.register', 'agent.heartbeat', 'agent.deregister', 'agent.stop_acknowledged', 'agent.control_acknowledged', 'task.started', 'task.progress', 'task.complete', 'task.fail'] as const;
+export const AGENT_COMMANDS = ['agent.register', 'agent.heartbeat', 'agent.deregister', 'agent.stop_acknowledged', 'agent.control_acknowledged', 'task.started', 'task.progress', 'task.complete', 'task.fail', 'task.agent_add', 'task.agent_split'] as const;
 
 /** A client or operator: send commands (not an agent's), watch events and errors, read-only stream lookups. */
 export function clientPermissions(): NatsPermissions {

@@ -15,7 +15,7 @@ import { ProtocolError } from './codec.ts';
 export const SIGNATURE_CONTEXT = 'omoi-agent-v1';
 
 /** What a remote agent sends on `omoi.in` that must carry its signature. */
-export const SIGNED_AGENT_TYPES: ReadonlySet<string> = new Set(['agent.register', 'agent.heartbeat', 'agent.deregister', 'agent.rotate_key', 'agent.stop_acknowledged', 'agent.control_acknowledged', 'task.started', 'task.progress', 'task.complete', 'task.fail']);
+export const SIGNED_AGENT_TYPES: ReadonlySet<string> = new Set(['agent.register', 'agent.heartbeat', 'agent.deregister', 'agent.rotate_key', 'agent.stop_acknowledged', 'agent.control_acknowledged', 'task.started', 'task.progress', 'task.complete', 'task.fail', 'task.agent_add', 'task.agent_split']);
 
 export const AgentHeader = {
   msgId: 'Nats-Msg-Id',

@@ -47,6 +47,8 @@ export interface ExecuteOptions {
   isolation?: Isolation;
   /** false: the command gets no network (the ticket's `network: false`; needs bubblewrap). */
   network?: boolean;
+  /** More directories the command may write besides the sandbox and the log dir (its task API's socket, src/task-api). */
+  writable?: string[];
 }
 
 export interface ExecutionResult {
@@ -119,7 +121,7 @@ export async function executeTask(opts: ExecuteOptions): Promise<ExecutionResult
 
   // Writable: the sandbox and the attempt's log dir (task, prompt and result files); readable: the clone's objects it borrows.
   const wrap = opts.isolation
-    ? isolationPrefix(opts.isolation, { writable: [sandbox.dir, opts.logDir], readOnly: [path.join(sandbox.cloneGitDir, 'objects')], cwd: sandbox.dir, network: opts.network })
+    ? isolationPrefix(opts.isolation, { writable: [sandbox.dir, opts.logDir, ...(opts.writable ?? [])], readOnly: [path.join(sandbox.cloneGitDir, 'objects')], cwd: sandbox.dir, network: opts.network })
     : [];
   const run = await runProcess({
     command: shellCommand, cwd: sandbox.dir, env, timeoutMs: opts.timeoutMs, signal: opts.signal, logFile: files.log, tailBytes: opts.tailBytes, wrap,

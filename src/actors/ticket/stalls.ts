@@ -26,12 +26,18 @@ export function lastChange(w: Pick<Work, 's'>): Date {
   return last;
 }
 
-/** `task.progress`: the live attempt is not stalled; its stall clock starts again. */
+/** `task.progress`: the live attempt is not stalled; its stall clock starts again. What it says (message, percent) is a `task.progressed` event. */
 export function progress(w: Work, p: PayloadOf<'task.progress'>): void {
   const t = w.s.tasks.get(p.task_id);
   if (!t) throw new NotFoundError('task', `${w.s.ticket.id}/${p.task_id}`);
   if (t.attempt !== p.attempt || !isActive(t)) return; // stale: nothing changes
   setTask(w, t.id, { progress_at: w.ctx.scope.now }, false);
+  if (p.message !== undefined || p.percent !== undefined) {
+    emit(w.ctx.scope, 'task.progressed', {
+      ticket_id: t.ticket_id, task_id: t.id, attempt: t.attempt,
+      ...(p.message !== undefined ? { message: p.message } : {}), ...(p.percent !== undefined ? { percent: p.percent } : {}),
+    });
+  }
 }
 
 /**

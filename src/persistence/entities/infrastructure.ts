@@ -108,7 +108,7 @@ export const DeadLetterEntity = new EntitySchema<DeadLetterRow>({
   tableName: 'omoi_dead_letter',
   properties: {
     id: { type: 'integer', primary: true, autoincrement: true },
-    message_id: { type: 'string', nullable: true },
+    message_id: { type: 'string', nullable: true, index: true },
     subject: { type: 'string' },
     type: { type: 'string', nullable: true },
     code: { type: 'string' },

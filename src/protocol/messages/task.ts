@@ -224,3 +224,45 @@ export const TaskStalled = event({
   }),
   example: { ticket_id: 'T1', task_id: 'B', attempt: 1, agent_id: 'agent-7', silent_ms: 900500, action: 'left' },
 });
+
+export const TaskProgressed = event({
+  type: 'task.progressed',
+  description: 'A running attempt said how far it got: a `task.progress` with a `message` or `percent` (e.g. sent by the task itself through its task API, `omoi-task progress`). Reports without either (a local agent noticing output) raise none. A stale attempt raises none.',
+  consumers: OBSERVERS,
+  payload: Type.Object({
+    ...TaskRef, attempt: Attempt,
+    message: Type.Optional(Type.String({ maxLength: 2000 })),
+    percent: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+  }),
+  example: { ticket_id: 'T1', task_id: 'B', attempt: 1, message: 'tests: 40 of 120 passed', percent: 33 },
+});
+
+/** A remote agent's running attempt, naming itself: discovery commands are scoped to it. */
+const AgentAttempt = { ...TaskRef, attempt: Attempt, agent_id: Type.String({ minLength: 1, maxLength: 200, description: 'the agent that runs the attempt and signs the message' }) };
+
+export const TaskAgentAdd = command({
+  type: 'task.agent_add',
+  description: 'A remote agent, while it runs an attempt of `task_id`, adds a task to that task\'s ticket (as `task.add`; discovery outside any node). Signed by the agent (see Signing). Refused: the attempt is not that agent\'s (`wrong_agent`), or not the task\'s live one, assigned or running (`not_running`); a spec refused as for `task.add` (`cycle`, `unknown_dependency`, ...).',
+  handledBy: ActorType.TicketActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...AgentAttempt, task: TaskSpec }, { additionalProperties: false }),
+  example: { ticket_id: 'T1', task_id: 'A', attempt: 1, agent_id: 'agent-7', task: { id: 'lint', depends_on: ['A'], owns: [], capabilities: [], phase: 'execute', priority: 0, kind: 'command', run: 'make lint', max_retries: 2, timeout_ms: 600000 } },
+});
+
+export const TaskAgentSplit = command({
+  type: 'task.agent_split',
+  description: 'A remote agent splits the task whose attempt it runs (as `task.split`: parallel tasks and a continuation that joins them). Signed by the agent (see Signing). Refused: `wrong_agent`, `not_running` (see `task.agent_add`), or as `task.split` is.',
+  handledBy: ActorType.TicketActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...AgentAttempt, tasks: Type.Array(TaskSpec, { minItems: 1, maxItems: 1000 }), continuation: TaskSpec }, { additionalProperties: false }),
+  example: {
+    ticket_id: 'T1', task_id: 'A', attempt: 1, agent_id: 'agent-7',
+    tasks: [
+      { id: 'A1', depends_on: [], owns: ['src/a/**'], capabilities: [], phase: 'execute', priority: 0, kind: 'command', run: 'make a', max_retries: 2, timeout_ms: 600000 },
+      { id: 'A2', depends_on: [], owns: ['src/b/**'], capabilities: [], phase: 'execute', priority: 0, kind: 'command', run: 'make b', max_retries: 2, timeout_ms: 600000 },
+    ],
+    continuation: { id: 'A3', depends_on: [], owns: [], capabilities: [], phase: 'execute', priority: 0, kind: 'command', run: 'make check', max_retries: 2, timeout_ms: 600000 },
+  },
+});
