@@ -98,7 +98,8 @@ export class MemoryIndexer {
       return {
         ...base, repository: String(t.repository), kind: completed ? MemoryKind.task_result : MemoryKind.task_failure,
         task_id: p.task_id, join_id: null, title: title || p.task_id, files: (t.owns as string[]) ?? [],
-        body: completed ? resultText(t.result) : String(t.reason ?? p.reason ?? 'failed'),
+        // The event's reason is the one of this failure; the row may have moved on (a retry).
+        body: completed ? resultText(t.result) : String(p.reason ?? t.reason ?? 'failed'),
         commit: completed ? (t.commit as string | null) : null, resolutions: [],
       };
     }

@@ -97,6 +97,24 @@ t.test('a merge resolved by the resolver is indexed and shows up for a later tas
   t.match(file.context?.memory?.conflicts, [{ file: 'config.py', ticket_id: 'M4', join_id: 'join-C', resolved_by: 'resolver', commit: attempt.commit }], 'how the conflict on its file was resolved');
 });
 
+t.test('a conflict a person resolved with their commit is remembered as resolved by person', async (t) => {
+  const edit = (text: string) => `printf '%s\\n' ${Array.from({ length: 60 }, (_, i) => (i === 49 ? `'${text}'` : `'line ${i + 1}'`)).join(' ')} > config.py`;
+  await node.submit('ticket.create', {
+    ticket_id: 'M6', title: 'timeouts by hand', repository: repoA.dir, base_branch: 'main',
+    tasks: [
+      task('A', edit('TIMEOUT = 11'), { owns: ['config.py'] }),
+      task('B', edit('TIMEOUT = 21'), { owns: ['config.py'] }),
+      task('C', 'true', { depends_on: ['A', 'B'] }),
+    ],
+  });
+  await waitFor('C blocked by the conflict', async () => (await taskRows(node, 'M6')).C?.status === 'blocked');
+  t.same((await memoryRows('M6')).filter((r) => r.kind === 'merge_resolution'), [], 'an unresolved conflict is not a resolution');
+  const head = await gitIn(node, 'M6', 'rev-parse', 'omoi-task/M6/A');
+  await node.submit('merge.resolve', { ticket_id: 'M6', join_id: 'join-C', commit: head });
+  const row = await waitFor('the person\'s resolution remembered', async () => (await memoryRows('M6')).find((r) => r.kind === 'merge_resolution'));
+  t.match(row, { join_id: 'join-C', files: ['config.py'], resolutions: [{ file: 'config.py', by: 'person' }], commit: head }, 'the file, resolved by a person, their commit');
+});
+
 t.test('a redelivered event is indexed once; an event that does not decode does not stall the indexer', async (t) => {
   const [row] = await sql<any>(node, `select message_id, payload, time from omoi_event where ticket_id = 'M1' and type = 'task.status' and payload->>'status' = 'completed'`);
   const js = jetstream(await withClient(t, cluster));
