@@ -115,6 +115,17 @@ t.test('a conflict a person resolved with their commit is remembered as resolved
   t.match(row, { join_id: 'join-C', files: ['config.py'], resolutions: [{ file: 'config.py', by: 'person' }], commit: head }, 'the file, resolved by a person, their commit');
 });
 
+t.test('a task that failed for good is remembered with its reason', async (t) => {
+  await node.submit('ticket.create', {
+    ticket_id: 'M7', title: 'broken', repository: repoA.dir, base_branch: 'main',
+    tasks: [task('A', 'echo "schema mismatch in the loader" >&2; exit 3', { title: 'migrate the settings loader', max_retries: 0 })],
+  });
+  const row = await waitFor('the failure remembered', async () => (await memoryRows('M7'))[0]);
+  t.match(row, { kind: 'task_failure', task_id: 'A', title: /migrate the settings loader/, body: /task_failed/ }, 'kind and reason');
+  const found = await api(`/api/memory/search?q=${encodeURIComponent('settings loader')}&repository=${encodeURIComponent(repoA.dir)}`);
+  t.match(found.json.results[0], { kind: 'task_failure', ticket_id: 'M7' }, 'found by its words');
+});
+
 t.test('a redelivered event is indexed once; an event that does not decode does not stall the indexer', async (t) => {
   const [row] = await sql<any>(node, `select message_id, payload, time from omoi_event where ticket_id = 'M1' and type = 'task.status' and payload->>'status' = 'completed'`);
   const js = jetstream(await withClient(t, cluster));
