@@ -1,4 +1,4 @@
-import { TerminalError } from '../errors.ts';
+import { RetryableError, TerminalError } from '../errors.ts';
 import type { Database } from '../persistence/index.ts';
 
 /** What a memory row remembers. */
@@ -43,7 +43,7 @@ export interface MemorySearch {
   limit: number;
   /** Leave out this task's own rows (a task is not reminded of itself). */
   excludeTask?: { ticket_id: string; task_id: string };
-  /** Statement timeout, ms (the statement is cancelled past it). */
+  /** Statement timeout, ms: past it the statement is cancelled and `RetryableError('memory_timeout')` thrown. */
   timeoutMs?: number;
 }
 
@@ -129,8 +129,13 @@ export class MemoryStore {
     const em = this.db.em();
     if (timeoutMs === undefined) return (await em.getConnection().execute(query, params)) as T[];
     const knex = em.getConnection().getKnex();
-    const result = await knex.raw(query, params as never[]).timeout(timeoutMs, { cancel: true });
-    return result.rows as T[];
+    try {
+      const result = await knex.raw(query, params as never[]).timeout(timeoutMs, { cancel: true });
+      return result.rows as T[];
+    } catch (err) {
+      if ((err as Error)?.name === 'KnexTimeoutError') throw new RetryableError('memory_timeout', `the memory search took longer than ${timeoutMs} ms and was cancelled`, {}, { cause: err });
+      throw err;
+    }
   }
 }
 

@@ -44,6 +44,7 @@ export async function memoryRoutes(app: FastifyInstance, deps: HttpDeps): Promis
       response: {
         200: Type.Object({ results: Type.Array(Hit) }, { description: 'The matches, best first' }),
         400: errorAnswer('`invalid_query`: a missing, repeated or too long parameter; `empty_query`: `q` has no searchable word'),
+        503: errorAnswer('`memory_timeout`: the search took longer than 5 s and was cancelled'),
       },
     },
   }, async (req) => {
