@@ -459,7 +459,7 @@ export function generateProtocolDoc(): string {
     '  full-text rank (`ts_rank`, English stemming) of any significant word of the task\'s title, run or',
     '  prompt and owned globs. `kind` is `task_result` (`excerpt`: the start of its JSON result),',
     '  `task_failure` (the reason it failed for good) or `merge_resolution` (the files resolved and by',
-    '  what); `excerpt` is at most 400 characters. The task\'s own earlier rows are left out.',
+    '  what); `title` is at most 300 characters, `excerpt` 400. The task\'s own earlier rows are left out.',
     '- `conflicts`: for each file the task owns (its `owns` globs) that conflicted in an earlier merge,',
     '  the newest resolution: `resolved_by` is `rule:<name>` (a built-in rule), `resolver` (the',
     '  ticket\'s `resolver_command`) or `person` (a commit given with `merge.resolve`); `commit` is the',

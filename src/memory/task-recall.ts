@@ -1,7 +1,7 @@
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { globMatcher } from '../ownership/index.ts';
-import { significantWords, type MemoryHit, type MemoryStore } from './memory-store.ts';
+import { bounded, significantWords, type MemoryHit, type MemoryStore } from './memory-store.ts';
 
 /** What a starting task is recalled for: its repository, its own identity (left out) and its words. */
 export interface RecallRequest {
@@ -29,6 +29,9 @@ export interface TaskMemory { results: RecalledResult[]; conflicts: RecalledConf
 export interface TaskRecall {
   recall(req: RecallRequest): Promise<TaskMemory | undefined>;
 }
+
+/** Longest title of a recalled result, characters (a prompt can be long; the excerpt says what came of it). */
+const TITLE_MAX = 300;
 
 /** Merge resolutions looked at for a task's owned files (newest first). */
 const RESOLUTIONS_SCANNED = 200;
@@ -78,7 +81,7 @@ export class MemoryRecall implements TaskRecall {
 }
 
 function toResult(h: MemoryHit): RecalledResult {
-  return { kind: h.kind, ticket_id: h.ticket_id, task_id: h.task_id, join_id: h.join_id, title: h.title, excerpt: h.excerpt, files: h.files.slice(0, 20), at: h.created_at };
+  return { kind: h.kind, ticket_id: h.ticket_id, task_id: h.task_id, join_id: h.join_id, title: bounded(h.title, TITLE_MAX), excerpt: h.excerpt, files: h.files.slice(0, 20), at: h.created_at };
 }
 
 /** The newest resolution of each owned file that conflicted before, at most `limit`. */
