@@ -21,6 +21,7 @@ import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor, TaskO
 import { AlertDelivery } from './alerts/delivery/index.ts';
 import { Breakers } from './breakers/breakers.ts';
 import { OutgoingWebhooks } from './webhooks/outgoing-webhooks.ts';
+import { ensureMemoryIndexConsumer, MemoryIndexer, MemoryRecall, MemoryStore } from './memory/index.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
 import {
@@ -217,10 +218,13 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const ownAgentId = agentOfNode(config.nodeId);
     const agents = new AgentDirectory(undefined, nodeGoneAfterMs);
     const budgetDefaults = { warnShare: config.budgetWarnShare, onExceeded: config.budgetOnExceeded };
+    // Memory of past work: a starting task's context recalls the repository's earlier results and conflict resolutions.
+    const memory = new MemoryStore(db);
     runtime.register(new TicketBehavior({
       dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits,
       budgetDefaults, onUsage: (charge, outcome) => metrics.countUsage(charge, outcome),
       maxConflictsAutoResolve: config.maxConflictsAutoResolve,
+      memory: new MemoryRecall({ store: memory, log, limit: config.memoryContextLimit, timeoutMs: config.memoryRecallTimeoutMs }),
     }));
     runtime.register(new AgentBehavior({
       policy: agentPolicy, budgetDefaults,
@@ -387,6 +391,12 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // per matching subscription; a dispatcher on every node sends them signed, behind a breaker per subscription.
     const webhooks = await OutgoingWebhooks.start({ js, jsm, db, breakers, log, metrics, config });
     cleanup.push(() => webhooks.stop());
+    // Memory of past work, the same way: one durable shared by the cluster indexes task results,
+    // failure reasons and merge resolutions into `omoi_memory` (src/memory/), once per event.
+    await ensureMemoryIndexConsumer(jsm, config.ackWaitMs);
+    const memoryIndexer = new MemoryIndexer({ js, db, store: memory, log });
+    await memoryIndexer.start();
+    cleanup.push(() => memoryIndexer.stop());
 
     const submit = async (type: string, payload: unknown, o: { id?: string; by?: string } = {}) => {
       const def = lookup(type);

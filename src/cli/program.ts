@@ -21,6 +21,7 @@ const alertCommands = () => import('./commands/alerts.ts');
 const taskCommands = () => import('./commands/task.ts');
 const agentCommands = () => import('./commands/agents.ts');
 const webhookCommands = () => import('./commands/webhooks.ts');
+const memoryCommands = () => import('./commands/memory.ts');
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const NATS_URL_HELP = `NATS server (default: $NATS_URL, else the embedded server of the node in $OMOI_DATA_DIR, as named in its nats-client.env, else ${DEFAULT_NATS_URL})`;
@@ -354,6 +355,24 @@ export function buildProgram(io: CliIo = processIo): Command {
     .addHelpText('after', examples('omoi audit', 'omoi audit --limit 200 --principal ci-bot', 'omoi audit --command ticket.cancel --json'))
     .action(async (opts: { limit: number; principal?: string; command?: string; url: string; json?: boolean }) => {
       io.out((await (await audit()).runAudit(opts)) + '\n');
+    });
+
+  const memory = program
+    .command('memory')
+    .summary('the memory of past work: task results, failure reasons, merge resolutions')
+    .description('The memory of past work: what tasks returned, why tasks failed and how merge conflicts were resolved,\nindexed per repository; a starting task\'s context recalls the most relevant of it (`context.memory`).');
+  memory
+    .command('search')
+    .summary('search the memory by words, best match first')
+    .description('Search the memory of past work by full text (English stemming: "parsing configs" finds "parse the config"), best match first.\nThe query is web-search syntax: words, "a quoted phrase", or, -word.\nNeeds a viewer token: $OMOI_API_TOKEN, or <data dir>/api-token (the node\'s bootstrap admin).')
+    .argument('<query...>', 'the words to look for')
+    .option('--repository <repo>', 'only this repository (as tickets name it: a path or clone URL)')
+    .option('--limit <n>', 'at most n results (1 to 50)', positiveInt('--limit'), 10)
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi memory search config parser', 'omoi memory search "merge conflict" --repository /srv/repos/app', 'omoi memory search "parser -lexer" --json'))
+    .action(async (words: string[], opts: { repository?: string; limit: number; url: string; json?: boolean }) => {
+      io.out((await (await memoryCommands()).memorySearch(words.join(' '), opts)) + '\n');
     });
 
   const alertDeliveries = program

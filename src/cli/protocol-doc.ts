@@ -3,6 +3,8 @@ import { MAX_ID_LENGTH } from '../ids.ts';
 import { GIT_BUCKET } from '../messaging/git-bucket.ts';
 import { ALERT_TRIGGER_CONSUMERS } from '../messaging/streams.ts';
 import { WEBHOOK_DELIVERY_CONSUMER } from '../webhooks/event-consumer.ts';
+import { MEMORY_INDEX_CONSUMER } from '../memory/memory-indexer.ts';
+import type { TaskMemory } from '../memory/task-recall.ts';
 import { SIGNING_EXAMPLES } from './signing-examples.ts';
 import { TASK_ENDPOINTS, TaskApiEnv } from '../task-api/index.ts';
 import {
@@ -23,6 +25,18 @@ import {
 } from '../protocol/index.ts';
 
 /** Where the generated document lives in the repository. */
+/** `context.memory` of a task, as the protocol doc shows it. */
+const MEMORY_EXAMPLE: TaskMemory = {
+  results: [{
+    kind: 'task_result', ticket_id: 'T0', task_id: 'B', join_id: null, title: 'add the parser for config files — make parser',
+    excerpt: '{"summary":"added src/config/parser.ts with tests"}', files: ['src/config/**'], at: '2026-01-01T12:00:00.000Z',
+  }],
+  conflicts: [{
+    file: 'src/config/parser.ts', ticket_id: 'T0', join_id: 'join-D', source: 'C', resolved_by: 'resolver',
+    commit: '0123456789abcdef0123456789abcdef01234567', at: '2026-01-01T12:00:00.000Z',
+  }],
+};
+
 export const PROTOCOL_DOC_PATH = fileURLToPath(new URL('../../docs/protocol.md', import.meta.url));
 
 /**
@@ -109,6 +123,7 @@ export function generateProtocolDoc(): string {
     '- [Task API](#task-api)',
     '- [Alerts](#alerts)',
     '- [Webhooks](#webhooks)',
+    '- [Task context and memory](#task-context-and-memory)',
     '- [Errors](#errors)',
     '- [Commands](#commands)',
     ...cmds.map((d) => `  - [\`${d.type}\`](#${anchor(d.type)})`),
@@ -175,7 +190,7 @@ export function generateProtocolDoc(): string {
     '| --- | --- | --- |',
     `| \`${Streams.ingress}\` | \`${Subjects.ingressAll}\` | work queue: one durable consumer shared by every node validates and routes each command, then acks it; at most \`OMOI_STREAM_MAX_BYTES\` (1 GiB), a publish refused when full |`,
     `| \`${Streams.partitions}\` | \`${Subjects.partitionAll}\` | work queue: one durable pull consumer per partition, pulled by the node holding that partition's lease; acked after commit; at most \`OMOI_STREAM_MAX_BYTES\` (1 GiB), a publish refused when full, never an unacked message dropped |`,
-    `| \`${Streams.events}\` | \`${Subjects.eventsAll}\`, \`${Subjects.errorsAll}\`, \`omoi.agent.>\` | history for observers (limits: 7 days, 1 GiB, oldest discarded first); the durable consumers \`${ALERT_TRIGGER_CONSUMERS.events}\` and \`${ALERT_TRIGGER_CONSUMERS.errors}\`, shared by every node, map each event to alerts once (see [Alerts](#alerts)); \`${WEBHOOK_DELIVERY_CONSUMER}\` records each event once per matching webhook subscription (see [Webhooks](#webhooks)) |`,
+    `| \`${Streams.events}\` | \`${Subjects.eventsAll}\`, \`${Subjects.errorsAll}\`, \`omoi.agent.>\` | history for observers (limits: 7 days, 1 GiB, oldest discarded first); the durable consumers \`${ALERT_TRIGGER_CONSUMERS.events}\` and \`${ALERT_TRIGGER_CONSUMERS.errors}\`, shared by every node, map each event to alerts once (see [Alerts](#alerts)); \`${WEBHOOK_DELIVERY_CONSUMER}\` records each event once per matching webhook subscription (see [Webhooks](#webhooks)); \`${MEMORY_INDEX_CONSUMER}\` indexes task results, failures and merge resolutions once each (see [Task context and memory](#task-context-and-memory)) |`,
     '',
     'Every stream has a duplicate window: a message published again with the same `Nats-Msg-Id`',
     'inside it is stored once.',
@@ -463,6 +478,41 @@ export function generateProtocolDoc(): string {
   );
 
   out.push(...taskApiSection());
+
+  out.push(
+    '## Task context and memory',
+    '',
+    'An [`agent.assign`](#agentassign)\'s `context` (for the local agent: the `context` of the JSON in',
+    '`$OMOI_TASK_FILE`, beside `task`) is what the task starts with: a join\'s continuation gets its',
+    'sources\' synthesized results; any task may also get `memory`, the most relevant earlier work on',
+    'the same repository (memory adds no NATS subject):',
+    '',
+    '```json',
+    JSON.stringify({ memory: MEMORY_EXAMPLE }, null, 2),
+    '```',
+    '',
+    '- `results`: at most `OMOI_MEMORY_CONTEXT_LIMIT` (3) rows of the repository\'s memory, best first:',
+    '  full-text rank (`ts_rank`, English stemming) of any significant word of the task\'s title, run or',
+    '  prompt and owned globs. `kind` is `task_result` (`excerpt`: the start of its JSON result),',
+    '  `task_failure` (the reason it failed for good) or `merge_resolution` (the files resolved and by',
+    '  what); `title` is at most 300 characters, `excerpt` 400. The task\'s own earlier rows are left out.',
+    '- `conflicts`: for each file the task owns (its `owns` globs) that conflicted in an earlier merge,',
+    '  the newest resolution: `resolved_by` is `rule:<name>` (a built-in rule), `resolver` (the',
+    '  ticket\'s `resolver_command`) or `person` (a commit given with `merge.resolve`); `commit` is the',
+    '  resolved merge commit. At most `OMOI_MEMORY_CONTEXT_LIMIT`.',
+    '',
+    '`memory` is absent when nothing matched, when `OMOI_MEMORY_CONTEXT_LIMIT` is 0, or when recall',
+    'failed or took longer than `OMOI_MEMORY_RECALL_TIMEOUT_MS` (500 ms): the assignment never waits',
+    'on it nor fails because of it. A synthesized context that is not a JSON object gets no `memory`;',
+    'a source result key named `memory` is replaced by it.',
+    '',
+    `The memory is indexed by the durable consumer \`${MEMORY_INDEX_CONSUMER}\` on \`${Subjects.eventsAll}\` (shared by every node,`,
+    'starting with the stream\'s history): `task.status` `completed` and `failed`, `merge.attempted` with',
+    '`ok` whose attempt resolved files, and `join.status` `merged` after an attempt left files',
+    'unresolved (a person\'s commit). One row per event id: a redelivered event adds nothing. Search it',
+    'with `GET /api/memory/search?q=…` or `omoi memory search …`.',
+    '',
+  );
 
   out.push(
     '## Errors',

@@ -191,7 +191,13 @@ export interface OmoiConfig {
   retentionAlertsMs: number;
   /** Finished webhook deliveries, removed subscriptions, and GitHub deliveries seen (their ids make redeliveries harmless). */
   retentionWebhooksMs: number;
+  /** Memory of past work (`omoi_memory`). */
+  retentionMemoryMs: number;
   retentionSweepMs: number;
+  /** Most earlier results and conflict resolutions recalled into a starting task's context; 0: recall off. */
+  memoryContextLimit: number;
+  /** Longest a recall may take before the task starts without memory, ms. */
+  memoryRecallTimeoutMs: number;
   /** Open `/api/events/stream` clients this node serves at once; one more is answered 503. */
   sseMaxClients: number;
   /** Bytes of events a stream client may have waiting unsent before it is disconnected (it resumes with Last-Event-ID). */
@@ -251,7 +257,10 @@ export const DEFAULTS = {
   retentionAuditMs: 90 * 24 * 3_600_000,
   retentionAlertsMs: 30 * 24 * 3_600_000,
   retentionWebhooksMs: 30 * 24 * 3_600_000,
+  retentionMemoryMs: 180 * 24 * 3_600_000,
   retentionSweepMs: 300_000,
+  memoryContextLimit: 3,
+  memoryRecallTimeoutMs: 500,
   sseMaxClients: 1000,
   sseClientBufferBytes: 1024 * 1024,
 } as const satisfies Partial<OmoiConfig>;

@@ -22,6 +22,7 @@ const TAGS = [
   { name: 'agents', description: 'Agents: registration (an ed25519 key pair), heartbeats, budgets' },
   { name: 'alerts', description: 'Alerts and where their notifications went' },
   { name: 'webhooks', description: 'Outgoing webhook subscriptions and their deliveries; the incoming GitHub endpoint' },
+  { name: 'memory', description: 'Memory of past work: task results, failure reasons and merge resolutions, searched by full text' },
   { name: 'operations', description: 'Dead letters, the cluster, circuit breakers' },
   { name: 'access', description: 'API tokens and the audit log' },
   { name: 'meta', description: 'This document' },

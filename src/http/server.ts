@@ -31,6 +31,7 @@ import { ticketRoutes } from './routes/tickets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { vendorRoutes } from './vendor.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { memoryRoutes } from './routes/memory.ts';
 
 const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url));
 
@@ -95,6 +96,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await alertRoutes(api, deps);
     await openApiRoutes(api);
     await webhookRoutes(api, deps);
+    await memoryRoutes(api, deps);
     // Its own body parsing (the raw bytes are signed), in a plugin of its own.
     await api.register(async (github) => githubHookRoutes(github, deps));
   }, { prefix: '/api' });

@@ -42,6 +42,8 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
   { table: 'omoi_webhook_subscription', column: 'removed_at', setting: 'retentionWebhooksMs', only: 'not r.active' },
   { table: 'omoi_github_delivery', column: 'received_at', setting: 'retentionWebhooksMs' },
   { table: 'omoi_github_issue_ticket', column: 'created_at', setting: 'retentionWebhooksMs' },
+  // Memory of past work: older results stop being recalled into new tasks.
+  { table: 'omoi_memory', column: 'created_at', setting: 'retentionMemoryMs' },
 ];
 
 /** Key of the advisory lock that lets one node at a time delete (`omrt` in ASCII). */

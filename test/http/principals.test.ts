@@ -64,6 +64,7 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['GET', '/api/webhooks/:id', '/api/webhooks/wh-none', 'admin'],
   ['DELETE', '/api/webhooks/:id', '/api/webhooks/wh-seed', 'admin'],
   ['GET', '/api/webhooks/:id/deliveries', '/api/webhooks/wh-none/deliveries', 'admin'],
+  ['GET', '/api/memory/search', '/api/memory/search?q=parser', 'viewer'],
 ];
 
 async function createToken(node: TestNode, name: string, role: string): Promise<string> {

@@ -163,3 +163,17 @@ t.test('dashboard_views: events already logged get their agent_id; down drops th
   ], "each row's agent_id is its payload's, when that is a string");
   t.ok((await columns('omoi_lease_history')).includes('taken_over_from'));
 });
+
+t.test('memory: the search column is generated from title, file words and body (stemmed); down drops the table', async (t) => {
+  const { migrator, sql } = await migratedDatabase(t);
+  await sql(`insert into omoi_memory (event_id, repository, kind, ticket_id, task_id, join_id, title, body, files, terms, commit, created_at)
+    values ('e1', '/r', 'task_result', 'T1', 'A', null, 'add the parser', '{"ok":true}', '["src/config/loader.ts"]', 'src config loader ts', null, now())`);
+  const match = async (q: string) => (await sql(`select count(*)::int as n from omoi_memory where search @@ websearch_to_tsquery('english', ?)`, [q]))[0].n;
+  t.equal(await match('parsers'), 1, 'a stemmed word of the title matches');
+  t.equal(await match('loader'), 1, 'a word of a file path matches');
+  t.equal(await match('lexer'), 0, 'another word does not');
+  await t.rejects(sql(`insert into omoi_memory (event_id, repository, kind, ticket_id, title, body, files, terms, created_at) values ('e1', '/r', 'task_result', 'T1', 'x', 'y', '[]', '', now())`), 'one row per event id');
+  t.same((await migrator.down({ to: 'Migration20261204110000_memory' })).map((m) => m.name), downTo('Migration20261204110000_memory'));
+  t.same(await sql(`select to_regclass('omoi_memory') as m`), [{ m: null }], 'down drops the table');
+  await migrator.up();
+});

@@ -3,6 +3,7 @@ import { emit, send } from '../../messaging/typed.ts';
 import { taskBranch } from './branch.ts';
 import { holdsAttempts } from './budget.ts';
 import { completeIfDone } from './finish.ts';
+import type { TaskMemory } from '../../memory/index.ts';
 import { claim, setTask, setTicket, type Work } from './work.ts';
 
 /**
@@ -43,13 +44,37 @@ async function assign(w: Work): Promise<void> {
     emit(w.ctx.scope, 'agent.mismatch', { ticket_id: w.s.ticket.id, task_id: m.taskId, phase: m.phase, required: m.required, candidates: m.candidates });
     setTask(w, m.taskId, { unmatched: true }, false);
   }
+  const memories = await recallAll(w, plan.assignments.map((a) => a.taskId));
   for (const { taskId, agentId } of plan.assignments) {
     const t = w.s.tasks.get(taskId)!;
     const next = setTask(w, taskId, { status: TaskState.assigned, attempt: t.attempt + 1, agent_id: agentId, reason: null });
     send(w.ctx.scope, 'agent.assign', {
       agent_id: agentId, ticket_id: t.ticket_id, task_id: t.id, attempt: next.attempt, base: next.base_commit!, branch: taskBranch(t.ticket_id, t.id),
-      kind: t.spec.kind, run: t.spec.run, owns: t.owns, timeout_ms: t.spec.timeout_ms, context: next.context ?? {}, ownership: w.s.ticket.ownership,
+      kind: t.spec.kind, run: t.spec.run, owns: t.owns, timeout_ms: t.spec.timeout_ms, context: withMemory(next.context ?? {}, memories.get(taskId)), ownership: w.s.ticket.ownership,
       repository: w.s.ticket.repository, ...(w.s.ticket.network === false ? { network: false } : {}), ...(t.spec.check ? { check: t.spec.check } : {}),
     });
   }
+}
+
+/**
+ * The memory of past work recalled for each task about to start, all at once (bounded by the
+ * recall's own timeout, whatever the number of tasks). Recall never throws: a task it found
+ * nothing for, or whose recall failed or was late, starts without `context.memory`.
+ */
+async function recallAll(w: Work, taskIds: string[]): Promise<Map<string, TaskMemory>> {
+  const out = new Map<string, TaskMemory>();
+  const recall = w.deps.memory;
+  if (!recall || !taskIds.length) return out;
+  await Promise.all(taskIds.map(async (id) => {
+    const t = w.s.tasks.get(id)!;
+    const memory = await recall.recall({ repository: w.s.ticket.repository, ticket_id: t.ticket_id, task_id: t.id, title: t.spec.title, run: t.spec.run, owns: t.owns });
+    if (memory) out.set(id, memory);
+  }));
+  return out;
+}
+
+/** The task's context with `memory` added; a context that is not an object (no synthesis made one) is kept as is. */
+function withMemory(context: unknown, memory: TaskMemory | undefined): unknown {
+  if (!memory || typeof context !== 'object' || context === null || Array.isArray(context)) return context;
+  return { ...context, memory };
 }

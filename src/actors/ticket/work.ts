@@ -10,6 +10,7 @@ import type { ActorContext, EntityHost } from '../entity-host.ts';
 import type { JoinMail, JoinReply } from '../join-actor.ts';
 import type { MergeSupervisor } from '../merge-actor.ts';
 import type { ClaimReply, OwnershipMail } from '../ownership-actor.ts';
+import type { TaskRecall } from '../../memory/index.ts';
 
 export interface TicketDeps {
   /** Node data directory: Omoi's clones live in `<dataDir>/repos/<ticket>`. */
@@ -31,6 +32,8 @@ export interface TicketDeps {
   maxConflictsAutoResolve?: number | null;
   /** Told, after the commit, of each attempt's recorded usage (the node's `/metrics` counters). */
   onUsage?: (charge: Charge, outcome: 'completed' | 'failed') => void;
+  /** Recalls the repository's memory of past work into a starting task's context (`context.memory`); never throws. */
+  memory?: TaskRecall;
 }
 
 /** In-memory state of one ticket: its row and its tasks, keyed by task id (decoded rows). */
