@@ -4,11 +4,15 @@ export * from './access.ts';
 export * from './alert-delivery.ts';
 export * from './alerts.ts';
 export * from './webhooks.ts';
+export * from './approvals.ts';
+export * from './ticket-push.ts';
 import { AgentMessageEntity, ClusterEntity, DeadLetterEntity, EventLogEntity, LeaseHistoryEntity, NodeEntity, OutboxEntity, PartitionLeaseEntity, ProcessedMessageEntity } from './infrastructure.ts';
 import { AuditEntity, PrincipalEntity } from './access.ts';
 import { AlertDeliveryEntity } from './alert-delivery.ts';
 import { AlertEntity } from './alerts.ts';
 import { GithubDeliveryEntity, GithubIssueTicketEntity, WebhookDeliveryEntity, WebhookSubscriptionEntity } from './webhooks.ts';
+import { ApprovalEntity } from './approvals.ts';
+import { TicketPushEntity } from './ticket-push.ts';
 import { AgentEntity, AttemptUsageEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from './dag.ts';
 
 export const ENTITIES = [
@@ -17,4 +21,5 @@ export const ENTITIES = [
   PrincipalEntity, AuditEntity,
   AlertEntity, AlertDeliveryEntity,
   WebhookSubscriptionEntity, WebhookDeliveryEntity, GithubDeliveryEntity, GithubIssueTicketEntity,
+  ApprovalEntity, TicketPushEntity,
 ];
