@@ -21,6 +21,7 @@ import { commandPublisher, effectPublisher, LocalExecutor, NodeSupervisor, TaskO
 import { AlertDelivery } from './alerts/delivery/index.ts';
 import { Breakers } from './breakers/breakers.ts';
 import { OutgoingWebhooks } from './webhooks/outgoing-webhooks.ts';
+import { TicketPushes } from './delivery-git/ticket-pushes.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
 import {
@@ -210,8 +211,15 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const ownAgentId = agentOfNode(config.nodeId);
     const agents = new AgentDirectory(undefined, nodeGoneAfterMs);
     const budgetDefaults = { warnShare: config.budgetWarnShare, onExceeded: config.budgetOnExceeded };
+    // Pushes of completed tickets' branches (delivery): rows the TicketActor writes, delivered
+    // with retries by a dispatcher on every node (started with the other deliveries, below).
+    const pushes = new TicketPushes({
+      db, dataDir: config.dataDir, commits, breakers, publish, log,
+      maxAttempts: config.pushMaxAttempts, retryBaseMs: config.pushRetryBaseMs, timeoutMs: config.pushTimeoutMs,
+    });
+    cleanup.push(() => pushes.stop());
     runtime.register(new TicketBehavior({
-      dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits,
+      dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits, pushes,
       budgetDefaults, onUsage: (charge, outcome) => metrics.countUsage(charge, outcome),
       maxConflictsAutoResolve: config.maxConflictsAutoResolve,
     }));
@@ -371,6 +379,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // per matching subscription; a dispatcher on every node sends them signed, behind a breaker per subscription.
     const webhooks = await OutgoingWebhooks.start({ js, jsm, db, breakers, log, metrics, config });
     cleanup.push(() => webhooks.stop());
+    pushes.start();
 
     const submit = async (type: string, payload: unknown, o: { id?: string; by?: string } = {}) => {
       const def = lookup(type);
