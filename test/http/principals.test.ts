@@ -174,7 +174,7 @@ t.test('every state-changing call is audited exactly once with its principal and
   const byCommand = new Map(rows.map((r) => [r.command, r]));
   t.same([...byCommand.keys()].sort(), [
     'agent.deregister', 'agent.drain', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'agent.set_budget', 'agent.undrain', 'alert.acknowledge', 'alert.resolve', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
-    'task.complete', 'task.fail', 'task.retry', 'task.split', 'ticket.cancel', 'ticket.create', 'ticket.set_budget', 'token.create', 'token.revoke',
+    'task.complete', 'task.fail', 'task.retry', 'task.split', 'ticket.approve', 'ticket.cancel', 'ticket.create', 'ticket.deliver', 'ticket.reject', 'ticket.set_budget', 'token.create', 'token.revoke',
     'webhook.create', 'webhook.remove',
   ], 'each call under its command');
   for (const r of rows) {
