@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { RetryableError } from '../errors.ts';
+import { RetryableError, TerminalError } from '../errors.ts';
 import { runGitCli } from '../git/git-cli.ts';
 import { redactIn, redactUrl } from '../redact.ts';
 
@@ -25,6 +25,8 @@ function isUrl(remote: string): boolean {
  * directory, as the ticket's repository is. A push still running after `timeoutMs` is stopped.
  */
 export async function pushHead(repoDir: string, remote: string, head: string, branch: string, timeoutMs: number): Promise<void> {
+  // The schema refuses these; checked again because git would read them as options.
+  if (remote.startsWith('-') || branch.startsWith('-')) throw new TerminalError('bad_remote', `refusing to push to ${JSON.stringify(redactUrl(remote))} ${JSON.stringify(branch)}: it would be read as an option`);
   const target = isUrl(remote) ? remote : path.resolve(remote);
   const result = await runGitCli(['push', '--force', '--quiet', '--no-verify', target, `${head}:refs/heads/${branch}`], repoDir, timeoutMs);
   if (result.code === 0) return;

@@ -42,6 +42,8 @@ t.test('pushHead: a remote that is not a repository is a retryable push_failed w
   t.equal(remote.code, 'push_failed');
   t.notMatch(remote.message, /s3cret/, 'the password is not in the error');
   t.match(remote.message, /bob:\*\*\*@127\.0\.0\.1/);
+  const option = await pushHead(repo.dir, '--upload-pack=touch /tmp/x@h:r', repo.head, 'omoi/T1', 10_000).then(() => undefined, (e) => e);
+  t.equal(option.code, 'bad_remote', 'a remote git would read as an option is refused');
 });
 
 t.test('the pull request command: quoted placeholders, the first URL, or the error', async (t) => {

@@ -27,6 +27,7 @@ t.test("the README's approvals and delivery example is valid input", async (t) =
   t.match(valid.delivery, { branch: 'feature/x', pull_request_command: /\{branch\}/ });
   t.throws(() => validatePayload('ticket.create', { ...JSON.parse(block![1]), delivery: { branch: '../main' } }), 'a branch name with .. is refused');
   t.throws(() => validatePayload('ticket.create', { ...JSON.parse(block![1]), approvals: ['after_lunch'] }), 'an unknown gate is refused');
+  t.throws(() => validatePayload('ticket.create', { ...JSON.parse(block![1]), delivery: { remote: '--upload-pack=x@h:r' } }), 'a remote starting with - is refused');
 });
 
 t.test("the README's alerts example is a valid `alerts:` section, and its rules decide as it says", async (t) => {

@@ -17,7 +17,7 @@ export const BranchName = Type.String({ minLength: 1, maxLength: 250, pattern: '
 
 /** `ticket.create` `delivery`. */
 export const Delivery = Type.Object({
-  remote: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'where the branch is pushed: a clone URL or a local path (default: the ticket\'s repository)' })),
+  remote: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, pattern: '^[^-\\s]', description: 'where the branch is pushed: a clone URL or a local path (default: the ticket\'s repository); never starting with `-` (git would take it for an option)' })),
   branch: Type.Optional(BranchName),
   pull_request_command: Type.Optional(Type.String({ minLength: 1, maxLength: 10_000, description: 'run after a successful push (`sh -c`, in the node\'s data directory) with {branch} {base_branch} {title} {ticket_id} {remote} replaced by shell-quoted values; the first http(s) URL it prints is recorded as `pull_request_url`' })),
 }, { additionalProperties: false, description: 'push the ticket branch once completed (default branch: `omoi/<ticket>`); forced: the branch is Omoi\'s' });
