@@ -48,7 +48,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     config: { role: 'viewer' },
     schema: {
       summary: 'List tickets, newest first, with their tasks counted by status', tags,
-      querystring: Type.Object({ status: Type.Optional(Type.String({ maxLength: 50, description: 'only tickets in this status (`open`, `running`, `completed`, …)' })), limit: Type.Optional(Limit(LIMIT)) }),
+      querystring: Type.Object({ status: Type.Optional(Type.String({ maxLength: 50, description: 'only tickets in this status (`open`, `awaiting_approval`, `running`, `completed`, …)' })), limit: Type.Optional(Limit(LIMIT)) }),
       response: { 200: Type.Object({ tickets: Type.Array(Row('an `omoi_ticket` row (its repository URL without credentials), with `tasks`: the count of its tasks by status')) }, { description: 'The tickets' }) },
     },
   }, async (req) => {
