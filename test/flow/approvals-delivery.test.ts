@@ -116,6 +116,14 @@ t.test('before_delivery: the branch is pushed only once approved; a rejection ca
   await waitDelivery('T-later', 'delivered');
   t.equal(await branchAt(origin, 'feature/later'), done.head, 'pushed after the approval');
   t.match(await approvals('T-later'), [{ decision: 'rejected' }, { decision: 'approved', principal: 'carol' }]);
+
+  // A before_delivery gate with nothing to deliver is refused at creation.
+  const nothing = await node.submit('ticket.create', {
+    ticket_id: 'T-nothing', title: 'no delivery', repository: repo.dir, approvals: ['before_delivery'], tasks: [task('A', 'true')],
+  });
+  const refused = await waitFor('refusal', async () => (await sql<any>(node, 'select code from omoi_dead_letter where message_id = ?', [nothing.id]))[0]);
+  t.equal(refused.code, 'delivery_required');
+  t.equal(await ticketRow(node, 'T-nothing'), undefined, 'no ticket made');
 });
 
 t.test('a push to a remote that is not a repository yet is retried until it is, never lost', async (t) => {

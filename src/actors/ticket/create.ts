@@ -16,6 +16,9 @@ import { askJoin, type Work } from './work.ts';
 export async function create(w: Omit<Work, 's'>, existing: Ticket | undefined, p: PayloadOf<'ticket.create'>): Promise<Work> {
   if (existing) throw new TerminalError('duplicate_ticket', `ticket ${JSON.stringify(p.ticket_id)} already exists`, { ticket_id: p.ticket_id }, 409);
   validateTasks(p.tasks);
+  if (p.approvals?.includes('before_delivery') && !p.delivery) {
+    throw new TerminalError('delivery_required', 'the before_delivery gate needs a delivery: give `delivery` (e.g. {} to push omoi/<ticket> to the ticket\'s repository)', { approvals: p.approvals });
+  }
   // Omoi's own clone: tasks, merges and the ticket branch never touch the user's repository.
   // Cloned or fetched by `TicketBehavior.prepare`, before the transaction; here only checked.
   const repoDir = w.repoDir(p.ticket_id);
