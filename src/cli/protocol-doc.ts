@@ -60,6 +60,8 @@ export const TRIGGER_DOC: ReadonlyArray<[event: string, raises: string, clears: 
   ['ticket.ended', '`failed`: `ticket_failed:<ticket>`', '`ticket_stalled:<ticket>`'],
   ['ticket.resumed', '–', '`ticket_failed:<ticket>`'],
   ['ticket.completed', '–', '`ticket_stalled:<ticket>`'],
+  ['ticket.delivery_failed', '`delivery_failed:<ticket>`', '–'],
+  ['ticket.delivered', '–', '`delivery_failed:<ticket>`'],
   ['actor.supervision', '`escalated`: `actor_escalated:<actor>/<entity>`', '–'],
   ['budget.warning', '`budget_warning:<scope>/<id>`', '–'],
   ['budget.exceeded', '`budget_exceeded:<scope>/<id>`', '–'],

@@ -107,7 +107,7 @@ export const TicketDelivering = event({
 export const TicketDelivered = event({
   type: 'ticket.delivered',
   description: 'The ticket\'s branch is on its remote at `commit`; `pull_request_url` when the pull request command printed one, `pull_request_error` when it failed (the push stays delivered).',
-  consumers: OBSERVERS,
+  consumers: [...OBSERVERS, 'alerts (clears `delivery_failed`)'],
   payload: Type.Object({ ...TicketRef, commit: Sha, attempts: Type.Integer(), pull_request_url: Type.Optional(Type.String()), pull_request_error: Type.Optional(Type.String()) }),
   example: { ticket_id: 'T1', commit: '0123456789abcdef0123456789abcdef01234567', attempts: 1, pull_request_url: 'https://git.example.com/app/pull/7' },
 });
@@ -115,7 +115,7 @@ export const TicketDelivered = event({
 export const TicketDeliveryFailed = event({
   type: 'ticket.delivery_failed',
   description: 'The push failed for good after its attempts (`omoi deliver` tries again).',
-  consumers: OBSERVERS,
+  consumers: [...OBSERVERS, 'alerts (`delivery_failed`)'],
   payload: Type.Object({ ...TicketRef, attempts: Type.Integer(), error: Type.String() }),
   example: { ticket_id: 'T1', attempts: 8, error: 'push_failed: remote rejected' },
 });
