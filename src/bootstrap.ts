@@ -216,6 +216,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const pushes = new TicketPushes({
       db, dataDir: config.dataDir, commits, breakers, publish, log,
       maxAttempts: config.pushMaxAttempts, retryBaseMs: config.pushRetryBaseMs, timeoutMs: config.pushTimeoutMs,
+      count: (outcome) => metrics.ticketPushes.inc({ outcome }),
     });
     cleanup.push(() => pushes.stop());
     runtime.register(new TicketBehavior({

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Breakers } from '../breakers/index.ts';
 import type { AttemptContext, DeliveryChannel } from '../delivery/dispatcher.ts';
 import type { RouteReply } from '../delivery/delivery-errors.ts';
+import type { DeliveryOutcome } from '../delivery/delivery-status.ts';
 import type { PublishCommand } from '../executor/command-publisher.ts';
 import { ticketRepoDir, type CommitStore } from '../git/index.ts';
 import { remoteKey } from '../git/remote-breakers.ts';
@@ -17,10 +18,15 @@ import type { DuePush, PushStore, SettledPush } from './push-store.ts';
  * (its outcome kept on the row, so a retried or redelivered push never opens a second one).
  * Its end is reported to the ticket (`ticket.delivery_report`, id `delivery-report:<ticket>:<round>`).
  */
-export function pushChannel(deps: { dataDir: string; commits: CommitStore; breakers: Breakers; store: PushStore; publish: PublishCommand }): DeliveryChannel<DuePush> {
+export function pushChannel(deps: {
+  dataDir: string; commits: CommitStore; breakers: Breakers; store: PushStore; publish: PublishCommand;
+  /** Counts each go at a push (`omoi_ticket_pushes_total{outcome}`). */
+  count?: (outcome: DeliveryOutcome) => void;
+}): DeliveryChannel<DuePush> {
   return {
     noun: 'ticket push',
     logFields: (d) => ({ ticket: d.ticket_id, round: d.round }),
+    count: (_d, outcome) => deps.count?.(outcome),
     async send(d: DuePush, ctx: AttemptContext): Promise<RouteReply> {
       const order = d.payload;
       await deps.commits.ensureRetrying(d.ticket_id, order.repository, [d.head], { signal: ctx.signal });

@@ -1,5 +1,6 @@
 import type { Breakers } from '../breakers/index.ts';
 import { DeliveryDispatcher, type DispatcherTuning } from '../delivery/dispatcher.ts';
+import type { DeliveryOutcome } from '../delivery/delivery-status.ts';
 import { errorMessage } from '../errors.ts';
 import type { PublishCommand } from '../executor/command-publisher.ts';
 import type { CommitStore } from '../git/index.ts';
@@ -16,6 +17,8 @@ export interface TicketPushesDeps {
   retryBaseMs: number;
   /** Bound of one push, and of the pull request command after it, ms (`OMOI_PUSH_TIMEOUT_MS`); a push is held by its node three times this long. */
   timeoutMs: number;
+  /** Counts each go at a push (`omoi_ticket_pushes_total{outcome}`). */
+  count?: (outcome: DeliveryOutcome) => void;
   /** How often pushes whose end was not reported are looked for, ms. */
   sweepMs?: number;
   tuning?: DispatcherTuning;
@@ -36,7 +39,7 @@ export class TicketPushes {
 
   constructor(private readonly deps: TicketPushesDeps) {
     this.store = new PushStore(deps.db);
-    const channel = pushChannel({ dataDir: deps.dataDir, commits: deps.commits, breakers: deps.breakers, store: this.store, publish: deps.publish });
+    const channel = pushChannel({ dataDir: deps.dataDir, commits: deps.commits, breakers: deps.breakers, store: this.store, publish: deps.publish, count: deps.count });
     this.dispatcher = new DeliveryDispatcher({
       queue: this.store.queue, channel, log: deps.log.child({ component: 'ticket-pushes' }), maxAttempts: deps.maxAttempts,
       timeoutMs: deps.timeoutMs, backoff: { baseMs: deps.retryBaseMs, maxMs: 600_000 }, ...deps.tuning,

@@ -140,6 +140,9 @@ t.test('a push to a remote that is not a repository yet is retried until it is, 
   const row = await waitDelivery('T-late', 'delivered');
   t.ok(row.delivery_attempts >= 2, `delivered on a later attempt (${row.delivery_attempts})`);
   t.equal(await branchAt(origin, 'omoi/T-late'), row.head);
+  const metrics = await (await fetch(`${node.httpUrl}/metrics`)).text();
+  t.match(metrics, /^omoi_ticket_pushes_total\{outcome="retry"\} [1-9]/m, 'the failed attempts counted');
+  t.match(metrics, /^omoi_ticket_pushes_total\{outcome="delivered"\} [1-9]/m);
 });
 
 t.test('a push that fails every attempt is failed with the error, and ticket.deliver tries again', async (t) => {
