@@ -41,14 +41,14 @@ function principalOf(source: string | undefined): string {
   return source?.startsWith('http:') ? source.slice('http:'.length) : source ?? 'unknown';
 }
 
-function record(w: Work, gate: Gate, decision: Decision, comment: string | undefined): string {
+/** The decision's row (keyed by the deciding message: a redelivery writes it once) and its event. */
+function record(w: Work, gate: Gate, decision: Decision, comment: string | undefined): void {
   const by = principalOf(w.source);
   w.ctx.scope.uow.upsert(ApprovalEntity, ['id'], {
     id: w.ctx.scope.cause.id, entity_kind: 'ticket', entity_id: w.s.ticket.id, gate, decision, comment: comment ?? null, principal: by, at: w.ctx.scope.now,
   });
   const event = { ticket_id: w.s.ticket.id, gate, by, ...(comment ? { comment } : {}) };
   emit(w.ctx.scope, decision === 'approved' ? 'ticket.approved' : 'ticket.rejected_at_gate', event);
-  return by;
 }
 
 /** `ticket.create` with `before_execute`: the new ticket waits before anything runs. */
