@@ -267,7 +267,7 @@ export function generateProtocolDoc(): string {
     '`failed`). The push, `git push --force <remote> <head>:refs/heads/<branch>` (the branch is Omoi\'s), is a row',
     'of `omoi_ticket_push` written with the ticket\'s change and delivered by every node\'s dispatcher: retried with',
     'exponential backoff and jitter (`OMOI_PUSH_RETRY_BASE_MS` doubling to 10 min) up to `OMOI_PUSH_MAX_ATTEMPTS`,',
-    'behind the `git_remote` breaker of the remote; its end is told to the ticket by `ticket.delivery_report`',
+    'behind the `git_remote` breaker keyed `push <remote>`; its end is told to the ticket by `ticket.delivery_report`',
     '(id `delivery-report:<ticket>:<round>`) → `ticket.delivered` or `ticket.delivery_failed`. `ticket.deliver`',
     'starts a new round after a failure. Pushing a head the branch already has is a success that changes nothing,',
     'so a push resumed after a node died is harmless; the pull request command runs once per round.',

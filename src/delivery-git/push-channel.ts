@@ -14,7 +14,7 @@ import type { DuePush, PushStore, SettledPush } from './push-store.ts';
 /**
  * Ticket pushes as the shared dispatcher delivers them. One attempt: the head is fetched into
  * this node's clone of the ticket's repository (it may have been made on another node), pushed
- * behind the remote's `git_remote` breaker, then the pull request command runs once per push
+ * behind the remote's `git_remote` breaker (key `push <remote>`), then the pull request command runs once per push
  * (its outcome kept on the row, so a retried or redelivered push never opens a second one).
  * Its end is reported to the ticket (`ticket.delivery_report`, id `delivery-report:<ticket>:<round>`).
  */
@@ -31,7 +31,8 @@ export function pushChannel(deps: {
       const order = d.payload;
       await deps.commits.ensureRetrying(d.ticket_id, order.repository, [d.head], { signal: ctx.signal });
       const repoDir = ticketRepoDir(deps.dataDir, d.ticket_id);
-      await deps.breakers.run('git_remote', remoteKey(order.remote), () => pushHead(repoDir, order.remote, d.head, order.branch, ctx.timeoutMs), (err) => err instanceof PushFailedError);
+      // Its own key: a remote that refuses pushes (no write access) must not stop fetches from it.
+      await deps.breakers.run('git_remote', `push ${remoteKey(order.remote)}`, () => pushHead(repoDir, order.remote, d.head, order.branch, ctx.timeoutMs), (err) => err instanceof PushFailedError);
       if (order.pull_request_command && !d.pull_request_done) {
         const outcome = await runPullRequestCommand(order, repoDir, path.join(deps.dataDir, 'delivery'), ctx.timeoutMs, ctx.signal);
         if (ctx.signal.aborted) throw new PushFailedError('push_aborted', 'the node is stopping');
