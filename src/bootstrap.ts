@@ -22,6 +22,7 @@ import { AlertDelivery } from './alerts/delivery/index.ts';
 import { Breakers } from './breakers/breakers.ts';
 import { OutgoingWebhooks } from './webhooks/outgoing-webhooks.ts';
 import { ensureMemoryIndexConsumer, MemoryIndexer, MemoryRecall, MemoryStore } from './memory/index.ts';
+import { TicketPushes } from './delivery-git/ticket-pushes.ts';
 import { ensurePartitionCount, LeaseManager } from './cluster/index.ts';
 import type { OmoiConfig } from './config/index.ts';
 import {
@@ -220,8 +221,16 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const budgetDefaults = { warnShare: config.budgetWarnShare, onExceeded: config.budgetOnExceeded };
     // Memory of past work: a starting task's context recalls the repository's earlier results and conflict resolutions.
     const memory = new MemoryStore(db);
+    // Pushes of completed tickets' branches (delivery): rows the TicketActor writes, delivered
+    // with retries by a dispatcher on every node (started with the other deliveries, below).
+    const pushes = new TicketPushes({
+      db, dataDir: config.dataDir, commits, breakers, publish, log,
+      maxAttempts: config.pushMaxAttempts, retryBaseMs: config.pushRetryBaseMs, timeoutMs: config.pushTimeoutMs,
+      count: (outcome) => metrics.ticketPushes.inc({ outcome }),
+    });
+    cleanup.push(() => pushes.stop());
     runtime.register(new TicketBehavior({
-      dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits,
+      dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits, pushes,
       budgetDefaults, onUsage: (charge, outcome) => metrics.countUsage(charge, outcome),
       maxConflictsAutoResolve: config.maxConflictsAutoResolve,
       memory: new MemoryRecall({ store: memory, log, limit: config.memoryContextLimit, timeoutMs: config.memoryRecallTimeoutMs }),
@@ -397,6 +406,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const memoryIndexer = new MemoryIndexer({ js, db, store: memory, log });
     await memoryIndexer.start();
     cleanup.push(() => memoryIndexer.stop());
+    pushes.start();
 
     const submit = async (type: string, payload: unknown, o: { id?: string; by?: string } = {}) => {
       const def = lookup(type);

@@ -29,6 +29,8 @@ export class Metrics {
   readonly alertDeliveries = new Counter({ name: 'omoi_alert_deliveries_total', help: 'Alert deliveries tried or deferred, by route type and outcome (delivered, retry, failed, deferred: its breaker was open)', labelNames: ['route_type', 'outcome'], registers: [this.registry] });
   /** Outgoing webhook deliveries by outcome (delivered, retry, failed, deferred): src/webhooks. */
   readonly webhookDeliveries = new Counter({ name: 'omoi_webhook_deliveries_total', help: 'Webhook subscription deliveries tried or deferred, by outcome (delivered, retry, failed, deferred: its breaker was open)', labelNames: ['outcome'], registers: [this.registry] });
+  /** Pushes of completed tickets' branches tried or deferred, by outcome (same set as webhook deliveries): src/delivery-git. */
+  readonly ticketPushes = new Counter({ name: 'omoi_ticket_pushes_total', help: 'Pushes of completed tickets\' branches tried or deferred, by outcome (delivered, retry, failed, deferred: the remote\'s breaker was open)', labelNames: ['outcome'], registers: [this.registry] });
   /** Incoming GitHub webhook deliveries by outcome (applied, duplicate, ignored, refused): src/webhooks/github. */
   readonly githubHooks = new Counter({ name: 'omoi_github_hooks_total', help: 'GitHub webhook deliveries received, by outcome (applied, duplicate, ignored, refused: bad signature or input)', labelNames: ['outcome'], registers: [this.registry] });
   // Spend of the attempts whose ticket this node handled. Labels: `outcome` (completed | failed), `direction` (input | output); never a model or an id.

@@ -5,7 +5,9 @@ import { TaskEntity, TicketEntity, toTask, toTicket, type EntityManager } from '
 import { ActorType, type Envelope, type PayloadOf } from '../protocol/index.ts';
 import type { CommandMail } from './actor-runtime.ts';
 import type { ActorContext, EntityBehavior } from './entity-host.ts';
+import { approve, reject } from './ticket/approvals.ts';
 import { create } from './ticket/create.ts';
+import { deliver, deliveryReport } from './ticket/delivery.ts';
 import { add, split } from './ticket/dynamic-dag.ts';
 import { agentAdd, agentSplit } from './ticket/agent-discovery.ts';
 import { cancelTicket, finalize } from './ticket/finish.ts';
@@ -23,6 +25,7 @@ export type { TicketActorState, TicketDeps } from './ticket/work.ts';
 /** The commands of an existing ticket, each with its typed handler. */
 type TicketCommand =
   | 'ticket.cancel' | 'ticket.wake' | 'ticket.finalize' | 'ticket.set_budget' | 'ticket.stall'
+  | 'ticket.approve' | 'ticket.reject' | 'ticket.deliver' | 'ticket.delivery_report'
   | 'task.started' | 'task.progress' | 'task.complete' | 'task.fail' | 'task.expire' | 'task.stall' | 'task.retry_due' | 'task.add' | 'task.split' | 'task.cancel' | 'task.retry'
   | 'task.agent_add' | 'task.agent_split'
   | 'merge.finished' | 'merge.resolve';
@@ -55,6 +58,10 @@ const HANDLERS: { [T in TicketCommand]: { run: Handler<T>; full?: true } } = {
   'ticket.finalize': { run: finalize },
   'ticket.set_budget': { run: setBudget, full: true },
   'ticket.stall': { run: ticketStall },
+  'ticket.approve': { run: approve, full: true },
+  'ticket.reject': { run: reject },
+  'ticket.deliver': { run: deliver },
+  'ticket.delivery_report': { run: deliveryReport },
   'task.started': { run: started },
   'task.progress': { run: progress },
   'task.stall': { run: stall },

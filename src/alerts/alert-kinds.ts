@@ -16,6 +16,7 @@ export const ALERT_KINDS = [
   'ticket_stalled', // a ticket's state did not change for too long
   'node_lost', // a node stopped heartbeating; its partitions were taken over
   'circuit_open', // a breaker opened around something Omoi calls (git remote, webhook, SMTP, resolver, agent command)
+  'delivery_failed', // a completed ticket's branch could not be pushed after its attempts
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -37,6 +38,7 @@ export const DEFAULT_SEVERITY: Record<AlertKind, AlertSeverity> = {
   ticket_stalled: 'warning',
   node_lost: 'critical',
   circuit_open: 'warning',
+  delivery_failed: 'critical',
 };
 
 export const ALERT_STATUSES = ['raised', 'acknowledged', 'resolved'] as const;

@@ -35,6 +35,7 @@ export const Fingerprints = {
   mergeUnresolved: (ticket: string, join: string) => `merge_unresolved:${ticket}/${join}`,
   ticketFailed: (ticket: string) => `ticket_failed:${ticket}`,
   ticketStalled: (ticket: string) => `ticket_stalled:${ticket}`,
+  deliveryFailed: (ticket: string) => `delivery_failed:${ticket}`,
   actorEscalated: (actor: string, entity: string) => `actor_escalated:${actor}/${entity}`,
   budget: (kind: 'budget_warning' | 'budget_exceeded', scope: string, id: string) => `${kind}:${scope}/${id}`,
   nodeLost: (node: string) => `node_lost:${node}`,
@@ -137,6 +138,15 @@ const MAPPINGS: Record<string, Mapping> = {
   'ticket.completed': (p) => {
     const ticket = p.str('ticket_id');
     return [clear(Fingerprints.ticketStalled(ticket), `ticket ${ticket} completed`)];
+  },
+  'ticket.delivery_failed': (p) => {
+    const ticket = p.str('ticket_id');
+    const error = p.str('error');
+    return [raise('delivery_failed', Fingerprints.deliveryFailed(ticket), `ticket ${ticket} could not be delivered: ${error}`, { ticket_id: ticket, error: clip(error, 2000) })];
+  },
+  'ticket.delivered': (p) => {
+    const ticket = p.str('ticket_id');
+    return [clear(Fingerprints.deliveryFailed(ticket), `ticket ${ticket} delivered at ${p.str('commit')}`)];
   },
   'ticket.stalled': (p) => {
     const ticket = p.str('ticket_id');

@@ -19,6 +19,7 @@ const alertDeliveryCommands = () => import('./commands/alert-deliveries.ts');
 const budgetCommands = () => import('./commands/budget.ts');
 const alertCommands = () => import('./commands/alerts.ts');
 const taskCommands = () => import('./commands/task.ts');
+const gateCommands = () => import('./commands/gates.ts');
 const agentCommands = () => import('./commands/agents.ts');
 const webhookCommands = () => import('./commands/webhooks.ts');
 const memoryCommands = () => import('./commands/memory.ts');
@@ -166,6 +167,45 @@ export function buildProgram(io: CliIo = processIo): Command {
     .addHelpText('after', examples('omoi task retry T1 B', 'omoi task retry T1 B --reason "flaky network" --url http://10.0.0.5:7070'))
     .action(async (ticket: string, taskId: string, opts: { reason?: string; url: string; json?: boolean }) => {
       io.out((await (await taskCommands()).taskRetry(ticket, taskId, opts)) + '\n');
+    });
+
+  const OPERATOR_TOKEN_HELP = 'Needs an operator token: $OMOI_API_TOKEN, or <data dir>/api-token (the node\'s bootstrap admin).';
+  program
+    .command('approve')
+    .summary('approve the gate a ticket waits at (before_execute, before_delivery)')
+    .description(`Approve the human gate a ticket waits at, through a running node's HTTP API: before_execute (its tasks\nstart) or before_delivery (its branch is pushed; also after an earlier rejection). Recorded with who and when.\nRefused when the ticket does not wait there (gate_not_awaiting). ${OPERATOR_TOKEN_HELP}`)
+    .argument('<ticket>', 'ticket id')
+    .addOption(new Option('--gate <gate>', 'the gate (default: the one it waits at)').choices(['before_execute', 'before_delivery']))
+    .option('--comment <text>', 'why (recorded with the decision)')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi approve T1', 'omoi approve T1 --gate before_delivery --comment "reviewed"'))
+    .action(async (ticket: string, opts: { gate?: 'before_execute' | 'before_delivery'; comment?: string; url: string; json?: boolean }) => {
+      io.out((await (await gateCommands()).decideGate('approve', ticket, opts)) + '\n');
+    });
+  program
+    .command('reject')
+    .summary('reject the gate a ticket waits at, with a comment')
+    .description(`Reject the human gate a ticket waits at, with a comment: before_execute cancels the ticket (reason\n"rejected: <comment>"); before_delivery marks its delivery rejected (a later approve still pushes it).\n${OPERATOR_TOKEN_HELP}`)
+    .argument('<ticket>', 'ticket id')
+    .requiredOption('--comment <text>', 'why (required; recorded with the decision)')
+    .addOption(new Option('--gate <gate>', 'the gate (default: the one it waits at)').choices(['before_execute', 'before_delivery']))
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi reject T1 --comment "not this sprint"'))
+    .action(async (ticket: string, opts: { gate?: 'before_execute' | 'before_delivery'; comment: string; url: string; json?: boolean }) => {
+      io.out((await (await gateCommands()).decideGate('reject', ticket, opts)) + '\n');
+    });
+  program
+    .command('deliver')
+    .summary('push a completed ticket\'s branch again after its delivery failed')
+    .description(`Push a completed ticket's branch to its delivery remote again after the delivery failed (a new round of\nretried attempts). Refused unless its delivery failed (delivery_not_failed) or without delivery (no_delivery).\n${OPERATOR_TOKEN_HELP}`)
+    .argument('<ticket>', 'ticket id')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi deliver T1'))
+    .action(async (ticket: string, opts: { url: string; json?: boolean }) => {
+      io.out((await (await gateCommands()).deliverAgain(ticket, opts)) + '\n');
     });
 
   const agentsCommand = program

@@ -177,6 +177,10 @@ export interface OmoiConfig {
   webhooks: WebhooksConfig;
   /** Attempts at delivering one event to one webhook subscription before it is recorded `failed` (backoff as alert deliveries'). */
   webhookDeliveryMaxAttempts: number;
+  /** Attempts at pushing a completed ticket's branch before its delivery is `failed`; the first retry delay, ms; one attempt's bound, ms. */
+  pushMaxAttempts: number;
+  pushRetryBaseMs: number;
+  pushTimeoutMs: number;
   /**
    * Retention of rows that would otherwise grow forever (`src/persistence/retention.ts`), ms:
    * processed message ids (at least the ack wait and the streams' duplicate window: a copy
@@ -251,6 +255,9 @@ export const DEFAULTS = {
   alertDeliveryMaxAttempts: 8,
   webhooks: {} as WebhooksConfig,
   webhookDeliveryMaxAttempts: 8,
+  pushMaxAttempts: 8,
+  pushRetryBaseMs: 2_000,
+  pushTimeoutMs: 600_000,
   retentionProcessedMs: 24 * 3_600_000,
   retentionEventsMs: 7 * 24 * 3_600_000,
   retentionDeadLettersMs: 30 * 24 * 3_600_000,

@@ -6,7 +6,10 @@ import { ConflictError } from '../errors.ts';
  * | from      | to                                   | when                                        |
  * |-----------|--------------------------------------|---------------------------------------------|
  * | `open`    | `running`                            | its first task becomes ready                |
+ * | `open`    | `awaiting_approval`                  | created with the `before_execute` gate      |
  * | `open`    | `cancelled`                          | cancelled before anything ran               |
+ * | `awaiting_approval` | `running`                  | a person approved `before_execute`          |
+ * | `awaiting_approval` | `cancelled`                | a person rejected it (reason `rejected: <comment>`), or cancelled it |
  * | `running` | `completed`                          | every task completed; branch at final head  |
  * | `running` | `failed`                             | a task failed for good and nothing can run  |
  * | `running` | `cancelled`                          | cancelled by a person                       |
@@ -14,9 +17,13 @@ import { ConflictError } from '../errors.ts';
  *
  * `completed`, `failed` and `cancelled` are terminal (`isTerminal`): nothing the system does
  * leaves them. Only a person's `task.retry` brings a `failed` ticket back to `running`.
+ * `awaiting_approval` waits for a person (`ticket.approve`/`ticket.reject`): nothing runs, and
+ * no stall sweep flags it. Delivery after `completed` is not a state of the ticket but its
+ * `delivery_status` (src/actors/ticket/delivery.ts), so `completed` keeps its meaning.
  */
 export const TicketState = {
   open: 'open',
+  awaiting_approval: 'awaiting_approval',
   running: 'running',
   completed: 'completed',
   failed: 'failed',
@@ -26,7 +33,8 @@ export type TicketState = (typeof TicketState)[keyof typeof TicketState];
 
 /** Legal ticket transitions (see the table on `TicketState`). */
 export const TICKET_TRANSITIONS: Readonly<Record<TicketState, readonly TicketState[]>> = {
-  open: ['running', 'cancelled'],
+  open: ['running', 'awaiting_approval', 'cancelled'],
+  awaiting_approval: ['running', 'cancelled'],
   running: ['completed', 'failed', 'cancelled'],
   completed: [],
   failed: ['running'],

@@ -23,6 +23,12 @@ export interface DeliveryChannel<D extends QueuedDelivery> {
   logFields(d: D): Record<string, unknown>;
   /** Counts each go at a delivery (a metric; labels from a fixed set). */
   count?(d: D, outcome: DeliveryOutcome): void;
+  /**
+   * Told once the delivery's end (delivered, or failed for good) is recorded, e.g. to tell its
+   * owner. A failure here is logged, not retried: an owner that must hear of every end also
+   * looks for ends it missed (a node may die between the record and this call).
+   */
+  settled?(d: D, outcome: 'delivered' | 'failed'): Promise<void>;
 }
 
 export interface DispatcherOptions<D extends QueuedDelivery = QueuedDelivery> {
@@ -143,11 +149,16 @@ export class DeliveryDispatcher<D extends QueuedDelivery = QueuedDelivery> {
     }
   }
 
+  private async settled(d: D, outcome: 'delivered' | 'failed'): Promise<void> {
+    await this.opts.channel.settled?.(d, outcome).catch((err) =>
+      this.opts.log.warn({ delivery: d.id, ...this.opts.channel.logFields(d), err: errorMessage(err) }, `could not tell the end of a ${this.opts.channel.noun} delivery`));
+  }
+
   private async attempt(d: D): Promise<{ outcome: DeliveryOutcome; error?: RecordedError }> {
     const queue = this.opts.queue;
     try {
       const reply = await this.opts.channel.send(d, { timeoutMs: this.timeoutMs, signal: this.stopping.signal });
-      await queue.delivered(d, reply);
+      if (await queue.delivered(d, reply)) await this.settled(d, 'delivered');
       return { outcome: 'delivered' };
     } catch (err) {
       if (this.stopping.signal.aborted) throw err;
@@ -162,7 +173,7 @@ export class DeliveryDispatcher<D extends QueuedDelivery = QueuedDelivery> {
       }
       const attempts = d.attempts + 1;
       if (err instanceof RouteRejectedError || attempts >= this.opts.maxAttempts) {
-        await queue.failed(d, error, !(err instanceof RouteRejectedError) || err.attempted);
+        if (await queue.failed(d, error, !(err instanceof RouteRejectedError) || err.attempted)) await this.settled(d, 'failed');
         return { outcome: 'failed', error };
       }
       await queue.retryLater(d, error, backoffDelay(attempts, this.opts.backoff ?? DEFAULT_BACKOFF, this.opts.random));

@@ -44,6 +44,8 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
   { table: 'omoi_github_issue_ticket', column: 'created_at', setting: 'retentionWebhooksMs' },
   // Memory of past work: older results stop being recalled into new tasks.
   { table: 'omoi_memory', column: 'created_at', setting: 'retentionMemoryMs' },
+  // Ticket pushes: a pending one is still being tried; a finished one's outcome is on its ticket (gate decisions stay with their ticket).
+  { table: 'omoi_ticket_push', column: 'updated_at', setting: 'retentionAuditMs', only: `r.status <> 'pending'` },
 ];
 
 /** Key of the advisory lock that lets one node at a time delete (`omrt` in ASCII). */

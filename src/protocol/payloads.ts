@@ -1,6 +1,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type * as agent from './messages/agent.ts';
 import type * as alert from './messages/alert.ts';
+import type * as approval from './messages/approval.ts';
 import type * as budget from './messages/budget.ts';
 import type * as join from './messages/join.ts';
 import type * as ownership from './messages/ownership.ts';
@@ -8,7 +9,7 @@ import type * as system from './messages/system.ts';
 import type * as task from './messages/task.ts';
 import type * as ticket from './messages/ticket.ts';
 
-type Module = typeof ticket & typeof task & typeof join & typeof ownership & typeof agent & typeof alert & typeof budget & typeof system;
+type Module = typeof ticket & typeof task & typeof join & typeof ownership & typeof agent & typeof alert & typeof approval & typeof budget & typeof system;
 /** Every message definition of the protocol, as a union of their precise types. */
 type AnyDef = Extract<Module[keyof Module], { type: string; kind: 'command' | 'event'; payload: TSchema }>;
 

@@ -1,6 +1,7 @@
 import type { CommandDef, EventDef, MessageDef } from './define.ts';
 import * as agent from './messages/agent.ts';
 import * as alert from './messages/alert.ts';
+import * as approval from './messages/approval.ts';
 import * as budget from './messages/budget.ts';
 import * as join from './messages/join.ts';
 import * as ownership from './messages/ownership.ts';
@@ -19,7 +20,7 @@ function collect(...modules: Record<string, unknown>[]): MessageDef[] {
 }
 
 /** Every message type of the protocol, in one place: docs, schemas and routing come from here. */
-export const REGISTRY: readonly MessageDef[] = collect(ticket, task, join, ownership, agent, alert, budget, system);
+export const REGISTRY: readonly MessageDef[] = collect(ticket, task, join, ownership, agent, alert, approval, budget, system);
 
 const byType = new Map(REGISTRY.map((d) => [d.type, d]));
 if (byType.size !== REGISTRY.length) throw new Error('protocol registry: duplicate message type');
@@ -36,4 +37,4 @@ export function events(): EventDef[] {
   return REGISTRY.filter((d): d is EventDef => d.kind === 'event');
 }
 
-export const Messages = { ...ticket, ...task, ...join, ...ownership, ...agent, ...alert, ...budget, ...system };
+export const Messages = { ...ticket, ...task, ...join, ...ownership, ...agent, ...alert, ...approval, ...budget, ...system };

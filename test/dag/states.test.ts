@@ -44,6 +44,9 @@ const LEGAL_TASK = new Set([
 const LEGAL_TICKET = new Set([
   'open>running',
   'open>cancelled',
+  'open>awaiting_approval', // created with the before_execute gate
+  'awaiting_approval>running', // approved
+  'awaiting_approval>cancelled', // rejected, or cancelled while waiting
   'running>completed',
   'running>failed',
   'running>cancelled',
@@ -65,7 +68,7 @@ t.test('the state lists', async (t) => {
     'blocked',
     'cancelled',
   ]);
-  t.same(ticketStates, ['open', 'running', 'completed', 'failed', 'cancelled']);
+  t.same(ticketStates, ['open', 'awaiting_approval', 'running', 'completed', 'failed', 'cancelled']);
 });
 
 t.test('every task state pair: legal ones pass, every other one is rejected', async (t) => {

@@ -18,6 +18,18 @@ t.test("the README's example ticket is valid input", async (t) => {
   t.same(valid.tasks.find((x: any) => x.id === 'D').depends_on, ['B', 'C'], 'D joins B and C');
 });
 
+t.test("the README's approvals and delivery example is valid input", async (t) => {
+  const readme = fs.readFileSync('README.md', 'utf8');
+  const block = /```json\n(\{[^`]*"approvals"[\s\S]*?)```/.exec(readme);
+  t.ok(block, 'the README has an approvals example');
+  const valid = validatePayload<any>('ticket.create', JSON.parse(block![1]));
+  t.same(valid.approvals, ['before_execute', 'before_delivery']);
+  t.match(valid.delivery, { branch: 'feature/x', pull_request_command: /\{branch\}/ });
+  t.throws(() => validatePayload('ticket.create', { ...JSON.parse(block![1]), delivery: { branch: '../main' } }), 'a branch name with .. is refused');
+  t.throws(() => validatePayload('ticket.create', { ...JSON.parse(block![1]), approvals: ['after_lunch'] }), 'an unknown gate is refused');
+  t.throws(() => validatePayload('ticket.create', { ...JSON.parse(block![1]), delivery: { remote: '--upload-pack=x@h:r' } }), 'a remote starting with - is refused');
+});
+
 t.test("the README's alerts example is a valid `alerts:` section, and its rules decide as it says", async (t) => {
   const readme = fs.readFileSync('README.md', 'utf8');
   const block = /```yaml\n( *)(alerts:[\s\S]*?)```/.exec(readme);

@@ -23,6 +23,9 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['POST', '/api/tickets/:id/tasks/:task/retry', '/api/tickets/T-diamond/tasks/B/retry', 'operator', { reason: 'flaky' }],
   ['POST', '/api/tickets/:id/tasks/:task/split', '/api/tickets/T-diamond/tasks/B/split', 'operator', { tasks: [taskSpec('B1')], continuation: taskSpec('B2') }],
   ['PUT', '/api/tickets/:id/budget', '/api/tickets/T-diamond/budget', 'operator', { cost_usd: 5 }],
+  ['POST', '/api/tickets/:id/approve', '/api/tickets/T-diamond/approve', 'operator', { comment: 'ok' }],
+  ['POST', '/api/tickets/:id/reject', '/api/tickets/T-diamond/reject', 'operator', { comment: 'no' }],
+  ['POST', '/api/tickets/:id/deliver', '/api/tickets/T-diamond/deliver', 'operator', {}],
   ['GET', '/api/tickets/:id/tasks/:task', '/api/tickets/T-diamond/tasks/B', 'viewer'],
   ['GET', '/api/tickets/:id/tasks/:task/log', '/api/tickets/T-diamond/tasks/B/log', 'viewer'],
   ['GET', '/api/tickets/:id/tasks/:task/log/stream', '/api/tickets/T-diamond/tasks/B/log/stream', 'viewer'],
@@ -174,7 +177,7 @@ t.test('every state-changing call is audited exactly once with its principal and
   const byCommand = new Map(rows.map((r) => [r.command, r]));
   t.same([...byCommand.keys()].sort(), [
     'agent.broadcast', 'agent.deregister', 'agent.drain', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'agent.set_budget', 'agent.shutdown', 'agent.undrain', 'alert.acknowledge', 'alert.resolve', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'task.add', 'task.cancel',
-    'task.complete', 'task.fail', 'task.retry', 'task.split', 'ticket.cancel', 'ticket.create', 'ticket.set_budget', 'token.create', 'token.revoke',
+    'task.complete', 'task.fail', 'task.retry', 'task.split', 'ticket.approve', 'ticket.cancel', 'ticket.create', 'ticket.deliver', 'ticket.reject', 'ticket.set_budget', 'token.create', 'token.revoke',
     'webhook.create', 'webhook.remove',
   ], 'each call under its command');
   for (const r of rows) {

@@ -177,3 +177,17 @@ t.test('memory: the search column is generated from title, file words and body (
   t.same(await sql(`select to_regclass('omoi_memory') as m`), [{ m: null }], 'down drops the table');
   await migrator.up();
 });
+
+t.test('approvals_delivery: one push per ticket and round; down drops the tables and the ticket columns', async (t) => {
+  const { migrator, sql } = await migratedDatabase(t);
+  const push = (round: number) => sql(`insert into omoi_ticket_push (ticket_id, round, head, status, attempts, next_attempt_at, payload, created_at, updated_at)
+    values ('T1', ?, 'abc', 'pending', 0, now(), '{}', now(), now())`, [round]);
+  await push(1);
+  await t.rejects(push(1), /duplicate key/, 'a round is pushed by one row');
+  await push(2);
+  t.same((await migrator.down({ to: 'Migration20261204130000_approvals_delivery' })).map((m) => m.name), downTo('Migration20261204130000_approvals_delivery'));
+  t.same(await sql(`select to_regclass('omoi_approval') as a, to_regclass('omoi_ticket_push') as p`), [{ a: null, p: null }], 'down drops both tables');
+  const columns = (await sql(`select column_name from information_schema.columns where table_name = 'omoi_ticket'`)).map((r) => r.column_name);
+  t.notOk(columns.includes('delivery_status') || columns.includes('approvals'), 'down drops the ticket columns');
+  await migrator.up();
+});

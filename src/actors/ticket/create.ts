@@ -5,6 +5,7 @@ import { attachTicketClone, resolveCommit } from '../../git/index.ts';
 import { emit } from '../../messaging/typed.ts';
 import type { Ticket } from '../../persistence/index.ts';
 import type { PayloadOf } from '../../protocol/index.ts';
+import { awaitExecution } from './approvals.ts';
 import { onJoinReply } from './joins.ts';
 import { askJoin, type Work } from './work.ts';
 
@@ -15,6 +16,9 @@ import { askJoin, type Work } from './work.ts';
 export async function create(w: Omit<Work, 's'>, existing: Ticket | undefined, p: PayloadOf<'ticket.create'>): Promise<Work> {
   if (existing) throw new TerminalError('duplicate_ticket', `ticket ${JSON.stringify(p.ticket_id)} already exists`, { ticket_id: p.ticket_id }, 409);
   validateTasks(p.tasks);
+  if (p.approvals?.includes('before_delivery') && !p.delivery) {
+    throw new TerminalError('delivery_required', 'the before_delivery gate needs a delivery: give `delivery` (e.g. {} to push omoi/<ticket> to the ticket\'s repository)', { approvals: p.approvals });
+  }
   // Omoi's own clone: tasks, merges and the ticket branch never touch the user's repository.
   // Cloned or fetched by `TicketBehavior.prepare`, before the transaction; here only checked.
   const repoDir = w.repoDir(p.ticket_id);
@@ -31,11 +35,14 @@ export async function create(w: Omit<Work, 's'>, existing: Ticket | undefined, p
     status: TicketState.open, ownership: p.ownership, resolver_command: p.resolver_command ?? null, check_command: p.check_command ?? null,
     max_conflicts_auto_resolve: p.max_conflicts_auto_resolve ?? w.deps.maxConflictsAutoResolve ?? null,
     network: p.network ?? true, budget: budgetFrom(p.budget), spend: NO_SPEND, budget_marks: {}, budget_exceeded: false, head: null, reason: null, failed_reason: null, finalizing: false, created_at: now, updated_at: now, version: 1,
+    approvals: p.approvals ?? [], delivery: p.delivery ?? null, delivery_status: null, delivery_round: 0, delivery_attempts: 0,
+    delivered_commit: null, pull_request_url: null, pull_request_error: null, delivery_error: null,
   };
   const work: Work = { ...w, s: { ticket, tasks: new Map() } };
   for (const spec of p.tasks) insertTask(work, spec);
   emit(w.ctx.scope, 'ticket.created', { ticket_id: ticket.id, title: ticket.title, tasks: p.tasks.map((t) => t.id), joins: joinsFor(p.tasks).map((j) => j.joinId) });
   for (const spec of p.tasks) await registerJoin(work, spec);
+  awaitExecution(work); // before_execute: nothing is scheduled until a person approves
   return work;
 }
 

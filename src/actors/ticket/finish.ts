@@ -2,6 +2,7 @@ import { assertTicketTransition, isTerminal, sinksIfDone, TaskState, TicketState
 import { setBranch } from '../../git/index.ts';
 import { emit } from '../../messaging/typed.ts';
 import type { PayloadOf } from '../../protocol/index.ts';
+import { deliverOnCompletion } from './delivery.ts';
 import { endedOnAgent, releaseClaims, setTask, setTicket, type Work } from './work.ts';
 
 /**
@@ -43,8 +44,10 @@ export function endTicket(w: Work, status: TicketState, reason: string | null, h
   const t = w.s.ticket;
   assertTicketTransition(t.status, status, t.id);
   setTicket(w, { status, reason, finalizing: false, head: head ?? t.head });
-  if (status === TicketState.completed) emit(w.ctx.scope, 'ticket.completed', { ticket_id: t.id, status, head: head! });
-  else emit(w.ctx.scope, 'ticket.ended', { ticket_id: t.id, status, ...(reason ? { reason } : {}) });
+  if (status === TicketState.completed) {
+    emit(w.ctx.scope, 'ticket.completed', { ticket_id: t.id, status, head: head! });
+    deliverOnCompletion(w); // its branch is pushed, or waits for a person first
+  } else emit(w.ctx.scope, 'ticket.ended', { ticket_id: t.id, status, ...(reason ? { reason } : {}) });
 }
 
 /** `ticket.cancel`: every task not ended is cancelled (its agent told, its claims released), then the ticket. */

@@ -30,6 +30,8 @@ export interface TicketDeps {
   budgetDefaults: BudgetDefaults;
   /** `max_conflicts_auto_resolve` of a ticket that does not set it (OMOI_MAX_CONFLICTS_AUTO_RESOLVE; null: no limit). */
   maxConflictsAutoResolve?: number | null;
+  /** The node's push dispatcher, woken after a transaction asked for a push (it polls anyway). */
+  pushes?: { wake(): void };
   /** Told, after the commit, of each attempt's recorded usage (the node's `/metrics` counters). */
   onUsage?: (charge: Charge, outcome: 'completed' | 'failed') => void;
   /** Recalls the repository's memory of past work into a starting task's context (`context.memory`); never throws. */

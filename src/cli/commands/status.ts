@@ -18,7 +18,7 @@ interface Cluster {
   lag?: { total: number; router: { pending: number; ack_pending: number }; partitions: Array<{ partition: number; pending: number; ack_pending: number }> } | null;
   lag_error?: string;
 }
-interface Tickets { tickets: Array<{ id: string; status: string; spend?: { cost_usd: number; wall_ms: number }; budget_exceeded?: boolean }> }
+interface Tickets { tickets: Array<{ id: string; status: string; spend?: { cost_usd: number; wall_ms: number }; budget_exceeded?: boolean; delivery_status?: string | null }> }
 interface BreakerList { breakers: Array<{ breaker: string; key: string; state: string; since: string; last_failure?: string }> }
 
 /** Tickets counted by `omoi status` (the API's largest page: the newest ones). */
@@ -73,6 +73,7 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
     `lag         ${lagLine(cluster)}`,
     `tickets     ${ticketLine}`,
     `spend       ${spendLine}`,
+    `delivery    ${deliveryLine(tickets.tickets)}`,
     `breakers    ${breakers.length === 0 ? 'all closed' : breakers.map((b) => `${b.breaker} ${b.key} ${b.state.toUpperCase()}${b.last_failure ? ` (${b.last_failure.slice(0, 200)})` : ''}`).join(' · ')}`,
     `alerts      ${alertLine(alerts.open)}`,
     '',
@@ -82,6 +83,19 @@ export async function runStatus(opts: StatusOptions): Promise<{ report: string; 
     ),
   ].join('\n');
   return { report, ready: readiness.ready };
+}
+
+/** Completed tickets' deliveries by status, naming those that wait for a person or failed (`omoi approve`, `omoi deliver`). */
+function deliveryLine(tickets: Tickets['tickets']): string {
+  const by = new Map<string, string[]>();
+  for (const t of tickets) if (t.delivery_status) by.set(t.delivery_status, [...(by.get(t.delivery_status) ?? []), t.id]);
+  const waiting = tickets.filter((t) => t.status === 'awaiting_approval').map((t) => t.id);
+  if (by.size === 0 && waiting.length === 0) return 'none';
+  const named = (ids: string[]) => `${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}`;
+  const parts = [...by.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([s, ids]) =>
+    s === 'failed' || s === 'awaiting_approval' ? `${s} ${ids.length} (${named(ids)})` : `${s} ${ids.length}`);
+  if (waiting.length) parts.unshift(`awaiting approval to run ${waiting.length} (${named(waiting)})`);
+  return parts.join(' · ');
 }
 
 /** Open alerts in total, and by kind (`omoi alerts` lists them). */

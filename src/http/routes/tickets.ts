@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../errors.ts';
-import { AttemptUsageEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity, type JoinSourceRow } from '../../persistence/index.ts';
+import { ApprovalEntity, AttemptUsageEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity, type JoinSourceRow } from '../../persistence/index.ts';
 import { Id, JoinId } from '../../protocol/index.ts';
 import { Accepted, commandRoute, errorAnswer, Limit, type LimitBounds, Row } from '../api-schema.ts';
 import type { HttpDeps } from '../deps.ts';
@@ -31,6 +31,13 @@ const setBudget = commandRoute('ticket.set_budget', { params: { ticket_id: 'id' 
 const addTask = commandRoute('task.add', { params: { ticket_id: 'id' }, bodyAt: 'task' });
 const resolveJoin = commandRoute('merge.resolve', { params: { ticket_id: 'id', join_id: 'join' } });
 
+/** Decisions at a ticket's human gates and a retry of its delivery: `POST /api/tickets/:id/<action>`. */
+const GATE_ACTIONS = {
+  approve: { route: commandRoute('ticket.approve', { params: { ticket_id: 'id' } }), summary: 'Approve the gate the ticket waits at (before_execute: it starts; before_delivery: its branch is pushed)' },
+  reject: { route: commandRoute('ticket.reject', { params: { ticket_id: 'id' } }), summary: 'Reject the gate the ticket waits at, with a comment (before_execute: the ticket is cancelled; before_delivery: the delivery is rejected)' },
+  deliver: { route: commandRoute('ticket.deliver', { params: { ticket_id: 'id' } }), summary: 'Push a completed ticket\'s branch again after its delivery failed' },
+} as const;
+
 /**
  * Tickets (read: viewer; change: operator): reads come from PostgreSQL; every change is a command handed to `submit` and
  * answered 202 (accepted: the ticket's actor applies it, or rejects it with a
@@ -41,7 +48,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     config: { role: 'viewer' },
     schema: {
       summary: 'List tickets, newest first, with their tasks counted by status', tags,
-      querystring: Type.Object({ status: Type.Optional(Type.String({ maxLength: 50, description: 'only tickets in this status (`open`, `running`, `completed`, …)' })), limit: Type.Optional(Limit(LIMIT)) }),
+      querystring: Type.Object({ status: Type.Optional(Type.String({ maxLength: 50, description: 'only tickets in this status (`open`, `awaiting_approval`, `running`, `completed`, …)' })), limit: Type.Optional(Limit(LIMIT)) }),
       response: { 200: Type.Object({ tickets: Type.Array(Row('an `omoi_ticket` row (its repository URL without credentials), with `tasks`: the count of its tasks by status')) }, { description: 'The tickets' }) },
     },
   }, async (req) => {
@@ -50,7 +57,7 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     const em = deps.db.em();
     const tickets = await em.find(TicketEntity, status ? { status } : {}, { orderBy: { created_at: 'desc', id: 'desc' }, limit });
     const counts = await taskCounts(deps, tickets.map((t) => t.id));
-    return { tickets: tickets.map((t) => ({ ...plain(t), repository: redactUrl(t.repository), tasks: counts.get(t.id) ?? {} })) };
+    return { tickets: tickets.map((t) => ({ ...withoutCredentials(plain(t)), tasks: counts.get(t.id) ?? {} })) };
   });
 
   app.get('/tickets/:id', {
@@ -65,7 +72,8 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
           joins: Type.Array(Row('an `omoi_join` row, with `completed`: source task → `{ commit, result }`')),
           merge_attempts: Type.Array(Row('an `omoi_merge_attempt` row')),
           attempt_usage: Type.Array(Row('an `omoi_attempt_usage` row: what one attempt reported using')),
-        }, { description: 'The ticket' }),
+          approvals: Type.Array(Row('an `omoi_approval` row: a decision at one of its gates (gate, decision, comment, principal, at), oldest first')),
+        }, { description: 'The ticket (its delivery: `delivery`, `delivery_status`, `delivered_commit`, `pull_request_url`, `delivery_error`, …; the remote without credentials)' }),
         404: errorAnswer('`not_found`: no such ticket'),
       },
     },
@@ -74,20 +82,22 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     const em = deps.db.em();
     const ticket = await em.findOne(TicketEntity, { id });
     if (!ticket) throw new NotFoundError('ticket', id);
-    const [tasks, joins, joinSources, mergeAttempts, usage] = await Promise.all([
+    const [tasks, joins, joinSources, mergeAttempts, usage, approvals] = await Promise.all([
       em.find(TaskEntity, { ticket_id: id }, { orderBy: { created_at: 'asc', id: 'asc' } }),
       em.find(JoinEntity, { ticket_id: id }, { orderBy: { created_at: 'asc', id: 'asc' } }),
       em.find(JoinSourceEntity, { ticket_id: id }, { orderBy: { join_id: 'asc', source: 'asc' } }),
       em.find(MergeAttemptEntity, { ticket_id: id }, { orderBy: { join_id: 'asc', attempt: 'asc' } }),
       em.find(AttemptUsageEntity, { ticket_id: id }, { orderBy: { recorded_at: 'asc', task_id: 'asc', attempt: 'asc' } }),
+      em.find(ApprovalEntity, { entity_kind: 'ticket', entity_id: id }, { orderBy: { at: 'asc', id: 'asc' } }),
     ]);
     const completed = completedByJoin(joinSources);
     return {
-      ticket: { ...plain(ticket), repository: redactUrl(ticket.repository) }, tasks: tasks.map(plain),
+      ticket: withoutCredentials(plain(ticket)), tasks: tasks.map(plain),
       joins: joins.map((j) => ({ ...plain(j), completed: completed.get(j.id) ?? {} })),
       merge_attempts: mergeAttempts.map(plain),
       // Each attempt's reported usage; the ticket's `spend` is their sum, `budget` its limits.
       attempt_usage: usage.map(plain),
+      approvals: approvals.map(plain),
     };
   });
 
@@ -147,6 +157,17 @@ export async function ticketRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     });
   }
 
+  for (const [action, { route, summary }] of Object.entries(GATE_ACTIONS)) {
+    app.post(`/tickets/:id/${action}`, {
+      config: { role: 'operator', action: route.type },
+      schema: { summary, tags, ...route.schema, response: { 202: Accepted({ ticket_id: Id }) } },
+    }, async (req, reply) => {
+      const ticket_id = paramString(req.params, 'id');
+      const { id } = await submitCommand(deps, req, route, { ...bodyObject(req.body), ticket_id });
+      return reply.code(202).send({ ticket_id, message_id: id });
+    });
+  }
+
   // Body: `{ "commit": "<sha>" }` (your merge commit) or `{ "rerun_resolver": true }` (a new merge attempt).
   app.post('/tickets/:id/joins/:join/resolve', {
     config: { role: 'operator', action: 'merge.resolve' },
@@ -185,4 +206,13 @@ function completedByJoin(rows: JoinSourceRow[]): Map<string, Record<string, { co
     completed[r.source] = { commit: r.commit, result: r.result ?? null };
   }
   return byJoin;
+}
+
+/** A ticket row as the API shows it: its repository and delivery remote without credentials. */
+function withoutCredentials(row: Record<string, unknown>): Record<string, unknown> {
+  const delivery = row.delivery as { remote?: string } | null | undefined;
+  return {
+    ...row, repository: redactUrl(String(row.repository)),
+    ...(delivery?.remote ? { delivery: { ...delivery, remote: redactUrl(delivery.remote) } } : {}),
+  };
 }

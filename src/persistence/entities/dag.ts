@@ -18,8 +18,24 @@ export interface TicketRow {
   budget: Budget | null; spend: Opt<Spend>; budget_marks: Opt<BudgetMarks>; budget_exceeded: Opt<boolean>;
   /** The last change (of the ticket or a task) a `ticket.stalled` was raised for: once per stall. */
   stalled_since?: Date | null;
+  /** Human gates it waits at (`ticket.create` `approvals`): `before_execute`, `before_delivery`. */
+  approvals?: Opt<string[]>;
+  /** Where its branch goes once completed (`ticket.create` `delivery`; null: not delivered). */
+  delivery?: TicketDelivery | null;
+  /** Where its delivery stands (null: no delivery, or not completed yet); see src/actors/ticket/delivery.ts. */
+  delivery_status?: string | null;
+  /** Pushes asked so far: each `ticket.deliver` after a failure starts a new round (`omoi_ticket_push`). */
+  delivery_round?: Opt<number>;
+  delivery_attempts?: Opt<number>;
+  delivered_commit?: string | null;
+  pull_request_url?: string | null;
+  pull_request_error?: string | null;
+  delivery_error?: string | null;
   created_at: Date; updated_at: Date; version: number;
 }
+
+/** A ticket's delivery as asked for (`ticket.create` `delivery`); absent fields take their defaults when it is pushed. */
+export interface TicketDelivery { remote?: string; branch?: string; pull_request_command?: string }
 export const TicketEntity = new EntitySchema<TicketRow>({
   name: 'TicketRow',
   tableName: 'omoi_ticket',
@@ -44,6 +60,15 @@ export const TicketEntity = new EntitySchema<TicketRow>({
     budget_marks: { type: 'json', defaultRaw: `'{}'` },
     budget_exceeded: { type: 'boolean', default: false },
     stalled_since: { type: 'Date', nullable: true },
+    approvals: { type: 'json', defaultRaw: `'[]'` },
+    delivery: { type: 'json', nullable: true },
+    delivery_status: { type: 'string', nullable: true },
+    delivery_round: { type: 'integer', default: 0 },
+    delivery_attempts: { type: 'integer', default: 0 },
+    delivered_commit: { type: 'string', nullable: true },
+    pull_request_url: { type: 'text', nullable: true },
+    pull_request_error: { type: 'text', nullable: true },
+    delivery_error: { type: 'text', nullable: true },
     created_at: { type: 'Date' },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },

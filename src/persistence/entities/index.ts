@@ -5,12 +5,16 @@ export * from './alert-delivery.ts';
 export * from './alerts.ts';
 export * from './webhooks.ts';
 export * from './memory.ts';
+export * from './approvals.ts';
+export * from './ticket-push.ts';
 import { AgentMessageEntity, ClusterEntity, DeadLetterEntity, EventLogEntity, LeaseHistoryEntity, NodeEntity, OutboxEntity, PartitionLeaseEntity, ProcessedMessageEntity } from './infrastructure.ts';
 import { AuditEntity, PrincipalEntity } from './access.ts';
 import { AlertDeliveryEntity } from './alert-delivery.ts';
 import { AlertEntity } from './alerts.ts';
 import { GithubDeliveryEntity, GithubIssueTicketEntity, WebhookDeliveryEntity, WebhookSubscriptionEntity } from './webhooks.ts';
 import { MemoryEntity } from './memory.ts';
+import { ApprovalEntity } from './approvals.ts';
+import { TicketPushEntity } from './ticket-push.ts';
 import { AgentEntity, AttemptUsageEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from './dag.ts';
 
 export const ENTITIES = [
@@ -19,5 +23,5 @@ export const ENTITIES = [
   PrincipalEntity, AuditEntity,
   AlertEntity, AlertDeliveryEntity,
   WebhookSubscriptionEntity, WebhookDeliveryEntity, GithubDeliveryEntity, GithubIssueTicketEntity,
-  MemoryEntity,
+  MemoryEntity, ApprovalEntity, TicketPushEntity,
 ];

@@ -19,6 +19,7 @@ import { Migration20261203130000_auto_resolve_limit } from './Migration202612031
 import { Migration20261203140000_webhooks } from './Migration20261203140000_webhooks.ts';
 import { Migration20261204100000_agent_controls } from './Migration20261204100000_agent_controls.ts';
 import { Migration20261204110000_memory } from './Migration20261204110000_memory.ts';
+import { Migration20261204130000_approvals_delivery } from './Migration20261204130000_approvals_delivery.ts';
 import { Migration20261204140000_dead_letter_message_id } from './Migration20261204140000_dead_letter_message_id.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
@@ -44,5 +45,6 @@ export const MIGRATIONS = [
   { name: 'Migration20261203140000_webhooks', class: Migration20261203140000_webhooks },
   { name: 'Migration20261204100000_agent_controls', class: Migration20261204100000_agent_controls },
   { name: 'Migration20261204110000_memory', class: Migration20261204110000_memory },
+  { name: 'Migration20261204130000_approvals_delivery', class: Migration20261204130000_approvals_delivery },
   { name: 'Migration20261204140000_dead_letter_message_id', class: Migration20261204140000_dead_letter_message_id },
 ];

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { ActorType, OBSERVERS, command, event } from '../define.ts';
 import { Budget, Id, TaskSpec, TicketRef } from './common.ts';
+import { Delivery, Gate } from './approval.ts';
 
 const route = (p: { ticket_id: string }) => ({ entity: 'ticket' as const, id: p.ticket_id });
 
@@ -23,6 +24,8 @@ export const TicketCreate = command({
       max_conflicts_auto_resolve: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'A merge step whose files still conflicted after the built-in rules would bring the files handed to `resolver_command` in this merge above this many is not handed to it: the join is blocked with `too_many_conflicts` and the files listed, for a person (`merge.resolve`). 0: every conflict goes to a person. Default: `OMOI_MAX_CONFLICTS_AUTO_RESOLVE`.' })),
       network: Type.Optional(Type.Boolean({ default: true, description: 'false: the ticket\'s task, resolver and check commands run with no network (a network namespace of their own: loopback only); needs bubblewrap' })),
       budget: Type.Optional(Budget),
+      approvals: Type.Optional(Type.Array(Gate, { uniqueItems: true, maxItems: 2, description: 'human gates: `before_execute` (nothing runs until approved), `before_delivery` (nothing is pushed until approved; needs `delivery`, else `delivery_required`)' })),
+      delivery: Type.Optional(Delivery),
     },
     { additionalProperties: false },
   ),

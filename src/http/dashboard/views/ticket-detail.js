@@ -7,7 +7,7 @@ import { $, badge, el, shortSha, viewLink } from '../lib/dom.js';
 import { spendText } from './spend.js';
 import { renderGraph } from './ticket-graph.js';
 
-const OPEN_TICKET = new Set(['open', 'running']);
+const OPEN_TICKET = new Set(['open', 'awaiting_approval', 'running']);
 /** A task that ended without completing may be retried while its ticket has not ended for good (`task.retry`). */
 const RETRYABLE_TASK = new Set(['failed', 'cancelled']);
 const RETRYING_TICKET = new Set(['open', 'running', 'failed']);
@@ -62,7 +62,8 @@ function renderDetail(detail) {
     ['ownership', ticket.ownership], ['head', shortSha(ticket.head)], ['reason', ticket.reason || ticket.failed_reason],
     ['spend', spendText(ticket)],
   ].filter(([, v]) => v);
-  $('detail-meta').replaceChildren(...meta.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  $('detail-meta').replaceChildren(...meta.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]), ...deliveryMeta(ticket));
+  renderGate(ticket, detail.approvals || []);
 
   const blocked = tasks.filter((t) => t.status === 'blocked');
   $('detail-blocked').hidden = blocked.length === 0;
@@ -80,6 +81,73 @@ function renderDetail(detail) {
   });
   renderJoins(ticket, joins);
   renderMerges(ticket, merges);
+}
+
+/** The gate the ticket waits at for a person, if any (`ticket.approve` / `ticket.reject`). */
+function waitingGate(ticket) {
+  if (ticket.status === 'awaiting_approval') return 'before_execute';
+  if (ticket.delivery_status === 'awaiting_approval' || ticket.delivery_status === 'rejected') return 'before_delivery';
+  return null;
+}
+
+const GATE_TEXT = { before_execute: 'waits for approval before its tasks run', before_delivery: 'waits for approval before its branch is pushed' };
+
+/** The gate waiting, with Approve / Reject (a rejected delivery can still be approved), and the decisions taken so far. */
+function renderGate(ticket, approvals) {
+  const gate = waitingGate(ticket);
+  const decided = approvals.map((a) => el('li', { class: `approval ${a.decision}` },
+    `${a.gate}: ${a.decision} by ${a.principal} at ${new Date(a.at).toLocaleString()}${a.comment ? ` — ${a.comment}` : ''}`));
+  $('detail-gate').hidden = !gate && decided.length === 0;
+  $('detail-gate').replaceChildren(
+    gate ? el('div', { class: 'gate-waiting', dataset: { gate } },
+      el('strong', {}, ticket.delivery_status === 'rejected' ? `Delivery rejected (${ticket.delivery_error || 'no comment'}); it can still be approved: ` : `This ticket ${GATE_TEXT[gate]}: `),
+      el('button', { type: 'button', class: 'approve-gate', onclick: () => decide(ticket.id, gate, 'approve') }, 'Approve'), ' ',
+      ticket.delivery_status === 'rejected' ? null : el('button', { type: 'button', class: 'reject-gate', onclick: () => decide(ticket.id, gate, 'reject') }, 'Reject')) : null,
+    decided.length ? el('ul', { class: 'approvals' }, decided) : null,
+  );
+}
+
+/** The delivery's rows of the ticket's meta: status, pushed commit, pull request link, error, and Retry when it failed. */
+function deliveryMeta(ticket) {
+  if (!ticket.delivery) return [];
+  const d = ticket.delivery;
+  const rows = [
+    ['delivery', el('span', {}, badge(ticket.delivery_status || 'after completion'), ` ${d.branch || `omoi/${ticket.id}`} → ${d.remote || ticket.repository}`,
+      ticket.delivery_status === 'failed' ? el('button', { type: 'button', class: 'deliver-again', onclick: () => deliverAgain(ticket.id) }, 'Retry push') : null)],
+    ['pushed', ticket.delivered_commit ? `${shortSha(ticket.delivered_commit)}${ticket.delivery_attempts > 1 ? ` after ${ticket.delivery_attempts} attempts` : ''}` : null],
+    // Only an http(s) URL becomes a link: it is what a command printed.
+    ['pull request', ticket.pull_request_url && /^https?:\/\//.test(ticket.pull_request_url)
+      ? el('a', { class: 'pull-request', href: ticket.pull_request_url, target: '_blank', rel: 'noopener noreferrer' }, ticket.pull_request_url) : null],
+    ['pull request error', ticket.pull_request_error],
+    ['delivery error', ticket.delivery_status === 'failed' ? ticket.delivery_error : null],
+  ].filter(([, v]) => v);
+  return rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]);
+}
+
+/** Approve or reject the gate the ticket waits at (operator); a rejection asks for its comment. */
+function decide(ticketId, gate, action) {
+  const approving = action === 'approve';
+  return runAction({
+    question: approving
+      ? `Approve ${ticketId} at ${gate}? ${gate === 'before_execute' ? 'Its tasks start.' : 'Its branch is pushed.'}`
+      : `Reject ${ticketId} at ${gate}? ${gate === 'before_execute' ? 'The ticket is cancelled.' : 'Its branch is not pushed (it can be approved later).'}`,
+    ask: approving ? 'Comment (optional):' : 'Comment (required):',
+    what: `${approving ? 'approval' : 'rejection'} of ${ticketId}`,
+    answerEl: $('detail-answer'),
+    run: (comment) => post(`/api/tickets/${encodeURIComponent(ticketId)}/${action}`, { gate, ...(comment ? { comment } : {}) }),
+    after: () => refreshDetail(ticketId, { force: true }),
+  });
+}
+
+/** Push a failed delivery again (`ticket.deliver`). */
+function deliverAgain(ticketId) {
+  return runAction({
+    question: `Push ${ticketId}'s branch again? A new round of attempts starts.`,
+    what: `delivery of ${ticketId}`,
+    answerEl: $('detail-answer'),
+    run: () => post(`/api/tickets/${encodeURIComponent(ticketId)}/deliver`, {}),
+    after: () => refreshDetail(ticketId, { force: true }),
+  });
 }
 
 /** Dependency depth of each task: 0 without dependencies, else one more than its deepest dependency. */
