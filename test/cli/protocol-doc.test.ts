@@ -32,6 +32,14 @@ t.test('every message type of the registry is documented with its subject, schem
   t.ok(doc.includes(`nats sub 'omoi.errors.*'`), 'error.rejected: watched on omoi.errors');
 });
 
+t.test('the contents list every section once, in the order of the document', async (t) => {
+  const doc = generateProtocolDoc();
+  const body = doc.slice(doc.indexOf('\n## Contents'));
+  const listed = [...body.slice(0, body.indexOf('\n## ', 5)).matchAll(/^- \[([^\]]+)\]/gm)].map((m) => m[1]);
+  const sections = [...body.matchAll(/^## (.+)$/gm)].map((m) => m[1]).filter((h) => h !== 'Contents');
+  t.same(listed, sections, 'the top-level entries of the contents are the sections, in order');
+});
+
 t.test('the documented examples are accepted by the codec as written', async (t) => {
   for (const def of commands().filter((d) => d.ingress)) {
     t.doesNotThrow(() => decodeIngress(Subjects.ingress(def.type), JSON.stringify(def.example), 'doc-example'), def.type);
