@@ -4,6 +4,7 @@ import * as alert from './messages/alert.ts';
 import * as budget from './messages/budget.ts';
 import * as join from './messages/join.ts';
 import * as ownership from './messages/ownership.ts';
+import * as spec from './messages/spec.ts';
 import * as system from './messages/system.ts';
 import * as task from './messages/task.ts';
 import * as ticket from './messages/ticket.ts';
@@ -19,7 +20,7 @@ function collect(...modules: Record<string, unknown>[]): MessageDef[] {
 }
 
 /** Every message type of the protocol, in one place: docs, schemas and routing come from here. */
-export const REGISTRY: readonly MessageDef[] = collect(ticket, task, join, ownership, agent, alert, budget, system);
+export const REGISTRY: readonly MessageDef[] = collect(ticket, task, join, ownership, agent, alert, budget, system, spec);
 
 const byType = new Map(REGISTRY.map((d) => [d.type, d]));
 if (byType.size !== REGISTRY.length) throw new Error('protocol registry: duplicate message type');
@@ -36,4 +37,4 @@ export function events(): EventDef[] {
   return REGISTRY.filter((d): d is EventDef => d.kind === 'event');
 }
 
-export const Messages = { ...ticket, ...task, ...join, ...ownership, ...agent, ...alert, ...budget, ...system };
+export const Messages = { ...ticket, ...task, ...join, ...ownership, ...agent, ...alert, ...budget, ...system, ...spec };

@@ -30,7 +30,8 @@ export async function create(w: Omit<Work, 's'>, existing: Ticket | undefined, p
     id: p.ticket_id, title: p.title, repository: p.repository, base_branch: p.base_branch, base_commit: baseCommit,
     status: TicketState.open, ownership: p.ownership, resolver_command: p.resolver_command ?? null, check_command: p.check_command ?? null,
     max_conflicts_auto_resolve: p.max_conflicts_auto_resolve ?? w.deps.maxConflictsAutoResolve ?? null,
-    network: p.network ?? true, budget: budgetFrom(p.budget), spend: NO_SPEND, budget_marks: {}, budget_exceeded: false, head: null, reason: null, failed_reason: null, finalizing: false, created_at: now, updated_at: now, version: 1,
+    network: p.network ?? true, budget: budgetFrom(p.budget), spend: NO_SPEND, budget_marks: {}, budget_exceeded: false, head: null, reason: null, failed_reason: null, finalizing: false,
+    spec_id: p.spec_id ?? null, spec_phase: p.spec_phase ?? null, created_at: now, updated_at: now, version: 1,
   };
   const work: Work = { ...w, s: { ticket, tasks: new Map() } };
   for (const spec of p.tasks) insertTask(work, spec);

@@ -18,6 +18,8 @@ export interface TicketRow {
   budget: Budget | null; spend: Opt<Spend>; budget_marks: Opt<BudgetMarks>; budget_exceeded: Opt<boolean>;
   /** The last change (of the ticket or a task) a `ticket.stalled` was raised for: once per stall. */
   stalled_since?: Date | null;
+  /** Set by a SpecActor: the spec (and phase) this ticket runs; the spec is told when it ends. */
+  spec_id?: string | null; spec_phase?: string | null;
   created_at: Date; updated_at: Date; version: number;
 }
 export const TicketEntity = new EntitySchema<TicketRow>({
@@ -44,6 +46,8 @@ export const TicketEntity = new EntitySchema<TicketRow>({
     budget_marks: { type: 'json', defaultRaw: `'{}'` },
     budget_exceeded: { type: 'boolean', default: false },
     stalled_since: { type: 'Date', nullable: true },
+    spec_id: { type: 'string', nullable: true, index: true },
+    spec_phase: { type: 'string', nullable: true },
     created_at: { type: 'Date' },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },

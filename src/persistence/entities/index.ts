@@ -4,10 +4,12 @@ export * from './access.ts';
 export * from './alert-delivery.ts';
 export * from './alerts.ts';
 export * from './webhooks.ts';
+export * from './specs.ts';
 import { AgentMessageEntity, ClusterEntity, DeadLetterEntity, EventLogEntity, LeaseHistoryEntity, NodeEntity, OutboxEntity, PartitionLeaseEntity, ProcessedMessageEntity } from './infrastructure.ts';
 import { AuditEntity, PrincipalEntity } from './access.ts';
 import { AlertDeliveryEntity } from './alert-delivery.ts';
 import { AlertEntity } from './alerts.ts';
+import { SpecArtifactEntity, SpecEntity } from './specs.ts';
 import { GithubDeliveryEntity, GithubIssueTicketEntity, WebhookDeliveryEntity, WebhookSubscriptionEntity } from './webhooks.ts';
 import { AgentEntity, AttemptUsageEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from './dag.ts';
 
@@ -17,4 +19,5 @@ export const ENTITIES = [
   PrincipalEntity, AuditEntity,
   AlertEntity, AlertDeliveryEntity,
   WebhookSubscriptionEntity, WebhookDeliveryEntity, GithubDeliveryEntity, GithubIssueTicketEntity,
+  SpecEntity, SpecArtifactEntity,
 ];

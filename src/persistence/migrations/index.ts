@@ -17,6 +17,7 @@ import { Migration20261203110000_dashboard_views } from './Migration202612031100
 import { Migration20261203120000_merge_attempt_hunks } from './Migration20261203120000_merge_attempt_hunks.ts';
 import { Migration20261203130000_auto_resolve_limit } from './Migration20261203130000_auto_resolve_limit.ts';
 import { Migration20261203140000_webhooks } from './Migration20261203140000_webhooks.ts';
+import { Migration20261204150000_specs } from './Migration20261204150000_specs.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261203120000_merge_attempt_hunks', class: Migration20261203120000_merge_attempt_hunks },
   { name: 'Migration20261203130000_auto_resolve_limit', class: Migration20261203130000_auto_resolve_limit },
   { name: 'Migration20261203140000_webhooks', class: Migration20261203140000_webhooks },
+  { name: 'Migration20261204150000_specs', class: Migration20261204150000_specs },
 ];

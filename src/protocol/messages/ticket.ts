@@ -23,6 +23,8 @@ export const TicketCreate = command({
       max_conflicts_auto_resolve: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'A merge step whose files still conflicted after the built-in rules would bring the files handed to `resolver_command` in this merge above this many is not handed to it: the join is blocked with `too_many_conflicts` and the files listed, for a person (`merge.resolve`). 0: every conflict goes to a person. Default: `OMOI_MAX_CONFLICTS_AUTO_RESOLVE`.' })),
       network: Type.Optional(Type.Boolean({ default: true, description: 'false: the ticket\'s task, resolver and check commands run with no network (a network namespace of their own: loopback only); needs bubblewrap' })),
       budget: Type.Optional(Budget),
+      spec_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'set by a SpecActor: the spec this ticket runs a phase of (told `spec.ticket_ended` when the ticket ends)' })),
+      spec_phase: Type.Optional(Type.String({ minLength: 1, maxLength: 20, description: 'with `spec_id`: the phase (`EXPLORE` … `TASKS`, or `EXECUTE` for the work)' })),
     },
     { additionalProperties: false },
   ),
