@@ -54,7 +54,7 @@ export function planningTicket(spec: SpecRow, context: PhaseContext, run: number
     spec_id: spec.id,
     spec_phase: context.phase,
     tasks: [{
-      id: PLAN_TASK_ID, title: `${context.phase} of spec ${spec.id}`, depends_on: [], owns: [], capabilities: [], phase: 'plan', priority: 0,
+      id: PLAN_TASK_ID, title: `${context.phase} of spec ${spec.id}`, depends_on: [], owns: [], capabilities: [], phase: 'execute', priority: 0,
       kind: spec.planner === 'command' ? 'command' : 'agent', run: spec.planner === 'command' ? command : prompt, max_retries: 0, timeout_ms: 600_000,
     }],
   };

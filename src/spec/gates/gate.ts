@@ -37,22 +37,23 @@ export function checkGate(phase: PlanningPhase, artifact: unknown, earlier: Earl
     return fail({ code: 'artifact_missing', message: `the ${phase} phase wrote no artifact (a JSON object in OMOI_RESULT_FILE)` });
   }
   const check = checks.get(phase)!;
-  if (!check.Check(artifact)) {
+  // Defaults filled as the codec fills a command's (a task's `capabilities`, `priority`…).
+  const filled = Value.Default(ARTIFACT_SCHEMAS[phase], Value.Clone(artifact));
+  if (!check.Check(filled)) {
     const findings: Finding[] = [];
-    for (const err of check.Errors(artifact)) {
+    for (const err of check.Errors(filled)) {
       findings.push({ code: 'schema_violation', message: `${err.path || '/'}: ${err.message}`, path: err.path || '/' });
       if (findings.length >= MAX_SCHEMA_FINDINGS) break;
     }
     return fail(...findings);
   }
-  if (phase === 'TASKS') return checkTasks(artifact as TasksArtifact, earlier.REQUIREMENTS as RequirementsArtifact | undefined);
+  if (phase === 'TASKS') return checkTasks(filled as TasksArtifact, earlier.REQUIREMENTS as RequirementsArtifact | undefined);
   return { passed: true, findings: [] };
 }
 
 function checkTasks(artifact: TasksArtifact, requirements: RequirementsArtifact | undefined): GateResult {
-  const tasks = artifact.tasks.map((t) => Value.Default(ARTIFACT_SCHEMAS.TASKS, t) as TasksArtifact['tasks'][number]);
   try {
-    validateTasks(tasks.map((t) => ({ id: t.id, depends_on: t.depends_on ?? [] })));
+    validateTasks(artifact.tasks);
   } catch (err) {
     if (err instanceof TerminalError) return fail({ code: err.code, message: err.message });
     return fail({ code: 'invalid_tasks', message: errorMessage(err) });
