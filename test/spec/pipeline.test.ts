@@ -4,6 +4,8 @@ import { makeRepo, waitFor } from '../harness/index.ts';
 import { withCluster, withNode } from '../harness/node.ts';
 import { gitIn, sql, taskRows, ticketRow } from '../flow/helpers.ts';
 import type { OmoiNode } from '../../src/bootstrap.ts';
+import { specCreate, specReplan, specShow } from '../../src/cli/commands/spec.ts';
+import { encode, makeEnvelope, partitionOf, Subjects } from '../../src/protocol/index.ts';
 
 const cluster = await withCluster(t);
 const node = await withNode(t, cluster);
@@ -96,4 +98,39 @@ t.test('bad input is refused with a stable code and leaves no spec', async (t) =
   await node.submit('spec.create', { spec_id: 'S4', repository: '/nowhere', goal: 'x', planner: 'command' });
   await waitFor('the refusal', async () => (await sql(node, `select 1 from omoi_dead_letter where code = 'planner_command_required'`)).length > 0 || undefined);
   t.equal(await specRow('S4'), undefined);
+});
+
+t.test('the end of the TASKS ticket told again (a new message id) creates no second work ticket and records nothing', async (t) => {
+  const before = await artifacts('S1');
+  const again = makeEnvelope('spec.ticket_ended', { spec_id: 'S1', ticket_id: 'spec-S1-tasks-v1', phase: 'TASKS', status: 'completed' }, { source: 'test', id: 'told-again-1' });
+  await node.js.publish(Subjects.partition(partitionOf('spec', 'S1', 4), 'spec.ticket_ended'), encode(again), { msgID: 'told-again-1' });
+  await waitFor('handled', async () => (await sql(node, `select 1 from omoi_processed_message where message_id = 'told-again-1'`)).length > 0 || undefined);
+  t.same((await specTickets('S1')).filter((x) => x.spec_phase === 'EXECUTE').map((x) => x.id), ['spec-S1-exec-v1'], 'exactly one work ticket');
+  t.equal((await artifacts('S1')).length, before.length, 'no artifact recorded');
+  t.equal((await specRow('S1'))!.status, 'completed');
+  t.same(await sql(node, `select code from omoi_dead_letter where message_id = 'told-again-1'`), [], 'not an error');
+});
+
+t.test('omoi spec: create with the demo planner, show, and re-plan from DESIGN to a second work ticket', async (t) => {
+  process.env.OMOI_API_TOKEN = 'test-token';
+  t.teardown(() => { delete process.env.OMOI_API_TOKEN; });
+  const repo = await makeRepo(t, { 'README.md': 'shop\n' });
+  const url = node.httpUrl;
+  t.match(await specCreate({ url, id: 'S5', repo: repo.dir, goal: 'Write the goal down', demoPlanner: true }), /^spec S5 accepted/);
+  await waitSpec(node, 'S5', 'completed');
+  await specReplan('S5', { url, from: 'DESIGN', reason: 'name the files differently' });
+  const spec = await waitFor('S5 completed again', async () => {
+    const row = await specRow('S5');
+    return row?.status === 'completed' && row.ticket_id === 'spec-S5-exec-v2' ? row : undefined;
+  }, { timeoutMs: 120_000 });
+  t.equal(spec.phase, 'COMPLETE');
+  const runs = (await artifacts('S5')).map((a) => `${a.phase}:${a.version}`);
+  t.same(runs, ['EXPLORE:1', 'REQUIREMENTS:1', 'DESIGN:1', 'TASKS:1', 'DESIGN:2', 'TASKS:2'], 'DESIGN and every later phase ran again; earlier ones did not');
+  const design = (await taskRows(node, 'spec-S5-design-v2')).plan!;
+  t.match(design.spec.run, /name the files differently/, 'the planner was told why');
+  t.same((await specTickets('S5')).filter((x) => x.spec_phase === 'EXECUTE').map((x) => [x.id, x.status]), [['spec-S5-exec-v1', 'completed'], ['spec-S5-exec-v2', 'completed']]);
+  const shown = await specShow('S5', { url });
+  t.match(shown, /status\s+completed/);
+  t.match(shown, /DESIGN\s+2\s+passed/);
+  t.match(shown, /spec-S5-exec-v2\s+EXECUTE\s+completed/);
 });
