@@ -14,6 +14,9 @@ import type { ActorContext, EntityBehavior } from './entity-host.ts';
 type SpecCommand = 'spec.create' | 'spec.replan' | 'spec.cancel' | 'spec.ticket_ended';
 const SPEC_COMMANDS: ReadonlySet<string> = new Set<SpecCommand>(['spec.create', 'spec.replan', 'spec.cancel', 'spec.ticket_ended']);
 
+/** The longest `run` of a task (`TaskSpec` in src/protocol/messages/common.ts). */
+const MAX_RUN_LENGTH = 100_000;
+
 /** The spec's row; `undefined` before `spec.create`. */
 export type SpecState = SpecRow | undefined;
 
@@ -95,6 +98,14 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
       spec_id: spec.id, phase, attempt, goal: spec.goal, repository: spec.repository, base_branch: spec.base_branch,
       instructions: PHASE_INSTRUCTIONS[phase], artifacts: earlier, findings,
     }, run);
+    // A context too long for a task's `run` (earlier artifacts grew) would make the create
+    // invalid: the spec is blocked with the reason instead of its message failing for ever.
+    const runLength = ticket.tasks[0]!.run.length;
+    if (runLength > MAX_RUN_LENGTH) {
+      const reason = `context_too_large: the ${phase} phase's context is ${runLength} characters; a task's run holds at most ${MAX_RUN_LENGTH}`;
+      emit(ctx.scope, 'spec.blocked', { spec_id: spec.id, phase, reason });
+      return this.changed(spec, ctx, { ...extra, status: SpecStatus.blocked, phase, reason, current_ticket_id: null });
+    }
     send(ctx.scope, 'ticket.create', ticket);
     emit(ctx.scope, 'spec.phase_started', { spec_id: spec.id, phase, attempt, ticket_id: ticket.ticket_id });
     return this.changed(spec, ctx, {
