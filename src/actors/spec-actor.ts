@@ -1,4 +1,5 @@
 import { ConflictError, NotFoundError, TerminalError } from '../errors.ts';
+import { failpoint } from '../failpoints.ts';
 import { emit, send } from '../messaging/typed.ts';
 import { SpecArtifactEntity, SpecEntity, TaskEntity, type EntityManager, type SpecArtifactRow, type SpecRow } from '../persistence/index.ts';
 import { ActorType, type PayloadOf } from '../protocol/index.ts';
@@ -162,6 +163,7 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
       ...(plan.check_command ? { check_command: plan.check_command } : {}),
       spec_id: spec.id, spec_phase: SpecPhase.EXECUTE,
     } as PayloadOf<'ticket.create'>);
+    failpoint('spec.sync'); // a test's kill -9 in the middle of SYNC: nothing of it is committed
     emit(ctx.scope, 'spec.phase_passed', { spec_id: spec.id, phase: SpecPhase.SYNC, version: run });
     emit(ctx.scope, 'spec.executing', { spec_id: spec.id, ticket_id: ticketId, tasks: tasks.map((t) => t.id) });
     return this.changed(spec, ctx, {
