@@ -120,10 +120,13 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
     if (!isPlanningPhase(spec.phase)) return spec;
     const phase = spec.phase;
     const version = spec.runs[phase] ?? 1;
-    const body = p.status === 'completed' ? await this.phaseResult(ctx, p.ticket_id) : null;
+    const plan = await this.planTask(ctx, p.ticket_id);
+    const body = p.status === 'completed' ? plan?.result ?? null : null;
+    // A failed run's finding says why its task failed (an ownership violation, a timeout, its exit code).
+    const why = plan?.reason ?? p.reason;
     const gate: GateResult = p.status === 'completed'
       ? checkGate(phase, body, await this.passedArtifacts(spec.id, ctx))
-      : { passed: false, findings: [{ code: `phase_ticket_${p.status}`, message: `the ${phase} ticket ${p.ticket_id} ${p.status}${p.reason ? `: ${p.reason}` : ''}` }] };
+      : { passed: false, findings: [{ code: `phase_ticket_${p.status}`, message: `the ${phase} ticket ${p.ticket_id} ${p.status}${why ? `: ${why.slice(0, 2000)}` : ''}` }] };
     const artifact: SpecArtifactRow = { spec_id: spec.id, phase, version, ticket_id: p.ticket_id, body: body ?? null, gate, created_at: ctx.scope.now };
     ctx.scope.uow.upsert(SpecArtifactEntity, ['spec_id', 'phase', 'version'], artifact);
     emit(ctx.scope, 'spec.artifact_recorded', { spec_id: spec.id, phase, version, passed: gate.passed });
@@ -204,10 +207,9 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
     if (spec.current_ticket_id) send(ctx.scope, 'ticket.cancel', { ticket_id: spec.current_ticket_id, reason });
   }
 
-  /** The JSON result of a planning ticket's task: the phase's artifact (null: none). */
-  private async phaseResult(ctx: ActorContext, ticketId: string): Promise<unknown> {
-    const task = await ctx.scope.em.findOne(TaskEntity, { ticket_id: ticketId, id: PLAN_TASK_ID }, { disableIdentityMap: true });
-    return task?.result ?? null;
+  /** A planning ticket's task: its JSON result is the phase's artifact, its reason why a run failed. */
+  private async planTask(ctx: ActorContext, ticketId: string): Promise<{ result: unknown; reason: string | null } | null> {
+    return ctx.scope.em.findOne(TaskEntity, { ticket_id: ticketId, id: PLAN_TASK_ID }, { disableIdentityMap: true, fields: ['result', 'reason'] });
   }
 
   /** The latest passed artifact of each planning phase (artifacts written earlier in this round included). */

@@ -134,3 +134,14 @@ t.test('omoi spec: create with the demo planner, show, and re-plan from DESIGN t
   t.match(shown, /DESIGN\s+2\s+passed/);
   t.match(shown, /spec-S5-exec-v2\s+EXECUTE\s+completed/);
 });
+
+t.test('a planning run that changes a file fails (read-only sandbox): the gate is not met and nothing reaches a branch', async (t) => {
+  const repo = await makeRepo(t, { 'README.md': 'shop\n' });
+  await create('S6', repo.dir, 'Write the goal down', { planner_command: `echo changed > README.md; ${demoPlannerCommand()}`, max_phase_attempts: 1 });
+  const spec = await waitSpec(node, 'S6', 'blocked');
+  t.equal(spec.phase, 'EXPLORE');
+  t.match(spec.reason, /EXPLORE gate not met after 1 runs: phase_ticket_failed: .*ownership_violation/);
+  const [explore] = await artifacts('S6');
+  t.same([explore!.version, explore!.body, explore!.gate.passed], [1, null, false], 'no artifact from a run that failed');
+  t.same((await specTickets('S6')).map((x) => [x.id, x.status]), [['spec-S6-explore-v1', 'failed']]);
+});
