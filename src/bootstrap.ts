@@ -13,6 +13,7 @@ import { MergeSupervisor } from './actors/merge-actor.ts';
 import { AgentBehavior, agentPolicyFrom, type Assignment } from './actors/agent-actor.ts';
 import { AgentDirectory } from './actors/agent-directory.ts';
 import { AlertBehavior } from './actors/alert-actor.ts';
+import { SpecBehavior } from './actors/spec-actor.ts';
 import { AlertStore } from './alerts/alert-store.ts';
 import { AlertTriggerConsumer } from './alerts/trigger-consumer.ts';
 import { ingressAudit, PostgresAuditLog } from './audit/index.ts';
@@ -252,6 +253,8 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     }));
     // AlertActors: one per fingerprint; the config file's `alerts:` rules decide severity, dedupe and routes.
     runtime.register(new AlertBehavior({ config: () => config.alerts, opened: (kind, severity) => metrics.alertsRaised.inc({ kind, severity }) }));
+    // SpecActors: one per spec; a goal planned phase by phase into one ticket (src/actors/spec-actor.ts).
+    runtime.register(new SpecBehavior());
     const alerts = new AlertStore(db);
     metrics.countOpenAlerts = () => alerts.countOpen();
     // This node's local agent may be handled by any node (its partition's holder): its

@@ -19,6 +19,7 @@ export const ENTITY_ID: Record<ActorType, (payload: any) => string> = {
   MergeActor: (p) => `${p.ticket_id}/${p.join_id}`,
   AgentActor: (p) => p.agent_id,
   AlertActor: (p) => p.fingerprint,
+  SpecActor: (p) => p.spec_id,
 };
 
 /**

@@ -18,6 +18,7 @@ const natsUser = () => import('./commands/nats-user.ts');
 const alertDeliveryCommands = () => import('./commands/alert-deliveries.ts');
 const budgetCommands = () => import('./commands/budget.ts');
 const alertCommands = () => import('./commands/alerts.ts');
+const specCommands = () => import('./commands/spec.ts');
 const taskCommands = () => import('./commands/task.ts');
 const gateCommands = () => import('./commands/gates.ts');
 const agentCommands = () => import('./commands/agents.ts');
@@ -540,6 +541,54 @@ export function buildProgram(io: CliIo = processIo): Command {
         io.out((await (await alertCommands()).alertsAct(action, id, opts)) + '\n');
       });
   }
+
+  const spec = program
+    .command('spec')
+    .summary('create, show or re-plan specs (a goal planned into a ticket)')
+    .description('Specs: a goal on a repository, planned phase by phase (EXPLORE, REQUIREMENTS, DESIGN, TASKS: each a read-only ticket whose\nJSON result is checked by the phase\'s gate), then one work ticket made of the TASKS artifact (SYNC), run to COMPLETE.\nShowing needs a viewer token, creating and re-planning an operator token.')
+    .addHelpText('after', examples('omoi spec create --repo /srv/repos/app --goal "Export orders as CSV" --demo-planner', 'omoi spec show S-3f9a1c2b7d', 'omoi spec replan S-3f9a1c2b7d --from DESIGN'));
+
+  spec
+    .command('create')
+    .description('Create a spec. Without a planner command the phases are agent tasks (the node\'s agent template runs them).')
+    .requiredOption('--repo <repository>', 'local path or clone URL')
+    .requiredOption('--goal <text>', 'what the change should achieve')
+    .option('--base <branch>', 'base branch', 'main')
+    .option('--id <id>', 'spec id (default: one made up by the node)')
+    .option('--title <text>', 'title of the work ticket')
+    .option('--planner-command <command>', 'plan with this command (it reads OMOI_SPEC_CONTEXT, writes OMOI_RESULT_FILE)')
+    .option('--demo-planner', 'plan with the deterministic planner shipped with Omoi (no model)')
+    .option('--max-phase-attempts <n>', 'runs of a phase before the spec is blocked', (v) => Number.parseInt(v, 10))
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi spec create --repo /srv/repos/app --goal "Export orders as CSV" --demo-planner', 'omoi spec create --repo git@host:app.git --goal "Add search" --base develop'))
+    .action(async (opts: { repo: string; goal: string; base: string; id?: string; title?: string; plannerCommand?: string; demoPlanner?: boolean; maxPhaseAttempts?: number; url: string; json?: boolean }) => {
+      io.out((await (await specCommands()).specCreate(opts)) + '\n');
+    });
+
+  spec
+    .command('show')
+    .description('Show a spec: its phase and status, every artifact version with its gate\'s findings, and its tickets.')
+    .argument('<id>', 'spec id')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi spec show S-3f9a1c2b7d', 'omoi spec show S-3f9a1c2b7d --json'))
+    .action(async (id: string, opts: { url: string; json?: boolean }) => {
+      io.out((await (await specCommands()).specShow(id, opts)) + '\n');
+    });
+
+  spec
+    .command('replan')
+    .description('Plan a spec again from a planning phase: that phase and every later one run again (new artifact versions).')
+    .argument('<id>', 'spec id')
+    .addOption(new Option('--from <phase>', 'the phase to start from').choices(['EXPLORE', 'REQUIREMENTS', 'DESIGN', 'TASKS']).makeOptionMandatory())
+    .option('--reason <text>', 'why (given to the planner as a finding)')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi spec replan S-3f9a1c2b7d --from DESIGN --reason "use the streaming writer"'))
+    .action(async (id: string, opts: { from: string; reason?: string; url: string; json?: boolean }) => {
+      io.out((await (await specCommands()).specReplan(id, opts)) + '\n');
+    });
 
   const natsUsers = program
     .command('nats-user')

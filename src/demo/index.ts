@@ -4,3 +4,4 @@ export { runDemo, type DemoOptions, type DemoOutcome, type DemoStatus } from './
 export { demoTicket, demoTicketId, defaultResolverCommand, RESOLVER_SCRIPT, type DemoTicket, type DemoTask } from './demo-ticket.ts';
 export { ensureSampleRepo, sampleFiles, CONFLICT_LINE, FEATURES_LINE, type SampleRepo } from './sample-repo.ts';
 export { describeEvent, elapsed, type DemoEvent, type ProgressContext } from './progress.ts';
+export { demoPlannerCommand, SPEC_PLANNER_SCRIPT } from './spec-planner.ts';

@@ -12,3 +12,7 @@ export function newTicketId(): string {
 export function newAgentId(): string {
   return `agent-${randomSuffix()}`;
 }
+
+export function newSpecId(): string {
+  return `S-${randomSuffix()}`;
+}

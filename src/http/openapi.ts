@@ -18,6 +18,7 @@ const VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import
 
 const TAGS = [
   { name: 'tickets', description: 'Tickets, their tasks and joins: reads from PostgreSQL, changes as protocol commands (202)' },
+  { name: 'specs', description: 'Specs: a goal planned phase by phase (artifacts and their gates) into one ticket' },
   { name: 'events', description: 'The event log, polled or streamed (Server-Sent Events)' },
   { name: 'agents', description: 'Agents: registration (an ed25519 key pair), heartbeats, budgets' },
   { name: 'alerts', description: 'Alerts and where their notifications went' },

@@ -27,6 +27,7 @@ import { supervisionRoutes } from './routes/supervision.ts';
 import { openApiRoutes } from './routes/openapi.ts';
 import { mergeAttemptRoutes } from './routes/merge-attempts.ts';
 import { taskDetailRoutes } from './routes/task-detail.ts';
+import { specRoutes } from './routes/specs.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { vendorRoutes } from './vendor.ts';
@@ -97,6 +98,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await openApiRoutes(api);
     await webhookRoutes(api, deps);
     await memoryRoutes(api, deps);
+    await specRoutes(api, deps);
     // Its own body parsing (the raw bytes are signed), in a plugin of its own.
     await api.register(async (github) => githubHookRoutes(github, deps));
   }, { prefix: '/api' });

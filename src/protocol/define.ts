@@ -8,11 +8,12 @@ export const ActorType = {
   OwnershipActor: 'OwnershipActor',
   AgentActor: 'AgentActor',
   AlertActor: 'AlertActor',
+  SpecActor: 'SpecActor',
 } as const;
 export type ActorType = (typeof ActorType)[keyof typeof ActorType];
 
 /** What an entity id names; every command is routed by one of these. */
-export const EntityKind = { ticket: 'ticket', agent: 'agent', alert: 'alert' } as const;
+export const EntityKind = { ticket: 'ticket', agent: 'agent', alert: 'alert', spec: 'spec' } as const;
 export type EntityKind = (typeof EntityKind)[keyof typeof EntityKind];
 
 /**

@@ -5,11 +5,12 @@ import type * as approval from './messages/approval.ts';
 import type * as budget from './messages/budget.ts';
 import type * as join from './messages/join.ts';
 import type * as ownership from './messages/ownership.ts';
+import type * as spec from './messages/spec.ts';
 import type * as system from './messages/system.ts';
 import type * as task from './messages/task.ts';
 import type * as ticket from './messages/ticket.ts';
 
-type Module = typeof ticket & typeof task & typeof join & typeof ownership & typeof agent & typeof alert & typeof approval & typeof budget & typeof system;
+type Module = typeof ticket & typeof task & typeof join & typeof ownership & typeof agent & typeof alert & typeof approval & typeof budget & typeof system & typeof spec;
 /** Every message definition of the protocol, as a union of their precise types. */
 type AnyDef = Extract<Module[keyof Module], { type: string; kind: 'command' | 'event'; payload: TSchema }>;
 

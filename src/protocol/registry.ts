@@ -5,6 +5,7 @@ import * as approval from './messages/approval.ts';
 import * as budget from './messages/budget.ts';
 import * as join from './messages/join.ts';
 import * as ownership from './messages/ownership.ts';
+import * as spec from './messages/spec.ts';
 import * as system from './messages/system.ts';
 import * as task from './messages/task.ts';
 import * as ticket from './messages/ticket.ts';
@@ -20,7 +21,7 @@ function collect(...modules: Record<string, unknown>[]): MessageDef[] {
 }
 
 /** Every message type of the protocol, in one place: docs, schemas and routing come from here. */
-export const REGISTRY: readonly MessageDef[] = collect(ticket, task, join, ownership, agent, alert, approval, budget, system);
+export const REGISTRY: readonly MessageDef[] = collect(ticket, task, join, ownership, agent, alert, approval, budget, system, spec);
 
 const byType = new Map(REGISTRY.map((d) => [d.type, d]));
 if (byType.size !== REGISTRY.length) throw new Error('protocol registry: duplicate message type');
@@ -37,4 +38,4 @@ export function events(): EventDef[] {
   return REGISTRY.filter((d): d is EventDef => d.kind === 'event');
 }
 
-export const Messages = { ...ticket, ...task, ...join, ...ownership, ...agent, ...alert, ...approval, ...budget, ...system };
+export const Messages = { ...ticket, ...task, ...join, ...ownership, ...agent, ...alert, ...approval, ...budget, ...system, ...spec };

@@ -1,12 +1,12 @@
 import t from 'tap';
 import { runOmoi } from './run-omoi.ts';
 
-const COMMANDS = ['start', 'pub', 'sub', 'dlq', 'dlq list', 'dlq show', 'dlq retry', 'dlq discard', 'status', 'docs', 'resolve', 'token', 'token create', 'token list', 'token revoke', 'audit', 'nats-user', 'nats-user add-agent', 'nats-user remove-agent', 'nats-user list', 'alert-deliveries', 'alert-deliveries list', 'alert-deliveries test', 'alerts', 'alerts list', 'alerts show', 'alerts ack', 'alerts resolve', 'task', 'task retry', 'approve', 'reject', 'deliver', 'agents', 'agents list', 'agents drain', 'agents undrain', 'agents remove', 'webhooks', 'webhooks add', 'webhooks list', 'webhooks remove', 'webhooks deliveries'];
+const COMMANDS = ['start', 'pub', 'sub', 'dlq', 'dlq list', 'dlq show', 'dlq retry', 'dlq discard', 'status', 'docs', 'resolve', 'token', 'token create', 'token list', 'token revoke', 'audit', 'nats-user', 'nats-user add-agent', 'nats-user remove-agent', 'nats-user list', 'alert-deliveries', 'alert-deliveries list', 'alert-deliveries test', 'alerts', 'alerts list', 'alerts show', 'alerts ack', 'alerts resolve', 'task', 'task retry', 'approve', 'reject', 'deliver', 'agents', 'agents list', 'agents drain', 'agents undrain', 'agents remove', 'webhooks', 'webhooks add', 'webhooks list', 'webhooks remove', 'webhooks deliveries', 'spec', 'spec create', 'spec show', 'spec replan'];
 
 t.test('omoi --help lists every command', async (t) => {
   const r = await runOmoi(['--help']);
   t.equal(r.code, 0);
-  for (const c of ['start', 'pub', 'sub', 'dlq', 'status', 'docs', 'resolve', 'token', 'audit', 'nats-user', 'alert-deliveries', 'alerts', 'task', 'approve', 'reject', 'deliver', 'agents', 'webhooks']) t.match(r.stdout, new RegExp(`^  ${c}\\b`, 'm'), `lists ${c}`);
+  for (const c of ['start', 'pub', 'sub', 'dlq', 'status', 'docs', 'resolve', 'token', 'audit', 'nats-user', 'alert-deliveries', 'alerts', 'task', 'approve', 'reject', 'deliver', 'agents', 'webhooks', 'spec']) t.match(r.stdout, new RegExp(`^  ${c}\\b`, 'm'), `lists ${c}`);
   t.match(r.stdout, /Examples:/);
 });
 

@@ -37,6 +37,7 @@ export async function create(w: Omit<Work, 's'>, existing: Ticket | undefined, p
     network: p.network ?? true, budget: budgetFrom(p.budget), spend: NO_SPEND, budget_marks: {}, budget_exceeded: false, head: null, reason: null, failed_reason: null, finalizing: false, created_at: now, updated_at: now, version: 1,
     approvals: p.approvals ?? [], delivery: p.delivery ?? null, delivery_status: null, delivery_round: 0, delivery_attempts: 0,
     delivered_commit: null, pull_request_url: null, pull_request_error: null, delivery_error: null,
+    spec_id: p.spec_id ?? null, spec_phase: p.spec_phase ?? null,
   };
   const work: Work = { ...w, s: { ticket, tasks: new Map() } };
   for (const spec of p.tasks) insertTask(work, spec);

@@ -1,6 +1,6 @@
 import { assertTicketTransition, isTerminal, sinksIfDone, TaskState, TicketState } from '../../dag/index.ts';
 import { setBranch } from '../../git/index.ts';
-import { emit } from '../../messaging/typed.ts';
+import { emit, send } from '../../messaging/typed.ts';
 import type { PayloadOf } from '../../protocol/index.ts';
 import { deliverOnCompletion } from './delivery.ts';
 import { endedOnAgent, releaseClaims, setTask, setTicket, type Work } from './work.ts';
@@ -48,6 +48,13 @@ export function endTicket(w: Work, status: TicketState, reason: string | null, h
     emit(w.ctx.scope, 'ticket.completed', { ticket_id: t.id, status, head: head! });
     deliverOnCompletion(w); // its branch is pushed, or waits for a person first
   } else emit(w.ctx.scope, 'ticket.ended', { ticket_id: t.id, status, ...(reason ? { reason } : {}) });
+  // A ticket of a spec (a phase's, or the work): its SpecActor goes on from here.
+  if (t.spec_id && t.spec_phase && (status === TicketState.completed || status === TicketState.failed || status === TicketState.cancelled)) {
+    send(w.ctx.scope, 'spec.ticket_ended', {
+      spec_id: t.spec_id, ticket_id: t.id, phase: t.spec_phase as PayloadOf<'spec.ticket_ended'>['phase'], status,
+      ...(head ?? t.head ? { head: (head ?? t.head)! } : {}), ...(reason ? { reason: reason.slice(0, 2000) } : {}),
+    });
+  }
 }
 
 /** `ticket.cancel`: every task not ended is cancelled (its agent told, its claims released), then the ticket. */

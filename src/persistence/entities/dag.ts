@@ -31,6 +31,8 @@ export interface TicketRow {
   pull_request_url?: string | null;
   pull_request_error?: string | null;
   delivery_error?: string | null;
+  /** Set by a SpecActor: the spec (and phase) this ticket runs; the spec is told when it ends. */
+  spec_id?: string | null; spec_phase?: string | null;
   created_at: Date; updated_at: Date; version: number;
 }
 
@@ -69,6 +71,8 @@ export const TicketEntity = new EntitySchema<TicketRow>({
     pull_request_url: { type: 'text', nullable: true },
     pull_request_error: { type: 'text', nullable: true },
     delivery_error: { type: 'text', nullable: true },
+    spec_id: { type: 'string', nullable: true, index: true },
+    spec_phase: { type: 'string', nullable: true },
     created_at: { type: 'Date' },
     updated_at: { type: 'Date' },
     version: { type: 'integer', default: 1 },

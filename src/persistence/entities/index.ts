@@ -7,10 +7,12 @@ export * from './webhooks.ts';
 export * from './memory.ts';
 export * from './approvals.ts';
 export * from './ticket-push.ts';
+export * from './specs.ts';
 import { AgentMessageEntity, ClusterEntity, DeadLetterEntity, EventLogEntity, LeaseHistoryEntity, NodeEntity, OutboxEntity, PartitionLeaseEntity, ProcessedMessageEntity } from './infrastructure.ts';
 import { AuditEntity, PrincipalEntity } from './access.ts';
 import { AlertDeliveryEntity } from './alert-delivery.ts';
 import { AlertEntity } from './alerts.ts';
+import { SpecArtifactEntity, SpecEntity } from './specs.ts';
 import { GithubDeliveryEntity, GithubIssueTicketEntity, WebhookDeliveryEntity, WebhookSubscriptionEntity } from './webhooks.ts';
 import { MemoryEntity } from './memory.ts';
 import { ApprovalEntity } from './approvals.ts';
@@ -23,5 +25,5 @@ export const ENTITIES = [
   PrincipalEntity, AuditEntity,
   AlertEntity, AlertDeliveryEntity,
   WebhookSubscriptionEntity, WebhookDeliveryEntity, GithubDeliveryEntity, GithubIssueTicketEntity,
-  MemoryEntity, ApprovalEntity, TicketPushEntity,
+  MemoryEntity, ApprovalEntity, TicketPushEntity, SpecEntity, SpecArtifactEntity,
 ];

@@ -21,6 +21,7 @@ import { Migration20261204100000_agent_controls } from './Migration2026120410000
 import { Migration20261204110000_memory } from './Migration20261204110000_memory.ts';
 import { Migration20261204130000_approvals_delivery } from './Migration20261204130000_approvals_delivery.ts';
 import { Migration20261204140000_dead_letter_message_id } from './Migration20261204140000_dead_letter_message_id.ts';
+import { Migration20261204150000_specs } from './Migration20261204150000_specs.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -47,4 +48,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261204110000_memory', class: Migration20261204110000_memory },
   { name: 'Migration20261204130000_approvals_delivery', class: Migration20261204130000_approvals_delivery },
   { name: 'Migration20261204140000_dead_letter_message_id', class: Migration20261204140000_dead_letter_message_id },
+  { name: 'Migration20261204150000_specs', class: Migration20261204150000_specs },
 ];

@@ -26,6 +26,8 @@ export const TicketCreate = command({
       budget: Type.Optional(Budget),
       approvals: Type.Optional(Type.Array(Gate, { uniqueItems: true, maxItems: 2, description: 'human gates: `before_execute` (nothing runs until approved), `before_delivery` (nothing is pushed until approved; needs `delivery`, else `delivery_required`)' })),
       delivery: Type.Optional(Delivery),
+      spec_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'set by a SpecActor: the spec this ticket runs a phase of (told `spec.ticket_ended` when the ticket ends)' })),
+      spec_phase: Type.Optional(Type.String({ minLength: 1, maxLength: 20, description: 'with `spec_id`: the phase (`EXPLORE` … `TASKS`, or `EXECUTE` for the work)' })),
     },
     { additionalProperties: false },
   ),
