@@ -90,7 +90,8 @@ function layoutEngine(ELK) {
 /**
  * Draws `detail` (GET /api/tickets/:id) into `container`, or updates what is drawn there.
  * `options.cancelTask(taskId)` is the cancel button's action; `options.fallback(target)` renders
- * the tasks without the graph (into `target`) when the layout cannot be had. Never throws.
+ * the tasks without the graph (into `target`) when the layout cannot be had; `options.taskHref(taskId)`
+ * (optional) is where a task's node leads, null for nowhere. Never throws.
  */
 export function renderGraph(container, detail, options) {
   let st = states.get(container);
@@ -321,15 +322,16 @@ function taskView(st, node, at) {
   const idText = svg('text', { class: 'graph-id', x: 12, y: 18 });
   const statusText = svg('text', { class: 'graph-status-text', x: 12, y: 34 });
   const line3 = svg('text', { class: 'graph-title', x: 12, y: 50 });
-  const href = `#/tickets/${encodeURIComponent(ticketId)}/tasks/${encodeURIComponent(id)}`;
-  const link = svg('a', { class: 'graph-link', href, tabindex: 0, 'data-key': node.key },
+  // `options.taskHref` may say where a task leads, or null: a planned task (a spec's TASKS) has no page yet.
+  const href = st.options.taskHref ? st.options.taskHref(id) : `#/tickets/${encodeURIComponent(ticketId)}/tasks/${encodeURIComponent(id)}`;
+  const link = svg('a', { class: 'graph-link', href, tabindex: href ? 0 : null, 'data-key': node.key },
     tip,
     svg('rect', { class: 'graph-halo', x: -4, y: -4, width: TASK.w + 8, height: TASK.h + 8, rx: 9 }),
     svg('rect', { class: 'graph-shape', width: TASK.w, height: TASK.h, rx: 6 }),
     svg('rect', { class: 'graph-stripe', width: 5, height: TASK.h, rx: 2 }),
     idText, statusText, line3);
   link.addEventListener('keydown', (e) => {
-    if (e.key !== ' ') return;
+    if (e.key !== ' ' || !href) return;
     e.preventDefault();
     navigate(href);
   });
