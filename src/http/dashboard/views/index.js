@@ -5,3 +5,5 @@ import './supervision.js';
 import './agent.js';
 import './task.js';
 import './merge.js';
+import './specs.js';
+import './spec.js';
