@@ -313,7 +313,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     log.info({ actors: runtime.registeredTypes() }, 'actor system started');
 
     // 4. Partitions: leases decide which workers run here
-    const rejections = new Rejections({ db, js, log, metrics, source: config.nodeId });
+    const rejections = new Rejections({ db, js, log, metrics, source: config.nodeId, partitions: config.partitions });
     // Messages JetStream gave up on without a worker deciding (last delivery never acked): dead letters.
     const exhausted = new ExhaustedDeliveries({ nc, jsm, rejections, log });
     // And those whose announcement was lost, on the consumers of the partitions this node holds

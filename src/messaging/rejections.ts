@@ -2,6 +2,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { errorMessage, OmoiError, TerminalError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { errorCodeLabel, type Metrics } from '../metrics.ts';
+import { encodeCommand, type EncodedCommand } from '../executor/command-publisher.ts';
 import { DeadLetterEntity, type Database } from '../persistence/index.ts';
 import { ActorType, encode, lookup, makeEnvelope, parseJson, ProtocolError, Subjects } from '../protocol/index.ts';
 
@@ -34,7 +35,11 @@ export function isTerminalInput(err: unknown): boolean {
  */
 export class Rejections {
   constructor(
-    private readonly deps: { db: Database; js: JetStreamClient; log: Logger; metrics: Metrics; source: string },
+    private readonly deps: {
+      db: Database; js: JetStreamClient; log: Logger; metrics: Metrics; source: string;
+      /** The cluster's partition count: a refused ticket of a spec is told to the spec's partition (absent: not told). */
+      partitions?: number;
+    },
   ) {}
 
   async reject(msg: Rejected, problem: Problem): Promise<number> {
@@ -67,13 +72,45 @@ export class Rejections {
     const ticketAnswer = ticketId
       ? makeEnvelope('ticket.rejected', { ticket_id: ticketId, command: msg.type!, code: problem.code, reason: storable(problem.reason, 2_000) }, { source, id: `ticket-rejected-${row.id}` })
       : undefined;
+    const specNotice = this.specNotice(msg, problem, row.id!);
     try {
       await js.publish(Subjects.error(problem.code), encode(env), { msgID: env.id });
       if (ticketAnswer) await js.publish(Subjects.event('ticket.rejected'), encode(ticketAnswer), { msgID: ticketAnswer.id });
+      if (specNotice) await js.publish(specNotice.subject, specNotice.body, { msgID: `spec-ticket-rejected-${row.id}` });
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'could not publish error event (dead letter row kept)');
     }
     return row.id!;
+  }
+
+  /**
+   * A spec waits for the ticket it asked for: if that ticket's create is refused (its repository
+   * gone, say), the spec is told the ticket failed, as if it had run (`spec.ticket_ended`), so it
+   * retries the phase or fails instead of waiting forever.
+   */
+  private specNotice(msg: Rejected, problem: Problem, deadLetterId: number): EncodedCommand | undefined {
+    const spec = specTicketOf(msg);
+    if (!spec || !this.deps.partitions) return undefined;
+    try {
+      return encodeCommand('spec.ticket_ended', { ...spec, status: 'failed', reason: storable(`ticket_rejected: ${problem.code}: ${problem.reason}`, 2_000) },
+        `spec-ticket-rejected-${deadLetterId}`, this.deps.partitions, this.deps.source);
+    } catch {
+      return undefined; // a phase no spec has: not a SpecActor's ticket
+    }
+  }
+
+}
+
+/** What a refused `ticket.create` of a spec (a phase's or the work ticket) says about it, if it is one. */
+function specTicketOf(msg: Rejected): { spec_id: string; ticket_id: string; phase: string } | undefined {
+  if (msg.type !== 'ticket.create') return undefined;
+  try {
+    const body = parseJson(msg.data) as { payload?: Record<string, unknown> } | null;
+    const p = body?.payload;
+    if (typeof p?.spec_id !== 'string' || typeof p.spec_phase !== 'string' || typeof p.ticket_id !== 'string') return undefined;
+    return { spec_id: p.spec_id, ticket_id: p.ticket_id, phase: p.spec_phase };
+  } catch {
+    return undefined;
   }
 }
 

@@ -145,3 +145,13 @@ t.test('a planning run that changes a file fails (read-only sandbox): the gate i
   t.same([explore!.version, explore!.body, explore!.gate.passed], [1, null, false], 'no artifact from a run that failed');
   t.same((await specTickets('S6')).map((x) => [x.id, x.status]), [['spec-S6-explore-v1', 'failed']]);
 });
+
+t.test('a phase ticket whose create is refused (its repository gone) is a failed run: the spec is blocked, not left waiting', async (t) => {
+  await create('S-norepo', '/nonexistent/omoi-spec-repo', 'Plan for a repository that is not there', { max_phase_attempts: 2 });
+  const spec = await waitSpec(node, 'S-norepo', 'blocked');
+  t.equal(spec.phase, 'EXPLORE', 'blocked in the phase whose ticket could not be made');
+  t.match(spec.reason, /ticket_rejected/, 'the reason says the ticket was refused');
+  t.same((await specTickets('S-norepo')).length, 0, 'no ticket exists');
+  const letters = await sql<{ type: string }>(node, `select type from omoi_dead_letter where body like '%S-norepo%' order by id`);
+  t.same(letters.map((l) => l.type), ['ticket.create', 'ticket.create'], 'each refused create is one dead letter, and nothing else was refused');
+});
