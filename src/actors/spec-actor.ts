@@ -35,7 +35,8 @@ export type SpecState = SpecRow | undefined;
  *    other ticket (one cancelled by a replan, a redelivery) changes nothing.
  * 2. A planning ticket's end records one artifact version (its task's JSON result, or none) with
  *    its gate's verdict. Met → the next phase starts (or, for a phase in `approvals`, the spec
- *    waits in `awaiting_approval`). Not met → the phase runs again with the findings, up to
+ *    waits in `awaiting_approval` for `spec.approve`, which advances, or `spec.reject`, which
+ *    runs the phase again with the comment as a finding). Not met → the phase runs again with the findings, up to
  *    `max_phase_attempts` runs, then the spec is `blocked` with the reason.
  * 3. SYNC sends the work ticket's `ticket.create` and moves to EXECUTE in the same transaction
  *    (through the outbox): it is never half done. The ticket id is derived
