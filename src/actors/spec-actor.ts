@@ -14,8 +14,8 @@ import { PHASE_INSTRUCTIONS, planningTicket } from '../spec/planning-ticket.ts';
 import type { CommandMail } from './actor-runtime.ts';
 import type { ActorContext, EntityBehavior } from './entity-host.ts';
 
-type SpecCommand = 'spec.create' | 'spec.replan' | 'spec.cancel' | 'spec.ticket_ended' | 'spec.approve' | 'spec.reject';
-const SPEC_COMMANDS: ReadonlySet<string> = new Set<SpecCommand>(['spec.create', 'spec.replan', 'spec.cancel', 'spec.ticket_ended', 'spec.approve', 'spec.reject']);
+type SpecCommand = 'spec.create' | 'spec.replan' | 'spec.cancel' | 'spec.ticket_ended' | 'spec.ticket_resumed' | 'spec.approve' | 'spec.reject';
+const SPEC_COMMANDS: ReadonlySet<string> = new Set<SpecCommand>(['spec.create', 'spec.replan', 'spec.cancel', 'spec.ticket_ended', 'spec.ticket_resumed', 'spec.approve', 'spec.reject']);
 
 /** The longest `run` of a task (`TaskSpec` in src/protocol/messages/common.ts). */
 const MAX_RUN_LENGTH = 100_000;
@@ -63,6 +63,7 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
     let next: SpecRow;
     switch (type) {
       case 'spec.ticket_ended': next = await this.ticketEnded(spec, env.payload as PayloadOf<'spec.ticket_ended'>, ctx); break;
+      case 'spec.ticket_resumed': next = this.ticketResumed(spec, env.payload as PayloadOf<'spec.ticket_resumed'>, ctx); break;
       case 'spec.replan': next = await this.replan(spec, env.payload as PayloadOf<'spec.replan'>, ctx); break;
       case 'spec.cancel': next = this.cancel(spec, env.payload as PayloadOf<'spec.cancel'>, ctx); break;
       case 'spec.approve': next = await this.approve(spec, env.payload as PayloadOf<'spec.approve'>, env.source, ctx); break;
@@ -193,6 +194,14 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
     const reason = `ticket_${p.status}${p.reason ? `: ${p.reason}` : ''}`;
     emit(ctx.scope, 'spec.failed', { spec_id: spec.id, reason, ticket_id: p.ticket_id });
     return this.changed(spec, ctx, { status: SpecStatus.failed, reason, current_ticket_id: null });
+  }
+
+  /** The failed work ticket runs again (`task.retry`): a spec that failed with it follows it again. */
+  private ticketResumed(spec: SpecRow, p: PayloadOf<'spec.ticket_resumed'>, ctx: ActorContext): SpecRow {
+    if (spec.status !== SpecStatus.failed || spec.phase !== SpecPhase.EXECUTE || spec.ticket_id !== p.ticket_id) return spec;
+    if (spec.reason?.startsWith('cancelled')) return spec; // a person stopped the spec: it stays stopped
+    emit(ctx.scope, 'spec.resumed', { spec_id: spec.id, ticket_id: p.ticket_id });
+    return this.changed(spec, ctx, { status: SpecStatus.executing, current_ticket_id: p.ticket_id, reason: null });
   }
 
   /** `spec.replan`: the ticket waited for is cancelled; `from_phase` runs again, told why. */

@@ -43,6 +43,9 @@ async function contextOf(ticket: string): Promise<any> {
   return JSON.parse(/OMOI_SPEC_CONTEXT='(.*)'; /s.exec(plan.spec.run)![1]!.replaceAll(`'\\''`, `'`));
 }
 
+/** A planner whose TASKS artifact is `tasks` (test/spec/fixtures/tasks-planner.mjs); the demo planner plans the rest. */
+const tasksPlanner = (tasks: unknown) => `OMOI_TEST_TASKS=${shellQuote(JSON.stringify(tasks))} ${shellQuote(process.execPath)} ${shellQuote(fileURLToPath(new URL('./fixtures/tasks-planner.mjs', import.meta.url)))} ${shellQuote(SPEC_PLANNER_SCRIPT)}`;
+
 t.test('a phase in approvals waits; approve goes on to the next phase; a decision where none waits is refused', async (t) => {
   const repo = await makeRepo(t, { 'README.md': 'shop\n' });
   const early = await node.submit('spec.approve', { spec_id: 'SA-none' });
@@ -96,22 +99,36 @@ t.test('before_delivery without a delivery is refused with delivery_required; no
 t.test('a TASKS task with a check and acceptance ids: the gate checks the ids, the work ticket\'s task runs the check (a failure retried)', async (t) => {
   const repo = await makeRepo(t, { 'README.md': 'shop\n' });
   const flag = `${await tempDir(t, 'check-flag-')}/failed-once`;
-  const planner = (tasks: unknown) => `OMOI_TEST_TASKS=${shellQuote(JSON.stringify(tasks))} ${shellQuote(process.execPath)} ${shellQuote(fileURLToPath(new URL('./fixtures/tasks-planner.mjs', import.meta.url)))} ${shellQuote(SPEC_PLANNER_SCRIPT)}`;
   // The check fails its first run (it leaves a flag outside the repository), then verifies GOAL.md.
   const check = `if [ -f '${flag}' ]; then grep -q goal GOAL.md; else touch '${flag}'; echo first check fails; exit 4; fi`;
   const A = { id: 'A', run: 'echo goal > GOAL.md', owns: ['GOAL.md'], kind: 'command', requirements: ['REQ-1', 'REQ-2'], check, acceptance: ['REQ-1.1'], max_retries: 1 };
 
-  await create('SA4', repo.dir, { planner_command: planner({ tasks: [{ ...A, acceptance: ['REQ-1.1', 'REQ-1.7'] }] }), max_phase_attempts: 1 });
+  await create('SA4', repo.dir, { planner_command: tasksPlanner({ tasks: [{ ...A, acceptance: ['REQ-1.1', 'REQ-1.7'] }] }), max_phase_attempts: 1 });
   const blocked = await waitSpec(node, 'SA4', 'blocked');
   t.match(blocked.reason, /TASKS gate not met after 1 runs: unknown_acceptance: task A verifies acceptance criterion REQ-1\.7/);
 
-  await create('SA5', repo.dir, { planner_command: planner({ tasks: [A] }) });
+  await create('SA5', repo.dir, { planner_command: tasksPlanner({ tasks: [A] }) });
   await waitSpec(node, 'SA5', 'completed');
   const work = (await taskRows(node, 'spec-SA5-exec-v1')).A!;
   t.match(work.spec, { check, acceptance: ['REQ-1.1'] }, 'the work ticket\'s task has the check and the criteria it verifies');
   t.notOk('requirements' in work.spec);
   t.equal(work.attempt, 2, 'the failing check cost one attempt');
   t.match((await events(node, 'spec-SA5-exec-v1', 'task.check_failed')).map((e) => e.payload), [{ task_id: 'A', attempt: 1, exit_code: 4, retry: true }]);
+});
+
+t.test('a failed work ticket resumed by task.retry takes its failed spec back to executing, then to COMPLETE', async (t) => {
+  const repo = await makeRepo(t, { 'README.md': 'shop\n' });
+  const flag = `${await tempDir(t, 'run-flag-')}/failed-once`;
+  const A = { id: 'A', run: `if [ -f '${flag}' ]; then echo goal > GOAL.md; else touch '${flag}'; exit 3; fi`, owns: ['GOAL.md'], kind: 'command', requirements: ['REQ-1', 'REQ-2'], max_retries: 0 };
+  await create('SA7', repo.dir, { planner_command: tasksPlanner({ tasks: [A] }) });
+  const failed = await waitSpec(node, 'SA7', 'failed');
+  t.match(failed.reason, /^ticket_failed/);
+  await node.submit('task.retry', { ticket_id: 'spec-SA7-exec-v1', task_id: 'A', reason: 'try again' });
+  const done = await waitSpec(node, 'SA7', 'completed');
+  t.equal(done.ticket_id, 'spec-SA7-exec-v1', 'the same work ticket');
+  t.equal(done.reason, null);
+  const types = (await sql<any>(node, `select type from omoi_event where type like 'spec.%' and payload->>'spec_id' = 'SA7' order by time, message_id`)).map((e) => e.type);
+  t.same(types.slice(-3), ['spec.failed', 'spec.resumed', 'spec.completed']);
 });
 
 t.test('omoi spec create --approve, show, approve and reject (the CLI over HTTP)', async (t) => {

@@ -104,6 +104,16 @@ export const SpecTicketEnded = command({
   example: { spec_id: 'S1', ticket_id: 'spec-S1-explore-v1', phase: 'EXPLORE', status: 'completed', head: '0123456789abcdef0123456789abcdef01234567' },
 });
 
+export const SpecTicketResumed = command({
+  type: 'spec.ticket_resumed',
+  description: 'Internal (the TicketActor of a spec\'s work ticket): the failed ticket is `running` again (`task.retry`, `ticket.resumed`). A spec that failed with it is `executing` again and follows it; any other spec (replanned since, cancelled) changes nothing.',
+  handledBy: ActorType.SpecActor,
+  ingress: false,
+  route,
+  payload: Type.Object({ ...SpecRef, ticket_id: Id }, { additionalProperties: false }),
+  example: { spec_id: 'S1', ticket_id: 'spec-S1-exec-v1' },
+});
+
 export const SpecCreated = event({
   type: 'spec.created',
   description: 'A spec was accepted; its first phase starts.',
@@ -200,6 +210,14 @@ export const SpecFailed = event({
   consumers: OBSERVERS,
   payload: Type.Object({ ...SpecRef, reason: Type.String(), ticket_id: Type.Optional(Id) }),
   example: { spec_id: 'S1', reason: 'ticket_failed: task_failed:B', ticket_id: 'spec-S1-exec-v1' },
+});
+
+export const SpecResumed = event({
+  type: 'spec.resumed',
+  description: 'The spec\'s failed work ticket was resumed (`task.retry`): the spec is `executing` again.',
+  consumers: OBSERVERS,
+  payload: Type.Object({ ...SpecRef, ticket_id: Id }),
+  example: { spec_id: 'S1', ticket_id: 'spec-S1-exec-v1' },
 });
 
 export const SpecReplanned = event({
