@@ -1,8 +1,10 @@
 import { ConflictError, NotFoundError, TerminalError } from '../errors.ts';
 import { failpoint } from '../failpoints.ts';
+import { recordDecision } from '../approvals/record-decision.ts';
 import { emit, send } from '../messaging/typed.ts';
 import { SpecArtifactEntity, SpecEntity, TaskEntity, type EntityManager, type SpecArtifactRow, type SpecRow } from '../persistence/index.ts';
 import { ActorType, type PayloadOf } from '../protocol/index.ts';
+import { SPEC_DELIVERY_GATE } from '../protocol/messages/spec.ts';
 import type { TasksArtifact } from '../spec/gates/artifacts.ts';
 import { checkGate, describeFindings, type Finding, type GateResult } from '../spec/gates/gate.ts';
 import {
@@ -12,8 +14,8 @@ import { PHASE_INSTRUCTIONS, planningTicket } from '../spec/planning-ticket.ts';
 import type { CommandMail } from './actor-runtime.ts';
 import type { ActorContext, EntityBehavior } from './entity-host.ts';
 
-type SpecCommand = 'spec.create' | 'spec.replan' | 'spec.cancel' | 'spec.ticket_ended';
-const SPEC_COMMANDS: ReadonlySet<string> = new Set<SpecCommand>(['spec.create', 'spec.replan', 'spec.cancel', 'spec.ticket_ended']);
+type SpecCommand = 'spec.create' | 'spec.replan' | 'spec.cancel' | 'spec.ticket_ended' | 'spec.ticket_resumed' | 'spec.approve' | 'spec.reject';
+const SPEC_COMMANDS: ReadonlySet<string> = new Set<SpecCommand>(['spec.create', 'spec.replan', 'spec.cancel', 'spec.ticket_ended', 'spec.ticket_resumed', 'spec.approve', 'spec.reject']);
 
 /** The longest `run` of a task (`TaskSpec` in src/protocol/messages/common.ts). */
 const MAX_RUN_LENGTH = 100_000;
@@ -33,7 +35,8 @@ export type SpecState = SpecRow | undefined;
  *    other ticket (one cancelled by a replan, a redelivery) changes nothing.
  * 2. A planning ticket's end records one artifact version (its task's JSON result, or none) with
  *    its gate's verdict. Met → the next phase starts (or, for a phase in `approvals`, the spec
- *    waits in `awaiting_approval`). Not met → the phase runs again with the findings, up to
+ *    waits in `awaiting_approval` for `spec.approve`, which advances, or `spec.reject`, which
+ *    runs the phase again with the comment as a finding). Not met → the phase runs again with the findings, up to
  *    `max_phase_attempts` runs, then the spec is `blocked` with the reason.
  * 3. SYNC sends the work ticket's `ticket.create` and moves to EXECUTE in the same transaction
  *    (through the outbox): it is never half done. The ticket id is derived
@@ -60,8 +63,11 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
     let next: SpecRow;
     switch (type) {
       case 'spec.ticket_ended': next = await this.ticketEnded(spec, env.payload as PayloadOf<'spec.ticket_ended'>, ctx); break;
+      case 'spec.ticket_resumed': next = this.ticketResumed(spec, env.payload as PayloadOf<'spec.ticket_resumed'>, ctx); break;
       case 'spec.replan': next = await this.replan(spec, env.payload as PayloadOf<'spec.replan'>, ctx); break;
       case 'spec.cancel': next = this.cancel(spec, env.payload as PayloadOf<'spec.cancel'>, ctx); break;
+      case 'spec.approve': next = await this.approve(spec, env.payload as PayloadOf<'spec.approve'>, env.source, ctx); break;
+      case 'spec.reject': next = await this.reject(spec, env.payload as PayloadOf<'spec.reject'>, env.source, ctx); break;
     }
     if (next !== spec) ctx.scope.uow.upsert(SpecEntity, ['id'], next);
     return { state: next };
@@ -75,6 +81,10 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
     if (existing) throw new ConflictError('duplicate_spec', `spec ${JSON.stringify(p.spec_id)} already exists`, { spec_id: p.spec_id });
     if (p.planner === 'command' && !p.planner_command) {
       throw new TerminalError('planner_command_required', 'a spec with `planner: command` needs `planner_command`', { spec_id: p.spec_id });
+    }
+    // The work ticket's `before_delivery` gate holds a push: without a delivery there is none to hold.
+    if (p.approvals.includes(SPEC_DELIVERY_GATE) && !(p as { delivery?: unknown }).delivery) {
+      throw new TerminalError('delivery_required', 'the `before_delivery` approval needs a delivery of the work ticket', { spec_id: p.spec_id });
     }
     const now = ctx.scope.now;
     const spec: SpecRow = {
@@ -138,7 +148,7 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
       return this.changed(spec, ctx, { status: SpecStatus.blocked, reason, current_ticket_id: null });
     }
     emit(ctx.scope, 'spec.phase_passed', { spec_id: spec.id, phase, version });
-    // The approval hook: a person's approval (not there yet) would call `advance` from here.
+    // A phase in `approvals` waits for a person: `spec.approve` advances, `spec.reject` re-plans it.
     if (spec.approvals.includes(phase)) {
       emit(ctx.scope, 'spec.awaiting_approval', { spec_id: spec.id, phase, version });
       return this.changed(spec, ctx, { status: SpecStatus.awaiting_approval, current_ticket_id: null });
@@ -164,6 +174,7 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
       repository: spec.repository, base_branch: spec.base_branch, ownership: plan.ownership ?? 'strict', tasks,
       ...(plan.resolver_command ? { resolver_command: plan.resolver_command } : {}),
       ...(plan.check_command ? { check_command: plan.check_command } : {}),
+      ...(spec.approvals.includes(SPEC_DELIVERY_GATE) ? { approvals: [SPEC_DELIVERY_GATE] } : {}),
       spec_id: spec.id, spec_phase: SpecPhase.EXECUTE,
     } as PayloadOf<'ticket.create'>);
     failpoint('spec.sync'); // a test's kill -9 in the middle of SYNC: nothing of it is committed
@@ -185,12 +196,45 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
     return this.changed(spec, ctx, { status: SpecStatus.failed, reason, current_ticket_id: null });
   }
 
+  /** The failed work ticket runs again (`task.retry`): a spec that failed with it follows it again. */
+  private ticketResumed(spec: SpecRow, p: PayloadOf<'spec.ticket_resumed'>, ctx: ActorContext): SpecRow {
+    if (spec.status !== SpecStatus.failed || spec.phase !== SpecPhase.EXECUTE || spec.ticket_id !== p.ticket_id) return spec;
+    if (spec.reason?.startsWith('cancelled')) return spec; // a person stopped the spec: it stays stopped
+    emit(ctx.scope, 'spec.resumed', { spec_id: spec.id, ticket_id: p.ticket_id });
+    return this.changed(spec, ctx, { status: SpecStatus.executing, current_ticket_id: p.ticket_id, reason: null });
+  }
+
   /** `spec.replan`: the ticket waited for is cancelled; `from_phase` runs again, told why. */
   private async replan(spec: SpecRow, p: PayloadOf<'spec.replan'>, ctx: ActorContext): Promise<SpecRow> {
     this.cancelWaitedTicket(spec, `spec ${spec.id} replanned from ${p.from_phase}`, ctx);
     emit(ctx.scope, 'spec.replanned', { spec_id: spec.id, from_phase: p.from_phase, ...(p.reason ? { reason: p.reason } : {}) });
     const findings: Finding[] = p.reason ? [{ code: 'replan', message: p.reason }] : [];
     return this.startPhase(spec, p.from_phase, 1, findings, ctx, { reason: null, head: null });
+  }
+
+  /** `spec.approve`: the waiting phase is accepted; the spec goes on as if it had not waited. */
+  private async approve(spec: SpecRow, p: PayloadOf<'spec.approve'>, source: string, ctx: ActorContext): Promise<SpecRow> {
+    const phase = this.waitingPhase(spec, p.phase);
+    const by = recordDecision(ctx.scope, { entity_kind: 'spec', entity_id: spec.id, gate: phase, decision: 'approved', comment: p.comment, source });
+    emit(ctx.scope, 'spec.approved', { spec_id: spec.id, phase, by, ...(p.comment ? { comment: p.comment } : {}) });
+    return this.advance(spec, phase, ctx);
+  }
+
+  /** `spec.reject`: the waiting phase runs again (attempts counted afresh), told the person's comment. */
+  private async reject(spec: SpecRow, p: PayloadOf<'spec.reject'>, source: string, ctx: ActorContext): Promise<SpecRow> {
+    const phase = this.waitingPhase(spec, p.phase);
+    const by = recordDecision(ctx.scope, { entity_kind: 'spec', entity_id: spec.id, gate: phase, decision: 'rejected', comment: p.comment, source });
+    emit(ctx.scope, 'spec.rejected_at_gate', { spec_id: spec.id, phase, by, comment: p.comment });
+    return this.startPhase(spec, phase, 1, [{ code: 'rejected', message: `rejected by ${by}: ${p.comment}` }], ctx);
+  }
+
+  /** The phase waiting for a decision (the one named must be it). @throws ConflictError `gate_not_awaiting`. */
+  private waitingPhase(spec: SpecRow, asked: PlanningPhase | undefined): PlanningPhase {
+    const waiting = spec.status === SpecStatus.awaiting_approval && isPlanningPhase(spec.phase) ? spec.phase : undefined;
+    if (waiting && (!asked || asked === waiting)) return waiting;
+    throw new ConflictError('gate_not_awaiting', `spec ${JSON.stringify(spec.id)} is not waiting for approval${asked ? ` of ${asked}` : ''} (status ${spec.status}, phase ${spec.phase})`, {
+      spec_id: spec.id, phase: asked ?? null, status: spec.status,
+    });
   }
 
   private cancel(spec: SpecRow, p: PayloadOf<'spec.cancel'>, ctx: ActorContext): SpecRow {

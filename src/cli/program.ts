@@ -174,7 +174,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   program
     .command('approve')
     .summary('approve the gate a ticket waits at (before_execute, before_delivery)')
-    .description(`Approve the human gate a ticket waits at, through a running node's HTTP API: before_execute (its tasks\nstart) or before_delivery (its branch is pushed; also after an earlier rejection). Recorded with who and when.\nRefused when the ticket does not wait there (gate_not_awaiting). ${OPERATOR_TOKEN_HELP}`)
+    .description(`Approve the human gate a ticket waits at, through a running node's HTTP API: before_execute (its tasks\nstart) or before_delivery (its branch is pushed; also after an earlier rejection). Recorded with who and when.\nRefused when the ticket does not wait there (gate_not_awaiting). ${OPERATOR_TOKEN_HELP}\nA spec's phases are approved with omoi spec approve.`)
     .argument('<ticket>', 'ticket id')
     .addOption(new Option('--gate <gate>', 'the gate (default: the one it waits at)').choices(['before_execute', 'before_delivery']))
     .option('--comment <text>', 'why (recorded with the decision)')
@@ -187,7 +187,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   program
     .command('reject')
     .summary('reject the gate a ticket waits at, with a comment')
-    .description(`Reject the human gate a ticket waits at, with a comment: before_execute cancels the ticket (reason\n"rejected: <comment>"); before_delivery marks its delivery rejected (a later approve still pushes it).\n${OPERATOR_TOKEN_HELP}`)
+    .description(`Reject the human gate a ticket waits at, with a comment: before_execute cancels the ticket (reason\n"rejected: <comment>"); before_delivery marks its delivery rejected (a later approve still pushes it).\n${OPERATOR_TOKEN_HELP}\nA spec's phases are rejected with omoi spec reject.`)
     .argument('<ticket>', 'ticket id')
     .requiredOption('--comment <text>', 'why (required; recorded with the decision)')
     .addOption(new Option('--gate <gate>', 'the gate (default: the one it waits at)').choices(['before_execute', 'before_delivery']))
@@ -544,9 +544,9 @@ export function buildProgram(io: CliIo = processIo): Command {
 
   const spec = program
     .command('spec')
-    .summary('create, show or re-plan specs (a goal planned into a ticket)')
-    .description('Specs: a goal on a repository, planned phase by phase (EXPLORE, REQUIREMENTS, DESIGN, TASKS: each a read-only ticket whose\nJSON result is checked by the phase\'s gate), then one work ticket made of the TASKS artifact (SYNC), run to COMPLETE.\nShowing needs a viewer token, creating and re-planning an operator token.')
-    .addHelpText('after', examples('omoi spec create --repo /srv/repos/app --goal "Export orders as CSV" --demo-planner', 'omoi spec show S-3f9a1c2b7d', 'omoi spec replan S-3f9a1c2b7d --from DESIGN'));
+    .summary('create, show, approve or re-plan specs (a goal planned into a ticket)')
+    .description('Specs: a goal on a repository, planned phase by phase (EXPLORE, REQUIREMENTS, DESIGN, TASKS: each a read-only ticket whose\nJSON result is checked by the phase\'s gate), then one work ticket made of the TASKS artifact (SYNC), run to COMPLETE.\nA phase listed in the spec\'s approvals waits for `omoi spec approve|reject`.\nShowing needs a viewer token; creating, deciding and re-planning an operator token.')
+    .addHelpText('after', examples('omoi spec create --repo /srv/repos/app --goal "Export orders as CSV" --demo-planner --approve TASKS', 'omoi spec show S-3f9a1c2b7d', 'omoi spec approve S-3f9a1c2b7d', 'omoi spec replan S-3f9a1c2b7d --from DESIGN'));
 
   spec
     .command('create')
@@ -559,10 +559,11 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option('--planner-command <command>', 'plan with this command (it reads OMOI_SPEC_CONTEXT, writes OMOI_RESULT_FILE)')
     .option('--demo-planner', 'plan with the deterministic planner shipped with Omoi (no model)')
     .option('--max-phase-attempts <n>', 'runs of a phase before the spec is blocked', (v) => Number.parseInt(v, 10))
+    .option('--approve <phase...>', 'phases whose passed artifact waits for a person (TASKS: approve the plan before any work runs)')
     .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
     .option('--json', 'print JSON')
-    .addHelpText('after', examples('omoi spec create --repo /srv/repos/app --goal "Export orders as CSV" --demo-planner', 'omoi spec create --repo git@host:app.git --goal "Add search" --base develop'))
-    .action(async (opts: { repo: string; goal: string; base: string; id?: string; title?: string; plannerCommand?: string; demoPlanner?: boolean; maxPhaseAttempts?: number; url: string; json?: boolean }) => {
+    .addHelpText('after', examples('omoi spec create --repo /srv/repos/app --goal "Export orders as CSV" --demo-planner', 'omoi spec create --repo git@host:app.git --goal "Add search" --base develop --approve DESIGN TASKS'))
+    .action(async (opts: { repo: string; goal: string; base: string; id?: string; title?: string; plannerCommand?: string; demoPlanner?: boolean; maxPhaseAttempts?: number; approve?: string[]; url: string; json?: boolean }) => {
       io.out((await (await specCommands()).specCreate(opts)) + '\n');
     });
 
@@ -588,6 +589,33 @@ export function buildProgram(io: CliIo = processIo): Command {
     .addHelpText('after', examples('omoi spec replan S-3f9a1c2b7d --from DESIGN --reason "use the streaming writer"'))
     .action(async (id: string, opts: { from: string; reason?: string; url: string; json?: boolean }) => {
       io.out((await (await specCommands()).specReplan(id, opts)) + '\n');
+    });
+
+  const PLANNING = ['EXPLORE', 'REQUIREMENTS', 'DESIGN', 'TASKS'];
+  spec
+    .command('approve')
+    .description('Approve the phase a spec waits at (awaiting_approval): it goes on to the next phase, or to the work ticket after TASKS.\nRecorded with who and when. Refused when the spec does not wait there (gate_not_awaiting).')
+    .argument('<id>', 'spec id')
+    .addOption(new Option('--phase <phase>', 'the phase (default: the one it waits at)').choices(PLANNING))
+    .option('--comment <text>', 'why (recorded with the decision)')
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi spec approve S-3f9a1c2b7d', 'omoi spec approve S-3f9a1c2b7d --phase TASKS --comment "the plan is right"'))
+    .action(async (id: string, opts: { phase?: string; comment?: string; url: string; json?: boolean }) => {
+      io.out((await (await specCommands()).specDecide('approve', id, opts)) + '\n');
+    });
+
+  spec
+    .command('reject')
+    .description('Reject the phase a spec waits at, with a comment: the phase is planned again, the comment among the findings it is given.\nRecorded with who and when. Refused when the spec does not wait there (gate_not_awaiting).')
+    .argument('<id>', 'spec id')
+    .requiredOption('--comment <text>', 'why (required; the next planning run is told)')
+    .addOption(new Option('--phase <phase>', 'the phase (default: the one it waits at)').choices(PLANNING))
+    .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('omoi spec reject S-3f9a1c2b7d --comment "split task B in two"'))
+    .action(async (id: string, opts: { phase?: string; comment: string; url: string; json?: boolean }) => {
+      io.out((await (await specCommands()).specDecide('reject', id, opts)) + '\n');
     });
 
   const natsUsers = program

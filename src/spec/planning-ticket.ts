@@ -12,7 +12,8 @@ export const PHASE_INSTRUCTIONS: Record<PlanningPhase, string> = {
     + '("WHEN <trigger> THE SYSTEM SHALL <response>"): {"requirements": [{"id": "REQ-1", "title": string, "acceptance": [string, ...]}, ...]}.',
   DESIGN: 'Design the change: {"summary": string, "components": [{"name": string, "description": string, "files": [paths]}], "decisions": [string]}.',
   TASKS: 'Break the design into a DAG of tasks, as for `ticket.create` (id, title, depends_on, owns, kind, run, ...) plus '
-    + '"requirements": the ids of the requirements each task serves; every requirement must be served by some task: '
+    + '"requirements": the ids of the requirements each task serves; every requirement must be served by some task; '
+    + 'a task may carry "check" (a command verifying its work) and "acceptance" (the ids "<requirement>.<n>" of the acceptance criteria its check verifies, n counting from 1): '
     + '{"tasks": [...], "ownership": "strict" | "lenient"}.',
 };
 

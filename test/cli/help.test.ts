@@ -1,7 +1,7 @@
 import t from 'tap';
 import { runOmoi } from './run-omoi.ts';
 
-const COMMANDS = ['start', 'pub', 'sub', 'dlq', 'dlq list', 'dlq show', 'dlq retry', 'dlq discard', 'status', 'docs', 'resolve', 'token', 'token create', 'token list', 'token revoke', 'audit', 'nats-user', 'nats-user add-agent', 'nats-user remove-agent', 'nats-user list', 'alert-deliveries', 'alert-deliveries list', 'alert-deliveries test', 'alerts', 'alerts list', 'alerts show', 'alerts ack', 'alerts resolve', 'task', 'task retry', 'approve', 'reject', 'deliver', 'agents', 'agents list', 'agents drain', 'agents undrain', 'agents remove', 'webhooks', 'webhooks add', 'webhooks list', 'webhooks remove', 'webhooks deliveries', 'spec', 'spec create', 'spec show', 'spec replan'];
+const COMMANDS = ['start', 'pub', 'sub', 'dlq', 'dlq list', 'dlq show', 'dlq retry', 'dlq discard', 'status', 'docs', 'resolve', 'token', 'token create', 'token list', 'token revoke', 'audit', 'nats-user', 'nats-user add-agent', 'nats-user remove-agent', 'nats-user list', 'alert-deliveries', 'alert-deliveries list', 'alert-deliveries test', 'alerts', 'alerts list', 'alerts show', 'alerts ack', 'alerts resolve', 'task', 'task retry', 'approve', 'reject', 'deliver', 'agents', 'agents list', 'agents drain', 'agents undrain', 'agents remove', 'webhooks', 'webhooks add', 'webhooks list', 'webhooks remove', 'webhooks deliveries', 'spec', 'spec create', 'spec show', 'spec replan', 'spec approve', 'spec reject'];
 
 t.test('omoi --help lists every command', async (t) => {
   const r = await runOmoi(['--help']);

@@ -66,6 +66,8 @@ const ROUTE_ROLES: [method: string, pattern: string, path: string, role: 'viewer
   ['POST', '/api/specs', '/api/specs', 'operator', { repository: '/r', goal: 'g' }],
   ['POST', '/api/specs/:id/replan', '/api/specs/S-none/replan', 'operator', { from_phase: 'DESIGN' }],
   ['POST', '/api/specs/:id/cancel', '/api/specs/S-none/cancel', 'operator', {}],
+  ['POST', '/api/specs/:id/approve', '/api/specs/S-none/approve', 'operator', {}],
+  ['POST', '/api/specs/:id/reject', '/api/specs/S-none/reject', 'operator', { comment: 'no' }],
   ['GET', '/api/openapi.json', '/api/openapi.json', 'viewer'],
   ['POST', '/api/webhooks', '/api/webhooks', 'admin', { url: 'http://127.0.0.1:9/hook', events: ['ticket.*'] }],
   ['GET', '/api/webhooks', '/api/webhooks', 'admin'],
@@ -181,7 +183,7 @@ t.test('every state-changing call is audited exactly once with its principal and
   t.equal(rows.length, mutations.length, 'one row per state-changing call, none for reads or a refused token');
   const byCommand = new Map(rows.map((r) => [r.command, r]));
   t.same([...byCommand.keys()].sort(), [
-    'agent.broadcast', 'agent.deregister', 'agent.drain', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'agent.set_budget', 'agent.shutdown', 'agent.undrain', 'alert.acknowledge', 'alert.resolve', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'spec.cancel', 'spec.create', 'spec.replan', 'task.add', 'task.cancel',
+    'agent.broadcast', 'agent.deregister', 'agent.drain', 'agent.heartbeat', 'agent.register', 'agent.rotate_key', 'agent.set_budget', 'agent.shutdown', 'agent.undrain', 'alert.acknowledge', 'alert.resolve', 'dlq.discard', 'dlq.retry', 'merge.resolve', 'spec.approve', 'spec.cancel', 'spec.create', 'spec.reject', 'spec.replan', 'task.add', 'task.cancel',
     'task.complete', 'task.fail', 'task.retry', 'task.split', 'ticket.approve', 'ticket.cancel', 'ticket.create', 'ticket.deliver', 'ticket.reject', 'ticket.set_budget', 'token.create', 'token.revoke',
     'webhook.create', 'webhook.remove',
   ], 'each call under its command');

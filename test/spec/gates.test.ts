@@ -32,3 +32,11 @@ t.test('TASKS: the DAG checks of ticket.create, and every requirement served by 
   t.same(unknown.findings.map((f) => [f.code, f.path]), [['unknown_requirement', 'A/REQ-9']]);
   t.equal(checkGate('TASKS', { tasks: [{ id: 'A', run: 'true' }] }, earlier).findings[0]!.code, 'schema_violation', 'a task must say which requirements it serves');
 });
+
+t.test('TASKS: a task\'s acceptance ids name criteria of the requirements (<requirement>.<n>)', async (t) => {
+  const earlier = { REQUIREMENTS: requirements };
+  const mapped = checkGate('TASKS', { tasks: [task('A', { check: 'test -f out.csv', acceptance: ['REQ-1.1'] }), task('B', { requirements: ['REQ-2'], acceptance: ['REQ-2.1'] })] }, earlier);
+  t.same(mapped, { passed: true, findings: [] });
+  const unknown = checkGate('TASKS', { tasks: [task('A', { acceptance: ['REQ-1.2', 'REQ-9.1'] }), task('B', { requirements: ['REQ-2'] })] }, earlier);
+  t.same(unknown.findings.map((f) => [f.code, f.path]), [['unknown_acceptance', 'A/REQ-1.2'], ['unknown_acceptance', 'A/REQ-9.1']], 'REQ-1 has one criterion; REQ-9 none');
+});

@@ -1,14 +1,13 @@
 import { assertTicketTransition, TicketState } from '../../dag/index.ts';
+import { recordDecision, type Decision } from '../../approvals/record-decision.ts';
 import { ConflictError } from '../../errors.ts';
 import { emit } from '../../messaging/typed.ts';
-import { ApprovalEntity } from '../../persistence/index.ts';
 import type { PayloadOf } from '../../protocol/index.ts';
 import { DeliveryStatus, startPush } from './delivery.ts';
 import { cancelTicket } from './finish.ts';
 import { setTicket, type Work } from './work.ts';
 
 type Gate = 'before_execute' | 'before_delivery';
-type Decision = 'approved' | 'rejected';
 
 /**
  * Human gates of a ticket (`ticket.create` `approvals`): `before_execute` holds the ticket in
@@ -36,17 +35,9 @@ function gateOf(w: Work, asked: Gate | undefined, decision: Decision): Gate {
   });
 }
 
-/** Who decided: the principal of an HTTP command, else the sender (a node). */
-function principalOf(source: string | undefined): string {
-  return source?.startsWith('http:') ? source.slice('http:'.length) : source ?? 'unknown';
-}
-
-/** The decision's row (keyed by the deciding message: a redelivery writes it once) and its event. */
+/** The decision's row (see recordDecision) and its event. */
 function record(w: Work, gate: Gate, decision: Decision, comment: string | undefined): void {
-  const by = principalOf(w.source);
-  w.ctx.scope.uow.upsert(ApprovalEntity, ['id'], {
-    id: w.ctx.scope.cause.id, entity_kind: 'ticket', entity_id: w.s.ticket.id, gate, decision, comment: comment ?? null, principal: by, at: w.ctx.scope.now,
-  });
+  const by = recordDecision(w.ctx.scope, { entity_kind: 'ticket', entity_id: w.s.ticket.id, gate, decision, comment, source: w.source });
   const event = { ticket_id: w.s.ticket.id, gate, by, ...(comment ? { comment } : {}) };
   emit(w.ctx.scope, decision === 'approved' ? 'ticket.approved' : 'ticket.rejected_at_gate', event);
 }

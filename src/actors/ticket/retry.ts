@@ -1,6 +1,6 @@
 import { assertTicketTransition, continuationsOf, joinIdFor, TaskState, TicketState, type SourceResult } from '../../dag/index.ts';
 import { ConflictError, NotFoundError } from '../../errors.ts';
-import { emit } from '../../messaging/typed.ts';
+import { emit, send } from '../../messaging/typed.ts';
 import type { Task } from '../../persistence/index.ts';
 import type { PayloadOf } from '../../protocol/index.ts';
 import { onJoinReply } from './joins.ts';
@@ -50,6 +50,8 @@ export async function retryTask(w: Work, p: PayloadOf<'task.retry'>): Promise<vo
     assertTicketTransition(ticket.status, TicketState.running, ticket.id);
     setTicket(w, { status: TicketState.running, reason: null });
     emit(w.ctx.scope, 'ticket.resumed', { ticket_id: ticket.id, status: TicketState.running, task_id: t.id, ...(p.reason ? { reason: p.reason } : {}) });
+    // A spec's work ticket: the spec that failed with it follows it again.
+    if (ticket.spec_id && ticket.spec_phase === 'EXECUTE') send(w.ctx.scope, 'spec.ticket_resumed', { spec_id: ticket.spec_id, ticket_id: ticket.id });
   }
   emit(w.ctx.scope, 'task.retried', {
     ticket_id: ticket.id, task_id: t.id, from, status: retried.status, ...(w.source ? { by: w.source } : {}), ...(p.reason ? { reason: p.reason } : {}),

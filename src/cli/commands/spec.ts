@@ -9,11 +9,14 @@ interface SpecLine {
 }
 interface ArtifactLine { phase: string; version: number; ticket_id: string; body: unknown; gate: { passed: boolean; findings: Array<{ code: string; message: string }> }; created_at: string }
 interface TicketLine { id: string; status: string; spec_phase: string | null; reason: string | null; head: string | null }
+interface DecisionLine { gate: string; decision: string; comment: string | null; principal: string; at: string }
 
 export interface SpecCreateOptions {
   url?: string; id?: string; repo: string; goal: string; base?: string; title?: string;
   /** A planning command; `--demo-planner` uses the deterministic one shipped with Omoi. */
   plannerCommand?: string; demoPlanner?: boolean; maxPhaseAttempts?: number; json?: boolean;
+  /** Gates (`approvals`): planning phases that wait for `omoi spec approve|reject`. */
+  approve?: string[];
 }
 
 /** `omoi spec create`: sends `spec.create` (operator token); answers the spec id the node accepted. */
@@ -24,6 +27,7 @@ export async function specCreate(opts: SpecCreateOptions): Promise<string> {
     ...(opts.title ? { title: opts.title } : {}),
     ...(plannerCommand ? { planner: 'command', planner_command: plannerCommand } : { planner: 'agent' }),
     ...(opts.maxPhaseAttempts ? { max_phase_attempts: opts.maxPhaseAttempts } : {}),
+    ...(opts.approve?.length ? { approvals: opts.approve } : {}),
   };
   const answer = await nodeApi(opts.url).call<{ spec_id: string; message_id: string }>('POST', '/api/specs', body);
   if (opts.json) return JSON.stringify(answer, null, 2);
@@ -32,8 +36,8 @@ export async function specCreate(opts: SpecCreateOptions): Promise<string> {
 
 /** `omoi spec show ID`: the spec, each phase run's artifact with its gate's findings, and its tickets. */
 export async function specShow(id: string, opts: { url?: string; json?: boolean }): Promise<string> {
-  const { spec, artifacts, tickets } = await nodeApi(opts.url).call<{ spec: SpecLine; artifacts: ArtifactLine[]; tickets: TicketLine[] }>('GET', `/api/specs/${encodeURIComponent(id)}`);
-  if (opts.json) return JSON.stringify({ spec, artifacts, tickets }, null, 2);
+  const { spec, artifacts, tickets, decisions } = await nodeApi(opts.url).call<{ spec: SpecLine; artifacts: ArtifactLine[]; tickets: TicketLine[]; decisions: DecisionLine[] }>('GET', `/api/specs/${encodeURIComponent(id)}`);
+  if (opts.json) return JSON.stringify({ spec, artifacts, tickets, decisions }, null, 2);
   const head: Array<[string, string | null]> = [
     ['id', spec.id], ['title', spec.title], ['goal', spec.goal], ['repository', `${spec.repository} (${spec.base_branch})`],
     ['status', spec.status], ['phase', `${spec.phase} (run ${spec.attempt} of at most ${spec.max_phase_attempts})`],
@@ -47,6 +51,10 @@ export async function specShow(id: string, opts: { url?: string; json?: boolean 
   ])));
   lines.push('', 'Tickets:');
   lines.push(tickets.length === 0 ? '  (none yet)' : textTable(['TICKET', 'PHASE', 'STATUS', 'REASON'], tickets.map((x) => [x.id, x.spec_phase ?? '', x.status, x.reason ?? ''])));
+  if (decisions.length) {
+    lines.push('', 'Decisions:');
+    lines.push(textTable(['PHASE', 'DECISION', 'BY', 'AT', 'COMMENT'], decisions.map((d) => [d.gate, d.decision, d.principal, d.at, (d.comment ?? '').slice(0, 200)])));
+  }
   return lines.join('\n');
 }
 
@@ -57,4 +65,15 @@ export async function specReplan(id: string, opts: { url?: string; from: string;
   });
   if (opts.json) return JSON.stringify(answer, null, 2);
   return `spec ${answer.spec_id}: replan from ${opts.from} accepted (message ${answer.message_id})`;
+}
+
+/**
+ * `omoi spec approve|reject ID [--phase P] [--comment C]`: the decision at the phase the spec waits
+ * at (operator token). The node answers 202; the SpecActor decides or refuses (`gate_not_awaiting`).
+ */
+export async function specDecide(action: 'approve' | 'reject', id: string, opts: { url?: string; phase?: string; comment?: string; json?: boolean }): Promise<string> {
+  const body = { ...(opts.phase ? { phase: opts.phase } : {}), ...(opts.comment !== undefined ? { comment: opts.comment } : {}) };
+  const answer = await nodeApi(opts.url).call<{ spec_id: string; message_id: string }>('POST', `/api/specs/${encodeURIComponent(id)}/${action}`, body);
+  if (opts.json) return JSON.stringify(answer, null, 2);
+  return `${action === 'approve' ? 'approval' : 'rejection'} of spec ${answer.spec_id} at ${opts.phase ?? 'the phase it waits at'} accepted (message ${answer.message_id}); follow it with: omoi spec show ${answer.spec_id}`;
 }

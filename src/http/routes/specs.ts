@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../errors.ts';
-import { SpecArtifactEntity, SpecEntity, TicketEntity } from '../../persistence/index.ts';
+import { ApprovalEntity, SpecArtifactEntity, SpecEntity, TicketEntity } from '../../persistence/index.ts';
 import { Id } from '../../protocol/index.ts';
 import { redactUrl } from '../../redact.ts';
 import { Accepted, commandRoute, errorAnswer, Limit, type LimitBounds, Row } from '../api-schema.ts';
@@ -17,11 +17,13 @@ const tags = ['specs'];
 const create = commandRoute('spec.create', { optional: ['spec_id'] });
 const replan = commandRoute('spec.replan', { params: { spec_id: 'id' } });
 const cancel = commandRoute('spec.cancel', { params: { spec_id: 'id' } });
+const approve = commandRoute('spec.approve', { params: { spec_id: 'id' } });
+const reject = commandRoute('spec.reject', { params: { spec_id: 'id' } });
 
 /**
  * Specs (read: viewer; change: operator): reads come from PostgreSQL; every change is a command
  * handed to `submit` and answered 202 (the spec's SpecActor applies it, or dead-letters it with
- * its code: `duplicate_spec`, `planner_command_required`, `not_found`, `spec_ended`).
+ * its code: `duplicate_spec`, `planner_command_required`, `delivery_required`, `not_found`, `spec_ended`, `gate_not_awaiting`).
  */
 export async function specRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   app.get('/specs', {
@@ -41,13 +43,14 @@ export async function specRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
   app.get('/specs/:id', {
     config: { role: 'viewer' },
     schema: {
-      summary: 'One spec with every artifact version (and its gate\'s findings) and its tickets', tags,
+      summary: 'One spec with every artifact version (and its gate\'s findings), its tickets and the decisions at its gates', tags,
       params: Type.Object({ id: Id }),
       response: {
         200: Type.Object({
           spec: Row('the `omoi_spec` row (its repository URL without credentials)'),
           artifacts: Type.Array(Row('an `omoi_spec_artifact` row: a phase run\'s artifact `body` and its `gate` (`passed`, `findings`)')),
           tickets: Type.Array(Row('a ticket of the spec (`id`, `status`, `spec_phase`, `reason`, `head`)')),
+          decisions: Type.Array(Row('an `omoi_approval` row of the spec: `gate` (the phase), `decision` (`approved`, `rejected`), `comment`, `principal`, `at`')),
         }, { description: 'The spec' }),
         404: errorAnswer('`not_found`: no such spec'),
       },
@@ -57,11 +60,14 @@ export async function specRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
     const em = deps.db.em();
     const spec = await em.findOne(SpecEntity, { id });
     if (!spec) throw new NotFoundError('spec', id);
-    const [artifacts, tickets] = await Promise.all([
+    const [artifacts, tickets, decisions] = await Promise.all([
       em.find(SpecArtifactEntity, { spec_id: id }, { orderBy: { created_at: 'asc', phase: 'asc', version: 'asc' } }),
       em.find(TicketEntity, { spec_id: id }, { orderBy: { created_at: 'asc', id: 'asc' }, fields: ['id', 'status', 'spec_phase', 'reason', 'head', 'created_at', 'updated_at'] }),
+      em.find(ApprovalEntity, { entity_kind: 'spec', entity_id: id }, { orderBy: { at: 'asc', id: 'asc' } }),
     ]);
-    return { spec: { ...plain(spec), repository: redactUrl(spec.repository) }, artifacts: artifacts.map(plain), tickets: tickets.map(plain) };
+    return {
+      spec: { ...plain(spec), repository: redactUrl(spec.repository) }, artifacts: artifacts.map(plain), tickets: tickets.map(plain), decisions: decisions.map(plain),
+    };
   });
 
   app.post('/specs', {
@@ -89,6 +95,24 @@ export async function specRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
   }, async (req, reply) => {
     const spec_id = paramString(req.params, 'id');
     const { id } = await submitCommand(deps, req, cancel, { ...bodyObject(req.body), spec_id });
+    return reply.code(202).send({ spec_id, message_id: id });
+  });
+
+  app.post('/specs/:id/approve', {
+    config: { role: 'operator', action: 'spec.approve' },
+    schema: { summary: 'Approve the phase a spec waits at (it goes on)', tags, ...approve.schema, response: { 202: Accepted({ spec_id: Id }) } },
+  }, async (req, reply) => {
+    const spec_id = paramString(req.params, 'id');
+    const { id } = await submitCommand(deps, req, approve, { ...bodyObject(req.body), spec_id });
+    return reply.code(202).send({ spec_id, message_id: id });
+  });
+
+  app.post('/specs/:id/reject', {
+    config: { role: 'operator', action: 'spec.reject' },
+    schema: { summary: 'Reject the phase a spec waits at, with a comment (the phase is planned again)', tags, ...reject.schema, response: { 202: Accepted({ spec_id: Id }) } },
+  }, async (req, reply) => {
+    const spec_id = paramString(req.params, 'id');
+    const { id } = await submitCommand(deps, req, reject, { ...bodyObject(req.body), spec_id });
     return reply.code(202).send({ spec_id, message_id: id });
   });
 }

@@ -1,8 +1,8 @@
 import { EntitySchema } from '@mikro-orm/core';
 
 /**
- * One person's decision at a human gate: of a ticket today (`entity_kind` 'ticket'), of a spec
- * later. `id` is the deciding command's message id, so a redelivered decision is recorded once.
+ * One person's decision at a human gate: of a ticket (`entity_kind` 'ticket', gate
+ * `before_execute` or `before_delivery`) or of a spec ('spec', gate: the planning phase). `id` is the deciding command's message id, so a redelivered decision is recorded once.
  * `principal`: who (the API principal, or the node for an internal sender).
  */
 export interface ApprovalRow {

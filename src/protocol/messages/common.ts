@@ -34,7 +34,7 @@ export const TaskSpec = Type.Object(
     })),
     acceptance: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100, pattern: '^\\S+$' }), {
       maxItems: 100, uniqueItems: true,
-      description: 'ids of the spec\'s acceptance criteria this task verifies through its `check`; stored and shown, not used by Omoi yet',
+      description: 'ids of the spec\'s acceptance criteria this task verifies through its `check` (`<requirement>.<n>`, the n-th criterion from 1); a spec\'s TASKS gate refuses an id that names no criterion (`unknown_acceptance`); stored and shown',
     })),
   },
   { additionalProperties: false },

@@ -10,6 +10,14 @@ const SpecRef = { spec_id: SpecId };
 const Phase = Type.Union(SPEC_PHASES.map((p) => Type.Literal(p)));
 const PlanningPhase = Type.Union(PLANNING_PHASES.map((p) => Type.Literal(p)));
 const Reason = Type.String({ maxLength: 2000 });
+/**
+ * A spec's human gates: a planning phase (its passed artifact waits for a person; `TASKS` is the
+ * gate before EXECUTE), or `before_delivery` (given to the work ticket: its branch is pushed only
+ * once approved; needs a delivery).
+ */
+export const SPEC_DELIVERY_GATE = 'before_delivery';
+const SpecGate = Type.Union([...PLANNING_PHASES.map((p) => Type.Literal(p)), Type.Literal(SPEC_DELIVERY_GATE)]);
+const Comment = Type.String({ maxLength: 5000 });
 /** What a gate found wrong with an artifact: a stable code, a sentence, and where (a JSON path or an id). */
 export const GateFinding = Type.Object({ code: Type.String(), message: Type.String(), path: Type.Optional(Type.String()) });
 const route = (p: { spec_id: string }) => ({ entity: 'spec' as const, id: p.spec_id });
@@ -30,7 +38,10 @@ export const SpecCreate = command({
       planner: Type.Union([Type.Literal('agent'), Type.Literal('command')], { default: 'agent' }),
       planner_command: Type.Optional(Type.String({ minLength: 1, maxLength: 10_000, description: 'the planning command (required with `planner: command`)' })),
       max_phase_attempts: Type.Integer({ minimum: 1, maximum: 20, default: 3, description: 'runs of one phase (its first and its retries) before the spec is blocked' }),
-      approvals: Type.Array(PlanningPhase, { default: [], maxItems: 4, description: 'planning phases whose passed artifact waits for a person (`awaiting_approval`); the approval command itself is not there yet' }),
+      approvals: Type.Array(SpecGate, {
+        default: [], maxItems: 5, uniqueItems: true,
+        description: 'human gates: a planning phase whose passed artifact waits for a person (`awaiting_approval`, then `spec.approve` or `spec.reject`); `TASKS` is the gate before EXECUTE (the plan is approved before any work runs). `before_delivery`: the work ticket\'s branch is pushed only once approved (`ticket.approve`); it needs a delivery (else `delivery_required`)',
+      }),
     },
     { additionalProperties: false },
   ),
@@ -45,6 +56,28 @@ export const SpecReplan = command({
   route,
   payload: Type.Object({ ...SpecRef, from_phase: PlanningPhase, reason: Type.Optional(Reason) }, { additionalProperties: false }),
   example: { spec_id: 'S1', from_phase: 'DESIGN', reason: 'use the streaming CSV writer' },
+});
+
+const SpecDecision = { ...SpecRef, phase: Type.Optional(PlanningPhase) };
+
+export const SpecApprove = command({
+  type: 'spec.approve',
+  description: 'Approve the phase the spec waits at (`awaiting_approval`; `phase`: when given, it must be the one waiting): the spec goes on to the next phase, or to SYNC after TASKS. Recorded in `omoi_approval` (entity kind `spec`, gate: the phase) with who and when. A phase not waiting: `gate_not_awaiting`.',
+  handledBy: ActorType.SpecActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...SpecDecision, comment: Type.Optional(Comment) }, { additionalProperties: false }),
+  example: { spec_id: 'S1', phase: 'TASKS', comment: 'the plan is right' },
+});
+
+export const SpecReject = command({
+  type: 'spec.reject',
+  description: 'Reject the phase the spec waits at, with a comment: the phase is planned again (a new run, its attempts counted afresh) with the comment among the findings in its context. Recorded like `spec.approve`. A phase not waiting: `gate_not_awaiting`.',
+  handledBy: ActorType.SpecActor,
+  ingress: true,
+  route,
+  payload: Type.Object({ ...SpecDecision, comment: Type.String({ minLength: 1, maxLength: 5000, description: 'why (required; the next run is told)' }) }, { additionalProperties: false }),
+  example: { spec_id: 'S1', phase: 'DESIGN', comment: 'use the streaming CSV writer' },
 });
 
 export const SpecCancel = command({
@@ -69,6 +102,16 @@ export const SpecTicketEnded = command({
     head: Type.Optional(Sha), reason: Type.Optional(Reason),
   }, { additionalProperties: false }),
   example: { spec_id: 'S1', ticket_id: 'spec-S1-explore-v1', phase: 'EXPLORE', status: 'completed', head: '0123456789abcdef0123456789abcdef01234567' },
+});
+
+export const SpecTicketResumed = command({
+  type: 'spec.ticket_resumed',
+  description: 'Internal (the TicketActor of a spec\'s work ticket): the failed ticket is `running` again (`task.retry`, `ticket.resumed`). A spec that failed with it is `executing` again and follows it; any other spec (replanned since, cancelled) changes nothing.',
+  handledBy: ActorType.SpecActor,
+  ingress: false,
+  route,
+  payload: Type.Object({ ...SpecRef, ticket_id: Id }, { additionalProperties: false }),
+  example: { spec_id: 'S1', ticket_id: 'spec-S1-exec-v1' },
 });
 
 export const SpecCreated = event({
@@ -113,10 +156,28 @@ export const SpecPhasePassed = event({
 
 export const SpecAwaitingApproval = event({
   type: 'spec.awaiting_approval',
-  description: 'A passed phase listed in the spec\'s `approvals` waits for a person.',
+  description: 'A passed phase listed in the spec\'s `approvals` waits for a person (`spec.approve`, `spec.reject`).',
   consumers: OBSERVERS,
   payload: Type.Object({ ...SpecRef, phase: Phase, version: Type.Integer({ minimum: 1 }) }),
   example: { spec_id: 'S1', phase: 'DESIGN', version: 1 },
+});
+
+const SpecDecided = Type.Object({ ...SpecRef, phase: PlanningPhase, by: Type.String(), comment: Type.Optional(Type.String()) });
+
+export const SpecApproved = event({
+  type: 'spec.approved',
+  description: 'A person approved the spec\'s waiting phase (`by`: the principal); the spec goes on.',
+  consumers: OBSERVERS,
+  payload: SpecDecided,
+  example: { spec_id: 'S1', phase: 'TASKS', by: 'alice', comment: 'the plan is right' },
+});
+
+export const SpecRejectedAtGate = event({
+  type: 'spec.rejected_at_gate',
+  description: 'A person rejected the spec\'s waiting phase; it is planned again with the comment as a finding.',
+  consumers: OBSERVERS,
+  payload: SpecDecided,
+  example: { spec_id: 'S1', phase: 'DESIGN', by: 'alice', comment: 'use the streaming CSV writer' },
 });
 
 export const SpecBlocked = event({
@@ -149,6 +210,14 @@ export const SpecFailed = event({
   consumers: OBSERVERS,
   payload: Type.Object({ ...SpecRef, reason: Type.String(), ticket_id: Type.Optional(Id) }),
   example: { spec_id: 'S1', reason: 'ticket_failed: task_failed:B', ticket_id: 'spec-S1-exec-v1' },
+});
+
+export const SpecResumed = event({
+  type: 'spec.resumed',
+  description: 'The spec\'s failed work ticket was resumed (`task.retry`): the spec is `executing` again.',
+  consumers: OBSERVERS,
+  payload: Type.Object({ ...SpecRef, ticket_id: Id }),
+  example: { spec_id: 'S1', ticket_id: 'spec-S1-exec-v1' },
 });
 
 export const SpecReplanned = event({

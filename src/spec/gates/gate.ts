@@ -28,9 +28,10 @@ const checks = new Map<PlanningPhase, TypeCheck<TSchema>>(PLANNING_PHASES.map((p
  * 2. TASKS only: its tasks pass the same DAG checks as `ticket.create` (src/dag/validate.ts: the
  *    cycle named, unknown dependencies, duplicates) and every requirement of the REQUIREMENTS
  *    artifact is served by at least one task (`requirements` of a task), and no task names an
- *    unknown requirement.
+ *    unknown requirement; every id in a task's `acceptance` names an acceptance criterion of
+ *    the REQUIREMENTS artifact (see `acceptanceIds`), so a task's `check` verifies real criteria.
  * Approval by a person is not part of the gate: a passed phase listed in the spec's `approvals`
- * waits in `awaiting_approval` (the hook, see SpecActor).
+ * waits in `awaiting_approval` (`spec.approve`, `spec.reject`; see SpecActor).
  */
 export function checkGate(phase: PlanningPhase, artifact: unknown, earlier: EarlierArtifacts): GateResult {
   if (artifact === null || artifact === undefined) {
@@ -69,7 +70,21 @@ function checkTasks(artifact: TasksArtifact, requirements: RequirementsArtifact 
       if (!known.has(r)) findings.push({ code: 'unknown_requirement', message: `task ${t.id} names requirement ${r}, which the REQUIREMENTS artifact does not have`, path: `${t.id}/${r}` });
     }
   }
+  const criteria = acceptanceIds(requirements);
+  for (const t of artifact.tasks) {
+    for (const a of t.acceptance ?? []) {
+      if (!criteria.has(a)) findings.push({ code: 'unknown_acceptance', message: `task ${t.id} verifies acceptance criterion ${a}, which the REQUIREMENTS artifact does not have (ids are <requirement>.<n>, n counting from 1)`, path: `${t.id}/${a}` });
+    }
+  }
   return findings.length ? fail(...findings) : { passed: true, findings: [] };
+}
+
+/**
+ * The ids of the acceptance criteria: the `n`-th criterion (from 1) of requirement `REQ-1` is
+ * `REQ-1.n`. Criteria are plain EARS sentences; their place in the list is their id.
+ */
+export function acceptanceIds(requirements: RequirementsArtifact | undefined): Set<string> {
+  return new Set((requirements?.requirements ?? []).flatMap((r) => r.acceptance.map((_, i) => `${r.id}.${i + 1}`)));
 }
 
 function fail(...findings: Finding[]): GateResult {
