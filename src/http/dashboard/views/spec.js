@@ -127,10 +127,10 @@ function mountSpec(root, { spec: id }) {
     rejectButton.hidden = !waiting;
     gateNote.hidden = !waiting;
     gateNote.textContent = waiting ? `${spec.phase} passed its gate and waits for a person: ` : '';
-    const decisions = Array.isArray(detail.approvals) ? detail.approvals : [];
+    const decisions = Array.isArray(detail.decisions) ? detail.decisions : [];
     approvals.hidden = decisions.length === 0;
     approvals.replaceChildren(...decisions.map((a) => el('li', { class: `approval ${a.decision || ''}` },
-      `${a.phase || a.gate || ''}: ${a.decision || ''} by ${a.principal || a.decided_by || 'someone'}${a.at || a.created_at ? ` at ${new Date(a.at || a.created_at).toLocaleString()}` : ''}${a.comment ? ` — ${a.comment}` : ''}`)));
+      `${a.gate}: ${a.decision} by ${a.principal} at ${new Date(a.at).toLocaleString()}${a.comment ? ` — ${a.comment}` : ''}`)));
 
     stepper.replaceChildren(...phaseStates(spec).map(({ phase, state }) => el('li', {
       class: `step step-${state}`, dataset: { phase, state }, 'aria-current': state === 'todo' || state === 'done' ? null : 'step',
