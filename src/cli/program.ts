@@ -85,12 +85,14 @@ export function buildProgram(io: CliIo = processIo): Command {
     .description('Start a node: database (embedded unless DATABASE_URL), NATS (embedded unless NATS_URL), actors, partitions, HTTP.\nRuns until SIGINT/SIGTERM, then stops gracefully; a second signal forces the exit (130/143).\nInvalid configuration exits 2 with one line naming the setting.')
     .option('--demo', 'also run the demo: a ticket on a sample repository (split, join, real merges, a resolved conflict), narrated as it runs; see docs/tutorial.md')
     .option('--demo-conflict', 'run the demo without its resolver: the config.py conflict blocks the merge of join-G for a person to resolve, and raises a merge_unresolved alert (implies --demo)')
+    .option('--spec-demo', 'run the spec demo: a goal on the sample repository planned by a deterministic planner (findings, requirements, design, DAG), built by a ticket that splits, joins and merges, and pushed to a bare origin in <data dir>/demo/origin.git; then stop (exit 0 when delivered, 1 with the reason otherwise); replaces --demo')
     .addHelpText('after', examples(
       'omoi start',
+      'omoi start --spec-demo',
       'OMOI_HTTP_PORT=0 DATABASE_URL=postgres://localhost/omoi NATS_URL=nats://localhost:4222 omoi start',
       'OMOI_CONFIG=omoi.yaml omoi start',
     ))
-    .action(async (opts: { demo?: boolean; demoConflict?: boolean }) => {
+    .action(async (opts: { demo?: boolean; demoConflict?: boolean; specDemo?: boolean }) => {
       await (await start()).runStart(opts);
     });
 
