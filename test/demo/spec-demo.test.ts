@@ -73,3 +73,18 @@ t.test('npm start -- --spec-demo: a goal planned, built by a ticket that splits,
   t.equal(parents.length, 2, 'a real merge (two parents), and it is in the origin');
   t.equal(tasks.E!.base_commit, tasks.D!.commit, 'E continued after D');
 });
+
+t.test('a spec demo that is not delivered in time says so, with the reason, and stops waiting', async (t) => {
+  const node = await withNode(t, cluster);
+  const { runSpecDemo } = await import('../../src/demo/index.ts');
+  const out: string[] = [];
+  // One millisecond: no spec is planned, built and pushed that fast; the bound is what is tested.
+  const demo = await runSpecDemo(node, { write: (line) => out.push(line), timeoutMs: 1 });
+  const text = out.join('\n');
+  if (!t.equal(demo.status, 'timed_out')) t.comment(text);
+  t.equal(demo.origin, path.join(node.config.dataDir, 'demo', 'origin.git'), 'the origin is under the data directory');
+  t.equal(await git(demo.origin, 'rev-parse', '--is-bare-repository'), 'true', 'a bare repository');
+  t.match(text, /^spec-demo: the spec was not delivered: TIMED_OUT — the spec was not delivered within 0s$/m);
+  t.match(text, /^spec-demo: see why: omoi spec show demo-\S+$/m);
+  t.equal(demo.pushed, undefined);
+});
