@@ -44,6 +44,8 @@ export type SpecState = SpecRow | undefined;
  *    redelivery or a restart re-sends the same create, which JetStream or the TicketActor's
  *    `duplicate_ticket` check drops: exactly one work ticket.
  * 4. COMPLETE only when the work ticket completed; a failed or cancelled one fails the spec.
+ *    The spec's `delivery` is the work ticket's: the push follows the ticket's completion and
+ *    its outcome is the ticket's `delivery_status` (the spec does not wait for it).
  * 5. Every transition publishes an event (`spec.*`).
  */
 export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
@@ -92,7 +94,7 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
       status: SpecStatus.planning, phase: SpecPhase.EXPLORE, attempt: 0, max_phase_attempts: p.max_phase_attempts,
       planner: p.planner, planner_command: p.planner_command ?? null, approvals: [...p.approvals], runs: {},
       current_ticket_id: null, ticket_id: null, head: null, reason: null, created_by: source,
-      created_at: now, updated_at: now, version: 0,
+      delivery: p.delivery ?? null, created_at: now, updated_at: now, version: 0,
     };
     emit(ctx.scope, 'spec.created', { spec_id: spec.id, repository: spec.repository, goal: spec.goal });
     const started = await this.startPhase(spec, SpecPhase.EXPLORE, 1, [], ctx);
@@ -175,6 +177,7 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
       ...(plan.resolver_command ? { resolver_command: plan.resolver_command } : {}),
       ...(plan.check_command ? { check_command: plan.check_command } : {}),
       ...(spec.approvals.includes(SPEC_DELIVERY_GATE) ? { approvals: [SPEC_DELIVERY_GATE] } : {}),
+      ...(spec.delivery ? { delivery: spec.delivery } : {}),
       spec_id: spec.id, spec_phase: SpecPhase.EXECUTE,
     } as PayloadOf<'ticket.create'>);
     failpoint('spec.sync'); // a test's kill -9 in the middle of SYNC: nothing of it is committed

@@ -85,12 +85,14 @@ export function buildProgram(io: CliIo = processIo): Command {
     .description('Start a node: database (embedded unless DATABASE_URL), NATS (embedded unless NATS_URL), actors, partitions, HTTP.\nRuns until SIGINT/SIGTERM, then stops gracefully; a second signal forces the exit (130/143).\nInvalid configuration exits 2 with one line naming the setting.')
     .option('--demo', 'also run the demo: a ticket on a sample repository (split, join, real merges, a resolved conflict), narrated as it runs; see docs/tutorial.md')
     .option('--demo-conflict', 'run the demo without its resolver: the config.py conflict blocks the merge of join-G for a person to resolve, and raises a merge_unresolved alert (implies --demo)')
+    .option('--spec-demo', 'run the spec demo: a goal on the sample repository planned by a deterministic planner (findings, requirements, design, DAG), built by a ticket that splits, joins and merges, and pushed to a bare origin in <data dir>/demo/origin.git; then stop (exit 0 when delivered, 1 with the reason otherwise); replaces --demo')
     .addHelpText('after', examples(
       'omoi start',
+      'omoi start --spec-demo',
       'OMOI_HTTP_PORT=0 DATABASE_URL=postgres://localhost/omoi NATS_URL=nats://localhost:4222 omoi start',
       'OMOI_CONFIG=omoi.yaml omoi start',
     ))
-    .action(async (opts: { demo?: boolean; demoConflict?: boolean }) => {
+    .action(async (opts: { demo?: boolean; demoConflict?: boolean; specDemo?: boolean }) => {
       await (await start()).runStart(opts);
     });
 
@@ -560,10 +562,13 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option('--demo-planner', 'plan with the deterministic planner shipped with Omoi (no model)')
     .option('--max-phase-attempts <n>', 'runs of a phase before the spec is blocked', (v) => Number.parseInt(v, 10))
     .option('--approve <phase...>', 'phases whose passed artifact waits for a person (TASKS: approve the plan before any work runs)')
+    .option('--push-to <remote>', 'deliver: push the work ticket\'s branch to this remote (clone URL or path) once it completed')
+    .option('--branch <name>', 'with --push-to: the branch pushed (default omoi/<work ticket>)')
+    .option('--pr-command <command>', 'with --push-to: run after the push ({branch} {base_branch} {title} {ticket_id} {remote} replaced)')
     .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
     .option('--json', 'print JSON')
-    .addHelpText('after', examples('omoi spec create --repo /srv/repos/app --goal "Export orders as CSV" --demo-planner', 'omoi spec create --repo git@host:app.git --goal "Add search" --base develop --approve DESIGN TASKS'))
-    .action(async (opts: { repo: string; goal: string; base: string; id?: string; title?: string; plannerCommand?: string; demoPlanner?: boolean; maxPhaseAttempts?: number; approve?: string[]; url: string; json?: boolean }) => {
+    .addHelpText('after', examples('omoi spec create --repo /srv/repos/app --goal "Export orders as CSV" --demo-planner', 'omoi spec create --repo git@host:app.git --goal "Add search" --base develop --approve DESIGN TASKS', 'omoi spec create --repo /srv/repos/app --goal "Add search" --push-to /srv/repos/app.git --branch feature/search'))
+    .action(async (opts: { repo: string; goal: string; base: string; id?: string; title?: string; plannerCommand?: string; demoPlanner?: boolean; maxPhaseAttempts?: number; approve?: string[]; pushTo?: string; branch?: string; prCommand?: string; url: string; json?: boolean }) => {
       io.out((await (await specCommands()).specCreate(opts)) + '\n');
     });
 

@@ -7,9 +7,11 @@
 //   [invalid-once:PHASE]  the first run of PHASE writes an artifact its gate refuses; a run that
 //                         was given findings writes a valid one.
 //   [cycle]               the TASKS artifact's DAG has a cycle (A → B → A) on every run.
-// The work it plans: task A writes GOAL.md with the goal; task B, after A, writes notes/plan.md.
+// The work it plans: for the demo's sample repository, the spec demo's DAG (spec-planner-sample.mjs);
+// for any other, task A writes GOAL.md with the goal and task B, after A, writes notes/plan.md.
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isSampleRepo, sampleArtifact } from './spec-planner-sample.mjs';
 
 const ctx = JSON.parse(process.env.OMOI_SPEC_CONTEXT ?? 'null');
 if (!ctx || typeof ctx.phase !== 'string') {
@@ -22,7 +24,8 @@ const invalid = goal.includes(`[invalid-once:${ctx.phase}]`) && !retried;
 
 function files(dir, prefix = '') {
   const out = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+  // Code-unit order, not localeCompare: the same list under every locale.
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (entry.name === '.git') continue;
     const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
     if (entry.isDirectory()) out.push(...files(path.join(dir, entry.name), rel));
@@ -35,6 +38,11 @@ function files(dir, prefix = '') {
 const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function artifact() {
+  // The markers are for the gates' tests: they keep the generic plan.
+  if (isSampleRepo() && !invalid && !goal.includes('[cycle]')) {
+    const planned = sampleArtifact(ctx.phase, goal, files(process.cwd()));
+    if (planned) return planned;
+  }
   switch (ctx.phase) {
     case 'EXPLORE': {
       const found = files(process.cwd());

@@ -20,6 +20,14 @@ for (const command of COMMANDS) {
   });
 }
 
+t.test('omoi start --help lists the demos; omoi spec create --help the delivery options', async (t) => {
+  const start = await runOmoi(['start', '--help']);
+  t.match(start.stdout, /^ {2}--spec-demo +run the spec demo: a goal on the sample repository planned/m, 'lists --spec-demo');
+  t.match(start.stdout, /^ {2}--demo +also run the demo/m);
+  const create = await runOmoi(['spec', 'create', '--help']);
+  for (const option of ['--push-to <remote>', '--branch <name>', '--pr-command <command>']) t.match(create.stdout, new RegExp(`^ {2}${option} `, 'm'), `lists ${option}`);
+});
+
 t.test('a usage error names the problem and exits 2', async (t) => {
   const r = await runOmoi(['sub', 'omoi.evt.>', '--count', 'many']);
   t.equal(r.code, 2);

@@ -1,3 +1,4 @@
+import { CliError } from '../cli-error.ts';
 import { demoPlannerCommand } from '../../demo/spec-planner.ts';
 import { nodeApi } from '../node-api.ts';
 import { textTable } from '../text-table.ts';
@@ -6,6 +7,7 @@ interface SpecLine {
   id: string; title: string | null; repository: string; base_branch: string; goal: string; status: string; phase: string;
   attempt: number; max_phase_attempts: number; planner: string; ticket_id: string | null; current_ticket_id: string | null;
   head: string | null; reason: string | null; created_at: string; updated_at: string;
+  delivery?: { remote?: string; branch?: string; pull_request_command?: string } | null;
 }
 interface ArtifactLine { phase: string; version: number; ticket_id: string; body: unknown; gate: { passed: boolean; findings: Array<{ code: string; message: string }> }; created_at: string }
 interface TicketLine { id: string; status: string; spec_phase: string | null; reason: string | null; head: string | null }
@@ -17,17 +19,24 @@ export interface SpecCreateOptions {
   plannerCommand?: string; demoPlanner?: boolean; maxPhaseAttempts?: number; json?: boolean;
   /** Gates (`approvals`): planning phases that wait for `omoi spec approve|reject`. */
   approve?: string[];
+  /** The work ticket's delivery: push its branch to this remote (`--push-to`), as `branch`, then run `prCommand`. */
+  pushTo?: string; branch?: string; prCommand?: string;
 }
 
 /** `omoi spec create`: sends `spec.create` (operator token); answers the spec id the node accepted. */
 export async function specCreate(opts: SpecCreateOptions): Promise<string> {
   const plannerCommand = opts.demoPlanner ? demoPlannerCommand() : opts.plannerCommand;
+  if ((opts.branch || opts.prCommand) && !opts.pushTo) throw new CliError('--branch and --pr-command need --push-to <remote>');
+  const delivery = opts.pushTo ? {
+    remote: opts.pushTo, ...(opts.branch ? { branch: opts.branch } : {}), ...(opts.prCommand ? { pull_request_command: opts.prCommand } : {}),
+  } : undefined;
   const body = {
     ...(opts.id ? { spec_id: opts.id } : {}), repository: opts.repo, goal: opts.goal, base_branch: opts.base ?? 'main',
     ...(opts.title ? { title: opts.title } : {}),
     ...(plannerCommand ? { planner: 'command', planner_command: plannerCommand } : { planner: 'agent' }),
     ...(opts.maxPhaseAttempts ? { max_phase_attempts: opts.maxPhaseAttempts } : {}),
     ...(opts.approve?.length ? { approvals: opts.approve } : {}),
+    ...(delivery ? { delivery } : {}),
   };
   const answer = await nodeApi(opts.url).call<{ spec_id: string; message_id: string }>('POST', '/api/specs', body);
   if (opts.json) return JSON.stringify(answer, null, 2);
@@ -42,6 +51,7 @@ export async function specShow(id: string, opts: { url?: string; json?: boolean 
     ['id', spec.id], ['title', spec.title], ['goal', spec.goal], ['repository', `${spec.repository} (${spec.base_branch})`],
     ['status', spec.status], ['phase', `${spec.phase} (run ${spec.attempt} of at most ${spec.max_phase_attempts})`],
     ['waiting for', spec.current_ticket_id], ['work ticket', spec.ticket_id], ['head', spec.head], ['reason', spec.reason],
+    ['delivery', spec.delivery ? describeDelivery(spec.delivery) : null],
   ];
   const lines = head.filter(([, v]) => v).map(([k, v]) => `${k.padEnd(12)}${v}`);
   lines.push('', 'Artifacts:');
@@ -56,6 +66,11 @@ export async function specShow(id: string, opts: { url?: string; json?: boolean 
     lines.push(textTable(['PHASE', 'DECISION', 'BY', 'AT', 'COMMENT'], decisions.map((d) => [d.gate, d.decision, d.principal, d.at, (d.comment ?? '').slice(0, 200)])));
   }
   return lines.join('\n');
+}
+
+/** `push to <remote> as <branch>, then <pr command>`; its status is the work ticket's `delivery_status`. */
+function describeDelivery(d: NonNullable<SpecLine['delivery']>): string {
+  return `push to ${d.remote ?? 'the repository'} as ${d.branch ?? 'omoi/<work ticket>'}${d.pull_request_command ? `, then ${d.pull_request_command}` : ''} (its status: the work ticket's delivery_status)`;
 }
 
 /** `omoi spec replan ID --from PHASE`: plans the spec again from that phase. */

@@ -10,6 +10,8 @@ export interface StartOptions {
   demo?: boolean;
   /** With `demo`: no resolver, so the demo's conflict blocks its merge for a person (and raises an alert). */
   demoConflict?: boolean;
+  /** Once the node is up, run the spec demo (a goal planned, built and pushed to a bare origin), then stop and exit. */
+  specDemo?: boolean;
 }
 
 /** Exit codes of a forced stop, as a shell reports a death by that signal (128 + number). */
@@ -52,7 +54,16 @@ export async function runStart(opts: StartOptions): Promise<void> {
 
   // The demo runs beside the node; a stop signal ends its wait, and the node stops as usual.
   const demoStop = new AbortController();
-  const demo = opts.demo || opts.demoConflict ? runDemoOn(node, demoStop.signal, opts.demoConflict ?? false) : Promise.resolve();
+  // `npm start` passes `--demo`: `npm start -- --spec-demo` runs the spec demo instead.
+  const demo = (opts.demo || opts.demoConflict) && !opts.specDemo ? runDemoOn(node, demoStop.signal, opts.demoConflict ?? false) : Promise.resolve();
+  // The spec demo ends the process when it is done: exit 0 when delivered, 1 with the reason otherwise.
+  let specDemoFailure: string | undefined;
+  if (opts.specDemo) {
+    void runSpecDemoOn(node, demoStop.signal).then((failure) => {
+      specDemoFailure = failure;
+      stopRequested();
+    });
+  }
 
   await stopSignal;
   demoStop.abort();
@@ -61,6 +72,23 @@ export async function runStart(opts: StartOptions): Promise<void> {
     await node.stop();
   } catch (err) {
     throw new CliError(`the node did not stop cleanly: ${(err as Error)?.message ?? String(err)}`);
+  }
+  if (specDemoFailure && !signalled) throw new CliError(`the spec demo did not deliver: ${specDemoFailure}`);
+}
+
+/**
+ * `--spec-demo`: runs the spec demo and prints its progress on stdout. Resolves with why it
+ * did not deliver (undefined: delivered); the caller then stops the node.
+ */
+async function runSpecDemoOn(node: OmoiNode, signal: AbortSignal): Promise<string | undefined> {
+  try {
+    const { runSpecDemo } = await import('../../demo/index.ts');
+    const outcome = await runSpecDemo(node, { write: (line) => process.stdout.write(line + '\n'), signal });
+    if (outcome.status !== 'delivered') return `${outcome.status}: ${outcome.reason ?? 'no reason given'}`;
+    process.stdout.write('spec-demo: done; stopping the node.\n');
+    return undefined;
+  } catch (err) {
+    return `could not run the spec demo: ${(err as Error)?.message ?? String(err)}`;
   }
 }
 

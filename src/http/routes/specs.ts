@@ -37,7 +37,7 @@ export async function specRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
     const status = queryString(req.query, 'status', 50);
     const limit = queryInt(req.query, 'limit', LIMIT);
     const specs = await deps.db.em().find(SpecEntity, status ? { status } : {}, { orderBy: { created_at: 'desc', id: 'desc' }, limit });
-    return { specs: specs.map((s) => ({ ...plain(s), repository: redactUrl(s.repository) })) };
+    return { specs: specs.map((s) => ({ ...plain(s), repository: redactUrl(s.repository), ...(s.delivery?.remote ? { delivery: { ...s.delivery, remote: redactUrl(s.delivery.remote) } } : {}) })) };
   });
 
   app.get('/specs/:id', {
@@ -47,7 +47,7 @@ export async function specRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       params: Type.Object({ id: Id }),
       response: {
         200: Type.Object({
-          spec: Row('the `omoi_spec` row (its repository URL without credentials)'),
+          spec: Row('the `omoi_spec` row (its repository URL and `delivery` remote without credentials)'),
           artifacts: Type.Array(Row('an `omoi_spec_artifact` row: a phase run\'s artifact `body` and its `gate` (`passed`, `findings`)')),
           tickets: Type.Array(Row('a ticket of the spec (`id`, `status`, `spec_phase`, `reason`, `head`)')),
           decisions: Type.Array(Row('an `omoi_approval` row of the spec: `gate` (the phase), `decision` (`approved`, `rejected`), `comment`, `principal`, `at`')),
@@ -65,8 +65,10 @@ export async function specRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       em.find(TicketEntity, { spec_id: id }, { orderBy: { created_at: 'asc', id: 'asc' }, fields: ['id', 'status', 'spec_phase', 'reason', 'head', 'created_at', 'updated_at'] }),
       em.find(ApprovalEntity, { entity_kind: 'spec', entity_id: id }, { orderBy: { at: 'asc', id: 'asc' } }),
     ]);
+    // The delivery remote, like the repository, is shown without credentials.
+    const delivery = spec.delivery?.remote ? { delivery: { ...spec.delivery, remote: redactUrl(spec.delivery.remote) } } : {};
     return {
-      spec: { ...plain(spec), repository: redactUrl(spec.repository) }, artifacts: artifacts.map(plain), tickets: tickets.map(plain), decisions: decisions.map(plain),
+      spec: { ...plain(spec), repository: redactUrl(spec.repository), ...delivery }, artifacts: artifacts.map(plain), tickets: tickets.map(plain), decisions: decisions.map(plain),
     };
   });
 

@@ -18,6 +18,8 @@ export interface SpecRow {
   /** SYNC's ticket: the work. */
   ticket_id: string | null;
   head: string | null; reason: string | null; created_by: string | null;
+  /** `spec.create`'s `delivery`, passed to the work ticket's `ticket.create` at SYNC; null: none. */
+  delivery: { remote?: string; branch?: string; pull_request_command?: string } | null;
   created_at: Date; updated_at: Date; version: number;
 }
 export const SpecEntity = new EntitySchema<SpecRow>({
@@ -42,6 +44,7 @@ export const SpecEntity = new EntitySchema<SpecRow>({
     head: { type: 'string', nullable: true },
     reason: { type: 'text', nullable: true },
     created_by: { type: 'string', nullable: true },
+    delivery: { type: 'json', nullable: true },
     created_at: { type: 'Date' },
     updated_at: { type: 'Date', index: true },
     version: { type: 'integer', default: 1 },

@@ -22,6 +22,7 @@ import { Migration20261204110000_memory } from './Migration20261204110000_memory
 import { Migration20261204130000_approvals_delivery } from './Migration20261204130000_approvals_delivery.ts';
 import { Migration20261204140000_dead_letter_message_id } from './Migration20261204140000_dead_letter_message_id.ts';
 import { Migration20261204150000_specs } from './Migration20261204150000_specs.ts';
+import { Migration20261204170000_spec_delivery } from './Migration20261204170000_spec_delivery.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -49,4 +50,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261204130000_approvals_delivery', class: Migration20261204130000_approvals_delivery },
   { name: 'Migration20261204140000_dead_letter_message_id', class: Migration20261204140000_dead_letter_message_id },
   { name: 'Migration20261204150000_specs', class: Migration20261204150000_specs },
+  { name: 'Migration20261204170000_spec_delivery', class: Migration20261204170000_spec_delivery },
 ];

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { SAFE_ID_PATTERN } from '../../ids.ts';
 import { MAX_SPEC_ID_LENGTH, PLANNING_PHASES, SPEC_PHASES } from '../../spec/phases.ts';
 import { ActorType, OBSERVERS, command, event } from '../define.ts';
+import { Delivery } from './approval.ts';
 import { Id, Sha } from './common.ts';
 
 /** A spec's id: a safe id short enough for the ticket ids derived from it (`spec-<spec>-requirements-v<n>`). */
@@ -24,7 +25,7 @@ const route = (p: { spec_id: string }) => ({ entity: 'spec' as const, id: p.spec
 
 export const SpecCreate = command({
   type: 'spec.create',
-  description: 'Create a spec: a goal on a repository\'s base branch, planned phase by phase (EXPLORE → REQUIREMENTS → DESIGN → TASKS, each a read-only one-task ticket whose JSON result is the phase\'s artifact, checked by the phase\'s gate), then SYNC (one ticket from the TASKS artifact), EXECUTE (that ticket runs), COMPLETE. `planner: command` runs `planner_command` for each phase (a deterministic planner; it reads its instructions from `OMOI_SPEC_CONTEXT`); `agent` gives the instructions as the prompt of an agent task (the node\'s agent template). A phase whose gate is not met is retried with the gate\'s findings up to `max_phase_attempts` times, then the spec is `blocked`.',
+  description: 'Create a spec: a goal on a repository\'s base branch, planned phase by phase (EXPLORE → REQUIREMENTS → DESIGN → TASKS, each a read-only one-task ticket whose JSON result is the phase\'s artifact, checked by the phase\'s gate), then SYNC (one ticket from the TASKS artifact), EXECUTE (that ticket runs), COMPLETE. `planner: command` runs `planner_command` for each phase (a deterministic planner; it reads its instructions from `OMOI_SPEC_CONTEXT`); `agent` gives the instructions as the prompt of an agent task (the node\'s agent template). `delivery` (as `ticket.create`\'s) is passed to the work ticket: its branch is pushed once it completed; the spec is COMPLETE when the work ticket completed, and the push\'s outcome is the work ticket\'s `delivery_status`. A phase whose gate is not met is retried with the gate\'s findings up to `max_phase_attempts` times, then the spec is `blocked`.',
   handledBy: ActorType.SpecActor,
   ingress: true,
   route,
@@ -42,6 +43,8 @@ export const SpecCreate = command({
         default: [], maxItems: 5, uniqueItems: true,
         description: 'human gates: a planning phase whose passed artifact waits for a person (`awaiting_approval`, then `spec.approve` or `spec.reject`); `TASKS` is the gate before EXECUTE (the plan is approved before any work runs). `before_delivery`: the work ticket\'s branch is pushed only once approved (`ticket.approve`); it needs a delivery (else `delivery_required`)',
       }),
+      // The work ticket's `delivery` (the same schema), passed to its `ticket.create` at SYNC.
+      delivery: Type.Optional(Delivery),
     },
     { additionalProperties: false },
   ),
