@@ -46,6 +46,24 @@ t.test('omoi spec create --push-to/--branch: the delivery is stored on the spec,
   t.same(api.spec.delivery, { remote: origin, branch: 'feature/goal' }, 'GET /api/specs/:id shows it');
 });
 
+t.test('a spec with approvals [before_delivery]: its work ticket completes, then waits for a person before the push', async (t) => {
+  const repo = await makeRepo(t, { 'README.md': 'shop\n' });
+  const origin = await bareRepo(t);
+  t.match(await specCreate({ url: node.httpUrl, id: 'SD-gate', repo: repo.dir, goal: 'Write the goal down', demoPlanner: true, pushTo: origin, approve: ['before_delivery'] }), /^spec SD-gate accepted/);
+  const waiting = await waitFor('the work ticket waiting to be delivered', async () => {
+    const row = await ticketRow(node, 'spec-SD-gate-exec-v1');
+    return row?.delivery_status === 'awaiting_approval' ? row : undefined;
+  }, { timeoutMs: 120_000 });
+  t.same(waiting.approvals, ['before_delivery'], 'the gate was passed to the work ticket');
+  await t.rejects(git(origin, 'rev-parse', '--verify', `refs/heads/omoi/spec-SD-gate-exec-v1`), 'nothing pushed before the approval');
+  t.equal((await post('/api/tickets/spec-SD-gate-exec-v1/approve', { gate: 'before_delivery', comment: 'ship it' })).status, 202);
+  const delivered = await waitFor('delivered after the approval', async () => {
+    const row = await ticketRow(node, 'spec-SD-gate-exec-v1');
+    return row?.delivery_status === 'delivered' ? row : undefined;
+  }, { timeoutMs: 60_000 });
+  t.equal(await git(origin, 'rev-parse', `refs/heads/omoi/spec-SD-gate-exec-v1`), delivered.head, 'pushed at the work ticket\'s head');
+});
+
 t.test('a spec without delivery gives a work ticket without one', async (t) => {
   const repo = await makeRepo(t, { 'README.md': 'shop\n' });
   await specCreate({ url: node.httpUrl, id: 'SD2', repo: repo.dir, goal: 'Write the goal down', demoPlanner: true });
