@@ -92,7 +92,7 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
     const spec: SpecRow = {
       id: p.spec_id, title: p.title ?? null, repository: p.repository, base_branch: p.base_branch, goal: p.goal,
       status: SpecStatus.planning, phase: SpecPhase.EXPLORE, attempt: 0, max_phase_attempts: p.max_phase_attempts,
-      planner: p.planner, planner_command: p.planner_command ?? null, approvals: [...p.approvals], runs: {},
+      planner: p.planner, planner_command: p.planner_command ?? null, validator_command: p.validator_command ?? null, approvals: [...p.approvals], runs: {},
       current_ticket_id: null, ticket_id: null, head: null, reason: null, created_by: source,
       delivery: p.delivery ?? null, created_at: now, updated_at: now, version: 0,
     };
@@ -138,7 +138,7 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
     const why = plan?.reason ?? p.reason;
     const gate: GateResult = p.status === 'completed'
       ? checkGate(phase, body, await this.passedArtifacts(spec.id, ctx))
-      : { passed: false, findings: [{ code: `phase_ticket_${p.status}`, message: `the ${phase} ticket ${p.ticket_id} ${p.status}${why ? `: ${why.slice(0, 2000)}` : ''}` }] };
+      : { passed: false, findings: [runFailure(phase, p, why)] };
     const artifact: SpecArtifactRow = { spec_id: spec.id, phase, version, ticket_id: p.ticket_id, body: body ?? null, gate, created_at: ctx.scope.now };
     ctx.scope.uow.upsert(SpecArtifactEntity, ['spec_id', 'phase', 'version'], artifact);
     emit(ctx.scope, 'spec.artifact_recorded', { spec_id: spec.id, phase, version, passed: gate.passed });
@@ -271,4 +271,12 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
   private changed(spec: SpecRow, ctx: ActorContext, patch: Partial<SpecRow>): SpecRow {
     return { ...spec, ...patch, updated_at: ctx.scope.now, version: spec.version + 1 };
   }
+}
+
+/** The finding of a planning run that did not complete: the validator refused its artifact, or its task failed (why). */
+function runFailure(phase: PlanningPhase, p: PayloadOf<'spec.ticket_ended'>, why: string | null | undefined): Finding {
+  if (why && /\bcheck_failed\b/.test(why)) {
+    return { code: 'validator_failed', message: `the validator refused the ${phase} artifact: ${why.replace(/^.*?check_failed:\s*/s, '').slice(0, 2000)}` };
+  }
+  return { code: `phase_ticket_${p.status}`, message: `the ${phase} ticket ${p.ticket_id} ${p.status}${why ? `: ${why.slice(0, 2000)}` : ''}` };
 }

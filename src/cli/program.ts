@@ -561,6 +561,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option('--planner-command <command>', 'plan with this command (it reads OMOI_SPEC_CONTEXT, writes OMOI_RESULT_FILE)')
     .option('--demo-planner', 'plan with the deterministic planner shipped with Omoi (no model)')
     .option('--max-phase-attempts <n>', 'runs of a phase before the spec is blocked', (v) => Number.parseInt(v, 10))
+    .option('--validator <command>', 'a gate of your own: run on each planning artifact ($OMOI_RESULT_FILE, phase in $OMOI_SPEC_PHASE); non-zero exit re-plans the phase')
     .option('--approve <phase...>', 'phases whose passed artifact waits for a person (TASKS: approve the plan before any work runs)')
     .option('--push-to <remote>', 'deliver: push the work ticket\'s branch to this remote (clone URL or path) once it completed')
     .option('--branch <name>', 'with --push-to: the branch pushed (default omoi/<work ticket>)')
@@ -568,7 +569,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option('--url <url>', NODE_URL_HELP, DEFAULT_NODE_URL)
     .option('--json', 'print JSON')
     .addHelpText('after', examples('omoi spec create --repo /srv/repos/app --goal "Export orders as CSV" --demo-planner', 'omoi spec create --repo git@host:app.git --goal "Add search" --base develop --approve DESIGN TASKS', 'omoi spec create --repo /srv/repos/app --goal "Add search" --push-to /srv/repos/app.git --branch feature/search'))
-    .action(async (opts: { repo: string; goal: string; base: string; id?: string; title?: string; plannerCommand?: string; demoPlanner?: boolean; maxPhaseAttempts?: number; approve?: string[]; pushTo?: string; branch?: string; prCommand?: string; url: string; json?: boolean }) => {
+    .action(async (opts: { repo: string; goal: string; base: string; id?: string; title?: string; plannerCommand?: string; demoPlanner?: boolean; maxPhaseAttempts?: number; validator?: string; approve?: string[]; pushTo?: string; branch?: string; prCommand?: string; url: string; json?: boolean }) => {
       io.out((await (await specCommands()).specCreate(opts)) + '\n');
     });
 

@@ -57,6 +57,8 @@ export function planningTicket(spec: SpecRow, context: PhaseContext, run: number
     tasks: [{
       id: PLAN_TASK_ID, title: `${context.phase} of spec ${spec.id}`, depends_on: [], owns: [], capabilities: [], phase: 'execute', priority: 0,
       kind: spec.planner === 'command' ? 'command' : 'agent', run: spec.planner === 'command' ? command : prompt, max_retries: 0, timeout_ms: 600_000,
+      // The spec's own gate: it sees the artifact (OMOI_RESULT_FILE) in the same read-only sandbox.
+      ...(spec.validator_command ? { check: `export OMOI_SPEC_PHASE=${context.phase}; ${spec.validator_command}` } : {}),
     }],
   };
 }

@@ -17,6 +17,8 @@ export interface SpecCreateOptions {
   url?: string; id?: string; repo: string; goal: string; base?: string; title?: string;
   /** A planning command; `--demo-planner` uses the deterministic one shipped with Omoi. */
   plannerCommand?: string; demoPlanner?: boolean; maxPhaseAttempts?: number; json?: boolean;
+  /** A gate of the person's own, run on each planning artifact (`validator_command`). */
+  validator?: string;
   /** Gates (`approvals`): planning phases that wait for `omoi spec approve|reject`. */
   approve?: string[];
   /** The work ticket's delivery: push its branch to this remote (`--push-to`), as `branch`, then run `prCommand`. */
@@ -34,6 +36,7 @@ export async function specCreate(opts: SpecCreateOptions): Promise<string> {
     ...(opts.id ? { spec_id: opts.id } : {}), repository: opts.repo, goal: opts.goal, base_branch: opts.base ?? 'main',
     ...(opts.title ? { title: opts.title } : {}),
     ...(plannerCommand ? { planner: 'command', planner_command: plannerCommand } : { planner: 'agent' }),
+    ...(opts.validator ? { validator_command: opts.validator } : {}),
     ...(opts.maxPhaseAttempts ? { max_phase_attempts: opts.maxPhaseAttempts } : {}),
     ...(opts.approve?.length ? { approvals: opts.approve } : {}),
     ...(delivery ? { delivery } : {}),

@@ -9,6 +9,8 @@ export interface SpecRow {
   id: string; title: string | null; repository: string; base_branch: string; goal: string;
   status: string; phase: string; attempt: number; max_phase_attempts: number;
   planner: string; planner_command: string | null;
+  /** Run on each planning artifact in the planning task's sandbox (its `check`); null: none. */
+  validator_command?: string | null;
   /** Planning phases whose passed artifact waits for a person. */
   approvals: string[];
   /** Runs of each phase so far: `{ "EXPLORE": 2, … }`. */
@@ -37,6 +39,7 @@ export const SpecEntity = new EntitySchema<SpecRow>({
     max_phase_attempts: { type: 'integer' },
     planner: { type: 'string' },
     planner_command: { type: 'text', nullable: true },
+    validator_command: { type: 'text', nullable: true },
     approvals: { type: 'json' },
     runs: { type: 'json' },
     current_ticket_id: { type: 'string', nullable: true },

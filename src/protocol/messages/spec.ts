@@ -38,6 +38,10 @@ export const SpecCreate = command({
       goal: Type.String({ minLength: 1, maxLength: 20_000 }),
       planner: Type.Union([Type.Literal('agent'), Type.Literal('command')], { default: 'agent' }),
       planner_command: Type.Optional(Type.String({ minLength: 1, maxLength: 10_000, description: 'the planning command (required with `planner: command`)' })),
+      validator_command: Type.Optional(Type.String({
+        minLength: 1, maxLength: 9_000, pattern: '\\S',
+        description: 'a phase gate of your own: run after each planning run, in its read-only sandbox, with the artifact in `OMOI_RESULT_FILE` and the phase in `OMOI_SPEC_PHASE` (the planning task\'s `check`); non-zero exit → the run is not accepted and the phase retried with its output as a `validator_failed` finding',
+      })),
       max_phase_attempts: Type.Integer({ minimum: 1, maximum: 20, default: 3, description: 'runs of one phase (its first and its retries) before the spec is blocked' }),
       approvals: Type.Array(SpecGate, {
         default: [], maxItems: 5, uniqueItems: true,
