@@ -233,7 +233,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     runtime.register(new TicketBehavior({
       dataDir: config.dataDir, ownership: () => ownership, joins: () => joins, merges, publish, agents, commits, pushes,
       budgetDefaults, onUsage: (charge, outcome) => metrics.countUsage(charge, outcome),
-      maxConflictsAutoResolve: config.maxConflictsAutoResolve,
+      maxConflictsAutoResolve: config.maxConflictsAutoResolve, messages: { partitions: config.partitions, source: config.nodeId },
       memory: new MemoryRecall({ store: memory, log, limit: config.memoryContextLimit, timeoutMs: config.memoryRecallTimeoutMs }),
     }));
     runtime.register(new AgentBehavior({
@@ -254,7 +254,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // AlertActors: one per fingerprint; the config file's `alerts:` rules decide severity, dedupe and routes.
     runtime.register(new AlertBehavior({ config: () => config.alerts, opened: (kind, severity) => metrics.alertsRaised.inc({ kind, severity }) }));
     // SpecActors: one per spec; a goal planned phase by phase into one ticket (src/actors/spec-actor.ts).
-    runtime.register(new SpecBehavior());
+    runtime.register(new SpecBehavior({ messages: { partitions: config.partitions, source: config.nodeId } }));
     const alerts = new AlertStore(db);
     metrics.countOpenAlerts = () => alerts.countOpen();
     // This node's local agent may be handled by any node (its partition's holder): its

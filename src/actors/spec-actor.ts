@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, TerminalError } from '../errors.ts';
 import { failpoint } from '../failpoints.ts';
 import { recordDecision } from '../approvals/record-decision.ts';
+import { detachedScope } from '../messaging/detached-scope.ts';
 import { emit, send } from '../messaging/typed.ts';
 import { SpecArtifactEntity, SpecEntity, TaskEntity, type EntityManager, type SpecArtifactRow, type SpecRow } from '../persistence/index.ts';
 import { ActorType, type PayloadOf } from '../protocol/index.ts';
@@ -51,6 +52,8 @@ export type SpecState = SpecRow | undefined;
 export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
   readonly type = ActorType.SpecActor;
 
+  constructor(private readonly deps: { messages: { partitions: number; source: string } }) {}
+
   async hydrate(em: EntityManager, id: string): Promise<SpecState> {
     const row = await em.findOne(SpecEntity, { id }, { disableIdentityMap: true });
     return row ? { ...row } : undefined;
@@ -75,8 +78,17 @@ export class SpecBehavior implements EntityBehavior<SpecState, CommandMail> {
     return { state: next };
   }
 
+  /**
+   * Escalation: the spec fails, waits for no ticket any more (a redelivered end of the one it
+   * waited for must not take it on), and says so (`spec.failed`). `spec.replan` is its way out.
+   */
   async markFailed(em: EntityManager, id: string, reason: string): Promise<void> {
-    await em.nativeUpdate(SpecEntity, { id }, { status: SpecStatus.failed, reason, updated_at: new Date() });
+    const before = await em.findOne(SpecEntity, { id }, { fields: ['status'] });
+    await em.nativeUpdate(SpecEntity, { id }, { status: SpecStatus.failed, reason, current_ticket_id: null, updated_at: new Date() });
+    if (!before || before.status === SpecStatus.completed || before.status === SpecStatus.failed) return;
+    const { scope, finish } = detachedScope(em, { ...this.deps.messages, entity: 'spec', id, cause: `escalated-spec-${id}-${Date.now()}` });
+    emit(scope, 'spec.failed', { spec_id: id, reason: reason.slice(0, 2000) });
+    await finish();
   }
 
   private async create(existing: SpecState, p: PayloadOf<'spec.create'>, source: string, ctx: ActorContext): Promise<SpecRow> {

@@ -1,5 +1,6 @@
 import { TaskState, TicketState } from '../dag/index.ts';
 import { NotFoundError, TerminalError } from '../errors.ts';
+import { failpoint } from '../failpoints.ts';
 import { prepareTicketClone, refreshTicketClone, ticketRepoDir } from '../git/index.ts';
 import { TaskEntity, TicketEntity, toTask, toTicket, type EntityManager } from '../persistence/index.ts';
 import { ActorType, type Envelope, type PayloadOf } from '../protocol/index.ts';
@@ -18,6 +19,11 @@ import { schedule } from './ticket/schedule.ts';
 import { retryTask } from './ticket/retry.ts';
 import { progress, stall, ticketStall } from './ticket/stalls.ts';
 import { save, type TicketActorState, type TicketDeps, type Work } from './ticket/work.ts';
+import { detachedScope } from '../messaging/detached-scope.ts';
+import { emit, send } from '../messaging/typed.ts';
+
+/** Ticket states nothing leaves: an escalation does not end such a ticket again. */
+const ENDED: ReadonlySet<TicketState> = new Set([TicketState.completed, TicketState.failed, TicketState.cancelled]);
 
 export { taskBranch } from './ticket/branch.ts';
 export type { TicketActorState, TicketDeps } from './ticket/work.ts';
@@ -107,6 +113,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
 
   async handle(state: TicketActorState, mail: CommandMail, ctx: ActorContext): Promise<{ state: TicketActorState }> {
     const { env } = mail;
+    failpoint('ticket.handle', env.type); // a test's crash of the actor, up to its escalation
     const base = { ctx, dirty: new Set<string>(), deps: this.deps, repoDir: (ticketId: string) => this.repoDir(ticketId), source: env.source };
     if (env.type === 'ticket.create') {
       // The codec validated the payload against the command's schema before it got here.
@@ -141,8 +148,25 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
     }
   }
 
+  /**
+   * Escalation. Those who wait for the ticket's end are told, as `endTicket` tells them: its
+   * watchers (`ticket.ended`) and its spec (`spec.ticket_ended`), which would otherwise wait
+   * for a ticket that never ends.
+   */
   async markFailed(em: EntityManager, id: string, reason: string): Promise<void> {
+    const before = await em.findOne(TicketEntity, { id }, { fields: ['status', 'spec_id', 'spec_phase', 'head'] });
     await em.nativeUpdate(TicketEntity, { id }, { status: TicketState.failed, failed_reason: reason, updated_at: new Date() });
+    if (!before || ENDED.has(before.status as TicketState)) return;
+    const { scope, finish } = detachedScope(em, { ...this.deps.messages, entity: 'ticket', id, cause: `escalated-ticket-${id}-${Date.now()}` });
+    const why = reason.slice(0, 2000);
+    emit(scope, 'ticket.ended', { ticket_id: id, status: TicketState.failed, reason: why });
+    if (before.spec_id && before.spec_phase) {
+      send(scope, 'spec.ticket_ended', {
+        spec_id: before.spec_id, ticket_id: id, phase: before.spec_phase as PayloadOf<'spec.ticket_ended'>['phase'], status: TicketState.failed,
+        ...(before.head ? { head: before.head } : {}), reason: why,
+      });
+    }
+    await finish();
   }
 
   /** Omoi's clone of the ticket's repository on this node. */

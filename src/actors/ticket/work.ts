@@ -34,6 +34,8 @@ export interface TicketDeps {
   pushes?: { wake(): void };
   /** Told, after the commit, of each attempt's recorded usage (the node's `/metrics` counters). */
   onUsage?: (charge: Charge, outcome: 'completed' | 'failed') => void;
+  /** The cluster's partition count and this node's id: an escalation's messages go through the outbox with them. */
+  messages: { partitions: number; source: string };
   /** Recalls the repository's memory of past work into a starting task's context (`context.memory`); never throws. */
   memory?: TaskRecall;
 }

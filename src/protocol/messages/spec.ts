@@ -213,7 +213,7 @@ export const SpecCompleted = event({
 
 export const SpecFailed = event({
   type: 'spec.failed',
-  description: 'The work ticket failed or was cancelled, or the spec was cancelled.',
+  description: 'The work ticket failed or was cancelled (also by its actor\'s escalation), the spec was cancelled, or the spec\'s own actor escalated.',
   consumers: OBSERVERS,
   payload: Type.Object({ ...SpecRef, reason: Type.String(), ticket_id: Type.Optional(Id) }),
   example: { spec_id: 'S1', reason: 'ticket_failed: task_failed:B', ticket_id: 'spec-S1-exec-v1' },

@@ -75,7 +75,7 @@ export const TicketCompleted = event({
 
 export const TicketEnded = event({
   type: 'ticket.ended',
-  description: 'The ticket ended without completing: `cancelled` or `failed`, with the reason.',
+  description: 'The ticket ended without completing: `cancelled` or `failed`, with the reason (also when its actor escalated: `escalated after N restarts: …`).',
   consumers: OBSERVERS,
   payload: TicketEvent,
   example: { ticket_id: 'T1', status: 'cancelled', reason: 'superseded' },
