@@ -7,7 +7,8 @@ import type { Page } from 'playwright-core';
 import t from 'tap';
 import { demoPlannerCommand } from '../../src/demo/index.ts';
 import { launchChromium } from '../harness/browser.ts';
-import { makeRepo } from '../harness/index.ts';
+import path from 'node:path';
+import { git, makeRepo, tempDir } from '../harness/index.ts';
 import { withCluster, withNode } from '../harness/node.ts';
 import { sql } from '../flow/helpers.ts';
 
@@ -88,6 +89,20 @@ t.test('a spec watched from its page moves through the phases live to COMPLETE, 
   await page.locator('#spec-tasks-graph svg.graph [data-task="B"]').waitFor();
   t.equal(await page.locator('#spec-tasks-graph [data-task="A"]').getAttribute('data-status'), 'planned', 'the DAG drawn with the graph component');
   await page.screenshot({ path: `${SHOTS}-completed.png`, fullPage: true });
+});
+
+t.test('a spec with a delivery shows where its branch goes, then that it was pushed and at which commit', async (t) => {
+  const repo = await makeRepo(t, { 'README.md': 'shop\n' });
+  const origin = path.join(await tempDir(t, 'spec-ui-origin'), 'origin.git');
+  await git(path.dirname(origin), 'init', '--quiet', '--bare', origin);
+  await open('#/specs/SD-push');
+  await create('SD-push', repo.dir, 'Write the goal down', { delivery: { remote: origin, branch: 'feature/goal' } });
+  const delivery = page.locator('#spec-delivery');
+  await delivery.waitFor(LONG);
+  t.match(await delivery.innerText(), new RegExp(`feature/goal → ${origin.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'where it goes, before it is pushed');
+  await page.locator('#spec-delivery .badge', { hasText: 'delivered' }).waitFor(LONG);
+  const pushed = await git(origin, 'rev-parse', 'refs/heads/feature/goal');
+  t.match(await delivery.innerText(), new RegExp(`@ ${pushed.slice(0, 7)}`), 'the commit pushed, as the origin has it');
 });
 
 t.test('a spec whose TASKS DAG has a cycle shows blocked, with the cycle named in the findings', async (t) => {

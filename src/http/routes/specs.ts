@@ -49,7 +49,7 @@ export async function specRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
         200: Type.Object({
           spec: Row('the `omoi_spec` row (its repository URL and `delivery` remote without credentials)'),
           artifacts: Type.Array(Row('an `omoi_spec_artifact` row: a phase run\'s artifact `body` and its `gate` (`passed`, `findings`)')),
-          tickets: Type.Array(Row('a ticket of the spec (`id`, `status`, `spec_phase`, `reason`, `head`)')),
+          tickets: Type.Array(Row('a ticket of the spec (`id`, `status`, `spec_phase`, `reason`, `head`; the work ticket\'s `delivery_status`, `delivered_commit`, `pull_request_url`)')),
           decisions: Type.Array(Row('an `omoi_approval` row of the spec: `gate` (the phase), `decision` (`approved`, `rejected`), `comment`, `principal`, `at`')),
         }, { description: 'The spec' }),
         404: errorAnswer('`not_found`: no such spec'),
@@ -62,7 +62,7 @@ export async function specRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
     if (!spec) throw new NotFoundError('spec', id);
     const [artifacts, tickets, decisions] = await Promise.all([
       em.find(SpecArtifactEntity, { spec_id: id }, { orderBy: { created_at: 'asc', phase: 'asc', version: 'asc' } }),
-      em.find(TicketEntity, { spec_id: id }, { orderBy: { created_at: 'asc', id: 'asc' }, fields: ['id', 'status', 'spec_phase', 'reason', 'head', 'created_at', 'updated_at'] }),
+      em.find(TicketEntity, { spec_id: id }, { orderBy: { created_at: 'asc', id: 'asc' }, fields: ['id', 'status', 'spec_phase', 'reason', 'head', 'delivery_status', 'delivered_commit', 'pull_request_url', 'created_at', 'updated_at'] }),
       em.find(ApprovalEntity, { entity_kind: 'spec', entity_id: id }, { orderBy: { at: 'asc', id: 'asc' } }),
     ]);
     // The delivery remote, like the repository, is shown without credentials.

@@ -115,6 +115,7 @@ function mountSpec(root, { spec: id }) {
       ['approvals', (spec.approvals || []).length ? `after ${spec.approvals.join(', ')}` : 'none'],
       ['work ticket', spec.ticket_id ? el('span', { id: 'spec-work-ticket' }, viewLink(spec.ticket_id, 'tickets', spec.ticket_id), ' ', workTicket ? badge(workTicket.status) : null) : 'not created yet (SYNC makes it)'],
       ['branch', spec.head ? `omoi/${spec.ticket_id} @ ${shortSha(spec.head)}` : null],
+      ['delivery', deliveryView(spec, workTicket)],
       ['updated', el('span', { title: spec.updated_at }, `${age(spec.updated_at)} ago`)],
     ].filter(([, v]) => v !== null && v !== undefined && v !== '');
     meta.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
@@ -275,6 +276,18 @@ function workSection(spec, allTickets) {
   return el('ul', { class: 'spec-work' }, work.map((t) => el('li', { dataset: { ticket: t.id } },
     viewLink(t.id, 'tickets', t.id), ' ', badge(t.status), t.id === spec.ticket_id ? el('span', { class: 'muted' }, ' (the spec follows this one)') : null,
     t.head ? el('span', { class: 'sha' }, ` ${shortSha(t.head)}`) : null, t.reason ? el('div', { class: 'reason' }, t.reason) : null)));
+}
+
+/** Where the work ticket's branch goes and how far it got (the ticket's `delivery_status`), with its pull request. */
+function deliveryView(spec, workTicket) {
+  const d = spec.delivery;
+  if (!d) return null;
+  const status = workTicket && workTicket.delivery_status ? workTicket.delivery_status : 'after completion';
+  const branch = d.branch || (spec.ticket_id ? `omoi/${spec.ticket_id}` : 'omoi/<work ticket>');
+  const pr = workTicket && workTicket.pull_request_url && /^https?:\/\//.test(workTicket.pull_request_url) ? workTicket.pull_request_url : null;
+  return el('span', { id: 'spec-delivery' }, badge(status), ` ${branch} → `, el('code', {}, d.remote || spec.repository),
+    workTicket && workTicket.delivered_commit ? el('span', { class: 'sha' }, ` @ ${shortSha(workTicket.delivered_commit)}`) : null,
+    pr ? el('span', {}, ' · ', el('a', { class: 'pull-request', href: pr, target: '_blank', rel: 'noopener noreferrer' }, pr)) : null);
 }
 
 /** The run number of a phase ticket (`spec-<spec>-<phase>-v<n>`). */
