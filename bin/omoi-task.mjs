@@ -26,6 +26,9 @@ Options of add (and of each task of a split file): --title, --kind command|agent
 --capability (repeatable), --priority N, --max-retries N, --timeout-ms N.
 --idempotency-key KEY  sends a retried call only once.
 
+A task may make OMOI_TASK_API_MAX_CALLS calls (default 60) within any 10 s; past that the API
+answers 429 rate_limited and omoi-task waits as told and tries again, for up to a minute.
+
 Exit codes: 0 accepted (or pending: durable, not applied yet), 1 refused (the error's code on
 stderr, e.g. cycle, unknown_dependency, illegal_transition), 2 wrong usage, 3 no task API
 (not inside a running attempt, or the attempt has ended).`;
@@ -99,6 +102,21 @@ function call(endpoint, body, idempotencyKey) {
   });
 }
 
+/** How long a call waits in all for a rate-limited API (429) before it gives up as refused, ms. */
+const PATIENCE_MS = 60_000;
+
+/** A call, made again after the API's `retry_after_ms` while it is rate-limited (nothing was sent). */
+async function callPatiently(endpoint, body, idempotencyKey) {
+  let waited = 0;
+  for (;;) {
+    const result = await call(endpoint, body, idempotencyKey);
+    if (result.status !== 429 || waited >= PATIENCE_MS) return result;
+    const pause = Math.min(Math.max(Number(result.answer?.error?.retry_after_ms) || 1000, 50), PATIENCE_MS - waited);
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    waited += pause;
+  }
+}
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   if (!command || command === '--help' || command === '-h' || command === 'help') {
@@ -147,7 +165,7 @@ async function main() {
   } else {
     fail(USAGE, `unknown command ${JSON.stringify(command)}: add, split or progress; see omoi-task --help`);
   }
-  const { status, answer } = await call(endpoint, body, v['idempotency-key']);
+  const { status, answer } = await callPatiently(endpoint, body, v['idempotency-key']);
   if (status >= 200 && status < 300) {
     process.stdout.write(JSON.stringify(answer) + '\n');
     process.exit(0);

@@ -183,7 +183,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     // Each attempt's own API (a unix socket, a token): the task adds tasks, splits itself, reports progress.
     const taskApi = new TaskApi({
       publish: (type, payload, id, source) => commandPublisher(js, config.partitions, source)(type, payload, id),
-      outcomes: postgresOutcomes(db), audit: new PostgresAuditLog({ db, log }), log,
+      outcomes: postgresOutcomes(db), audit: new PostgresAuditLog({ db, log }), log, maxCalls: config.taskApiMaxCalls,
     });
     const executor = new LocalExecutor({
       dataDir: config.dataDir, publish: publishResult, log, capacity: config.localAgentCapacity, agentTemplate: config.agentCommand,

@@ -202,6 +202,8 @@ export interface OmoiConfig {
   memoryContextLimit: number;
   /** Longest a recall may take before the task starts without memory, ms. */
   memoryRecallTimeoutMs: number;
+  /** Calls a task's attempt may make to its task API within 10 s; more are refused (429 `rate_limited`). */
+  taskApiMaxCalls: number;
   /** Open `/api/events/stream` clients this node serves at once; one more is answered 503. */
   sseMaxClients: number;
   /** Bytes of events a stream client may have waiting unsent before it is disconnected (it resumes with Last-Event-ID). */
@@ -268,6 +270,7 @@ export const DEFAULTS = {
   retentionSweepMs: 300_000,
   memoryContextLimit: 3,
   memoryRecallTimeoutMs: 500,
+  taskApiMaxCalls: 60,
   sseMaxClients: 1000,
   sseClientBufferBytes: 1024 * 1024,
 } as const satisfies Partial<OmoiConfig>;

@@ -189,6 +189,7 @@ export const SETTINGS: Setting[] = [
   def('breakerHalfOpenMs', 'OMOI_BREAKER_HALF_OPEN_MS', 'An open circuit breaker lets one trial call through after this long, ms (default 30000).', int(10, 86_400_000)),
   def('memoryContextLimit', 'OMOI_MEMORY_CONTEXT_LIMIT', 'Most earlier results (and, separately, most earlier conflict resolutions of its owned files) recalled from the repository\'s memory into a starting task\'s context (`context.memory`); 0 turns recall off (default 3).', int(0, 20)),
   def('memoryRecallTimeoutMs', 'OMOI_MEMORY_RECALL_TIMEOUT_MS', 'Longest a starting task\'s recall from memory may take, ms; past it (or if it fails) the task starts with no memory and a warning is logged (default 500).', int(10, 60_000)),
+  def('taskApiMaxCalls', 'OMOI_TASK_API_MAX_CALLS', 'Calls a running task may make to its task API (`omoi-task add`, `split`, `progress`) within any 10 s; more, or more than 8 waiting at once, are refused with 429 `rate_limited` and `retry_after_ms`, before anything is sent (`omoi-task` waits and retries) (default 60).', int(1, 100_000)),
   def('sseMaxClients', 'OMOI_SSE_MAX_CLIENTS', 'Open live event streams (`GET /api/events/stream`) one node serves at once; one more is answered 503 `too_many_streams` (default 1000).', int(1, 100_000)),
   def('sseClientBufferBytes', 'OMOI_SSE_CLIENT_BUFFER_BYTES', 'Bytes of events a live event stream client may leave unread before the node disconnects it; it resumes with `Last-Event-ID` (default 1048576).', int(4096, 64 * 1024 * 1024)),
 ];

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { newToken } from '../access/index.ts';
 import { AuditChannel, auditTarget, type AuditLog } from '../audit/index.ts';
 import { errorMessage, RetryableError, TerminalError } from '../errors.ts';
+import { SlidingWindow } from '../limits/sliding-window.ts';
 import type { Logger } from '../logging/logger.ts';
 import { MAX_MESSAGE_BYTES, ProtocolError } from '../protocol/index.ts';
 import { awaitOutcome, type CommandOutcomes } from './command-outcome.ts';
@@ -30,6 +31,9 @@ import { refusalStatus, TASK_ENDPOINTS, toCommand, type AttemptRef, type TaskEnd
  *    accepted`, or the TicketActor's refusal as 4xx with its stable code (`cycle`,
  *    `unknown_dependency`, `illegal_transition`, ...), or `202 pending` (durable, not applied
  *    yet). Each state-changing call writes one audit row (channel `task`).
+ * 5. A runaway task cannot flood its ticket's partition: an attempt may make `maxCalls` calls
+ *    within any `CALL_WINDOW_MS` and have `MAX_IN_FLIGHT` open at once; past either the call is
+ *    refused (`rate_limited`, 429, with `retry_after_ms`) before anything is sent or audited.
  *
  * Why not the attempt's log directory for the socket: a unix socket path holds at most 107
  * bytes, and `<data dir>/logs/<ticket>/<task>-<n>/` can be longer; a short private directory
@@ -64,6 +68,38 @@ export interface TaskApiFactory {
 /** How long a request waits for its command's fate before answering `202 pending`, ms. */
 const OUTCOME_WAIT_MS = 10_000;
 
+/** The window of an attempt's call limit (`maxCalls` within it), ms. */
+export const CALL_WINDOW_MS = 10_000;
+/** Calls of an attempt waiting for their answer at once. */
+const MAX_IN_FLIGHT = 8;
+/** Calls of an attempt within `CALL_WINDOW_MS` when the node does not say (OMOI_TASK_API_MAX_CALLS). */
+export const DEFAULT_TASK_API_MAX_CALLS = 60;
+
+/** One attempt's call limit: a sliding window of its calls and how many are open. */
+class CallLimit {
+  private readonly window: SlidingWindow;
+  private open = 0;
+
+  constructor(maxCalls: number) {
+    this.window = new SlidingWindow({ max: maxCalls, windowMs: CALL_WINDOW_MS });
+  }
+
+  /** Takes a slot for one call, or throws `rate_limited`; the caller `release`s it when answered. */
+  take(): void {
+    const waitMs = this.open >= MAX_IN_FLIGHT ? 100 : this.window.retryAfterMs('calls');
+    if (waitMs > 0) {
+      const why = this.open >= MAX_IN_FLIGHT ? `${MAX_IN_FLIGHT} calls of this attempt are still waiting for their answer` : `this attempt made its calls allowed within ${CALL_WINDOW_MS / 1000} s`;
+      throw new TerminalError('rate_limited', `${why}; try again in ${waitMs} ms`, { retry_after_ms: waitMs }, 429);
+    }
+    this.window.record('calls');
+    this.open++;
+  }
+
+  release(): void {
+    this.open--;
+  }
+}
+
 export class TaskApi implements TaskApiFactory {
   constructor(private readonly deps: {
     /** Publishes a command with this source and message id (throws `ProtocolError` on a schema violation). */
@@ -72,6 +108,8 @@ export class TaskApi implements TaskApiFactory {
     audit: AuditLog;
     log: Logger;
     waitMs?: number;
+    /** Calls an attempt may make within `CALL_WINDOW_MS` (default `DEFAULT_TASK_API_MAX_CALLS`). */
+    maxCalls?: number;
   }) {}
 
   async open(ref: AttemptRef): Promise<OpenTaskApi> {
@@ -79,7 +117,8 @@ export class TaskApi implements TaskApiFactory {
     const socket = path.join(dir, 'api.sock');
     const token = newToken();
     const closing = new AbortController();
-    const server = createServer((req, res) => void this.answer(req, res, ref, token, closing.signal));
+    const limit = new CallLimit(this.deps.maxCalls ?? DEFAULT_TASK_API_MAX_CALLS);
+    const server = createServer((req, res) => void this.answer(req, res, ref, token, limit, closing.signal));
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -109,13 +148,16 @@ export class TaskApi implements TaskApiFactory {
     };
   }
 
-  private async answer(req: IncomingMessage, res: ServerResponse, own: AttemptRef, token: string, closing: AbortSignal): Promise<void> {
+  private async answer(req: IncomingMessage, res: ServerResponse, own: AttemptRef, token: string, limit: CallLimit, closing: AbortSignal): Promise<void> {
     const principal = `task:${own.ticket_id}/${own.task_id}#${own.attempt}`;
     let audited: { command: string; target: string | null; messageId: string | null } | undefined;
+    let slot = false;
     try {
       if (!bearerMatches(req.headers.authorization, token)) {
         throw new TerminalError('unauthorized', 'the task API needs this attempt\'s token: Authorization: Bearer $OMOI_TASK_TOKEN', { field: 'headers.authorization' }, 401);
       }
+      limit.take();
+      slot = true;
       const endpoint = (req.url ?? '').replace(/^\/+/, '').split('?')[0] ?? '';
       if (!Object.hasOwn(TASK_ENDPOINTS, endpoint)) {
         throw new TerminalError('not_found', `no endpoint ${JSON.stringify(req.url)}; POST /add, /split or /progress`, { field: 'url' }, 404);
@@ -140,11 +182,19 @@ export class TaskApi implements TaskApiFactory {
       const known = err instanceof TerminalError || err instanceof RetryableError;
       if (!known) this.deps.log.error({ ...own, err: errorMessage(err) }, 'task API request failed');
       const code = known ? err.code : 'internal';
+      if (code === 'rate_limited') { // nothing was sent; auditing each refusal would be the flood itself
+        const retryAfterMs = Number((err as TerminalError).details.retry_after_ms);
+        reply(res, 429, { error: { code, message: (err as TerminalError).message.replace(` [${code}]`, ''), retry_after_ms: retryAfterMs } },
+          { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) });
+        return;
+      }
       await this.audit(principal, audited ?? { command: `task-api${(req.url ?? '/').split('?')[0]!.slice(0, 40)}`, target: `${own.ticket_id}/${own.task_id}`, messageId: null }, `refused:${code}`);
       const field = err instanceof TerminalError && typeof err.details.field === 'string' ? err.details.field : undefined;
       const status = err instanceof TerminalError ? err.status : err instanceof RetryableError ? 503 : 500;
       const message = known ? err.message.replace(` [${code}]`, '') : 'internal error; the node logged it';
       reply(res, status, { error: { code, message, ...(field ? { field } : {}) }, ...(audited?.messageId ? { message_id: audited.messageId } : {}) });
+    } finally {
+      if (slot) limit.release();
     }
   }
 
@@ -188,7 +238,7 @@ function requestError(err: ProtocolError, endpoint: TaskEndpoint): TerminalError
   return new TerminalError(err.code, `${field}: ${err.reason}`, { field }, err.code === 'payload_too_large' ? 413 : 400);
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
+function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n');
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body) + '\n');
 }
