@@ -177,7 +177,7 @@ export async function startNode(config: OmoiConfig, opts: { log?: Logger } = {})
     const agentPolicy = agentPolicyFrom(config);
     const apiToken = config.apiToken ?? readOrCreateToken(config.dataDir);
     // Task output stays on the node that ran it; any node's dashboard reads and follows it over NATS.
-    const taskOutput = new TaskOutput({ nc, dataDir: config.dataDir, nodeId: config.nodeId, secrets: [apiToken], log });
+    const taskOutput = new TaskOutput({ nc, db, dataDir: config.dataDir, nodeId: config.nodeId, secrets: [apiToken], log });
     taskOutput.serve();
     cleanup.push(() => taskOutput.close());
     // Each attempt's own API (a unix socket, a token): the task adds tasks, splits itself, reports progress.

@@ -197,6 +197,8 @@ export interface OmoiConfig {
   retentionWebhooksMs: number;
   /** Memory of past work (`omoi_memory`). */
   retentionMemoryMs: number;
+  /** The end of each attempt's output (`omoi_task_log`). */
+  retentionTaskLogsMs: number;
   retentionSweepMs: number;
   /** Most earlier results and conflict resolutions recalled into a starting task's context; 0: recall off. */
   memoryContextLimit: number;
@@ -267,6 +269,7 @@ export const DEFAULTS = {
   retentionAlertsMs: 30 * 24 * 3_600_000,
   retentionWebhooksMs: 30 * 24 * 3_600_000,
   retentionMemoryMs: 180 * 24 * 3_600_000,
+  retentionTaskLogsMs: 30 * 24 * 3_600_000,
   retentionSweepMs: 300_000,
   memoryContextLimit: 3,
   memoryRecallTimeoutMs: 500,

@@ -5,6 +5,7 @@ import { errorMessage } from '../errors.ts';
 import { isSafeId } from '../ids.ts';
 import { maskSecrets } from '../redact.ts';
 import type { Logger } from '../logging/logger.ts';
+import { TaskLogEntity, type Database } from '../persistence/index.ts';
 import { Subjects } from '../protocol/index.ts';
 import { taskLogFile } from '../sandbox/index.ts';
 import { followOutput } from './output-follower.ts';
@@ -44,11 +45,15 @@ export const OUTPUT_LIMITS = { tailBytes: 64 * 1024, requestTimeoutMs: 2_000, fo
  *    faster than 64 KiB per look. The log file itself is the command's whole output.
  * 4. The node's secrets (its API token) are masked in everything published or answered, by
  *    as many `*` as they have bytes, so offsets into the log stay exact.
+ * 5. The end outlives the node: when an attempt's command has ended (`stop()`), the tail of its
+ *    log is kept in `omoi_task_log` (best effort: a failure is logged, the attempt unaffected).
+ *    `tail()` reads it when the log is not on this node's disk, before asking the others, so an
+ *    ended attempt's output shows after its node died or its data directory was deleted.
  */
 export class TaskOutput {
   private sub: Subscription | undefined;
 
-  constructor(private readonly deps: { nc: NatsConnection; dataDir: string; nodeId: string; secrets: string[]; log: Logger }) {}
+  constructor(private readonly deps: { nc: NatsConnection; db: Database; dataDir: string; nodeId: string; secrets: string[]; log: Logger }) {}
 
   /** Where an attempt's output is written on the node that runs it. */
   logFile(ref: AttemptRef): string {
@@ -90,6 +95,7 @@ export class TaskOutput {
       stop: async () => {
         await follower.stop();
         send({ offset: size, text: '', done: true });
+        void this.keep(ref); // off the attempt's path: its result does not wait for this write
       },
     };
   }
@@ -110,6 +116,8 @@ export class TaskOutput {
   async tail(ref: AttemptRef, bytes: number = OUTPUT_LIMITS.tailBytes): Promise<OutputTail | undefined> {
     const local = await this.readTail(ref, bytes);
     if (local) return local;
+    const kept = await this.kept(ref, bytes);
+    if (kept) return kept;
     try {
       const reply = await this.deps.nc.request(Subjects.taskOutputTail, JSON.stringify({ ...ref, bytes }), { timeout: OUTPUT_LIMITS.requestTimeoutMs });
       const t = reply.json<OutputTail>();
@@ -117,6 +125,36 @@ export class TaskOutput {
     } catch {
       return undefined; // no responders, or none within the timeout: no live node has it
     }
+  }
+
+  /** Keeps the end of an ended attempt's log in the database (invariant 5). */
+  private async keep(ref: AttemptRef): Promise<void> {
+    try {
+      const tail = await this.readTail(ref, OUTPUT_LIMITS.tailBytes);
+      if (!tail) return; // the command printed nothing, or never started
+      await this.deps.db.em().createQueryBuilder(TaskLogEntity)
+        .insert({ ...ref, node_id: tail.node_id, size: tail.size, text: tail.text, truncated: tail.truncated, created_at: new Date() })
+        .onConflict(['ticket_id', 'task_id', 'attempt']).merge().execute();
+    } catch (err) {
+      this.deps.log.warn({ ...ref, err: errorMessage(err) }, 'could not keep the end of the attempt\'s output');
+    }
+  }
+
+  /** The kept end of an ended attempt's log, cut to its last `bytes` (whole lines); `undefined` if none or unreadable. */
+  private async kept(ref: AttemptRef, bytes: number): Promise<OutputTail | undefined> {
+    let row;
+    try {
+      row = await this.deps.db.em().findOne(TaskLogEntity, ref, { disableIdentityMap: true });
+    } catch (err) {
+      this.deps.log.debug({ ...ref, err: errorMessage(err) }, 'could not read the kept output of an attempt');
+      return undefined;
+    }
+    if (!row) return undefined;
+    const want = Math.max(0, Math.min(OUTPUT_LIMITS.tailBytes, Math.floor(bytes)));
+    const all = Buffer.from(row.text, 'utf8');
+    if (all.length <= want) return { node_id: row.node_id, size: Number(row.size), text: row.text, truncated: row.truncated };
+    const cut = all.subarray(all.length - want).toString('utf8');
+    return { node_id: row.node_id, size: Number(row.size), text: cut.slice(cut.indexOf('\n') + 1), truncated: true };
   }
 
   private async answer(msg: Msg): Promise<void> {

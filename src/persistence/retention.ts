@@ -44,6 +44,8 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
   { table: 'omoi_github_issue_ticket', column: 'created_at', setting: 'retentionWebhooksMs' },
   // Memory of past work: older results stop being recalled into new tasks.
   { table: 'omoi_memory', column: 'created_at', setting: 'retentionMemoryMs' },
+  // The end of each attempt's output, kept for when its node is gone.
+  { table: 'omoi_task_log', column: 'created_at', setting: 'retentionTaskLogsMs' },
   // Ticket pushes: a pending one is still being tried; a finished one's outcome is on its ticket (gate decisions stay with their ticket).
   { table: 'omoi_ticket_push', column: 'updated_at', setting: 'retentionAuditMs', only: `r.status <> 'pending'` },
 ];

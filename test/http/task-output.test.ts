@@ -1,13 +1,17 @@
 // A task's output through the API of any node (real nodes, NATS, PostgreSQL, git): the tail and
 // the live stream of an attempt running on another node, bounded, the node's token masked; and
-// what a reader is told once no live node holds it.
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+// the end of an ended attempt's output still shown once its node and data directory are gone;
+// what a reader is told when nothing of it was kept.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { makeRepo, waitFor } from '../harness/index.ts';
-import { withCluster, withNode } from '../harness/node.ts';
-import { task, waitTask, waitTicket } from '../flow/helpers.ts';
+import { pino } from 'pino';
+import { openDatabase } from '../../src/persistence/index.ts';
+import { startChildNode } from '../harness/child-node.ts';
+import { makeRepo, tempDir, waitFor } from '../harness/index.ts';
+import { withClient, withCluster, withNode } from '../harness/node.ts';
+import { sql, task, waitTask, waitTicket } from '../flow/helpers.ts';
 import { openStream } from './sse-client.ts';
 
 const TOKEN = 'test-token'; // withNode's API token, the same on both nodes
@@ -86,9 +90,38 @@ t.test('tail and live stream of a task running on another node, bounded and mask
   t.match(await get(base, '/api/tickets/T-out/tasks/L/log?attempt=9'), { status: 404, json: { error: { code: 'not_found' } } });
   t.match(await get(base, '/api/tickets/T-out/tasks/nope'), { status: 404, json: { error: { code: 'not_found' } } });
 
-  // The node that ran it goes away: no live node has the output, and the reader says so.
+  // The node that ran it goes away and its data directory is deleted: the end of the output was
+  // kept when the command ended, and any node still shows it.
+  await waitFor('the end of the output kept', async () => (await sql(reader, `select 1 from omoi_task_log where ticket_id = 'T-out' and task_id = 'L' and attempt = 1`)).length > 0 || undefined);
   await runner.stop();
-  const gone = await get(base, '/api/tickets/T-out/tasks/L/log');
-  t.match(gone.json, { available: false, lines: [], note: /no live node has the output of attempt 1/ });
+  rmSync(runner.config.dataDir, { recursive: true, force: true });
+  const gone = await get(base, '/api/tickets/T-out/tasks/L/log?tail=2');
+  t.match(gone.json, { available: true, node_id: runner.config.nodeId, running: false, truncated: true, lines: [/^bulk-3000-x+$/, 'last-line'] }, 'shown from what was kept');
+  t.equal(gone.json.size, big.json.size, 'the whole log\'s size, as its node said');
+  const keptWhole = await get(base, '/api/tickets/T-out/tasks/L/log?tail=2000');
+  t.same(keptWhole.json.lines, big.json.lines, 'the same 64 KiB its node answered');
+  const early = await get(base, '/api/tickets/T-out/tasks/L/log?tail=3&attempt=1');
+  t.equal(early.json.lines.length, 3);
   t.notOk(existsSync(path.join(reader.config.dataDir, 'logs', 'T-out')), 'the reader never had it on disk');
+});
+
+t.test('an attempt whose node was killed -9 while it ran has nothing kept: the reader says no live node has it', async (t) => {
+  const cluster = await withCluster(t);
+  const db = await openDatabase(cluster.databaseUrl, pino({ level: 'silent' }));
+  t.teardown(() => db.close());
+  const rows = async (q: string) => (await db.em().getConnection().execute(q)) as any[];
+  const runner = await startChildNode(t, cluster, await tempDir(t, 'omoi-output-kill-'), 'output-kill-1');
+  const repo = await makeRepo(t, { 'README.md': 'hello\n' });
+  const nc = await withClient(t, cluster);
+  nc.publish('omoi.in.ticket.create', JSON.stringify({ ticket_id: 'T-lost', title: 'lost', repository: repo.dir, tasks: [task('L', 'echo started; sleep 600', { timeout_ms: 900_000 })] }));
+  await waitFor('the attempt running on the first node', async () => (await rows(`select 1 from omoi_task where ticket_id = 'T-lost' and id = 'L' and status = 'running' and attempt = 1`)).length > 0 || undefined);
+  // A reader started after the attempt began (the attempt is the first node's), then the first node killed.
+  const reader = await withNode(t, cluster);
+  await waitFor('its output readable through the reader', async () => (await get(reader.httpUrl, '/api/tickets/T-lost/tasks/L/log?attempt=1')).json.available || undefined);
+  const exited = new Promise((r) => runner.once('exit', r));
+  runner.kill('SIGKILL');
+  await exited;
+  const gone = await get(reader.httpUrl, '/api/tickets/T-lost/tasks/L/log?attempt=1');
+  t.match(gone.json, { available: false, lines: [], note: /no live node has the output of attempt 1/ });
+  t.same(await rows(`select attempt from omoi_task_log where ticket_id = 'T-lost'`), [], 'nothing was kept: its command never ended on its node');
 });

@@ -9,7 +9,7 @@ import { withRestartablePostgres } from '../harness/restartable-postgres.ts';
 const log = pino({ level: 'silent' });
 const HOUR = 3_600_000;
 /** Retentions of an hour for every table: "old" rows below are two hours old, "young" ones a minute. */
-const config = { retentionProcessedMs: HOUR, retentionEventsMs: HOUR, retentionDeadLettersMs: HOUR, retentionAuditMs: HOUR, retentionAlertsMs: HOUR, retentionWebhooksMs: HOUR, retentionMemoryMs: HOUR };
+const config = { retentionProcessedMs: HOUR, retentionEventsMs: HOUR, retentionDeadLettersMs: HOUR, retentionAuditMs: HOUR, retentionAlertsMs: HOUR, retentionWebhooksMs: HOUR, retentionMemoryMs: HOUR, retentionTaskLogsMs: HOUR };
 
 async function database(t: TestContext, url?: string): Promise<Database> {
   const db = await openDatabase(url ?? (await withPostgres(t)).url, log);
@@ -56,6 +56,7 @@ async function seed(db: Database, tag: string, ago: string, n = 1): Promise<void
     await sql(db, `insert into omoi_github_issue_ticket (ticket_id, repository, issue, created_at) values (?, 'acme/app', 1, now() - ?::interval)`, [`gh-${id}`, ago]);
     await sql(db, `insert into omoi_memory (event_id, repository, kind, ticket_id, task_id, join_id, title, body, files, terms, commit, created_at)
       values (?, 'acme/app', 'task_result', 'T1', 'A', null, 'make a', '{}', '[]', '', null, now() - ?::interval)`, [`mem-${id}`, ago]);
+    await sql(db, `insert into omoi_task_log (ticket_id, task_id, attempt, node_id, size, text, truncated, created_at) values ('T1', ?, 1, 'n1', 3, 'hi\n', false, now() - ?::interval)`, [id, ago]);
     // Ticket pushes: rounds pending, delivered, failed.
     for (const [round, status] of ['pending', 'delivered', 'failed'].entries()) {
       await sql(db, `insert into omoi_ticket_push (ticket_id, round, head, status, attempts, next_attempt_at, payload, created_at, updated_at)
@@ -77,7 +78,7 @@ t.test('the sweep deletes rows past their retention and keeps young rows and ope
   const metrics = new Metrics();
   const sweep = new RetentionSweep({ db, log, config, deleted: (table, n) => metrics.retentionDeleted.inc({ table }, n), swept: (o) => metrics.retentionSweeps.inc({ outcome: o }) }, { intervalMs: HOUR });
   const result = await sweep.sweep();
-  t.same(result, { outcome: 'done', deleted: { omoi_processed_message: 2, omoi_event: 3, omoi_dead_letter: 6, omoi_audit: 3, omoi_lease_history: 1, omoi_alert: 3, omoi_alert_delivery: 6, omoi_webhook_delivery: 6, omoi_webhook_subscription: 3, omoi_github_delivery: 3, omoi_github_issue_ticket: 3, omoi_memory: 3, omoi_ticket_push: 6 } }, 'old rows deleted, per table');
+  t.same(result, { outcome: 'done', deleted: { omoi_processed_message: 2, omoi_event: 3, omoi_dead_letter: 6, omoi_audit: 3, omoi_lease_history: 1, omoi_alert: 3, omoi_alert_delivery: 6, omoi_webhook_delivery: 6, omoi_webhook_subscription: 3, omoi_github_delivery: 3, omoi_github_issue_ticket: 3, omoi_memory: 3, omoi_task_log: 3, omoi_ticket_push: 6 } }, 'old rows deleted, per table');
 
   t.same((await sql(db, 'select message_id from omoi_processed_message order by 1')).map((r) => r.message_id), ['old-0', 'young-0', 'young-1'], 'young processed ids kept, and the one still in the outbox');
   t.equal(await count(db, 'omoi_event'), 2, 'young events kept');
@@ -100,7 +101,7 @@ t.test('the sweep deletes rows past their retention and keeps young rows and ope
   const text = await metrics.registry.metrics();
   t.match(text, /omoi_retention_deleted_total\{table="omoi_dead_letter"\} 6/, 'deletions counted by table');
   t.match(text, /omoi_retention_sweeps_total\{outcome="done"\} 1/);
-  t.same(await sweep.sweep(), { outcome: 'done', deleted: { omoi_processed_message: 0, omoi_event: 0, omoi_dead_letter: 0, omoi_audit: 0, omoi_lease_history: 0, omoi_alert: 0, omoi_alert_delivery: 0, omoi_webhook_delivery: 0, omoi_webhook_subscription: 0, omoi_github_delivery: 0, omoi_github_issue_ticket: 0, omoi_memory: 0, omoi_ticket_push: 0 } }, 'a second sweep finds nothing');
+  t.same(await sweep.sweep(), { outcome: 'done', deleted: { omoi_processed_message: 0, omoi_event: 0, omoi_dead_letter: 0, omoi_audit: 0, omoi_lease_history: 0, omoi_alert: 0, omoi_alert_delivery: 0, omoi_webhook_delivery: 0, omoi_webhook_subscription: 0, omoi_github_delivery: 0, omoi_github_issue_ticket: 0, omoi_memory: 0, omoi_task_log: 0, omoi_ticket_push: 0 } }, 'a second sweep finds nothing');
 });
 
 t.test('batches are bounded: a sweep deletes at most batch × maxBatches rows of a table, the next one goes on', async (t) => {

@@ -8,6 +8,7 @@ export * from './memory.ts';
 export * from './approvals.ts';
 export * from './ticket-push.ts';
 export * from './specs.ts';
+export * from './task-log.ts';
 import { AgentMessageEntity, ClusterEntity, DeadLetterEntity, EventLogEntity, LeaseHistoryEntity, NodeEntity, OutboxEntity, PartitionLeaseEntity, ProcessedMessageEntity } from './infrastructure.ts';
 import { AuditEntity, PrincipalEntity } from './access.ts';
 import { AlertDeliveryEntity } from './alert-delivery.ts';
@@ -17,6 +18,7 @@ import { GithubDeliveryEntity, GithubIssueTicketEntity, WebhookDeliveryEntity, W
 import { MemoryEntity } from './memory.ts';
 import { ApprovalEntity } from './approvals.ts';
 import { TicketPushEntity } from './ticket-push.ts';
+import { TaskLogEntity } from './task-log.ts';
 import { AgentEntity, AttemptUsageEntity, FileClaimEntity, JoinEntity, JoinSourceEntity, MergeAttemptEntity, TaskEntity, TicketEntity } from './dag.ts';
 
 export const ENTITIES = [
@@ -25,5 +27,5 @@ export const ENTITIES = [
   PrincipalEntity, AuditEntity,
   AlertEntity, AlertDeliveryEntity,
   WebhookSubscriptionEntity, WebhookDeliveryEntity, GithubDeliveryEntity, GithubIssueTicketEntity,
-  MemoryEntity, ApprovalEntity, TicketPushEntity, SpecEntity, SpecArtifactEntity,
+  MemoryEntity, ApprovalEntity, TicketPushEntity, SpecEntity, SpecArtifactEntity, TaskLogEntity,
 ];

@@ -24,6 +24,7 @@ import { Migration20261204140000_dead_letter_message_id } from './Migration20261
 import { Migration20261204150000_specs } from './Migration20261204150000_specs.ts';
 import { Migration20261204170000_spec_delivery } from './Migration20261204170000_spec_delivery.ts';
 import { Migration20261204180000_spec_validator } from './Migration20261204180000_spec_validator.ts';
+import { Migration20261205100000_task_logs } from './Migration20261205100000_task_logs.ts';
 
 /** Every migration, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -53,4 +54,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261204150000_specs', class: Migration20261204150000_specs },
   { name: 'Migration20261204170000_spec_delivery', class: Migration20261204170000_spec_delivery },
   { name: 'Migration20261204180000_spec_validator', class: Migration20261204180000_spec_validator },
+  { name: 'Migration20261205100000_task_logs', class: Migration20261205100000_task_logs },
 ];
