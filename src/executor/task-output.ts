@@ -131,7 +131,7 @@ export class TaskOutput {
   private async keep(ref: AttemptRef): Promise<void> {
     try {
       const tail = await this.readTail(ref, OUTPUT_LIMITS.tailBytes);
-      if (!tail) return; // the command printed nothing, or never started
+      if (!tail || tail.size === 0) return; // the command printed nothing, or never started: nothing to keep
       await this.deps.db.em().createQueryBuilder(TaskLogEntity)
         .insert({ ...ref, node_id: tail.node_id, size: tail.size, text: tail.text, truncated: tail.truncated, created_at: new Date() })
         .onConflict(['ticket_id', 'task_id', 'attempt']).merge().execute();
