@@ -156,10 +156,10 @@ export async function runSpecDemo(node: OmoiNode, opts: SpecDemoOptions): Promis
     outcome.pushed = await git(origin, ['rev-parse', `refs/heads/${outcome.branch}`]);
     write(`spec-demo: spec ${specId} completed and delivered in ${((Date.now() - started) / 1000).toFixed(1)}s: ${origin} has ${outcome.branch} at ${outcome.pushed.slice(0, 7)}`);
     write(`spec-demo: look at it: git -C ${origin} log --graph --oneline ${outcome.branch}`);
-    write(`spec-demo: the spec and its artifacts: omoi spec show ${specId}`);
+    write(`spec-demo: the spec and its artifacts, with a node started on this data directory (npm start): omoi spec show ${specId}, or its page /#/specs/${specId}`);
   } else if (outcome.status !== 'aborted') {
     write(`spec-demo: the spec was not delivered: ${outcome.status.toUpperCase()} — ${outcome.reason ?? 'no reason given'}`);
-    write(`spec-demo: see why: omoi spec show ${specId}`);
+    write(`spec-demo: see why, with a node started on this data directory (npm start): omoi spec show ${specId}`);
   }
   return outcome;
 }

@@ -85,6 +85,6 @@ t.test('a spec demo that is not delivered in time says so, with the reason, and 
   t.equal(demo.origin, path.join(node.config.dataDir, 'demo', 'origin.git'), 'the origin is under the data directory');
   t.equal(await git(demo.origin, 'rev-parse', '--is-bare-repository'), 'true', 'a bare repository');
   t.match(text, /^spec-demo: the spec was not delivered: TIMED_OUT — the spec was not delivered within 0s$/m);
-  t.match(text, /^spec-demo: see why: omoi spec show demo-\S+$/m);
+  t.match(text, /^spec-demo: see why, with a node started on this data directory \(npm start\): omoi spec show demo-\S+$/m);
   t.equal(demo.pushed, undefined);
 });
