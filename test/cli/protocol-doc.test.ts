@@ -4,7 +4,7 @@ import t from 'tap';
 import { generateOpenApiDocument, generateProtocolDoc, INPUT_ERROR_CODES, PROTOCOL_DOC_PATH } from '../../src/cli/index.ts';
 import { commands, decodeIngress, events, MAX_MESSAGE_BYTES, ProtocolError, REGISTRY, Subjects } from '../../src/protocol/index.ts';
 import { tempDir } from '../harness/index.ts';
-import { runOmoi } from './run-omoi.ts';
+import { runOmoi, runOmoiHere } from './run-omoi.ts';
 
 t.test('the committed docs/protocol.md equals a fresh generation (run `omoi docs` after changing the protocol)', async (t) => {
   const committed = await readFile(PROTOCOL_DOC_PATH, 'utf8');
@@ -74,10 +74,10 @@ t.test('omoi docs --check passes on the committed file and fails on a stale one;
   const dir = await tempDir(t, 'cli-docs');
   const stale = path.join(dir, 'protocol.md');
   await writeFile(stale, '# old\n');
-  const bad = await runOmoi(['docs', '--check', '--out', stale]);
+  const bad = await runOmoiHere(['docs', '--check', '--out', stale]);
   t.equal(bad.code, 1);
   t.match(bad.stderr, /out of date: run `omoi docs`/);
-  const fixed = await runOmoi(['docs', '--out', stale]);
+  const fixed = await runOmoiHere(['docs', '--out', stale]);
   t.equal(fixed.code, 0, fixed.stderr);
   t.ok((await readFile(stale, 'utf8')) === generateProtocolDoc(), 'rewritten from the registry');
 });
@@ -86,13 +86,13 @@ t.test('omoi docs checks and rewrites docs/openapi.json too (--openapi-out elsew
   const dir = await tempDir(t, 'cli-openapi');
   const stale = path.join(dir, 'openapi.json');
   await writeFile(stale, '{}\n');
-  const bad = await runOmoi(['docs', '--check', '--openapi-out', stale]);
+  const bad = await runOmoiHere(['docs', '--check', '--openapi-out', stale]);
   t.equal(bad.code, 1);
   t.match(bad.stderr, `${stale} is out of date`);
   t.notMatch(bad.stderr, 'protocol.md', 'only the stale file is named');
-  const fixed = await runOmoi(['docs', '--out', path.join(dir, 'protocol.md'), '--openapi-out', stale]);
+  const fixed = await runOmoiHere(['docs', '--out', path.join(dir, 'protocol.md'), '--openapi-out', stale]);
   t.equal(fixed.code, 0, fixed.stderr);
   t.match(fixed.stdout, `wrote ${stale}`);
   t.ok((await readFile(stale, 'utf8')) === await generateOpenApiDocument(), 'rewritten from the route schemas');
-  t.equal((await runOmoi(['docs', '--check', '--openapi-out', stale])).code, 0, 'now current');
+  t.equal((await runOmoiHere(['docs', '--check', '--openapi-out', stale])).code, 0, 'now current');
 });

@@ -20,6 +20,26 @@ export function cleanEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 export interface OmoiResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
+/**
+ * `omoi <args>` in this process: the same program the executable runs (`runCli`), its output
+ * captured. For checks of many commands' texts, where a spawn each would cost the suite seconds;
+ * the executable itself is run by `runOmoi`.
+ */
+export async function runOmoiHere(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { runCli } = await import('../../src/cli/program.ts');
+  let stdout = '';
+  let stderr = '';
+  // A command may set process.exitCode, as in its own process: it must not become the test's.
+  const before = process.exitCode;
+  process.exitCode = undefined;
+  try {
+    const code = await runCli(['node', 'omoi', ...args], { out: (text) => { stdout += text; }, err: (text) => { stderr += text; } });
+    return { code, stdout, stderr };
+  } finally {
+    process.exitCode = before;
+  }
+}
+
 /** Runs `omoi <args>` to completion and returns its exit code and output. */
 export function runOmoi(args: string[], env: Record<string, string> = {}, opts: { input?: string } = {}): Promise<OmoiResult> {
   return new Promise((resolve, reject) => {
