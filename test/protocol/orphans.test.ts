@@ -16,8 +16,29 @@ function sources(dir: string): Array<{ file: string; text: string }> {
     return e.name.endsWith('.ts') ? [{ file: path.relative(SRC, p), text: fs.readFileSync(p, 'utf8') }] : [];
   });
 }
-const production = sources(SRC);
-const mentions = (literal: string) => production.filter((s) => s.text.includes(`'${literal}'`)).map((s) => s.file);
+/** Code without its comments (a name in a comment produces nothing). */
+const code = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+// The generated protocol document names every type; it produces none.
+const production = sources(SRC).filter((s) => s.file !== path.join('cli', 'protocol-doc.ts')).map((s) => ({ ...s, code: code(s.text) }));
+
+/**
+ * The files that may produce the message type `literal`: where its quoted name appears in code,
+ * but not where only a consumer would write it — a `case` label, a comparison (`=== 'x'`), a
+ * union type (`'x' | 'y'`) or an object key (`'x': handler`).
+ */
+function producedIn(literal: string, files: Array<{ file: string; code: string }> = production): string[] {
+  const quoted = `'${literal}'`;
+  const found = new Set<string>();
+  for (const s of files) {
+    for (let i = s.code.indexOf(quoted); i >= 0; i = s.code.indexOf(quoted, i + 1)) {
+      const before = s.code.slice(Math.max(0, i - 12), i);
+      const after = s.code.slice(i + quoted.length, i + quoted.length + 3);
+      if (/case\s$/.test(before) || /[!=]==\s$/.test(before) || /\|\s$/.test(before) || /^\s\|/.test(after) || /^:/.test(after)) continue;
+      found.add(s.file);
+    }
+  }
+  return [...found];
+}
 
 t.test('every command is handled by an actor the running node has registered; every other actor type is spawned by one', async (t) => {
   const cluster = await withCluster(t);
@@ -52,16 +73,25 @@ t.test('every command is handled by an actor the running node has registered; ev
   t.ok(spawns.some((v) => v.labels.actor === ActorType.MergeActor && v.labels.parent === ActorType.JoinActor && v.value === 1), 'the join spawned exactly one MergeActor, as its child');
 });
 
+t.test('a name only commented, compared, matched, typed or used as a key is not produced; an argument is', async (t) => {
+  const only = (text: string) => producedIn('a.b', [{ file: 'x.ts', code: code(text) }]);
+  t.same(only(`// emits 'a.b'\n/** 'a.b' */\nswitch (e.type) { case 'a.b': break; }\nif (e.type === 'a.b') {}\ntype T = 'a.b' | 'c';\nconst h = { 'a.b': f };`), []);
+  t.same(only(`emit(scope, ok ? 'a.b' : 'c', {});`), ['x.ts']);
+  t.same(only(`send(scope, 'a.b', {});`), ['x.ts']);
+});
+
 t.test('every event has documented consumers and is emitted by production code', async (t) => {
   for (const def of events()) {
     t.ok(def.consumers.length > 0, `${def.type} lists its consumers`);
-    t.ok(mentions(def.type).length > 0, `${def.type} is produced in src/ (${mentions(def.type).join(', ') || 'nowhere'})`);
+    const where = producedIn(def.type);
+    t.ok(where.length > 0, `${def.type} is produced in src/ (${where.join(', ') || 'nowhere'})`);
   }
 });
 
 t.test('every internal command is sent by production code', async (t) => {
   for (const def of commands().filter((c) => !c.ingress)) {
-    t.ok(mentions(def.type).length > 0, `${def.type} is sent in src/ (${mentions(def.type).join(', ') || 'nowhere'})`);
+    const where = producedIn(def.type);
+    t.ok(where.length > 0, `${def.type} is sent in src/ (${where.join(', ') || 'nowhere'})`);
   }
 });
 
