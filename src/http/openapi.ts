@@ -73,18 +73,30 @@ function optionalEmptyBodies<T>(document: T): T {
   return document;
 }
 
+/**
+ * A stable, unique name of an operation for API client generators, from its method and path:
+ * `GET /api/tickets/:id/tasks/:task/log` → `getTicketsByIdTasksByTaskLog`.
+ */
+export function operationIdOf(method: string, url: string): string {
+  const words = url.split('/').filter((w) => w && w !== 'api').map((w) => (w.startsWith(':') ? `by-${w.slice(1)}` : w));
+  const camel = words.join('-').split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+  return `${method.toLowerCase()}${camel}`;
+}
+
 function operationSchema(schema: FastifySchema | undefined, url: string, route: RouteOptions): FastifySchema {
-  if (!url.startsWith('/api')) return { ...schema, security: [] };
+  const operationId = operationIdOf(Array.isArray(route.method) ? route.method[0]! : route.method, url);
+  if (!url.startsWith('/api')) return { ...schema, security: [], operationId } as FastifySchema;
   const role = route.config?.role;
   const action = route.config?.action;
   const extensions = { ...(role ? { 'x-omoi-role': role } : {}), ...(action ? { 'x-omoi-audit': action } : {}) };
   // A route without a schema stays bare, so the document's test names it.
-  if (!schema) return extensions as FastifySchema;
+  if (!schema) return { ...extensions, operationId } as FastifySchema;
   // A route that authenticates its caller itself (a signature over the body) takes no token.
   const selfAuthenticated = route.config?.selfAuthenticated === true;
   return {
     ...schema,
     ...extensions,
+    operationId,
     description: [schema.description, selfAuthenticated ? 'No token: the request is authenticated by its signature.' : role ? `Needs the \`${role}\` role.` : ''].filter(Boolean).join('\n\n'),
     security: selfAuthenticated ? [] : [{ bearer: [] }],
     response: { ...commonErrors(schema), ...(schema.response as Record<string, unknown> | undefined) },

@@ -106,6 +106,10 @@ t.test('GET /api/openapi.json: an OpenAPI 3.1 document of exactly the routes the
     t.ok(op.responses && Object.keys(op.responses).length > 0, `${at}: has responses`);
     for (const [status, answer] of Object.entries(op.responses as Record<string, Json>)) t.type(answer.description, 'string', `${at} ${status}: described`);
   }
+  const ids = ops.map((o) => o.op.operationId);
+  t.ok(ids.every((id) => typeof id === 'string' && /^[a-z]+[A-Za-z0-9]*$/.test(id)), 'every operation has an operationId');
+  t.equal(new Set(ids).size, ids.length, 'operationIds are unique');
+  t.equal(ops.find((o) => o.method === 'GET' && o.path === '/api/tickets/{id}/tasks/{task}/log')?.op.operationId, 'getTicketsByIdTasksByTaskLog', 'named from the method and the path');
   const refs = refsOf(doc);
   t.ok(refs.length > 0, 'the document shares schemas by $ref');
   for (const ref of new Set(refs)) t.ok(ref.startsWith('#/') && resolvePointer(doc, ref) !== undefined, `${ref} resolves`);
