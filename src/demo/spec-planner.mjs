@@ -47,7 +47,7 @@ function artifact() {
     case 'EXPLORE': {
       const found = files(process.cwd());
       return {
-        summary: `The repository has ${found.length} files; the goal: ${goal}`,
+        summary: `The repository has ${found.length} file${found.length === 1 ? "" : "s"}; the goal: ${goal}`,
         files: found,
         findings: [found.length ? `top-level entries: ${[...new Set(found.map((f) => f.split('/')[0]))].join(', ')}` : 'the repository is empty'],
       };

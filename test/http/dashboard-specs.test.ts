@@ -103,6 +103,7 @@ t.test('a spec with a delivery shows where its branch goes, then that it was pus
   await page.locator('#spec-delivery .badge', { hasText: 'delivered' }).waitFor(LONG);
   const pushed = await git(origin, 'rev-parse', 'refs/heads/feature/goal');
   t.match(await delivery.innerText(), new RegExp(`@ ${pushed.slice(0, 7)}`), 'the commit pushed, as the origin has it');
+  await page.screenshot({ path: `${SHOTS}-delivery.png`, fullPage: true });
 });
 
 t.test('a spec whose TASKS DAG has a cycle shows blocked, with the cycle named in the findings', async (t) => {

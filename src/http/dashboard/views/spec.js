@@ -307,7 +307,7 @@ function exploreView(b) {
   return el('div', { class: 'artifact explore-artifact' },
     b.summary ? el('p', {}, b.summary) : null,
     el('h4', {}, 'Findings'), el('ul', { class: 'artifact-findings' }, list(b.findings).map((f) => el('li', {}, String(f)))),
-    files.length ? el('details', {}, el('summary', {}, `${files.length} file${files.length === 1 ? '' : 's'} that matter`),
+    files.length ? el('details', {}, el('summary', {}, files.length === 1 ? '1 file that matters' : `${files.length} files that matter`),
       el('ul', { class: 'files' }, files.map((f) => el('li', {}, String(f))))) : null);
 }
 
