@@ -14,9 +14,28 @@ export interface GitCliResult { code: number; stdout: string; stderr: string }
  * repository-selecting variables are dropped so an outer git (a hook, a CI step) cannot
  * redirect us, and prompts are disabled so a missing credential fails instead of hanging.
  * A git that runs longer than `timeoutMs` (a clone or fetch from a host that stopped
- * answering) is killed and reported as a failure, so nothing waits on it forever.
+ * answering) is killed and reported as a failure, so nothing waits on it forever. A command
+ * that died only because a worktree record changed under it is run again (`WORKTREE_RACE`).
  */
-export function runGitCli(args: string[], cwd?: string, timeoutMs = GIT_TIMEOUT_MS): Promise<GitCliResult> {
+/**
+ * How git dies when a worktree record of the repository appears or vanishes while it reads them
+ * all (`<repo>/worktrees/<name>/`, which merge sandboxes add and remove all the time, outside
+ * any lock git knows of): "failed to read …/worktrees/<name>/commondir", "Invalid path
+ * '…/worktrees/<name>'". Nothing was done; the same command again finds the records settled.
+ */
+const WORKTREE_RACE = /fatal: (failed to read|Invalid path|unable to read)[^\n]*worktrees\//;
+/** Runs of a command that died of `WORKTREE_RACE` before its failure is returned as it is. */
+const WORKTREE_RACE_RUNS = 8;
+
+export async function runGitCli(args: string[], cwd?: string, timeoutMs = GIT_TIMEOUT_MS): Promise<GitCliResult> {
+  for (let run = 1; ; run++) {
+    const r = await runGitOnce(args, cwd, timeoutMs);
+    if (r.code === 0 || run >= WORKTREE_RACE_RUNS || !WORKTREE_RACE.test(r.stderr)) return r;
+    await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** run)); // 10 ms, doubling
+  }
+}
+
+function runGitOnce(args: string[], cwd: string | undefined, timeoutMs: number): Promise<GitCliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0' };
   for (const name of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_COMMON_DIR', 'GIT_OBJECT_DIRECTORY']) {
     delete env[name];
