@@ -1,4 +1,4 @@
-import { TaskState, TicketState } from '../dag/index.ts';
+import { isTerminal, TaskState, TicketState } from '../dag/index.ts';
 import { NotFoundError, TerminalError } from '../errors.ts';
 import { failpoint } from '../failpoints.ts';
 import { prepareTicketClone, refreshTicketClone, ticketRepoDir } from '../git/index.ts';
@@ -21,9 +21,6 @@ import { progress, stall, ticketStall } from './ticket/stalls.ts';
 import { save, type TicketActorState, type TicketDeps, type Work } from './ticket/work.ts';
 import { detachedScope } from '../messaging/detached-scope.ts';
 import { emit, send } from '../messaging/typed.ts';
-
-/** Ticket states nothing leaves: an escalation does not end such a ticket again. */
-const ENDED: ReadonlySet<TicketState> = new Set([TicketState.completed, TicketState.failed, TicketState.cancelled]);
 
 export { taskBranch } from './ticket/branch.ts';
 export type { TicketActorState, TicketDeps } from './ticket/work.ts';
@@ -156,7 +153,7 @@ export class TicketBehavior implements EntityBehavior<TicketActorState, CommandM
   async markFailed(em: EntityManager, id: string, reason: string): Promise<void> {
     const before = await em.findOne(TicketEntity, { id }, { fields: ['status', 'spec_id', 'spec_phase', 'head'] });
     await em.nativeUpdate(TicketEntity, { id }, { status: TicketState.failed, failed_reason: reason, updated_at: new Date() });
-    if (!before || ENDED.has(before.status as TicketState)) return;
+    if (!before || isTerminal(before.status as TicketState)) return; // an ended ticket is not ended again
     const { scope, finish } = detachedScope(em, { ...this.deps.messages, entity: 'ticket', id, cause: `escalated-ticket-${id}-${Date.now()}` });
     const why = reason.slice(0, 2000);
     emit(scope, 'ticket.ended', { ticket_id: id, status: TicketState.failed, reason: why });

@@ -154,7 +154,7 @@ export class TaskOutput {
     const all = Buffer.from(row.text, 'utf8');
     if (all.length <= want) return { node_id: row.node_id, size: Number(row.size), text: row.text, truncated: row.truncated };
     const cut = all.subarray(all.length - want).toString('utf8');
-    return { node_id: row.node_id, size: Number(row.size), text: cut.slice(cut.indexOf('\n') + 1), truncated: true };
+    return { node_id: row.node_id, size: Number(row.size), text: fromLineStart(cut), truncated: true };
   }
 
   private async answer(msg: Msg): Promise<void> {
@@ -186,7 +186,7 @@ export class TaskOutput {
       const buf = Buffer.alloc(size - from);
       const { bytesRead } = await fh.read(buf, 0, buf.length, from);
       let text = buf.subarray(0, bytesRead).toString('utf8');
-      if (from > 0) text = text.slice(text.indexOf('\n') + 1); // no half first line
+      if (from > 0) text = fromLineStart(text);
       return { node_id: this.deps.nodeId, size: from + bytesRead, text: this.mask(text), truncated: from > 0 };
     } finally {
       await fh.close();
@@ -197,6 +197,11 @@ export class TaskOutput {
   private mask(text: string): string {
     return maskSecrets(text, this.deps.secrets);
   }
+}
+
+/** The end of a log cut at a byte offset, from its first whole line on (no half first line). */
+function fromLineStart(text: string): string {
+  return text.slice(text.indexOf('\n') + 1);
 }
 
 function attemptRefOf(v: unknown): AttemptRef | undefined {

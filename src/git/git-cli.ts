@@ -7,6 +7,16 @@ const GIT_TIMEOUT_MS = 30 * 60_000;
 export interface GitCliResult { code: number; stdout: string; stderr: string }
 
 /**
+ * How git dies when a worktree record of the repository appears or vanishes while it reads them
+ * all (`<repo>/worktrees/<name>/`, which merge sandboxes add and remove all the time, outside
+ * any lock git knows of): "failed to read …/worktrees/<name>/commondir", "Invalid path
+ * '…/worktrees/<name>'". Nothing was done; the same command again finds the records settled.
+ */
+const WORKTREE_RACE = /fatal: (failed to read|Invalid path|unable to read)[^\n]*worktrees\//;
+/** Runs of a command that died of `WORKTREE_RACE` before its failure is returned as it is. */
+const WORKTREE_RACE_RUNS = 8;
+
+/**
  * Runs the `git` CLI (used only where nodegit 0.27 is awkward: clone/fetch over any transport
  * with the user's git configuration, and worktree add/remove/prune — libgit2's worktree API
  * cannot create a worktree on an existing branch at a chosen commit, nor remove one).
@@ -17,16 +27,6 @@ export interface GitCliResult { code: number; stdout: string; stderr: string }
  * answering) is killed and reported as a failure, so nothing waits on it forever. A command
  * that died only because a worktree record changed under it is run again (`WORKTREE_RACE`).
  */
-/**
- * How git dies when a worktree record of the repository appears or vanishes while it reads them
- * all (`<repo>/worktrees/<name>/`, which merge sandboxes add and remove all the time, outside
- * any lock git knows of): "failed to read …/worktrees/<name>/commondir", "Invalid path
- * '…/worktrees/<name>'". Nothing was done; the same command again finds the records settled.
- */
-const WORKTREE_RACE = /fatal: (failed to read|Invalid path|unable to read)[^\n]*worktrees\//;
-/** Runs of a command that died of `WORKTREE_RACE` before its failure is returned as it is. */
-const WORKTREE_RACE_RUNS = 8;
-
 export async function runGitCli(args: string[], cwd?: string, timeoutMs = GIT_TIMEOUT_MS): Promise<GitCliResult> {
   for (let run = 1; ; run++) {
     const r = await runGitOnce(args, cwd, timeoutMs);

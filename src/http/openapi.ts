@@ -77,7 +77,7 @@ function optionalEmptyBodies<T>(document: T): T {
  * A stable, unique name of an operation for API client generators, from its method and path:
  * `GET /api/tickets/:id/tasks/:task/log` → `getTicketsByIdTasksByTaskLog`.
  */
-export function operationIdOf(method: string, url: string): string {
+function operationIdOf(method: string, url: string): string {
   const words = url.split('/').filter((w) => w && w !== 'api').map((w) => (w.startsWith(':') ? `by-${w.slice(1)}` : w));
   const camel = words.join('-').split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
   return `${method.toLowerCase()}${camel}`;

@@ -69,11 +69,9 @@ export interface TaskApiFactory {
 const OUTCOME_WAIT_MS = 10_000;
 
 /** The window of an attempt's call limit (`maxCalls` within it), ms. */
-export const CALL_WINDOW_MS = 10_000;
+const CALL_WINDOW_MS = 10_000;
 /** Calls of an attempt waiting for their answer at once. */
 const MAX_IN_FLIGHT = 8;
-/** Calls of an attempt within `CALL_WINDOW_MS` when the node does not say (OMOI_TASK_API_MAX_CALLS). */
-export const DEFAULT_TASK_API_MAX_CALLS = 60;
 
 /** One attempt's call limit: a sliding window of its calls and how many are open. */
 class CallLimit {
@@ -108,8 +106,8 @@ export class TaskApi implements TaskApiFactory {
     audit: AuditLog;
     log: Logger;
     waitMs?: number;
-    /** Calls an attempt may make within `CALL_WINDOW_MS` (default `DEFAULT_TASK_API_MAX_CALLS`). */
-    maxCalls?: number;
+    /** Calls an attempt may make within `CALL_WINDOW_MS` (OMOI_TASK_API_MAX_CALLS). */
+    maxCalls: number;
   }) {}
 
   async open(ref: AttemptRef): Promise<OpenTaskApi> {
@@ -117,7 +115,7 @@ export class TaskApi implements TaskApiFactory {
     const socket = path.join(dir, 'api.sock');
     const token = newToken();
     const closing = new AbortController();
-    const limit = new CallLimit(this.deps.maxCalls ?? DEFAULT_TASK_API_MAX_CALLS);
+    const limit = new CallLimit(this.deps.maxCalls);
     const server = createServer((req, res) => void this.answer(req, res, ref, token, limit, closing.signal));
     try {
       await new Promise<void>((resolve, reject) => {
